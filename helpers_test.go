@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+)
+
+const testToken = "test-secret-token-7f3a"
+
+// testEnv is the real server over real HTTP, in front of the Intercom
+// emulator over real HTTP.
+type testEnv struct {
+	URL      string
+	Intercom *intercomtest.Server
+	Logs     *syncWriter
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	return newTestEnvWith(t, intercomtest.Options{})
+}
+
+func newTestEnvWith(t *testing.T, opts intercomtest.Options) *testEnv {
+	t.Helper()
+	opts.Token = testToken
+	em, err := intercomtest.Start(opts)
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	t.Cleanup(func() { em.Close() })
+	cfg, err := config.Load(nil, func(k string) string {
+		return map[string]string{"INTERCOM_TOKEN": testToken, "INTERCOM_BASE_URL": em.URL}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	client, err := intercom.New(intercom.Config{Token: testToken, BaseURL: em.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(newHandler(cfg, client, logger))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), testToken) {
+			t.Errorf("the Intercom token appears in the server's logs")
+		}
+	})
+	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs}
+}
+
+// gqlResponse is a GraphQL response as a client sees it.
+type gqlResponse struct {
+	Status int
+	Header http.Header
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (r gqlResponse) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// query POSTs a GraphQL request and decodes the answer into data.
+func (e *testEnv) query(t *testing.T, query string, vars map[string]any, data any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", e.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json")
+	return do(t, req, data)
+}
+
+// mustQuery is query for requests that must succeed without errors.
+func (e *testEnv) mustQuery(t *testing.T, query string, vars map[string]any, data any) {
+	t.Helper()
+	r := e.query(t, query, vars, data)
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		t.Fatalf("query failed: HTTP %d, errors %+v", r.Status, r.Errors)
+	}
+}
+
+func do(t *testing.T, req *http.Request, data any) gqlResponse {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: HTTP %d, body is not JSON: %q", req.Method, req.URL.Path, resp.StatusCode, raw)
+	}
+	if data != nil && len(out.Data) > 0 && string(out.Data) != "null" {
+		if err := json.Unmarshal(out.Data, data); err != nil {
+			t.Fatalf("decode data %s: %v", out.Data, err)
+		}
+	}
+	return out
+}
+
+// syncWriter lets concurrent handlers write to one log buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}

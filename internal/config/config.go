@@ -1,0 +1,163 @@
+// Package config reads the server's settings from flags and the environment.
+// Every setting has an environment variable and a flag; a flag wins over the
+// variable, which wins over the built-in default. `--help` lists them all.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources/intercom"
+)
+
+// Config is the validated configuration of the server.
+type Config struct {
+	Addr            string
+	IntercomToken   string
+	IntercomBaseURL string
+	IntercomRegion  string
+	IntercomVersion string
+	IntercomTimeout time.Duration
+	LogLevel        slog.Level
+	LogFormat       string
+	Introspection   bool
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+}
+
+// Demo reports whether no Intercom token is set, so the server runs its
+// built-in demo workspace.
+func (c Config) Demo() bool { return c.IntercomToken == "" }
+
+// setting describes one configuration value.
+type setting struct {
+	env, flag, def, usage string
+	secret                bool
+	dst                   *string
+}
+
+type raw struct {
+	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
+}
+
+func (r *raw) settings() []setting {
+	return []setting{
+		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", dst: &r.addr},
+		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", secret: true, dst: &r.token},
+		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: us, eu or au (sets the base URL)", dst: &r.region},
+		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (" + intercom.DefaultBaseURL + " for us)", dst: &r.baseURL},
+		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", dst: &r.version},
+		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call", dst: &r.timeout},
+		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error", dst: &r.logLevel},
+		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json", dst: &r.logFormat},
+		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
+		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
+		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long to let in-flight requests finish on SIGINT/SIGTERM", dst: &r.shutdown},
+	}
+}
+
+// Load reads the configuration. It returns flag.ErrHelp after printing the
+// usage to out when asked for --help.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var r raw
+	settings := r.settings()
+	fs := flag.NewFlagSet("talkdesk-intercom", flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		fs.StringVar(s.dst, s.flag, def, s.usage)
+	}
+	fs.Usage = func() { writeUsage(out, settings) }
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags such as --addr=:8080)", fs.Arg(0))
+	}
+	return r.validate()
+}
+
+func writeUsage(out io.Writer, settings []setting) {
+	fmt.Fprintf(out, "Usage: talkdesk-intercom [flags]\n\n")
+	fmt.Fprintf(out, "Serves the Talkdesk ⇄ Intercom GraphQL API. Each setting is a flag or an environment variable.\n\n")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(out, "  --%s, $%s (default %s)\n      %s\n", s.flag, s.env, def, s.usage)
+	}
+}
+
+var versionPattern = regexp.MustCompile(`^(\d+\.\d+|Unstable)$`)
+
+func (r raw) validate() (Config, error) {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+	c := Config{
+		Addr:            r.addr,
+		IntercomToken:   strings.TrimSpace(r.token),
+		IntercomRegion:  strings.ToLower(strings.TrimSpace(r.region)),
+		IntercomVersion: r.version,
+		LogFormat:       r.logFormat,
+	}
+	if _, _, err := net.SplitHostPort(r.addr); err != nil {
+		bad("ADDR", "%q is not host:port (e.g. :8080)", r.addr)
+	}
+	regionURL, ok := intercom.RegionBaseURL(c.IntercomRegion)
+	if !ok {
+		bad("INTERCOM_REGION", "%q is not us, eu or au", r.region)
+	}
+	c.IntercomBaseURL = regionURL
+	if r.baseURL != "" {
+		u, err := url.Parse(r.baseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("INTERCOM_BASE_URL", "%q is not an http(s) URL", r.baseURL)
+		}
+		c.IntercomBaseURL = strings.TrimRight(r.baseURL, "/")
+	}
+	if !versionPattern.MatchString(r.version) {
+		bad("INTERCOM_VERSION", "%q is not an Intercom API version such as 2.16", r.version)
+	}
+	var err error
+	if c.IntercomTimeout, err = time.ParseDuration(r.timeout); err != nil || c.IntercomTimeout <= 0 {
+		bad("INTERCOM_TIMEOUT", "%q is not a positive duration such as 10s", r.timeout)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.logLevel)); err != nil {
+		bad("LOG_LEVEL", "%q is not debug, info, warn or error", r.logLevel)
+	}
+	if r.logFormat != "text" && r.logFormat != "json" {
+		bad("LOG_FORMAT", "%q is not text or json", r.logFormat)
+	}
+	if c.Introspection, err = strconv.ParseBool(r.introspection); err != nil {
+		bad("INTROSPECTION", "%q is not true or false", r.introspection)
+	}
+	if c.MaxBodyBytes, err = strconv.ParseInt(r.maxBody, 10, 64); err != nil || c.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES", "%q is not a number of bytes of at least 1024", r.maxBody)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(r.shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", r.shutdown)
+	}
+	if len(errs) > 0 {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  " + e.Error()
+		}
+		return Config{}, errors.New("invalid configuration:\n" + strings.Join(lines, "\n"))
+	}
+	return c, nil
+}

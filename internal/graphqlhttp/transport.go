@@ -1,0 +1,196 @@
+// Package graphqlhttp serves the GraphQL schema over HTTP as the GraphQL over
+// HTTP specification says (https://graphql.github.io/graphql-over-http/draft/):
+// GET for queries only, POST with application/json, responses in
+// application/graphql-response+json or application/json as the client
+// accepts, and the status codes that go with each.
+package graphqlhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// Transport implements gqlgen's graphql.Transport for GET and POST.
+type Transport struct{}
+
+var _ graphql.Transport = Transport{}
+
+// Supports takes every request but websocket upgrades: Do itself answers
+// wrong methods and media types with the statuses the specification asks for.
+func (Transport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == ""
+}
+
+// Do parses, validates and executes one GraphQL request.
+func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	media, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		writeError(w, mediaJSON, http.StatusNotAcceptable,
+			"Accept must allow application/graphql-response+json or application/json")
+		return
+	}
+	params, status, msg := readParams(r)
+	if status != 0 {
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "GET, POST")
+		}
+		writeError(w, media, status, msg)
+		return
+	}
+
+	ctx := r.Context()
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	opCtx, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		// A request error (parse, validation, variables): the operation never ran.
+		status := http.StatusOK
+		if media == mediaGraphQLResponse {
+			status = http.StatusBadRequest
+		}
+		write(w, media, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
+		return
+	}
+	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
+		// GET must be safe: mutations only over POST.
+		w.Header().Set("Allow", "POST")
+		writeError(w, media, http.StatusMethodNotAllowed, "only queries may be sent with GET; send "+
+			string(opCtx.Operation.Operation)+"s with POST")
+		return
+	}
+	handle, ctx := exec.DispatchOperation(ctx, opCtx)
+	write(w, media, http.StatusOK, handle(ctx))
+}
+
+// readParams reads the request's query, operation name, variables and
+// extensions. A non-zero status means the request is malformed.
+func readParams(r *http.Request) (*graphql.RawParams, int, string) {
+	params := &graphql.RawParams{}
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		params.Query = q.Get("query")
+		params.OperationName = q.Get("operationName")
+		for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+			if s := q.Get(name); s != "" {
+				if err := decode([]byte(s), dst); err != nil {
+					return nil, http.StatusBadRequest, name + " must be a JSON object"
+				}
+			}
+		}
+	case http.MethodPost:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != mediaJSON {
+			return nil, http.StatusUnsupportedMediaType, "POST bodies must be application/json"
+		}
+		var body bytes.Buffer
+		if _, err := body.ReadFrom(r.Body); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, http.StatusRequestEntityTooLarge, "the request body is larger than " +
+					strconv.FormatInt(tooBig.Limit, 10) + " bytes"
+			}
+			return nil, http.StatusBadRequest, "the request body could not be read"
+		}
+		if err := decode(body.Bytes(), params); err != nil {
+			// The body is not echoed back: it may be large or hold secrets.
+			return nil, http.StatusBadRequest, "the request body is not a JSON object with a query: " + err.Error()
+		}
+	default:
+		return nil, http.StatusMethodNotAllowed, "use GET or POST"
+	}
+	if strings.TrimSpace(params.Query) == "" {
+		return nil, http.StatusBadRequest, "the request has no query"
+	}
+	return params, 0, ""
+}
+
+func decode(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // keep large integers exact
+	if err := dec.Decode(dst); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return errors.New("invalid JSON at byte " + strconv.FormatInt(syntax.Offset, 10))
+		case errors.As(err, &typ):
+			return errors.New(typ.Field + " has the wrong type")
+		default:
+			return errors.New("invalid JSON")
+		}
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+// negotiate picks the response media type from an Accept header, honouring
+// q-values. No Accept header means a legacy client: application/json.
+func negotiate(accept string) (string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return mediaJSON, true
+	}
+	best, bestQ := "", 0.0
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, p, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := p["q"]; ok {
+			if q, err = strconv.ParseFloat(s, 64); err != nil {
+				continue
+			}
+		}
+		var candidate string
+		switch mt {
+		case mediaGraphQLResponse:
+			candidate = mediaGraphQLResponse
+		case mediaJSON:
+			candidate = mediaJSON
+		case "*/*", "application/*":
+			candidate = mediaGraphQLResponse
+		default:
+			continue
+		}
+		// Prefer the higher q; on a tie, the more specific, newer type.
+		if q > bestQ || (q == bestQ && q > 0 && candidate == mediaGraphQLResponse && mt != "*/*" && mt != "application/*") {
+			best, bestQ = candidate, q
+		}
+	}
+	return best, bestQ > 0
+}
+
+func write(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, media string, status int, msg string) {
+	write(w, media, status, &graphql.Response{Errors: gqlerror.List{{
+		Message:    msg,
+		Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}}})
+}

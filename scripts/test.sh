@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does, on a fresh Debian machine with Go.
+#
+# It starts a private redis-server on a free port for the suite (installing
+# Debian's redis-server package when the binary is missing) so tests never
+# touch a shared Redis, checks that generated code is up to date, vets, and
+# runs every test with the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# 1. A real Redis for the suite.
+if ! command -v redis-server >/dev/null 2>&1; then
+	step "installing redis-server (Debian package)"
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+REDIS_DIR="$(mktemp -d)"
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		# Nothing answers on a free port: the connection attempt fails.
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+	done
+	echo "no free port found" >&2; exit 1
+}
+REDIS_PORT="$(free_port)"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
+REDIS_PID=$!
+cleanup() { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; rm -rf "$REDIS_DIR"; }
+trap cleanup EXIT
+for _ in $(seq 1 50); do
+	redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+export TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
+export REDIS_SERVER_BIN="$(command -v redis-server)"
+step "redis-server for the suite on $TEST_REDIS_ADDR"
+
+# 2. Generated code must match the schema.
+step "go generate ./... leaves no diff"
+go generate ./...
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	if ! git diff --exit-code -- graph resolvers; then
+		echo "generated code is stale: run 'go generate ./...' and commit the result" >&2
+		exit 1
+	fi
+fi
+
+# 3. Static checks.
+step "go vet ./..."
+go vet ./...
+
+# 4. Every test, with the race detector.
+step "go test -race ./..."
+go test -race -count=1 -timeout 20m ./... 2>&1 | tee "${TEST_LOG:-/dev/null}"
+
+# 5. Each fuzz target briefly, so that a regression in a parser shows up in CI.
+step "fuzz targets (${FUZZ_TIME:=10s} each)"
+go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime "$FUZZ_TIME" ./internal/phone/

@@ -1,0 +1,72 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes, shared by every transport. GraphQL reports them as
+// extensions.code; the Talkdesk bridge maps them to HTTP statuses.
+const (
+	ENotFound            = "NOT_FOUND"
+	EBadUserInput        = "BAD_USER_INPUT"
+	EUnauthenticated     = "UNAUTHENTICATED"
+	EForbidden           = "FORBIDDEN"
+	EConflict            = "CONFLICT"
+	ERateLimited         = "RATE_LIMITED"
+	EUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	EInternal            = "INTERNAL"
+)
+
+// Error is an error with a code and a message safe to show to the caller.
+// Err, when set, holds the detail for logs only.
+type Error struct {
+	Code    string
+	Message string
+	// Field names the input field at fault, for BAD_USER_INPUT.
+	Field string
+	// RetryAfterSeconds hints when a RATE_LIMITED or UPSTREAM_UNAVAILABLE call may succeed.
+	RetryAfterSeconds int
+	Err               error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an Error with the code and a formatted public message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// InputError returns a BAD_USER_INPUT error naming the field at fault.
+func InputError(field, format string, args ...any) *Error {
+	return &Error{Code: EBadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, INTERNAL for an error without one.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the public message of err. Errors without a code are
+// internal: their text may hold details the caller must not see.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// IsNotFound reports whether err is a NOT_FOUND error.
+func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }

@@ -1,0 +1,270 @@
+// Package intercom is the Intercom source: a REST client for Intercom's API
+// (version 2.16 by default) that implements the capability interfaces of
+// package sources. Its test emulator lives in package intercomtest.
+package intercom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Regional API base URLs. A workspace lives in exactly one region and its
+// tokens only work against that region's host.
+var regionBaseURLs = map[string]string{
+	"us": "https://api.intercom.io",
+	"eu": "https://api.eu.intercom.io",
+	"au": "https://api.au.intercom.io",
+}
+
+// RegionBaseURL returns the API base URL of a region: us, eu or au.
+func RegionBaseURL(region string) (string, bool) {
+	u, ok := regionBaseURLs[strings.ToLower(region)]
+	return u, ok
+}
+
+// DefaultBaseURL is the US region, where most workspaces live.
+const DefaultBaseURL = "https://api.intercom.io"
+
+// DefaultVersion is the API version sent in every request. 2.16 is the first
+// whose contact search knows formatted_phone.
+const DefaultVersion = "2.16"
+
+// Config configures a Client. Only Token is required.
+type Config struct {
+	Token   string
+	BaseURL string // default DefaultBaseURL
+	Version string // default DefaultVersion
+	// AppURL is the web app that deep links point to; by default the app of
+	// BaseURL's region (app.intercom.com, app.eu.intercom.com, app.au.intercom.com).
+	AppURL string
+	// Timeout bounds each call, retries included. Default 10 s.
+	Timeout    time.Duration
+	HTTPClient *http.Client
+	// Observe, when set, is told about every upstream call: the endpoint
+	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
+	// response arrived) and how long it took.
+	Observe func(endpoint string, status int, elapsed time.Duration)
+}
+
+// Client calls one Intercom workspace's REST API. It is safe for concurrent use.
+type Client struct {
+	token   string
+	baseURL string
+	version string
+	appURL  string
+	timeout time.Duration
+	http    *http.Client
+	observe func(string, int, time.Duration)
+	phones  phoneSearch
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("intercom: a token is required")
+	}
+	base := strings.TrimRight(cmp(cfg.BaseURL, DefaultBaseURL), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("intercom: base URL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	c := &Client{
+		token:   cfg.Token,
+		baseURL: base,
+		version: cmp(cfg.Version, DefaultVersion),
+		appURL:  strings.TrimRight(cmp(cfg.AppURL, appURLFor(u.Host)), "/"),
+		timeout: cfg.Timeout,
+		http:    cfg.HTTPClient,
+		observe: cfg.Observe,
+	}
+	if c.timeout <= 0 {
+		c.timeout = 10 * time.Second
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport}
+	}
+	c.phones.formattedPhoneUnsupported.Store(!versionAtLeast(c.version, 2, 16))
+	return c, nil
+}
+
+func cmp(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func appURLFor(apiHost string) string {
+	switch {
+	case strings.HasPrefix(apiHost, "api.eu."):
+		return "https://app.eu.intercom.com"
+	case strings.HasPrefix(apiHost, "api.au."):
+		return "https://app.au.intercom.com"
+	default:
+		return "https://app.intercom.com"
+	}
+}
+
+func versionAtLeast(v string, major, minor int) bool {
+	maj, min, ok := strings.Cut(v, ".")
+	if !ok {
+		return v == "Unstable" || v == "unstable"
+	}
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(min)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a > major || (a == major && b >= minor)
+}
+
+// do sends one request and decodes a 2xx JSON answer into out. endpoint is
+// the route pattern used for metrics and error messages; it never contains
+// ids or secrets.
+func (c *Client) do(ctx context.Context, method, endpoint, path string, query url.Values, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	var reqBody io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("intercom: encode %s: %w", endpoint, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	u := c.baseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
+	if err != nil {
+		return fmt.Errorf("intercom: build %s: %w", endpoint, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Intercom-Version", c.version)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.record(endpoint, 0, start)
+		return transportError(ctx, endpoint, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	c.record(endpoint, resp.StatusCode, start)
+	if err != nil {
+		return transportError(ctx, endpoint, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return statusError(endpoint, resp, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &sources.Error{Code: sources.EUpstreamUnavailable,
+			Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
+	}
+	return nil
+}
+
+func (c *Client) record(endpoint string, status int, start time.Time) {
+	if c.observe != nil {
+		c.observe(endpoint, status, time.Since(start))
+	}
+}
+
+func transportError(ctx context.Context, endpoint string, err error) error {
+	msg := fmt.Sprintf("Intercom did not answer %s", endpoint)
+	var netErr net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		msg = fmt.Sprintf("Intercom timed out on %s", endpoint)
+	case errors.Is(err, context.Canceled):
+		msg = fmt.Sprintf("the request was cancelled while calling Intercom %s", endpoint)
+	}
+	// The url.Error inside err holds only the base URL and path, never the token.
+	return &sources.Error{Code: sources.EUpstreamUnavailable, Message: msg, Err: err}
+}
+
+// statusError turns a non-2xx answer into a coded error whose message says
+// what Intercom said, without the request's credentials.
+func statusError(endpoint string, resp *http.Response, body []byte) error {
+	var we wireError
+	_ = json.Unmarshal(body, &we)
+	detail := ""
+	if len(we.Errors) > 0 {
+		detail = we.Errors[0].Message
+		if detail == "" {
+			detail = we.Errors[0].Code
+		}
+	}
+	e := &sources.Error{Err: fmt.Errorf("intercom %s: HTTP %d: %s", endpoint, resp.StatusCode, truncate(string(body), 300))}
+	if len(we.Errors) > 0 {
+		e.Field = we.Errors[0].Field
+	}
+	switch s := resp.StatusCode; {
+	case s == http.StatusUnauthorized:
+		e.Code, e.Message = sources.EUnauthenticated, "Intercom rejected the access token"
+	case s == http.StatusForbidden:
+		e.Code, e.Message = sources.EForbidden, "the Intercom token may not do this"+suffix(detail)
+	case s == http.StatusNotFound:
+		e.Code, e.Message = sources.ENotFound, "Intercom has no such object"+suffix(detail)
+	case s == http.StatusConflict:
+		e.Code, e.Message = sources.EConflict, "Intercom reports a conflict"+suffix(detail)
+	case s == http.StatusTooManyRequests:
+		e.Code, e.Message = sources.ERateLimited, "Intercom's rate limit is spent"
+		e.RetryAfterSeconds = retryAfter(resp.Header, time.Now())
+	case s >= 500:
+		e.Code, e.Message = sources.EUpstreamUnavailable, fmt.Sprintf("Intercom failed on %s (HTTP %d)", endpoint, s)
+		e.RetryAfterSeconds = retryAfter(resp.Header, time.Now())
+	default:
+		e.Code, e.Message = sources.EBadUserInput, "Intercom refused the request"+suffix(detail)
+	}
+	return e
+}
+
+func suffix(detail string) string {
+	if detail == "" {
+		return ""
+	}
+	return ": " + detail
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// retryAfter reads Retry-After (seconds) or X-RateLimit-Reset (Unix time).
+func retryAfter(h http.Header, now time.Time) int {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		return s
+	}
+	if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+		if d := reset - now.Unix(); d > 0 {
+			return int(d)
+		}
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,303 @@
+package intercom
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+var _ sources.Source = (*Client)(nil)
+
+// fetchConcurrency bounds parallel single-object GETs (Intercom has no batch
+// read for them) so one request cannot eat the workspace's rate budget.
+const fetchConcurrency = 8
+
+// Contact returns one contact by Intercom id.
+func (c *Client) Contact(ctx context.Context, id string) (*sources.Contact, error) {
+	var w wireContact
+	if err := c.do(ctx, "GET", "GET /contacts/{id}", "/contacts/"+url.PathEscape(id), nil, nil, &w); err != nil {
+		return nil, err
+	}
+	return c.toContact(w), nil
+}
+
+// ContactsByIDs finds contacts with one `id IN [...]` search per 100 ids.
+// Ids the search misses are read one by one: a contact created minutes ago
+// is not searchable yet, but is readable.
+func (c *Client) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
+	ids = uniqueNonEmpty(ids)
+	out := make(map[string]*sources.Contact, len(ids))
+	if len(ids) == 1 {
+		return out, c.fetchContacts(ctx, ids, out)
+	}
+	for _, part := range chunk(ids, maxINValues) {
+		found, err := c.searchContactsAll(ctx, in("id", part), 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range found {
+			out[string(w.ID)] = c.toContact(w)
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if out[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	return out, c.fetchContacts(ctx, missing, out)
+}
+
+// fetchContacts reads contacts one by one into out; unknown ids are skipped.
+func (c *Client) fetchContacts(ctx context.Context, ids []string, out map[string]*sources.Contact) error {
+	results := make([]*sources.Contact, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchConcurrency)
+	for i, id := range ids {
+		g.Go(func() error {
+			ct, err := c.Contact(gctx, id)
+			if sources.IsNotFound(err) {
+				return nil
+			}
+			results[i] = ct
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, ct := range results {
+		if ct != nil {
+			out[ids[i]] = ct
+		}
+	}
+	return nil
+}
+
+// ContactsByEmails finds contacts with `email IN [...]` searches. Keys are the
+// emails as given; Intercom matches them case-insensitively.
+func (c *Client) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
+	emails = uniqueNonEmpty(emails)
+	byLower := map[string][]string{}
+	for _, e := range emails {
+		byLower[strings.ToLower(e)] = append(byLower[strings.ToLower(e)], e)
+	}
+	out := map[string][]*sources.Contact{}
+	for _, part := range chunk(emails, maxINValues) {
+		found, err := c.searchContactsAll(ctx, in("email", part), 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range found {
+			for _, key := range byLower[strings.ToLower(w.Email)] {
+				out[key] = appendUnique(out[key], c.toContact(w))
+			}
+		}
+	}
+	return out, nil
+}
+
+// phoneSearch remembers whether the workspace's API version lacks
+// formatted_phone, so that later lookups go straight to the fallback.
+type phoneSearch struct {
+	formattedPhoneUnsupported atomic.Bool
+}
+
+// ContactsByPhones recognises callers. It searches Intercom's E.164 index
+// (`formatted_phone IN [...]`, API 2.16+) first; numbers it does not find are
+// searched again as `phone IN [the common spellings of each number]`, which
+// finds contacts whose phone was stored before Intercom normalised phones.
+// phones must be E.164; keys of the result are those numbers.
+func (c *Client) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+	phones = uniqueNonEmpty(phones)
+	out := map[string][]*sources.Contact{}
+	if !c.phones.formattedPhoneUnsupported.Load() {
+		for _, part := range chunk(phones, maxINValues) {
+			found, err := c.searchContactsAll(ctx, in("formatted_phone", part), 0)
+			if sources.ErrorCode(err) == sources.EBadUserInput {
+				// An older API version that does not know the field.
+				c.phones.formattedPhoneUnsupported.Store(true)
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			c.assignByPhone(found, part, out)
+		}
+	}
+	var missing []string
+	for _, p := range phones {
+		if len(out[p]) == 0 {
+			missing = append(missing, p)
+		}
+	}
+	for _, group := range variantGroups(missing) {
+		found, err := c.searchContactsAll(ctx, in("phone", group.values), 0)
+		if err != nil {
+			return nil, err
+		}
+		c.assignByPhone(found, group.phones, out)
+	}
+	return out, nil
+}
+
+type variantGroup struct {
+	phones []string
+	values []string
+}
+
+// variantGroups packs the spellings of several numbers into IN lists of at
+// most maxINValues values.
+func variantGroups(phones []string) []variantGroup {
+	var groups []variantGroup
+	var cur variantGroup
+	for _, p := range phones {
+		vs := phone.Variants(p)
+		if len(vs) == 0 {
+			vs = []string{p}
+		}
+		if len(cur.values)+len(vs) > maxINValues && len(cur.phones) > 0 {
+			groups = append(groups, cur)
+			cur = variantGroup{}
+		}
+		cur.phones = append(cur.phones, p)
+		cur.values = append(cur.values, vs...)
+	}
+	if len(cur.phones) > 0 {
+		groups = append(groups, cur)
+	}
+	return groups
+}
+
+// assignByPhone files each found contact under the asked-for numbers its
+// stored phone is a spelling of.
+func (c *Client) assignByPhone(found []wireContact, asked []string, out map[string][]*sources.Contact) {
+	for _, w := range found {
+		ct := c.toContact(w)
+		for _, p := range asked {
+			if samePhone(w.Phone, ct.Location.CountryCode, p) {
+				out[p] = appendUnique(out[p], ct)
+			}
+		}
+	}
+}
+
+// samePhone reports whether stored (as a contact holds it) is the number e164.
+func samePhone(stored, contactCountry, e164 string) bool {
+	if n, err := phone.Normalize(stored, contactCountry); err == nil {
+		return n == e164
+	}
+	// No usable country on the contact: read the number as local to the
+	// country of the number asked for.
+	n, err := phone.Normalize(stored, phone.Country(e164))
+	return err == nil && n == e164
+}
+
+// SearchContacts finds contacts whose name or email contains text.
+func (c *Client) SearchContacts(ctx context.Context, text string, limit int) ([]*sources.Contact, error) {
+	if limit <= 0 {
+		limit = defaultPerPage
+	}
+	found, err := c.searchContactsAll(ctx, or(contains("name", text), contains("email", text)), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sources.Contact, len(found))
+	for i, w := range found {
+		out[i] = c.toContact(w)
+	}
+	return out, nil
+}
+
+// ListContacts pages through contacts in ascending updated_at order.
+//
+// Intercom matches dates by calendar day in the workspace's time zone, and
+// `>` starts at the next day. Searching `updated_at > since-24h` therefore
+// starts at or before `since` in every time zone; contacts older than `since`
+// are then dropped here, so a page holds exactly the contacts changed at or
+// after `since`.
+func (c *Client) ListContacts(ctx context.Context, req sources.ContactPageRequest) (*sources.ContactPage, error) {
+	limit := req.Limit
+	if limit <= 0 || limit > maxPerPage {
+		limit = defaultPerPage
+	}
+	q := gt("updated_at", 0)
+	if !req.UpdatedSince.IsZero() {
+		q = gt("updated_at", req.UpdatedSince.Add(-24*time.Hour).Unix())
+	}
+	sr := searchRequest{
+		Query:      q,
+		Pagination: &pagination{PerPage: limit, StartingAfter: req.Cursor},
+		Sort:       &searchSortSpec{Field: "updated_at", Order: "ascending"},
+	}
+	page := &sources.ContactPage{Total: -1}
+	for {
+		wp, err := c.searchContactsPage(ctx, sr)
+		if err != nil {
+			return nil, err
+		}
+		if wp.TotalCount != nil && req.UpdatedSince.IsZero() {
+			page.Total = *wp.TotalCount
+		}
+		for _, w := range wp.Data {
+			ct := c.toContact(w)
+			if ct.UpdatedAt.Before(req.UpdatedSince) {
+				continue
+			}
+			page.Contacts = append(page.Contacts, ct)
+		}
+		page.NextCursor = wp.Pages.nextCursor()
+		// Only the overlap before `since` can leave a page empty: read on
+		// rather than hand back an empty page with a cursor.
+		if len(page.Contacts) > 0 || page.NextCursor == "" || len(wp.Data) == 0 {
+			return page, nil
+		}
+		sr.Pagination.StartingAfter = page.NextCursor
+	}
+}
+
+// ContactCompanies lists all companies of a contact; a contact's own body
+// carries only the first ten.
+func (c *Client) ContactCompanies(ctx context.Context, contactID string) ([]*sources.Company, error) {
+	var w wireContactCompanies
+	err := c.do(ctx, "GET", "GET /contacts/{id}/companies", "/contacts/"+url.PathEscape(contactID)+"/companies", nil, nil, &w)
+	if err != nil {
+		return nil, err
+	}
+	list := w.Companies
+	if len(list) == 0 {
+		list = w.Data
+	}
+	out := make([]*sources.Company, len(list))
+	for i, co := range list {
+		out[i] = c.toCompany(co)
+	}
+	return out, nil
+}
+
+func uniqueNonEmpty(values []string) []string {
+	out := make([]string, 0, len(values))
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func appendUnique(list []*sources.Contact, ct *sources.Contact) []*sources.Contact {
+	if slices.ContainsFunc(list, func(x *sources.Contact) bool { return x.ID == ct.ID }) {
+		return list
+	}
+	return append(list, ct)
+}

@@ -1,0 +1,123 @@
+// Package intercomtest is a stateful, in-memory emulator of the Intercom REST
+// API (version 2.16) served over real HTTP, named after net/http/httptest. It
+// backs our tests and benchmark, the server's demo mode (no Intercom token
+// configured) and, through cmd/intercom-emulator, a local Intercom sandbox.
+// Response bodies follow Intercom's OpenAPI description
+// (shared/reference/intercom/api.intercom.io-2.16.yaml).
+//
+// # Use
+//
+//	srv, err := intercomtest.Start(intercomtest.Options{})
+//	defer srv.Close()
+//	// point the client at srv.URL with "Authorization: Bearer test-token"
+//
+// New builds a *Workspace, which is an http.Handler; Start serves one on
+// 127.0.0.1:0 (or Options.Addr) without importing net/http/httptest.
+//
+// # Endpoints
+//
+//	GET  /me                                       admin_with_app (app.id_code = Options.WorkspaceID)
+//	GET  /admins, /admins/{id}                     admin.list, admin (404 admin_not_found)
+//	GET  /contacts                                 contact list; per_page (default 10, max 150), starting_after
+//	GET  /contacts/{id}                            contact (404 not_found "User Not Found")
+//	GET  /contacts/find_by_external_id/{external_id}   users only, as Intercom
+//	GET  /contacts/{id}/companies                  contact_attached_companies (sent as both "data" and "companies")
+//	POST /contacts/search                          contact list with total_count and cursor pages
+//	GET  /companies                                company list; page/per_page (default 15); company_id, name, tag_id filters
+//	GET  /companies/{id}                           company (404 company_not_found)
+//
+// Every request needs "Authorization: Bearer <Options.Token>"; otherwise 401
+// {"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}.
+// Every response carries X-Request-Id (also the request_id of error bodies)
+// and X-RateLimit-Limit / -Remaining / -Reset (Unix end of the current
+// 10-second window). An Intercom-Version header is recorded (LastVersion);
+// values Intercom does not know get 400 intercom_version_invalid, as the live
+// API answers.
+//
+// # Search
+//
+// POST /contacts/search takes {"query": filter, "pagination": {"per_page",
+// "starting_after"}, "sort": {"field", "order"}}; a filter is {field,
+// operator, value} or {operator: "AND"|"OR", value: [filters]}.
+//
+//   - String fields: = != IN NIN ~ (contains) !~ ^ (starts with) $ (ends with).
+//     = != IN NIN are exact, except on email and email_domain where they ignore
+//     case; ~ !~ ^ $ always ignore case. "= null" / "!= null" test for a
+//     missing value; != NIN !~ also match contacts without a value.
+//   - Date fields (created_at, updated_at, signed_up_at, last_seen_at, ... and
+//     date custom attributes) are matched by calendar day in
+//     Options.Timezone: = is the whole day, > starts at the next day's
+//     midnight, < ends at that day's midnight. != >= <= IN NIN are errors. The
+//     value is a Unix timestamp, as a JSON integer or a string of digits.
+//   - Integer custom attributes: = != IN NIN < > <= >=. Booleans: = != IN NIN.
+//   - tag_id and segment_id: = and != only. company_id (the Intercom id or
+//     your own company_id): = != IN NIN.
+//   - formatted_phone is Phone in E.164 (parsed with the contact's country as
+//     default region); it is searchable but never in a contact body. Legacy
+//     contacts have no formatted_phone, so only a phone search on the stored
+//     string finds them.
+//   - custom_attributes.<name> for the attributes the workspace knows
+//     (job_title, plan, account_manager: string; seats: integer;
+//     trial_ends_at: date; plus any added through AddContact).
+//
+// Limits: at most 2 levels of AND/OR groups and 15 filters per group.
+// Results are ordered by created_at then id unless sort is given (order
+// defaults to descending; nulls last; ties by id). Pages default to 50, at
+// most 150; the cursor comes back in pages.next.starting_after and goes back
+// in pagination.starting_after. An empty starting_after answers 500, as the
+// live API has been seen to.
+//
+// Errors are 400 error.list bodies with a specific message and, where it
+// applies, the offending "field":
+//
+//	bad_request         malformed JSON, missing query, bad filter shape, nesting deeper than 2,
+//	                    more than 15 filters in a group, empty group
+//	invalid_field       unknown field or custom attribute, unsortable sort field
+//	invalid_operator    unknown operator, or one the field's type does not accept (>= on a date)
+//	invalid_value       value of the wrong type (string for a date, scalar for IN, role not user/lead)
+//	invalid_sort_order  sort.order not ascending/descending (the description's own example)
+//	parameter_invalid   per_page outside 1..150
+//	client_error        starting_after that is not a cursor from this query
+//
+// # Behaviour controls
+//
+// Options set the token, workspace id, region, time zone, seed, clock (Now),
+// latency and rate limit (requests per 10-second window, default 1666, that
+// is Intercom's 10,000 a minute). Over budget the answer is 429
+// rate_limit_exceeded with Retry-After. The window follows Options.Now, so a
+// fake clock controls it too. At run time, SetLatency, SetRateLimit and
+// SetFaults change behaviour; Faults injects error statuses (by rate or for
+// the next N requests), 429s, slow answers and connection resets, optionally
+// only on some endpoints, drawing from a source seeded by Options.Seed.
+// Calls, CallCounts, TotalCalls and ResetCalls count requests per route
+// pattern (the Endpoint constants, e.g. "POST /contacts/search").
+//
+// # Seed data
+//
+// With the default Options the workspace has 300 contacts, 40 companies, 6
+// admins (the first, Sofia Almeida, id 7300001, owns the token) and 12 tags
+// (ids 9100001..9100012). The same Options (including Now) give
+// byte-identical data; timestamps are Now() minus drawn offsets, updated_at
+// within the last 90 days. Contacts live in 13 countries with phones in
+// varied human formats. The first contacts are curated and present whenever
+// Options.Contacts allows (they come first):
+//
+//   - the demo caller, Maria Garcia (DemoCallerID "6650f0a1c2b3d4e5f6a70142",
+//     external_id usr_0001, maria.garcia@northwindtraders.com), a US user in
+//     San Francisco whose phone is stored as "(415) 555-0142"
+//     (formatted_phone +14155550142), with 2 companies, tags VIP and Enterprise,
+//     updated_at two days before Now;
+//   - US phones stored as "+1 415-555-0143" (James Carter, whose email is
+//     stored as James.Carter@Contoso-Labs.com), "415.555.0144" (Emily Chen),
+//     "1-415-555-0145" (Robert Johnson);
+//   - GB "+44 20 7946 0958" (Oliver Smith) and "020 7946 0959" (Amelia
+//     Brown); PT "+351 912 345 678" (João Silva) and "00351912345679" (Ana
+//     Costa); DE "+49 30 123456" (Lukas Müller); BR "+55 11 91234-5678"
+//     (Lucas Oliveira);
+//   - Daniel Kim and Grace Kim share the phone "+1 212-555-0187";
+//   - legacy contacts (no formatted_phone): Henry Walker "(650) 555-0110",
+//     Camille Martin "01 99 00 12 34" (FR), Harry Wilson "07700 900461" (GB);
+//   - Carmen López, a lead with a phone and no email; Hannah Schmidt, a user
+//     without a phone; Noah Williams, with all 12 tags (has_more) and 3
+//     companies.
+package intercomtest

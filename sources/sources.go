@@ -1,0 +1,144 @@
+// Package sources holds the source-neutral domain of the product: the contacts,
+// companies and agents that a call center needs, and the small capability
+// interfaces a customer-data system (Intercom today, others later) implements.
+//
+// Not every system supports every operation, so each capability is its own
+// interface; callers ask for the one they need. Batch methods come first
+// (ContactsByIDs rather than Contact) because every caller above — loaders,
+// caches, the Talkdesk bridge — works in batches.
+package sources
+
+import (
+	"context"
+	"time"
+)
+
+// Contact is a person known to a source: a customer, a lead or a caller.
+type Contact struct {
+	ID          string
+	ExternalID  string
+	WorkspaceID string
+	Role        string // "user" or "lead" in Intercom's words
+	Name        string
+	Title       string // job title, where the source keeps one
+	Emails      []string
+	Phones      []string // E.164 where the number could be parsed, else as stored
+	AvatarURL   string
+	Location    Location
+	Websites    []string
+	Twitter     string // handle without "@"
+	CompanyIDs  []string
+	Tags        []Tag
+	// CustomAttributes are the source's free-form fields, JSON-shaped values.
+	CustomAttributes map[string]any
+	NotesCount       int
+	URL              string // the contact in the source's own web app
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Location is where a contact is, as precisely as the source knows.
+type Location struct {
+	Country     string
+	CountryCode string
+	Region      string
+	City        string
+}
+
+// Tag is a label attached to a contact.
+type Tag struct {
+	ID   string
+	Name string
+}
+
+// Company is an organisation contacts belong to.
+type Company struct {
+	ID         string
+	ExternalID string // the company_id the workspace assigned
+	Name       string
+	Website    string
+	Industry   string
+	Size       int
+	Plan       string
+	URL        string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Agent is a person who works in the source: an Intercom admin, a Talkdesk agent.
+type Agent struct {
+	ID        string
+	Name      string
+	Email     string
+	JobTitle  string
+	AvatarURL string
+	Away      bool
+}
+
+// Workspace identifies the tenant a set of credentials belongs to.
+type Workspace struct {
+	ID     string
+	Name   string
+	Region string
+	// Admin is the agent the credentials act as.
+	Admin Agent
+}
+
+// ContactPageRequest asks for one page of contacts, optionally only those
+// changed since a checkpoint.
+type ContactPageRequest struct {
+	UpdatedSince time.Time // zero: all contacts
+	Cursor       string    // empty: first page
+	Limit        int
+}
+
+// ContactPage is one page of contacts and the cursor of the next, if any.
+type ContactPage struct {
+	Contacts   []*Contact
+	NextCursor string
+	Total      int // -1 when the source does not say
+}
+
+// ContactFinder finds contacts by identifiers. Each method returns a map keyed
+// by the identifiers asked for; a key with no match is absent from the map.
+// Phones are E.164 and emails lower-case.
+type ContactFinder interface {
+	ContactsByIDs(ctx context.Context, ids []string) (map[string]*Contact, error)
+	ContactsByPhones(ctx context.Context, phones []string) (map[string][]*Contact, error)
+	ContactsByEmails(ctx context.Context, emails []string) (map[string][]*Contact, error)
+}
+
+// ContactSearcher finds contacts whose name or email contains a text.
+type ContactSearcher interface {
+	SearchContacts(ctx context.Context, text string, limit int) ([]*Contact, error)
+}
+
+// ContactLister pages through all contacts, or those changed since a time.
+type ContactLister interface {
+	ListContacts(ctx context.Context, req ContactPageRequest) (*ContactPage, error)
+}
+
+// CompanyFinder finds companies by id, keyed like ContactFinder.
+type CompanyFinder interface {
+	CompaniesByIDs(ctx context.Context, ids []string) (map[string]*Company, error)
+}
+
+// AgentLister lists the agents of a workspace.
+type AgentLister interface {
+	ListAgents(ctx context.Context) ([]*Agent, error)
+}
+
+// CredentialValidator checks credentials and names the workspace they open.
+type CredentialValidator interface {
+	Validate(ctx context.Context) (*Workspace, error)
+}
+
+// Source is everything a customer-data system offers for contact retrieval.
+type Source interface {
+	ContactFinder
+	ContactSearcher
+	ContactLister
+	CompanyFinder
+	AgentLister
+	CredentialValidator
+}
