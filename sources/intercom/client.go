@@ -106,6 +106,15 @@ func cmp(v, def string) string {
 	return v
 }
 
+// AppURLFor returns the web app that matches an API base URL's region.
+func AppURLFor(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return appURLFor("")
+	}
+	return appURLFor(u.Host)
+}
+
 func appURLFor(apiHost string) string {
 	switch {
 	case strings.HasPrefix(apiHost, "api.eu."):

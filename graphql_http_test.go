@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+)
+
+// The GraphQL over HTTP specification: media types, methods and status codes.
+func TestGraphQLOverHTTP(t *testing.T) {
+	env := newTestEnv(t)
+	const good = `{"query":"{ workspace { id } }"}`
+	tests := []struct {
+		name, method, contentType, accept, body, query string
+		wantStatus                                      int
+		wantMedia                                       string
+		wantCode                                        string
+	}{
+		{name: "POST, graphql-response+json", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: good, wantStatus: 200, wantMedia: "application/graphql-response+json"},
+		{name: "POST, legacy client without Accept", method: "POST", contentType: "application/json",
+			body: good, wantStatus: 200, wantMedia: "application/json"},
+		{name: "POST, Accept prefers json by q", method: "POST", contentType: "application/json", accept: "application/graphql-response+json;q=0.5, application/json",
+			body: good, wantStatus: 200, wantMedia: "application/json"},
+		{name: "POST, Accept */*", method: "POST", contentType: "application/json; charset=utf-8", accept: "*/*",
+			body: good, wantStatus: 200, wantMedia: "application/graphql-response+json"},
+		{name: "GET query", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }"), accept: "application/json",
+			wantStatus: 200, wantMedia: "application/json"},
+		{name: "parse error, graphql-response+json is 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: `{"query":"{ workspace { id }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_PARSE_FAILED"},
+		{name: "parse error, application/json is 200", method: "POST", contentType: "application/json", accept: "application/json",
+			body: `{"query":"{ workspace { id }"}`, wantStatus: 200, wantMedia: "application/json", wantCode: "GRAPHQL_PARSE_FAILED"},
+		{name: "validation error is 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: `{"query":"{ nope }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "variables of the wrong type are 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: `{"query":"query($id: ID!) { contact(id: $id) { id } }","variables":{"id":{"x":1}}}`, wantStatus: 400, wantMedia: "application/graphql-response+json"},
+		{name: "body not JSON", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: `{"query":`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
+		{name: "no query", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
+			body: `{"variables":{}}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
+		{name: "POST text/plain is 415", method: "POST", contentType: "text/plain", body: good,
+			wantStatus: 415, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+		{name: "Accept text/html is 406", method: "POST", contentType: "application/json", accept: "text/html", body: good,
+			wantStatus: 406, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: good,
+			wantStatus: 405, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+		{name: "GET with bad variables JSON", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }") + "&variables=%7Bx",
+			wantStatus: 400, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+		{name: "body over the limit is 413", method: "POST", contentType: "application/json",
+			body: `{"query":"{ workspace { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`,
+			wantStatus: 413, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, env.URL+"/graphql?"+tt.query, bytes.NewReader([]byte(tt.body)))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			r := do(t, req, nil)
+			if r.Status != tt.wantStatus {
+				t.Errorf("status = %d, want %d (errors %+v)", r.Status, tt.wantStatus, r.Errors)
+			}
+			if got := r.Header.Get("Content-Type"); !strings.HasPrefix(got, tt.wantMedia) {
+				t.Errorf("Content-Type = %q, want %s", got, tt.wantMedia)
+			}
+			if tt.wantCode != "" && r.code() != tt.wantCode {
+				t.Errorf("code = %q, want %s (%+v)", r.code(), tt.wantCode, r.Errors)
+			}
+			if tt.wantStatus == 200 && tt.wantCode == "" && (len(r.Errors) > 0 || len(r.Data) == 0) {
+				t.Errorf("want data without errors, got %s %+v", r.Data, r.Errors)
+			}
+		})
+	}
+}
+
+func TestIntrospectionIsOn(t *testing.T) {
+	env := newTestEnv(t)
+	var data struct {
+		Schema struct {
+			QueryType struct{ Name string }
+		} `json:"__schema"`
+	}
+	env.mustQuery(t, `{ __schema { queryType { name } } }`, nil, &data)
+	if data.Schema.QueryType.Name != "Query" {
+		t.Errorf("introspection: query type %q", data.Schema.QueryType.Name)
+	}
+}
+
+// Intercom's failures reach the client as coded errors without internals.
+func TestUpstreamFailuresAreCoded(t *testing.T) {
+	env := newTestEnv(t)
+	const q = `{ contactsByPhone(phone: "+14155550142") { id } }`
+	cases := []struct {
+		name   string
+		faults intercomtest.Faults
+		code   string
+	}{
+		{"5xx", intercomtest.Faults{FailNext: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
+		{"429", intercomtest.Faults{Fail429Next: 1}, "RATE_LIMITED"},
+		{"connection reset", intercomtest.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env.Intercom.Workspace.SetFaults(c.faults)
+			defer env.Intercom.Workspace.SetFaults(intercomtest.Faults{})
+			r := env.query(t, q, nil, nil)
+			if r.Status != 200 || r.code() != c.code {
+				t.Fatalf("HTTP %d, code %q, want 200 and %s (%+v)", r.Status, r.code(), c.code, r.Errors)
+			}
+			msg := r.Errors[0].Message
+			for _, leak := range []string{testToken, "127.0.0.1", "Bearer"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("error message %q leaks %q", msg, leak)
+				}
+			}
+			if c.code == "RATE_LIMITED" && r.Errors[0].Extensions["retryAfterSeconds"] == nil {
+				t.Errorf("RATE_LIMITED without retryAfterSeconds: %+v", r.Errors[0].Extensions)
+			}
+		})
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	env := newTestEnv(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(env.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s, want 200 JSON", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// With Intercom gone, the server is alive but not ready.
+	down := newTestEnv(t)
+	down.Intercom.Close()
+	resp, err := http.Get(down.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz with Intercom down: %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestPlaygroundAndUnknownRoutes(t *testing.T) {
+	env := newTestEnv(t)
+	resp, err := http.Get(env.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(body.String(), "graphiql") {
+		t.Errorf("GET /: %d, want the GraphiQL page", resp.StatusCode)
+	}
+	resp, err = http.Get(env.URL + "/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET /nope: %d %s, want 404 JSON", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the response")
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run --help = %v, want flag.ErrHelp", err)
+	}
+	for _, s := range []string{"ADDR", "INTERCOM_TOKEN", "INTERCOM_REGION", "INTERCOM_BASE_URL", "INTERCOM_VERSION",
+		"INTERCOM_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "INTROSPECTION", "MAX_BODY_BYTES", "SHUTDOWN_TIMEOUT", "(default :8080)", "(default 2.16)"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("--help does not mention %s:\n%s", s, out.String())
+		}
+	}
+}
+
+func TestInvalidConfigurationSaysWhatIsWrong(t *testing.T) {
+	env := map[string]string{"ADDR": "nonsense", "LOG_LEVEL": "loud", "INTERCOM_REGION": "mars", "INTERCOM_TOKEN": "secret-xyz"}
+	var out bytes.Buffer
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, &out)
+	if err == nil {
+		t.Fatal("run accepted an invalid configuration")
+	}
+	for _, s := range []string{"ADDR", "LOG_LEVEL", "INTERCOM_REGION", `"mars" is not us, eu or au`} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %s", err, s)
+		}
+	}
+	if strings.Contains(err.Error()+out.String(), "secret-xyz") {
+		t.Error("the token appears in the configuration error")
+	}
+}
+
+func TestRunRejectsABadToken(t *testing.T) {
+	// A token the demo emulator refuses, pointed at a running demo emulator.
+	env := newTestEnv(t)
+	getenv := map[string]string{"INTERCOM_TOKEN": "wrong-token-123", "INTERCOM_BASE_URL": env.Intercom.URL, "ADDR": "127.0.0.1:0"}
+	var out bytes.Buffer
+	err := run(context.Background(), nil, func(k string) string { return getenv[k] }, &out)
+	if err == nil || !strings.Contains(err.Error(), "INTERCOM_TOKEN") {
+		t.Fatalf("run with a rejected token = %v, want an INTERCOM_TOKEN error", err)
+	}
+	if strings.Contains(err.Error()+out.String(), "wrong-token-123") {
+		t.Error("the token appears in the error or logs")
+	}
+}
+
+// The serve command as a newcomer runs it: no token, demo workspace, a caller
+// lookup over HTTP, then a graceful stop.
+func TestRunServesTheDemoWorkspace(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncWriter{w: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--addr", addr}, func(string) string { return "" }, out) }()
+	waitReady(t, "http://"+addr+"/healthz")
+
+	body := `{"query":"{ contactsByPhone(phone: \"(415) 555-0142\", defaultCountry: \"US\") { name phone } }"}`
+	resp, err := http.Post("http://"+addr+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	got.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if want := `{"data":{"contactsByPhone":[{"name":"Maria Garcia","phone":"+14155550142"}]}}`; got.String() != want {
+		t.Errorf("caller lookup = %s, want %s", got.String(), want)
+	}
+
+	// A request racing the stop either completes or is refused cleanly.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var slowStatus int
+	go func() {
+		defer wg.Done()
+		resp, err := http.Post("http://"+addr+"/graphql", "application/json", strings.NewReader(`{"query":"{ agents { id } }"}`))
+		if err == nil {
+			slowStatus = resp.StatusCode
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+	wg.Wait()
+	if slowStatus != 0 && slowStatus != 200 {
+		t.Errorf("in-flight request got %d", slowStatus)
+	}
+	for _, s := range []string{"demo workspace", "listening", "stopped"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("logs do not mention %q:\n%s", s, out.String())
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never became ready", url)
+}
