@@ -121,13 +121,7 @@ type companyBody struct {
 
 // companyBodyLocked renders co; w.mu must be held. Fields the schema types
 // as non-nullable integers or strings are omitted rather than sent as null.
-func (w *Workspace) companyBodyLocked(co *Company) companyBody {
-	users := 0
-	for _, c := range w.order {
-		if slices.Contains(c.CompanyIDs, co.ID) {
-			users++
-		}
-	}
+func (w *Workspace) companyBodyLocked(co *Company, users int) companyBody {
 	b := companyBody{
 		Type:             "company",
 		CompanyID:        co.CompanyID,
@@ -167,6 +161,17 @@ func (w *Workspace) companyBodyLocked(co *Company) companyBody {
 	return b
 }
 
+// userCountsLocked counts the contacts of every company in one pass.
+func (w *Workspace) userCountsLocked() map[string]int {
+	n := map[string]int{}
+	for _, c := range w.order {
+		for _, id := range c.CompanyIDs {
+			n[id]++
+		}
+	}
+	return n
+}
+
 // companyListBody is company_list; pages is cursor_pages even though this
 // endpoint pages by number: next is null on the last page (as in the
 // description's example) and {per_page} before it.
@@ -195,7 +200,7 @@ func (w *Workspace) handleGetCompany(rw http.ResponseWriter, r *http.Request, p 
 		writeError(rw, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found"))
 		return
 	}
-	writeJSON(rw, http.StatusOK, w.companyBodyLocked(co))
+	writeJSON(rw, http.StatusOK, w.companyBodyLocked(co, w.userCountsLocked()[co.ID]))
 }
 
 // handleListCompanies serves GET /companies: filtered by company_id, name or
@@ -259,8 +264,9 @@ func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request,
 		Pages:      companyListPagesBody{Type: "pages", Page: page, PerPage: perPage, TotalPages: totalPages},
 		TotalCount: len(list),
 	}
+	users := w.userCountsLocked()
 	for _, co := range list[start:end] {
-		body.Data = append(body.Data, w.companyBodyLocked(co))
+		body.Data = append(body.Data, w.companyBodyLocked(co, users[co.ID]))
 	}
 	if page < totalPages {
 		body.Pages.Next = &nextPage{PerPage: perPage}

@@ -126,6 +126,11 @@ func (w *Workspace) insertLocked(c *Contact) {
 	w.contacts[c.ID] = c
 	i, _ := slices.BinarySearchFunc(w.order, c, contactLess)
 	w.order = slices.Insert(w.order, i, c)
+	w.registerAttrsLocked(c)
+}
+
+// registerAttrsLocked learns the types of custom attributes not seen before.
+func (w *Workspace) registerAttrsLocked(c *Contact) {
 	for k, v := range c.CustomAttributes {
 		if _, ok := w.attrTypes[k]; !ok {
 			w.attrTypes[k] = inferAttrType(k, v)
@@ -593,9 +598,10 @@ func (w *Workspace) handleContactCompanies(rw http.ResponseWriter, r *http.Reque
 		return
 	}
 	list := make([]companyBody, 0, len(c.CompanyIDs))
+	users := w.userCountsLocked()
 	for _, id := range c.CompanyIDs {
 		if co := w.companyBy[id]; co != nil {
-			list = append(list, w.companyBodyLocked(co))
+			list = append(list, w.companyBodyLocked(co, users[id]))
 		}
 	}
 	writeJSON(rw, http.StatusOK, contactCompaniesBody{

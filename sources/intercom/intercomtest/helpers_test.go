@@ -199,6 +199,9 @@ func filter(field, op string, value any) map[string]any {
 }
 
 func group(op string, filters ...any) map[string]any {
+	if filters == nil {
+		filters = []any{}
+	}
 	return map[string]any{"operator": op, "value": filters}
 }
 

@@ -108,8 +108,8 @@ func TestSearchSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := search(t, s, query(tt.query))
-			if got.TotalCount != len(got.Data) {
-				t.Fatalf("total_count: got %d, want %d (one page)", got.TotalCount, len(got.Data))
+			if want := min(got.TotalCount, 150); len(got.Data) != want {
+				t.Fatalf("items on the first page: got %d, want %d of total_count %d", len(got.Data), want, got.TotalCount)
 			}
 			if tt.wantNames != nil {
 				want := slices.Sorted(slices.Values(tt.wantNames))

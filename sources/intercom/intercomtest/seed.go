@@ -41,7 +41,7 @@ func (w *Workspace) seed() {
 	if w.opts.Empty {
 		return
 	}
-	g := &seeder{w: w, rng: rng, anchor: anchor, phones: map[string]bool{}, emails: map[string]bool{}, ids: map[string]bool{DemoCallerID: true}}
+	g := &seeder{w: w, rng: rng, anchor: anchor, phones: map[string]bool{}, emails: map[string]bool{}, exhausted: map[string]bool{}, ids: map[string]bool{DemoCallerID: true}}
 	g.companies()
 	n := w.opts.Contacts
 	for i, c := range curatedContacts() {
@@ -53,6 +53,9 @@ func (w *Workspace) seed() {
 	for i := len(curatedContacts()); i < n; i++ {
 		g.generated(i)
 	}
+	// Sorted once at the end: inserting in order would be quadratic for the
+	// large workspaces benchmarks use.
+	slices.SortFunc(w.order, contactLess)
 }
 
 type seeder struct {
@@ -62,6 +65,8 @@ type seeder struct {
 	phones map[string]bool // E.164 numbers handed out, to keep generated phones unique
 	emails map[string]bool
 	ids    map[string]bool
+	// exhausted marks countries whose fictional phone ranges ran out.
+	exhausted map[string]bool
 }
 
 func (g *seeder) pick(list []string) string { return list[g.rng.IntN(len(list))] }
@@ -314,14 +319,18 @@ func (g *seeder) adminName(id string) string {
 }
 
 func (g *seeder) store(c *Contact) {
-	c.indexPhone()
+	if c.FormattedPhone == "" { // generated phones come already parsed
+		c.indexPhone()
+	}
 	if e := c.FormattedPhone; e != "" {
 		g.phones[e] = true
 	} else if c.Phone != "" {
 		g.phones[FormatE164(c.Phone, c.LocationCountry)] = true // legacy: still taken
 	}
 	g.emails[strings.ToLower(c.Email)] = true
-	g.w.insertLocked(c)
+	g.w.contacts[c.ID] = c
+	g.w.order = append(g.w.order, c)
+	g.w.registerAttrsLocked(c)
 }
 
 var jobTitles = []string{"CEO", "CTO", "Head of Operations", "Operations Manager", "Customer Success Lead",
@@ -362,7 +371,7 @@ func (g *seeder) generated(i int) {
 		c.Email = g.email(first, last, domain)
 	}
 	if g.chance(0.85) || c.Email == "" {
-		c.Phone = g.phone(cd)
+		c.Phone, c.FormattedPhone = g.phone(cd)
 	}
 	for range g.rng.IntN(4) {
 		id := g.w.tags[g.rng.IntN(len(g.w.tags))].ID
@@ -421,12 +430,16 @@ func (g *seeder) email(first, last, domain string) string {
 	}
 }
 
-// phone draws a number in one of the country's human formats: each 'N' is a
-// random digit. Numbers stay unique by their E.164 form.
-func (g *seeder) phone(cd countryData) string {
+// phone draws a number in one of the country's human formats ('N' is a
+// random digit) and returns it with its E.164 form, which keeps numbers
+// unique.
+func (g *seeder) phone(cd countryData) (phone, e164 string) {
 	for try := 0; ; try++ {
 		tpl := g.pick(cd.phones)
-		if try >= 20 {
+		if try >= 20 || g.exhausted[cd.code] {
+			// The fictional ranges are small; once they are nearly used up,
+			// stop retrying them for this country.
+			g.exhausted[cd.code] = true
 			tpl = cd.bulk
 		}
 		area := ""
@@ -445,7 +458,7 @@ func (g *seeder) phone(cd countryData) string {
 		e := FormatE164(p, cd.code)
 		if e != "" && !g.phones[e] {
 			g.phones[e] = true
-			return p
+			return p, e
 		}
 	}
 }
