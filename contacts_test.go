@@ -337,8 +337,8 @@ func TestWorkspaceAndAgents(t *testing.T) {
 		Agents []struct{ ID, Name, Email string }
 	}
 	env.mustQuery(t, `{ workspace { id name region admin { id name } } agents { id name email jobTitle avatarUrl away } }`, nil, &data)
-	if data.Workspace.ID != intercomtest.DefaultWorkspaceID {
-		t.Errorf("workspace id = %q, want %q", data.Workspace.ID, intercomtest.DefaultWorkspaceID)
+	if want := env.Intercom.Workspace.App().IDCode; data.Workspace.ID != want {
+		t.Errorf("workspace id = %q, want %q", data.Workspace.ID, want)
 	}
 	if got, want := len(data.Agents), len(env.Intercom.Workspace.Admins()); got != want || got == 0 {
 		t.Errorf("got %d agents, want %d", got, want)

@@ -96,21 +96,21 @@ func TestIntrospectionIsOn(t *testing.T) {
 // Intercom's failures reach the client as coded errors without internals.
 func TestUpstreamFailuresAreCoded(t *testing.T) {
 	env := newTestEnv(t)
-	const q = `{ contactsByPhone(phone: "+14155550142") { id } }`
+	// A different number in each case, so that no case is answered from the cache.
 	cases := []struct {
-		name   string
-		faults intercomtest.Faults
-		code   string
+		name, phone string
+		faults      intercomtest.Faults
+		code        string
 	}{
-		{"5xx", intercomtest.Faults{FailNext: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
-		{"429", intercomtest.Faults{Fail429Next: 1}, "RATE_LIMITED"},
-		{"connection reset", intercomtest.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
+		{"5xx", "+12025550101", intercomtest.Faults{FailNext: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
+		{"429", "+12025550102", intercomtest.Faults{Fail429Next: 1}, "RATE_LIMITED"},
+		{"connection reset", "+12025550103", intercomtest.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env.Intercom.Workspace.SetFaults(c.faults)
 			defer env.Intercom.Workspace.SetFaults(intercomtest.Faults{})
-			r := env.query(t, q, nil, nil)
+			r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": c.phone}, nil)
 			if r.Status != 200 || r.code() != c.code {
 				t.Fatalf("HTTP %d, code %q, want 200 and %s (%+v)", r.Status, r.code(), c.code, r.Errors)
 			}

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +17,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/config"
-	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
 )
 
@@ -25,6 +29,8 @@ type testEnv struct {
 	URL      string
 	Intercom *intercomtest.Server
 	Logs     *syncWriter
+	Metrics  *metrics.Metrics
+	Services *services
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -32,34 +38,58 @@ func newTestEnv(t *testing.T) *testEnv {
 	return newTestEnvWith(t, intercomtest.Options{})
 }
 
-func newTestEnvWith(t *testing.T, opts intercomtest.Options) *testEnv {
+func newTestEnvWith(t *testing.T, opts intercomtest.Options, settings ...string) *testEnv {
 	t.Helper()
 	opts.Token = testToken
+	if opts.WorkspaceID == "" {
+		opts.WorkspaceID = uniqueWorkspaceID() // tests share one Redis: each gets its own tenant
+	}
 	em, err := intercomtest.Start(opts)
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(func() { em.Close() })
-	cfg, err := config.Load(nil, func(k string) string {
-		return map[string]string{"INTERCOM_TOKEN": testToken, "INTERCOM_BASE_URL": em.URL}[k]
-	}, io.Discard)
+	env := map[string]string{"INTERCOM_TOKEN": testToken, "INTERCOM_BASE_URL": em.URL, "REDIS_URL": testRedisURL()}
+	for i := 0; i+1 < len(settings); i += 2 {
+		env[settings[i]] = settings[i+1]
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	client, err := intercom.New(intercom.Config{Token: testToken, BaseURL: em.URL, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(newHandler(cfg, client, logger))
+	svc, err := newServices(context.Background(), cfg, testToken, em.URL, logger)
+	if err != nil {
+		t.Fatalf("services: %v", err)
+	}
+	t.Cleanup(svc.close)
+	if err := svc.checkCredentials(context.Background(), logger); err != nil {
+		t.Fatalf("credentials: %v", err)
+	}
+	srv := httptest.NewServer(newHandler(cfg, svc, logger))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), testToken) {
 			t.Errorf("the Intercom token appears in the server's logs")
 		}
 	})
-	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs}
+	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: svc.metrics, Services: svc}
+}
+
+var workspaceSeq atomic.Int64
+
+func uniqueWorkspaceID() string {
+	return fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, workspaceSeq.Add(1))
+}
+
+// testRedisURL is the suite's Redis (scripts/test.sh starts one), or "" to
+// cache in process when the tests run without it.
+func testRedisURL() string {
+	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
+		return "redis://" + addr + "/0"
+	}
+	return ""
 }
 
 // gqlResponse is a GraphQL response as a client sees it.

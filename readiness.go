@@ -6,45 +6,55 @@ import (
 	"sync"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// readiness answers /readyz from a recent check of the source, so that a
-// probe every second does not become an Intercom call every second.
+// readiness answers /readyz from a recent check of Intercom and the cache
+// store, so that a probe every second does not become an Intercom call every
+// second. Intercom failing makes the server unavailable; the cache store
+// failing only degrades it (reads go to Intercom).
 type readiness struct {
 	source  sources.CredentialValidator
+	store   cache.Store // nil when caching is off
 	maxAge  time.Duration
 	mu      sync.Mutex
 	checked time.Time
-	err     error
+	status  int
+	body    map[string]any
 }
 
-func newReadiness(source sources.CredentialValidator) *readiness {
-	return &readiness{source: source, maxAge: 10 * time.Second}
+func newReadiness(source sources.CredentialValidator, store cache.Store) *readiness {
+	return &readiness{source: source, store: store, maxAge: 2 * time.Second}
 }
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	err := rd.check(r.Context())
-	if err != nil {
-		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
-			"status": "unavailable",
-			"checks": map[string]string{"intercom": sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)},
-		})
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": map[string]string{"intercom": "ok"}})
+	status, body := rd.check(r.Context())
+	web.WriteJSON(w, status, body)
 }
 
-func (rd *readiness) check(ctx context.Context) error {
+func (rd *readiness) check(ctx context.Context) (int, map[string]any) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if time.Since(rd.checked) < rd.maxAge {
-		return rd.err
+		return rd.status, rd.body
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	_, rd.err = rd.source.Validate(ctx)
-	rd.checked = time.Now()
-	return rd.err
+	checks := map[string]string{"intercom": "ok", "cache": "ok"}
+	status, state := http.StatusOK, "ready"
+	if rd.store == nil {
+		checks["cache"] = "off"
+	} else if err := rd.store.Ping(ctx); err != nil {
+		checks["cache"] = "unavailable: serving from Intercom"
+		state = "degraded"
+	}
+	if _, err := rd.source.Validate(ctx); err != nil {
+		checks["intercom"] = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
+		status, state = http.StatusServiceUnavailable, "unavailable"
+	}
+	rd.checked, rd.status = time.Now(), status
+	rd.body = map[string]any{"status": state, "checks": checks}
+	return rd.status, rd.body
 }

@@ -15,14 +15,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/graph"
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/loaders"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/resolvers"
 	"github.com/talkdesk-intercom/api/sources"
@@ -67,17 +72,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			"emulator", demo.URL, "contacts", len(demo.Workspace.Contacts()),
 			"try_caller", caller.Phone)
 	}
-	client, err := intercom.New(intercom.Config{
-		Token:   token,
-		BaseURL: baseURL,
-		Version: cfg.IntercomVersion,
-		Timeout: cfg.IntercomTimeout,
-	})
+	svc, err := newServices(ctx, cfg, token, baseURL, logger)
 	if err != nil {
 		return err
 	}
-	if err := checkCredentials(ctx, client, logger); err != nil {
+	defer svc.close()
+	if err := svc.checkCredentials(ctx, logger); err != nil {
 		return err
+	}
+	if cfg.CompanyWarmup > 0 && svc.cache != nil {
+		go warmCompanies(ctx, svc, cfg.CompanyWarmup, logger)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -85,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newHandler(cfg, client, logger),
+		Handler:           newHandler(cfg, svc, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -111,38 +115,154 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return nil
 }
 
+// services are the long-lived dependencies of the handlers, built once.
+type services struct {
+	upstream *intercom.Client
+	cache    *cache.Source  // nil when caching is off
+	source   sources.Source // what handlers read: the cache, or Intercom itself
+	store    cache.Store
+	redis    redis.UniversalClient // nil without REDIS_URL
+	metrics  *metrics.Metrics
+	tenant   *workspaceTenant
+}
+
+func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
+	svc := &services{metrics: metrics.New()}
+	client, err := intercom.New(intercom.Config{
+		Token:       token,
+		BaseURL:     baseURL,
+		Version:     cfg.IntercomVersion,
+		Timeout:     cfg.IntercomTimeout,
+		Concurrency: cfg.FetchConcurrency,
+		Observe:     svc.metrics.ObserveUpstream,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.upstream, svc.source = client, client
+	svc.tenant = &workspaceTenant{validator: client}
+	if !cfg.CacheEnabled {
+		return svc, nil
+	}
+	svc.store = cache.NewMemoryStore(0)
+	if cfg.RedisURL != "" {
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		store := cache.NewRedisStore(svc.redis, cfg.RedisTimeout, svc.metrics)
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := store.Ping(pingCtx); err != nil {
+			logger.Warn("Redis is not reachable: serving from Intercom until it is", "error", err)
+		} else {
+			logger.Info("caching in Redis")
+		}
+		svc.store = store
+	} else {
+		logger.Info("no REDIS_URL: caching in process")
+	}
+	svc.cache = cache.New(client, cache.Config{
+		Store:  svc.store,
+		Tenant: svc.tenant.ID,
+		TTL: cache.TTLs{
+			Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
+			Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative, StaleFor: cfg.CacheTTL.Stale,
+		},
+		Metrics: svc.metrics,
+	})
+	svc.source = svc.cache
+	return svc, nil
+}
+
 // checkCredentials validates the token at start: a rejected token is a
 // configuration error; an unreachable Intercom is not (readiness reports it).
-func checkCredentials(ctx context.Context, v sources.CredentialValidator, logger *slog.Logger) error {
+func (s *services) checkCredentials(ctx context.Context, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ws, err := v.Validate(ctx)
-	switch sources.ErrorCode(err) {
-	case sources.EUnauthenticated, sources.EForbidden:
+	ws, err := s.tenant.validate(ctx)
+	switch code := sources.ErrorCode(err); {
+	case err == nil:
+		logger.Info("connected to Intercom", "workspace", ws.ID, "name", ws.Name, "region", ws.Region)
+	case code == sources.EUnauthenticated || code == sources.EForbidden:
 		return fmt.Errorf("INTERCOM_TOKEN: %s", sources.ErrorMessage(err))
-	case sources.EInternal:
-		if err == nil {
-			logger.Info("connected to Intercom", "workspace", ws.ID, "name", ws.Name, "region", ws.Region)
-			return nil
-		}
+	default:
+		logger.Warn("Intercom is not reachable yet; serving anyway", "error", sources.ErrorMessage(err))
 	}
-	logger.Warn("Intercom is not reachable yet; serving anyway", "error", sources.ErrorMessage(err))
 	return nil
 }
 
+func (s *services) close() {
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+}
+
+// workspaceTenant names the tenant of a single-workspace server: the
+// workspace its token opens. Once known it never changes, so the cache stays
+// usable (and can serve stale data) while Intercom is down.
+type workspaceTenant struct {
+	validator sources.CredentialValidator
+	mu        sync.Mutex
+	id        string
+}
+
+// ID returns the workspace id, asking Intercom until it has answered once.
+func (t *workspaceTenant) ID(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	id := t.id
+	t.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	ws, err := t.validate(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ws.ID, nil
+}
+
+func (t *workspaceTenant) validate(ctx context.Context) (*sources.Workspace, error) {
+	ws, err := t.validator.Validate(ctx)
+	if err == nil {
+		t.mu.Lock()
+		t.id = ws.ID
+		t.mu.Unlock()
+	}
+	return ws, err
+}
+
+// warmCompanies refills the company cache from Intercom's company list.
+func warmCompanies(ctx context.Context, svc *services, every time.Duration, logger *slog.Logger) {
+	for {
+		n, err := svc.cache.WarmCompanies(ctx, svc.upstream)
+		if err != nil {
+			logger.Warn("company cache warm-up failed", "error", sources.ErrorMessage(err), "cached", n)
+		} else {
+			logger.Info("company cache warmed", "companies", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
 // newHandler holds every route of the server.
-func newHandler(cfg config.Config, source sources.Source, logger *slog.Logger) http.Handler {
+func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: source}}),
-		graphqlhttp.Options{Introspection: cfg.Introspection},
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source}}),
+		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics},
 	)
+	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
+	mux.Handle("/graphql", web.Chain(gql, withStaleMarker, loaders.Middleware(svc.source, loaderCfg)))
 	mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", newReadiness(source))
+	mux.Handle("GET /readyz", newReadiness(svc.source, svc.store))
+	mux.Handle("GET /metrics", svc.metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
@@ -152,6 +272,13 @@ func newHandler(cfg config.Config, source sources.Source, logger *slog.Logger) h
 		web.Recover,
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
+}
+
+func withStaleMarker(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, _ := cache.WithStaleMarker(r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

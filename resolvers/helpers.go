@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/talkdesk-intercom/api/graph/model"
+	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -52,22 +53,19 @@ func normalizeEmail(raw string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
+// loaders returns the request's dataloaders.
+func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
+	return loaders.For(ctx, r.Source)
+}
+
 // companies loads companies by id, in the order of ids, skipping unknown ones.
 func (r *Resolver) companies(ctx context.Context, ids []string) ([]*model.Company, error) {
-	if len(ids) == 0 {
-		return []*model.Company{}, nil
+	found, err := r.loaders(ctx).Companies(ctx, ids)
+	out := make([]*model.Company, len(found))
+	for i, c := range found {
+		out[i] = toCompany(c)
 	}
-	found, err := r.Source.CompaniesByIDs(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*model.Company, 0, len(ids))
-	for _, id := range ids {
-		if c := found[id]; c != nil {
-			out = append(out, toCompany(c))
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // contactConnection builds a page of the contacts connection. cur is where

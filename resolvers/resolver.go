@@ -5,6 +5,8 @@ package resolvers
 import "github.com/talkdesk-intercom/api/sources"
 
 // Resolver holds the dependencies of every resolver; server.go builds it once.
+// Per-request reads go through the loaders in the request's context; Source
+// serves what does not batch (searches, lists).
 type Resolver struct {
 	Source sources.Source
 }

@@ -36,11 +36,11 @@ func (r *queryResolver) ContactsByPhone(ctx context.Context, phone string, defau
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.Source.ContactsByPhones(ctx, []string{e164})
+	found, err := r.loaders(ctx).ContactsByPhone(ctx, e164)
 	if err != nil {
 		return nil, err
 	}
-	return toContacts(found[e164]), nil
+	return toContacts(found), nil
 }
 
 // Contact is the resolver for the contact field.
@@ -48,11 +48,11 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact,
 	if id == "" {
 		return nil, sources.InputError("id", "id must not be empty")
 	}
-	found, err := r.Source.ContactsByIDs(ctx, []string{id})
+	found, err := r.loaders(ctx).Contact(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return toContact(found[id]), nil
+	return toContact(found), nil
 }
 
 // ContactsByEmail is the resolver for the contactsByEmail field.

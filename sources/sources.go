@@ -142,3 +142,9 @@ type Source interface {
 	AgentLister
 	CredentialValidator
 }
+
+// CompanyLister pages through every company of a workspace (to warm a cache).
+type CompanyLister interface {
+	// ListCompanies returns page `page` (from 1) and whether more follow.
+	ListCompanies(ctx context.Context, page, perPage int) ([]*Company, bool, error)
+}

@@ -32,6 +32,21 @@ type Config struct {
 	Introspection   bool
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+
+	RedisURL         string
+	RedisTimeout     time.Duration
+	CacheEnabled     bool
+	CacheTTL         CacheTTLs
+	LoaderWait       time.Duration
+	LoaderMaxBatch   int
+	LoadersEnabled   bool
+	FetchConcurrency int
+	CompanyWarmup    time.Duration
+}
+
+// CacheTTLs are the freshness settings of the cache.
+type CacheTTLs struct {
+	Contact, Company, Negative, Stale time.Duration
 }
 
 // Demo reports whether no Intercom token is set, so the server runs its
@@ -47,6 +62,8 @@ type setting struct {
 
 type raw struct {
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
+	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
+	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
 }
 
 func (r *raw) settings() []setting {
@@ -62,6 +79,18 @@ func (r *raw) settings() []setting {
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
 		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long to let in-flight requests finish on SIGINT/SIGTERM", dst: &r.shutdown},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (redis://[:password@]host:6379/0); empty caches in process", secret: true, dst: &r.redisURL},
+		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", dst: &r.redisTimeout},
+		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (false: every read goes to Intercom)", dst: &r.cache},
+		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", dst: &r.contactTTL},
+		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", dst: &r.companyTTL},
+		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", dst: &r.negativeTTL},
+		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", dst: &r.staleTTL},
+		{env: "LOADER_WAIT", flag: "loader-wait", def: "2ms", usage: "how long a dataloader collects keys before one batched fetch", dst: &r.loaderWait},
+		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
+		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (false: one source call per field)", dst: &r.loaders},
+		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
+		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
 	}
 }
 
@@ -108,6 +137,13 @@ func (r raw) validate() (Config, error) {
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
 	}
+	boolean := func(env, v string, dst *bool) {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(env, "%q is not true or false", v)
+		}
+		*dst = b
+	}
 	c := Config{
 		Addr:            r.addr,
 		IntercomToken:   strings.TrimSpace(r.token),
@@ -143,15 +179,44 @@ func (r raw) validate() (Config, error) {
 	if r.logFormat != "text" && r.logFormat != "json" {
 		bad("LOG_FORMAT", "%q is not text or json", r.logFormat)
 	}
-	if c.Introspection, err = strconv.ParseBool(r.introspection); err != nil {
-		bad("INTROSPECTION", "%q is not true or false", r.introspection)
-	}
+	boolean("INTROSPECTION", r.introspection, &c.Introspection)
 	if c.MaxBodyBytes, err = strconv.ParseInt(r.maxBody, 10, 64); err != nil || c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "%q is not a number of bytes of at least 1024", r.maxBody)
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(r.shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", r.shutdown)
 	}
+	c.RedisURL = strings.TrimSpace(r.redisURL)
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("REDIS_URL", "is not a redis:// or rediss:// URL") // the URL may hold a password: not echoed
+		}
+	}
+	duration := func(env, v string, dst *time.Duration, allowZero bool) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			bad(env, "%q is not a positive duration such as 5m", v)
+		}
+		*dst = d
+	}
+	duration("REDIS_TIMEOUT", r.redisTimeout, &c.RedisTimeout, false)
+	duration("CACHE_CONTACT_TTL", r.contactTTL, &c.CacheTTL.Contact, false)
+	duration("CACHE_COMPANY_TTL", r.companyTTL, &c.CacheTTL.Company, false)
+	duration("CACHE_NEGATIVE_TTL", r.negativeTTL, &c.CacheTTL.Negative, false)
+	duration("CACHE_STALE_TTL", r.staleTTL, &c.CacheTTL.Stale, true)
+	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
+	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
+	boolean("CACHE_ENABLED", r.cache, &c.CacheEnabled)
+	boolean("LOADERS_ENABLED", r.loaders, &c.LoadersEnabled)
+	count := func(env, v string, dst *int, lo, hi int) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			bad(env, "%q is not a number from %d to %d", v, lo, hi)
+		}
+		*dst = n
+	}
+	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
+	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"runtime/debug"
+	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -13,6 +17,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -20,6 +26,8 @@ import (
 // Options configures the GraphQL handler.
 type Options struct {
 	Introspection bool
+	// Metrics, when set, receives operation latency by operation name.
+	Metrics *metrics.Metrics
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
 }
@@ -40,7 +48,66 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)
+	names := newOperationNames(100)
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp == nil {
+			return nil
+		}
+		if cache.StaleServed(ctx) {
+			// Part of the answer is older than its TTL: Intercom failed and
+			// the last known value was served instead.
+			if resp.Extensions == nil {
+				resp.Extensions = map[string]any{}
+			}
+			resp.Extensions["stale"] = true
+		}
+		if opts.Metrics != nil && graphql.HasOperationContext(ctx) {
+			oc := graphql.GetOperationContext(ctx)
+			name := names.label(oc.OperationName)
+			result := "ok"
+			if len(resp.Errors) > 0 {
+				result = "error"
+			}
+			opts.Metrics.GraphQLLatency.WithLabelValues(name).Observe(time.Since(oc.Stats.OperationStart).Seconds())
+			opts.Metrics.GraphQLRequests.WithLabelValues(name, result).Inc()
+		}
+		return resp
+	})
 	return srv
+}
+
+// operationNames bounds the operation-name label: clients choose names, and
+// an unbounded label would grow the metrics without end.
+type operationNames struct {
+	mu    sync.Mutex
+	seen  map[string]bool
+	limit int
+}
+
+func newOperationNames(limit int) *operationNames {
+	return &operationNames{seen: map[string]bool{}, limit: limit}
+}
+
+var validOperationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func (o *operationNames) label(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !validOperationName.MatchString(name) {
+		return "other"
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[name] {
+		return name
+	}
+	if len(o.seen) >= o.limit {
+		return "other"
+	}
+	o.seen[name] = true
+	return name
 }
 
 // PresentError is the one place errors become GraphQL errors: coded errors
@@ -84,6 +151,6 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 }
 
 func recoverPanic(ctx context.Context, v any) error {
-	web.Logger(ctx).Error("panic in resolver", "panic", v)
+	web.Logger(ctx).Error("panic in resolver", "panic", v, "stack", string(debug.Stack()))
 	return errors.New("panic in resolver")
 }

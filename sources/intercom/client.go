@@ -52,6 +52,9 @@ type Config struct {
 	// Timeout bounds each call, retries included. Default 10 s.
 	Timeout    time.Duration
 	HTTPClient *http.Client
+	// Concurrency bounds parallel reads of objects Intercom cannot read in
+	// batches (companies). Default 8.
+	Concurrency int
 	// Observe, when set, is told about every upstream call: the endpoint
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
@@ -68,6 +71,8 @@ type Client struct {
 	http    *http.Client
 	observe func(string, int, time.Duration)
 	phones  phoneSearch
+
+	concurrency int
 }
 
 // New returns a Client for cfg.
@@ -93,7 +98,14 @@ func New(cfg Config) (*Client, error) {
 		c.timeout = 10 * time.Second
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Batches fan out to one host: keep enough warm connections for them.
+		t.MaxIdleConnsPerHost = 64
+		c.http = &http.Client{Transport: t}
+	}
+	c.concurrency = cfg.Concurrency
+	if c.concurrency <= 0 {
+		c.concurrency = defaultConcurrency
 	}
 	c.phones.formattedPhoneUnsupported.Store(!versionAtLeast(c.version, 2, 16))
 	return c, nil

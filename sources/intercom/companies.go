@@ -3,6 +3,7 @@ package intercom
 import (
 	"context"
 	"net/url"
+	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,13 +19,13 @@ func (c *Client) Company(ctx context.Context, id string) (*sources.Company, erro
 	return c.toCompany(w), nil
 }
 
-// CompaniesByIDs reads companies concurrently (at most fetchConcurrency at a
+// CompaniesByIDs reads companies concurrently (at most Config.Concurrency at a
 // time): Intercom has no batch read for companies. Unknown ids are absent.
 func (c *Client) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*sources.Company, error) {
 	ids = uniqueNonEmpty(ids)
 	results := make([]*sources.Company, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fetchConcurrency)
+	g.SetLimit(c.concurrency)
 	for i, id := range ids {
 		g.Go(func() error {
 			co, err := c.Company(gctx, id)
@@ -45,4 +46,25 @@ func (c *Client) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*
 		}
 	}
 	return out, nil
+}
+
+// ListCompanies reads one page (from 1) of GET /companies.
+func (c *Client) ListCompanies(ctx context.Context, page, perPage int) ([]*sources.Company, bool, error) {
+	var w struct {
+		Data  []wireCompany `json:"data"`
+		Pages *struct {
+			Page       int `json:"page"`
+			TotalPages int `json:"total_pages"`
+		} `json:"pages"`
+	}
+	q := url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(perPage)}}
+	if err := c.do(ctx, "GET", "GET /companies", "/companies", q, nil, &w); err != nil {
+		return nil, false, err
+	}
+	out := make([]*sources.Company, len(w.Data))
+	for i, co := range w.Data {
+		out[i] = c.toCompany(co)
+	}
+	more := w.Pages != nil && w.Pages.Page < w.Pages.TotalPages && len(w.Data) > 0
+	return out, more, nil
 }

@@ -16,9 +16,9 @@ import (
 
 var _ sources.Source = (*Client)(nil)
 
-// fetchConcurrency bounds parallel single-object GETs (Intercom has no batch
-// read for them) so one request cannot eat the workspace's rate budget.
-const fetchConcurrency = 8
+// defaultConcurrency bounds parallel single-object GETs (Intercom has no
+// batch read for them) so one request cannot eat the workspace's rate budget.
+const defaultConcurrency = 8
 
 // Contact returns one contact by Intercom id.
 func (c *Client) Contact(ctx context.Context, id string) (*sources.Contact, error) {
@@ -60,7 +60,7 @@ func (c *Client) ContactsByIDs(ctx context.Context, ids []string) (map[string]*s
 func (c *Client) fetchContacts(ctx context.Context, ids []string, out map[string]*sources.Contact) error {
 	results := make([]*sources.Contact, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fetchConcurrency)
+	g.SetLimit(c.concurrency)
 	for i, id := range ids {
 		g.Go(func() error {
 			ct, err := c.Contact(gctx, id)

@@ -1,0 +1,371 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// keyVersion is bumped whenever the encoding of any entry changes, so that a
+// new release never reads an old release's bytes.
+const keyVersion = "v1"
+
+// TTLs says how long each kind of entry is fresh.
+type TTLs struct {
+	Contact  time.Duration // contacts by id
+	Phone    time.Duration // caller lookups that found contacts
+	Email    time.Duration // email lookups that found contacts
+	Company  time.Duration // companies change rarely
+	Negative time.Duration // lookups that found nothing
+	// StaleFor is how long an expired entry is kept to be served when the
+	// upstream fails.
+	StaleFor time.Duration
+}
+
+// DefaultTTLs are the TTLs the server uses unless configured otherwise.
+var DefaultTTLs = TTLs{
+	Contact:  5 * time.Minute,
+	Phone:    5 * time.Minute,
+	Email:    5 * time.Minute,
+	Company:  time.Hour,
+	Negative: time.Minute,
+	StaleFor: 24 * time.Hour,
+}
+
+// Config configures a caching Source.
+type Config struct {
+	Store Store
+	// Tenant names the workspace a request works on (the Intercom workspace
+	// id). Keys are namespaced by it; while it is unknown nothing is cached.
+	Tenant  func(context.Context) (string, error)
+	TTL     TTLs
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+}
+
+// Source is a caching decorator of a sources.Source.
+type Source struct {
+	next    sources.Source
+	store   Store
+	tenant  func(context.Context) (string, error)
+	ttl     TTLs
+	metrics *metrics.Metrics
+	now     func() time.Time
+	flights *flightGroup
+
+	validateMu  sync.Mutex
+	validated   *sources.Workspace
+	validatedAt time.Time
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// New wraps next with the cache.
+func New(next sources.Source, cfg Config) *Source {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TTL == (TTLs{}) {
+		cfg.TTL = DefaultTTLs
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	return &Source{next: next, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
+		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup()}
+}
+
+// Entity kinds, as they appear in keys and metrics.
+const (
+	kindContact = "contact"
+	kindPhone   = "phone"
+	kindEmail   = "email"
+	kindCompany = "company"
+)
+
+// Key returns the store key of an entry: versioned, namespaced by tenant and
+// kind. It never contains credentials.
+func Key(tenant, kind, id string) string {
+	return "tdi:" + keyVersion + ":" + tenant + ":" + kind + ":" + id
+}
+
+func (c *Source) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
+	return readThrough(ctx, c, kindContact, c.ttl.Contact, ids, c.next.ContactsByIDs)
+}
+
+func (c *Source) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+	return readThrough(ctx, c, kindPhone, c.ttl.Phone, phones, c.next.ContactsByPhones)
+}
+
+func (c *Source) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
+	lower := make([]string, len(emails))
+	for i, e := range emails {
+		lower[i] = strings.ToLower(e)
+	}
+	found, err := readThrough(ctx, c, kindEmail, c.ttl.Email, lower, c.next.ContactsByEmails)
+	out := make(map[string][]*sources.Contact, len(emails))
+	for i, e := range emails {
+		if v, ok := found[lower[i]]; ok {
+			out[e] = v
+		}
+	}
+	return out, err
+}
+
+func (c *Source) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*sources.Company, error) {
+	return readThrough(ctx, c, kindCompany, c.ttl.Company, ids, c.next.CompaniesByIDs)
+}
+
+// SearchContacts is not cached (results depend on free text), but the
+// contacts it returns prime the by-id cache.
+func (c *Source) SearchContacts(ctx context.Context, text string, limit int) ([]*sources.Contact, error) {
+	found, err := c.next.SearchContacts(ctx, text, limit)
+	if err == nil {
+		c.PrimeContacts(ctx, found)
+	}
+	return found, err
+}
+
+// ListContacts is not cached (a synchronisation wants the truth), but the
+// contacts it returns prime the by-id cache.
+func (c *Source) ListContacts(ctx context.Context, req sources.ContactPageRequest) (*sources.ContactPage, error) {
+	page, err := c.next.ListContacts(ctx, req)
+	if err == nil {
+		c.PrimeContacts(ctx, page.Contacts)
+	}
+	return page, err
+}
+
+func (c *Source) ListAgents(ctx context.Context) ([]*sources.Agent, error) {
+	return c.next.ListAgents(ctx)
+}
+
+// Validate asks the upstream at most once a minute.
+func (c *Source) Validate(ctx context.Context) (*sources.Workspace, error) {
+	c.validateMu.Lock()
+	defer c.validateMu.Unlock()
+	if c.validated != nil && c.now().Sub(c.validatedAt) < time.Minute {
+		return c.validated, nil
+	}
+	ws, err := c.next.Validate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.validated, c.validatedAt = ws, c.now()
+	return ws, nil
+}
+
+// PrimeContacts writes contacts to the by-id cache in one pipeline.
+func (c *Source) PrimeContacts(ctx context.Context, list []*sources.Contact) {
+	prime(ctx, c, kindContact, c.ttl.Contact, list, func(ct *sources.Contact) string { return ct.ID })
+}
+
+// PrimeCompanies writes companies to the cache in one pipeline.
+func (c *Source) PrimeCompanies(ctx context.Context, list []*sources.Company) {
+	prime(ctx, c, kindCompany, c.ttl.Company, list, func(co *sources.Company) string { return co.ID })
+}
+
+// WarmCompanies reads every company of the workspace, a page at a time, into
+// the cache: contacts' companies are then served without an Intercom call
+// each. It returns how many companies it cached.
+func (c *Source) WarmCompanies(ctx context.Context, lister sources.CompanyLister) (int, error) {
+	n := 0
+	for page := 1; ; page++ {
+		list, more, err := lister.ListCompanies(ctx, page, 50)
+		if err != nil {
+			return n, err
+		}
+		c.PrimeCompanies(ctx, list)
+		n += len(list)
+		if !more {
+			return n, nil
+		}
+	}
+}
+
+func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration, list []V, id func(V) string) {
+	tenant, err := c.tenant(ctx)
+	if err != nil || len(list) == 0 {
+		return
+	}
+	fresh := c.now().Add(ttl)
+	items := make([]Item, 0, len(list))
+	for _, v := range list {
+		if b, err := encode(v, fresh, false); err == nil {
+			items = append(items, Item{Key: Key(tenant, kind, id(v)), Value: b, TTL: ttl + c.ttl.StaleFor})
+		}
+	}
+	_ = c.store.MSet(ctx, items)
+}
+
+// InvalidateContacts drops cached contacts by id (after an action changed them).
+func (c *Source) InvalidateContacts(ctx context.Context, ids []string) error {
+	tenant, err := c.tenant(ctx)
+	if err != nil {
+		return nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = Key(tenant, kindContact, id)
+	}
+	return c.store.Del(ctx, keys)
+}
+
+// entry is the stored form of a value: the value, when it stops being fresh,
+// and whether it records that nothing was found.
+type entry[V any] struct {
+	Value      V     `json:"v,omitempty"`
+	FreshUntil int64 `json:"f"`
+	Negative   bool  `json:"n,omitempty"`
+}
+
+// encodingVersion prefixes every stored value.
+const encodingVersion = '1'
+
+func encode[V any](v V, freshUntil time.Time, negative bool) ([]byte, error) {
+	b, err := json.Marshal(entry[V]{Value: v, FreshUntil: freshUntil.UnixMilli(), Negative: negative})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{encodingVersion}, b...), nil
+}
+
+func decode[V any](b []byte) (entry[V], bool) {
+	var e entry[V]
+	if len(b) < 2 || b[0] != encodingVersion || json.Unmarshal(b[1:], &e) != nil {
+		return e, false
+	}
+	return e, true
+}
+
+// readThrough is the cache algorithm shared by every batch method.
+func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Duration, ids []string,
+	fetch func(context.Context, []string) (map[string]V, error)) (map[string]V, error) {
+	ids = unique(ids)
+	tenant, err := c.tenant(ctx)
+	if err != nil || len(ids) == 0 {
+		return fetch(ctx, ids) // no tenant, no namespace: do not cache
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = Key(tenant, kind, id)
+	}
+	raw, err := c.store.MGet(ctx, keys)
+	if err != nil {
+		raw = make([][]byte, len(ids)) // a store failure is a miss for every key
+	}
+
+	now := c.now()
+	out := make(map[string]V, len(ids))
+	stale := map[string]V{}
+	var need []string
+	for i, id := range ids {
+		e, ok := decode[V](raw[i])
+		switch {
+		case !ok:
+			c.count(kind, "miss")
+			need = append(need, id)
+		case now.UnixMilli() < e.FreshUntil && e.Negative:
+			c.count(kind, "negative_hit")
+		case now.UnixMilli() < e.FreshUntil:
+			c.count(kind, "hit")
+			out[id] = e.Value
+		default:
+			c.count(kind, "expired")
+			if !e.Negative {
+				stale[id] = e.Value
+			}
+			need = append(need, id)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+
+	vals, errs := c.flights.do(ctx, tenant+":"+kind, need, func(ctx context.Context, keys []string) (map[string]any, error) {
+		found, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		writeBack(ctx, c, tenant, kind, ttl, keys, found)
+		res := make(map[string]any, len(found))
+		for k, v := range found {
+			res[k] = v
+		}
+		return res, nil
+	})
+	var firstErr error
+	for _, id := range need {
+		if v, ok := vals[id]; ok {
+			out[id] = v.(V)
+			continue
+		}
+		err, failed := errs[id]
+		if !failed {
+			continue // the upstream has none
+		}
+		if v, ok := stale[id]; ok && !errors.Is(err, context.Canceled) {
+			c.count(kind, "stale")
+			markStale(ctx)
+			out[id] = v
+			continue
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+// writeBack stores what the upstream found and, as negative entries, what it
+// did not, in one pipeline. Entries outlive their freshness by StaleFor so
+// that they can be served if the upstream fails later.
+func writeBack[V any](ctx context.Context, c *Source, tenant, kind string, ttl time.Duration, keys []string, found map[string]V) {
+	now := c.now()
+	items := make([]Item, 0, len(keys))
+	for _, id := range keys {
+		v, ok := found[id]
+		var b []byte
+		var err error
+		keep := ttl + c.ttl.StaleFor
+		if ok && !isEmpty(v) {
+			b, err = encode(v, now.Add(ttl), false)
+		} else {
+			b, err = encode[any](nil, now.Add(c.ttl.Negative), true)
+			keep = c.ttl.Negative
+		}
+		if err == nil {
+			items = append(items, Item{Key: Key(tenant, kind, id), Value: b, TTL: keep})
+		}
+	}
+	_ = c.store.MSet(ctx, items)
+}
+
+// isEmpty reports whether a found value means "nothing": a lookup that
+// matched no contact.
+func isEmpty(v any) bool {
+	list, ok := v.([]*sources.Contact)
+	return ok && len(list) == 0
+}
+
+func (c *Source) count(kind, result string) {
+	c.metrics.CacheResults.WithLabelValues(kind, result).Inc()
+}
+
+func unique(values []string) []string {
+	out := make([]string, 0, len(values))
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

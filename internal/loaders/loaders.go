@@ -1,0 +1,188 @@
+// Package loaders batches and de-duplicates the source reads of one request
+// with graph-gophers/dataloader. Loaders are created per request by
+// Middleware and never shared between requests: they cache within a request
+// and batch under that request's credentials only.
+package loaders
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Config tunes batching. The defaults were measured with cmd/bench.
+type Config struct {
+	// Wait is how long a loader collects keys before it fetches them.
+	Wait time.Duration
+	// MaxBatch caps the keys of one batch (0: no cap).
+	MaxBatch int
+	// Timeout bounds a batch, which runs detached from the cancellation of
+	// the request that started it (other requests' keys may be in it).
+	Timeout time.Duration
+	// Disabled makes every load a direct, unbatched source call: the naive
+	// path the benchmark compares against.
+	Disabled bool
+	Metrics  *metrics.Metrics
+}
+
+// DefaultConfig is what the server uses unless configured otherwise.
+var DefaultConfig = Config{Wait: 2 * time.Millisecond, MaxBatch: 100, Timeout: 30 * time.Second}
+
+// Loaders are one request's loaders.
+type Loaders struct {
+	cfg           Config
+	source        sources.Source
+	contactByID   *dataloader.Loader[string, *sources.Contact]
+	contactsByTel *dataloader.Loader[string, []*sources.Contact]
+	companyByID   *dataloader.Loader[string, *sources.Company]
+}
+
+// New returns fresh loaders over source.
+func New(source sources.Source, cfg Config) *Loaders {
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultConfig.Timeout
+	}
+	return &Loaders{
+		cfg:           cfg,
+		source:        source,
+		contactByID:   newLoader(cfg, "contact_by_id", source.ContactsByIDs),
+		contactsByTel: newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
+		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
+	}
+}
+
+func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {
+	opts := []dataloader.Option[string, V]{dataloader.WithWait[string, V](cfg.Wait)}
+	if cfg.MaxBatch > 0 {
+		opts = append(opts, dataloader.WithBatchCapacity[string, V](cfg.MaxBatch))
+	}
+	return dataloader.NewBatchedLoader(batchFunc(cfg, name, fetch), opts...)
+}
+
+// batchFunc adapts a source's batch method: one result per key, in key
+// order, with a NOT_FOUND error for each key the source does not have.
+func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		cfg.Metrics.LoaderBatchSize.WithLabelValues(name).Observe(float64(len(keys)))
+		// The batch serves every request that loaded into it, not just the
+		// first: keep the context's values, drop its cancellation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+		defer cancel()
+		found, err := fetch(ctx, keys)
+		results := make([]*dataloader.Result[V], len(keys))
+		for i, k := range keys {
+			switch v, ok := found[k]; {
+			case ok:
+				results[i] = &dataloader.Result[V]{Data: v}
+			case err != nil:
+				results[i] = &dataloader.Result[V]{Error: err}
+			default:
+				results[i] = &dataloader.Result[V]{Error: sources.Errorf(sources.ENotFound, "%s has no %s", name, k)}
+			}
+		}
+		return results
+	}
+}
+
+// load runs one key through a loader. A transient error is dropped from the
+// loader's cache so that a later load in the same request tries again.
+func load[V any](ctx context.Context, l *dataloader.Loader[string, V], key string) (V, error) {
+	v, err := l.Load(ctx, key)()
+	if err != nil && !sources.IsNotFound(err) {
+		l.Clear(ctx, key)
+	}
+	return v, err
+}
+
+// Contact returns the contact with id, or nil when there is none.
+func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, error) {
+	if l.cfg.Disabled {
+		found, err := l.source.ContactsByIDs(ctx, []string{id})
+		return found[id], err
+	}
+	c, err := load(ctx, l.contactByID, id)
+	if sources.IsNotFound(err) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// ContactsByPhone returns the contacts with an E.164 phone number.
+func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.Contact, error) {
+	if l.cfg.Disabled {
+		found, err := l.source.ContactsByPhones(ctx, []string{e164})
+		return found[e164], err
+	}
+	list, err := load(ctx, l.contactsByTel, e164)
+	if sources.IsNotFound(err) {
+		return nil, nil
+	}
+	return list, err
+}
+
+// Companies returns the companies with these ids, in order, skipping
+// unknown ones. Each company is fetched once per request however many
+// contacts share it.
+func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Company, error) {
+	out := make([]*sources.Company, 0, len(ids))
+	if l.cfg.Disabled {
+		for _, id := range ids {
+			found, err := l.source.CompaniesByIDs(ctx, []string{id})
+			if err != nil {
+				return nil, err
+			}
+			if c := found[id]; c != nil {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	thunks := make([]dataloader.Thunk[*sources.Company], len(ids))
+	for i, id := range ids {
+		thunks[i] = l.companyByID.Load(ctx, id)
+	}
+	var firstErr error
+	for i, th := range thunks {
+		c, err := th()
+		switch {
+		case err == nil:
+			out = append(out, c)
+		case sources.IsNotFound(err):
+		default:
+			l.companyByID.Clear(ctx, ids[i])
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return out, firstErr
+}
+
+type ctxKey struct{}
+
+// Middleware gives each request its own loaders.
+func Middleware(source sources.Source, cfg Config) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := context.WithValue(r.Context(), ctxKey{}, New(source, cfg))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// For returns the request's loaders. Outside a request (a test, a job) it
+// returns unbatched loaders so that callers need no special case.
+func For(ctx context.Context, fallback sources.Source) *Loaders {
+	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok {
+		return l
+	}
+	return New(fallback, Config{Disabled: true})
+}

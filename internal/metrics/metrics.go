@@ -1,0 +1,102 @@
+// Package metrics holds the server's Prometheus collectors on a registry of
+// its own (no globals), so that tests and the benchmark can read the same
+// counters /metrics serves.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Metrics are the product's counters and histograms.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	UpstreamCalls   *prometheus.CounterVec   // endpoint, status
+	UpstreamLatency *prometheus.HistogramVec // endpoint
+	CacheResults    *prometheus.CounterVec   // kind, result: hit, miss, stale, negative_hit
+	LoaderBatchSize *prometheus.HistogramVec // loader
+	RedisRoundTrips *prometheus.CounterVec   // op
+	RedisErrors     *prometheus.CounterVec   // op
+	GraphQLLatency  *prometheus.HistogramVec // operation
+	GraphQLRequests *prometheus.CounterVec   // operation, result
+}
+
+// New registers every collector on a new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		UpstreamCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstream_calls_total", Help: "Calls to upstream APIs by endpoint pattern and HTTP status (0: no response).",
+		}, []string{"endpoint", "status"}),
+		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "upstream_call_duration_seconds", Help: "Latency of upstream calls by endpoint pattern.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"endpoint"}),
+		CacheResults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_lookups_total", Help: "Cache lookups by entity kind and result (hit, negative_hit, miss, stale).",
+		}, []string{"kind", "result"}),
+		LoaderBatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "loader_batch_size", Help: "Keys per dataloader batch.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 200},
+		}, []string{"loader"}),
+		RedisRoundTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_roundtrips_total", Help: "Round trips to Redis (a pipeline counts once) by operation.",
+		}, []string{"op"}),
+		RedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_errors_total", Help: "Failed Redis operations by operation.",
+		}, []string{"op"}),
+		GraphQLLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "graphql_operation_duration_seconds", Help: "GraphQL operation latency by operation name.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"operation"}),
+		GraphQLRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_operations_total", Help: "GraphQL operations by operation name and result (ok, error).",
+		}, []string{"operation", "result"}),
+	}
+	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.LoaderBatchSize,
+		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests)
+	return m
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// ObserveUpstream records one upstream call; it fits intercom.Config.Observe.
+func (m *Metrics) ObserveUpstream(endpoint string, status int, elapsed time.Duration) {
+	m.UpstreamCalls.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	m.UpstreamLatency.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+}
+
+// Sum adds up every series of a counter vector, e.g. all upstream calls.
+func Sum(c *prometheus.CounterVec) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	total := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Counter != nil {
+			total += d.Counter.GetValue()
+		}
+	}
+	return total
+}
+
+// Value returns one series of a counter vector.
+func Value(c *prometheus.CounterVec, labels ...string) float64 {
+	var d dto.Metric
+	if c.WithLabelValues(labels...).Write(&d) != nil || d.Counter == nil {
+		return 0
+	}
+	return d.Counter.GetValue()
+}
