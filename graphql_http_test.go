@@ -16,9 +16,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	const good = `{"query":"{ workspace { id } }"}`
 	tests := []struct {
 		name, method, contentType, accept, body, query string
-		wantStatus                                      int
-		wantMedia                                       string
-		wantCode                                        string
+		wantStatus                                     int
+		wantMedia                                      string
+		wantCode                                       string
 	}{
 		{name: "POST, graphql-response+json", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
 			body: good, wantStatus: 200, wantMedia: "application/graphql-response+json"},
@@ -51,7 +51,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "GET with bad variables JSON", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }") + "&variables=%7Bx",
 			wantStatus: 400, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "body over the limit is 413", method: "POST", contentType: "application/json",
-			body: `{"query":"{ workspace { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`,
+			body:       `{"query":"{ workspace { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`,
 			wantStatus: 413, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 	}
 	for _, tt := range tests {

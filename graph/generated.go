@@ -112,6 +112,7 @@ type ComplexityRoot struct {
 		Contact         func(childComplexity int, id string) int
 		Contacts        func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
 		ContactsByEmail func(childComplexity int, email string) int
+		ContactsByIds   func(childComplexity int, ids []string) int
 		ContactsByPhone func(childComplexity int, phone string, defaultCountry *string) int
 		SearchContacts  func(childComplexity int, text string, first *int) int
 		Workspace       func(childComplexity int) int
@@ -141,6 +142,7 @@ type ContactResolver interface {
 type QueryResolver interface {
 	ContactsByPhone(ctx context.Context, phone string, defaultCountry *string) ([]*model.Contact, error)
 	Contact(ctx context.Context, id string) (*model.Contact, error)
+	ContactsByIds(ctx context.Context, ids []string) ([]*model.Contact, error)
 	ContactsByEmail(ctx context.Context, email string) ([]*model.Contact, error)
 	SearchContacts(ctx context.Context, text string, first *int) ([]*model.Contact, error)
 	Contacts(ctx context.Context, first *int, after *string, updatedSince *time.Time) (*model.ContactConnection, error)
@@ -512,6 +514,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ContactsByEmail(childComplexity, args["email"].(string)), true
+	case "Query.contactsByIds":
+		if e.ComplexityRoot.Query.ContactsByIds == nil {
+			break
+		}
+
+		args, err := ec.field_Query_contactsByIds_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ContactsByIds(childComplexity, args["ids"].([]string)), true
 	case "Query.contactsByPhone":
 		if e.ComplexityRoot.Query.ContactsByPhone == nil {
 			break
@@ -697,6 +710,13 @@ type Query {
 
   "The contact with this Intercom id, or null when there is none."
   contact("Intercom's contact id." id: ID!): Contact
+
+  """
+  The contacts with these Intercom ids, in the same order, with null where
+  there is none: an agent's recent callers in one request. At most 100 ids;
+  they are read from Intercom in one batch.
+  """
+  contactsByIds("Intercom contact ids." ids: [ID!]!): [Contact]!
 
   "The contacts with this email address (matched case-insensitively)."
   contactsByEmail("An email address." email: String!): [Contact!]!
@@ -1216,6 +1236,20 @@ func (ec *executionContext) field_Query_contactsByEmail_args(ctx context.Context
 		return nil, err
 	}
 	args["email"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_contactsByIds_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -2671,6 +2705,50 @@ func (ec *executionContext) fieldContext_Query_contact(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_contact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_contactsByIds(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contactsByIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ContactsByIds(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contactsByIds(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_contactsByIds_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4656,6 +4734,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contact(ctx, field)
 				})
+		case "contactsByIds":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contactsByIds(ctx, field)
+				})
 		case "contactsByEmail":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -5227,6 +5311,16 @@ func (ec *executionContext) marshalNCompany2ᚖgithubᚗcomᚋtalkdeskᚑinterco
 	return ec._Company(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOContact2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
 func (ec *executionContext) marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -5305,6 +5399,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {

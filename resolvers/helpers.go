@@ -14,6 +14,7 @@ import (
 const (
 	maxPage       = 150 // Intercom's largest page
 	maxSearchText = 100
+	maxIDs        = 100
 )
 
 // pageSize validates a page-size argument.

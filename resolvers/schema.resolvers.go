@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,6 +54,25 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact,
 		return nil, err
 	}
 	return toContact(found), nil
+}
+
+// ContactsByIds is the resolver for the contactsByIds field.
+func (r *queryResolver) ContactsByIds(ctx context.Context, ids []string) ([]*model.Contact, error) {
+	if len(ids) > maxIDs {
+		return nil, sources.InputError("ids", "ids may hold at most %d ids, got %d", maxIDs, len(ids))
+	}
+	if slices.Contains(ids, "") {
+		return nil, sources.InputError("ids", "ids must not contain an empty id")
+	}
+	found, err := r.loaders(ctx).Contacts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Contact, len(found))
+	for i, c := range found {
+		out[i] = toContact(c)
+	}
+	return out, nil
 }
 
 // ContactsByEmail is the resolver for the contactsByEmail field.

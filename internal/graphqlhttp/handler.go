@@ -64,7 +64,11 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 		}
 		if opts.Metrics != nil && graphql.HasOperationContext(ctx) {
 			oc := graphql.GetOperationContext(ctx)
-			name := names.label(oc.OperationName)
+			opName := oc.OperationName
+			if opName == "" && oc.Operation != nil {
+				opName = oc.Operation.Name // named in the document, not in the request
+			}
+			name := names.label(opName)
 			result := "ok"
 			if len(resp.Errors) > 0 {
 				result = "error"

@@ -115,6 +115,48 @@ func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, err
 	return c, err
 }
 
+// Contacts returns the contacts with these ids, in order, nil where there is
+// none. All ids go into the loader before any is awaited, so they share a batch.
+func (l *Loaders) Contacts(ctx context.Context, ids []string) ([]*sources.Contact, error) {
+	if l.cfg.Disabled {
+		out := make([]*sources.Contact, len(ids))
+		for i, id := range ids {
+			c, err := l.Contact(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	}
+	return loadMany(ctx, l.contactByID, ids)
+}
+
+// loadMany loads every key in one batch and returns the values in key order,
+// the zero value where the source has none.
+func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys []string) ([]V, error) {
+	thunks := make([]dataloader.Thunk[V], len(keys))
+	for i, k := range keys {
+		thunks[i] = l.Load(ctx, k)
+	}
+	out := make([]V, len(keys))
+	var firstErr error
+	for i, th := range thunks {
+		v, err := th()
+		switch {
+		case err == nil:
+			out[i] = v
+		case sources.IsNotFound(err):
+		default:
+			l.Clear(ctx, keys[i]) // transient: let a later load retry
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return out, firstErr
+}
+
 // ContactsByPhone returns the contacts with an E.164 phone number.
 func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.Contact, error) {
 	if l.cfg.Disabled {
@@ -145,25 +187,13 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 		}
 		return out, nil
 	}
-	thunks := make([]dataloader.Thunk[*sources.Company], len(ids))
-	for i, id := range ids {
-		thunks[i] = l.companyByID.Load(ctx, id)
-	}
-	var firstErr error
-	for i, th := range thunks {
-		c, err := th()
-		switch {
-		case err == nil:
+	found, err := loadMany(ctx, l.companyByID, ids)
+	for _, c := range found {
+		if c != nil {
 			out = append(out, c)
-		case sources.IsNotFound(err):
-		default:
-			l.companyByID.Clear(ctx, ids[i])
-			if firstErr == nil {
-				firstErr = err
-			}
 		}
 	}
-	return out, firstErr
+	return out, err
 }
 
 type ctxKey struct{}

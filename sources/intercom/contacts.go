@@ -106,47 +106,40 @@ func (c *Client) ContactsByEmails(ctx context.Context, emails []string) (map[str
 }
 
 // phoneSearch remembers whether the workspace's API version lacks
-// formatted_phone, so that later lookups go straight to the fallback.
+// formatted_phone, so that later lookups search stored spellings only.
 type phoneSearch struct {
 	formattedPhoneUnsupported atomic.Bool
 }
 
-// ContactsByPhones recognises callers. It searches Intercom's E.164 index
-// (`formatted_phone IN [...]`, API 2.16+) first; numbers it does not find are
-// searched again as `phone IN [the common spellings of each number]`, which
-// finds contacts whose phone was stored before Intercom normalised phones.
+// ContactsByPhones recognises callers with one search per group of numbers:
+// `formatted_phone IN [E.164 numbers] OR phone IN [their common spellings]`.
+// formatted_phone is Intercom's E.164 index (API 2.16+); the spellings find
+// contacts whose phone was stored before Intercom normalised phones. One
+// search, not two in a row, because a caller is waiting on the line.
 // phones must be E.164; keys of the result are those numbers.
 func (c *Client) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
-	phones = uniqueNonEmpty(phones)
 	out := map[string][]*sources.Contact{}
-	if !c.phones.formattedPhoneUnsupported.Load() {
-		for _, part := range chunk(phones, maxINValues) {
-			found, err := c.searchContactsAll(ctx, in("formatted_phone", part), 0)
-			if sources.ErrorCode(err) == sources.EBadUserInput {
-				// An older API version that does not know the field.
-				c.phones.formattedPhoneUnsupported.Store(true)
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			c.assignByPhone(found, part, out)
-		}
-	}
-	var missing []string
-	for _, p := range phones {
-		if len(out[p]) == 0 {
-			missing = append(missing, p)
-		}
-	}
-	for _, group := range variantGroups(missing) {
-		found, err := c.searchContactsAll(ctx, in("phone", group.values), 0)
+	for _, group := range variantGroups(uniqueNonEmpty(phones)) {
+		found, err := c.searchPhones(ctx, group)
 		if err != nil {
 			return nil, err
 		}
 		c.assignByPhone(found, group.phones, out)
 	}
 	return out, nil
+}
+
+func (c *Client) searchPhones(ctx context.Context, g variantGroup) ([]wireContact, error) {
+	if !c.phones.formattedPhoneUnsupported.Load() {
+		found, err := c.searchContactsAll(ctx, or(in("formatted_phone", g.phones), in("phone", g.values)), 0)
+		if sources.ErrorCode(err) != sources.EBadUserInput {
+			return found, err
+		}
+		// An API version that does not know formatted_phone: from now on
+		// search the stored spellings only.
+		c.phones.formattedPhoneUnsupported.Store(true)
+	}
+	return c.searchContactsAll(ctx, in("phone", g.values), 0)
 }
 
 type variantGroup struct {
