@@ -7,6 +7,8 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -137,4 +139,41 @@ func waitReady(t *testing.T, url string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s never became ready", url)
+}
+
+// The README's configuration table lists exactly the settings --help lists,
+// with the same defaults.
+func TestReadmeConfigurationMatchesHelp(t *testing.T) {
+	var help bytes.Buffer
+	run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setting := regexp.MustCompile(`--([a-z-]+), \$([A-Z_]+) \(default ([^)]*)\)`)
+	matches := setting.FindAllStringSubmatch(help.String(), -1)
+	if len(matches) < 10 {
+		t.Fatalf("--help lists %d settings:\n%s", len(matches), help.String())
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) > 4 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = line
+		}
+	}
+	for _, m := range matches {
+		flagName, env, def := m[1], m[2], m[3]
+		line, ok := rows[env]
+		if !ok {
+			t.Errorf("README's configuration table has no row for %s", env)
+			continue
+		}
+		if !strings.Contains(line, "`--"+flagName+"`") {
+			t.Errorf("README row for %s does not name --%s", env, flagName)
+		}
+		if def != `""` && !strings.Contains(line, "`"+def+"`") {
+			t.Errorf("README row for %s does not give the default %s: %s", env, def, line)
+		}
+	}
 }

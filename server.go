@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/graph"
@@ -28,6 +27,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/resolvers"
 	"github.com/talkdesk-intercom/api/sources"
@@ -53,6 +53,9 @@ const DemoToken = "demo"
 // run serves until ctx is cancelled, then shuts down gracefully. Tests call it
 // as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(ctx, args[1:], getenv, stdout)
+	}
 	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -258,6 +261,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", web.Chain(gql, withStaleMarker, loaders.Middleware(svc.source, loaderCfg)))
 	mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
+	mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -100,3 +100,17 @@ func Value(c *prometheus.CounterVec, labels ...string) float64 {
 	}
 	return d.Counter.GetValue()
 }
+
+// Count returns how many observations a histogram vector holds, all series.
+func Count(h *prometheus.HistogramVec) uint64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { h.Collect(ch); close(ch) }()
+	var n uint64
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Histogram != nil {
+			n += d.Histogram.GetSampleCount()
+		}
+	}
+	return n
+}
