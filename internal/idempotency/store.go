@@ -1,0 +1,135 @@
+package idempotency
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// canClaim is the rule both stores apply atomically.
+func canClaim(r Record, fp string, now time.Time) bool {
+	if r.Fingerprint != fp {
+		return false
+	}
+	return r.State == stateUncertain || (r.State == statePending && now.UnixMilli() > r.LeaseUntil)
+}
+
+// MemoryStore keeps records in process (no REDIS_URL).
+type MemoryStore struct {
+	mu      sync.Mutex
+	records map[string]memoryRecord
+	now     func() time.Time
+}
+
+type memoryRecord struct {
+	rec     Record
+	expires time.Time
+}
+
+// NewMemoryStore returns an empty in-process store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{records: map[string]memoryRecord{}, now: time.Now}
+}
+
+func (m *MemoryStore) Claim(_ context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	old, ok := m.records[key]
+	if !ok || now.After(old.expires) {
+		m.records[key] = memoryRecord{rec, now.Add(ttl)}
+		return rec, "", true, nil
+	}
+	if !canClaim(old.rec, rec.Fingerprint, now) {
+		return old.rec, old.rec.State, false, nil
+	}
+	rec.Started = old.rec.Started
+	m.records[key] = memoryRecord{rec, now.Add(ttl)}
+	return rec, old.rec.State, true, nil
+}
+
+func (m *MemoryStore) Put(_ context.Context, key string, rec Record, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.records[key] = memoryRecord{rec, m.now().Add(ttl)}
+	return nil
+}
+
+func (m *MemoryStore) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.records, key)
+	return nil
+}
+
+// RedisStore keeps records in Redis, so that every replica of the server
+// sees the same keys. Claim is one Lua script: atomic on a single key, which
+// also holds on Redis Cluster.
+type RedisStore struct {
+	client  redis.UniversalClient
+	timeout time.Duration
+}
+
+// NewRedisStore returns a store over client.
+func NewRedisStore(client redis.UniversalClient) *RedisStore {
+	return &RedisStore{client: client, timeout: 2 * time.Second}
+}
+
+// claimScript: KEYS[1] key; ARGV[1] new record JSON, ARGV[2] TTL ms,
+// ARGV[3] fingerprint, ARGV[4] now ms. Returns {owned, record JSON, previous state}.
+var claimScript = redis.NewScript(`
+local old = redis.call('GET', KEYS[1])
+if not old then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, ARGV[1], ''}
+end
+local rec = cjson.decode(old)
+local claimable = rec.fp == ARGV[3] and (rec.state == 'uncertain' or (rec.state == 'pending' and tonumber(rec.lease) < tonumber(ARGV[4])))
+if not claimable then
+  return {0, old, rec.state}
+end
+local new = cjson.decode(ARGV[1])
+new.started = rec.started
+local enc = cjson.encode(new)
+redis.call('SET', KEYS[1], enc, 'PX', ARGV[2])
+return {1, enc, rec.state}
+`)
+
+func (s *RedisStore) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return Record{}, "", false, err
+	}
+	res, err := claimScript.Run(ctx, s.client, []string{key}, string(b), ttl.Milliseconds(), rec.Fingerprint, time.Now().UnixMilli()).Slice()
+	if err != nil || len(res) != 3 {
+		return Record{}, "", false, fmt.Errorf("idempotency claim: %w", err)
+	}
+	var cur Record
+	if err := json.Unmarshal([]byte(fmt.Sprint(res[1])), &cur); err != nil {
+		return Record{}, "", false, fmt.Errorf("idempotency record: %w", err)
+	}
+	owned, _ := res[0].(int64)
+	return cur, fmt.Sprint(res[2]), owned == 1, nil
+}
+
+func (s *RedisStore) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.client.Set(ctx, key, b, ttl).Err()
+}
+
+func (s *RedisStore) Delete(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.client.Del(ctx, key).Err()
+}
