@@ -14,6 +14,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/graph/model"
+	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -29,6 +30,92 @@ func (r *contactResolver) Company(ctx context.Context, obj *model.Contact) (*mod
 // Companies is the resolver for the companies field.
 func (r *contactResolver) Companies(ctx context.Context, obj *model.Contact) ([]*model.Company, error) {
 	return r.companies(ctx, obj.CompanyIDs)
+}
+
+// CreateContact is the resolver for the createContact field.
+func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error) {
+	res, err := r.Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
+		Name: str(input.Name), Email: str(input.Email), Phone: str(input.Phone), DefaultCountry: str(input.DefaultCountry),
+		Role: str(roleName(input.Role)), ExternalID: str(input.ExternalID), CompanyID: str(input.CompanyID),
+		CustomAttributes: input.CustomAttributes, AllowDuplicate: input.AllowDuplicate != nil && *input.AllowDuplicate,
+	})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateContactPayload{Contact: toContact(res.Contact), Created: res.Created, UserErrors: problems}, nil
+}
+
+// UpdateContact is the resolver for the updateContact field.
+func (r *mutationResolver) UpdateContact(ctx context.Context, input model.UpdateContactInput) (*model.UpdateContactPayload, error) {
+	c, err := r.Actions.UpdateContact(ctx, str(input.IdempotencyKey), actions.UpdateContactRequest{
+		ID: input.ID, Name: input.Name, Email: input.Email, Phone: input.Phone, DefaultCountry: str(input.DefaultCountry),
+		Role: roleName(input.Role), ExternalID: input.ExternalID, CustomAttributes: input.CustomAttributes,
+	})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UpdateContactPayload{Contact: toContact(c), UserErrors: problems}, nil
+}
+
+// TagContact is the resolver for the tagContact field.
+func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
+	res, err := r.Actions.TagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.TagContactPayload{Contact: toContact(res.Contact), Tag: toTag(res.Tag), UserErrors: problems}, nil
+}
+
+// UntagContact is the resolver for the untagContact field.
+func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
+	res, err := r.Actions.UntagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.TagContactPayload{Contact: toContact(res.Contact), Tag: toTag(res.Tag), UserErrors: problems}, nil
+}
+
+// AddNote is the resolver for the addNote field.
+func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput) (*model.AddNotePayload, error) {
+	n, err := r.Actions.AddNote(ctx, str(input.IdempotencyKey), actions.AddNoteRequest{
+		ContactID: input.ContactID, Body: input.Body, AdminID: str(input.AdminID)})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AddNotePayload{Note: toNote(n), UserErrors: problems}, nil
+}
+
+// CreateTicket is the resolver for the createTicket field.
+func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateTicketInput) (*model.CreateTicketPayload, error) {
+	t, err := r.Actions.CreateTicket(ctx, str(input.IdempotencyKey), actions.CreateTicketRequest{
+		ContactID: input.ContactID, Title: input.Title, Description: str(input.Description),
+		TicketType: input.TicketType, AdminID: str(input.AdminID)})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateTicketPayload{Ticket: toTicket(t), UserErrors: problems}, nil
+}
+
+// LogCall is the resolver for the logCall field.
+func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput) (*model.LogCallPayload, error) {
+	res, err := r.Actions.LogCall(ctx, str(input.IdempotencyKey), actions.LogCallRequest{
+		ContactID: str(input.ContactID), From: input.From, To: input.To, DefaultCountry: str(input.DefaultCountry),
+		Direction: strings.ToLower(string(input.Direction)), StartedAt: input.StartedAt, DurationSeconds: input.DurationSeconds,
+		AgentID: str(input.AgentID), Disposition: str(input.Disposition), RecordingURL: str(input.RecordingURL),
+		Notes: str(input.Notes), CreateContactIfUnknown: input.CreateContactIfUnknown != nil && *input.CreateContactIfUnknown,
+	})
+	problems, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LogCallPayload{Contact: toContact(res.Contact), ContactCreated: res.ContactCreated,
+		Note: toNote(res.Note), Ticket: toTicket(res.Ticket), UserErrors: problems}, nil
 }
 
 // ContactsByPhone is the resolver for the contactsByPhone field.
@@ -154,13 +241,22 @@ func (r *queryResolver) Agents(ctx context.Context) ([]*model.Agent, error) {
 	return out, nil
 }
 
+// Actions is the resolver for the actions field.
+func (r *queryResolver) Actions(ctx context.Context) ([]*model.ActionDefinition, error) {
+	return toActionDefinitions(actions.Catalog()), nil
+}
+
 // Contact returns graph.ContactResolver implementation.
 func (r *Resolver) Contact() graph.ContactResolver { return &contactResolver{r} }
+
+// Mutation returns graph.MutationResolver implementation.
+func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
 type (
-	contactResolver struct{ *Resolver }
-	queryResolver   struct{ *Resolver }
+	contactResolver  struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
 )

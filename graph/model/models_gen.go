@@ -10,6 +10,48 @@ import (
 	"time"
 )
 
+// An action this server can run, described the way Talkdesk configures actions.
+type ActionDefinition struct {
+	// The action's system name (the bridge's `/talkdesk/actions/{name}`).
+	Name string `json:"name"`
+	// A user-friendly name.
+	DisplayName string `json:"displayName"`
+	// What the action does.
+	Description string `json:"description"`
+	// The fields Talkdesk asks for.
+	Inputs []*ActionInput `json:"inputs"`
+}
+
+// A field an action asks for.
+type ActionInput struct {
+	// The key the value is sent under in `data`.
+	Key string `json:"key"`
+	// A user-friendly name.
+	Name string `json:"name"`
+	// Whether the action needs it.
+	Mandatory bool `json:"mandatory"`
+}
+
+// A note to add to a contact.
+type AddNoteInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Intercom id of the contact.
+	ContactID string `json:"contactId"`
+	// The note, as plain text (line breaks are kept).
+	Body string `json:"body"`
+	// Intercom id of the admin who writes it; by default the admin whose token the server uses.
+	AdminID *string `json:"adminId,omitempty"`
+}
+
+// The outcome of addNote.
+type AddNotePayload struct {
+	// The note.
+	Note *Note `json:"note,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A teammate in the workspace: an Intercom admin, a Talkdesk agent.
 type Agent struct {
 	// Intercom's admin id.
@@ -70,6 +112,64 @@ type ContactEdge struct {
 	Node *Contact `json:"node"`
 }
 
+// A contact to create.
+type CreateContactInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Full name.
+	Name *string `json:"name,omitempty"`
+	// Email address. A contact needs an email, a phone or an external id.
+	Email *string `json:"email,omitempty"`
+	// Phone number in any common format; stored in E.164.
+	Phone *string `json:"phone,omitempty"`
+	// ISO 3166-1 alpha-2 country for a phone written without country code.
+	DefaultCountry *string `json:"defaultCountry,omitempty"`
+	// USER or LEAD.
+	Role *ContactRole `json:"role,omitempty"`
+	// Your own systems' id for the contact.
+	ExternalID *string `json:"externalId,omitempty"`
+	// Intercom id of a company to attach the contact to.
+	CompanyID *string `json:"companyId,omitempty"`
+	// Custom attributes the workspace defines, as a JSON object.
+	CustomAttributes map[string]any `json:"customAttributes,omitempty"`
+	// Create even when a contact with the same email or phone exists.
+	AllowDuplicate *bool `json:"allowDuplicate,omitempty"`
+}
+
+// The outcome of createContact.
+type CreateContactPayload struct {
+	// The created contact, or the existing one that has the same email or phone.
+	Contact *Contact `json:"contact,omitempty"`
+	// Whether a new contact was created (false: an existing one was returned).
+	Created bool `json:"created"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A ticket to open for a contact.
+type CreateTicketInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Intercom id of the contact.
+	ContactID string `json:"contactId"`
+	// The ticket's title.
+	Title string `json:"title"`
+	// What the ticket is about, as plain text.
+	Description *string `json:"description,omitempty"`
+	// The ticket type, by id or by name (e.g. `Callback request`). An unknown type's error lists the workspace's types.
+	TicketType string `json:"ticketType"`
+	// Intercom id of the admin who opens it.
+	AdminID *string `json:"adminId,omitempty"`
+}
+
+// The outcome of createTicket.
+type CreateTicketPayload struct {
+	// The ticket.
+	Ticket *Ticket `json:"ticket,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Where a contact is.
 type Location struct {
 	// Country name, such as `United States`.
@@ -80,6 +180,71 @@ type Location struct {
 	Region *string `json:"region,omitempty"`
 	// City.
 	City *string `json:"city,omitempty"`
+}
+
+// A phone call to record.
+type LogCallInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Intercom id of the contact the call was with; found by the customer's number when left out.
+	ContactID *string `json:"contactId,omitempty"`
+	// The calling number (the customer's, for an inbound call), in any common format.
+	From string `json:"from"`
+	// The called number, in any common format.
+	To string `json:"to"`
+	// ISO 3166-1 alpha-2 country for numbers written without country code.
+	DefaultCountry *string `json:"defaultCountry,omitempty"`
+	// INBOUND or OUTBOUND.
+	Direction CallDirection `json:"direction"`
+	// When the call started.
+	StartedAt time.Time `json:"startedAt"`
+	// How long it lasted, in seconds.
+	DurationSeconds int `json:"durationSeconds"`
+	// Intercom id of the admin (agent) who took or made it.
+	AgentID *string `json:"agentId,omitempty"`
+	// How the call ended: answered, missed, voicemail, …
+	Disposition *string `json:"disposition,omitempty"`
+	// Where its recording can be heard.
+	RecordingURL *string `json:"recordingUrl,omitempty"`
+	// The agent's notes about the call.
+	Notes *string `json:"notes,omitempty"`
+	// Create a lead when no contact has the customer's number.
+	CreateContactIfUnknown *bool `json:"createContactIfUnknown,omitempty"`
+}
+
+// The outcome of logCall.
+type LogCallPayload struct {
+	// The contact the call was recorded on.
+	Contact *Contact `json:"contact,omitempty"`
+	// Whether that contact was created for this call.
+	ContactCreated bool `json:"contactCreated"`
+	// The note the call was written as (the default).
+	Note *Note `json:"note,omitempty"`
+	// The ticket the call was written as (when the server is configured so).
+	Ticket *Ticket `json:"ticket,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The write side: actions an agent (or an automation) runs without leaving the
+// call screen. Every mutation takes an optional `idempotencyKey`: a repeat with
+// the same key and the same input returns the first result without acting
+// again (for at least 24 hours); the same key with another input is a
+// `CONFLICT` error; concurrent repeats wait for the first. Problems the caller
+// can fix come back in `userErrors`, each naming the input field.
+type Mutation struct {
+}
+
+// A note about a contact.
+type Note struct {
+	// Intercom's note id.
+	ID string `json:"id"`
+	// The note's text as Intercom stores it (HTML).
+	Body string `json:"body"`
+	// The admin who wrote it.
+	AuthorID *string `json:"authorId,omitempty"`
+	// When it was written.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // Paging information of a connection (Relay).
@@ -102,6 +267,82 @@ type Tag struct {
 	Name *string `json:"name,omitempty"`
 }
 
+// A tag to attach to or remove from a contact.
+type TagContactInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Intercom id of the contact.
+	ContactID string `json:"contactId"`
+	// The tag's name, e.g. `VIP`.
+	Tag string `json:"tag"`
+}
+
+// The outcome of tagContact and untagContact.
+type TagContactPayload struct {
+	// The contact as it now is.
+	Contact *Contact `json:"contact,omitempty"`
+	// The tag.
+	Tag *Tag `json:"tag,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A ticket.
+type Ticket struct {
+	// Intercom's ticket id.
+	ID string `json:"id"`
+	// The number people quote for it.
+	Reference *string `json:"reference,omitempty"`
+	// Its title.
+	Title string `json:"title"`
+	// Its state, as Intercom names it.
+	State *string `json:"state,omitempty"`
+	// The ticket in Intercom's web app.
+	URL *string `json:"url,omitempty"`
+	// When it was opened.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+}
+
+// Changes to a contact; fields left out (or null) are not changed.
+type UpdateContactInput struct {
+	// Makes the mutation safe to retry: see Mutation.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Intercom id of the contact.
+	ID string `json:"id"`
+	// New full name.
+	Name *string `json:"name,omitempty"`
+	// New email address.
+	Email *string `json:"email,omitempty"`
+	// New phone number in any common format.
+	Phone *string `json:"phone,omitempty"`
+	// ISO 3166-1 alpha-2 country for a phone written without country code.
+	DefaultCountry *string `json:"defaultCountry,omitempty"`
+	// New role.
+	Role *ContactRole `json:"role,omitempty"`
+	// New external id.
+	ExternalID *string `json:"externalId,omitempty"`
+	// Custom attributes to set (others are kept).
+	CustomAttributes map[string]any `json:"customAttributes,omitempty"`
+}
+
+// The outcome of updateContact.
+type UpdateContactPayload struct {
+	// The contact as it now is.
+	Contact *Contact `json:"contact,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A problem with a mutation's input that the caller can fix.
+type UserError struct {
+	// The path to the input field at fault, e.g. `["input", "email"]`.
+	Field []string `json:"field"`
+	// What is wrong, in words fit for the person who typed it.
+	Message string `json:"message"`
+	// `BAD_USER_INPUT`, `NOT_FOUND` or `CONFLICT`.
+	Code string `json:"code"`
+}
+
 // An Intercom workspace.
 type Workspace struct {
 	// The workspace id (Intercom's `app.id_code`).
@@ -112,6 +353,64 @@ type Workspace struct {
 	Region *string `json:"region,omitempty"`
 	// The admin whose token this server uses.
 	Admin *Agent `json:"admin"`
+}
+
+// Which way a call went.
+type CallDirection string
+
+const (
+	// The customer called in.
+	CallDirectionInbound CallDirection = "INBOUND"
+	// An agent called out.
+	CallDirectionOutbound CallDirection = "OUTBOUND"
+)
+
+var AllCallDirection = []CallDirection{
+	CallDirectionInbound,
+	CallDirectionOutbound,
+}
+
+func (e CallDirection) IsValid() bool {
+	switch e {
+	case CallDirectionInbound, CallDirectionOutbound:
+		return true
+	}
+	return false
+}
+
+func (e CallDirection) String() string {
+	return string(e)
+}
+
+func (e *CallDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CallDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CallDirection", str)
+	}
+	return nil
+}
+
+func (e CallDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CallDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CallDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Intercom's two kinds of contact.

@@ -210,9 +210,32 @@ func (c *Source) InvalidateContacts(ctx context.Context, ids []string) error {
 	if err != nil {
 		return nil
 	}
+	if len(ids) == 0 {
+		return nil
+	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = Key(tenant, kindContact, id)
+	}
+	return c.store.Del(ctx, keys)
+}
+
+// InvalidateLookups drops cached caller and email lookups (after an action
+// gave a number or an address to a contact).
+func (c *Source) InvalidateLookups(ctx context.Context, phones, emails []string) error {
+	tenant, err := c.tenant(ctx)
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, p := range phones {
+		keys = append(keys, Key(tenant, kindPhone, p))
+	}
+	for _, e := range emails {
+		keys = append(keys, Key(tenant, kindEmail, strings.ToLower(e)))
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	return c.store.Del(ctx, keys)
 }

@@ -1,0 +1,178 @@
+// Package actions runs the write side of the product for every transport
+// (GraphQL mutations, the Talkdesk bridge): it validates input before
+// Intercom is called, avoids duplicate contacts, makes every action safe to
+// retry under an idempotency key, and keeps the cache coherent.
+package actions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/idempotency"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Problem is an input problem the caller can fix.
+type Problem struct {
+	Field   string // the input field at fault, e.g. "email"
+	Message string
+	Code    string // BAD_USER_INPUT, NOT_FOUND or CONFLICT
+}
+
+// Problems is a list of input problems; as an error it reads as the first.
+type Problems []Problem
+
+func (p Problems) Error() string {
+	if len(p) == 0 {
+		return "no problems"
+	}
+	return p[0].Field + ": " + p[0].Message
+}
+
+func (p *Problems) add(field, format string, args ...any) {
+	*p = append(*p, Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: sources.EBadUserInput})
+}
+
+// Invalidator drops cached entries an action made stale.
+type Invalidator interface {
+	InvalidateContacts(ctx context.Context, ids []string) error
+	InvalidateLookups(ctx context.Context, phones, emails []string) error
+}
+
+// Config holds the Service's dependencies.
+type Config struct {
+	Executor sources.ActionExecutor
+	// Finder reads contacts (the cached source): duplicates, callers.
+	Finder sources.ContactFinder
+	Agents sources.AgentLister
+	// Workspace names the admin the token acts as: the default author.
+	Workspace   sources.CredentialValidator
+	Invalidator Invalidator // nil: nothing to invalidate
+	Guard       *idempotency.Guard
+	Tenant      func(context.Context) (string, error)
+	// CallLogAs is "note" (default) or "ticket"; CallTicketType names the
+	// ticket type calls are logged as in the latter case.
+	CallLogAs      string
+	CallTicketType string
+	Now            func() time.Time
+}
+
+// Service runs actions.
+type Service struct {
+	cfg Config
+
+	agentsMu   sync.Mutex
+	agents     map[string]*sources.Agent
+	agentsRead time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CallLogAs == "" {
+		cfg.CallLogAs = "note"
+	}
+	return &Service{cfg: cfg}
+}
+
+// guarded runs an action under an idempotency key (none: it just runs).
+func guarded[R any](ctx context.Context, s *Service, action, key string, input any, run func(context.Context) (R, error),
+	reconcile func(context.Context, time.Time) (R, bool, error)) (R, error) {
+	if key == "" {
+		return run(ctx)
+	}
+	tenant, err := s.cfg.Tenant(ctx)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	r, _, err := idempotency.Do(ctx, s.cfg.Guard, idempotency.Action[R]{
+		Key:       "tdi:v1:" + tenant + ":idem:" + action + ":" + key,
+		Input:     input,
+		Run:       run,
+		Reconcile: reconcile,
+	})
+	return r, err
+}
+
+// checkKey validates an idempotency key.
+func checkKey(p *Problems, key string) {
+	if len(key) > 255 {
+		p.add("idempotencyKey", "idempotencyKey must be at most 255 characters")
+	}
+}
+
+// agent returns the admin with id, from a list read at most every 5 minutes.
+func (s *Service) agent(ctx context.Context, id string) (*sources.Agent, error) {
+	s.agentsMu.Lock()
+	defer s.agentsMu.Unlock()
+	if s.agents == nil || s.cfg.Now().Sub(s.agentsRead) > 5*time.Minute || s.agents[id] == nil {
+		list, err := s.cfg.Agents.ListAgents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.agents = map[string]*sources.Agent{}
+		for _, a := range list {
+			s.agents[a.ID] = a
+		}
+		s.agentsRead = s.cfg.Now()
+	}
+	return s.agents[id], nil
+}
+
+// author resolves the admin who acts: the one named, or the token's admin.
+func (s *Service) author(ctx context.Context, p *Problems, field, id string) (string, error) {
+	if id == "" {
+		ws, err := s.cfg.Workspace.Validate(ctx)
+		if err != nil {
+			return "", err
+		}
+		return ws.Admin.ID, nil
+	}
+	a, err := s.agent(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if a == nil {
+		*p = append(*p, Problem{Field: field, Message: fmt.Sprintf("no admin has id %q", id), Code: sources.ENotFound})
+	}
+	return id, nil
+}
+
+// contact checks that a contact exists and returns it.
+func (s *Service) contact(ctx context.Context, p *Problems, field, id string) (*sources.Contact, error) {
+	if strings.TrimSpace(id) == "" {
+		p.add(field, "%s is required", field)
+		return nil, nil
+	}
+	found, err := s.cfg.Finder.ContactsByIDs(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if found[id] == nil {
+		*p = append(*p, Problem{Field: field, Message: fmt.Sprintf("no contact has id %q", id), Code: sources.ENotFound})
+	}
+	return found[id], nil
+}
+
+func (s *Service) invalidate(ctx context.Context, ids, phones, emails []string) {
+	if s.cfg.Invalidator == nil {
+		return
+	}
+	_ = s.cfg.Invalidator.InvalidateContacts(ctx, ids)
+	_ = s.cfg.Invalidator.InvalidateLookups(ctx, phones, emails)
+}
+
+// asProblems turns an upstream refusal the caller can fix into Problems.
+func asProblems(err error, field string) (Problems, bool) {
+	switch code := sources.ErrorCode(err); code {
+	case sources.EBadUserInput, sources.ENotFound, sources.EConflict:
+		return Problems{{Field: field, Message: sources.ErrorMessage(err), Code: code}}, true
+	}
+	return nil, false
+}
