@@ -22,9 +22,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/graph"
+	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/playground"
@@ -127,6 +129,7 @@ type services struct {
 	redis    redis.UniversalClient // nil without REDIS_URL
 	metrics  *metrics.Metrics
 	tenant   *workspaceTenant
+	actions  *actions.Service
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
@@ -144,14 +147,27 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	}
 	svc.upstream, svc.source = client, client
 	svc.tenant = &workspaceTenant{validator: client}
-	if !cfg.CacheEnabled {
-		return svc, nil
-	}
-	svc.store = cache.NewMemoryStore(0)
+
+	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
 			return nil, err
 		}
+		idem = idempotency.NewRedisStore(svc.redis)
+	}
+	if cfg.CacheEnabled {
+		svc.cache = newCache(ctx, cfg, svc, logger)
+		svc.source = svc.cache
+	}
+	svc.actions = newActions(cfg, svc, idem)
+	return svc, nil
+}
+
+// newCache puts the read-through cache in front of Intercom: in Redis when
+// configured, else in process.
+func newCache(ctx context.Context, cfg config.Config, svc *services, logger *slog.Logger) *cache.Source {
+	svc.store = cache.NewMemoryStore(0)
+	if svc.redis != nil {
 		store := cache.NewRedisStore(svc.redis, cfg.RedisTimeout, svc.metrics)
 		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -164,7 +180,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	} else {
 		logger.Info("no REDIS_URL: caching in process")
 	}
-	svc.cache = cache.New(client, cache.Config{
+	return cache.New(svc.upstream, cache.Config{
 		Store:  svc.store,
 		Tenant: svc.tenant.ID,
 		TTL: cache.TTLs{
@@ -173,8 +189,25 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		},
 		Metrics: svc.metrics,
 	})
-	svc.source = svc.cache
-	return svc, nil
+}
+
+// newActions builds the write side over Intercom, reading through the cache
+// and keeping it coherent.
+func newActions(cfg config.Config, svc *services, idem idempotency.Store) *actions.Service {
+	c := actions.Config{
+		Executor:       svc.upstream,
+		Finder:         svc.source,
+		Agents:         svc.source,
+		Workspace:      svc.source,
+		Guard:          idempotency.New(idem, idempotency.Options{}),
+		Tenant:         svc.tenant.ID,
+		CallLogAs:      cfg.CallLogAs,
+		CallTicketType: cfg.CallTicketType,
+	}
+	if svc.cache != nil {
+		c.Invalidator = svc.cache
+	}
+	return actions.New(c)
 }
 
 // checkCredentials validates the token at start: a rejected token is a
@@ -254,7 +287,7 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source, Actions: svc.actions}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics},
 	)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}

@@ -42,6 +42,8 @@ type Config struct {
 	LoadersEnabled   bool
 	FetchConcurrency int
 	CompanyWarmup    time.Duration
+	CallLogAs        string
+	CallTicketType   string
 }
 
 // CacheTTLs are the freshness settings of the cache.
@@ -64,6 +66,7 @@ type raw struct {
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
+	callLogAs, callTicketType                                                                             string
 }
 
 func (r *raw) settings() []setting {
@@ -90,6 +93,8 @@ func (r *raw) settings() []setting {
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
 		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (false: one source call per field)", dst: &r.loaders},
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
+		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how logCall records a call in Intercom: note or ticket", dst: &r.callLogAs},
+		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when CALL_LOG_AS=ticket", dst: &r.callTicketType},
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
 	}
 }
@@ -214,6 +219,13 @@ func (r raw) validate() (Config, error) {
 			bad(env, "%q is not a number from %d to %d", v, lo, hi)
 		}
 		*dst = n
+	}
+	c.CallLogAs, c.CallTicketType = strings.ToLower(strings.TrimSpace(r.callLogAs)), strings.TrimSpace(r.callTicketType)
+	if c.CallLogAs != "note" && c.CallLogAs != "ticket" {
+		bad("CALL_LOG_AS", "%q is not note or ticket", r.callLogAs)
+	}
+	if c.CallLogAs == "ticket" && c.CallTicketType == "" {
+		bad("CALL_TICKET_TYPE", "is required when CALL_LOG_AS=ticket")
 	}
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)

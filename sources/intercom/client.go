@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/talkdesk-intercom/api/sources"
@@ -73,6 +74,9 @@ type Client struct {
 	phones  phoneSearch
 
 	concurrency int
+
+	workspaceMu sync.Mutex
+	workspace   string // learnt from /me, for deep links
 }
 
 // New returns a Client for cfg.
@@ -204,6 +208,21 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ur
 			Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
 	}
 	return nil
+}
+
+// linkWorkspace returns the workspace id deep links need, asking /me once.
+func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
+	c.workspaceMu.Lock()
+	defer c.workspaceMu.Unlock()
+	if c.workspace != "" {
+		return c.workspace, nil
+	}
+	ws, err := c.Validate(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.workspace = ws.ID
+	return c.workspace, nil
 }
 
 func (c *Client) record(endpoint string, status int, start time.Time) {
