@@ -95,19 +95,19 @@ func TestIntrospectionIsOn(t *testing.T) {
 
 // Intercom's failures reach the client as coded errors without internals.
 func TestUpstreamFailuresAreCoded(t *testing.T) {
-	env := newTestEnv(t)
 	// A different number in each case, so that no case is answered from the cache.
 	cases := []struct {
 		name, phone string
 		faults      intercomtest.Faults
 		code        string
 	}{
-		{"5xx", "+12025550101", intercomtest.Faults{FailNext: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
-		{"429", "+12025550102", intercomtest.Faults{Fail429Next: 1}, "RATE_LIMITED"},
+		{"5xx", "+12025550101", intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
 		{"connection reset", "+12025550103", intercomtest.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
+		{"429", "+12025550102", intercomtest.Faults{Fail429Next: 5}, "RATE_LIMITED"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			env := newTestEnv(t) // its own breaker and rate budget
 			env.Intercom.Workspace.SetFaults(c.faults)
 			defer env.Intercom.Workspace.SetFaults(intercomtest.Faults{})
 			r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": c.phone}, nil)

@@ -141,6 +141,8 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		Timeout:     cfg.IntercomTimeout,
 		Concurrency: cfg.FetchConcurrency,
 		Observe:     svc.metrics.ObserveUpstream,
+
+		RateLimitPerMinute: cfg.IntercomRate,
 	})
 	if err != nil {
 		return nil, err

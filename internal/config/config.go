@@ -44,6 +44,7 @@ type Config struct {
 	CompanyWarmup    time.Duration
 	CallLogAs        string
 	CallTicketType   string
+	IntercomRate     int
 }
 
 // CacheTTLs are the freshness settings of the cache.
@@ -66,7 +67,7 @@ type raw struct {
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
-	callLogAs, callTicketType                                                                             string
+	callLogAs, callTicketType, intercomRate                                                               string
 }
 
 func (r *raw) settings() []setting {
@@ -76,7 +77,8 @@ func (r *raw) settings() []setting {
 		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: us, eu or au (sets the base URL)", dst: &r.region},
 		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (" + intercom.DefaultBaseURL + " for us)", dst: &r.baseURL},
 		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", dst: &r.version},
-		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call", dst: &r.timeout},
+		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", dst: &r.timeout},
+		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's X-RateLimit headers are followed too)", dst: &r.intercomRate},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error", dst: &r.logLevel},
 		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json", dst: &r.logFormat},
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
@@ -228,6 +230,7 @@ func (r raw) validate() (Config, error) {
 		bad("CALL_TICKET_TYPE", "is required when CALL_LOG_AS=ticket")
 	}
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
+	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))

@@ -53,6 +53,16 @@ type Config struct {
 	// Timeout bounds each call, retries included. Default 10 s.
 	Timeout    time.Duration
 	HTTPClient *http.Client
+	// RateLimitPerMinute is this service's own budget of calls to the
+	// workspace (default 10,000: a private app's limit); the governor also
+	// follows Intercom's X-RateLimit-* headers.
+	RateLimitPerMinute int
+	// MaxAttempts bounds the tries of a safe call (default 3).
+	MaxAttempts int
+	// BreakerThreshold consecutive failures open the circuit for
+	// BreakerCooldown (defaults 5 and 10 s).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 	// Concurrency bounds parallel reads of objects Intercom cannot read in
 	// batches (companies). Default 8.
 	Concurrency int
@@ -74,6 +84,10 @@ type Client struct {
 	phones  phoneSearch
 
 	concurrency int
+
+	governor    *governor
+	breaker     *breaker
+	maxAttempts int
 
 	workspaceMu sync.Mutex
 	workspace   string // learnt from /me, for deep links
@@ -107,6 +121,9 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		c.http = &http.Client{Transport: t}
 	}
+	c.governor = newGovernor(cfg.RateLimitPerMinute)
+	c.breaker = newBreaker(cmpInt(cfg.BreakerThreshold, 5), cmpDuration(cfg.BreakerCooldown, 10*time.Second))
+	c.maxAttempts = cmpInt(cfg.MaxAttempts, 3)
 	c.concurrency = cfg.Concurrency
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency
@@ -129,6 +146,20 @@ func AppURLFor(baseURL string) string {
 		return appURLFor("")
 	}
 	return appURLFor(u.Host)
+}
+
+func cmpInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func cmpDuration(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 func appURLFor(apiHost string) string {
@@ -155,59 +186,112 @@ func versionAtLeast(v string, major, minor int) bool {
 	return a > major || (a == major && b >= minor)
 }
 
-// do sends one request and decodes a 2xx JSON answer into out. endpoint is
-// the route pattern used for metrics and error messages; it never contains
-// ids or secrets.
+// do calls Intercom and decodes a 2xx JSON answer into out. endpoint is the
+// route pattern used for metrics and error messages; it never contains ids
+// or secrets. Safe calls are retried (see resilience.go); the whole call,
+// retries included, is bounded by the client's timeout and ctx.
 func (c *Client) do(ctx context.Context, method, endpoint, path string, query url.Values, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	var reqBody io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("intercom: encode %s: %w", endpoint, err)
 		}
-		reqBody = bytes.NewReader(b)
+		payload = b
 	}
 	u := c.baseURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
+	safe := method == "GET" || method == "PUT" || method == "DELETE" || strings.HasSuffix(path, "/search")
+	for attempt := 1; ; attempt++ {
+		if err := c.admit(endpoint); err != nil {
+			return err
+		}
+		status, header, data, err := c.attempt(ctx, method, endpoint, u, payload)
+		now := time.Now()
+		c.governor.observe(status, header, now)
+		c.breaker.record(upstreamFailed(status), now)
+		if err == nil && status >= 200 && status <= 299 {
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(data, out); err != nil {
+				return &sources.Error{Code: sources.EUpstreamUnavailable,
+					Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
+			}
+			return nil
+		}
+		if err == nil {
+			err = statusError(endpoint, status, header, data)
+		} else {
+			err = transportError(ctx, endpoint, err)
+		}
+		if !safe || attempt >= c.maxAttempts || !retryable(status) || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(attempt, time.Duration(retryAfter(header, status, now))*time.Second)
+		if deadline, ok := ctx.Deadline(); ok && now.Add(wait).After(deadline) {
+			return err // no time left for another attempt
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// admit asks the breaker and the governor whether a call may go now.
+func (c *Client) admit(endpoint string) error {
+	now := time.Now()
+	if wait, ok := c.breaker.allow(now); !ok {
+		return &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: ceilSeconds(wait),
+			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
+	}
+	if wait, ok := c.governor.take(now); !ok {
+		return &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: ceilSeconds(wait),
+			Message: "the Intercom rate budget of this workspace is spent; retry after the window resets"}
+	}
+	return nil
+}
+
+func ceilSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// attempt sends one request. status is 0 when no response arrived.
+func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payload []byte) (int, http.Header, []byte, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return fmt.Errorf("intercom: build %s: %w", endpoint, err)
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Intercom-Version", c.version)
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.record(endpoint, 0, start)
-		return transportError(ctx, endpoint, err)
+		return 0, http.Header{}, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	c.record(endpoint, resp.StatusCode, start)
 	if err != nil {
-		return transportError(ctx, endpoint, err)
+		return 0, resp.Header, nil, err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return statusError(endpoint, resp, data)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return &sources.Error{Code: sources.EUpstreamUnavailable,
-			Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
-	}
-	return nil
+	return resp.StatusCode, resp.Header, data, nil
 }
 
 // linkWorkspace returns the workspace id deep links need, asking /me once.
@@ -246,7 +330,7 @@ func transportError(ctx context.Context, endpoint string, err error) error {
 
 // statusError turns a non-2xx answer into a coded error whose message says
 // what Intercom said, without the request's credentials.
-func statusError(endpoint string, resp *http.Response, body []byte) error {
+func statusError(endpoint string, status int, header http.Header, body []byte) error {
 	var we wireError
 	_ = json.Unmarshal(body, &we)
 	detail := ""
@@ -256,11 +340,11 @@ func statusError(endpoint string, resp *http.Response, body []byte) error {
 			detail = we.Errors[0].Code
 		}
 	}
-	e := &sources.Error{Err: fmt.Errorf("intercom %s: HTTP %d: %s", endpoint, resp.StatusCode, truncate(string(body), 300))}
+	e := &sources.Error{Err: fmt.Errorf("intercom %s: HTTP %d: %s", endpoint, status, truncate(string(body), 300))}
 	if len(we.Errors) > 0 {
 		e.Field = we.Errors[0].Field
 	}
-	switch s := resp.StatusCode; {
+	switch s := status; {
 	case s == http.StatusUnauthorized:
 		e.Code, e.Message = sources.EUnauthenticated, "Intercom rejected the access token"
 	case s == http.StatusForbidden:
@@ -271,10 +355,10 @@ func statusError(endpoint string, resp *http.Response, body []byte) error {
 		e.Code, e.Message = sources.EConflict, "Intercom reports a conflict"+suffix(detail)
 	case s == http.StatusTooManyRequests:
 		e.Code, e.Message = sources.ERateLimited, "Intercom's rate limit is spent"
-		e.RetryAfterSeconds = retryAfter(resp.Header, time.Now())
+		e.RetryAfterSeconds = retryAfter(header, status, time.Now())
 	case s >= 500:
 		e.Code, e.Message = sources.EUpstreamUnavailable, fmt.Sprintf("Intercom failed on %s (HTTP %d)", endpoint, s)
-		e.RetryAfterSeconds = retryAfter(resp.Header, time.Now())
+		e.RetryAfterSeconds = retryAfter(header, status, time.Now())
 	default:
 		e.Code, e.Message = sources.EBadUserInput, "Intercom refused the request"+suffix(detail)
 	}
@@ -295,10 +379,15 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// retryAfter reads Retry-After (seconds) or X-RateLimit-Reset (Unix time).
-func retryAfter(h http.Header, now time.Time) int {
+// retryAfter reads Retry-After (seconds), and for a 429 X-RateLimit-Reset
+// (Unix time); every Intercom answer carries the latter, so it only means
+// "wait" when the limit was hit.
+func retryAfter(h http.Header, status int, now time.Time) int {
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
 		return s
+	}
+	if status != http.StatusTooManyRequests {
+		return 0
 	}
 	if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
 		if d := reset - now.Unix(); d > 0 {

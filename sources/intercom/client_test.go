@@ -94,7 +94,7 @@ func TestErrorsAreCoded(t *testing.T) {
 	if _, err := good.Contact(context.Background(), "nope"); sources.ErrorCode(err) != sources.ENotFound {
 		t.Errorf("unknown contact: %v, want NOT_FOUND", err)
 	}
-	em.Workspace.SetFaults(intercomtest.Faults{Fail429Next: 1})
+	em.Workspace.SetFaults(intercomtest.Faults{Fail429Next: 5})
 	_, err = good.Validate(context.Background())
 	var coded *sources.Error
 	if sources.ErrorCode(err) != sources.ERateLimited || !asError(err, &coded) || coded.RetryAfterSeconds <= 0 {
