@@ -3,8 +3,9 @@
 #
 # It starts a private redis-server on a free port for the suite (installing
 # Debian's redis-server package when the binary is missing) so tests never
-# touch a shared Redis, checks that generated code is up to date, vets, and
-# runs every test with the race detector.
+# touch a shared Redis, installs Debian's chromium for the playground's
+# browser test when it is missing, checks that generated code is up to date,
+# vets, and runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
+
+# 1b. Chromium for the playground's browser test (e2e/), driven by chromedp.
+# Set CHROMIUM to use another Chromium or Chrome binary instead.
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+	step "installing chromium (Debian package) for the browser test"
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 REDIS_DIR="$(mktemp -d)"
 free_port() {
 	local p
