@@ -31,6 +31,7 @@ type ResolverRoot interface {
 	Contact() ContactResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Tag() TagResolver
 }
 
 type DirectiveRoot struct {
@@ -240,6 +241,9 @@ type QueryResolver interface {
 	Workspace(ctx context.Context) (*model.Workspace, error)
 	Agents(ctx context.Context) ([]*model.Agent, error)
 	Actions(ctx context.Context) ([]*model.ActionDefinition, error)
+}
+type TagResolver interface {
+	Name(ctx context.Context, obj *model.Tag) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -4970,7 +4974,7 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 			return ec.fieldContext_Tag_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			return ec.Resolvers.Tag().Name(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4981,7 +4985,7 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Tag", field, true, true, "String")
 }
 
 func (ec *executionContext) _TagContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.TagContactPayload) (ret graphql.Marshaler) {
@@ -8031,13 +8035,14 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 		case "id":
 			out.Values[i] = ec._Tag_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
-			out.Values[i] = ec._Tag_name(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tag_name(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -246,6 +246,15 @@ func (r *queryResolver) Actions(ctx context.Context) ([]*model.ActionDefinition,
 	return toActionDefinitions(actions.Catalog()), nil
 }
 
+// Name is the resolver for the name field.
+func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error) {
+	if obj.Name != nil {
+		return obj.Name, nil
+	}
+	name, err := r.loaders(ctx).TagName(ctx, obj.ID)
+	return optional(name), err
+}
+
 // Contact returns graph.ContactResolver implementation.
 func (r *Resolver) Contact() graph.ContactResolver { return &contactResolver{r} }
 
@@ -255,8 +264,12 @@ func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Tag returns graph.TagResolver implementation.
+func (r *Resolver) Tag() graph.TagResolver { return &tagResolver{r} }
+
 type (
 	contactResolver  struct{ *Resolver }
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	tagResolver      struct{ *Resolver }
 )

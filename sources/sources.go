@@ -133,6 +133,12 @@ type CredentialValidator interface {
 	Validate(ctx context.Context) (*Workspace, error)
 }
 
+// TagLister lists the tags a workspace defines (contacts carry tag ids; the
+// names come from here).
+type TagLister interface {
+	ListTags(ctx context.Context) ([]*Tag, error)
+}
+
 // Source is everything a customer-data system offers for contact retrieval.
 type Source interface {
 	ContactFinder
@@ -140,6 +146,7 @@ type Source interface {
 	ContactLister
 	CompanyFinder
 	AgentLister
+	TagLister
 	CredentialValidator
 }
 

@@ -87,6 +87,7 @@ const (
 	kindPhone   = "phone"
 	kindEmail   = "email"
 	kindCompany = "company"
+	kindTags    = "tags"
 )
 
 // Key returns the store key of an entry: versioned, namespaced by tenant and
@@ -144,6 +145,19 @@ func (c *Source) ListContacts(ctx context.Context, req sources.ContactPageReques
 
 func (c *Source) ListAgents(ctx context.Context) ([]*sources.Agent, error) {
 	return c.next.ListAgents(ctx)
+}
+
+// ListTags caches the workspace's tag list, as one entry, for the contact TTL.
+func (c *Source) ListTags(ctx context.Context) ([]*sources.Tag, error) {
+	found, err := readThrough(ctx, c, kindTags, c.ttl.Contact, []string{"all"},
+		func(ctx context.Context, _ []string) (map[string][]*sources.Tag, error) {
+			tags, err := c.next.ListTags(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return map[string][]*sources.Tag{"all": tags}, nil
+		})
+	return found["all"], err
 }
 
 // Validate asks the upstream at most once a minute.

@@ -7,6 +7,7 @@ package loaders
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -40,6 +41,8 @@ type Loaders struct {
 	contactByID   *dataloader.Loader[string, *sources.Contact]
 	contactsByTel *dataloader.Loader[string, []*sources.Contact]
 	companyByID   *dataloader.Loader[string, *sources.Company]
+	// tagNames reads the workspace's tag list once per request.
+	tagNames func() (map[string]string, error)
 }
 
 // New returns fresh loaders over source.
@@ -50,13 +53,31 @@ func New(source sources.Source, cfg Config) *Loaders {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultConfig.Timeout
 	}
-	return &Loaders{
+	l := &Loaders{
 		cfg:           cfg,
 		source:        source,
 		contactByID:   newLoader(cfg, "contact_by_id", source.ContactsByIDs),
 		contactsByTel: newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
 		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
 	}
+	l.tagNames = sync.OnceValues(func() (map[string]string, error) {
+		// Detached like a batch: the list serves every field that asks.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+		defer cancel()
+		tags, err := source.ListTags(ctx)
+		names := make(map[string]string, len(tags))
+		for _, t := range tags {
+			names[t.ID] = t.Name
+		}
+		return names, err
+	})
+	return l
+}
+
+// TagName returns the name of the tag with id ("" when unknown).
+func (l *Loaders) TagName(ctx context.Context, id string) (string, error) {
+	names, err := l.tagNames()
+	return names[id], err
 }
 
 func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {

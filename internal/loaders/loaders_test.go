@@ -88,10 +88,11 @@ func TestTransientErrorsAreNotCached(t *testing.T) {
 	client, ws := setup(t)
 	l := loaders.New(client, loaders.DefaultConfig)
 	demo, _ := ws.DemoCaller()
-	ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 503})
+	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
 	if _, err := l.Contact(context.Background(), demo.ID); sources.ErrorCode(err) != sources.EUpstreamUnavailable {
 		t.Fatalf("first load: %v, want UPSTREAM_UNAVAILABLE", err)
 	}
+	ws.SetFaults(intercomtest.Faults{})
 	c, err := l.Contact(context.Background(), demo.ID)
 	if err != nil || c == nil || c.ID != demo.ID {
 		t.Errorf("second load: %+v, %v; want the contact", c, err)

@@ -122,22 +122,35 @@ func (c *Client) TagContact(ctx context.Context, contactID, tag string) (*source
 
 // UntagContact removes the tag named tag from a contact.
 func (c *Client) UntagContact(ctx context.Context, contactID, tag string) (*sources.Tag, error) {
+	tags, err := c.ListTags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tags {
+		if strings.EqualFold(t.Name, tag) {
+			path := "/contacts/" + url.PathEscape(contactID) + "/tags/" + url.PathEscape(t.ID)
+			if err := c.do(ctx, "DELETE", "DELETE /contacts/{id}/tags/{tag_id}", path, nil, nil, nil); err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+	}
+	return nil, sources.Errorf(sources.ENotFound, "the workspace has no tag named %q", tag)
+}
+
+// ListTags lists the workspace's tags (GET /tags).
+func (c *Client) ListTags(ctx context.Context) ([]*sources.Tag, error) {
 	var list struct {
 		Data []wireTag `json:"data"`
 	}
 	if err := c.do(ctx, "GET", "GET /tags", "/tags", nil, nil, &list); err != nil {
 		return nil, err
 	}
-	for _, t := range list.Data {
-		if strings.EqualFold(t.Name, tag) {
-			path := "/contacts/" + url.PathEscape(contactID) + "/tags/" + url.PathEscape(string(t.ID))
-			if err := c.do(ctx, "DELETE", "DELETE /contacts/{id}/tags/{tag_id}", path, nil, nil, nil); err != nil {
-				return nil, err
-			}
-			return &sources.Tag{ID: string(t.ID), Name: t.Name}, nil
-		}
+	out := make([]*sources.Tag, len(list.Data))
+	for i, t := range list.Data {
+		out[i] = &sources.Tag{ID: string(t.ID), Name: t.Name}
 	}
-	return nil, sources.Errorf(sources.ENotFound, "the workspace has no tag named %q", tag)
+	return out, nil
 }
 
 // AddNote adds a note to a contact (POST /contacts/{id}/notes).
