@@ -53,10 +53,12 @@ type knownGap struct {
 }
 
 // knownGaps must stay short: every entry is a place where the emulator
-// answers as the live API does and the description disagrees. Other gaps
-// NOTES.md lists (notes' path id typed integer, GET /conversations answering
-// "conversations" instead of "data") join this list when the client starts
-// using those endpoints.
+// answers as the live API does and the description disagrees, or where the
+// description says nothing and the emulator answers as the description does
+// elsewhere. Other gaps NOTES.md lists are not violations here: the client
+// sends notes' contact id as a string, as GET /contacts/{contact_id}/notes
+// types it (only POST types it integer), and conversation_list has its items
+// under "conversations" in the description too.
 var knownGaps = []knownGap{
 	// The description sets bearerAuth globally but lists no 401 answer for
 	// /me; the live API answers 401 "unauthorized" / "Access Token Invalid"
@@ -70,6 +72,24 @@ var knownGaps = []knownGap{
 	// route.
 	{"GET", "/contacts/{contact_id}", 404, "status is not supported",
 		"description lists no 404 for GET /contacts/{id}; the live API answers 404 not_found \"User Not Found\""},
+	// GET /tickets/{ticket_id} documents only 200 and 401; an unknown id
+	// answers 404 not_found, as PUT and DELETE of the same path document.
+	{"GET", "/tickets/{ticket_id}", 404, "status is not supported",
+		"description lists no 404 for GET /tickets/{id}; PUT and DELETE of the path document 404 for an unknown ticket"},
+	// The conversation and ticket searches document only 200, but take the
+	// same query language as /contacts/search, whose 400s for refused
+	// queries are documented.
+	{"POST", "/conversations/search", 400, "status is not supported",
+		"description lists no 400 for POST /conversations/search; a refused query answers 400 as /contacts/search documents"},
+	{"POST", "/tickets/search", 400, "status is not supported",
+		"description lists no 400 for POST /tickets/search; a refused query answers 400 as /contacts/search documents"},
+	// Nothing documents what a workspace without Intercom Phone gets from
+	// the call endpoints. The emulator answers 403 api_plan_restricted
+	// "Active subscription needed.", the description's answer for
+	// plan-restricted features (GET /conversations, ...); the client treats
+	// 403 and 404 alike (calls "not supported"). Not yet seen live.
+	{"POST", "/calls/search", 403, "status is not supported",
+		"description says nothing of workspaces without Intercom Phone; 403 api_plan_restricted as for other plan-restricted endpoints (assumed)"},
 }
 
 // ---- loading the description ----
@@ -424,6 +444,7 @@ func TestContract(t *testing.T) {
 	srv, err := intercomtest.Start(intercomtest.Options{
 		Token: contractToken,
 		Now:   func() time.Time { return contractNow },
+		Phone: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -438,6 +459,7 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
 	ctx := t.Context()
 
 	contacts := ws.Contacts()
@@ -666,8 +688,129 @@ func TestContract(t *testing.T) {
 				t.Errorf("SearchContacts: err %v, want UNAUTHENTICATED", err)
 			}
 		}},
+		{"InteractionsByContacts", func(t *testing.T) {
+			ids := []string{demo.ID}
+			for _, c := range contacts[:40] {
+				ids = append(ids, c.ID)
+			}
+			found, err := client.ContactsByIDs(callerCtx(ctx, "ContactsByIDs(for interactions)"), ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var refs []sources.ContactRef
+			for _, id := range ids {
+				refs = append(refs, sources.ContactRefOf(found[id]))
+			}
+			got, err := history.InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts"), refs, nil, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := intercomtest.DemoCallerConversations + intercomtest.DemoCallerTickets + intercomtest.DemoCallerNotes + intercomtest.DemoCallerPhoneCalls
+			if n := len(got[demo.ID]); n != want {
+				t.Errorf("demo caller: %d interactions, want %d", n, want)
+			}
+			since := contractNow.Add(-30 * 24 * time.Hour)
+			if _, err := history.InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts(since)"), refs, nil, since); err != nil {
+				t.Error(err)
+			}
+			calls, err := history.InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts(calls)"), refs[:1], []sources.InteractionKind{sources.KindCall}, since)
+			if err != nil || len(calls[demo.ID]) == 0 {
+				t.Errorf("calls since %v: %d, %v", since, len(calls[demo.ID]), err)
+			}
+			gone := sources.ContactRefByID("000000000000000000000000") // its notes read answers 404
+			if _, err := history.InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts(unknown)"), []sources.ContactRef{gone},
+				[]sources.InteractionKind{sources.KindNote}, time.Time{}); err != nil {
+				t.Errorf("unknown contact: %v", err)
+			}
+		}},
+		{"Conversation", func(t *testing.T) {
+			conv := ws.Conversations(demo.ID)[0]
+			got, err := history.Conversation(callerCtx(ctx, "Conversation"), conv.ID)
+			if err != nil || got.ID != conv.ID {
+				t.Fatalf("Conversation(%s) = %v, %v", conv.ID, got, err)
+			}
+			if _, err := history.Conversation(callerCtx(ctx, "Conversation(unknown)"), "1"); !sources.IsNotFound(err) {
+				t.Errorf("unknown conversation: err %v, want NOT_FOUND", err)
+			}
+		}},
+		{"Ticket", func(t *testing.T) {
+			tk := ws.Tickets(demo.ID)[0]
+			got, err := history.Ticket(callerCtx(ctx, "Ticket"), tk.ID)
+			if err != nil || got.ID != tk.ID {
+				t.Fatalf("Ticket(%s) = %v, %v", tk.ID, got, err)
+			}
+			if _, err := history.Ticket(callerCtx(ctx, "Ticket(unknown)"), "1"); !sources.IsNotFound(err) {
+				t.Errorf("unknown ticket: err %v, want NOT_FOUND", err)
+			}
+		}},
+		{"InteractionsWithoutIntercomPhone", func(t *testing.T) {
+			plain, err := intercomtest.Start(intercomtest.Options{Token: contractToken, Now: func() time.Time { return contractNow }, Contacts: 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			c, err := intercom.New(intercom.Config{Token: contractToken, BaseURL: plain.URL, HTTPClient: hc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = intercom.NewInteractions(c, intercom.InteractionsConfig{}).InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts(no phone)"),
+				[]sources.ContactRef{sources.ContactRefByID(intercomtest.DemoCallerID)}, []sources.InteractionKind{sources.KindCall}, time.Time{})
+			if !errors.Is(err, sources.ErrKindNotSupported) {
+				t.Errorf("calls without Intercom Phone: %v, want not supported", err)
+			}
+		}},
 		// Emulator answers the client does not ask for yet, sent with a plain
 		// http.Client through the same validating transport.
+		{"Raw/Conversations", func(t *testing.T) {
+			status, body := rawCall(t, hc, "GET /conversations", "GET", srv.URL+"/conversations?per_page=30", nil)
+			var list struct {
+				Conversations []json.RawMessage `json:"conversations"`
+				Pages         struct {
+					Next *struct {
+						StartingAfter string `json:"starting_after"`
+					} `json:"next"`
+				} `json:"pages"`
+			}
+			if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Conversations) != 30 || list.Pages.Next == nil {
+				t.Fatalf("GET /conversations: HTTP %d %s", status, clip(body, 300))
+			}
+			if status, body := rawCall(t, hc, "GET /conversations", "GET", srv.URL+"/conversations?starting_after="+url.QueryEscape(list.Pages.Next.StartingAfter), nil); status != http.StatusOK {
+				t.Errorf("second page: HTTP %d %s", status, clip(body, 300))
+			}
+			id := ws.Conversations(demo.ID)[len(ws.Conversations(demo.ID))-1].ID
+			if status, body := rawCall(t, hc, "GET /conversations/{id}", "GET", srv.URL+"/conversations/"+id+"?display_as=plaintext", nil); status != http.StatusOK {
+				t.Errorf("GET /conversations/%s?display_as=plaintext: HTTP %d %s", id, status, clip(body, 300))
+			}
+			for _, path := range []string{"/ticket_types", "/tags"} {
+				if status, _ := rawCall(t, hc, "GET "+path, "GET", srv.URL+path, nil); status != http.StatusOK {
+					t.Errorf("GET %s: HTTP %d", path, status)
+				}
+			}
+			for _, path := range []string{"/conversations/search", "/tickets/search"} {
+				q := map[string]any{"query": map[string]any{"field": "state", "operator": "=", "value": "nonsense"}}
+				if status, body := rawCall(t, hc, "search error", "POST", srv.URL+path, q); status != http.StatusBadRequest {
+					t.Errorf("POST %s with a bad state: HTTP %d %s", path, status, clip(body, 300))
+				}
+			}
+			if status, body := rawCall(t, hc, "notes paged", "GET", srv.URL+"/contacts/"+demo.ID+"/notes?per_page=5&page=2", nil); status != http.StatusOK {
+				t.Errorf("notes page 2: HTTP %d %s", status, clip(body, 300))
+			}
+		}},
+		{"Raw/Calls", func(t *testing.T) {
+			for _, q := range []string{"", "?page=2&per_page=25"} {
+				if status, body := rawCall(t, hc, "GET /calls", "GET", srv.URL+"/calls"+q, nil); status != http.StatusOK {
+					t.Errorf("GET /calls%s: HTTP %d %s", q, status, clip(body, 300))
+				}
+			}
+			call := ws.PhoneCalls(demo.ID)[0]
+			if status, body := rawCall(t, hc, "GET /calls/{id}", "GET", srv.URL+"/calls/"+call.ID, nil); status != http.StatusOK {
+				t.Errorf("GET /calls/%s: HTTP %d %s", call.ID, status, clip(body, 300))
+			}
+			if status, _ := rawCall(t, hc, "GET /calls/{id}", "GET", srv.URL+"/calls/1", nil); status != http.StatusNotFound {
+				t.Errorf("unknown call: HTTP %d, want 404", status)
+			}
+			// (Its 400 needs a body the description refuses: 0 or more than 20 ids.)
+		}},
 		{"Raw/SearchLimits", func(t *testing.T) {
 			leaf := func(i int) map[string]any {
 				return map[string]any{"field": "email", "operator": "=", "value": fmt.Sprintf("x%d@example.com", i)}
@@ -771,6 +914,15 @@ func TestContract(t *testing.T) {
 		"POST /contacts/search 200", "POST /contacts/search 400", "POST /contacts/search 401",
 		"GET /companies 200", "GET /companies 404",
 		"GET /companies/{company_id} 200", "GET /companies/{company_id} 404",
+		"POST /conversations/search 200", "POST /conversations/search 400",
+		"POST /tickets/search 200", "POST /tickets/search 400",
+		"GET /contacts/{contact_id}/notes 200", "GET /contacts/{contact_id}/notes 404",
+		"POST /calls/search 200", "POST /calls/search 403",
+		"GET /conversations 200",
+		"GET /conversations/{conversation_id} 200", "GET /conversations/{conversation_id} 404",
+		"GET /tickets/{ticket_id} 200", "GET /tickets/{ticket_id} 404",
+		"GET /ticket_types 200", "GET /tags 200",
+		"GET /calls 200", "GET /calls/{call_id} 200", "GET /calls/{call_id} 404",
 	}
 	allRan := ran == len(steps)
 	if !allRan {

@@ -273,3 +273,18 @@ func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request,
 	}
 	writeJSON(rw, http.StatusOK, body)
 }
+
+// tagListResponse is the description's tag_list (GET /tags).
+type tagListResponse struct {
+	Type string    `json:"type"`
+	Data []tagBody `json:"data"`
+}
+
+// handleTags lists the workspace's tags.
+func (w *Workspace) handleTags(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+	body := tagListResponse{Type: "list", Data: []tagBody{}}
+	for _, t := range w.Tags() {
+		body.Data = append(body.Data, tagBody{Type: "tag", ID: t.ID, Name: t.Name})
+	}
+	writeJSON(rw, http.StatusOK, body)
+}

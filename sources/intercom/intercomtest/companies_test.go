@@ -83,3 +83,18 @@ func TestCompanies(t *testing.T) {
 		}
 	})
 }
+
+func TestTags(t *testing.T) {
+	s := start(t, Options{Empty: true})
+	r := call(t, s, http.MethodGet, "/tags", nil)
+	wantStatus(t, r, http.StatusOK)
+	l := decode[struct {
+		Type string `json:"type"`
+		Data []struct {
+			Type, ID, Name string
+		} `json:"data"`
+	}](t, r)
+	if l.Type != "list" || len(l.Data) != 12 || l.Data[0].ID != "9100001" || l.Data[0].Name != "VIP" || l.Data[0].Type != "tag" {
+		t.Errorf("GET /tags = %s", r.body)
+	}
+}

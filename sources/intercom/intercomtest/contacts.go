@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -426,7 +425,7 @@ func (w *Workspace) contactBodyLocked(c *Contact) contactBody {
 		Location:                  locationOf(c),
 		CustomAttributes:          maps.Clone(c.CustomAttributes),
 		Tags:                      newAddressList(base+"/tags", "tag", "/tags/", c.TagIDs),
-		Notes:                     newAddressList(base+"/notes", "note", "/notes/", nil),
+		Notes:                     newAddressList(base+"/notes", "note", "/notes/", w.noteIDsLocked(c.ID)),
 		Companies:                 newAddressList(base+"/companies", "company", "/companies/", c.CompanyIDs),
 		OptedOutSubscriptionTypes: newAddressList(base+"/subscriptions", "subscription", "/subscriptions/", nil),
 		OptedInSubscriptionTypes:  newAddressList(base+"/subscriptions", "subscription", "/subscriptions/", nil),
@@ -510,83 +509,28 @@ const (
 )
 
 func (w *Workspace) handleListContacts(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
-	q := r.URL.Query()
-	perPage := listContactsDefaultPerPage
-	if s := q.Get("per_page"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPerPage {
-			writeError(rw, perPageError(s))
-			return
-		}
-		perPage = n
-	}
-	var after *string
-	if q.Has("starting_after") {
-		s := q.Get("starting_after")
-		after = &s
-	}
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	list, apiErr := w.pageLocked(w.order, sortSpec{}, perPage, after)
+	perPage, after, apiErr := queryPaging(r, listContactsDefaultPerPage)
 	if apiErr != nil {
 		writeError(rw, apiErr)
 		return
 	}
-	writeJSON(rw, http.StatusOK, list)
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	items, pages, apiErr := w.contactSearcherLocked().page(w.order, sortSpec[*Contact]{}, perPage, after)
+	if apiErr != nil {
+		writeError(rw, apiErr)
+		return
+	}
+	writeJSON(rw, http.StatusOK, w.contactListLocked(items, pages, len(w.order)))
 }
 
-func perPageError(got string) *apiError {
-	e := errorf(http.StatusBadRequest, CodeParameterInvalid, "per_page must be an integer between 1 and %d, got %q", maxPerPage, got)
-	e.Field = "per_page"
-	return e
-}
-
-// pageLocked cuts one page out of matches (already in sort order) after the
-// cursor, and renders it. An empty cursor string answers 500, as the live
-// API has been seen to do.
-func (w *Workspace) pageLocked(matches []*Contact, sort sortSpec, perPage int, after *string) (contactListBody, *apiError) {
-	start, page := 0, 1
-	if after != nil {
-		if *after == "" {
-			return contactListBody{}, faultError(http.StatusInternalServerError)
-		}
-		cur, err := decodeCursor(*after)
-		if err != nil || cur.Field != sort.field || cur.Desc != sort.desc {
-			e := errorf(http.StatusBadRequest, CodeClientError, msgBadCursor)
-			e.Field = "starting_after"
-			return contactListBody{}, e
-		}
-		key := cur.key()
-		start = len(matches)
-		for i, c := range matches {
-			if w.compareLocked(sort, w.sortKeyLocked(sort, c), key) > 0 {
-				start = i
-				break
-			}
-		}
-		page = cur.Page + 1
-	}
-	end := min(start+perPage, len(matches))
-	body := contactListBody{
-		Type:       "list",
-		Data:       make([]contactBody, 0, end-start),
-		TotalCount: len(matches),
-		Pages: cursorPages{
-			Type:       "pages",
-			Page:       page,
-			PerPage:    perPage,
-			TotalPages: (len(matches) + perPage - 1) / perPage,
-		},
-	}
-	for _, c := range matches[start:end] {
+// contactListLocked renders one page of contacts; w.mu must be held.
+func (w *Workspace) contactListLocked(items []*Contact, pages cursorPages, total int) contactListBody {
+	body := contactListBody{Type: "list", Data: make([]contactBody, 0, len(items)), TotalCount: total, Pages: pages}
+	for _, c := range items {
 		body.Data = append(body.Data, w.contactBodyLocked(c))
 	}
-	if end < len(matches) {
-		last := matches[end-1]
-		cur := newCursor(sort, w.sortKeyLocked(sort, last), page)
-		body.Pages.Next = &nextPage{PerPage: perPage, StartingAfter: &cur}
-	}
-	return body, nil
+	return body
 }
 
 func (w *Workspace) handleContactCompanies(rw http.ResponseWriter, r *http.Request, p map[string]string) {

@@ -25,6 +25,21 @@
 //	POST /contacts/search                          contact list with total_count and cursor pages
 //	GET  /companies                                company list; page/per_page (default 15); company_id, name, tag_id filters
 //	GET  /companies/{id}                           company (404 company_not_found)
+//	GET  /tags                                     tag_list
+//	GET  /contacts/{id}/notes                      note_list, newest first; per_page (default 50), page, starting_after
+//	GET  /conversations                            conversation_list (items under "conversations"); per_page (default 20), starting_after
+//	GET  /conversations/{id}                       conversation with its parts (404 not_found); display_as=plaintext
+//	POST /conversations/search                     conversation_list; default page 20
+//	POST /tickets/search                           ticket_list (items under "tickets"); default page 20
+//	GET  /tickets/{id}                             ticket (404 not_found, which the description does not list)
+//	GET  /ticket_types                             ticket_type list
+//	GET  /calls                                    call_list, newest first; page, per_page (default and maximum 25)
+//	GET  /calls/{id}                               call (404 not_found)
+//	POST /calls/search                             calls of 1..20 conversation_ids, with transcripts
+//
+// The call endpoints need Options.Phone (the workspace has Intercom Phone);
+// without it they answer 403 api_plan_restricted "Active subscription
+// needed.", as the description answers for features a plan lacks.
 //
 // Every request needs "Authorization: Bearer <Options.Token>"; otherwise 401
 // {"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}.
@@ -36,9 +51,27 @@
 //
 // # Search
 //
-// POST /contacts/search takes {"query": filter, "pagination": {"per_page",
-// "starting_after"}, "sort": {"field", "order"}}; a filter is {field,
-// operator, value} or {operator: "AND"|"OR", value: [filters]}.
+// POST /contacts/search, /conversations/search and /tickets/search take
+// {"query": filter, "pagination": {"per_page", "starting_after"}, "sort":
+// {"field", "order"}}; a filter is {field, operator, value} or {operator:
+// "AND"|"OR", value: [filters]}. One engine serves the three, with the same
+// operators, limits, errors and paging; the fields differ:
+//
+//   - contacts: as listed below.
+//   - conversations: the description's table: id, created_at, updated_at,
+//     source.type, source.delivered_as, source.subject, source.body (= matches
+//     any one word, as the description says), source.author.*, contact_ids
+//     and teammate_ids (lists: = and IN match when any element does),
+//     admin_assignee_id and team_assignee_id (integers), open, read, state
+//     (open, closed, snoozed), waiting_since, snoozed_until, tag_ids, priority
+//     (none, low, medium, high, urgent), statistics.*, ...
+//   - tickets: id, created_at (which also takes <= and >=), updated_at,
+//     title, description, category (the search terms request, task and
+//     tracker), ticket_type_id, contact_ids, teammate_ids, admin_assignee_id,
+//     team_assignee_id, open, state (submitted, in_progress,
+//     waiting_on_customer, resolved), snoozed_until.
+//
+// For contacts:
 //
 //   - String fields: = != IN NIN ~ (contains) !~ ^ (starts with) $ (ends with).
 //     = != IN NIN are exact, except on email and email_domain where they ignore
@@ -62,10 +95,12 @@
 //
 // Limits: at most 2 levels of AND/OR groups and 15 filters per group.
 // Results are ordered by created_at then id unless sort is given (order
-// defaults to descending; nulls last; ties by id). Pages default to 50, at
-// most 150; the cursor comes back in pages.next.starting_after and goes back
-// in pagination.starting_after. An empty starting_after answers 500, as the
-// live API has been seen to.
+// defaults to descending; nulls last; ties by id). Pages default to 50 for
+// contacts and 20 for conversations and tickets, at most 150; the cursor
+// comes back in pages.next.starting_after and goes back in
+// pagination.starting_after (a cursor of another object or sort is a
+// client_error). An empty starting_after answers 500, as the live API has
+// been seen to.
 //
 // Errors are 400 error.list bodies with a specific message and, where it
 // applies, the offending "field":
@@ -90,7 +125,8 @@
 // the next N requests), 429s, slow answers and connection resets, optionally
 // only on some endpoints, drawing from a source seeded by Options.Seed.
 // Calls, CallCounts, TotalCalls and ResetCalls count requests per route
-// pattern (the Endpoint constants, e.g. "POST /contacts/search").
+// pattern (the Endpoint constants, e.g. "POST /contacts/search"); the
+// Intercom Phone calls of a contact are PhoneCalls.
 //
 // # Seed data
 //
@@ -120,4 +156,26 @@
 //   - Carmen López, a lead with a phone and no email; Hannah Schmidt, a user
 //     without a phone; Noah Williams, with all 12 tags (has_more) and 3
 //     companies.
+//
+// Histories are drawn after the contacts from their own random source, so
+// they change none of the facts above (nor any contact's updated_at). Most
+// contacts have 0 to 5 conversations, a few tickets and notes; about one in
+// sixteen (and Noah Williams) has a long history of 20 to 60 conversations;
+// about a third have none, and Hannah Schmidt (NoHistoryContactName) has
+// no interaction of any kind. Conversations are chats, emails, outbound and
+// automated messages and phone calls, with HTML bodies (paragraphs, line
+// breaks, links, entities), every state and priority, admins as authors and
+// assignees, and replies, notes and state changes as parts; each
+// phone_call conversation has one call (answered, missed or voicemail).
+// Tickets have one of four types (GET /ticket_types: Bug report, Billing
+// question, Callback request, Account review) and go through the state
+// categories; some old ones were closed unresolved. A contact body's
+// notes.total_count is its number of notes. The demo caller has
+// DemoCallerConversations conversations (the newest an unanswered urgent
+// chat from two hours ago, then a missed call), DemoCallerTickets tickets
+// (one in each state category), DemoCallerNotes notes and
+// DemoCallerPhoneCalls calls. Ids are decimal numbers that grow with
+// creation time; conversations and tickets share one id space. Workspace
+// helpers (Conversations, Tickets, Notes, PhoneCalls, TicketTypes and the
+// Add* methods) read and change them.
 package intercomtest

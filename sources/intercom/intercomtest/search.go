@@ -14,6 +14,12 @@ import (
 	"time"
 )
 
+// The search engine: Intercom's query language (the description's "Search"
+// sections of contacts, conversations and tickets) over any record type. A
+// searcher[T] knows the fields of one object type; compiling, sorting and
+// cursor paging are shared, so every search endpoint has the same operators,
+// limits, errors and calendar-day date matching.
+
 // Search limits, from the description's "Nesting & Limitations".
 const (
 	maxNesting         = 2  // levels of AND/OR groups
@@ -27,16 +33,17 @@ const (
 type attrType int
 
 const (
-	typeString  attrType = iota
-	typeDate             // matched by calendar day in the workspace time zone
-	typeNumber           // integer (or decimal) custom attributes
-	typeBoolean          //
-	typeIDSet            // tag_id, segment_id: only = and !=
-	typeCompany          // company_id: = != IN NIN over the contact's companies
+	typeString    attrType = iota
+	typeDate               // matched by calendar day in the workspace time zone
+	typeNumber             // integer (or decimal) fields and custom attributes
+	typeBoolean            //
+	typeIDSet              // tag_id, segment_id: only = and !=
+	typeCompany            // company_id: = != IN NIN over the contact's companies
+	typeStringSet          // a list of ids (contact_ids, teammate_ids): = != IN NIN, any element matches
 )
 
 func (t attrType) String() string {
-	return [...]string{"string", "date", "integer", "boolean", "id", "id"}[t]
+	return [...]string{"string", "date", "integer", "boolean", "id", "id", "string"}[t]
 }
 
 // inferAttrType guesses a custom attribute's type from a stored value; as in
@@ -54,7 +61,7 @@ func inferAttrType(name string, v any) attrType {
 	return typeString
 }
 
-// fieldValue is one contact's value of a field. For dates n holds Unix
+// fieldValue is one record's value of a field. For dates n holds Unix
 // seconds.
 type fieldValue struct {
 	null bool
@@ -73,108 +80,59 @@ func dateVal(t time.Time) fieldValue {
 	return fieldValue{n: float64(t.Unix())}
 }
 
-var nullVal = fieldValue{null: true}
+// numVal is an integer field; zero is a value, not null (Intercom's
+// admin_assignee_id is 0 when unassigned).
+func numVal(n int64) fieldValue { return fieldValue{n: float64(n)} }
 
-type field struct {
-	name string
-	typ  attrType
-	get  func(c *Contact) fieldValue
-	fold bool     // = != IN NIN ignore case (email addresses)
-	enum []string // the only accepted values (role)
+// idNumVal is an integer id held as a decimal string, "" being 0.
+func idNumVal(id string) fieldValue {
+	n, _ := strconv.ParseInt(id, 10, 64)
+	return numVal(n)
 }
 
-func alwaysNull(*Contact) fieldValue { return nullVal }
+func boolVal(b bool) fieldValue { return fieldValue{b: b} }
 
-// contactFields are the description's "Accepted Fields" for contacts, plus
-// company_id. Fields the emulator has no data for are searchable and null.
-var contactFields = func() map[string]field {
-	m := map[string]field{}
-	add := func(f field) { m[f.name] = f }
-	str := func(name string, get func(c *Contact) string) {
-		add(field{name: name, typ: typeString, get: func(c *Contact) fieldValue { return strVal(get(c)) }})
-	}
-	date := func(name string, get func(c *Contact) time.Time) {
-		add(field{name: name, typ: typeDate, get: func(c *Contact) fieldValue { return dateVal(get(c)) }})
-	}
-	boolean := func(name string, get func(c *Contact) bool) {
-		add(field{name: name, typ: typeBoolean, get: func(c *Contact) fieldValue { return fieldValue{b: get(c)} }})
-	}
-	str("id", func(c *Contact) string { return c.ID })
-	add(field{name: "role", typ: typeString, enum: []string{"user", "lead"}, get: func(c *Contact) fieldValue { return strVal(c.Role) }})
-	str("name", func(c *Contact) string { return c.Name })
-	str("avatar", func(c *Contact) string { return c.AvatarURL })
-	str("owner_id", func(c *Contact) string { return c.OwnerID })
-	add(field{name: "email", typ: typeString, fold: true, get: func(c *Contact) fieldValue { return strVal(c.Email) }})
-	add(field{name: "email_domain", typ: typeString, fold: true, get: func(c *Contact) fieldValue { return strVal(c.emailDomain()) }})
-	str("phone", func(c *Contact) string { return c.Phone })
-	str("formatted_phone", func(c *Contact) string { return c.FormattedPhone })
-	str("external_id", func(c *Contact) string { return c.ExternalID })
-	str("language_override", func(c *Contact) string { return c.LanguageOverride })
-	str("browser", func(c *Contact) string { return c.Browser })
-	str("browser_language", func(c *Contact) string { return c.BrowserLanguage })
-	str("os", func(c *Contact) string { return c.OS })
-	str("location.country", func(c *Contact) string {
-		if c.LocationCountry == "" {
-			return ""
-		}
-		return countryInfo(c.LocationCountry).name
-	})
-	str("location.region", func(c *Contact) string { return c.LocationRegion })
-	str("location.city", func(c *Contact) string { return c.LocationCity })
-	date("created_at", func(c *Contact) time.Time { return c.CreatedAt })
-	date("updated_at", func(c *Contact) time.Time { return c.UpdatedAt })
-	date("signed_up_at", func(c *Contact) time.Time { return c.SignedUpAt })
-	date("last_seen_at", func(c *Contact) time.Time { return c.LastSeenAt })
-	date("last_contacted_at", func(c *Contact) time.Time { return c.LastContactedAt })
-	date("last_replied_at", func(c *Contact) time.Time { return c.LastRepliedAt })
-	boolean("unsubscribed_from_emails", func(c *Contact) bool { return c.UnsubscribedFromEmails })
-	boolean("marked_email_as_spam", func(c *Contact) bool { return c.MarkedEmailAsSpam })
-	boolean("has_hard_bounced", func(c *Contact) bool { return c.HasHardBounced })
-	for _, n := range []string{"last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at", "android_last_seen_at"} {
-		add(field{name: n, typ: typeDate, get: alwaysNull})
-	}
-	// "andoid_sdk_version" is spelled so in the description's table.
-	for _, n := range []string{"ios_app_version", "ios_device", "ios_app_device", "ios_os_version", "ios_app_name",
-		"ios_sdk_version", "android_app_version", "android_device", "android_app_name", "android_sdk_version", "andoid_sdk_version"} {
-		add(field{name: n, typ: typeString, get: alwaysNull})
-	}
-	add(field{name: "tag_id", typ: typeIDSet, get: func(c *Contact) fieldValue { return fieldValue{set: c.TagIDs} }})
-	add(field{name: "segment_id", typ: typeIDSet, get: func(c *Contact) fieldValue { return fieldValue{} }})
-	add(field{name: "company_id", typ: typeCompany, get: func(c *Contact) fieldValue { return fieldValue{set: c.CompanyIDs} }})
-	return m
-}()
+func setVal(ids []string) fieldValue { return fieldValue{set: ids} }
 
-const customPrefix = "custom_attributes."
+var nullVal = fieldValue{null: true}
 
-// fieldLocked resolves a search or sort field; w.mu must be held.
-func (w *Workspace) fieldLocked(name string) (field, *apiError) {
-	if f, ok := contactFields[name]; ok {
-		return f, nil
-	}
-	if attr, ok := strings.CutPrefix(name, customPrefix); ok && attr != "" {
-		t, ok := w.attrTypes[attr]
-		if !ok {
-			return field{}, fieldError(name, "Custom attribute '%s' does not exist on contacts", attr)
-		}
-		return field{name: name, typ: t, get: func(c *Contact) fieldValue {
-			v, ok := c.CustomAttributes[attr]
-			if !ok || v == nil {
-				return nullVal
-			}
-			switch x := v.(type) {
-			case string:
-				return strVal(x)
-			case bool:
-				return fieldValue{b: x}
-			case int64:
-				return fieldValue{n: float64(x)}
-			case float64:
-				return fieldValue{n: x}
-			}
-			return strVal(fmt.Sprint(v))
-		}}, nil
-	}
-	return field{}, fieldError(name, "'%s' is not a searchable contact field", name)
+// field is one searchable (and maybe sortable) field of records of type T.
+type field[T any] struct {
+	name string
+	typ  attrType
+	get  func(T) fieldValue
+	fold bool     // = != IN NIN ignore case (email addresses)
+	enum []string // the only accepted values (role, state)
+	ops  []string // the operators accepted, when not those of typ
+	// words makes = != IN NIN match any one word of the value, as
+	// conversations' and tickets' source.body does (the description:
+	// `=` "support" finds "I need support").
+	words bool
+}
+
+// fieldTable builds a map of fields with typed helpers.
+type fieldTable[T any] map[string]field[T]
+
+func (m fieldTable[T]) add(f field[T]) { m[f.name] = f }
+
+func (m fieldTable[T]) str(name string, get func(T) string) {
+	m.add(field[T]{name: name, typ: typeString, get: func(r T) fieldValue { return strVal(get(r)) }})
+}
+
+func (m fieldTable[T]) date(name string, get func(T) time.Time) {
+	m.add(field[T]{name: name, typ: typeDate, get: func(r T) fieldValue { return dateVal(get(r)) }})
+}
+
+func (m fieldTable[T]) boolean(name string, get func(T) bool) {
+	m.add(field[T]{name: name, typ: typeBoolean, get: func(r T) fieldValue { return boolVal(get(r)) }})
+}
+
+func (m fieldTable[T]) number(name string, get func(T) fieldValue) {
+	m.add(field[T]{name: name, typ: typeNumber, get: get})
+}
+
+func (m fieldTable[T]) set(name string, get func(T) []string) {
+	m.add(field[T]{name: name, typ: typeStringSet, get: func(r T) fieldValue { return setVal(get(r)) }})
 }
 
 func fieldError(name, format string, args ...any) *apiError {
@@ -188,24 +146,37 @@ func badRequest(format string, args ...any) *apiError {
 }
 
 // predicate is a compiled filter.
-type predicate func(c *Contact) bool
+type predicate[T any] func(T) bool
 
 // validOps lists the operators each field type accepts (description's
 // "Accepted Operators").
 var validOps = map[attrType][]string{
-	typeString:  {"=", "!=", "IN", "NIN", "~", "!~", "^", "$"},
-	typeDate:    {"=", "<", ">"},
-	typeNumber:  {"=", "!=", "IN", "NIN", "<", ">", "<=", ">="},
-	typeBoolean: {"=", "!=", "IN", "NIN"},
-	typeIDSet:   {"=", "!="},
-	typeCompany: {"=", "!=", "IN", "NIN"},
+	typeString:    {"=", "!=", "IN", "NIN", "~", "!~", "^", "$"},
+	typeDate:      {"=", "<", ">"},
+	typeNumber:    {"=", "!=", "IN", "NIN", "<", ">", "<=", ">="},
+	typeBoolean:   {"=", "!=", "IN", "NIN"},
+	typeIDSet:     {"=", "!="},
+	typeCompany:   {"=", "!=", "IN", "NIN"},
+	typeStringSet: {"=", "!=", "IN", "NIN"},
 }
 
 var allOps = []string{"=", "!=", "IN", "NIN", "<", "<=", ">", ">=", "~", "!~", "^", "$"}
 
-// compileLocked turns a query object into a predicate, enforcing Intercom's
-// limits; depth is the number of AND/OR groups around q. w.mu must be held.
-func (w *Workspace) compileLocked(q any, depth int) (predicate, *apiError) {
+// searcher searches the records of one object type.
+type searcher[T any] struct {
+	object string // "contact", "conversation", "ticket": in messages and cursors
+	field  func(name string) (field[T], *apiError)
+	tz     *time.Location
+	// companyIDs expands a company_id filter value (an Intercom id or your
+	// own company_id) to the Intercom ids it names; contacts only.
+	companyIDs func(value string) []string
+	// order is the key of the default order (created_at, then id).
+	order func(T) sortKey
+}
+
+// compile turns a query object into a predicate, enforcing Intercom's
+// limits; depth is the number of AND/OR groups around q.
+func (s *searcher[T]) compile(q any, depth int) (predicate[T], *apiError) {
 	obj, ok := q.(map[string]any)
 	if !ok {
 		return nil, badRequest("Each filter must be a JSON object with field, operator and value, or operator and a value array")
@@ -215,7 +186,7 @@ func (w *Workspace) compileLocked(q any, depth int) (predicate, *apiError) {
 		return nil, badRequest("Filter is missing a string 'operator'")
 	}
 	if op == "AND" || op == "OR" {
-		return w.compileGroupLocked(op, obj, depth+1)
+		return s.compileGroup(op, obj, depth+1)
 	}
 	name, ok := obj["field"].(string)
 	if !ok || name == "" {
@@ -224,17 +195,22 @@ func (w *Workspace) compileLocked(q any, depth int) (predicate, *apiError) {
 		}
 		return nil, badRequest("Filter is missing a string 'field'")
 	}
-	f, apiErr := w.fieldLocked(name)
+	f, apiErr := s.field(name)
 	if apiErr != nil {
 		return nil, apiErr
 	}
 	if !slices.Contains(allOps, op) {
 		return nil, errorf(http.StatusBadRequest, CodeInvalidOperator, "Unsupported operator '%s'; operators are %s", op, strings.Join(allOps, " "))
 	}
-	if !slices.Contains(validOps[f.typ], op) {
-		msg := fmt.Sprintf("Operator '%s' is not supported on %s field '%s'; use one of %s", op, f.typ, name, strings.Join(validOps[f.typ], " "))
+	ops := f.ops
+	if ops == nil {
+		ops = validOps[f.typ]
+	}
+	if !slices.Contains(ops, op) {
+		msg := fmt.Sprintf("Operator '%s' is not supported on %s field '%s'; use one of %s", op, f.typ, name, strings.Join(ops, " "))
 		if f.typ == typeDate {
-			msg = fmt.Sprintf("Operator '%s' is not supported on date field '%s': dates are matched by calendar day and accept only =, < and >", op, name)
+			msg = fmt.Sprintf("Operator '%s' is not supported on date field '%s': dates are matched by calendar day and accept only %s", op, name,
+				strings.Join(ops[:len(ops)-1], ", ")+" and "+ops[len(ops)-1])
 		}
 		e := errorf(http.StatusBadRequest, CodeInvalidOperator, "%s", msg)
 		e.Field = name
@@ -244,10 +220,10 @@ func (w *Workspace) compileLocked(q any, depth int) (predicate, *apiError) {
 	if !present {
 		return nil, valueError(name, "Filter on '%s' is missing 'value'", name)
 	}
-	return w.compileFilterLocked(f, op, value)
+	return s.compileFilter(f, op, value)
 }
 
-func (w *Workspace) compileGroupLocked(op string, obj map[string]any, level int) (predicate, *apiError) {
+func (s *searcher[T]) compileGroup(op string, obj map[string]any, level int) (predicate[T], *apiError) {
 	if level > maxNesting {
 		return nil, badRequest("Search query is nested too deeply: at most %d levels of AND/OR groups are allowed", maxNesting)
 	}
@@ -261,27 +237,27 @@ func (w *Workspace) compileGroupLocked(op string, obj map[string]any, level int)
 	if len(items) > maxFiltersPerGroup {
 		return nil, badRequest("Too many filters in an %s group: %d given, at most %d are allowed", op, len(items), maxFiltersPerGroup)
 	}
-	preds := make([]predicate, len(items))
+	preds := make([]predicate[T], len(items))
 	for i, it := range items {
-		p, apiErr := w.compileLocked(it, level)
+		p, apiErr := s.compile(it, level)
 		if apiErr != nil {
 			return nil, apiErr
 		}
 		preds[i] = p
 	}
 	if op == "AND" {
-		return func(c *Contact) bool {
+		return func(r T) bool {
 			for _, p := range preds {
-				if !p(c) {
+				if !p(r) {
 					return false
 				}
 			}
 			return true
 		}, nil
 	}
-	return func(c *Contact) bool {
+	return func(r T) bool {
 		for _, p := range preds {
-			if p(c) {
+			if p(r) {
 				return true
 			}
 		}
@@ -301,7 +277,7 @@ func describe(v any) string {
 	return string(b)
 }
 
-func (w *Workspace) compileFilterLocked(f field, op string, value any) (predicate, *apiError) {
+func (s *searcher[T]) compileFilter(f field[T], op string, value any) (predicate[T], *apiError) {
 	list := op == "IN" || op == "NIN"
 	var values []any
 	if list {
@@ -320,19 +296,19 @@ func (w *Workspace) compileFilterLocked(f field, op string, value any) (predicat
 	case typeString:
 		return compileString(f, op, values)
 	case typeDate:
-		return w.compileDate(f, op, value)
+		return s.compileDate(f, op, value)
 	case typeNumber:
 		return compileNumber(f, op, values)
 	case typeBoolean:
 		return compileBool(f, op, values)
 	default:
-		return w.compileIDSetLocked(f, op, values)
+		return s.compileIDSet(f, op, values)
 	}
 }
 
-func compileString(f field, op string, values []any) (predicate, *apiError) {
+func compileString[T any](f field[T], op string, values []any) (predicate[T], *apiError) {
 	norm := func(s string) string {
-		if f.fold {
+		if f.fold || f.words {
 			return strings.ToLower(s)
 		}
 		return s
@@ -343,7 +319,7 @@ func compileString(f field, op string, values []any) (predicate, *apiError) {
 		switch x := v.(type) {
 		case string:
 			if f.enum != nil && !slices.Contains(f.enum, x) {
-				return nil, valueError(f.name, "'%s' accepts only %s, got %q", f.name, strings.Join(f.enum, " or "), x)
+				return nil, valueError(f.name, "'%s' accepts only %s, got %q", f.name, orList(f.enum), x)
 			}
 			want = append(want, norm(x))
 		case nil:
@@ -358,27 +334,35 @@ func compileString(f field, op string, values []any) (predicate, *apiError) {
 	}
 	get := f.get
 	if nullWanted {
-		isNull := func(c *Contact) bool { return get(c).null }
+		isNull := func(r T) bool { return get(r).null }
 		if op == "=" {
 			return isNull, nil
 		}
-		return func(c *Contact) bool { return !isNull(c) }, nil
+		return func(r T) bool { return !isNull(r) }, nil
+	}
+	// equal reports whether the value (or, for words fields, one of its
+	// words) is one of want.
+	equal := func(v fieldValue) bool { return slices.Contains(want, norm(v.s)) }
+	if f.words {
+		equal = func(v fieldValue) bool {
+			return slices.ContainsFunc(words(v.s), func(w string) bool { return slices.Contains(want, w) })
+		}
 	}
 	// Partial-match operators ignore case, as Intercom's do.
-	lower := func(c *Contact) (string, bool) {
-		v := get(c)
+	lower := func(r T) (string, bool) {
+		v := get(r)
 		return strings.ToLower(v.s), !v.null
 	}
 	switch op {
 	case "=", "IN":
-		return func(c *Contact) bool {
-			v := get(c)
-			return !v.null && slices.Contains(want, norm(v.s))
+		return func(r T) bool {
+			v := get(r)
+			return !v.null && equal(v)
 		}, nil
 	case "!=", "NIN":
-		return func(c *Contact) bool {
-			v := get(c)
-			return v.null || !slices.Contains(want, norm(v.s))
+		return func(r T) bool {
+			v := get(r)
+			return v.null || !equal(v)
 		}, nil
 	}
 	needle := strings.ToLower(want[0])
@@ -386,15 +370,29 @@ func compileString(f field, op string, values []any) (predicate, *apiError) {
 		"~": strings.Contains, "!~": strings.Contains, "^": strings.HasPrefix, "$": strings.HasSuffix,
 	}[op]
 	if op == "!~" {
-		return func(c *Contact) bool {
-			s, ok := lower(c)
+		return func(r T) bool {
+			s, ok := lower(r)
 			return !ok || !match(s, needle)
 		}, nil
 	}
-	return func(c *Contact) bool {
-		s, ok := lower(c)
+	return func(r T) bool {
+		s, ok := lower(r)
 		return ok && match(s, needle)
 	}, nil
+}
+
+// words splits a text (HTML tags removed) into lower-case words.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(plainText(s)), func(r rune) bool {
+		return !(r == '\'' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 0x7f)
+	})
+}
+
+func orList(values []string) string {
+	if len(values) <= 2 {
+		return strings.Join(values, " or ")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // unixValue accepts what Intercom accepts for a date: a JSON integer or a
@@ -412,33 +410,38 @@ func unixValue(v any) (int64, bool) {
 }
 
 // compileDate matches by calendar day in the workspace time zone: = is the
-// whole day, > starts at the next day, < ends before that day.
-func (w *Workspace) compileDate(f field, op string, value any) (predicate, *apiError) {
+// whole day, > starts at the next day, < ends before that day; where a field
+// accepts them, >= starts at the day and <= ends with it.
+func (s *searcher[T]) compileDate(f field[T], op string, value any) (predicate[T], *apiError) {
 	ts, ok := unixValue(value)
 	if !ok {
 		return nil, valueError(f.name, "Value for date field '%s' must be a UNIX timestamp, got %s", f.name, describe(value))
 	}
-	t := time.Unix(ts, 0).In(w.opts.Timezone)
+	t := time.Unix(ts, 0).In(s.tz)
 	y, m, d := t.Date()
-	dayStart := float64(time.Date(y, m, d, 0, 0, 0, 0, w.opts.Timezone).Unix())
-	nextDay := float64(time.Date(y, m, d+1, 0, 0, 0, 0, w.opts.Timezone).Unix())
+	dayStart := float64(time.Date(y, m, d, 0, 0, 0, 0, s.tz).Unix())
+	nextDay := float64(time.Date(y, m, d+1, 0, 0, 0, 0, s.tz).Unix())
 	get := f.get
-	in := func(c *Contact, lo, hi float64) bool {
-		v := get(c)
+	in := func(r T, lo, hi float64) bool {
+		v := get(r)
 		return !v.null && v.n >= lo && v.n < hi
 	}
 	const inf = 1e300
 	switch op {
 	case "=":
-		return func(c *Contact) bool { return in(c, dayStart, nextDay) }, nil
+		return func(r T) bool { return in(r, dayStart, nextDay) }, nil
 	case ">":
-		return func(c *Contact) bool { return in(c, nextDay, inf) }, nil
+		return func(r T) bool { return in(r, nextDay, inf) }, nil
+	case ">=":
+		return func(r T) bool { return in(r, dayStart, inf) }, nil
+	case "<=":
+		return func(r T) bool { return in(r, -inf, nextDay) }, nil
 	default: // "<"
-		return func(c *Contact) bool { return in(c, -inf, dayStart) }, nil
+		return func(r T) bool { return in(r, -inf, dayStart) }, nil
 	}
 }
 
-func compileNumber(f field, op string, values []any) (predicate, *apiError) {
+func compileNumber[T any](f field[T], op string, values []any) (predicate[T], *apiError) {
 	want := make([]float64, 0, len(values))
 	for _, v := range values {
 		var n float64
@@ -455,8 +458,8 @@ func compileNumber(f field, op string, values []any) (predicate, *apiError) {
 		want = append(want, n)
 	}
 	get := f.get
-	return func(c *Contact) bool {
-		v := get(c)
+	return func(r T) bool {
+		v := get(r)
 		switch op {
 		case "!=", "NIN":
 			return v.null || !slices.Contains(want, v.n)
@@ -478,7 +481,7 @@ func compileNumber(f field, op string, values []any) (predicate, *apiError) {
 	}, nil
 }
 
-func compileBool(f field, op string, values []any) (predicate, *apiError) {
+func compileBool[T any](f field[T], op string, values []any) (predicate[T], *apiError) {
 	want := make([]bool, 0, len(values))
 	for _, v := range values {
 		switch x := v.(type) {
@@ -496,35 +499,35 @@ func compileBool(f field, op string, values []any) (predicate, *apiError) {
 	}
 	get := f.get
 	negate := op == "!=" || op == "NIN"
-	return func(c *Contact) bool {
-		v := get(c)
+	return func(r T) bool {
+		v := get(r)
 		hit := !v.null && slices.Contains(want, v.b)
 		return hit != negate
 	}, nil
 }
 
-// compileIDSetLocked handles tag_id, segment_id and company_id. company_id
-// values may be either the Intercom id or your own company_id.
-func (w *Workspace) compileIDSetLocked(f field, op string, values []any) (predicate, *apiError) {
+// compileIDSet handles fields whose value is a set of ids: tag_id,
+// segment_id, company_id (whose values may be the Intercom id or your own
+// company_id) and lists such as contact_ids. A record matches = and IN when
+// any of its ids is one of the values, != and NIN when none is.
+func (s *searcher[T]) compileIDSet(f field[T], op string, values []any) (predicate[T], *apiError) {
 	want := map[string]bool{}
 	for _, v := range values {
-		s, ok := v.(string)
+		str, ok := v.(string)
 		if !ok {
 			return nil, valueError(f.name, "Value for '%s' must be a string id, got %s", f.name, describe(v))
 		}
-		want[s] = true
-		if f.typ == typeCompany {
-			for _, co := range w.companies {
-				if co.CompanyID == s {
-					want[co.ID] = true
-				}
+		want[str] = true
+		if f.typ == typeCompany && s.companyIDs != nil {
+			for _, id := range s.companyIDs(str) {
+				want[id] = true
 			}
 		}
 	}
 	get := f.get
 	negate := op == "!=" || op == "NIN"
-	return func(c *Contact) bool {
-		hit := slices.ContainsFunc(get(c).set, func(id string) bool { return want[id] })
+	return func(r T) bool {
+		hit := slices.ContainsFunc(get(r).set, func(id string) bool { return want[id] })
 		return hit != negate
 	}, nil
 }
@@ -533,10 +536,10 @@ func (w *Workspace) compileIDSetLocked(f field, op string, values []any) (predic
 
 // sortSpec orders results; the zero value is the default order (created_at,
 // then id, ascending).
-type sortSpec struct {
+type sortSpec[T any] struct {
 	field string
 	desc  bool
-	get   func(c *Contact) fieldValue
+	get   func(T) fieldValue
 }
 
 type sortKey struct {
@@ -547,25 +550,31 @@ type sortKey struct {
 	id   string
 }
 
-func (w *Workspace) sortKeyLocked(s sortSpec, c *Contact) sortKey {
-	if s.get == nil {
-		return sortKey{num: true, n: float64(c.CreatedAt.Unix()), id: c.ID}
-	}
-	v := s.get(c)
-	switch {
-	case v.null:
-		return sortKey{null: true, id: c.ID}
-	case v.s != "":
-		return sortKey{s: strings.ToLower(v.s), id: c.ID}
-	case v.b:
-		return sortKey{num: true, n: 1, id: c.ID}
-	}
-	return sortKey{num: true, n: v.n, id: c.ID}
+// createdKey is the default order's key of a record.
+func createdKey(created time.Time, id string) sortKey {
+	return sortKey{num: true, n: float64(created.Unix()), id: id}
 }
 
-// compareLocked orders two keys: nulls last in either direction, ties broken
+func (s *searcher[T]) key(spec sortSpec[T], r T) sortKey {
+	def := s.order(r)
+	if spec.get == nil {
+		return def
+	}
+	v := spec.get(r)
+	switch {
+	case v.null:
+		return sortKey{null: true, id: def.id}
+	case v.s != "":
+		return sortKey{s: strings.ToLower(v.s), id: def.id}
+	case v.b:
+		return sortKey{num: true, n: 1, id: def.id}
+	}
+	return sortKey{num: true, n: v.n, id: def.id}
+}
+
+// compareKeys orders two keys: nulls last in either direction, ties broken
 // by id ascending so that the order is total and cursors never skip.
-func (w *Workspace) compareLocked(s sortSpec, a, b sortKey) int {
+func compareKeys(desc bool, a, b sortKey) int {
 	if a.null != b.null {
 		if a.null {
 			return 1
@@ -581,7 +590,7 @@ func (w *Workspace) compareLocked(s sortSpec, a, b sortKey) int {
 		} else {
 			c = cmp.Compare(a.s, b.s)
 		}
-		if s.desc {
+		if desc {
 			c = -c
 		}
 	}
@@ -591,26 +600,27 @@ func (w *Workspace) compareLocked(s sortSpec, a, b sortKey) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// cursor is the opaque starting_after value: the sort and the key of the
-// last item served, so that a page starts right after it even if contacts
-// were added or removed meanwhile.
+// cursor is the opaque starting_after value: the object searched, the sort
+// and the key of the last item served, so that a page starts right after it
+// even if records were added or removed meanwhile.
 type cursor struct {
-	Field string  `json:"f,omitempty"`
-	Desc  bool    `json:"d,omitempty"`
-	Null  bool    `json:"z,omitempty"`
-	Num   bool    `json:"k,omitempty"`
-	N     float64 `json:"n,omitempty"`
-	S     string  `json:"s,omitempty"`
-	ID    string  `json:"i"`
-	Page  int     `json:"p"`
+	Object string  `json:"o,omitempty"`
+	Field  string  `json:"f,omitempty"`
+	Desc   bool    `json:"d,omitempty"`
+	Null   bool    `json:"z,omitempty"`
+	Num    bool    `json:"k,omitempty"`
+	N      float64 `json:"n,omitempty"`
+	S      string  `json:"s,omitempty"`
+	ID     string  `json:"i"`
+	Page   int     `json:"p"`
 }
 
 func (c cursor) key() sortKey {
 	return sortKey{null: c.Null, num: c.Num, n: c.N, s: c.S, id: c.ID}
 }
 
-func newCursor(s sortSpec, k sortKey, page int) string {
-	b, _ := json.Marshal(cursor{Field: s.field, Desc: s.desc, Null: k.null, Num: k.num, N: k.n, S: k.s, ID: k.id, Page: page})
+func newCursor(object, field string, desc bool, k sortKey, page int) string {
+	b, _ := json.Marshal(cursor{Object: object, Field: field, Desc: desc, Null: k.null, Num: k.num, N: k.n, S: k.s, ID: k.id, Page: page})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -629,44 +639,107 @@ func decodeCursor(s string) (cursor, error) {
 	return c, nil
 }
 
-// sortSpecLocked reads the optional sort object; order defaults to
-// descending as the description says.
-func (w *Workspace) sortSpecLocked(raw any) (sortSpec, *apiError) {
+// sortSpec reads the optional sort object; order defaults to descending as
+// the description says.
+func (s *searcher[T]) sortSpec(raw any) (sortSpec[T], *apiError) {
 	if raw == nil {
-		return sortSpec{}, nil
+		return sortSpec[T]{}, nil
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		return sortSpec{}, badRequest("'sort' must be an object with field and order")
+		return sortSpec[T]{}, badRequest("'sort' must be an object with field and order")
 	}
 	name, ok := obj["field"].(string)
 	if !ok || name == "" {
-		return sortSpec{}, badRequest("'sort.field' is required and must be a string")
+		return sortSpec[T]{}, badRequest("'sort.field' is required and must be a string")
 	}
 	desc := true
 	if o, present := obj["order"]; present && o != nil {
-		s, _ := o.(string)
-		switch s {
+		str, _ := o.(string)
+		switch str {
 		case "ascending":
 			desc = false
 		case "descending":
 		default:
 			e := errorf(http.StatusBadRequest, CodeInvalidSortOrder, "Invalid sort order '%s'. Must be one of: ascending, descending", strings.Trim(describe(o), `"`))
 			e.Field = "sort.order"
-			return sortSpec{}, e
+			return sortSpec[T]{}, e
 		}
 	}
-	f, apiErr := w.fieldLocked(name)
+	f, apiErr := s.field(name)
 	if apiErr != nil {
-		return sortSpec{}, apiErr
+		return sortSpec[T]{}, apiErr
 	}
-	if f.typ == typeIDSet || f.typ == typeCompany {
-		return sortSpec{}, fieldError(name, "Cannot sort by '%s'", name)
+	if f.typ == typeIDSet || f.typ == typeCompany || f.typ == typeStringSet {
+		return sortSpec[T]{}, fieldError(name, "Cannot sort by '%s'", name)
 	}
-	return sortSpec{field: name, desc: desc, get: f.get}, nil
+	return sortSpec[T]{field: name, desc: desc, get: f.get}, nil
 }
 
-// ---- handler ----
+// page cuts one page out of matches (already in sort order) after the
+// cursor. An empty cursor string answers 500, as the live API has been seen
+// to do; a cursor of another object, sort or order is a client_error.
+func (s *searcher[T]) page(matches []T, spec sortSpec[T], perPage int, after *string) ([]T, cursorPages, *apiError) {
+	start, page := 0, 1
+	if after != nil {
+		if *after == "" {
+			return nil, cursorPages{}, faultError(http.StatusInternalServerError)
+		}
+		cur, err := decodeCursor(*after)
+		if err != nil || cur.Object != s.object || cur.Field != spec.field || cur.Desc != spec.desc {
+			e := errorf(http.StatusBadRequest, CodeClientError, msgBadCursor)
+			e.Field = "starting_after"
+			return nil, cursorPages{}, e
+		}
+		key := cur.key()
+		start = len(matches)
+		for i, r := range matches {
+			if compareKeys(spec.desc, s.key(spec, r), key) > 0 {
+				start = i
+				break
+			}
+		}
+		page = cur.Page + 1
+	}
+	end := min(start+perPage, len(matches))
+	pages := cursorPages{
+		Type:       "pages",
+		Page:       page,
+		PerPage:    perPage,
+		TotalPages: (len(matches) + perPage - 1) / perPage,
+	}
+	if end < len(matches) {
+		next := newCursor(s.object, spec.field, spec.desc, s.key(spec, matches[end-1]), page)
+		pages.Next = &nextPage{PerPage: perPage, StartingAfter: &next}
+	}
+	return matches[start:end], pages, nil
+}
+
+// search runs a search request over all (in the default order) and returns
+// one page of matches, the page description and the number of matches.
+func (s *searcher[T]) search(req searchRequest, all []T) ([]T, cursorPages, int, *apiError) {
+	pred, apiErr := s.compile(req.query, 0)
+	if apiErr != nil {
+		return nil, cursorPages{}, 0, apiErr
+	}
+	spec, apiErr := s.sortSpec(req.sort)
+	if apiErr != nil {
+		return nil, cursorPages{}, 0, apiErr
+	}
+	var matches []T
+	for _, r := range all {
+		if pred(r) {
+			matches = append(matches, r)
+		}
+	}
+	if spec.get != nil {
+		slices.SortFunc(matches, func(a, b T) int { return compareKeys(spec.desc, s.key(spec, a), s.key(spec, b)) })
+	}
+	items, pages, apiErr := s.page(matches, spec, req.perPage, req.after)
+	return items, pages, len(matches), apiErr
+}
+
+// ---- requests ----
 
 type searchRequest struct {
 	query   any
@@ -675,8 +748,10 @@ type searchRequest struct {
 	after   *string
 }
 
-func readSearchRequest(r *http.Request) (searchRequest, *apiError) {
-	req := searchRequest{perPage: searchDefaultPage}
+// readSearchRequest reads a search body; perPage is the endpoint's default
+// page size.
+func readSearchRequest(r *http.Request, perPage int) (searchRequest, *apiError) {
+	req := searchRequest{perPage: perPage}
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxSearchBody))
 	dec.UseNumber()
 	var body any
@@ -723,39 +798,26 @@ func readSearchRequest(r *http.Request) (searchRequest, *apiError) {
 	return req, nil
 }
 
-func (w *Workspace) handleSearchContacts(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
-	req, apiErr := readSearchRequest(r)
-	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
-	}
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	pred, apiErr := w.compileLocked(req.query, 0)
-	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
-	}
-	sort, apiErr := w.sortSpecLocked(req.sort)
-	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
-	}
-	var matches []*Contact
-	for _, c := range w.order {
-		if pred(c) {
-			matches = append(matches, c)
+func perPageError(got string) *apiError {
+	e := errorf(http.StatusBadRequest, CodeParameterInvalid, "per_page must be an integer between 1 and %d, got %q", maxPerPage, got)
+	e.Field = "per_page"
+	return e
+}
+
+// queryPaging reads per_page and starting_after from a GET list's query.
+func queryPaging(r *http.Request, def int) (perPage int, after *string, apiErr *apiError) {
+	q := r.URL.Query()
+	perPage = def
+	if s := q.Get("per_page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPerPage {
+			return 0, nil, perPageError(s)
 		}
+		perPage = n
 	}
-	if sort.get != nil {
-		slices.SortFunc(matches, func(a, b *Contact) int {
-			return w.compareLocked(sort, w.sortKeyLocked(sort, a), w.sortKeyLocked(sort, b))
-		})
+	if q.Has("starting_after") {
+		s := q.Get("starting_after")
+		after = &s
 	}
-	body, apiErr := w.pageLocked(matches, sort, req.perPage, req.after)
-	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
-	}
-	writeJSON(rw, http.StatusOK, body)
+	return perPage, after, nil
 }

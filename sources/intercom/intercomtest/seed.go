@@ -38,6 +38,9 @@ func (w *Workspace) seed() {
 	} {
 		w.attrTypes[name] = t
 	}
+	w.seq.init()
+	w.ticketStates = seedTicketStates()
+	w.ticketTypes = seedTicketTypes(w.appCreated)
 	if w.opts.Empty {
 		return
 	}
@@ -56,6 +59,9 @@ func (w *Workspace) seed() {
 	// Sorted once at the end: inserting in order would be quadratic for the
 	// large workspaces benchmarks use.
 	slices.SortFunc(w.order, contactLess)
+	if !w.opts.noHistory {
+		w.seedInteractions(anchor)
+	}
 }
 
 type seeder struct {

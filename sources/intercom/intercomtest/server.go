@@ -25,6 +25,17 @@ const (
 	EndpointSearchContacts      = "POST /contacts/search"
 	EndpointCompanies           = "GET /companies"
 	EndpointCompany             = "GET /companies/{id}"
+	EndpointTags                = "GET /tags"
+	EndpointContactNotes        = "GET /contacts/{id}/notes"
+	EndpointConversations       = "GET /conversations"
+	EndpointConversation        = "GET /conversations/{id}"
+	EndpointSearchConversations = "POST /conversations/search"
+	EndpointTicket              = "GET /tickets/{id}"
+	EndpointSearchTickets       = "POST /tickets/search"
+	EndpointTicketTypes         = "GET /ticket_types"
+	EndpointPhoneCalls          = "GET /calls"
+	EndpointPhoneCall           = "GET /calls/{id}"
+	EndpointSearchPhoneCalls    = "POST /calls/search"
 	// EndpointUnmatched counts requests that matched no route (answered 404).
 	EndpointUnmatched = "unmatched"
 )
@@ -54,11 +65,19 @@ type Options struct {
 	Timezone    *time.Location // workspace time zone for calendar-day date search (default UTC)
 	Seed        int64          // deterministic data and fault seed (default 1)
 	Contacts    int            // number of seeded contacts (default 300)
-	Empty       bool           // seed no contacts and no companies (admins and tags are still there)
+	Empty       bool           // seed no contacts, companies or interactions (admins, tags and ticket types are still there)
 	Now         func() time.Time
 	Latency     time.Duration // added to every request
 	RateLimit   int           // requests per 10-second window; 0 = DefaultRateLimit
 	Addr        string        // listen address for Start (default "127.0.0.1:0")
+
+	// Phone says whether the workspace has Intercom Phone. Without it the
+	// call endpoints (/calls, /calls/{id}, /calls/search) answer 403
+	// api_plan_restricted, as the description answers for features a plan
+	// lacks; the seeded data (phone_call conversations included) is the same.
+	Phone bool
+
+	noHistory bool // seed contacts without their interactions (tests)
 }
 
 func (o Options) withDefaults() Options {
@@ -112,6 +131,19 @@ type Workspace struct {
 	appCreated time.Time
 	idRand     *rand.Rand // ids for AddContact, deterministic per seed
 
+	// Interactions (see interactions.go).
+	conversations map[string]*Conversation
+	convOrder     []*Conversation // by created_at, then id
+	tickets       map[string]*Ticket
+	ticketOrder   []*Ticket // by created_at, then id
+	ticketTypes   []*TicketType
+	ticketStates  []TicketState
+	notes         map[string][]*Note // by contact id, newest first
+	noteBy        map[string]*Note
+	phoneCalls    map[string]*PhoneCall
+	callOrder     []*PhoneCall // by created_at, then id
+	seq           interactionSeq
+
 	ctl         sync.Mutex // guards the controls below
 	calls       map[string]int
 	total       int
@@ -136,6 +168,12 @@ func New(opts Options) *Workspace {
 		latency:   opts.Latency,
 		rateLimit: opts.RateLimit,
 		faultRand: rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa17)),
+
+		conversations: map[string]*Conversation{},
+		tickets:       map[string]*Ticket{},
+		notes:         map[string][]*Note{},
+		noteBy:        map[string]*Note{},
+		phoneCalls:    map[string]*PhoneCall{},
 	}
 	w.routes = w.buildRoutes()
 	w.seed()
@@ -176,9 +214,20 @@ func (w *Workspace) buildRoutes() []route {
 		{EndpointContacts, w.handleListContacts},
 		{EndpointContactByExternalID, w.handleContactByExternalID},
 		{EndpointContactCompanies, w.handleContactCompanies},
+		{EndpointContactNotes, w.handleContactNotes},
 		{EndpointContact, w.handleGetContact},
 		{EndpointCompanies, w.handleListCompanies},
 		{EndpointCompany, w.handleGetCompany},
+		{EndpointTags, w.handleTags},
+		{EndpointSearchConversations, w.handleSearchConversations},
+		{EndpointConversations, w.handleListConversations},
+		{EndpointConversation, w.handleGetConversation},
+		{EndpointSearchTickets, w.handleSearchTickets},
+		{EndpointTicket, w.handleGetTicket},
+		{EndpointTicketTypes, w.handleTicketTypes},
+		{EndpointSearchPhoneCalls, w.phoneOnly(w.handleSearchPhoneCalls)},
+		{EndpointPhoneCalls, w.phoneOnly(w.handleListPhoneCalls)},
+		{EndpointPhoneCall, w.phoneOnly(w.handleGetPhoneCall)},
 	}
 	routes := make([]route, 0, len(defs))
 	for _, d := range defs {

@@ -1,0 +1,736 @@
+package intercom_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+)
+
+// interactionsEnv is a client with an interaction reader over a fresh
+// emulator.
+type interactionsEnv struct {
+	client *intercom.Client
+	x      *intercom.Interactions
+	ws     *intercomtest.Workspace
+	url    string
+	now    time.Time
+}
+
+var interactionsNow = time.Date(2026, time.March, 18, 15, 30, 0, 0, time.UTC)
+
+func startInteractions(t *testing.T, opts intercomtest.Options, cfg intercom.Config) *interactionsEnv {
+	t.Helper()
+	opts.Token = token
+	opts.Now = func() time.Time { return interactionsNow }
+	em, err := intercomtest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	cfg.Token, cfg.BaseURL = token, em.URL
+	c, err := intercom.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &interactionsEnv{client: c, x: intercom.NewInteractions(c, intercom.InteractionsConfig{}), ws: em.Workspace, url: em.URL, now: interactionsNow}
+}
+
+// refs reads contacts the way the product does (with their notes counts)
+// and resets the emulator's counters.
+func (e *interactionsEnv) refs(t *testing.T, ids []string) []sources.ContactRef {
+	t.Helper()
+	found, err := e.client.ContactsByIDs(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []sources.ContactRef
+	for _, id := range ids {
+		if found[id] == nil {
+			t.Fatalf("contact %s not found", id)
+		}
+		refs = append(refs, sources.ContactRefOf(found[id]))
+	}
+	e.ws.ResetCalls()
+	return refs
+}
+
+// batchOf50 is the demo caller, the contact without history, one with a
+// long history and the first others.
+func batchOf50(t *testing.T, ws *intercomtest.Workspace) []string {
+	t.Helper()
+	ids := []string{intercomtest.DemoCallerID}
+	for _, c := range ws.Contacts() {
+		if c.Name == intercomtest.NoHistoryContactName || c.Name == "Noah Williams" {
+			ids = append(ids, c.ID)
+		}
+	}
+	for _, c := range ws.Contacts() {
+		if len(ids) == 50 {
+			break
+		}
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+func pagesOf(n, per int) int { return max(1, (n+per-1)/per) }
+
+func kindsOf(list []*sources.Interaction) map[sources.InteractionKind]int {
+	m := map[sources.InteractionKind]int{}
+	for _, it := range list {
+		m[it.Kind]++
+	}
+	return m
+}
+
+func TestInteractionsByContactsBatch(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	ids := batchOf50(t, e.ws)
+	refs := e.refs(t, ids)
+
+	// What the emulator holds for the batch, and the calls that should take.
+	want := map[string]map[sources.InteractionKind]int{}
+	convs, tickets, withNotes, phoneConvs := 0, 0, 0, 0
+	for _, id := range ids {
+		want[id] = map[sources.InteractionKind]int{
+			sources.KindConversation: len(e.ws.Conversations(id)),
+			sources.KindTicket:       len(e.ws.Tickets(id)),
+			sources.KindNote:         len(e.ws.Notes(id)),
+			sources.KindCall:         len(e.ws.PhoneCalls(id)),
+		}
+		convs += len(e.ws.Conversations(id))
+		tickets += len(e.ws.Tickets(id))
+		if len(e.ws.Notes(id)) > 0 {
+			withNotes++
+		}
+		phoneConvs += len(e.ws.PhoneCalls(id))
+		for k, n := range want[id] {
+			if n == 0 {
+				delete(want[id], k)
+			}
+		}
+	}
+	if withNotes == 0 || withNotes == len(ids) || phoneConvs == 0 {
+		t.Fatalf("the batch should mix contacts with and without notes and calls: %d with notes, %d calls", withNotes, phoneConvs)
+	}
+
+	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		endpoint string
+		want     int
+	}{
+		{intercomtest.EndpointSearchConversations, pagesOf(convs, 150)},
+		{intercomtest.EndpointSearchTickets, pagesOf(tickets, 150)},
+		{intercomtest.EndpointContactNotes, withNotes},
+		{intercomtest.EndpointSearchPhoneCalls, pagesOf(phoneConvs, 20)},
+		{intercomtest.EndpointMe, 1},
+		{intercomtest.EndpointAdmins, 1},
+	} {
+		if n := e.ws.Calls(c.endpoint); n != c.want {
+			t.Errorf("%s: %d calls, want %d", c.endpoint, n, c.want)
+		}
+	}
+	if len(got) != len(ids) {
+		t.Errorf("%d contacts in the result, want all %d", len(got), len(ids))
+	}
+	for _, id := range ids {
+		list, ok := got[id]
+		if !ok || list == nil {
+			t.Errorf("contact %s has no entry", id)
+			continue
+		}
+		if k := kindsOf(list); !mapsEqual(k, want[id]) {
+			t.Errorf("contact %s: kinds %v, want %v", id, k, want[id])
+		}
+		if !slices.IsSortedFunc(list, sources.CompareInteractions) {
+			t.Errorf("contact %s: history not newest first", id)
+		}
+		for _, it := range list {
+			if it.ContactID != id || it.Subject == "" || it.Date.IsZero() || it.Status == "" || it.Priority == "" ||
+				!strings.HasPrefix(it.URL, "https://app.intercom.com/a/") || !strings.Contains(it.URL, "/"+intercomtest.DefaultWorkspaceID+"/") {
+				t.Errorf("contact %s: incomplete %s %+v", id, it.Kind, it)
+			}
+		}
+	}
+
+	t.Run("a second batch reads no workspace or admins again", func(t *testing.T) {
+		e.ws.ResetCalls()
+		if _, err := e.x.InteractionsByContacts(context.Background(), refs[:5], nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.ws.Calls(intercomtest.EndpointMe) + e.ws.Calls(intercomtest.EndpointAdmins); n != 0 {
+			t.Errorf("%d calls to /me and /admins, want 0", n)
+		}
+	})
+}
+
+func mapsEqual[K comparable](a, b map[K]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestInteractionsOfTheDemoCaller(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := got[intercomtest.DemoCallerID]
+	want := intercomtest.DemoCallerConversations + intercomtest.DemoCallerTickets + intercomtest.DemoCallerNotes + intercomtest.DemoCallerPhoneCalls
+	if len(list) != want {
+		t.Fatalf("%d interactions, want %d", len(list), want)
+	}
+	byKind := map[sources.InteractionKind][]*sources.Interaction{}
+	for _, it := range list {
+		byKind[it.Kind] = append(byKind[it.Kind], it)
+	}
+
+	// The newest conversation nobody answered: new, urgent, its body a clean preview.
+	top := byKind[sources.KindConversation][0]
+	full := "Hi, since this morning none of our 12 handheld scanners sync with the dashboard — orders are piling up at the Oakland warehouse. Can someone call me back ASAP? My direct line is (415) 555-0142. Thanks, Maria"
+	head, cut := strings.CutSuffix(top.Description, "…")
+	if top.Subject != "Warehouse scanners can't sync" || top.Status != sources.StatusNew || top.Priority != sources.PriorityUrgent ||
+		!cut || !strings.HasPrefix(full, head) || len([]rune(top.Description)) > sources.PreviewLength || len([]rune(head)) < 150 || top.Direction != sources.DirectionInbound || top.SourceState != "open" ||
+		top.Author == nil || top.Author.Kind != sources.ParticipantContact || top.Author.Name != intercomtest.DemoCallerName ||
+		top.URL != "https://app.intercom.com/a/inbox/demo0001/inbox/conversation/"+top.ID || !top.Date.Equal(top.UpdatedAt) {
+		t.Errorf("newest conversation = %+v (author %+v)", top, top.Author)
+	}
+	if list[0] != top && list[0].Kind != sources.KindTicket {
+		t.Errorf("the history starts with %s %q, want the newest ticket or conversation", list[0].Kind, list[0].Subject)
+	}
+	// The missed call of yesterday.
+	var missed *sources.Interaction
+	for _, it := range byKind[sources.KindCall] {
+		if strings.HasPrefix(it.Subject, "Missed") || strings.Contains(it.Subject, "voicemail") {
+			missed = it
+			break
+		}
+	}
+	if missed == nil || missed.Status != sources.StatusClosed || missed.Direction != sources.DirectionInbound || missed.Duration != 0 ||
+		missed.ConversationID == "" || !strings.HasSuffix(missed.URL, "/conversation/"+missed.ConversationID) ||
+		!strings.Contains(missed.Description, "+14155550142") {
+		t.Errorf("missed call = %+v", missed)
+	}
+	answered := 0
+	for _, it := range byKind[sources.KindCall] {
+		if it.Duration > 0 {
+			answered++
+			if it.Assignee == nil || it.Assignee.Name == "" || !strings.Contains(it.Description, "Answered by "+it.Assignee.Name) {
+				t.Errorf("answered call %s: assignee %+v, description %q", it.ID, it.Assignee, it.Description)
+			}
+		}
+	}
+	if answered == 0 {
+		t.Error("no answered call")
+	}
+	statuses := map[sources.Status]bool{}
+	for _, it := range byKind[sources.KindTicket] {
+		statuses[it.Status] = true
+		if it.Reference == "" || it.Author == nil || !strings.Contains(it.URL, "/inbox/conversation/"+it.ID) {
+			t.Errorf("ticket %+v", it)
+		}
+	}
+	for _, s := range []sources.Status{sources.StatusNew, sources.StatusOpen, sources.StatusPending, sources.StatusSolved, sources.StatusClosed} {
+		if !statuses[s] {
+			t.Errorf("no ticket of the demo caller is %s (got %v)", s, statuses)
+		}
+	}
+	for _, it := range byKind[sources.KindNote] {
+		if it.Status != sources.StatusClosed || it.Priority != sources.PriorityNone || it.Author == nil || it.Author.Kind != sources.ParticipantAdmin ||
+			!strings.HasPrefix(it.Subject, "Note by ") || it.URL != "https://app.intercom.com/a/apps/demo0001/users/"+intercomtest.DemoCallerID ||
+			strings.ContainsAny(it.Description, "<>") {
+			t.Errorf("note %+v", it)
+		}
+	}
+
+	t.Run("single reads", func(t *testing.T) {
+		c, err := e.x.Conversation(context.Background(), top.ID)
+		if err != nil || c.ID != top.ID || c.ContactID != intercomtest.DemoCallerID || c.Status != top.Status || c.Subject != top.Subject {
+			t.Errorf("Conversation(%s) = %+v, %v", top.ID, c, err)
+		}
+		tk := byKind[sources.KindTicket][0]
+		got, err := e.x.Ticket(context.Background(), tk.ID)
+		if err != nil || got.ID != tk.ID || got.Status != tk.Status || got.Reference != tk.Reference {
+			t.Errorf("Ticket(%s) = %+v, %v", tk.ID, got, err)
+		}
+		if _, err := e.x.Conversation(context.Background(), "1"); !sources.IsNotFound(err) {
+			t.Errorf("unknown conversation: %v, want NOT_FOUND", err)
+		}
+		if _, err := e.x.Ticket(context.Background(), "1"); !sources.IsNotFound(err) {
+			t.Errorf("unknown ticket: %v, want NOT_FOUND", err)
+		}
+	})
+}
+
+func TestInteractionsNotesAreReadOnlyWhenCounted(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Contacts: 60}, intercom.Config{})
+	var none, some string
+	for _, c := range e.ws.Contacts() {
+		switch n := len(e.ws.Notes(c.ID)); {
+		case n == 0 && none == "":
+			none = c.ID
+		case n > 0 && some == "" && c.ID != intercomtest.DemoCallerID:
+			some = c.ID
+		}
+	}
+	refs := e.refs(t, []string{none, some})
+	if refs[0].NotesCount != 0 || refs[1].NotesCount == 0 {
+		t.Fatalf("notes counts %+v", refs)
+	}
+	got, err := e.x.InteractionsByContacts(context.Background(), refs, []sources.InteractionKind{sources.KindNote}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.ws.Calls(intercomtest.EndpointContactNotes); n != 1 {
+		t.Errorf("%d notes reads, want 1 (the contact without notes is skipped)", n)
+	}
+	if len(got[none]) != 0 || len(got[some]) != len(e.ws.Notes(some)) {
+		t.Errorf("notes: %d and %d, want 0 and %d", len(got[none]), len(got[some]), len(e.ws.Notes(some)))
+	}
+
+	// A contact known only by id has its notes read whatever their count.
+	e.ws.ResetCalls()
+	if _, err := e.x.InteractionsByContacts(context.Background(), []sources.ContactRef{sources.ContactRefByID(none), sources.ContactRefByID("gone")},
+		[]sources.InteractionKind{sources.KindNote}, time.Time{}); err != nil {
+		t.Errorf("unknown count: %v (a contact that does not exist has no notes)", err)
+	}
+	if n := e.ws.Calls(intercomtest.EndpointContactNotes); n != 2 {
+		t.Errorf("%d notes reads, want 2", n)
+	}
+}
+
+// Intercom matches dates by calendar day: since must still be exact.
+func TestInteractionsSinceIsExact(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	ids := batchOf50(t, e.ws)[:20]
+	refs := e.refs(t, ids)
+	for _, since := range []time.Time{e.now.Add(-10 * 24 * time.Hour), e.now.Add(-90*24*time.Hour + 7*time.Hour), e.now.Add(-3 * time.Hour)} {
+		e.ws.ResetCalls()
+		got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.ws.Calls(intercomtest.EndpointSearchConversations); n != 1 {
+			t.Errorf("since %v: %d conversation searches, want 1", since, n)
+		}
+		for _, id := range ids {
+			want := map[sources.InteractionKind]int{}
+			for _, c := range e.ws.Conversations(id) {
+				if !c.UpdatedAt.Before(since) {
+					want[sources.KindConversation]++
+				}
+			}
+			for _, tk := range e.ws.Tickets(id) {
+				if !tk.UpdatedAt.Before(since) {
+					want[sources.KindTicket]++
+				}
+			}
+			for _, n := range e.ws.Notes(id) {
+				if !n.CreatedAt.Before(since) {
+					want[sources.KindNote]++
+				}
+			}
+			for _, pc := range e.ws.PhoneCalls(id) {
+				if !pc.InitiatedAt.Before(since) {
+					want[sources.KindCall]++
+				}
+			}
+			if k := kindsOf(got[id]); !mapsEqual(k, want) {
+				t.Errorf("since %v, contact %s: %v, want %v", since, id, k, want)
+			}
+		}
+	}
+}
+
+func TestInteractionsKinds(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	tests := []struct {
+		kinds     []sources.InteractionKind
+		endpoints map[string]int
+	}{
+		{[]sources.InteractionKind{sources.KindTicket}, map[string]int{intercomtest.EndpointSearchTickets: 1}},
+		{[]sources.InteractionKind{sources.KindNote, sources.KindNote}, map[string]int{intercomtest.EndpointContactNotes: 1}},
+		{[]sources.InteractionKind{sources.KindCall}, map[string]int{intercomtest.EndpointSearchConversations: 1, intercomtest.EndpointSearchPhoneCalls: 1}},
+		{[]sources.InteractionKind{sources.KindConversation}, map[string]int{intercomtest.EndpointSearchConversations: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kinds[0]), func(t *testing.T) {
+			e.ws.ResetCalls()
+			got, err := e.x.InteractionsByContacts(context.Background(), refs, tt.kinds, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range got[intercomtest.DemoCallerID] {
+				if it.Kind != tt.kinds[0] {
+					t.Fatalf("asked for %v, got a %s", tt.kinds, it.Kind)
+				}
+			}
+			if len(got[intercomtest.DemoCallerID]) == 0 {
+				t.Errorf("no %s", tt.kinds[0])
+			}
+			counts := e.ws.CallCounts()
+			delete(counts, intercomtest.EndpointMe)
+			delete(counts, intercomtest.EndpointAdmins)
+			if !mapsEqual(counts, tt.endpoints) {
+				t.Errorf("calls %v, want %v", counts, tt.endpoints)
+			}
+		})
+	}
+	_, err := e.x.InteractionsByContacts(context.Background(), refs, []sources.InteractionKind{"email"}, time.Time{})
+	if sources.ErrorCode(err) != sources.EBadUserInput {
+		t.Errorf("unknown kind: %v, want BAD_USER_INPUT", err)
+	}
+	got, err := e.x.InteractionsByContacts(context.Background(), nil, nil, time.Time{})
+	if err != nil || len(got) != 0 {
+		t.Errorf("no contacts: %v, %v", got, err)
+	}
+}
+
+// A kind that fails upstream does not fail the others.
+func TestInteractionsPartialFailure(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{MaxAttempts: 1, BreakerThreshold: 100})
+	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	e.ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{intercomtest.EndpointSearchTickets}})
+	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+	var partial *sources.PartialError
+	if !errors.As(err, &partial) {
+		t.Fatalf("err %v, want a *sources.PartialError", err)
+	}
+	if !slices.Equal(partial.Kinds(), []sources.InteractionKind{sources.KindTicket}) || sources.ErrorCode(err) != sources.EUpstreamUnavailable ||
+		!strings.Contains(err.Error(), "tickets") {
+		t.Errorf("partial error %q: kinds %v, code %s", err, partial.Kinds(), sources.ErrorCode(err))
+	}
+	k := kindsOf(got[intercomtest.DemoCallerID])
+	if k[sources.KindTicket] != 0 || k[sources.KindConversation] != intercomtest.DemoCallerConversations ||
+		k[sources.KindNote] != intercomtest.DemoCallerNotes || k[sources.KindCall] != intercomtest.DemoCallerPhoneCalls {
+		t.Errorf("kinds %v: want everything but tickets", k)
+	}
+
+	t.Run("conversations failing fail calls too", func(t *testing.T) {
+		e.ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{intercomtest.EndpointSearchConversations}})
+		_, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+		if !errors.As(err, &partial) || !slices.Equal(partial.Kinds(), []sources.InteractionKind{sources.KindConversation, sources.KindCall}) {
+			t.Errorf("err %v, want conversations and calls failed", err)
+		}
+	})
+	t.Run("every kind failing reads as the cause", func(t *testing.T) {
+		e.ws.SetFaults(intercomtest.Faults{})
+		bad, err := intercom.New(intercom.Config{Token: "wrong", BaseURL: e.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := intercom.NewInteractions(bad, intercom.InteractionsConfig{}).InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+		if !errors.As(err, &partial) || len(partial.Kinds()) != 4 || sources.ErrorCode(err) != sources.EUnauthenticated ||
+			len(got[intercomtest.DemoCallerID]) != 0 {
+			t.Errorf("bad token: %v (%d interactions), want every kind UNAUTHENTICATED", err, len(got[intercomtest.DemoCallerID]))
+		}
+	})
+}
+
+func TestInteractionsWithoutIntercomPhone(t *testing.T) {
+	e := startInteractions(t, intercomtest.Options{}, intercom.Config{})
+	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	if !slices.Contains(e.x.SupportedInteractionKinds(), sources.KindCall) {
+		t.Fatal("calls are not supported before the workspace said so")
+	}
+	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+	if err != nil {
+		t.Fatalf("every kind: %v (calls not being available is no error then)", err)
+	}
+	if k := kindsOf(got[intercomtest.DemoCallerID]); k[sources.KindCall] != 0 || k[sources.KindConversation] != intercomtest.DemoCallerConversations {
+		t.Errorf("kinds %v", k)
+	}
+	if slices.Contains(e.x.SupportedInteractionKinds(), sources.KindCall) {
+		t.Error("calls still listed as supported after a 403")
+	}
+
+	e.ws.ResetCalls()
+	_, err = e.x.InteractionsByContacts(context.Background(), refs, []sources.InteractionKind{sources.KindConversation, sources.KindCall}, time.Time{})
+	var partial *sources.PartialError
+	if !errors.As(err, &partial) || !slices.Equal(partial.Kinds(), []sources.InteractionKind{sources.KindCall}) ||
+		!errors.Is(err, sources.ErrKindNotSupported) || sources.ErrorCode(err) != sources.EForbidden {
+		t.Errorf("calls asked for by name: %v, want a partial FORBIDDEN not-supported error for calls", err)
+	}
+	if n := e.ws.Calls(intercomtest.EndpointSearchPhoneCalls); n != 0 {
+		t.Errorf("%d call searches after the workspace said it has no Intercom Phone, want 0", n)
+	}
+}
+
+func TestInteractionDomain(t *testing.T) {
+	for in, want := range map[string]sources.InteractionKind{"ticket": sources.KindTicket, " Calls ": sources.KindCall, "NOTE": sources.KindNote} {
+		if got, err := sources.ParseInteractionKind(in); err != nil || got != want {
+			t.Errorf("ParseInteractionKind(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := sources.ParseInteractionKind("sms"); sources.ErrorCode(err) != sources.EBadUserInput {
+		t.Errorf("ParseInteractionKind(sms): %v", err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	list := []*sources.Interaction{
+		{ID: "9", Kind: sources.KindTicket, Date: at},
+		{ID: "100", Kind: sources.KindConversation, Date: at},
+		{ID: "99", Kind: sources.KindConversation, Date: at},
+		{ID: "1", Kind: sources.KindNote, Date: at.Add(time.Second)},
+	}
+	sources.SortInteractions(list)
+	var order []string
+	for _, it := range list {
+		order = append(order, it.ID)
+	}
+	if want := []string{"1", "100", "99", "9"}; !slices.Equal(order, want) {
+		t.Errorf("sorted %v, want %v (newest first, then kind, then id as a number, descending)", order, want)
+	}
+	p := &sources.PartialError{Failed: map[sources.InteractionKind]error{
+		sources.KindCall:   sources.KindNotSupported(sources.KindCall, "no phone"),
+		sources.KindTicket: &sources.Error{Code: sources.ERateLimited, Message: "slow down", Err: errors.New("secret detail")},
+	}}
+	if !slices.Equal(p.Kinds(), []sources.InteractionKind{sources.KindTicket, sources.KindCall}) || sources.ErrorCode(p) != sources.ERateLimited ||
+		!errors.Is(p, sources.ErrKindNotSupported) || strings.Contains(p.Error(), "secret") ||
+		p.Error() != "could not read tickets (RATE_LIMITED: slow down), calls (FORBIDDEN: calls are not available: no phone)" {
+		t.Errorf("PartialError: kinds %v, code %s, message %q", p.Kinds(), sources.ErrorCode(p), p.Error())
+	}
+}
+
+// stubIntercom serves canned answers in the shapes the live API has been
+// seen to use where they differ from the description (NOTES.md).
+type stubIntercom struct {
+	conversations, tickets, notes, calls []map[string]any
+	notesInFlight, notesMaxInFlight      atomic.Int32
+	notesPaths                           sync.Map
+}
+
+func (s *stubIntercom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	switch {
+	case r.URL.Path == "/me":
+		enc.Encode(map[string]any{"type": "admin", "id": 1, "app": map[string]any{"id_code": "ws9"}})
+	case r.URL.Path == "/admins":
+		enc.Encode(map[string]any{"admins": []any{map[string]any{"id": 42, "name": "Ada Admin"}}})
+	case r.URL.Path == "/conversations/search":
+		// Items under "data", and a next page as a URL.
+		enc.Encode(map[string]any{"type": "conversation.list", "data": s.conversations})
+	case r.URL.Path == "/tickets/search":
+		enc.Encode(map[string]any{"type": "ticket.list", "tickets": s.tickets})
+	case r.URL.Path == "/calls/search":
+		_, _ = io.Copy(io.Discard, r.Body)
+		enc.Encode(map[string]any{"type": "list", "data": s.calls})
+	case strings.HasSuffix(r.URL.Path, "/notes"):
+		n := s.notesInFlight.Add(1)
+		defer s.notesInFlight.Add(-1)
+		for {
+			m := s.notesMaxInFlight.Load()
+			if n <= m || s.notesMaxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		s.notesPaths.Store(r.URL.RequestURI(), true)
+		time.Sleep(20 * time.Millisecond)
+		// Old-style paging: next is a URL with a page number.
+		if r.URL.Query().Get("page") == "2" {
+			enc.Encode(map[string]any{"type": "list", "data": s.notes[1:], "pages": map[string]any{"page": 2, "total_pages": 2, "next": nil}})
+			return
+		}
+		enc.Encode(map[string]any{"type": "list", "data": s.notes[:1],
+			"pages": map[string]any{"page": 1, "total_pages": 2, "next": "https://api.intercom.io" + r.URL.Path + "?page=2"}})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestInteractionMapping runs every row of the mapping tables (documented in
+// interactions.go) through the client, in the lenient shapes of NOTES.md:
+// numeric ids, assignee ids as numbers or strings, conversations under
+// "data", ticket_state as a bare string, notes paged by URL, call times as
+// ISO 8601.
+func TestInteractionMapping(t *testing.T) {
+	conv := func(id any, state string, extra map[string]any) map[string]any {
+		m := map[string]any{"type": "conversation", "id": id, "state": state, "created_at": 1700000000, "updated_at": 1700000100,
+			"priority": "none", "contacts": map[string]any{"type": "contact.list", "contacts": []any{map[string]any{"id": "c1"}}},
+			"source": map[string]any{"type": "conversation", "delivered_as": "customer_initiated", "subject": "", "body": "<p>Hello &amp; welcome</p>",
+				"author": map[string]any{"type": "user", "id": "c1", "name": "Cy"}},
+			"statistics": map[string]any{"first_admin_reply_at": 1700000050}, "waiting_since": nil}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	noStats := map[string]any{"statistics": nil}
+	stub := &stubIntercom{
+		conversations: []map[string]any{
+			conv(101, "open", map[string]any{"statistics": map[string]any{"count_conversation_parts": 1}}),  // new: no admin reply
+			conv(102, "open", map[string]any{"waiting_since": 1700000090, "priority": "urgent"}),            // open
+			conv(103, "open", map[string]any{"priority": "high", "admin_assignee_id": 42}),                  // pending
+			conv(104, "snoozed", map[string]any{"priority": "medium", "team_assignee_id": "5017691"}),       // pending
+			conv(105, "closed", map[string]any{"priority": "low", "open": false}),                           // closed
+			conv("106", "open", merge(noStats, map[string]any{"read": false, "waiting_since": 1700000000})), // new (no statistics)
+			conv("107", "open", merge(noStats, map[string]any{"read": true, "waiting_since": 1700000000})),  // open
+			conv("108", "open", map[string]any{"priority": "priority", "title": "Legacy &amp; flagged"}),    // high (≤ 2.10)
+			conv("109", "open", map[string]any{"priority": "not_priority", "source": map[string]any{"type": "email", // none (≤ 2.10)
+				"delivered_as": "admin_initiated", "subject": "Renewal", "body": "", "author": map[string]any{"type": "admin", "id": 42}}}),
+		},
+		tickets: []map[string]any{
+			{"id": 201, "ticket_id": 7, "ticket_state": map[string]any{"category": "submitted"}, "open": true, "updated_at": 1700000000,
+				"ticket_attributes": map[string]any{"_default_title_": "Bug", "_default_description_": "It <b>broke</b>"},
+				"contacts":          map[string]any{"contacts": []any{map[string]any{"id": "c1"}}}, "admin_assignee_id": "42"},
+			{"id": "202", "ticket_state": "in_progress", "open": true, "updated_at": 1700000000, "contacts": []any{map[string]any{"id": "c1"}},
+				"ticket_type": map[string]any{"id": "1", "name": "Billing question"}, "ticket_attributes": map[string]any{"priority": "urgent"}},
+			{"id": "203", "ticket_state": map[string]any{"category": "waiting_on_customer"}, "open": true, "updated_at": 1700000000, "contacts": []any{map[string]any{"id": "c1"}}},
+			{"id": "204", "ticket_state": map[string]any{"category": "resolved"}, "open": false, "updated_at": 1700000000, "contacts": []any{map[string]any{"id": "c1"}}},
+			{"id": "205", "ticket_state": map[string]any{"category": "in_progress"}, "open": false, "updated_at": 1700000000, "contacts": []any{map[string]any{"id": "c1"}}},
+		},
+		notes: []map[string]any{
+			{"id": 301, "created_at": 1700000000, "body": "<p>VIP</p>", "author": map[string]any{"type": "admin", "id": 42, "name": "Ada Admin"}},
+			{"id": 302, "created_at": 1700000001, "body": "<p>Second page</p>", "author": map[string]any{"type": "admin", "id": "42"}},
+		},
+		calls: []map[string]any{
+			{"id": 401, "conversation_id": 110, "contact_id": "c1", "admin_id": 42, "state": "completed", "direction": "inbound",
+				"initiated_at": "2023-11-14T22:13:20Z", "answered_at": "2023-11-14T22:13:30Z", "ended_at": "2023-11-14T22:17:42Z",
+				"recording_url": "https://api.intercom.io/calls/401/recording", "phone": "+14155550142", "ended_reason": "answered"},
+			{"id": "402", "conversation_id": "110", "contact_id": "c1", "state": "completed", "direction": "inbound", "initiated_at": 1700000000,
+				"ended_at": 1700000030, "ended_reason": "missed"},
+			{"id": "403", "conversation_id": "110", "contact_id": "c1", "admin_id": "42", "state": "in_progress", "direction": "outbound", "initiated_at": 1700000000},
+		},
+	}
+	// A phone conversation for the calls, and one with a long body.
+	stub.conversations = append(stub.conversations, conv(110, "closed", map[string]any{"source": map[string]any{"type": "phone_call",
+		"delivered_as": "customer_initiated", "body": "<p>Inbound call</p>", "author": map[string]any{"type": "lead", "id": "c1"}}}),
+		conv(111, "closed", map[string]any{"source": map[string]any{"type": "email", "subject": "Long", "body": strings.Repeat("<p>word&nbsp;word</p>", 30),
+			"author": map[string]any{"type": "user", "id": "c1"}}}))
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	c, err := intercom.New(intercom.Config{Token: "t", BaseURL: srv.URL, AppURL: "https://app.eu.intercom.com", Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := intercom.NewInteractions(c, intercom.InteractionsConfig{PreviewLength: 80})
+	refs := []sources.ContactRef{{ID: "c1", NotesCount: 2}, {ID: "c2", NotesCount: 1}, {ID: "c3", NotesCount: sources.NotesCountUnknown}, {ID: "c4", NotesCount: 3}}
+	got, err := x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*sources.Interaction{}
+	for _, it := range got["c1"] {
+		byID[string(it.Kind)+":"+it.ID] = it
+	}
+	tests := []struct {
+		key      string
+		status   sources.Status
+		priority sources.Priority
+	}{
+		{"conversation:101", sources.StatusNew, sources.PriorityNone},
+		{"conversation:102", sources.StatusOpen, sources.PriorityUrgent},
+		{"conversation:103", sources.StatusPending, sources.PriorityHigh},
+		{"conversation:104", sources.StatusPending, sources.PriorityNormal},
+		{"conversation:105", sources.StatusClosed, sources.PriorityLow},
+		{"conversation:106", sources.StatusNew, sources.PriorityNone},
+		{"conversation:107", sources.StatusOpen, sources.PriorityNone},
+		{"conversation:108", sources.StatusPending, sources.PriorityHigh},
+		{"conversation:109", sources.StatusPending, sources.PriorityNone},
+		{"ticket:201", sources.StatusNew, sources.PriorityNone},
+		{"ticket:202", sources.StatusOpen, sources.PriorityUrgent},
+		{"ticket:203", sources.StatusPending, sources.PriorityNone},
+		{"ticket:204", sources.StatusSolved, sources.PriorityNone},
+		{"ticket:205", sources.StatusClosed, sources.PriorityNone},
+		{"note:301", sources.StatusClosed, sources.PriorityNone},
+		{"note:302", sources.StatusClosed, sources.PriorityNone},
+		{"call:401", sources.StatusClosed, sources.PriorityNone},
+		{"call:402", sources.StatusClosed, sources.PriorityNone},
+		{"call:403", sources.StatusOpen, sources.PriorityNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			it := byID[tt.key]
+			if it == nil {
+				t.Fatalf("missing; got %d interactions", len(got["c1"]))
+			}
+			if it.Status != tt.status || it.Priority != tt.priority {
+				t.Errorf("status %s, priority %s; want %s, %s", it.Status, it.Priority, tt.status, tt.priority)
+			}
+		})
+	}
+
+	check := func(key string, ok bool, format string, args ...any) {
+		t.Helper()
+		if !ok {
+			t.Errorf(key+": "+format, args...)
+		}
+	}
+	it := byID["conversation:101"]
+	check("conversation:101", it.Description == "Hello & welcome" && it.Subject == "Hello & welcome" && it.Direction == sources.DirectionInbound &&
+		it.URL == "https://app.eu.intercom.com/a/inbox/ws9/inbox/conversation/101" && it.Author.Kind == sources.ParticipantContact,
+		"%+v", it)
+	it = byID["conversation:111"]
+	check("conversation:111", strings.HasSuffix(it.Description, "…") && len([]rune(it.Description)) <= 80 && len([]rune(it.Description)) > 70 &&
+		it.Subject == "Long", "description %q (PreviewLength 80)", it.Description)
+	it = byID["conversation:103"]
+	check("conversation:103", it.Assignee != nil && it.Assignee.Kind == sources.ParticipantAdmin && it.Assignee.Name == "Ada Admin", "assignee %+v", it.Assignee)
+	it = byID["conversation:104"]
+	check("conversation:104", it.Assignee != nil && it.Assignee.Kind == sources.ParticipantTeam && it.Assignee.ID == "5017691" && it.SourceState == "snoozed",
+		"assignee %+v", it.Assignee)
+	it = byID["conversation:108"]
+	check("conversation:108", it.Subject == "Legacy & flagged", "subject %q", it.Subject)
+	it = byID["conversation:109"]
+	check("conversation:109", it.Subject == "Renewal" && it.Direction == sources.DirectionOutbound && it.Author.Name == "Ada Admin",
+		"subject %q, direction %q, author %+v", it.Subject, it.Direction, it.Author)
+	it = byID["ticket:201"]
+	check("ticket:201", it.Subject == "Bug" && it.Description == "It broke" && it.Reference == "7" && it.Assignee.Name == "Ada Admin" &&
+		it.URL == "https://app.eu.intercom.com/a/inbox/ws9/inbox/conversation/201", "%+v", it)
+	it = byID["ticket:202"]
+	check("ticket:202", it.Subject == "Billing question" && it.SourceState == "in_progress", "%+v", it)
+	it = byID["note:302"]
+	check("note:302", it.Subject == "Note by Ada Admin" && it.URL == "https://app.eu.intercom.com/a/apps/ws9/users/c1", "%+v", it)
+	it = byID["call:401"]
+	check("call:401", it.Duration == 4*time.Minute+12*time.Second && it.HasRecording && it.Subject == "Inbound call" &&
+		it.Description == "Answered by Ada Admin · 4 min 12 s · +14155550142 · recorded" && it.ConversationID == "110" &&
+		it.Date.Equal(time.Unix(1700000000, 0)), "%+v", it)
+	it = byID["call:402"]
+	check("call:402", it.Subject == "Missed inbound call" && it.Duration == 0 && it.Assignee == nil, "%+v", it)
+	it = byID["call:403"]
+	check("call:403", it.Subject == "Outbound call in progress" && it.Direction == sources.DirectionOutbound && it.Author.Kind == sources.ParticipantAdmin,
+		"%+v", it)
+
+	if m := stub.notesMaxInFlight.Load(); m > 2 {
+		t.Errorf("%d notes reads at once, want at most Config.Concurrency (2)", m)
+	}
+	if _, ok := stub.notesPaths.Load("/contacts/c1/notes?page=2"); !ok {
+		t.Error("the second page of notes was not asked for by its page number")
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range []map[string]any{a, b} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
