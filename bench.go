@@ -87,6 +87,8 @@ type bench struct {
 	opts            benchOptions
 	getenv          func(string) string
 	uniqueCompanies int // among the W2 dashboard's contacts
+	withNotes       int // W2 contacts with notes: one notes read each
+	w2Budget        int // the most upstream calls a cold W2 may cost
 }
 
 // row is one line of the table.
@@ -112,7 +114,7 @@ type benchServer struct {
 
 func (b *bench) start(path string) (*benchServer, error) {
 	em, err := intercomtest.Start(intercomtest.Options{
-		Token: "bench", Latency: b.opts.latency, RateLimit: 1_000_000,
+		Token: "bench", Latency: b.opts.latency, RateLimit: 1_000_000, Phone: true,
 		WorkspaceID: fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
 	})
 	if err != nil {
@@ -220,7 +222,8 @@ func (s *benchServer) measure(workload, path string, n, concurrency int, req fun
 
 const (
 	benchCallerQuery    = `query CallerLookup($p: String!) { contactsByPhone(phone: $p) { id name email phone url } }`
-	benchDashboardQuery = `query Dashboard($ids: [ID!]!) { contactsByIds(ids: $ids) { id name phone company { name } companies { name } } }`
+	benchDashboardQuery = `query Dashboard($ids: [ID!]!) { contactsByIds(ids: $ids) { id name phone company { name } companies { name }
+		interactions(first: 5) { totalCount nodes { id type subject date status priority } } } }`
 )
 
 func (b *bench) run(ctx context.Context) ([]row, error) {
@@ -376,6 +379,26 @@ func (b *bench) dashboardIDs(ws *intercomtest.Workspace) []string {
 		}
 	}
 	b.uniqueCompanies = len(companies)
+	conversations, tickets, phoneConversations := 0, 0, 0
+	b.withNotes = 0
+	for _, id := range ids {
+		conversations += len(ws.Conversations(id))
+		tickets += len(ws.Tickets(id))
+		if len(ws.Notes(id)) > 0 {
+			b.withNotes++
+		}
+		for _, c := range ws.Conversations(id) {
+			if c.SourceType == "phone_call" || c.SourceType == "phone_switch" {
+				phoneConversations++
+			}
+		}
+	}
+	pages := func(n, per int) int { return max(1, (n+per-1)/per) }
+	// 1 contact search, the companies, the conversation and ticket search
+	// pages, one search of the phone conversations, the notes reads, the call
+	// searches, and the admin list once.
+	b.w2Budget = 1 + b.uniqueCompanies + pages(conversations, 150) + pages(tickets, 150) + 1 + b.withNotes +
+		(phoneConversations+19)/20 + 1
 	return ids
 }
 
@@ -398,8 +421,10 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) {
 		}
 		return row{}
 	}
-	floorW2 := 2 * b.opts.latency // contacts, then their companies
-	fmt.Fprintf(w, "Floors: W1 cold = 1 × %s = %s; W2 cold = %s × depth 2 (contacts → companies) = %s\n",
+	// Contacts, then (in parallel) their companies and their histories,
+	// where calls are found through the phone conversations: depth 3.
+	floorW2 := 3 * b.opts.latency
+	fmt.Fprintf(w, "Floors: W1 cold = 1 × %s = %s; W2 cold = %s × depth 3 (contacts → conversations → calls; companies, tickets, notes in parallel) = %s\n",
 		b.opts.latency, b.opts.latency, b.opts.latency, floorW2)
 	if rate, err := redisGetRate(b.opts.redisURL); err == nil {
 		fmt.Fprintf(w, "redis-benchmark GET on this machine: %s requests/s\n", rate)
@@ -419,9 +444,10 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) {
 		{"warm W1: zero upstream calls, at most 1 Redis round trip per lookup", w1warm.upstreamTotal == 0 && w1warm.redisPerReq <= 1,
 			fmt.Sprintf("%d upstream, %.2f round trips", w1warm.upstreamTotal, w1warm.redisPerReq)},
 		{"cold W2 p50 within 1.5× its floor", w2cold.p50 <= floorW2*3/2, fmt.Sprintf("p50 %s, 1.5× floor %s", w2cold.p50.Round(time.Millisecond), floorW2*3/2)},
-		{"cold W2 upstream calls: 1 per batchable kind + 1 per unique company (naive > 100)",
-			w2cold.upstreamPerReq <= float64(1+b.uniqueCompanies) && (w2naive.requests == 0 || w2naive.upstreamPerReq > 100),
-			fmt.Sprintf("real %.0f for 1 contact search + %d unique companies, naive %.0f", w2cold.upstreamPerReq, b.uniqueCompanies, w2naive.upstreamPerReq)},
+		{"cold W2 upstream calls: 1 per batchable kind (and page) + 1 per unique company and per contact with notes (naive > 100)",
+			w2cold.upstreamPerReq <= float64(b.w2Budget) && (w2naive.requests == 0 || w2naive.upstreamPerReq > 100),
+			fmt.Sprintf("real %.0f of a budget of %d (%d unique companies, %d contacts with notes), naive %.0f",
+				w2cold.upstreamPerReq, b.w2Budget, b.uniqueCompanies, b.withNotes, w2naive.upstreamPerReq)},
 		{"warm W2: zero upstream calls, at most 1 Redis round trip per loader batch", w2warm.upstreamTotal == 0 && w2warm.redisPerReq <= w2warm.batchesPerReq,
 			fmt.Sprintf("%d upstream, %.2f round trips and %.2f loader batches per query", w2warm.upstreamTotal, w2warm.redisPerReq, w2warm.batchesPerReq)},
 		{"W3: at most 1 upstream call per distinct unknown number", w3.upstreamTotal <= b.opts.w3Numbers,

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
 	if cfg.Demo() {
-		demo, err := intercomtest.Start(intercomtest.Options{Token: DemoToken})
+		demo, err := intercomtest.Start(intercomtest.Options{Token: DemoToken, Phone: true})
 		if err != nil {
 			return fmt.Errorf("start the demo workspace: %w", err)
 		}
@@ -125,11 +125,13 @@ type services struct {
 	upstream *intercom.Client
 	cache    *cache.Source  // nil when caching is off
 	source   sources.Source // what handlers read: the cache, or Intercom itself
-	store    cache.Store
-	redis    redis.UniversalClient // nil without REDIS_URL
-	metrics  *metrics.Metrics
-	tenant   *workspaceTenant
-	actions  *actions.Service
+	// history reads contacts' interactions: through the cache, or from Intercom.
+	history sources.InteractionFinder
+	store   cache.Store
+	redis   redis.UniversalClient // nil without REDIS_URL
+	metrics *metrics.Metrics
+	tenant  *workspaceTenant
+	actions *actions.Service
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
@@ -148,6 +150,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		return nil, err
 	}
 	svc.upstream, svc.source = client, client
+	svc.history = intercom.NewInteractions(client, intercom.InteractionsConfig{})
 	svc.tenant = &workspaceTenant{validator: client}
 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
@@ -159,7 +162,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	}
 	if cfg.CacheEnabled {
 		svc.cache = newCache(ctx, cfg, svc, logger)
-		svc.source = svc.cache
+		svc.source, svc.history = svc.cache, svc.cache
 	}
 	svc.actions = newActions(cfg, svc, idem)
 	return svc, nil
@@ -183,11 +186,13 @@ func newCache(ctx context.Context, cfg config.Config, svc *services, logger *slo
 		logger.Info("no REDIS_URL: caching in process")
 	}
 	return cache.New(svc.upstream, cache.Config{
-		Store:  svc.store,
-		Tenant: svc.tenant.ID,
+		Store:        svc.store,
+		Interactions: svc.history,
+		Tenant:       svc.tenant.ID,
 		TTL: cache.TTLs{
 			Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
-			Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative, StaleFor: cfg.CacheTTL.Stale,
+			Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
+			Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
 		},
 		Metrics: svc.metrics,
 	})
@@ -289,12 +294,12 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source, Actions: svc.actions}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source, History: svc.history, Actions: svc.actions}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics},
 	)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", web.Chain(gql, withStaleMarker, loaders.Middleware(svc.source, loaderCfg)))
+	mux.Handle("/graphql", web.Chain(gql, withStaleMarker, loaders.Middleware(svc.source, svc.history, loaderCfg)))
 	mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 	mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -88,6 +88,7 @@ type ComplexityRoot struct {
 		Emails           func(childComplexity int) int
 		ExternalID       func(childComplexity int) int
 		ID               func(childComplexity int) int
+		Interactions     func(childComplexity int, types []model.InteractionType, first *int, after *string, since *time.Time) int
 		Location         func(childComplexity int) int
 		Name             func(childComplexity int) int
 		NotesCount       func(childComplexity int) int
@@ -124,6 +125,38 @@ type ComplexityRoot struct {
 	CreateTicketPayload struct {
 		Ticket     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	Interaction struct {
+		Assignee        func(childComplexity int) int
+		Author          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Date            func(childComplexity int) int
+		Description     func(childComplexity int) int
+		Direction       func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		HasRecording    func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Priority        func(childComplexity int) int
+		Reference       func(childComplexity int) int
+		State           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Subject         func(childComplexity int) int
+		Type            func(childComplexity int) int
+		URL             func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	InteractionConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	InteractionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Location struct {
@@ -163,6 +196,13 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	Participant struct {
+		Email func(childComplexity int) int
+		ID    func(childComplexity int) int
+		Kind  func(childComplexity int) int
+		Name  func(childComplexity int) int
+	}
+
 	Query struct {
 		Actions         func(childComplexity int) int
 		Agents          func(childComplexity int) int
@@ -171,6 +211,7 @@ type ComplexityRoot struct {
 		ContactsByEmail func(childComplexity int, email string) int
 		ContactsByIds   func(childComplexity int, ids []string) int
 		ContactsByPhone func(childComplexity int, phone string, defaultCountry *string) int
+		Interactions    func(childComplexity int, contactID string, types []model.InteractionType, first *int, after *string, since *time.Time) int
 		SearchContacts  func(childComplexity int, text string, first *int) int
 		Workspace       func(childComplexity int) int
 	}
@@ -221,6 +262,8 @@ type ComplexityRoot struct {
 type ContactResolver interface {
 	Company(ctx context.Context, obj *model.Contact) (*model.Company, error)
 	Companies(ctx context.Context, obj *model.Contact) ([]*model.Company, error)
+
+	Interactions(ctx context.Context, obj *model.Contact, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error)
 }
 type MutationResolver interface {
 	CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error)
@@ -240,6 +283,7 @@ type QueryResolver interface {
 	Contacts(ctx context.Context, first *int, after *string, updatedSince *time.Time) (*model.ContactConnection, error)
 	Workspace(ctx context.Context) (*model.Workspace, error)
 	Agents(ctx context.Context) ([]*model.Agent, error)
+	Interactions(ctx context.Context, contactID string, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error)
 	Actions(ctx context.Context) ([]*model.ActionDefinition, error)
 }
 type TagResolver interface {
@@ -473,6 +517,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.ID(childComplexity), true
+	case "Contact.interactions":
+		if e.ComplexityRoot.Contact.Interactions == nil {
+			break
+		}
+
+		args, err := ec.field_Contact_interactions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Contact.Interactions(childComplexity, args["types"].([]model.InteractionType), args["first"].(*int), args["after"].(*string), args["since"].(*time.Time)), true
 	case "Contact.location":
 		if e.ComplexityRoot.Contact.Location == nil {
 			break
@@ -621,6 +676,147 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateTicketPayload.UserErrors(childComplexity), true
+
+	case "Interaction.assignee":
+		if e.ComplexityRoot.Interaction.Assignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Assignee(childComplexity), true
+	case "Interaction.author":
+		if e.ComplexityRoot.Interaction.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Author(childComplexity), true
+	case "Interaction.createdAt":
+		if e.ComplexityRoot.Interaction.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.CreatedAt(childComplexity), true
+	case "Interaction.date":
+		if e.ComplexityRoot.Interaction.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Date(childComplexity), true
+	case "Interaction.description":
+		if e.ComplexityRoot.Interaction.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Description(childComplexity), true
+	case "Interaction.direction":
+		if e.ComplexityRoot.Interaction.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Direction(childComplexity), true
+	case "Interaction.durationSeconds":
+		if e.ComplexityRoot.Interaction.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.DurationSeconds(childComplexity), true
+	case "Interaction.hasRecording":
+		if e.ComplexityRoot.Interaction.HasRecording == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.HasRecording(childComplexity), true
+	case "Interaction.id":
+		if e.ComplexityRoot.Interaction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.ID(childComplexity), true
+	case "Interaction.priority":
+		if e.ComplexityRoot.Interaction.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Priority(childComplexity), true
+	case "Interaction.reference":
+		if e.ComplexityRoot.Interaction.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Reference(childComplexity), true
+	case "Interaction.state":
+		if e.ComplexityRoot.Interaction.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.State(childComplexity), true
+	case "Interaction.status":
+		if e.ComplexityRoot.Interaction.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Status(childComplexity), true
+	case "Interaction.subject":
+		if e.ComplexityRoot.Interaction.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Subject(childComplexity), true
+	case "Interaction.type":
+		if e.ComplexityRoot.Interaction.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.Type(childComplexity), true
+	case "Interaction.url":
+		if e.ComplexityRoot.Interaction.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.URL(childComplexity), true
+	case "Interaction.updatedAt":
+		if e.ComplexityRoot.Interaction.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Interaction.UpdatedAt(childComplexity), true
+
+	case "InteractionConnection.edges":
+		if e.ComplexityRoot.InteractionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.Edges(childComplexity), true
+	case "InteractionConnection.nodes":
+		if e.ComplexityRoot.InteractionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.Nodes(childComplexity), true
+	case "InteractionConnection.pageInfo":
+		if e.ComplexityRoot.InteractionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.PageInfo(childComplexity), true
+	case "InteractionConnection.totalCount":
+		if e.ComplexityRoot.InteractionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.TotalCount(childComplexity), true
+
+	case "InteractionEdge.cursor":
+		if e.ComplexityRoot.InteractionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEdge.Cursor(childComplexity), true
+	case "InteractionEdge.node":
+		if e.ComplexityRoot.InteractionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEdge.Node(childComplexity), true
 
 	case "Location.city":
 		if e.ComplexityRoot.Location.City == nil {
@@ -794,6 +990,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "Participant.email":
+		if e.ComplexityRoot.Participant.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Email(childComplexity), true
+	case "Participant.id":
+		if e.ComplexityRoot.Participant.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.ID(childComplexity), true
+	case "Participant.kind":
+		if e.ComplexityRoot.Participant.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Kind(childComplexity), true
+	case "Participant.name":
+		if e.ComplexityRoot.Participant.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Name(childComplexity), true
+
 	case "Query.actions":
 		if e.ComplexityRoot.Query.Actions == nil {
 			break
@@ -861,6 +1082,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ContactsByPhone(childComplexity, args["phone"].(string), args["defaultCountry"].(*string)), true
+	case "Query.interactions":
+		if e.ComplexityRoot.Query.Interactions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_interactions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Interactions(childComplexity, args["contactId"].(string), args["types"].([]model.InteractionType), args["first"].(*int), args["after"].(*string), args["since"].(*time.Time)), true
 
 	case "Query.searchContacts":
 		if e.ComplexityRoot.Query.SearchContacts == nil {
@@ -1187,6 +1419,20 @@ type Query {
   "The workspace's agents (Intercom admins)."
   agents: [Agent!]!
 
+  "A contact's history, as ` + "`" + `Contact.interactions` + "`" + `, by contact id."
+  interactions(
+    "Intercom's contact id."
+    contactId: ID!
+    "Only these kinds; all the workspace supports when left out."
+    types: [InteractionType!]
+    "Page size, 1 to 100."
+    first: Int = 10
+    "A cursor from a previous page of the same history."
+    after: String
+    "Only interactions dated at or after this instant."
+    since: Time
+  ): InteractionConnection!
+
   "The actions this server can run (mutations here, ` + "`" + `/talkdesk/actions/{name}` + "`" + ` on the bridge)."
   actions: [ActionDefinition!]!
 }
@@ -1233,6 +1479,22 @@ type Contact {
   customAttributes: JSON!
   "How many notes Intercom holds about the contact."
   notesCount: Int!
+  """
+  The contact's history: conversations, tickets, notes and calls in one list,
+  newest first. A kind that Intercom fails to return leaves the others in
+  the list and adds an error naming the kind (partial data, not a failed
+  query).
+  """
+  interactions(
+    "Only these kinds; all the workspace supports when left out."
+    types: [InteractionType!]
+    "Page size, 1 to 100."
+    first: Int = 10
+    "A cursor from a previous page of the same history."
+    after: String
+    "Only interactions dated at or after this instant."
+    since: Time
+  ): InteractionConnection!
   "When the contact was created in Intercom."
   createdAt: Time
   "When the contact last changed in Intercom."
@@ -1319,6 +1581,136 @@ type Workspace {
   admin: Agent!
 }
 
+"A kind of interaction."
+enum InteractionType {
+  "An inbox thread: chat, email, messenger."
+  CONVERSATION
+  "A tracked request."
+  TICKET
+  "An internal note about the contact, written by a teammate."
+  NOTE
+  "A phone call (Intercom Phone)."
+  CALL
+}
+
+"How urgent an interaction is, in Talkdesk's terms."
+enum InteractionPriority {
+  "No priority set."
+  NONE
+  "Low."
+  LOW
+  "Normal."
+  NORMAL
+  "High."
+  HIGH
+  "Urgent."
+  URGENT
+}
+
+"Where an interaction stands, in Talkdesk's terms (` + "`" + `state` + "`" + ` keeps Intercom's own word)."
+enum InteractionStatus {
+  "Nobody in the team has acted on it yet."
+  NEW
+  "The team owes the next step."
+  OPEN
+  "Waiting on the customer, or deferred."
+  PENDING
+  "Resolved."
+  SOLVED
+  "Finished; a record of the past."
+  CLOSED
+}
+
+"Who started an interaction."
+enum InteractionDirection {
+  "The customer reached out."
+  INBOUND
+  "The team (or its automation) reached out."
+  OUTBOUND
+}
+
+"What kind of party a participant is."
+enum ParticipantKind {
+  "The customer."
+  CONTACT
+  "A teammate."
+  ADMIN
+  "A team of teammates."
+  TEAM
+  "An automation or AI agent."
+  BOT
+}
+
+"A party to an interaction."
+type Participant {
+  "Contact, admin, team or bot."
+  kind: ParticipantKind!
+  "The party's id in Intercom."
+  id: ID
+  "The party's name, when known."
+  name: String
+  "The party's email, when known."
+  email: String
+}
+
+"One entry of a contact's history: a conversation, a ticket, a note or a call."
+type Interaction {
+  "Intercom's id of the conversation, ticket, note or call."
+  id: ID!
+  "What kind of interaction it is."
+  type: InteractionType!
+  "A one-line title."
+  subject: String!
+  "A plain-text preview of the content (markup stripped, at most 200 characters)."
+  description: String!
+  "The date the history is ordered by: last activity for conversations and tickets, when notes were written and calls started."
+  date: Time!
+  "The interaction in Intercom's web app (region-aware)."
+  url: String
+  "Talkdesk's priority."
+  priority: InteractionPriority!
+  "Talkdesk's status."
+  status: InteractionStatus!
+  "The state as Intercom names it (open, snoozed, closed, in_progress, …)."
+  state: String
+  "Who started it, when that applies."
+  direction: InteractionDirection
+  "Who wrote or started it."
+  author: Participant
+  "Who owns it now."
+  assignee: Participant
+  "The number people quote for it (tickets)."
+  reference: String
+  "When it was created."
+  createdAt: Time
+  "When it last changed."
+  updatedAt: Time
+  "How long a call lasted, in seconds."
+  durationSeconds: Int
+  "Whether a call has a recording."
+  hasRecording: Boolean
+}
+
+"A page of a contact's history (a Relay connection), newest first."
+type InteractionConnection {
+  "The interactions of this page with their cursors."
+  edges: [InteractionEdge!]!
+  "The interactions of this page."
+  nodes: [Interaction!]!
+  "Where this page sits in the whole history."
+  pageInfo: PageInfo!
+  "How many interactions the whole (filtered) history holds."
+  totalCount: Int!
+}
+
+"An interaction and the cursor to resume after it."
+type InteractionEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this interaction."
+  cursor: String!
+  "The interaction."
+  node: Interaction!
+}
+
 "A page of contacts (a Relay connection)."
 type ContactConnection {
   "The contacts of this page with their cursors."
@@ -1357,24 +1749,24 @@ can fix come back in ` + "`" + `userErrors` + "`" + `, each naming the input fie
 """
 type Mutation {
   "Create a contact. When one with the same email or phone exists, it is returned instead (` + "`" + `created: false` + "`" + `) unless ` + "`" + `allowDuplicate` + "`" + ` is set."
-  createContact(input: CreateContactInput!): CreateContactPayload!
+  createContact("The contact to create." input: CreateContactInput!): CreateContactPayload!
   "Change a contact's fields; fields left out are not changed."
-  updateContact(input: UpdateContactInput!): UpdateContactPayload!
+  updateContact("The changes." input: UpdateContactInput!): UpdateContactPayload!
   "Attach a tag (by name) to a contact, creating the tag if the workspace has none by that name."
-  tagContact(input: TagContactInput!): TagContactPayload!
+  tagContact("The contact and the tag." input: TagContactInput!): TagContactPayload!
   "Remove a tag (by name) from a contact."
-  untagContact(input: TagContactInput!): TagContactPayload!
+  untagContact("The contact and the tag." input: TagContactInput!): TagContactPayload!
   "Add a note to a contact."
-  addNote(input: AddNoteInput!): AddNotePayload!
+  addNote("The note." input: AddNoteInput!): AddNotePayload!
   "Open a ticket for a contact."
-  createTicket(input: CreateTicketInput!): CreateTicketPayload!
+  createTicket("The ticket." input: CreateTicketInput!): CreateTicketPayload!
   """
   Record a phone call on the contact it was with. Intercom has no API to add
   an outside call to its own call log, so the call is written as a readable
   note (or, when the server is configured so, a ticket). An unknown caller
   can be created as a lead on the way.
   """
-  logCall(input: LogCallInput!): LogCallPayload!
+  logCall("The call." input: LogCallInput!): LogCallPayload!
 }
 
 "A problem with a mutation's input that the caller can fix."
@@ -1746,6 +2138,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_customAttributes(ctx, field)
 	case "notesCount":
 		return ec.fieldContext_Contact_notesCount(ctx, field)
+	case "interactions":
+		return ec.fieldContext_Contact_interactions(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Contact_createdAt(ctx, field)
 	case "updatedAt":
@@ -1800,6 +2194,70 @@ func (ec *executionContext) childFields_CreateTicketPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type CreateTicketPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Interaction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Interaction_id(ctx, field)
+	case "type":
+		return ec.fieldContext_Interaction_type(ctx, field)
+	case "subject":
+		return ec.fieldContext_Interaction_subject(ctx, field)
+	case "description":
+		return ec.fieldContext_Interaction_description(ctx, field)
+	case "date":
+		return ec.fieldContext_Interaction_date(ctx, field)
+	case "url":
+		return ec.fieldContext_Interaction_url(ctx, field)
+	case "priority":
+		return ec.fieldContext_Interaction_priority(ctx, field)
+	case "status":
+		return ec.fieldContext_Interaction_status(ctx, field)
+	case "state":
+		return ec.fieldContext_Interaction_state(ctx, field)
+	case "direction":
+		return ec.fieldContext_Interaction_direction(ctx, field)
+	case "author":
+		return ec.fieldContext_Interaction_author(ctx, field)
+	case "assignee":
+		return ec.fieldContext_Interaction_assignee(ctx, field)
+	case "reference":
+		return ec.fieldContext_Interaction_reference(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Interaction_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Interaction_updatedAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Interaction_durationSeconds(ctx, field)
+	case "hasRecording":
+		return ec.fieldContext_Interaction_hasRecording(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Interaction", field.Name)
+}
+
+func (ec *executionContext) childFields_InteractionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InteractionConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_InteractionConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InteractionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_InteractionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InteractionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InteractionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InteractionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_InteractionEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InteractionEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "country":
@@ -1852,6 +2310,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Participant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Participant_kind(ctx, field)
+	case "id":
+		return ec.fieldContext_Participant_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Participant_name(ctx, field)
+	case "email":
+		return ec.fieldContext_Participant_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Participant", field.Name)
 }
 
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2045,6 +2517,44 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Contact_interactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.InteractionType, error) {
+			return ec.unmarshalOInteractionType2ᚕgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg3
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_addNote_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -2249,6 +2759,52 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_interactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.InteractionType, error) {
+			return ec.unmarshalOInteractionType2ᚕgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg4
 	return args, nil
 }
 
@@ -3446,6 +4002,50 @@ func (ec *executionContext) fieldContext_Contact_notesCount(_ context.Context, f
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Contact_interactions(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_interactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Contact().Interactions(ctx, obj, fc.Args["types"].([]model.InteractionType), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InteractionConnection) graphql.Marshaler {
+			return ec.marshalNInteractionConnection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_interactions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Contact_interactions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Contact_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3812,6 +4412,589 @@ func (ec *executionContext) fieldContext_CreateTicketPayload_userErrors(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Interaction_id(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Interaction_type(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InteractionType) graphql.Marshaler {
+			return ec.marshalNInteractionType2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "InteractionType")
+}
+
+func (ec *executionContext) _Interaction_subject(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "String")
+}
+
+func (ec *executionContext) _Interaction_description(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "String")
+}
+
+func (ec *executionContext) _Interaction_date(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Interaction_url(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "String")
+}
+
+func (ec *executionContext) _Interaction_priority(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InteractionPriority) graphql.Marshaler {
+			return ec.marshalNInteractionPriority2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionPriority(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "InteractionPriority")
+}
+
+func (ec *executionContext) _Interaction_status(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InteractionStatus) graphql.Marshaler {
+			return ec.marshalNInteractionStatus2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "InteractionStatus")
+}
+
+func (ec *executionContext) _Interaction_state(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "String")
+}
+
+func (ec *executionContext) _Interaction_direction(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InteractionDirection) graphql.Marshaler {
+			return ec.marshalOInteractionDirection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionDirection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "InteractionDirection")
+}
+
+func (ec *executionContext) _Interaction_author(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_author(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Author, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Participant) graphql.Marshaler {
+			return ec.marshalOParticipant2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Interaction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Participant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Interaction_assignee(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_assignee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Participant) graphql.Marshaler {
+			return ec.marshalOParticipant2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_assignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Interaction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Participant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Interaction_reference(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "String")
+}
+
+func (ec *executionContext) _Interaction_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Interaction_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Interaction_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Interaction_hasRecording(ctx context.Context, field graphql.CollectedField, obj *model.Interaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Interaction_hasRecording(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasRecording, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Interaction_hasRecording(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Interaction", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InteractionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.InteractionEdge) graphql.Marshaler {
+			return ec.marshalNInteractionEdge2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InteractionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Interaction) graphql.Marshaler {
+			return ec.marshalNInteraction2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Interaction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InteractionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.InteractionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Interaction) graphql.Marshaler {
+			return ec.marshalNInteraction2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteraction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Interaction(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4506,6 +5689,98 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _Participant_kind(ctx context.Context, field graphql.CollectedField, obj *model.Participant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Participant_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ParticipantKind) graphql.Marshaler {
+			return ec.marshalNParticipantKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipantKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Participant_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Participant", field, false, false, "ParticipantKind")
+}
+
+func (ec *executionContext) _Participant_id(ctx context.Context, field graphql.CollectedField, obj *model.Participant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Participant_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Participant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Participant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Participant_name(ctx context.Context, field graphql.CollectedField, obj *model.Participant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Participant_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Participant_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Participant", field, false, false, "String")
+}
+
+func (ec *executionContext) _Participant_email(ctx context.Context, field graphql.CollectedField, obj *model.Participant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Participant_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Participant_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Participant", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_contactsByPhone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4830,6 +6105,50 @@ func (ec *executionContext) fieldContext_Query_agents(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Agent(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_interactions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_interactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Interactions(ctx, fc.Args["contactId"].(string), fc.Args["types"].([]model.InteractionType), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InteractionConnection) graphql.Marshaler {
+			return ec.marshalNInteractionConnection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_interactions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_interactions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7451,6 +8770,12 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "interactions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_interactions(ctx, field, obj)
+				})
 		case "createdAt":
 			out.Values[i] = ec._Contact_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -7625,6 +8950,205 @@ func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.Se
 			}
 		case "userErrors":
 			out.Values[i] = ec._CreateTicketPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var interactionImplementors = []string{"Interaction"}
+
+func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionSet, obj *model.Interaction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Interaction")
+		case "id":
+			out.Values[i] = ec._Interaction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._Interaction_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._Interaction_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Interaction_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "date":
+			out.Values[i] = ec._Interaction_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._Interaction_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._Interaction_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Interaction_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._Interaction_state(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._Interaction_direction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "author":
+			out.Values[i] = ec._Interaction_author(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assignee":
+			out.Values[i] = ec._Interaction_assignee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._Interaction_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Interaction_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Interaction_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "durationSeconds":
+			out.Values[i] = ec._Interaction_durationSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hasRecording":
+			out.Values[i] = ec._Interaction_hasRecording(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var interactionConnectionImplementors = []string{"InteractionConnection"}
+
+func (ec *executionContext) _InteractionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.InteractionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InteractionConnection")
+		case "edges":
+			out.Values[i] = ec._InteractionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._InteractionConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._InteractionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._InteractionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var interactionEdgeImplementors = []string{"InteractionEdge"}
+
+func (ec *executionContext) _InteractionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.InteractionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InteractionEdge")
+		case "cursor":
+			out.Values[i] = ec._InteractionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._InteractionEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7917,6 +9441,54 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var participantImplementors = []string{"Participant"}
+
+func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionSet, obj *model.Participant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, participantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Participant")
+		case "kind":
+			out.Values[i] = ec._Participant_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._Participant_id(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Participant_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._Participant_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7983,6 +9555,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agents(ctx, field)
+				})
+		case "interactions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_interactions(ctx, field)
 				})
 		case "actions":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -8944,6 +10522,92 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNInteraction2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Interaction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInteraction2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteraction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInteraction2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteraction(ctx context.Context, sel ast.SelectionSet, v *model.Interaction) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Interaction!")
+		return graphql.Null
+	}
+	return ec._Interaction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInteractionConnection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionConnection(ctx context.Context, sel ast.SelectionSet, v *model.InteractionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InteractionConnection!")
+		return graphql.Null
+	}
+	return ec._InteractionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInteractionEdge2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InteractionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInteractionEdge2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInteractionEdge2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEdge(ctx context.Context, sel ast.SelectionSet, v *model.InteractionEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InteractionEdge!")
+		return graphql.Null
+	}
+	return ec._InteractionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInteractionPriority2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionPriority(ctx context.Context, v any) (model.InteractionPriority, error) {
+	var res model.InteractionPriority
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInteractionPriority2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionPriority(ctx context.Context, sel ast.SelectionSet, v model.InteractionPriority) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNInteractionStatus2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionStatus(ctx context.Context, v any) (model.InteractionStatus, error) {
+	var res model.InteractionStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInteractionStatus2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionStatus(ctx context.Context, sel ast.SelectionSet, v model.InteractionStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNInteractionType2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionType(ctx context.Context, v any) (model.InteractionType, error) {
+	var res model.InteractionType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInteractionType2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionType(ctx context.Context, sel ast.SelectionSet, v model.InteractionType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNJSON2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8989,6 +10653,16 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋtalkdeskᚑinterc
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNParticipantKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipantKind(ctx context.Context, v any) (model.ParticipantKind, error) {
+	var res model.ParticipantKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNParticipantKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipantKind(ctx context.Context, sel ast.SelectionSet, v model.ParticipantKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -9368,6 +11042,58 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOInteractionDirection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionDirection(ctx context.Context, v any) (*model.InteractionDirection, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.InteractionDirection)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInteractionDirection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionDirection(ctx context.Context, sel ast.SelectionSet, v *model.InteractionDirection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOInteractionType2ᚕgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionTypeᚄ(ctx context.Context, v any) ([]model.InteractionType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.InteractionType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInteractionType2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInteractionType2ᚕgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.InteractionType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInteractionType2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOJSON2map(ctx context.Context, v any) (map[string]any, error) {
 	if v == nil {
 		return nil, nil
@@ -9391,6 +11117,13 @@ func (ec *executionContext) marshalONote2ᚖgithubᚗcomᚋtalkdeskᚑintercom�
 		return graphql.Null
 	}
 	return ec._Note(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOParticipant2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐParticipant(ctx context.Context, sel ast.SelectionSet, v *model.Participant) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Participant(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -12,5 +12,6 @@ import (
 // serves what does not batch (searches, lists).
 type Resolver struct {
 	Source  sources.Source
+	History sources.InteractionFinder
 	Actions *actions.Service
 }

@@ -32,6 +32,11 @@ func (r *contactResolver) Companies(ctx context.Context, obj *model.Contact) ([]
 	return r.companies(ctx, obj.CompanyIDs)
 }
 
+// Interactions is the resolver for the interactions field.
+func (r *contactResolver) Interactions(ctx context.Context, obj *model.Contact, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
+	return r.interactions(ctx, sources.ContactRef{ID: obj.ID, NotesCount: obj.NotesCount}, types, first, after, since)
+}
+
 // CreateContact is the resolver for the createContact field.
 func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error) {
 	res, err := r.Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
@@ -239,6 +244,14 @@ func (r *queryResolver) Agents(ctx context.Context) ([]*model.Agent, error) {
 		out[i] = toAgent(a)
 	}
 	return out, nil
+}
+
+// Interactions is the resolver for the interactions field.
+func (r *queryResolver) Interactions(ctx context.Context, contactID string, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
+	if contactID == "" {
+		return nil, sources.InputError("contactId", "contactId must not be empty")
+	}
+	return r.interactions(ctx, sources.ContactRefByID(contactID), types, first, after, since)
 }
 
 // Actions is the resolver for the actions field.

@@ -43,6 +43,7 @@ func run(args []string) error {
 		resetRate = fs.Float64("reset-rate", 0, "fraction of connections reset without a response")
 		rateLimit = fs.Int("rate-limit", 0, "requests per 10-second window (0 = Intercom's 1666)")
 		timezone  = fs.String("timezone", "UTC", "workspace time zone for date search (IANA name)")
+		phone     = fs.Bool("phone", true, "the workspace has Intercom Phone (calls)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,6 +63,7 @@ func run(args []string) error {
 		Empty:       *empty,
 		Latency:     *latency,
 		RateLimit:   *rateLimit,
+		Phone:       *phone,
 	})
 	if err != nil {
 		return err

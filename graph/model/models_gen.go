@@ -170,6 +170,64 @@ type CreateTicketPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// One entry of a contact's history: a conversation, a ticket, a note or a call.
+type Interaction struct {
+	// Intercom's id of the conversation, ticket, note or call.
+	ID string `json:"id"`
+	// What kind of interaction it is.
+	Type InteractionType `json:"type"`
+	// A one-line title.
+	Subject string `json:"subject"`
+	// A plain-text preview of the content (markup stripped, at most 200 characters).
+	Description string `json:"description"`
+	// The date the history is ordered by: last activity for conversations and tickets, when notes were written and calls started.
+	Date time.Time `json:"date"`
+	// The interaction in Intercom's web app (region-aware).
+	URL *string `json:"url,omitempty"`
+	// Talkdesk's priority.
+	Priority InteractionPriority `json:"priority"`
+	// Talkdesk's status.
+	Status InteractionStatus `json:"status"`
+	// The state as Intercom names it (open, snoozed, closed, in_progress, …).
+	State *string `json:"state,omitempty"`
+	// Who started it, when that applies.
+	Direction *InteractionDirection `json:"direction,omitempty"`
+	// Who wrote or started it.
+	Author *Participant `json:"author,omitempty"`
+	// Who owns it now.
+	Assignee *Participant `json:"assignee,omitempty"`
+	// The number people quote for it (tickets).
+	Reference *string `json:"reference,omitempty"`
+	// When it was created.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+	// When it last changed.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+	// How long a call lasted, in seconds.
+	DurationSeconds *int `json:"durationSeconds,omitempty"`
+	// Whether a call has a recording.
+	HasRecording *bool `json:"hasRecording,omitempty"`
+}
+
+// A page of a contact's history (a Relay connection), newest first.
+type InteractionConnection struct {
+	// The interactions of this page with their cursors.
+	Edges []*InteractionEdge `json:"edges"`
+	// The interactions of this page.
+	Nodes []*Interaction `json:"nodes"`
+	// Where this page sits in the whole history.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many interactions the whole (filtered) history holds.
+	TotalCount int `json:"totalCount"`
+}
+
+// An interaction and the cursor to resume after it.
+type InteractionEdge struct {
+	// Pass as `after` to continue after this interaction.
+	Cursor string `json:"cursor"`
+	// The interaction.
+	Node *Interaction `json:"node"`
+}
+
 // Where a contact is.
 type Location struct {
 	// Country name, such as `United States`.
@@ -253,6 +311,18 @@ type PageInfo struct {
 	HasNextPage bool `json:"hasNextPage"`
 	// The cursor of the last item: pass it as `after` for the next page.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// A party to an interaction.
+type Participant struct {
+	// Contact, admin, team or bot.
+	Kind ParticipantKind `json:"kind"`
+	// The party's id in Intercom.
+	ID *string `json:"id,omitempty"`
+	// The party's name, when known.
+	Name *string `json:"name,omitempty"`
+	// The party's email, when known.
+	Email *string `json:"email,omitempty"`
 }
 
 // The read side of the API: contacts, their companies, and the workspace.
@@ -466,6 +536,326 @@ func (e *ContactRole) UnmarshalJSON(b []byte) error {
 }
 
 func (e ContactRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Who started an interaction.
+type InteractionDirection string
+
+const (
+	// The customer reached out.
+	InteractionDirectionInbound InteractionDirection = "INBOUND"
+	// The team (or its automation) reached out.
+	InteractionDirectionOutbound InteractionDirection = "OUTBOUND"
+)
+
+var AllInteractionDirection = []InteractionDirection{
+	InteractionDirectionInbound,
+	InteractionDirectionOutbound,
+}
+
+func (e InteractionDirection) IsValid() bool {
+	switch e {
+	case InteractionDirectionInbound, InteractionDirectionOutbound:
+		return true
+	}
+	return false
+}
+
+func (e InteractionDirection) String() string {
+	return string(e)
+}
+
+func (e *InteractionDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InteractionDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InteractionDirection", str)
+	}
+	return nil
+}
+
+func (e InteractionDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InteractionDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InteractionDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How urgent an interaction is, in Talkdesk's terms.
+type InteractionPriority string
+
+const (
+	// No priority set.
+	InteractionPriorityNone InteractionPriority = "NONE"
+	// Low.
+	InteractionPriorityLow InteractionPriority = "LOW"
+	// Normal.
+	InteractionPriorityNormal InteractionPriority = "NORMAL"
+	// High.
+	InteractionPriorityHigh InteractionPriority = "HIGH"
+	// Urgent.
+	InteractionPriorityUrgent InteractionPriority = "URGENT"
+)
+
+var AllInteractionPriority = []InteractionPriority{
+	InteractionPriorityNone,
+	InteractionPriorityLow,
+	InteractionPriorityNormal,
+	InteractionPriorityHigh,
+	InteractionPriorityUrgent,
+}
+
+func (e InteractionPriority) IsValid() bool {
+	switch e {
+	case InteractionPriorityNone, InteractionPriorityLow, InteractionPriorityNormal, InteractionPriorityHigh, InteractionPriorityUrgent:
+		return true
+	}
+	return false
+}
+
+func (e InteractionPriority) String() string {
+	return string(e)
+}
+
+func (e *InteractionPriority) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InteractionPriority(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InteractionPriority", str)
+	}
+	return nil
+}
+
+func (e InteractionPriority) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InteractionPriority) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InteractionPriority) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an interaction stands, in Talkdesk's terms (`state` keeps Intercom's own word).
+type InteractionStatus string
+
+const (
+	// Nobody in the team has acted on it yet.
+	InteractionStatusNew InteractionStatus = "NEW"
+	// The team owes the next step.
+	InteractionStatusOpen InteractionStatus = "OPEN"
+	// Waiting on the customer, or deferred.
+	InteractionStatusPending InteractionStatus = "PENDING"
+	// Resolved.
+	InteractionStatusSolved InteractionStatus = "SOLVED"
+	// Finished; a record of the past.
+	InteractionStatusClosed InteractionStatus = "CLOSED"
+)
+
+var AllInteractionStatus = []InteractionStatus{
+	InteractionStatusNew,
+	InteractionStatusOpen,
+	InteractionStatusPending,
+	InteractionStatusSolved,
+	InteractionStatusClosed,
+}
+
+func (e InteractionStatus) IsValid() bool {
+	switch e {
+	case InteractionStatusNew, InteractionStatusOpen, InteractionStatusPending, InteractionStatusSolved, InteractionStatusClosed:
+		return true
+	}
+	return false
+}
+
+func (e InteractionStatus) String() string {
+	return string(e)
+}
+
+func (e *InteractionStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InteractionStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InteractionStatus", str)
+	}
+	return nil
+}
+
+func (e InteractionStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InteractionStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InteractionStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A kind of interaction.
+type InteractionType string
+
+const (
+	// An inbox thread: chat, email, messenger.
+	InteractionTypeConversation InteractionType = "CONVERSATION"
+	// A tracked request.
+	InteractionTypeTicket InteractionType = "TICKET"
+	// An internal note about the contact, written by a teammate.
+	InteractionTypeNote InteractionType = "NOTE"
+	// A phone call (Intercom Phone).
+	InteractionTypeCall InteractionType = "CALL"
+)
+
+var AllInteractionType = []InteractionType{
+	InteractionTypeConversation,
+	InteractionTypeTicket,
+	InteractionTypeNote,
+	InteractionTypeCall,
+}
+
+func (e InteractionType) IsValid() bool {
+	switch e {
+	case InteractionTypeConversation, InteractionTypeTicket, InteractionTypeNote, InteractionTypeCall:
+		return true
+	}
+	return false
+}
+
+func (e InteractionType) String() string {
+	return string(e)
+}
+
+func (e *InteractionType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InteractionType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InteractionType", str)
+	}
+	return nil
+}
+
+func (e InteractionType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InteractionType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InteractionType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What kind of party a participant is.
+type ParticipantKind string
+
+const (
+	// The customer.
+	ParticipantKindContact ParticipantKind = "CONTACT"
+	// A teammate.
+	ParticipantKindAdmin ParticipantKind = "ADMIN"
+	// A team of teammates.
+	ParticipantKindTeam ParticipantKind = "TEAM"
+	// An automation or AI agent.
+	ParticipantKindBot ParticipantKind = "BOT"
+)
+
+var AllParticipantKind = []ParticipantKind{
+	ParticipantKindContact,
+	ParticipantKindAdmin,
+	ParticipantKindTeam,
+	ParticipantKindBot,
+}
+
+func (e ParticipantKind) IsValid() bool {
+	switch e {
+	case ParticipantKindContact, ParticipantKindAdmin, ParticipantKindTeam, ParticipantKindBot:
+		return true
+	}
+	return false
+}
+
+func (e ParticipantKind) String() string {
+	return string(e)
+}
+
+func (e *ParticipantKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ParticipantKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ParticipantKind", str)
+	}
+	return nil
+}
+
+func (e ParticipantKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ParticipantKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ParticipantKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

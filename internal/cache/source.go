@@ -23,6 +23,8 @@ type TTLs struct {
 	Email    time.Duration // email lookups that found contacts
 	Company  time.Duration // companies change rarely
 	Negative time.Duration // lookups that found nothing
+	// Interactions is how long a contact's history stays fresh.
+	Interactions time.Duration
 	// StaleFor is how long an expired entry is kept to be served when the
 	// upstream fails.
 	StaleFor time.Duration
@@ -30,17 +32,20 @@ type TTLs struct {
 
 // DefaultTTLs are the TTLs the server uses unless configured otherwise.
 var DefaultTTLs = TTLs{
-	Contact:  5 * time.Minute,
-	Phone:    5 * time.Minute,
-	Email:    5 * time.Minute,
-	Company:  time.Hour,
-	Negative: time.Minute,
-	StaleFor: 24 * time.Hour,
+	Contact:      5 * time.Minute,
+	Phone:        5 * time.Minute,
+	Email:        5 * time.Minute,
+	Company:      time.Hour,
+	Negative:     time.Minute,
+	Interactions: time.Minute,
+	StaleFor:     24 * time.Hour,
 }
 
 // Config configures a caching Source.
 type Config struct {
 	Store Store
+	// Interactions reads contacts' histories; nil when the source has none.
+	Interactions sources.InteractionFinder
 	// Tenant names the workspace a request works on (the Intercom workspace
 	// id). Keys are namespaced by it; while it is unknown nothing is cached.
 	Tenant  func(context.Context) (string, error)
@@ -51,13 +56,14 @@ type Config struct {
 
 // Source is a caching decorator of a sources.Source.
 type Source struct {
-	next    sources.Source
-	store   Store
-	tenant  func(context.Context) (string, error)
-	ttl     TTLs
-	metrics *metrics.Metrics
-	now     func() time.Time
-	flights *flightGroup
+	next         sources.Source
+	interactions sources.InteractionFinder
+	store        Store
+	tenant       func(context.Context) (string, error)
+	ttl          TTLs
+	metrics      *metrics.Metrics
+	now          func() time.Time
+	flights      *flightGroup
 
 	validateMu  sync.Mutex
 	validated   *sources.Workspace
@@ -77,7 +83,7 @@ func New(next sources.Source, cfg Config) *Source {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
-	return &Source{next: next, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
+	return &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
 		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup()}
 }
 
@@ -218,18 +224,16 @@ func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration
 	_ = c.store.MSet(ctx, items)
 }
 
-// InvalidateContacts drops cached contacts by id (after an action changed them).
+// InvalidateContacts drops cached contacts, and their histories, by id
+// (after an action or a webhook changed them).
 func (c *Source) InvalidateContacts(ctx context.Context, ids []string) error {
 	tenant, err := c.tenant(ctx)
-	if err != nil {
+	if err != nil || len(ids) == 0 {
 		return nil
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = Key(tenant, kindContact, id)
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, Key(tenant, kindContact, id), Key(tenant, kindInteractions, id))
 	}
 	return c.store.Del(ctx, keys)
 }

@@ -49,7 +49,7 @@ type Config struct {
 
 // CacheTTLs are the freshness settings of the cache.
 type CacheTTLs struct {
-	Contact, Company, Negative, Stale time.Duration
+	Contact, Company, Negative, Interactions, Stale time.Duration
 }
 
 // Demo reports whether no Intercom token is set, so the server runs its
@@ -67,7 +67,7 @@ type raw struct {
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
-	callLogAs, callTicketType, intercomRate                                                               string
+	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
 }
 
 func (r *raw) settings() []setting {
@@ -90,8 +90,9 @@ func (r *raw) settings() []setting {
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", dst: &r.contactTTL},
 		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", dst: &r.companyTTL},
 		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", dst: &r.negativeTTL},
+		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", dst: &r.interactionTTL},
 		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", dst: &r.staleTTL},
-		{env: "LOADER_WAIT", flag: "loader-wait", def: "2ms", usage: "how long a dataloader collects keys before one batched fetch", dst: &r.loaderWait},
+		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "how long a dataloader collects keys before one batched fetch", dst: &r.loaderWait},
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
 		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (false: one source call per field)", dst: &r.loaders},
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
@@ -210,6 +211,7 @@ func (r raw) validate() (Config, error) {
 	duration("CACHE_CONTACT_TTL", r.contactTTL, &c.CacheTTL.Contact, false)
 	duration("CACHE_COMPANY_TTL", r.companyTTL, &c.CacheTTL.Company, false)
 	duration("CACHE_NEGATIVE_TTL", r.negativeTTL, &c.CacheTTL.Negative, false)
+	duration("CACHE_INTERACTION_TTL", r.interactionTTL, &c.CacheTTL.Interactions, false)
 	duration("CACHE_STALE_TTL", r.staleTTL, &c.CacheTTL.Stale, true)
 	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
 	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +121,17 @@ func (o *operationNames) label(name string) string {
 func PresentError(ctx context.Context, err error) *gqlerror.Error {
 	gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 	var coded *sources.Error
+	var partial *sources.PartialError
 	switch {
+	case errors.As(err, &partial):
+		// Some kinds of interactions failed, the others were returned.
+		gqlErr.Message = partial.Error()
+		failed := []string{}
+		for _, k := range partial.Kinds() {
+			failed = append(failed, strings.ToUpper(string(k)))
+		}
+		gqlErr.Extensions = map[string]any{"code": sources.ErrorCode(err), "failedTypes": failed}
+		web.Logger(ctx).Warn("partial interactions", "path", gqlErr.Path.String(), "error", err)
 	case errors.As(err, &coded):
 		gqlErr.Message = coded.Message
 		ext := map[string]any{"code": coded.Code}

@@ -32,21 +32,24 @@ type Config struct {
 }
 
 // DefaultConfig is what the server uses unless configured otherwise.
-var DefaultConfig = Config{Wait: 2 * time.Millisecond, MaxBatch: 100, Timeout: 30 * time.Second}
+var DefaultConfig = Config{Wait: 5 * time.Millisecond, MaxBatch: 100, Timeout: 30 * time.Second}
 
 // Loaders are one request's loaders.
 type Loaders struct {
 	cfg           Config
 	source        sources.Source
+	history       sources.InteractionFinder
 	contactByID   *dataloader.Loader[string, *sources.Contact]
 	contactsByTel *dataloader.Loader[string, []*sources.Contact]
 	companyByID   *dataloader.Loader[string, *sources.Company]
+	histories     *dataloader.Loader[historyKey, []*sources.Interaction]
 	// tagNames reads the workspace's tag list once per request.
 	tagNames func() (map[string]string, error)
 }
 
-// New returns fresh loaders over source.
-func New(source sources.Source, cfg Config) *Loaders {
+// New returns fresh loaders over source and history (the contacts'
+// interactions; nil when the source has none).
+func New(source sources.Source, history sources.InteractionFinder, cfg Config) *Loaders {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
@@ -60,6 +63,14 @@ func New(source sources.Source, cfg Config) *Loaders {
 		contactsByTel: newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
 		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
 	}
+	if history != nil {
+		opts := []dataloader.Option[historyKey, []*sources.Interaction]{dataloader.WithWait[historyKey, []*sources.Interaction](cfg.Wait)}
+		if cfg.MaxBatch > 0 {
+			opts = append(opts, dataloader.WithBatchCapacity[historyKey, []*sources.Interaction](cfg.MaxBatch))
+		}
+		l.histories = dataloader.NewBatchedLoader(historyBatch(cfg, history), opts...)
+	}
+	l.history = history
 	l.tagNames = sync.OnceValues(func() (map[string]string, error) {
 		// Detached like a batch: the list serves every field that asks.
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
@@ -220,10 +231,10 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 type ctxKey struct{}
 
 // Middleware gives each request its own loaders.
-func Middleware(source sources.Source, cfg Config) func(http.Handler) http.Handler {
+func Middleware(source sources.Source, history sources.InteractionFinder, cfg Config) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), ctxKey{}, New(source, cfg))
+			ctx := context.WithValue(r.Context(), ctxKey{}, New(source, history, cfg))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -231,9 +242,9 @@ func Middleware(source sources.Source, cfg Config) func(http.Handler) http.Handl
 
 // For returns the request's loaders. Outside a request (a test, a job) it
 // returns unbatched loaders so that callers need no special case.
-func For(ctx context.Context, fallback sources.Source) *Loaders {
+func For(ctx context.Context, fallback sources.Source, history sources.InteractionFinder) *Loaders {
 	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok {
 		return l
 	}
-	return New(fallback, Config{Disabled: true})
+	return New(fallback, history, Config{Disabled: true})
 }

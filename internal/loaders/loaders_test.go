@@ -32,7 +32,7 @@ func setup(t *testing.T) (*intercom.Client, *intercomtest.Workspace) {
 func TestConcurrentLoadsShareOneBatchInKeyOrder(t *testing.T) {
 	client, ws := setup(t)
 	m := metrics.New()
-	l := loaders.New(client, loaders.Config{Wait: 20 * time.Millisecond, Metrics: m})
+	l := loaders.New(client, nil, loaders.Config{Wait: 20 * time.Millisecond, Metrics: m})
 	all := ws.Contacts()
 	ids := []string{all[7].ID, "missing-1", all[3].ID, all[250].ID, "missing-2", all[0].ID}
 	ws.ResetCalls()
@@ -62,7 +62,7 @@ func TestConcurrentLoadsShareOneBatchInKeyOrder(t *testing.T) {
 
 func TestLoadManyIsOneBatchAndDeduplicates(t *testing.T) {
 	client, ws := setup(t)
-	l := loaders.New(client, loaders.DefaultConfig)
+	l := loaders.New(client, nil, loaders.DefaultConfig)
 	var ids []string
 	for _, co := range ws.Companies()[:5] {
 		ids = append(ids, co.ID, co.ID) // every company twice
@@ -86,7 +86,7 @@ func TestLoadManyIsOneBatchAndDeduplicates(t *testing.T) {
 // asks again and succeeds.
 func TestTransientErrorsAreNotCached(t *testing.T) {
 	client, ws := setup(t)
-	l := loaders.New(client, loaders.DefaultConfig)
+	l := loaders.New(client, nil, loaders.DefaultConfig)
 	demo, _ := ws.DemoCaller()
 	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
 	if _, err := l.Contact(context.Background(), demo.ID); sources.ErrorCode(err) != sources.EUpstreamUnavailable {
@@ -104,7 +104,7 @@ func TestTransientErrorsAreNotCached(t *testing.T) {
 func TestCancelledFirstCallerDoesNotFailTheBatch(t *testing.T) {
 	client, ws := setup(t)
 	ws.SetLatency(100 * time.Millisecond)
-	l := loaders.New(client, loaders.Config{Wait: 20 * time.Millisecond})
+	l := loaders.New(client, nil, loaders.Config{Wait: 20 * time.Millisecond})
 	all := ws.Contacts()
 	first, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -131,7 +131,7 @@ func TestCancelledFirstCallerDoesNotFailTheBatch(t *testing.T) {
 
 func TestDisabledLoadersCallTheSourcePerKey(t *testing.T) {
 	client, ws := setup(t)
-	l := loaders.New(client, loaders.Config{Disabled: true})
+	l := loaders.New(client, nil, loaders.Config{Disabled: true})
 	all := ws.Contacts()
 	ws.ResetCalls()
 	got, err := l.Contacts(context.Background(), []string{all[0].ID, all[1].ID, all[2].ID})

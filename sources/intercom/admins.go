@@ -32,5 +32,6 @@ func (c *Client) Validate(ctx context.Context) (*sources.Workspace, error) {
 	if ws.ID == "" {
 		return nil, sources.Errorf(sources.EUpstreamUnavailable, "Intercom's /me named no workspace")
 	}
+	c.rememberWorkspace(ws.ID)
 	return ws, nil
 }

@@ -294,19 +294,26 @@ func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payloa
 	return resp.StatusCode, resp.Header, data, nil
 }
 
-// linkWorkspace returns the workspace id deep links need, asking /me once.
+// linkWorkspace returns the workspace id deep links need, asking /me only
+// if no call has told it yet.
 func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
 	c.workspaceMu.Lock()
-	defer c.workspaceMu.Unlock()
-	if c.workspace != "" {
-		return c.workspace, nil
+	id := c.workspace
+	c.workspaceMu.Unlock()
+	if id != "" {
+		return id, nil
 	}
-	ws, err := c.Validate(ctx)
+	ws, err := c.Validate(ctx) // remembers the id
 	if err != nil {
 		return "", err
 	}
-	c.workspace = ws.ID
-	return c.workspace, nil
+	return ws.ID, nil
+}
+
+func (c *Client) rememberWorkspace(id string) {
+	c.workspaceMu.Lock()
+	defer c.workspaceMu.Unlock()
+	c.workspace = id
 }
 
 func (c *Client) record(endpoint string, status int, start time.Time) {

@@ -137,8 +137,11 @@ func (x *Interactions) InteractionsByContacts(ctx context.Context, contacts []so
 	var wg sync.WaitGroup
 	wg.Go(func() { x.ensureWorkspaceID(ctx) })
 	wg.Go(func() { x.ensureAdminNames(ctx) })
-	if want[sources.KindConversation] || want[sources.KindCall] {
-		wg.Go(func() { b.conversationsAndCalls(ctx, want[sources.KindConversation], want[sources.KindCall], explicit) })
+	if want[sources.KindConversation] {
+		wg.Go(func() { b.conversations(ctx) })
+	}
+	if want[sources.KindCall] {
+		wg.Go(func() { b.phoneCalls(ctx, explicit) })
 	}
 	if want[sources.KindTicket] {
 		wg.Go(func() { b.tickets(ctx) })
@@ -261,13 +264,40 @@ func (b *batch) searchQuery(part []string, extra ...filter) filter {
 
 func and(fs ...filter) filter { return filter{Operator: "AND", Value: fs} }
 
-// conversationsAndCalls searches the batch's conversations and, for calls,
-// reads the calls of its phone-call conversations.
-func (b *batch) conversationsAndCalls(ctx context.Context, wantConvs, wantCalls, explicitCalls bool) {
-	var extra []filter
-	if !wantConvs {
-		extra = append(extra, in("source.type", phoneSourceTypes))
+// conversations searches the batch's conversations.
+func (b *batch) conversations(ctx context.Context) {
+	convs, err := b.searchConversations(ctx)
+	if err != nil {
+		b.fail(sources.KindConversation, err)
+		return
 	}
+	b.add(sources.KindConversation, func() (list []*sources.Interaction) {
+		for i := range convs {
+			list = append(list, b.forBatch(b.x.conversation(&convs[i], ""), convs[i].Contacts)...)
+		}
+		return list
+	})
+}
+
+// phoneCalls reads the calls of the batch's phone-call conversations. It
+// searches those conversations on their own, beside the search of all
+// conversations: one more call, but the calls need not wait for every page
+// of a long conversation list (a dashboard's latency is the longest chain).
+func (b *batch) phoneCalls(ctx context.Context, explicit bool) {
+	if b.x.phoneKnownMissing() {
+		b.calls(ctx, nil, explicit) // reports the kind as missing, if asked for
+		return
+	}
+	convs, err := b.searchConversations(ctx, in("source.type", phoneSourceTypes))
+	if err != nil {
+		b.fail(sources.KindCall, err)
+		return
+	}
+	b.calls(ctx, convs, explicit)
+}
+
+// searchConversations runs a conversation search over the batch's contacts.
+func (b *batch) searchConversations(ctx context.Context, extra ...filter) ([]wireConversation, error) {
 	var mu sync.Mutex
 	var convs []wireConversation
 	seen := map[string]bool{}
@@ -284,26 +314,7 @@ func (b *batch) conversationsAndCalls(ctx context.Context, wantConvs, wantCalls,
 				}
 			})
 	})
-	if err != nil {
-		if wantConvs {
-			b.fail(sources.KindConversation, err)
-		}
-		if wantCalls {
-			b.fail(sources.KindCall, err)
-		}
-		return
-	}
-	if wantConvs {
-		b.add(sources.KindConversation, func() (list []*sources.Interaction) {
-			for i := range convs {
-				list = append(list, b.forBatch(b.x.conversation(&convs[i], ""), convs[i].Contacts)...)
-			}
-			return list
-		})
-	}
-	if wantCalls {
-		b.calls(ctx, convs, explicitCalls)
-	}
+	return convs, err
 }
 
 // searchChunks runs search for each chunk of at most 100 of the batch's

@@ -137,7 +137,8 @@ func TestInteractionsByContactsBatch(t *testing.T) {
 		endpoint string
 		want     int
 	}{
-		{intercomtest.EndpointSearchConversations, pagesOf(convs, 150)},
+		// All conversations, and the phone ones on their own for the calls.
+		{intercomtest.EndpointSearchConversations, pagesOf(convs, 150) + 1},
 		{intercomtest.EndpointSearchTickets, pagesOf(tickets, 150)},
 		{intercomtest.EndpointContactNotes, withNotes},
 		{intercomtest.EndpointSearchPhoneCalls, pagesOf(phoneConvs, 20)},
@@ -336,8 +337,8 @@ func TestInteractionsSinceIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := e.ws.Calls(intercomtest.EndpointSearchConversations); n != 1 {
-			t.Errorf("since %v: %d conversation searches, want 1", since, n)
+		if n := e.ws.Calls(intercomtest.EndpointSearchConversations); n != 2 {
+			t.Errorf("since %v: %d conversation searches, want 2 (all, and phone calls')", since, n)
 		}
 		for _, id := range ids {
 			want := map[sources.InteractionKind]int{}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+)
+
+type interactionJSON struct {
+	ID          string
+	Type        string
+	Subject     string
+	Description string
+	Date        time.Time
+	Status      string
+	Priority    string
+	URL         *string
+}
+
+type historyJSON struct {
+	TotalCount int
+	Nodes      []interactionJSON
+	PageInfo   struct {
+		HasNextPage bool
+		EndCursor   *string
+	}
+}
+
+// emulatorHistory is what the emulator holds for a contact, by kind.
+func emulatorHistory(ws *intercomtest.Workspace, contactID string) map[string][]string {
+	h := map[string][]string{}
+	for _, c := range ws.Conversations(contactID) {
+		h["CONVERSATION"] = append(h["CONVERSATION"], c.ID)
+	}
+	for _, t := range ws.Tickets(contactID) {
+		h["TICKET"] = append(h["TICKET"], t.ID)
+	}
+	for _, n := range ws.Notes(contactID) {
+		h["NOTE"] = append(h["NOTE"], n.ID)
+	}
+	for _, c := range ws.PhoneCalls(contactID) {
+		h["CALL"] = append(h["CALL"], c.ID)
+	}
+	return h
+}
+
+func byType(nodes []interactionJSON) map[string][]string {
+	h := map[string][]string{}
+	for _, n := range nodes {
+		h[n.Type] = append(h[n.Type], n.ID)
+	}
+	return h
+}
+
+func sameSets(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		x, y := slices.Clone(v), slices.Clone(b[k])
+		slices.Sort(x)
+		slices.Sort(y)
+		if !slices.Equal(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+func newestFirst(t *testing.T, nodes []interactionJSON) {
+	t.Helper()
+	for i := 1; i < len(nodes); i++ {
+		if nodes[i].Date.After(nodes[i-1].Date) {
+			t.Errorf("interaction %d (%s) is newer than the one before it (%s)", i, nodes[i].Date, nodes[i-1].Date)
+		}
+	}
+}
+
+const historyQuery = `query($id: ID!, $types: [InteractionType!], $first: Int, $after: String, $since: Time) {
+	interactions(contactId: $id, types: $types, first: $first, after: $after, since: $since) {
+		totalCount nodes { id type subject description date status priority url } pageInfo { hasNextPage endCursor } } }`
+
+func TestInteractionsOfTheDemoCaller(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	ws := env.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	want := emulatorHistory(ws, demo.ID)
+	var data struct{ Interactions historyJSON }
+	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &data)
+	got := data.Interactions
+	if !sameSets(byType(got.Nodes), want) {
+		t.Errorf("history by type = %v\nwant %v", byType(got.Nodes), want)
+	}
+	if got.TotalCount != len(got.Nodes) {
+		t.Errorf("totalCount %d, nodes %d", got.TotalCount, len(got.Nodes))
+	}
+	newestFirst(t, got.Nodes)
+	for _, n := range got.Nodes {
+		if n.Subject == "" || strings.ContainsAny(n.Description, "<>") && strings.Contains(n.Description, "</") {
+			t.Errorf("%s %s: subject %q, description %q", n.Type, n.ID, n.Subject, n.Description)
+		}
+		if n.URL == nil || !strings.HasPrefix(*n.URL, "https://app.intercom.com/") {
+			t.Errorf("%s %s: url %v", n.Type, n.ID, n.URL)
+		}
+	}
+}
+
+// Paging with first/after walks the whole history once, across kinds.
+func TestInteractionsPagingIsStable(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	demo, _ := env.Intercom.Workspace.DemoCaller()
+	var all struct{ Interactions historyJSON }
+	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &all)
+	var paged []string
+	vars := map[string]any{"id": demo.ID, "first": 7}
+	for range 50 {
+		var page struct{ Interactions historyJSON }
+		env.mustQuery(t, historyQuery, vars, &page)
+		for _, n := range page.Interactions.Nodes {
+			paged = append(paged, n.Type+":"+n.ID)
+		}
+		if !page.Interactions.PageInfo.HasNextPage {
+			break
+		}
+		vars["after"] = *page.Interactions.PageInfo.EndCursor
+	}
+	var want []string
+	for _, n := range all.Interactions.Nodes {
+		want = append(want, n.Type+":"+n.ID)
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("paged history (%d) differs from the whole (%d)", len(paged), len(want))
+	}
+	if r := env.query(t, historyQuery, map[string]any{"id": demo.ID, "after": "nonsense"}, nil); r.code() != "BAD_USER_INPUT" {
+		t.Errorf("bad cursor: %q, want BAD_USER_INPUT", r.code())
+	}
+	if r := env.query(t, historyQuery, map[string]any{"id": demo.ID, "first": 101}, nil); r.code() != "BAD_USER_INPUT" {
+		t.Errorf("first 101: %q, want BAD_USER_INPUT", r.code())
+	}
+}
+
+func TestInteractionsTypesAndSinceFilters(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	ws := env.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	var tickets struct{ Interactions historyJSON }
+	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100, "types": []string{"TICKET", "NOTE"}}, &tickets)
+	want := emulatorHistory(ws, demo.ID)
+	if got := byType(tickets.Interactions.Nodes); !sameSets(got, map[string][]string{"TICKET": want["TICKET"], "NOTE": want["NOTE"]}) {
+		t.Errorf("types TICKET, NOTE: got %v", got)
+	}
+
+	var all struct{ Interactions historyJSON }
+	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &all)
+	since := all.Interactions.Nodes[len(all.Interactions.Nodes)/2].Date
+	wantSince := 0
+	for _, n := range all.Interactions.Nodes {
+		if !n.Date.Before(since) {
+			wantSince++
+		}
+	}
+	var recent struct{ Interactions historyJSON }
+	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100, "since": since.Format(time.RFC3339Nano)}, &recent)
+	if recent.Interactions.TotalCount != wantSince {
+		t.Errorf("since %s: %d interactions, want %d", since, recent.Interactions.TotalCount, wantSince)
+	}
+	for _, n := range recent.Interactions.Nodes {
+		if n.Date.Before(since) {
+			t.Errorf("%s dated %s is before since %s", n.ID, n.Date, since)
+		}
+	}
+}
+
+// Tickets failing upstream: the other kinds still come back, with an error
+// that names tickets.
+func TestInteractionsPartialFailure(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	ws := env.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 500, Endpoints: []string{intercomtest.EndpointSearchTickets}})
+	var data struct{ Interactions historyJSON }
+	r := env.query(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &data)
+	if r.Status != 200 || len(r.Errors) != 1 {
+		t.Fatalf("HTTP %d, errors %+v; want 200 with one error", r.Status, r.Errors)
+	}
+	e := r.Errors[0]
+	if e.Extensions["code"] != "UPSTREAM_UNAVAILABLE" || !strings.Contains(e.Message, "ticket") {
+		t.Errorf("error %+v, want UPSTREAM_UNAVAILABLE naming tickets", e)
+	}
+	if failed, _ := e.Extensions["failedTypes"].([]any); len(failed) != 1 || failed[0] != "TICKET" {
+		t.Errorf("failedTypes = %v, want [TICKET]", e.Extensions["failedTypes"])
+	}
+	got := byType(data.Interactions.Nodes)
+	want := emulatorHistory(ws, demo.ID)
+	delete(want, "TICKET")
+	if !sameSets(got, want) {
+		t.Errorf("partial history = %v, want every kind but tickets", got)
+	}
+}
+
+const dashboardWithHistory = `query Dashboard($ids: [ID!]!) {
+	contactsByIds(ids: $ids) { id name company { name }
+		interactions(first: 5) { totalCount nodes { id type date subject status priority } } } }`
+
+// The agent dashboard: 50 contacts, each with company and last 5
+// interactions. Histories are correct and the upstream cost is one call per
+// batchable kind (and per page of it), not one per contact.
+func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	ws := env.Intercom.Workspace
+	var ids []string
+	conversations, tickets, withNotes := 0, 0, 0
+	phoneConversations := 0
+	for _, c := range ws.Contacts()[:50] {
+		ids = append(ids, c.ID)
+		h := emulatorHistory(ws, c.ID)
+		conversations += len(h["CONVERSATION"])
+		tickets += len(h["TICKET"])
+		if len(h["NOTE"]) > 0 {
+			withNotes++
+		}
+		for _, conv := range ws.Conversations(c.ID) {
+			if conv.SourceType == "phone_call" || conv.SourceType == "phone_switch" {
+				phoneConversations++
+			}
+		}
+	}
+	ws.ResetCalls()
+	var data struct {
+		ContactsByIds []struct {
+			ID           string
+			Interactions historyJSON
+		}
+	}
+	env.mustQuery(t, dashboardWithHistory, map[string]any{"ids": ids}, &data)
+	for _, c := range data.ContactsByIds {
+		want := emulatorHistory(ws, c.ID)
+		total := 0
+		for _, v := range want {
+			total += len(v)
+		}
+		if c.Interactions.TotalCount != total || len(c.Interactions.Nodes) != min(5, total) {
+			t.Errorf("contact %s: %d of %d interactions, want %d of %d", c.ID, len(c.Interactions.Nodes), c.Interactions.TotalCount, min(5, total), total)
+		}
+		newestFirst(t, c.Interactions.Nodes)
+	}
+	pages := func(n, per int) int { return max(1, (n+per-1)/per) }
+	counts := ws.CallCounts()
+	checks := map[string]int{
+		intercomtest.EndpointSearchConversations: pages(conversations, 150) + 1, // + the phone ones, for calls
+		intercomtest.EndpointSearchTickets:       pages(tickets, 150),
+		intercomtest.EndpointContactNotes:        withNotes,
+		intercomtest.EndpointSearchPhoneCalls:    (phoneConversations + 19) / 20,
+	}
+	for endpoint, want := range checks {
+		if counts[endpoint] != want {
+			t.Errorf("%s: %d calls, want %d", endpoint, counts[endpoint], want)
+		}
+	}
+	t.Logf("cold dashboard with histories: %d upstream calls %v", ws.TotalCalls(), counts)
+
+	ws.ResetCalls()
+	env.mustQuery(t, dashboardWithHistory, map[string]any{"ids": ids}, &data)
+	if n := ws.TotalCalls(); n != 0 {
+		t.Errorf("warm dashboard: %d upstream calls %v, want 0", n, ws.CallCounts())
+	}
+}

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Interactions are cached as one entry per contact (key kind
+// "interactions"), holding the whole history of the kinds read: a request
+// with `since` filters after reading, and one Del drops a contact's history
+// when an action or a webhook changes it. Histories change often: their TTL
+// is short.
+
+const kindInteractions = "interactions"
+
+// history is the cached form: which kinds it covers and their items.
+type history struct {
+	Kinds []sources.InteractionKind `json:"k"`
+	Items []*sources.Interaction    `json:"i"`
+}
+
+func (h history) covers(kinds []sources.InteractionKind) bool {
+	for _, k := range kinds {
+		if !slices.Contains(h.Kinds, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// filter keeps the items of kinds dated at or after since.
+func (h history) filter(kinds []sources.InteractionKind, since time.Time) []*sources.Interaction {
+	out := []*sources.Interaction{}
+	for _, it := range h.Items {
+		if slices.Contains(kinds, it.Kind) && !it.Date.Before(since) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// SupportedInteractionKinds is the source's.
+func (c *Source) SupportedInteractionKinds() []sources.InteractionKind {
+	if c.interactions == nil {
+		return nil
+	}
+	return c.interactions.SupportedInteractionKinds()
+}
+
+// InteractionsByContacts reads histories through the cache: one MGET for the
+// batch, one upstream call per kind for the contacts it missed, one
+// pipelined write-back. Kinds that fail upstream are not cached; an expired
+// history is served (marked stale) when the upstream fails altogether.
+func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.ContactRef, kinds []sources.InteractionKind,
+	since time.Time) (map[string][]*sources.Interaction, error) {
+	if c.interactions == nil {
+		return nil, sources.Errorf(sources.EForbidden, "this source has no interactions")
+	}
+	tenant, err := c.tenant(ctx)
+	if err != nil || len(refs) == 0 {
+		return c.interactions.InteractionsByContacts(ctx, refs, kinds, since)
+	}
+	wanted := kinds
+	if len(wanted) == 0 {
+		wanted = c.interactions.SupportedInteractionKinds()
+	}
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = Key(tenant, kindInteractions, r.ID)
+	}
+	raw, err := c.store.MGet(ctx, keys)
+	if err != nil {
+		raw = make([][]byte, len(refs))
+	}
+	now := c.now().UnixMilli()
+	out := make(map[string][]*sources.Interaction, len(refs))
+	stale := map[string]history{}
+	var need []sources.ContactRef
+	for i, r := range refs {
+		e, ok := decode[history](raw[i])
+		switch {
+		case ok && now < e.FreshUntil && e.Value.covers(wanted):
+			c.count(kindInteractions, "hit")
+			out[r.ID] = e.Value.filter(wanted, since)
+		case ok && e.Value.covers(wanted):
+			c.count(kindInteractions, "expired")
+			stale[r.ID] = e.Value
+			need = append(need, r)
+		default:
+			c.count(kindInteractions, "miss")
+			need = append(need, r)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+
+	// Read whole histories (no since) so that the entry serves any later since.
+	found, err := c.interactions.InteractionsByContacts(ctx, need, kinds, time.Time{})
+	var partial *sources.PartialError
+	if err != nil && !errors.As(err, &partial) {
+		for _, r := range need {
+			if h, ok := stale[r.ID]; ok {
+				c.count(kindInteractions, "stale")
+				markStale(ctx)
+				out[r.ID] = h.filter(wanted, since)
+			}
+		}
+		if len(out) == len(refs) {
+			return out, nil
+		}
+		return out, err
+	}
+	covered := wanted
+	if partial != nil {
+		covered = slices.DeleteFunc(slices.Clone(wanted), func(k sources.InteractionKind) bool {
+			return slices.Contains(partial.Kinds(), k)
+		})
+	}
+	fresh := c.now().Add(c.ttl.Interactions)
+	items := make([]Item, 0, len(need))
+	for _, r := range need {
+		h := history{Kinds: covered, Items: found[r.ID]}
+		out[r.ID] = h.filter(wanted, since)
+		if b, err := encode(h, fresh, false); err == nil && len(covered) > 0 {
+			items = append(items, Item{Key: Key(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
+		}
+	}
+	_ = c.store.MSet(ctx, items)
+	return out, err
+}
