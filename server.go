@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/resolvers"
@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := svc.checkCredentials(ctx, logger); err != nil {
 		return err
 	}
-	if cfg.CompanyWarmup > 0 && svc.cache != nil {
+	if cfg.CompanyWarmup > 0 && svc.mainCache != nil {
 		go warmCompanies(ctx, svc, cfg.CompanyWarmup, logger)
 	}
 
@@ -122,99 +122,108 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // services are the long-lived dependencies of the handlers, built once.
 type services struct {
-	upstream *intercom.Client
-	cache    *cache.Source  // nil when caching is off
-	source   sources.Source // what handlers read: the cache, or Intercom itself
-	// history reads contacts' interactions: through the cache, or from Intercom.
-	history sources.InteractionFinder
-	store   cache.Store
-	redis   redis.UniversalClient // nil without REDIS_URL
+	cfg     config.Config
 	metrics *metrics.Metrics
-	tenant  *workspaceTenant
-	actions *actions.Service
+	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
+	redis   redis.UniversalClient // nil without REDIS_URL
+	guard   *idempotency.Guard
+	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
+	main       *tenants.Tenant
+	mainClient *intercom.Client
+	mainCache  *cache.Source // nil when caching is off
+	// registry holds the workspaces whose tokens callers bring.
+	registry *tenants.Registry
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
-	svc := &services{metrics: metrics.New()}
+	svc := &services{cfg: cfg, metrics: metrics.New()}
+	var idem idempotency.Store = idempotency.NewMemoryStore()
+	if cfg.RedisURL != "" {
+		var err error
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		idem = idempotency.NewRedisStore(svc.redis)
+	}
+	svc.guard = idempotency.New(idem, idempotency.Options{})
+	if cfg.CacheEnabled {
+		svc.store = newCacheStore(ctx, svc, logger)
+	}
+	svc.registry = &tenants.Registry{New: func(token, baseURL string) (*tenants.Tenant, error) {
+		t, _, _, err := svc.newTenant(token, baseURL)
+		return t, err
+	}, RejectFor: 10 * time.Second}
+	var err error
+	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// newCacheStore is Redis when configured, else in process.
+func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cache.Store {
+	if svc.redis == nil {
+		logger.Info("no REDIS_URL: caching in process")
+		return cache.NewMemoryStore(0)
+	}
+	store := cache.NewRedisStore(svc.redis, svc.cfg.RedisTimeout, svc.metrics)
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := store.Ping(pingCtx); err != nil {
+		logger.Warn("Redis is not reachable: serving from Intercom until it is", "error", err)
+	} else {
+		logger.Info("caching in Redis")
+	}
+	return store
+}
+
+// newTenant wires one workspace: the Intercom client, the cache in front of
+// it, the interactions reader and the actions. It makes no network call.
+func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
+	cfg := s.cfg
 	client, err := intercom.New(intercom.Config{
 		Token:       token,
 		BaseURL:     baseURL,
 		Version:     cfg.IntercomVersion,
 		Timeout:     cfg.IntercomTimeout,
 		Concurrency: cfg.FetchConcurrency,
-		Observe:     svc.metrics.ObserveUpstream,
+		Observe:     s.metrics.ObserveUpstream,
 
 		RateLimitPerMinute: cfg.IntercomRate,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	svc.upstream, svc.source = client, client
-	svc.history = intercom.NewInteractions(client, intercom.InteractionsConfig{})
-	svc.tenant = &workspaceTenant{validator: client}
-
-	var idem idempotency.Store = idempotency.NewMemoryStore()
-	if cfg.RedisURL != "" {
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
-			return nil, err
-		}
-		idem = idempotency.NewRedisStore(svc.redis)
-	}
+	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
+	t := &tenants.Tenant{Validator: client, Source: client, History: history}
+	var cached *cache.Source
+	var invalidator actions.Invalidator
 	if cfg.CacheEnabled {
-		svc.cache = newCache(ctx, cfg, svc, logger)
-		svc.source, svc.history = svc.cache, svc.cache
+		cached = cache.New(client, cache.Config{
+			Store:        s.store,
+			Interactions: history,
+			Tenant:       t.WorkspaceID,
+			TTL: cache.TTLs{
+				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
+				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
+				Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
+			},
+			Metrics: s.metrics,
+		})
+		t.Source, t.History, t.Invalidate, invalidator = cached, cached, cached.InvalidateContacts, cached
 	}
-	svc.actions = newActions(cfg, svc, idem)
-	return svc, nil
-}
-
-// newCache puts the read-through cache in front of Intercom: in Redis when
-// configured, else in process.
-func newCache(ctx context.Context, cfg config.Config, svc *services, logger *slog.Logger) *cache.Source {
-	svc.store = cache.NewMemoryStore(0)
-	if svc.redis != nil {
-		store := cache.NewRedisStore(svc.redis, cfg.RedisTimeout, svc.metrics)
-		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := store.Ping(pingCtx); err != nil {
-			logger.Warn("Redis is not reachable: serving from Intercom until it is", "error", err)
-		} else {
-			logger.Info("caching in Redis")
-		}
-		svc.store = store
-	} else {
-		logger.Info("no REDIS_URL: caching in process")
-	}
-	return cache.New(svc.upstream, cache.Config{
-		Store:        svc.store,
-		Interactions: svc.history,
-		Tenant:       svc.tenant.ID,
-		TTL: cache.TTLs{
-			Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
-			Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
-			Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
-		},
-		Metrics: svc.metrics,
-	})
-}
-
-// newActions builds the write side over Intercom, reading through the cache
-// and keeping it coherent.
-func newActions(cfg config.Config, svc *services, idem idempotency.Store) *actions.Service {
-	c := actions.Config{
-		Executor:       svc.upstream,
-		Finder:         svc.source,
-		Agents:         svc.source,
-		Workspace:      svc.source,
-		Guard:          idempotency.New(idem, idempotency.Options{}),
-		Tenant:         svc.tenant.ID,
+	t.Actions = actions.New(actions.Config{
+		Executor:       client,
+		Finder:         t.Source,
+		Agents:         t.Source,
+		Workspace:      t.Source,
+		Invalidator:    invalidator,
+		Guard:          s.guard,
+		Tenant:         t.WorkspaceID,
 		CallLogAs:      cfg.CallLogAs,
 		CallTicketType: cfg.CallTicketType,
-	}
-	if svc.cache != nil {
-		c.Invalidator = svc.cache
-	}
-	return actions.New(c)
+	})
+	return t, client, cached, nil
 }
 
 // checkCredentials validates the token at start: a rejected token is a
@@ -222,7 +231,7 @@ func newActions(cfg config.Config, svc *services, idem idempotency.Store) *actio
 func (s *services) checkCredentials(ctx context.Context, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ws, err := s.tenant.validate(ctx)
+	ws, err := s.main.Workspace(ctx)
 	switch code := sources.ErrorCode(err); {
 	case err == nil:
 		logger.Info("connected to Intercom", "workspace", ws.ID, "name", ws.Name, "region", ws.Region)
@@ -240,44 +249,10 @@ func (s *services) close() {
 	}
 }
 
-// workspaceTenant names the tenant of a single-workspace server: the
-// workspace its token opens. Once known it never changes, so the cache stays
-// usable (and can serve stale data) while Intercom is down.
-type workspaceTenant struct {
-	validator sources.CredentialValidator
-	mu        sync.Mutex
-	id        string
-}
-
-// ID returns the workspace id, asking Intercom until it has answered once.
-func (t *workspaceTenant) ID(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	id := t.id
-	t.mu.Unlock()
-	if id != "" {
-		return id, nil
-	}
-	ws, err := t.validate(ctx)
-	if err != nil {
-		return "", err
-	}
-	return ws.ID, nil
-}
-
-func (t *workspaceTenant) validate(ctx context.Context) (*sources.Workspace, error) {
-	ws, err := t.validator.Validate(ctx)
-	if err == nil {
-		t.mu.Lock()
-		t.id = ws.ID
-		t.mu.Unlock()
-	}
-	return ws, err
-}
-
 // warmCompanies refills the company cache from Intercom's company list.
 func warmCompanies(ctx context.Context, svc *services, every time.Duration, logger *slog.Logger) {
 	for {
-		n, err := svc.cache.WarmCompanies(ctx, svc.upstream)
+		n, err := svc.mainCache.WarmCompanies(ctx, svc.mainClient)
 		if err != nil {
 			logger.Warn("company cache warm-up failed", "error", sources.ErrorMessage(err), "cached", n)
 		} else {
@@ -294,18 +269,18 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Source: svc.source, History: svc.history, Actions: svc.actions}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics},
 	)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", web.Chain(gql, withStaleMarker, loaders.Middleware(svc.source, svc.history, loaderCfg)))
+	mux.Handle("/graphql", web.Chain(gql, svc.withTenant, withStaleMarker, loaders.Middleware(loaderCfg)))
 	mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 	mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", newReadiness(svc.source, svc.store))
+	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -316,6 +291,13 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		web.Recover,
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
+}
+
+// withTenant puts the workspace a request works on into its context.
+func (s *services) withTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(tenants.With(r.Context(), s.main)))
+	})
 }
 
 func withStaleMarker(next http.Handler) http.Handler {

@@ -56,7 +56,8 @@ func normalizeEmail(raw string) (string, error) {
 
 // loaders returns the request's dataloaders.
 func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
-	return loaders.For(ctx, r.Source, r.History)
+	t := r.tenant(ctx)
+	return loaders.For(ctx, t.Source, t.History)
 }
 
 // companies loads companies by id, in the order of ids, skipping unknown ones.

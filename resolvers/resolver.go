@@ -3,15 +3,23 @@
 package resolvers
 
 import (
-	"github.com/talkdesk-intercom/api/internal/actions"
-	"github.com/talkdesk-intercom/api/sources"
+	"context"
+
+	"github.com/talkdesk-intercom/api/internal/tenants"
 )
 
 // Resolver holds the dependencies of every resolver; server.go builds it once.
-// Per-request reads go through the loaders in the request's context; Source
-// serves what does not batch (searches, lists).
+// A request works on the workspace its context names (package tenants),
+// Default when it names none. Per-request reads go through the loaders in
+// the request's context; the tenant's Source serves what does not batch
+// (searches, lists) and its Actions the mutations.
 type Resolver struct {
-	Source  sources.Source
-	History sources.InteractionFinder
-	Actions *actions.Service
+	Default *tenants.Tenant
+}
+
+func (r *Resolver) tenant(ctx context.Context) *tenants.Tenant {
+	if t := tenants.From(ctx); t != nil {
+		return t
+	}
+	return r.Default
 }

@@ -39,7 +39,7 @@ func (r *contactResolver) Interactions(ctx context.Context, obj *model.Contact, 
 
 // CreateContact is the resolver for the createContact field.
 func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error) {
-	res, err := r.Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
+	res, err := r.tenant(ctx).Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
 		Name: str(input.Name), Email: str(input.Email), Phone: str(input.Phone), DefaultCountry: str(input.DefaultCountry),
 		Role: str(roleName(input.Role)), ExternalID: str(input.ExternalID), CompanyID: str(input.CompanyID),
 		CustomAttributes: input.CustomAttributes, AllowDuplicate: input.AllowDuplicate != nil && *input.AllowDuplicate,
@@ -53,7 +53,7 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 
 // UpdateContact is the resolver for the updateContact field.
 func (r *mutationResolver) UpdateContact(ctx context.Context, input model.UpdateContactInput) (*model.UpdateContactPayload, error) {
-	c, err := r.Actions.UpdateContact(ctx, str(input.IdempotencyKey), actions.UpdateContactRequest{
+	c, err := r.tenant(ctx).Actions.UpdateContact(ctx, str(input.IdempotencyKey), actions.UpdateContactRequest{
 		ID: input.ID, Name: input.Name, Email: input.Email, Phone: input.Phone, DefaultCountry: str(input.DefaultCountry),
 		Role: roleName(input.Role), ExternalID: input.ExternalID, CustomAttributes: input.CustomAttributes,
 	})
@@ -66,7 +66,7 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, input model.Update
 
 // TagContact is the resolver for the tagContact field.
 func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
-	res, err := r.Actions.TagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	res, err := r.tenant(ctx).Actions.TagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
 	problems, err := userErrors(err)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContac
 
 // UntagContact is the resolver for the untagContact field.
 func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
-	res, err := r.Actions.UntagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	res, err := r.tenant(ctx).Actions.UntagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
 	problems, err := userErrors(err)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagCont
 
 // AddNote is the resolver for the addNote field.
 func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput) (*model.AddNotePayload, error) {
-	n, err := r.Actions.AddNote(ctx, str(input.IdempotencyKey), actions.AddNoteRequest{
+	n, err := r.tenant(ctx).Actions.AddNote(ctx, str(input.IdempotencyKey), actions.AddNoteRequest{
 		ContactID: input.ContactID, Body: input.Body, AdminID: str(input.AdminID)})
 	problems, err := userErrors(err)
 	if err != nil {
@@ -97,7 +97,7 @@ func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput
 
 // CreateTicket is the resolver for the createTicket field.
 func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateTicketInput) (*model.CreateTicketPayload, error) {
-	t, err := r.Actions.CreateTicket(ctx, str(input.IdempotencyKey), actions.CreateTicketRequest{
+	t, err := r.tenant(ctx).Actions.CreateTicket(ctx, str(input.IdempotencyKey), actions.CreateTicketRequest{
 		ContactID: input.ContactID, Title: input.Title, Description: str(input.Description),
 		TicketType: input.TicketType, AdminID: str(input.AdminID)})
 	problems, err := userErrors(err)
@@ -109,7 +109,7 @@ func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateT
 
 // LogCall is the resolver for the logCall field.
 func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput) (*model.LogCallPayload, error) {
-	res, err := r.Actions.LogCall(ctx, str(input.IdempotencyKey), actions.LogCallRequest{
+	res, err := r.tenant(ctx).Actions.LogCall(ctx, str(input.IdempotencyKey), actions.LogCallRequest{
 		ContactID: str(input.ContactID), From: input.From, To: input.To, DefaultCountry: str(input.DefaultCountry),
 		Direction: strings.ToLower(string(input.Direction)), StartedAt: input.StartedAt, DurationSeconds: input.DurationSeconds,
 		AgentID: str(input.AgentID), Disposition: str(input.Disposition), RecordingURL: str(input.RecordingURL),
@@ -173,7 +173,7 @@ func (r *queryResolver) ContactsByEmail(ctx context.Context, email string) ([]*m
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.Source.ContactsByEmails(ctx, []string{addr})
+	found, err := r.tenant(ctx).Source.ContactsByEmails(ctx, []string{addr})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (r *queryResolver) SearchContacts(ctx context.Context, text string, first *
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.Source.SearchContacts(ctx, text, limit)
+	found, err := r.tenant(ctx).Source.SearchContacts(ctx, text, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 	if updatedSince != nil {
 		req.UpdatedSince = *updatedSince
 	}
-	page, err := r.Source.ListContacts(ctx, req)
+	page, err := r.tenant(ctx).Source.ListContacts(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 
 // Workspace is the resolver for the workspace field.
 func (r *queryResolver) Workspace(ctx context.Context) (*model.Workspace, error) {
-	ws, err := r.Source.Validate(ctx)
+	ws, err := r.tenant(ctx).Source.Validate(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (r *queryResolver) Workspace(ctx context.Context) (*model.Workspace, error)
 
 // Agents is the resolver for the agents field.
 func (r *queryResolver) Agents(ctx context.Context) ([]*model.Agent, error) {
-	agents, err := r.Source.ListAgents(ctx)
+	agents, err := r.tenant(ctx).Source.ListAgents(ctx)
 	if err != nil {
 		return nil, err
 	}

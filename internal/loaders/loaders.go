@@ -13,6 +13,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -230,11 +231,17 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 
 type ctxKey struct{}
 
-// Middleware gives each request its own loaders.
-func Middleware(source sources.Source, history sources.InteractionFinder, cfg Config) func(http.Handler) http.Handler {
+// Middleware gives each request its own loaders, over the sources of the
+// request's workspace (see package tenants).
+func Middleware(cfg Config) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), ctxKey{}, New(source, history, cfg))
+			t := tenants.From(r.Context())
+			if t == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx := context.WithValue(r.Context(), ctxKey{}, New(t.Source, t.History, cfg))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
