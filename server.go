@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/graph"
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
@@ -28,8 +29,8 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/resolvers"
 	"github.com/talkdesk-intercom/api/sources"
@@ -133,10 +134,12 @@ type services struct {
 	mainCache  *cache.Source // nil when caching is off
 	// registry holds the workspaces whose tokens callers bring.
 	registry *tenants.Registry
+	// mainBaseURL is the main workspace's API base URL (the emulator's in demo mode).
+	mainBaseURL string
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
-	svc := &services{cfg: cfg, metrics: metrics.New()}
+	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL}
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
@@ -226,6 +229,24 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 	return t, client, cached, nil
 }
 
+// baseURLFor is the API base URL for a caller's token in a region (us, eu,
+// au; empty: the configured region). In demo mode, or when
+// INTERCOM_BASE_URL names a host other than the region's, every token goes
+// to that one host: the demo workspace or a local emulator.
+func (s *services) baseURLFor(region string) (string, error) {
+	if regional, _ := intercom.RegionBaseURL(s.cfg.IntercomRegion); s.cfg.Demo() || s.mainBaseURL != regional {
+		return s.mainBaseURL, nil
+	}
+	if region == "" {
+		region = s.cfg.IntercomRegion
+	}
+	u, ok := intercom.RegionBaseURL(region)
+	if !ok {
+		return "", sources.InputError("region", "%q is not an Intercom region: use us, eu or au", region)
+	}
+	return u, nil
+}
+
 // checkCredentials validates the token at start: a rejected token is a
 // configuration error; an unreachable Intercom is not (readiness reports it).
 func (s *services) checkCredentials(ctx context.Context, logger *slog.Logger) error {
@@ -269,14 +290,17 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main}}),
-		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics},
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main}, Complexity: resolvers.Complexity()}),
+		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
+			MaxDepth: cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity},
 	)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", web.Chain(gql, svc.withTenant, withStaleMarker, loaders.Middleware(loaderCfg)))
-	mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
-	mux.Handle("GET "+playground.AssetsPath, playground.Assets())
+	if cfg.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
+		mux.Handle("GET "+playground.AssetsPath, playground.Assets())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -289,14 +313,47 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		web.WithRequest(logger),
 		web.AccessLog,
 		web.Recover,
+		access.CORS(cfg.CORSOrigins),
+		// Probes, metrics and the playground's static page need no key; the
+		// bridge checks its key in the body (Talkdesk sends auth fields there).
+		access.RequireKey(access.NewKeys(cfg.APIKeys), "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/"),
+		access.RateLimit(access.NewLimiter(cfg.CallerRate)),
+		access.Deadline(cfg.RequestTimeout),
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
 }
 
-// withTenant puts the workspace a request works on into its context.
+// withTenant puts the workspace a request works on into its context: the
+// configured one, or in multi-tenant mode the one whose Intercom token the
+// caller sends (X-Intercom-Token, X-Intercom-Region), validated once
+// through /me and remembered by a hash of the token.
 func (s *services) withTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(tenants.With(r.Context(), s.main)))
+		t := s.main
+		if s.cfg.MultiTenant {
+			token := r.Header.Get("X-Intercom-Token")
+			if token == "" {
+				access.Reject(w, r, http.StatusUnauthorized, sources.EUnauthenticated,
+					"this server is multi-tenant: send your Intercom access token as X-Intercom-Token")
+				return
+			}
+			baseURL, err := s.baseURLFor(r.Header.Get("X-Intercom-Region"))
+			if err == nil {
+				t, err = s.registry.ForToken(r.Context(), token, baseURL)
+			}
+			if err != nil {
+				status := http.StatusUnauthorized
+				if code := sources.ErrorCode(err); code != sources.EUnauthenticated {
+					status = http.StatusServiceUnavailable
+					if code == sources.EBadUserInput {
+						status = http.StatusBadRequest
+					}
+				}
+				access.Reject(w, r, status, sources.ErrorCode(err), sources.ErrorMessage(err))
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(tenants.With(r.Context(), t)))
 	})
 }
 

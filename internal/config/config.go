@@ -45,6 +45,15 @@ type Config struct {
 	CallLogAs        string
 	CallTicketType   string
 	IntercomRate     int
+
+	APIKeys        string // comma-separated; never logged
+	CallerRate     int    // requests per minute per caller; 0: no limit
+	CORSOrigins    []string
+	MultiTenant    bool
+	Playground     bool
+	RequestTimeout time.Duration
+	MaxQueryDepth  int
+	MaxComplexity  int
 }
 
 // CacheTTLs are the freshness settings of the cache.
@@ -64,6 +73,7 @@ type setting struct {
 }
 
 type raw struct {
+	apiKeys, callerRate, corsOrigins, multiTenant, playground, requestTimeout, maxDepth, maxComplexity    string
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
@@ -98,6 +108,14 @@ func (r *raw) settings() []setting {
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
 		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how logCall records a call in Intercom: note or ticket", dst: &r.callLogAs},
 		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when CALL_LOG_AS=ticket", dst: &r.callTicketType},
+		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (X-API-Key or Authorization: Bearer; the bridge: auth.api_key); empty: no keys", secret: true, dst: &r.apiKeys},
+		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); 0: no limit", dst: &r.callerRate},
+		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (* for any); empty: none", dst: &r.corsOrigins},
+		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (X-Intercom-Token, X-Intercom-Region)", dst: &r.multiTenant},
+		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at /", dst: &r.playground},
+		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", dst: &r.requestTimeout},
+		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", dst: &r.maxDepth},
+		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "largest complexity of a GraphQL operation (lists weigh their page size)", dst: &r.maxComplexity},
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
 	}
 }
@@ -231,6 +249,18 @@ func (r raw) validate() (Config, error) {
 	if c.CallLogAs == "ticket" && c.CallTicketType == "" {
 		bad("CALL_TICKET_TYPE", "is required when CALL_LOG_AS=ticket")
 	}
+	c.APIKeys = r.apiKeys
+	for _, o := range strings.Split(r.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	boolean("MULTI_TENANT", r.multiTenant, &c.MultiTenant)
+	boolean("PLAYGROUND", r.playground, &c.Playground)
+	duration("REQUEST_TIMEOUT", r.requestTimeout, &c.RequestTimeout, false)
+	count("RATE_LIMIT_PER_MINUTE", r.callerRate, &c.CallerRate, 0, 10_000_000)
+	count("MAX_QUERY_DEPTH", r.maxDepth, &c.MaxQueryDepth, 2, 100)
+	count("MAX_QUERY_COMPLEXITY", r.maxComplexity, &c.MaxComplexity, 10, 10_000_000)
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
 	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)

@@ -31,6 +31,10 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
+	// MaxDepth and MaxComplexity bound what one operation may ask for
+	// (0: no limit). Complexity weighs lists by their page size.
+	MaxDepth      int
+	MaxComplexity int
 }
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
@@ -45,6 +49,12 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](size))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	if opts.MaxDepth > 0 {
+		srv.Use(depthLimit{Max: opts.MaxDepth})
+	}
+	if opts.MaxComplexity > 0 {
+		srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.SetErrorPresenter(PresentError)

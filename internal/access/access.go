@@ -1,0 +1,221 @@
+// Package access guards the HTTP API: API keys, per-caller rate limits, CORS
+// and request deadlines. Every rejection has a status, a code and a message
+// that says what to do.
+package access
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/web"
+)
+
+// Reject answers a refused request in the shape its endpoint speaks:
+// GraphQL errors on /graphql, {"message": ...} elsewhere.
+func Reject(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/graphql") {
+		web.WriteJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+		return
+	}
+	web.WriteJSON(w, status, map[string]any{"message": msg, "code": code})
+}
+
+// Keys is a set of API keys, held as hashes and compared in constant time.
+type Keys struct{ hashes [][32]byte }
+
+// NewKeys parses a comma-separated list of keys; empty means no keys.
+func NewKeys(list string) *Keys {
+	k := &Keys{}
+	for _, key := range strings.Split(list, ",") {
+		if key = strings.TrimSpace(key); key != "" {
+			k.hashes = append(k.hashes, sha256.Sum256([]byte(key)))
+		}
+	}
+	return k
+}
+
+// Enabled reports whether keys are required.
+func (k *Keys) Enabled() bool { return k != nil && len(k.hashes) > 0 }
+
+// Valid reports whether key is one of the keys. Every key is compared, in
+// constant time, so that timing tells nothing about which part matched.
+func (k *Keys) Valid(key string) bool {
+	h := sha256.Sum256([]byte(key))
+	ok := 0
+	for _, want := range k.hashes {
+		ok |= subtle.ConstantTimeCompare(h[:], want[:])
+	}
+	return ok == 1 && key != ""
+}
+
+// FromRequest returns the API key a caller presented: X-API-Key, or an
+// Authorization: Bearer header.
+func FromRequest(r *http.Request) string {
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return k
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "Bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+type callerKey struct{}
+
+// Caller names who is calling, for rate limits and logs: a hash of the API
+// key, or the client address when no keys are configured.
+func Caller(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
+
+// RequireKey refuses requests without a valid API key (401) when keys are
+// configured, except on the paths in except: an entry ending in "/" (other
+// than "/" itself) covers the paths under it, any other must match exactly.
+func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			caller := clientIP(r)
+			if keys.Enabled() {
+				exempt := false
+				for _, p := range except {
+					under := p != "/" && strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)
+					exempt = exempt || under || r.URL.Path == p
+				}
+				key := FromRequest(r)
+				switch {
+				case exempt:
+				case key == "":
+					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "an API key is required: send it as X-API-Key or Authorization: Bearer")
+					return
+				case !keys.Valid(key):
+					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid")
+					return
+				default:
+					sum := sha256.Sum256([]byte(key))
+					caller = "key:" + hex.EncodeToString(sum[:6])
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+		})
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return "ip:" + r.RemoteAddr
+	}
+	return "ip:" + host
+}
+
+// Limiter allows each caller perMinute requests, refilled continuously
+// (a token bucket with a burst of a tenth of a minute's allowance).
+type Limiter struct {
+	perMinute float64
+	burst     float64
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	now       func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// NewLimiter returns a limiter; perMinute <= 0 disables it.
+func NewLimiter(perMinute int) *Limiter {
+	return &Limiter{perMinute: float64(perMinute), burst: max(10, float64(perMinute)/10),
+		buckets: map[string]*bucket{}, now: time.Now}
+}
+
+// Allow takes a token for caller, or says how long until one is free.
+func (l *Limiter) Allow(caller string) (time.Duration, bool) {
+	if l.perMinute <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.buckets[caller]
+	if b == nil {
+		if len(l.buckets) > 100_000 { // forget idle callers rather than grow without end
+			clear(l.buckets)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[caller] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Minutes()*l.perMinute)
+	b.at = now
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) / l.perMinute * float64(time.Minute)), false
+	}
+	b.tokens--
+	return 0, true
+}
+
+// RateLimit refuses callers over their allowance with 429 and Retry-After.
+func RateLimit(l *Limiter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if wait, ok := l.Allow(Caller(r.Context())); !ok {
+				secs := int(wait/time.Second) + 1
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				Reject(w, r, http.StatusTooManyRequests, "RATE_LIMITED",
+					"too many requests from this caller; retry in "+strconv.Itoa(secs)+" s")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// CORS answers browsers from the allowed origins ("*" allows any).
+func CORS(origins []string) func(http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		if o = strings.TrimSpace(o); o != "" {
+			allowed[strings.TrimRight(o, "/")] = true
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			if origin != "" && (allowed["*"] || allowed[origin]) {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, Authorization, X-API-Key, X-Intercom-Token, X-Intercom-Region, X-Request-Id")
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Max-Age", "600")
+				h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+				if r.Method == http.MethodOptions {
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Deadline bounds every request: the context is cancelled after d, which
+// every upstream call and loader batch below respects.
+func Deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
