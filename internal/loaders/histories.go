@@ -94,7 +94,7 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 		return found[ref.ID], err
 	}
 	key := newHistoryKey(ref, kinds, since)
-	list, err := l.histories.Load(ctx, key)()
+	list, err := await(ctx, l.histories.Load(ctx, key))
 	if err != nil {
 		l.histories.Clear(ctx, key) // never keep a failure for the rest of the request
 	}

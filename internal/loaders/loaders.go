@@ -128,11 +128,32 @@ func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []str
 // load runs one key through a loader. A transient error is dropped from the
 // loader's cache so that a later load in the same request tries again.
 func load[V any](ctx context.Context, l *dataloader.Loader[string, V], key string) (V, error) {
-	v, err := l.Load(ctx, key)()
+	v, err := await(ctx, l.Load(ctx, key))
 	if err != nil && !sources.IsNotFound(err) {
 		l.Clear(ctx, key)
 	}
 	return v, err
+}
+
+// await waits for a thunk, or for the request's deadline: the batch itself
+// runs on for the other requests waiting on it, but this one stops waiting.
+func await[V any](ctx context.Context, th dataloader.Thunk[V]) (V, error) {
+	type result struct {
+		v   V
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := th()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero V
+		return zero, &sources.Error{Code: sources.EUpstreamUnavailable, Message: "the request's deadline passed while waiting for Intercom", Err: ctx.Err()}
+	}
 }
 
 // Contact returns the contact with id, or nil when there is none.
@@ -175,7 +196,7 @@ func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys 
 	out := make([]V, len(keys))
 	var firstErr error
 	for i, th := range thunks {
-		v, err := th()
+		v, err := await(ctx, th)
 		switch {
 		case err == nil:
 			out[i] = v

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+)
+
+// post sends a GraphQL query with extra headers.
+func (e *testEnv) post(t *testing.T, query string, headers map[string]string) gqlResponse {
+	t.Helper()
+	body := `{"query":` + quote(query) + `}`
+	req, _ := http.NewRequest("POST", e.URL+"/graphql", bytes.NewReader([]byte(body)))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return do(t, req, nil)
+}
+
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(s) + `"`
+}
+
+func TestAPIKeys(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", "key-one, key-two")
+	const q = `{ workspace { id } }`
+	for _, c := range []struct {
+		name    string
+		headers map[string]string
+		status  int
+	}{
+		{"no key", nil, 401},
+		{"wrong key", map[string]string{"X-API-Key": "key-three"}, 401},
+		{"X-API-Key", map[string]string{"X-API-Key": "key-two"}, 200},
+		{"bearer", map[string]string{"Authorization": "Bearer key-one"}, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := env.post(t, q, c.headers)
+			if r.Status != c.status {
+				t.Fatalf("HTTP %d, want %d (%+v)", r.Status, c.status, r.Errors)
+			}
+			if c.status == 401 && r.code() != "UNAUTHENTICATED" {
+				t.Errorf("code %q, want UNAUTHENTICATED", r.code())
+			}
+		})
+	}
+	if body := get(t, env.URL+"/healthz"); !strings.Contains(body, "ok") {
+		t.Errorf("/healthz needs no key, got %s", body)
+	}
+	if strings.Contains(env.Logs.String(), "key-two") {
+		t.Error("an API key appears in the logs")
+	}
+}
+
+func TestCallerRateLimit(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "RATE_LIMIT_PER_MINUTE", "60") // a burst of 10
+	var last gqlResponse
+	for range 11 {
+		last = env.post(t, `{ workspace { id } }`, nil)
+	}
+	if last.Status != http.StatusTooManyRequests || last.code() != "RATE_LIMITED" || last.Header.Get("Retry-After") == "" {
+		t.Errorf("11th request: HTTP %d, code %q, Retry-After %q; want 429 RATE_LIMITED with Retry-After",
+			last.Status, last.code(), last.Header.Get("Retry-After"))
+	}
+}
+
+func TestCORS(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "CORS_ORIGINS", "https://dashboard.example.com")
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", env.URL+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := preflight("https://dashboard.example.com"); r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://dashboard.example.com" {
+		t.Errorf("allowed origin: %d, ACAO %q", r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if r := preflight("https://evil.example.com"); r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin got ACAO %q", r.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+func TestQueryDepthAndComplexityLimits(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "MAX_QUERY_DEPTH", "4", "MAX_QUERY_COMPLEXITY", "5000")
+	deep := `{ contactsByIds(ids: ["x"]) { interactions { nodes { author { name } } } } }`
+	if r := env.post(t, deep, map[string]string{"Accept": "application/graphql-response+json"}); r.Status != 400 || r.code() != "DEPTH_LIMIT_EXCEEDED" {
+		t.Errorf("depth 5: HTTP %d, code %q; want 400 DEPTH_LIMIT_EXCEEDED", r.Status, r.code())
+	}
+	costly := `{ searchContacts(text: "ab", first: 150) { companies { name } interactions(first: 100) { totalCount } } }`
+	if r := env.post(t, costly, map[string]string{"Accept": "application/graphql-response+json"}); r.Status != 400 || r.code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("costly query: HTTP %d, code %q; want 400 COMPLEXITY_LIMIT_EXCEEDED", r.Status, r.code())
+	}
+	// Introspection is deep but exempt from the depth limit.
+	introspection := `{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }`
+	if r := env.post(t, introspection, nil); r.Status != 200 || len(r.Errors) > 0 {
+		t.Errorf("introspection: HTTP %d, %+v", r.Status, r.Errors)
+	}
+}
+
+func TestPlaygroundCanBeTurnedOff(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "PLAYGROUND", "false", "INTROSPECTION", "false")
+	resp, err := http.Get(env.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET / with the playground off: %d, want 404", resp.StatusCode)
+	}
+	if r := env.post(t, `{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 {
+		t.Error("introspection answered with INTROSPECTION=false")
+	}
+}
+
+func TestMultiTenantCallersBringTheirToken(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "MULTI_TENANT", "true")
+	const q = `{ workspace { id } }`
+	if r := env.post(t, q, nil); r.Status != 401 || r.code() != "UNAUTHENTICATED" {
+		t.Errorf("no token: HTTP %d, code %q; want 401 UNAUTHENTICATED", r.Status, r.code())
+	}
+	if r := env.post(t, q, map[string]string{"X-Intercom-Token": "not-a-token"}); r.Status != 401 {
+		t.Errorf("rejected token: HTTP %d, want 401", r.Status)
+	}
+	r := env.post(t, q, map[string]string{"X-Intercom-Token": testToken})
+	if r.Status != 200 || !strings.Contains(string(r.Data), env.Intercom.Workspace.App().IDCode) {
+		t.Errorf("valid token: HTTP %d, data %s", r.Status, r.Data)
+	}
+	if strings.Contains(env.Logs.String(), "not-a-token") {
+		t.Error("a caller's token appears in the logs")
+	}
+}
+
+func TestRequestDeadline(t *testing.T) {
+	env := newTestEnvWith(t, intercomtest.Options{}, "REQUEST_TIMEOUT", "200ms")
+	env.Intercom.Workspace.SetLatency(2 * time.Second)
+	start := time.Now()
+	r := env.post(t, `{ contactsByPhone(phone: "+12025550100") { id } }`, nil)
+	if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
+		t.Errorf("a request with a 200ms deadline took %s", elapsed)
+	}
+	if r.code() != "UPSTREAM_UNAVAILABLE" {
+		t.Errorf("code %q, want UPSTREAM_UNAVAILABLE", r.code())
+	}
+}
