@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := newLogger(cfg, stdout)
+	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
 	if cfg.Demo() {
@@ -146,7 +147,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
 			return nil, err
 		}
-		idem = idempotency.NewRedisStore(svc.redis)
+		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {
@@ -370,6 +371,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redisLog routes go-redis's own messages into the structured log.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 func displayAddr(a net.Addr) string {

@@ -55,7 +55,15 @@ func (m *MemoryStore) Claim(_ context.Context, key string, rec Record, ttl time.
 func (m *MemoryStore) Put(_ context.Context, key string, rec Record, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.records[key] = memoryRecord{rec, m.now().Add(ttl)}
+	now := m.now()
+	if len(m.records) >= 100_000 { // drop what has expired before growing further
+		for k, r := range m.records {
+			if now.After(r.expires) {
+				delete(m.records, k)
+			}
+		}
+	}
+	m.records[key] = memoryRecord{rec, now.Add(ttl)}
 	return nil
 }
 
@@ -132,4 +140,44 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.client.Del(ctx, key).Err()
+}
+
+// Tiered keeps records in a shared Primary (Redis) and mirrors them in a
+// Local store (this process). The primary lets every replica see every key;
+// the mirror keeps the promise when the primary fails: while Redis is down
+// this process still never runs a key twice, and when Redis comes back empty
+// (a restart without persistence) the records this process knows are put
+// back instead of being lost.
+type Tiered struct {
+	Primary Store
+	Local   Store
+}
+
+func (t Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+	cur, previous, owned, err := t.Primary.Claim(ctx, key, rec, ttl)
+	if err != nil {
+		return t.Local.Claim(ctx, key, rec, ttl)
+	}
+	if owned && previous == "" {
+		// New to the primary: if this process knows the key, the primary
+		// lost it. Decide from the local record and restore it.
+		lcur, lprevious, lowned, _ := t.Local.Claim(ctx, key, rec, ttl)
+		if lprevious != "" {
+			_ = t.Primary.Put(ctx, key, lcur, ttl)
+			return lcur, lprevious, lowned, nil
+		}
+		return cur, previous, owned, nil
+	}
+	_ = t.Local.Put(ctx, key, cur, ttl)
+	return cur, previous, owned, nil
+}
+
+func (t Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+	_ = t.Local.Put(ctx, key, rec, ttl)
+	return t.Primary.Put(ctx, key, rec, ttl)
+}
+
+func (t Tiered) Delete(ctx context.Context, key string) error {
+	_ = t.Local.Delete(ctx, key)
+	return t.Primary.Delete(ctx, key)
 }
