@@ -27,7 +27,7 @@ func quote(s string) string {
 }
 
 func TestAPIKeys(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", "key-one, key-two")
+	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", "apikey-7c1e-one, apikey-7c1e-two")
 	const q = `{ workspace { id } }`
 	for _, c := range []struct {
 		name    string
@@ -35,9 +35,9 @@ func TestAPIKeys(t *testing.T) {
 		status  int
 	}{
 		{"no key", nil, 401},
-		{"wrong key", map[string]string{"X-API-Key": "key-three"}, 401},
-		{"X-API-Key", map[string]string{"X-API-Key": "key-two"}, 200},
-		{"bearer", map[string]string{"Authorization": "Bearer key-one"}, 200},
+		{"wrong key", map[string]string{"X-API-Key": "apikey-7c1e-three"}, 401},
+		{"X-API-Key", map[string]string{"X-API-Key": "apikey-7c1e-two"}, 200},
+		{"bearer", map[string]string{"Authorization": "Bearer apikey-7c1e-one"}, 200},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := env.post(t, q, c.headers)
@@ -52,7 +52,7 @@ func TestAPIKeys(t *testing.T) {
 	if body := get(t, env.URL+"/healthz"); !strings.Contains(body, "ok") {
 		t.Errorf("/healthz needs no key, got %s", body)
 	}
-	if strings.Contains(env.Logs.String(), "key-two") {
+	if strings.Contains(env.Logs.String(), "apikey-7c1e-two") {
 		t.Error("an API key appears in the logs")
 	}
 }
@@ -128,14 +128,14 @@ func TestMultiTenantCallersBringTheirToken(t *testing.T) {
 	if r := env.post(t, q, nil); r.Status != 401 || r.code() != "UNAUTHENTICATED" {
 		t.Errorf("no token: HTTP %d, code %q; want 401 UNAUTHENTICATED", r.Status, r.code())
 	}
-	if r := env.post(t, q, map[string]string{"X-Intercom-Token": "not-a-token"}); r.Status != 401 {
+	if r := env.post(t, q, map[string]string{"X-Intercom-Token": "not-a-token-9d2b"}); r.Status != 401 {
 		t.Errorf("rejected token: HTTP %d, want 401", r.Status)
 	}
 	r := env.post(t, q, map[string]string{"X-Intercom-Token": testToken})
 	if r.Status != 200 || !strings.Contains(string(r.Data), env.Intercom.Workspace.App().IDCode) {
 		t.Errorf("valid token: HTTP %d, data %s", r.Status, r.Data)
 	}
-	if strings.Contains(env.Logs.String(), "not-a-token") {
+	if strings.Contains(env.Logs.String(), "not-a-token-9d2b") {
 		t.Error("a caller's token appears in the logs")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +59,7 @@ func newTestEnvWith(t *testing.T, opts intercomtest.Options, settings ...string)
 		t.Fatalf("config: %v", err)
 	}
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, suiteLog(t)), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := newServices(context.Background(), cfg, testToken, em.URL, logger)
 	if err != nil {
 		t.Fatalf("services: %v", err)
@@ -157,11 +158,15 @@ func do(t *testing.T, req *http.Request, data any) gqlResponse {
 type syncWriter struct {
 	mu sync.Mutex
 	w  *bytes.Buffer
+	f  io.Writer // instead of w, when set
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.f != nil {
+		return s.f.Write(p)
+	}
 	return s.w.Write(p)
 }
 
@@ -183,3 +188,21 @@ func get(t *testing.T, url string) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// suiteLog is where a test server's log also goes when TEST_LOG_DIR is set:
+// scripts/test.sh scans every line the suite logged for the test secrets
+// (testdata/secrets.txt).
+func suiteLog(t *testing.T) io.Writer {
+	t.Helper()
+	dir := os.Getenv("TEST_LOG_DIR")
+	if dir == "" {
+		return io.Discard
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatalf("suite log: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &syncWriter{w: nil, f: f}
+}

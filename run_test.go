@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"flag"
 	"net"
 	"net/http"
@@ -68,7 +69,7 @@ func TestRunServesTheDemoWorkspace(t *testing.T) {
 	defer cancel()
 	out := &syncWriter{w: &bytes.Buffer{}}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--addr", addr}, func(string) string { return "" }, out) }()
+	go func() { done <- run(ctx, []string{"--addr", addr}, func(string) string { return "" }, io.MultiWriter(out, suiteLog(t))) }()
 	waitReady(t, "http://"+addr+"/healthz")
 
 	body := `{"query":"{ contactsByPhone(phone: \"(415) 555-0142\", defaultCountry: \"US\") { name phone } }"}`

@@ -66,10 +66,32 @@ fi
 step "go vet ./..."
 go vet ./...
 
-# 4. Every test, with the race detector.
+# 4. Every test, with the race detector. Test servers also log to
+# TEST_LOG_DIR, which step 6 scans for the test secrets.
+export TEST_LOG_DIR="$(mktemp -d)"
+TEST_OUTPUT="$TEST_LOG_DIR/go-test.out"
 step "go test -race ./..."
-go test -race -count=1 -timeout 20m ./... 2>&1 | tee "${TEST_LOG:-/dev/null}"
+go test -race -count=1 -timeout 20m -skip '^TestFaultSuite$' ./... 2>&1 | tee "$TEST_OUTPUT"
 
-# 5. Each fuzz target briefly, so that a regression in a parser shows up in CI.
-step "fuzz targets (${FUZZ_TIME:=10s} each)"
-go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime "$FUZZ_TIME" ./internal/phone/
+# 5. The fault suite, on its own so that its figures are printed.
+step "fault suite"
+go test -race -count=1 -timeout 10m -run '^TestFaultSuite$' -v . 2>&1 | tee -a "$TEST_OUTPUT" | grep -E '^(fault suite:|--- |ok|FAIL|PASS)'
+
+# 6. No secret used by the tests may appear in anything the suite logged.
+step "scanning the suite's logs for secrets"
+if [ -z "$(ls -A "$TEST_LOG_DIR")" ]; then
+	echo "no test server logged anything to $TEST_LOG_DIR: the secrets scan would be empty" >&2
+	exit 1
+fi
+if grep -rlF -f testdata/secrets.txt "$TEST_LOG_DIR"; then
+	echo "a test secret appears in the files above" >&2
+	exit 1
+fi
+echo "no secret in $(ls "$TEST_LOG_DIR" | wc -l) log files"
+
+# 7. Each fuzz target briefly, so that a regression in a parser shows up in CI.
+FUZZ_TIME="${FUZZ_TIME:-10s}"
+fuzz() { step "fuzz $2 ($FUZZ_TIME)"; go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZ_TIME" "$1"; }
+fuzz ./internal/phone/ FuzzNormalize
+fuzz ./internal/preview/ FuzzText
+fuzz ./sources/intercom/ FuzzSearchQueries
