@@ -2,6 +2,8 @@ package intercom
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -86,11 +88,24 @@ func (c *Client) CreateContact(ctx context.Context, nc sources.NewContact) (*sou
 	if nc.CompanyID != "" {
 		path := "/contacts/" + url.PathEscape(string(w.ID)) + "/companies"
 		if err := c.do(ctx, "POST", "POST /contacts/{id}/companies", path, nil, map[string]string{"id": nc.CompanyID}, nil); err != nil {
-			return nil, err
+			return nil, createdButNot(err, string(w.ID), "attaching company "+nc.CompanyID)
 		}
 		return c.Contact(ctx, string(w.ID))
 	}
 	return c.toContact(w), nil
+}
+
+// createdButNot says, keeping err's code, that the contact exists although a
+// later step of its creation failed: a retry must find it, not create it.
+func createdButNot(err error, contactID, step string) error {
+	var e *sources.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	out := *e
+	out.Message = fmt.Sprintf("the contact was created (id %s) but %s failed: %s", contactID, step, e.Message)
+	out.Err = err
+	return &out
 }
 
 // UpdateContact changes a contact (PUT /contacts/{id}).
@@ -157,7 +172,10 @@ func (c *Client) ListTags(ctx context.Context) ([]*sources.Tag, error) {
 func (c *Client) AddNote(ctx context.Context, n sources.NewNote) (*sources.Note, error) {
 	var w wireNote
 	path := "/contacts/" + url.PathEscape(n.ContactID) + "/notes"
-	body := map[string]string{"body": n.Body, "admin_id": n.AdminID}
+	body := map[string]string{"body": n.Body}
+	if n.AdminID != "" { // without it Intercom writes as the token's admin; "" is no admin id
+		body["admin_id"] = n.AdminID
+	}
 	if err := c.do(ctx, "POST", "POST /contacts/{id}/notes", path, nil, body, &w); err != nil {
 		return nil, err
 	}
@@ -257,13 +275,17 @@ func (c *Client) toTicket(ctx context.Context, w wireCreatedTicket, contactID st
 }
 
 // TicketsSince lists a contact's tickets created at or after since. Dates
-// are searched by calendar day, so the search starts a day early and the
-// exact bound is applied here.
+// are searched by calendar day in the workspace's time zone ("> t" starts at
+// the midnight after t's day), so the search starts early and the exact bound
+// is applied here. It starts two days early: 24 hours before since can fall
+// on since's own day when that day is 25 hours long (the end of daylight
+// saving time), and "> that" would then miss the whole day. A zero since
+// lists every ticket of the contact.
 func (c *Client) TicketsSince(ctx context.Context, contactID string, since time.Time) ([]*sources.Ticket, error) {
-	q := filter{Operator: "AND", Value: []filter{
-		eq("contact_ids", contactID),
-		gt("created_at", since.Add(-24*time.Hour).Unix()),
-	}}
+	q := eq("contact_ids", contactID)
+	if !since.IsZero() {
+		q = filter{Operator: "AND", Value: []filter{q, gt("created_at", since.Add(-48*time.Hour).Unix())}}
+	}
 	req := searchRequest{Query: q, Pagination: &pagination{PerPage: maxPerPage}}
 	var out []*sources.Ticket
 	for range 20 {

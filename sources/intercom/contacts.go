@@ -213,10 +213,10 @@ func (c *Client) SearchContacts(ctx context.Context, text string, limit int) ([]
 // ListContacts pages through contacts in ascending updated_at order.
 //
 // Intercom matches dates by calendar day in the workspace's time zone, and
-// `>` starts at the next day. Searching `updated_at > since-24h` therefore
-// starts at or before `since` in every time zone; contacts older than `since`
-// are then dropped here, so a page holds exactly the contacts changed at or
-// after `since`.
+// `>` starts at the next day. Searching `updated_at > since-48h` therefore
+// starts at or before `since` in every time zone, even across a 25-hour
+// daylight-saving day; contacts older than `since` are then dropped here, so
+// a page holds exactly the contacts changed at or after `since`.
 func (c *Client) ListContacts(ctx context.Context, req sources.ContactPageRequest) (*sources.ContactPage, error) {
 	limit := req.Limit
 	if limit <= 0 || limit > maxPerPage {
@@ -224,7 +224,7 @@ func (c *Client) ListContacts(ctx context.Context, req sources.ContactPageReques
 	}
 	q := gt("updated_at", 0)
 	if !req.UpdatedSince.IsZero() {
-		q = gt("updated_at", req.UpdatedSince.Add(-24*time.Hour).Unix())
+		q = gt("updated_at", req.UpdatedSince.Add(-48*time.Hour).Unix())
 	}
 	sr := searchRequest{
 		Query:      q,

@@ -37,6 +37,17 @@
 //	GET  /calls/{id}                               call (404 not_found)
 //	POST /calls/search                             calls of 1..20 conversation_ids, with transcripts
 //
+// Writes (see "Writes" below):
+//
+//	POST   /contacts                               create a user or lead: contact
+//	PUT    /contacts/{id}                          update a contact: contact (404 not_found "User Not Found")
+//	POST   /contacts/{id}/companies                attach a company {id}: company (404 company_not_found)
+//	POST   /tags                                   create a tag {name}, or find it ignoring case; {id, name} renames: tag
+//	POST   /contacts/{id}/tags                     attach a tag {id}: tag with applied_at, applied_by
+//	DELETE /contacts/{id}/tags/{tag_id}            detach a tag: tag (404 not_found "Resource Not Found" if not attached)
+//	POST   /contacts/{id}/notes                    add a note {body, admin_id}: note with its author
+//	POST   /tickets                                open a ticket {ticket_type_id, contacts: [{id}], ticket_attributes}: ticket
+//
 // The call endpoints need Options.Phone (the workspace has Intercom Phone);
 // without it they answer 403 api_plan_restricted "Active subscription
 // needed.", as the description answers for features a plan lacks.
@@ -114,6 +125,41 @@
 //	parameter_invalid   per_page outside 1..150
 //	client_error        starting_after that is not a cursor from this query
 //
+// # Writes
+//
+// Written objects are in every read at once: a new or changed contact is in
+// GET /contacts and in searches immediately, formatted_phone included
+// (computed as for seeded contacts, with the contact's country or US as the
+// default region; a phone written to a legacy contact is indexed). The live
+// API can take minutes before a new contact is searchable (NOTES.md); code
+// that must survive that should not rely on this emulator to prove it.
+// Bodies are checked as Intercom does; refusals are error.list bodies:
+//
+//	bad_request          400  body is not JSON or not an object
+//	parameter_not_found  400  a required parameter is missing: POST /contacts without email,
+//	                          external_id or role; note body; ticket_type_id, contacts; company
+//	                          or tag id
+//	parameter_invalid    400  a parameter of the wrong type or value: role not user/lead, bad
+//	                          email, unknown custom attribute or a value of the wrong type for
+//	                          it, email_verified without email, tag without a name ("invalid
+//	                          tag parameters"), unknown or archived ticket type, more than one
+//	                          ticket contact, ticket without _default_title_ ("Missing required
+//	                          ticket attributes"), unknown ticket attribute
+//	conflict             409  a user (role user) with that email (ignoring case) or external_id
+//	                          exists: "A contact matching those details already exists with
+//	                          id=<id>"; leads may share emails
+//	not_found            404  unknown contact ("User Not Found", also for a ticket's contact),
+//	                          unknown tag or admin ("Resource Not Found")
+//	company_not_found    404  unknown company on attach
+//
+// Contact updates, company attaches, tagging and untagging bump the
+// contact's updated_at (attaching or tagging twice changes nothing); notes
+// and tickets do not. New contacts get 24-hex-digit ids, created_at =
+// updated_at = Now(); new tags continue the tag ids; notes and tickets
+// continue the interaction ids. Workspace helpers (Contact, Contacts, Tags,
+// Notes, Tickets, Ticket) see every write; AddTag and AddTicketType (an
+// archived type, for instance) prepare data.
+//
 // # Behaviour controls
 //
 // Options set the token, workspace id, region, time zone, seed, clock (Now),
@@ -124,6 +170,12 @@
 // SetFaults change behaviour; Faults injects error statuses (by rate or for
 // the next N requests), 429s, slow answers and connection resets, optionally
 // only on some endpoints, drawing from a source seeded by Options.Seed.
+// Faults.SlowAfterWrite applies the slow delay of a write endpoint
+// (IsWrite) after the write instead of before it, so that a client timeout
+// leaves the object created: the upstream timeout that may have taken effect.
+// Faults.FailAfterWrite does the same for injected error statuses and resets
+// (never for 429s). Without them a fault comes before the handler, and a
+// client that gives up during a delay leaves nothing written.
 // Calls, CallCounts, TotalCalls and ResetCalls count requests per route
 // pattern (the Endpoint constants, e.g. "POST /contacts/search"); the
 // Intercom Phone calls of a contact are PhoneCalls.

@@ -30,8 +30,12 @@ const (
 	CodeClientError       = "client_error"                   // unusable starting_after cursor, as the description
 	CodePlanRestricted    = "api_plan_restricted"            // 403: the workspace's plan lacks the feature, as the description
 	CodeCallIDLimit       = "conversation_id_limit_exceeded" // 400 from /calls/search, as the description
+	CodeParameterNotFound = "parameter_not_found"            // 400: a required body parameter is missing, as the description
+	CodeConflict          = "conflict"                       // 409: a user with that email or external_id exists, as the live API
+	CodeCompanyLimit      = "contact_company_limit_exceeded" // 400: 1000 companies on one contact, as the description
 	msgAccessTokenInvalid = "Access Token Invalid"
 	msgUserNotFound       = "User Not Found"
+	msgResourceNotFound   = "Resource Not Found" // unknown tag or admin in a write, as the description's examples
 	msgBadCursor          = "Invalid starting_after param. Please try again using a starting_after value from a paginated response"
 )
 

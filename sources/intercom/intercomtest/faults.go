@@ -20,6 +20,20 @@ type Faults struct {
 	SlowDelay   time.Duration // delay for SlowRate
 	ResetRate   float64       // fraction whose TCP connection is reset without a response
 	Endpoints   []string      // if set, only these route patterns are affected
+
+	// SlowAfterWrite moves the SlowDelay of a write endpoint (IsWrite: POST
+	// /contacts, PUT /contacts/{id}, POST /tickets, ...; not the searches)
+	// after the handler: the object is created or changed first and the
+	// answer comes SlowDelay later. With a client timeout shorter than
+	// SlowDelay this is the upstream timeout that may have taken effect,
+	// which idempotent actions must survive. Reads are delayed before, as
+	// without it.
+	SlowAfterWrite bool
+	// FailAfterWrite does the same for injected error statuses (ErrorRate,
+	// FailNext) and connection resets (ResetRate) on write endpoints: the
+	// write is applied, then the answer is the error or the reset. 429s
+	// (Fail429Next) always come before: a rate-limited call did nothing.
+	FailAfterWrite bool
 }
 
 // SetFaults replaces the fault configuration; SetFaults(Faults{}) clears it.
@@ -54,11 +68,24 @@ type faultPlan struct {
 	delay  time.Duration
 	reset  bool
 	status int
+	// delayAfter and failAfter move the delay and the reset or error status
+	// after the handler (Faults.SlowAfterWrite, Faults.FailAfterWrite).
+	delayAfter, failAfter bool
 }
 
 // planFaultsLocked decides the faults for one request; w.ctl must be held.
 // Counted faults (Fail429Next, FailNext) are consumed before random ones.
 func (w *Workspace) planFaultsLocked(endpoint string) faultPlan {
+	p := w.drawFaultsLocked(endpoint)
+	if IsWrite(endpoint) {
+		p.delayAfter = p.delay > 0 && w.faults.SlowAfterWrite
+		p.failAfter = w.faults.FailAfterWrite && (p.reset || (p.status != 0 && p.status != http.StatusTooManyRequests))
+	}
+	return p
+}
+
+// drawFaultsLocked draws the faults of one request; w.ctl must be held.
+func (w *Workspace) drawFaultsLocked(endpoint string) faultPlan {
 	f := &w.faults
 	var p faultPlan
 	if len(f.Endpoints) > 0 && !slices.Contains(f.Endpoints, endpoint) {

@@ -1,9 +1,12 @@
 package intercomtest
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -36,6 +39,16 @@ const (
 	EndpointPhoneCalls          = "GET /calls"
 	EndpointPhoneCall           = "GET /calls/{id}"
 	EndpointSearchPhoneCalls    = "POST /calls/search"
+
+	// Writes.
+	EndpointCreateContact = "POST /contacts"
+	EndpointUpdateContact = "PUT /contacts/{id}"
+	EndpointAttachCompany = "POST /contacts/{id}/companies"
+	EndpointCreateTag     = "POST /tags"
+	EndpointTagContact    = "POST /contacts/{id}/tags"
+	EndpointUntagContact  = "DELETE /contacts/{id}/tags/{tag_id}"
+	EndpointCreateNote    = "POST /contacts/{id}/notes"
+	EndpointCreateTicket  = "POST /tickets"
 	// EndpointUnmatched counts requests that matched no route (answered 404).
 	EndpointUnmatched = "unmatched"
 )
@@ -228,6 +241,14 @@ func (w *Workspace) buildRoutes() []route {
 		{EndpointSearchPhoneCalls, w.phoneOnly(w.handleSearchPhoneCalls)},
 		{EndpointPhoneCalls, w.phoneOnly(w.handleListPhoneCalls)},
 		{EndpointPhoneCall, w.phoneOnly(w.handleGetPhoneCall)},
+		{EndpointCreateContact, w.handleCreateContact},
+		{EndpointUpdateContact, w.handleUpdateContact},
+		{EndpointAttachCompany, w.handleAttachCompany},
+		{EndpointCreateTag, w.handleCreateTag},
+		{EndpointTagContact, w.handleTagContact},
+		{EndpointUntagContact, w.handleUntagContact},
+		{EndpointCreateNote, w.handleCreateNote},
+		{EndpointCreateTicket, w.handleCreateTicket},
 	}
 	routes := make([]route, 0, len(defs))
 	for _, d := range defs {
@@ -292,6 +313,11 @@ var knownVersions = map[string]bool{
 // ServeHTTP serves the emulated API. The order of checks follows what a
 // client sees from Intercom: transport trouble (latency, resets, injected
 // errors) first, then authentication, rate limiting, version, routing.
+//
+// With Faults.SlowAfterWrite or Faults.FailAfterWrite, the slow delay or the
+// injected error or reset of a write endpoint (see IsWrite) comes after the
+// handler ran: the object is created or changed, and then the answer is late
+// or lost, as when Intercom applies a write and the connection times out.
 func (w *Workspace) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Request-Id", newRequestID())
 	rt, params := w.match(r)
@@ -301,29 +327,67 @@ func (w *Workspace) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	plan, latency := w.begin(endpoint, r.Header.Get("Intercom-Version"))
 
-	if d := latency + plan.delay; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	// Read the body first, as a server does before it works on a request:
+	// only then does net/http notice a client that hangs up during the
+	// delay, so that a write the client gave up on is not applied.
+	if r.Body != nil && r.Body != http.NoBody {
+		data, _ := io.ReadAll(io.LimitReader(r.Body, maxPrereadBody))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
 	}
-	if plan.reset {
-		resetConnection(rw)
+	before := latency
+	if !plan.delayAfter {
+		before += plan.delay
+	}
+	if !sleep(r.Context(), before) {
 		return
 	}
+	if !plan.failAfter && w.writeFault(rw, plan) {
+		return
+	}
+	if !plan.delayAfter && !plan.failAfter {
+		w.serve(rw, r, rt, params)
+		return
+	}
+	// The write is applied now; its answer waits, or is replaced by the
+	// fault. A client that gave up in the meantime gets nothing, but the
+	// write stands.
+	buf := &bufferedResponse{header: rw.Header().Clone()}
+	w.serve(buf, r, rt, params)
+	if plan.delayAfter && !sleep(r.Context(), plan.delay) {
+		return
+	}
+	if plan.failAfter && w.writeFault(rw, plan) {
+		return
+	}
+	buf.flush(rw)
+}
+
+// maxPrereadBody bounds the part of a request body ServeHTTP reads up front;
+// the handlers' own limits are smaller.
+const maxPrereadBody = 4 << 20
+
+// writeFault answers with the planned reset or error status, if any.
+func (w *Workspace) writeFault(rw http.ResponseWriter, plan faultPlan) bool {
 	switch {
+	case plan.reset:
+		resetConnection(rw)
 	case plan.status == http.StatusTooManyRequests:
 		w.writeRateHeaders(rw, false)
 		w.writeTooMany(rw)
-		return
 	case plan.status != 0:
 		w.writeRateHeaders(rw, false)
 		writeError(rw, faultError(plan.status))
-		return
+	default:
+		return false
 	}
+	return true
+}
+
+// serve answers a request that no fault stopped.
+func (w *Workspace) serve(rw http.ResponseWriter, r *http.Request, rt *route, params map[string]string) {
 	if !w.authorized(r) {
 		w.writeRateHeaders(rw, false)
 		writeError(rw, errorf(http.StatusUnauthorized, CodeUnauthorized, msgAccessTokenInvalid))
@@ -344,6 +408,58 @@ func (w *Workspace) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.handle(rw, r, params)
+}
+
+// sleep waits d, or until ctx is done (then it reports false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// IsWrite reports whether a route pattern (an Endpoint constant) changes
+// the workspace: every method but GET, except the searches, which are POSTs
+// that only read.
+func IsWrite(endpoint string) bool {
+	method, path, ok := strings.Cut(endpoint, " ")
+	return ok && method != http.MethodGet && !strings.HasSuffix(path, "/search")
+}
+
+// bufferedResponse holds an answer until the after-write faults are decided.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) flush(rw http.ResponseWriter) {
+	h := rw.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	rw.WriteHeader(cmp.Or(b.status, http.StatusOK))
+	_, _ = rw.Write(b.body.Bytes())
 }
 
 func (w *Workspace) authorized(r *http.Request) bool {

@@ -13,8 +13,11 @@ type TicketType struct {
 	Description string
 	Icon        string
 	Category    string // "Customer", "Back-office" or "Tracker"
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Archived types are listed by GET /ticket_types but POST /tickets
+	// refuses them.
+	Archived  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // TicketState is one of the workspace's ticket states; each has one of the
@@ -325,6 +328,7 @@ func (w *Workspace) ticketTypeBodyLocked(t *TicketType) ticketTypeBody {
 		WorkspaceID:          w.opts.WorkspaceID,
 		TicketTypeAttributes: ticketTypeAttributesBody{Type: "list", TicketTypeAttributes: attrs, Data: attrs},
 		TicketStates:         ticketStatesBody{Type: "list", Data: []ticketStateBody{}},
+		Archived:             t.Archived,
 		IsInternal:           t.Category != "Customer",
 		CreatedAt:            t.CreatedAt.Unix(),
 		UpdatedAt:            t.UpdatedAt.Unix(),
