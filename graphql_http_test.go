@@ -48,6 +48,8 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			wantStatus: 406, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: good,
 			wantStatus: 405, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+		{name: "GET mutation is 405", method: "GET", query: "query=" + url.QueryEscape(`mutation { addNote(input: {contactId: "x", body: "y"}) { note { id } } }`),
+			accept: "application/graphql-response+json", wantStatus: 405, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
 		{name: "GET with bad variables JSON", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }") + "&variables=%7Bx",
 			wantStatus: 400, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "body over the limit is 413", method: "POST", contentType: "application/json",
