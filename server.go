@@ -30,6 +30,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/resolvers"
@@ -214,7 +215,7 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 			},
 			Metrics: s.metrics,
 		})
-		t.Source, t.History, t.Invalidate, invalidator = cached, cached, cached.InvalidateContacts, cached
+		t.Source, t.History, t.Invalidator, invalidator = cached, cached, cached, cached
 	}
 	t.Actions = actions.New(actions.Config{
 		Executor:       client,
@@ -307,6 +308,11 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	})
 	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
+	// The Talkdesk bridge: each call brings its Intercom token in auth.
+	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
+		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: access.NewKeys(cfg.APIKeys), Loaders: loaderCfg,
+		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

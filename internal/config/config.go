@@ -54,6 +54,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	MaxQueryDepth  int
 	MaxComplexity  int
+
+	// The Talkdesk bridge (/talkdesk/...).
+	PublicBaseURL       string        // where Talkdesk reaches this server; "" takes each request's Host
+	TalkdeskPageSize    int           // contacts per contact_sync page
+	TalkdeskSearchDelay time.Duration // how far the sync checkpoint stays behind Intercom's search indexing
 }
 
 // CacheTTLs are the freshness settings of the cache.
@@ -78,6 +83,7 @@ type raw struct {
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
 	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
+	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
 }
 
 func (r *raw) settings() []setting {
@@ -117,6 +123,9 @@ func (r *raw) settings() []setting {
 		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", dst: &r.maxDepth},
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "largest complexity of a GraphQL operation (lists weigh their page size)", dst: &r.maxComplexity},
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
+		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. https://bridge.example.com) that Talkdesk's integration.json and actions.json point to; empty: each request's Host", dst: &r.publicBaseURL},
+		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", dst: &r.talkdeskPageSize},
+		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", dst: &r.talkdeskSearchDelay},
 	}
 }
 
@@ -233,6 +242,14 @@ func (r raw) validate() (Config, error) {
 	duration("CACHE_STALE_TTL", r.staleTTL, &c.CacheTTL.Stale, true)
 	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
 	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
+	duration("TALKDESK_SEARCH_DELAY", r.talkdeskSearchDelay, &c.TalkdeskSearchDelay, true)
+	if r.publicBaseURL != "" {
+		u, err := url.Parse(r.publicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("PUBLIC_BASE_URL", "%q is not an http(s) URL such as https://bridge.example.com", r.publicBaseURL)
+		}
+		c.PublicBaseURL = strings.TrimRight(r.publicBaseURL, "/")
+	}
 	boolean("CACHE_ENABLED", r.cache, &c.CacheEnabled)
 	boolean("LOADERS_ENABLED", r.loaders, &c.LoadersEnabled)
 	count := func(env, v string, dst *int, lo, hi int) {
@@ -264,6 +281,7 @@ func (r raw) validate() (Config, error) {
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
 	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
+	count("TALKDESK_PAGE_SIZE", r.talkdeskPageSize, &c.TalkdeskPageSize, 1, 150)
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {

@@ -28,8 +28,9 @@ type Tenant struct {
 	History sources.InteractionFinder
 	// Actions runs the write side.
 	Actions *actions.Service
-	// Invalidate drops a contact's cached entries; nil without a cache.
-	Invalidate func(ctx context.Context, contactIDs []string) error
+	// Invalidator drops cached entries made stale by changes; nil without
+	// a cache.
+	Invalidator Invalidator
 
 	mu        sync.Mutex
 	workspace *sources.Workspace
@@ -61,6 +62,22 @@ func (t *Tenant) Workspace(ctx context.Context) (*sources.Workspace, error) {
 	t.workspace = ws
 	t.mu.Unlock()
 	return ws, nil
+}
+
+// Invalidator drops cached entries of a workspace.
+type Invalidator interface {
+	InvalidateContacts(ctx context.Context, ids []string) error
+	InvalidateLookups(ctx context.Context, phones, emails []string) error
+}
+
+// knownWorkspace is the workspace id if validated, without asking.
+func (t *Tenant) knownWorkspace() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.workspace == nil {
+		return ""
+	}
+	return t.workspace.ID
 }
 
 type ctxKey struct{}
@@ -145,6 +162,18 @@ func (r *Registry) ForToken(ctx context.Context, token, baseURL string) (*Tenant
 		return nil, err
 	}
 	return t, nil
+}
+
+// ByWorkspace returns a tenant the registry holds for a workspace id, or nil.
+func (r *Registry) ByWorkspace(id string) *Tenant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.tenants {
+		if e.err == nil && e.tenant.knownWorkspace() == id {
+			return e.tenant
+		}
+	}
+	return nil
 }
 
 func (r *Registry) evictLocked() {

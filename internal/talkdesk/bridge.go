@@ -1,0 +1,195 @@
+// Package talkdesk is the Talkdesk bridge: the HTTPS + JSON endpoints that
+// Talkdesk's integration platform calls (auth validation, contact
+// synchronization, interaction retrieval, action execution, agent
+// synchronization), and the integration and action configuration documents
+// Talkdesk is set up with. The contract is Talkdesk's Integrations API
+// (shared/reference/talkdesk-integrations-api).
+//
+// It is a thin adapter. Every call names its Intercom workspace in `auth`
+// (`token`, optional `region`); the bridge gets that workspace's tenant (the
+// same sources, cache and actions GraphQL uses) from the registry, gives the
+// call its own loaders, and maps Talkdesk's format to the domain's and back.
+// Errors become statuses in one place (errors.go).
+package talkdesk
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/loaders"
+	"github.com/talkdesk-intercom/api/internal/tenants"
+	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/intercom"
+)
+
+// Prefix is where the bridge is mounted.
+const Prefix = "/talkdesk/"
+
+// Tenants finds the workspace of a token (tenants.Registry does).
+type Tenants interface {
+	ForToken(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
+}
+
+// Config holds the bridge's dependencies and settings.
+type Config struct {
+	Tenants Tenants
+	// BaseURL returns the Intercom API base URL for a region (us, eu, au;
+	// "" for the default). The server pins it to one host in demo mode and
+	// when INTERCOM_BASE_URL is set, whatever the region says.
+	BaseURL func(region string) (string, error)
+	// Keys, when enabled, must be presented as auth.api_key (or the
+	// X-API-Key / Authorization header).
+	Keys    *access.Keys
+	Loaders loaders.Config
+	// PageSize is the number of contacts per contact_sync page (max 150).
+	PageSize int
+	// SearchDelay is how long Intercom's search may take to index a change;
+	// see checkpointOf.
+	SearchDelay time.Duration
+	// PublicBaseURL is where Talkdesk reaches this server; "" takes the
+	// request's own scheme and Host.
+	PublicBaseURL string
+	// InteractionKinds are the kinds integration.json offers (default every
+	// kind).
+	InteractionKinds []sources.InteractionKind
+	Now              func() time.Time
+}
+
+// Bridge serves the Talkdesk endpoints.
+type Bridge struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the bridge's handler, to be mounted at Prefix.
+func New(cfg Config) *Bridge {
+	switch {
+	case cfg.PageSize <= 0:
+		cfg.PageSize = defaultPageSize
+	case cfg.PageSize > maxPageSize:
+		cfg.PageSize = maxPageSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.InteractionKinds) == 0 {
+		cfg.InteractionKinds = sources.InteractionKinds()
+	}
+	b := &Bridge{cfg: cfg, mux: http.NewServeMux()}
+	// Methods are checked by only(), not by the patterns, so that a wrong
+	// method gets the bridge's JSON 405 rather than ServeMux's plain text.
+	b.mux.Handle("/talkdesk/auth_validation", only("POST", b.call(b.authValidation)))
+	b.mux.Handle("/talkdesk/contact_sync", only("POST", b.call(b.contactSync)))
+	b.mux.Handle("/talkdesk/interaction_update", only("POST", b.call(b.interactionUpdate)))
+	b.mux.Handle("/talkdesk/agent_sync", only("POST", b.call(b.agentSync)))
+	b.mux.Handle("/talkdesk/actions/{name}", only("POST", b.action()))
+	b.mux.Handle("/talkdesk/integration.json", only("GET", http.HandlerFunc(b.integrationDocument)))
+	b.mux.Handle("/talkdesk/actions.json", only("GET", http.HandlerFunc(b.actionsDocument)))
+	b.mux.Handle("/talkdesk/logo.svg", only("GET", http.HandlerFunc(serveLogo)))
+	b.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+r.URL.Path+
+			"; the endpoints are listed in GET /talkdesk/integration.json")
+	})
+	return b
+}
+
+func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
+
+// only answers other methods than method with 405 (HEAD is allowed with GET).
+func only(method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
+			w.Header().Set("Allow", method)
+			writeMessage(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// call is one request of Talkdesk's: its envelope and the workspace `auth`
+// names.
+type call struct {
+	tenant  *tenants.Tenant
+	loaders *loaders.Loaders
+	meta    object
+	data    object
+}
+
+// reply is what a handler answers: a status and a JSON body (none for 204).
+type reply struct {
+	status int
+	body   any
+}
+
+type callHandler func(ctx context.Context, c *call) (reply, error)
+
+// call decodes the envelope, opens the workspace `auth` names and runs h.
+func (b *Bridge) call(h callHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		c, err := b.open(ctx, r)
+		if err != nil {
+			writeError(ctx, w, err)
+			return
+		}
+		res, err := h(tenants.With(ctx, c.tenant), c)
+		if err != nil {
+			writeError(ctx, w, err)
+			return
+		}
+		writeReply(w, res)
+	})
+}
+
+// open decodes the request and finds the tenant of its credentials.
+func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
+	env, err := decodeEnvelope(r)
+	if err != nil {
+		return nil, err
+	}
+	if b.cfg.Keys.Enabled() {
+		key := env.auth.apiKey
+		if key == "" {
+			key = access.FromRequest(r)
+		}
+		if !b.cfg.Keys.Valid(key) {
+			return nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
+		}
+	}
+	if env.auth.token == "" {
+		return nil, sources.Errorf(sources.EUnauthenticated, "auth.token (the Intercom access token) is required")
+	}
+	// A region that does not exist is a credential that cannot work (even
+	// when the server sends every token to one host).
+	_, known := intercom.RegionBaseURL(env.auth.region)
+	baseURL, err := b.cfg.BaseURL(env.auth.region)
+	if err != nil || (!known && env.auth.region != "") {
+		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %q is not an Intercom region: use us, eu or au", env.auth.region)
+	}
+	t, err := b.cfg.Tenants.ForToken(ctx, env.auth.token, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	return &call{
+		tenant:  t,
+		loaders: loaders.New(t.Source, t.History, b.cfg.Loaders),
+		meta:    env.meta,
+		data:    env.data,
+	}, nil
+}
+
+// publicBaseURL is the server's URL as Talkdesk reaches it.
+func (b *Bridge) publicBaseURL(r *http.Request) string {
+	if b.cfg.PublicBaseURL != "" {
+		return strings.TrimRight(b.cfg.PublicBaseURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
