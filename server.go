@@ -33,6 +33,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
+	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/resolvers"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
@@ -313,6 +314,8 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: access.NewKeys(cfg.APIKeys), Loaders: loaderCfg,
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
+	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
+	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
@@ -323,11 +326,25 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		access.CORS(cfg.CORSOrigins),
 		// Probes, metrics and the playground's static page need no key; the
 		// bridge checks its key in the body (Talkdesk sends auth fields there).
-		access.RequireKey(access.NewKeys(cfg.APIKeys), "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/"),
+		access.RequireKey(access.NewKeys(cfg.APIKeys), "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/",
+			"/webhooks/intercom"), // signed with the client secret instead
 		access.RateLimit(access.NewLimiter(cfg.CallerRate)),
 		access.Deadline(cfg.RequestTimeout),
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
+}
+
+// invalidatorFor finds the cache of the workspace a webhook is about: the
+// main one, or one whose token a caller brought.
+func (s *services) invalidatorFor(ctx context.Context, appID string) webhooks.Invalidator {
+	t := s.registry.ByWorkspace(appID)
+	if id, err := s.main.WorkspaceID(ctx); err == nil && id == appID {
+		t = s.main
+	}
+	if t == nil || t.Invalidator == nil {
+		return nil
+	}
+	return t.Invalidator
 }
 
 // withTenant puts the workspace a request works on into its context: the

@@ -95,3 +95,4 @@ fuzz() { step "fuzz $2 ($FUZZ_TIME)"; go test -run '^$' -fuzz "^$2\$" -fuzztime 
 fuzz ./internal/phone/ FuzzNormalize
 fuzz ./internal/preview/ FuzzText
 fuzz ./sources/intercom/ FuzzSearchQueries
+fuzz ./internal/talkdesk/ FuzzDecodeEnvelope

@@ -46,6 +46,7 @@ type Config struct {
 	CallTicketType   string
 	IntercomRate     int
 
+	ClientSecret   string // Intercom app client secret: webhook signatures; never logged
 	APIKeys        string // comma-separated; never logged
 	CallerRate     int    // requests per minute per caller; 0: no limit
 	CORSOrigins    []string
@@ -78,6 +79,7 @@ type setting struct {
 }
 
 type raw struct {
+	clientSecret                                                                                          string
 	apiKeys, callerRate, corsOrigins, multiTenant, playground, requestTimeout, maxDepth, maxComplexity    string
 	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
@@ -114,6 +116,7 @@ func (r *raw) settings() []setting {
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
 		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how logCall records a call in Intercom: note or ticket", dst: &r.callLogAs},
 		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when CALL_LOG_AS=ticket", dst: &r.callTicketType},
+		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (POST /webhooks/intercom); empty: webhooks are refused", secret: true, dst: &r.clientSecret},
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (X-API-Key or Authorization: Bearer; the bridge: auth.api_key); empty: no keys", secret: true, dst: &r.apiKeys},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); 0: no limit", dst: &r.callerRate},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (* for any); empty: none", dst: &r.corsOrigins},
@@ -267,6 +270,7 @@ func (r raw) validate() (Config, error) {
 		bad("CALL_TICKET_TYPE", "is required when CALL_LOG_AS=ticket")
 	}
 	c.APIKeys = r.apiKeys
+	c.ClientSecret = strings.TrimSpace(r.clientSecret)
 	for _, o := range strings.Split(r.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)

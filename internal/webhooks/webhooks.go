@@ -1,0 +1,210 @@
+// Package webhooks receives Intercom's webhook notifications and keeps the
+// cache coherent with changes made in Intercom itself: a contact updated,
+// merged or deleted, a conversation replied to, a ticket's state changed.
+//
+// Every notification is authenticated (X-Hub-Signature: the HMAC-SHA1 of the
+// raw body keyed by the app's client secret, compared in constant time), and
+// handled once even when Intercom delivers it again.
+package webhooks
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/internal/web"
+)
+
+// Invalidator drops cached entries of one workspace.
+type Invalidator interface {
+	InvalidateContacts(ctx context.Context, ids []string) error
+	InvalidateLookups(ctx context.Context, phones, emails []string) error
+}
+
+// Handler serves POST /webhooks/intercom.
+type Handler struct {
+	// Secret is the app's client secret; without one every delivery is
+	// refused, since none could be authenticated.
+	Secret string
+	// Workspace returns the invalidator of the workspace (Intercom app id)
+	// a notification is about, or nil when this server does not serve it.
+	Workspace func(ctx context.Context, appID string) Invalidator
+
+	mu   sync.Mutex
+	seen map[string]time.Time // notification ids handled, for a day
+}
+
+// envelope is Intercom's notification.
+type envelope struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Topic string `json:"topic"`
+	AppID string `json:"app_id"`
+	Data  struct {
+		Item json.RawMessage `json:"item"`
+	} `json:"data"`
+}
+
+// item holds what the topics of interest carry about contacts.
+type item struct {
+	ID       json.RawMessage `json:"id"`
+	Email    string          `json:"email"`
+	Phone    string          `json:"phone"`
+	Location *struct {
+		CountryCode string `json:"country_code"`
+	} `json:"location"`
+	Contacts *struct {
+		Contacts []struct {
+			ID string `json:"id"`
+		} `json:"contacts"`
+	} `json:"contacts"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		web.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use POST"})
+		return
+	}
+	if h.Secret == "" {
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "webhooks are off: set INTERCOM_CLIENT_SECRET"})
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		web.WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "the body could not be read"})
+		return
+	}
+	if !h.signed(r.Header.Get("X-Hub-Signature"), body) {
+		web.WriteJSON(w, http.StatusUnauthorized, map[string]string{"message": "the X-Hub-Signature does not match the body"})
+		return
+	}
+	var n envelope
+	if err := json.Unmarshal(body, &n); err != nil || n.Type != "notification_event" || n.ID == "" {
+		web.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "the body is not an Intercom notification_event"})
+		return
+	}
+	if h.firstDelivery(n.ID) {
+		if err := h.handle(r.Context(), n); err != nil {
+			h.forget(n.ID) // let Intercom's retry try again
+			web.Logger(r.Context()).Warn("webhook not applied", "topic", n.Topic, "error", err)
+			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the change could not be applied; Intercom will retry"})
+			return
+		}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// signed checks "sha1=<hex HMAC-SHA1 of body>" in constant time.
+func (h *Handler) signed(header string, body []byte) bool {
+	got, ok := strings.CutPrefix(header, "sha1=")
+	if !ok {
+		return false
+	}
+	sig, err := hex.DecodeString(got)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha1.New, []byte(h.Secret))
+	mac.Write(body)
+	return hmac.Equal(sig, mac.Sum(nil))
+}
+
+// Sign returns the X-Hub-Signature Intercom would send for body.
+func Sign(secret string, body []byte) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func (h *Handler) firstDelivery(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	if h.seen == nil {
+		h.seen = map[string]time.Time{}
+	}
+	if len(h.seen) > 100_000 {
+		for k, at := range h.seen {
+			if now.Sub(at) > 24*time.Hour {
+				delete(h.seen, k)
+			}
+		}
+	}
+	if _, dup := h.seen[id]; dup {
+		return false
+	}
+	h.seen[id] = now
+	return true
+}
+
+func (h *Handler) forget(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.seen, id)
+}
+
+// handle drops what the notification made stale.
+func (h *Handler) handle(ctx context.Context, n envelope) error {
+	inv := h.Workspace(ctx, n.AppID)
+	if inv == nil {
+		return nil // not a workspace this server serves
+	}
+	var it item
+	_ = json.Unmarshal(n.Data.Item, &it)
+	switch {
+	case strings.HasPrefix(n.Topic, "contact."):
+		id := rawID(it.ID)
+		var phones, emails []string
+		if it.Phone != "" {
+			country := ""
+			if it.Location != nil {
+				country = it.Location.CountryCode
+			}
+			if p, err := phone.Normalize(it.Phone, country); err == nil {
+				phones = append(phones, p)
+			}
+		}
+		if it.Email != "" {
+			emails = append(emails, it.Email)
+		}
+		if err := inv.InvalidateLookups(ctx, phones, emails); err != nil {
+			return err
+		}
+		if id == "" {
+			return nil
+		}
+		return inv.InvalidateContacts(ctx, []string{id})
+	case strings.HasPrefix(n.Topic, "conversation.") || strings.HasPrefix(n.Topic, "ticket."):
+		if it.Contacts == nil {
+			return nil
+		}
+		var ids []string
+		for _, c := range it.Contacts.Contacts {
+			ids = append(ids, c.ID)
+		}
+		return inv.InvalidateContacts(ctx, ids) // their histories changed
+	}
+	return nil
+}
+
+// rawID reads an id sent as a string or a number.
+func rawID(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
