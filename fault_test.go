@@ -85,7 +85,9 @@ func TestFaultSuite(t *testing.T) {
 	defer stop()
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.MultiWriter(logs, suiteLog(t))) }()
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, io.MultiWriter(logs, suiteLog(t)))
+	}()
 	base := "http://" + addr
 	waitReady(t, base+"/healthz")
 

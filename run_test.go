@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,7 +69,9 @@ func TestRunServesTheDemoWorkspace(t *testing.T) {
 	defer cancel()
 	out := &syncWriter{w: &bytes.Buffer{}}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--addr", addr}, func(string) string { return "" }, io.MultiWriter(out, suiteLog(t))) }()
+	go func() {
+		done <- run(ctx, []string{"--addr", addr}, func(string) string { return "" }, io.MultiWriter(out, suiteLog(t)))
+	}()
 	waitReady(t, "http://"+addr+"/healthz")
 
 	body := `{"query":"{ contactsByPhone(phone: \"(415) 555-0142\", defaultCountry: \"US\") { name phone } }"}`

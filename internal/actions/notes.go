@@ -32,7 +32,9 @@ func (s *Service) AddNote(ctx context.Context, key string, req AddNoteRequest) (
 	note := sources.NewNote{ContactID: req.ContactID, Body: textToHTML(body), AdminID: admin}
 	return guarded(ctx, s, ActionAddNote, key, req,
 		func(ctx context.Context) (*sources.Note, error) { return s.addNote(ctx, note) },
-		func(ctx context.Context, since time.Time) (*sources.Note, bool, error) { return s.findNote(ctx, note, since) })
+		func(ctx context.Context, since time.Time) (*sources.Note, bool, error) {
+			return s.findNote(ctx, note, since)
+		})
 }
 
 func (s *Service) addNote(ctx context.Context, note sources.NewNote) (*sources.Note, error) {

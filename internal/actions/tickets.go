@@ -43,7 +43,9 @@ func (s *Service) CreateTicket(ctx context.Context, key string, req CreateTicket
 	t := sources.NewTicket{ContactID: req.ContactID, TicketTypeID: typeID, Title: title, Description: description, AdminID: req.AdminID}
 	return guarded(ctx, s, ActionCreateTicket, key, req,
 		func(ctx context.Context) (*sources.Ticket, error) { return s.createTicket(ctx, t) },
-		func(ctx context.Context, since time.Time) (*sources.Ticket, bool, error) { return s.findTicket(ctx, t, since) })
+		func(ctx context.Context, since time.Time) (*sources.Ticket, bool, error) {
+			return s.findTicket(ctx, t, since)
+		})
 }
 
 func (s *Service) createTicket(ctx context.Context, t sources.NewTicket) (*sources.Ticket, error) {
