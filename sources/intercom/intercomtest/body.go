@@ -135,3 +135,16 @@ func objectParam(obj map[string]any, name string) (map[string]any, bool, *apiErr
 	}
 	return nil, false, paramInvalid(name, "%s must be an object, got %s", name, describe(v))
 }
+
+// requiredID reads an id member that must be there and not empty; missing is
+// Intercom's message when it is not.
+func requiredID(obj map[string]any, name, missing string) (string, *apiError) {
+	id, apiErr := idParam(obj, name)
+	if apiErr != nil {
+		return "", apiErr
+	}
+	if !id.given() || id.v == "" {
+		return "", paramMissing(name, "%s", missing)
+	}
+	return id.v, nil
+}

@@ -289,13 +289,9 @@ func (w *Workspace) handleAttachCompany(rw http.ResponseWriter, r *http.Request,
 		writeError(rw, apiErr)
 		return
 	}
-	id, apiErr := idParam(obj, "id")
+	companyID, apiErr := requiredID(obj, "id", "company not specified")
 	if apiErr != nil {
 		writeError(rw, apiErr)
-		return
-	}
-	if !id.given() || id.v == "" {
-		writeError(rw, paramMissing("id", "company not specified"))
 		return
 	}
 	now := w.now()
@@ -306,7 +302,7 @@ func (w *Workspace) handleAttachCompany(rw http.ResponseWriter, r *http.Request,
 		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
 		return
 	}
-	co := w.companyBy[id.v]
+	co := w.companyBy[companyID]
 	if co == nil {
 		writeError(rw, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found"))
 		return

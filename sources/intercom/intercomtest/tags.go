@@ -126,13 +126,9 @@ func (w *Workspace) handleTagContact(rw http.ResponseWriter, r *http.Request, p 
 		writeError(rw, apiErr)
 		return
 	}
-	id, apiErr := idParam(obj, "id")
+	tagID, apiErr := requiredID(obj, "id", "tag not specified")
 	if apiErr != nil {
 		writeError(rw, apiErr)
-		return
-	}
-	if !id.given() || id.v == "" {
-		writeError(rw, paramMissing("id", "tag not specified"))
 		return
 	}
 	now := w.now()
@@ -143,7 +139,7 @@ func (w *Workspace) handleTagContact(rw http.ResponseWriter, r *http.Request, p 
 		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
 		return
 	}
-	t := w.tagLocked(id.v)
+	t := w.tagLocked(tagID)
 	if t == nil {
 		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound))
 		return

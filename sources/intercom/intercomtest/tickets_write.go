@@ -138,13 +138,9 @@ func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, 
 		writeError(rw, apiErr)
 		return
 	}
-	typeID, apiErr := idParam(obj, "ticket_type_id")
+	typeID, apiErr := requiredID(obj, "ticket_type_id", "ticket_type_id is required")
 	if apiErr != nil {
 		writeError(rw, apiErr)
-		return
-	}
-	if !typeID.given() || typeID.v == "" {
-		writeError(rw, paramMissing("ticket_type_id", "ticket_type_id is required"))
 		return
 	}
 	who, apiErr := parseTicketContacts(obj)
@@ -197,13 +193,13 @@ func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, 
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	tt := w.ticketTypeLocked(typeID.v)
+	tt := w.ticketTypeLocked(typeID)
 	switch {
 	case tt == nil:
-		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s not found", typeID.v))
+		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s not found", typeID))
 		return
 	case tt.Archived:
-		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s is archived", typeID.v))
+		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s is archived", typeID))
 		return
 	case title == "":
 		writeError(rw, paramInvalid("ticket_attributes", "Missing required ticket attributes"))
