@@ -67,6 +67,10 @@ type Service struct {
 	agentsMu   sync.Mutex
 	agents     map[string]*sources.Agent
 	agentsRead time.Time
+
+	typesMu   sync.Mutex
+	types     []*sources.TicketType
+	typesRead time.Time
 }
 
 // New returns a Service.

@@ -82,7 +82,7 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 		p.add(field, "%s is required", field)
 		return "", nil
 	}
-	types, err := s.cfg.Executor.TicketTypes(ctx)
+	types, err := s.ticketTypes(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -96,4 +96,20 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 	sort.Strings(names)
 	p.add(field, "%q is not a ticket type of this workspace; its types are: %s", v, strings.Join(names, ", "))
 	return "", nil
+}
+
+// ticketTypes lists the workspace's ticket types, read at most every five
+// minutes: they change rarely and every ticket action needs them.
+func (s *Service) ticketTypes(ctx context.Context) ([]*sources.TicketType, error) {
+	s.typesMu.Lock()
+	defer s.typesMu.Unlock()
+	if s.types != nil && s.cfg.Now().Sub(s.typesRead) < 5*time.Minute {
+		return s.types, nil
+	}
+	types, err := s.cfg.Executor.TicketTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.types, s.typesRead = types, s.cfg.Now()
+	return types, nil
 }
