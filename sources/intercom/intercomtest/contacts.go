@@ -254,6 +254,16 @@ func (w *Workspace) DeleteContact(id string) bool {
 	return w.removeLocked(id)
 }
 
+// contactLocked returns the contact with id, or Intercom's 404 for an
+// unknown contact. w.mu must be held.
+func (w *Workspace) contactLocked(id string) (*Contact, *apiError) {
+	c, ok := w.contacts[id]
+	if !ok {
+		return nil, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound)
+	}
+	return c, nil
+}
+
 // DemoCaller returns the seeded demo caller (see the package doc).
 func (w *Workspace) DemoCaller() (Contact, bool) { return w.Contact(DemoCallerID) }
 
@@ -479,9 +489,9 @@ type cursorPages struct {
 func (w *Workspace) handleGetContact(rw http.ResponseWriter, r *http.Request, p map[string]string) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	writeJSON(rw, http.StatusOK, w.contactBodyLocked(c))
@@ -536,9 +546,9 @@ func (w *Workspace) contactListLocked(items []*Contact, pages cursorPages, total
 func (w *Workspace) handleContactCompanies(rw http.ResponseWriter, r *http.Request, p map[string]string) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	list := make([]companyBody, 0, len(c.CompanyIDs))

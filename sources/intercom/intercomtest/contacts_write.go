@@ -255,9 +255,9 @@ func (w *Workspace) handleUpdateContact(rw http.ResponseWriter, r *http.Request,
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	old, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	old, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	custom, apiErr := w.customAttrsLocked(in.custom)
@@ -297,9 +297,9 @@ func (w *Workspace) handleAttachCompany(rw http.ResponseWriter, r *http.Request,
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	co := w.companyBy[companyID]

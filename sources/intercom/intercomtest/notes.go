@@ -134,8 +134,8 @@ func (w *Workspace) handleContactNotes(rw http.ResponseWriter, r *http.Request, 
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if _, ok := w.contacts[p["id"]]; !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	if _, apiErr := w.contactLocked(p["id"]); apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	list := w.notes[p["id"]]

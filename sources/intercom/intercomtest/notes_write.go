@@ -37,9 +37,9 @@ func (w *Workspace) handleCreateNote(rw http.ResponseWriter, r *http.Request, p 
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	author := w.admins[0].ID

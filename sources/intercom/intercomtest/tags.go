@@ -134,9 +134,9 @@ func (w *Workspace) handleTagContact(rw http.ResponseWriter, r *http.Request, p 
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	t := w.tagLocked(tagID)
@@ -160,9 +160,9 @@ func (w *Workspace) handleUntagContact(rw http.ResponseWriter, r *http.Request, 
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, ok := w.contacts[p["id"]]
-	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	c, apiErr := w.contactLocked(p["id"])
+	if apiErr != nil {
+		writeError(rw, apiErr)
 		return
 	}
 	t := w.tagLocked(p["tag_id"])
