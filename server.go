@@ -366,14 +366,7 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 				t, err = s.registry.ForToken(r.Context(), token, baseURL)
 			}
 			if err != nil {
-				status := http.StatusUnauthorized
-				if code := sources.ErrorCode(err); code != sources.EUnauthenticated {
-					status = http.StatusServiceUnavailable
-					if code == sources.EBadUserInput {
-						status = http.StatusBadRequest
-					}
-				}
-				access.Reject(w, r, status, sources.ErrorCode(err), sources.ErrorMessage(err))
+				access.Reject(w, r, sources.HTTPStatus(sources.ErrorCode(err)), sources.ErrorCode(err), sources.ErrorMessage(err))
 				return
 			}
 		}

@@ -3,6 +3,7 @@ package sources
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error codes, shared by every transport. GraphQL reports them as
@@ -70,3 +71,26 @@ func ErrorMessage(err error) string {
 
 // IsNotFound reports whether err is a NOT_FOUND error.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }
+
+// HTTPStatus is the HTTP status of an error code, for transports that speak
+// HTTP statuses (the Talkdesk bridge narrows it to its contract).
+func HTTPStatus(code string) int {
+	switch code {
+	case EBadUserInput:
+		return http.StatusBadRequest
+	case ENotFound:
+		return http.StatusNotFound
+	case EConflict:
+		return http.StatusConflict
+	case EUnauthenticated:
+		return http.StatusUnauthorized
+	case EForbidden:
+		return http.StatusForbidden
+	case ERateLimited:
+		return http.StatusTooManyRequests
+	case EUpstreamUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}

@@ -48,19 +48,11 @@ func status(err error) int {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
 	}
-	switch sources.ErrorCode(err) {
-	case sources.EBadUserInput, sources.ENotFound, sources.EConflict:
-		return http.StatusBadRequest
-	case sources.EUnauthenticated:
-		return http.StatusUnauthorized
-	case sources.EForbidden:
-		return http.StatusForbidden
-	case sources.ERateLimited:
-		return http.StatusTooManyRequests
-	case sources.EUpstreamUnavailable:
-		return http.StatusServiceUnavailable
+	switch code := sources.ErrorCode(err); code {
+	case sources.ENotFound, sources.EConflict:
+		return http.StatusBadRequest // the contract's one status for "fix the request"
 	default:
-		return http.StatusInternalServerError
+		return sources.HTTPStatus(code)
 	}
 }
 
