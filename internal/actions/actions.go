@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/idempotency"
@@ -64,13 +63,8 @@ type Config struct {
 type Service struct {
 	cfg Config
 
-	agentsMu   sync.Mutex
-	agents     map[string]*sources.Agent
-	agentsRead time.Time
-
-	typesMu   sync.Mutex
-	types     []*sources.TicketType
-	typesRead time.Time
+	agents recent[map[string]*sources.Agent]
+	types  recent[[]*sources.TicketType]
 }
 
 // New returns a Service.
@@ -111,22 +105,20 @@ func checkKey(p *Problems, key string) {
 	}
 }
 
-// agent returns the admin with id, from a list read at most every 5 minutes.
+// agent returns the admin with id; an id the copy lacks (a new teammate)
+// reads the list again.
 func (s *Service) agent(ctx context.Context, id string) (*sources.Agent, error) {
-	s.agentsMu.Lock()
-	defer s.agentsMu.Unlock()
-	if s.agents == nil || s.cfg.Now().Sub(s.agentsRead) > 5*time.Minute || s.agents[id] == nil {
-		list, err := s.cfg.Agents.ListAgents(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.agents = map[string]*sources.Agent{}
-		for _, a := range list {
-			s.agents[a.ID] = a
-		}
-		s.agentsRead = s.cfg.Now()
-	}
-	return s.agents[id], nil
+	agents, err := s.agents.get(ctx, s.cfg.Now(),
+		func(m map[string]*sources.Agent) bool { return m[id] == nil },
+		func(ctx context.Context) (map[string]*sources.Agent, error) {
+			list, err := s.cfg.Agents.ListAgents(ctx)
+			m := make(map[string]*sources.Agent, len(list))
+			for _, a := range list {
+				m[a.ID] = a
+			}
+			return m, err
+		})
+	return agents[id], err
 }
 
 // author resolves the admin who acts: the one named, or the token's admin.

@@ -98,18 +98,7 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 	return "", nil
 }
 
-// ticketTypes lists the workspace's ticket types, read at most every five
-// minutes: they change rarely and every ticket action needs them.
+// ticketTypes lists the workspace's ticket types (see recent).
 func (s *Service) ticketTypes(ctx context.Context) ([]*sources.TicketType, error) {
-	s.typesMu.Lock()
-	defer s.typesMu.Unlock()
-	if s.types != nil && s.cfg.Now().Sub(s.typesRead) < 5*time.Minute {
-		return s.types, nil
-	}
-	types, err := s.cfg.Executor.TicketTypes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.types, s.typesRead = types, s.cfg.Now()
-	return types, nil
+	return s.types.get(ctx, s.cfg.Now(), nil, s.cfg.Executor.TicketTypes)
 }
