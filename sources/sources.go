@@ -155,3 +155,17 @@ type CompanyLister interface {
 	// ListCompanies returns page `page` (from 1) and whether more follow.
 	ListCompanies(ctx context.Context, page, perPage int) ([]*Company, bool, error)
 }
+
+// UniqueIDs drops empty and repeated ids, keeping the first of each in order:
+// batch callers may ask for the same key twice.
+func UniqueIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -288,7 +288,7 @@ func decode[V any](b []byte) (entry[V], bool) {
 // readThrough is the cache algorithm shared by every batch method.
 func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Duration, ids []string,
 	fetch func(context.Context, []string) (map[string]V, error)) (map[string]V, error) {
-	ids = unique(ids)
+	ids = sources.UniqueIDs(ids)
 	tenant, err := c.tenant(ctx)
 	if err != nil || len(ids) == 0 {
 		return fetch(ctx, ids) // no tenant, no namespace: do not cache
@@ -397,16 +397,4 @@ func isEmpty(v any) bool {
 
 func (c *Source) count(kind, result string) {
 	c.metrics.CacheResults.WithLabelValues(kind, result).Inc()
-}
-
-func unique(values []string) []string {
-	out := make([]string, 0, len(values))
-	seen := make(map[string]bool, len(values))
-	for _, v := range values {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -22,7 +22,7 @@ func (c *Client) Company(ctx context.Context, id string) (*sources.Company, erro
 // CompaniesByIDs reads companies concurrently (at most Config.Concurrency at a
 // time): Intercom has no batch read for companies. Unknown ids are absent.
 func (c *Client) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*sources.Company, error) {
-	ids = uniqueNonEmpty(ids)
+	ids = sources.UniqueIDs(ids)
 	results := make([]*sources.Company, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)

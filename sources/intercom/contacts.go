@@ -33,7 +33,7 @@ func (c *Client) Contact(ctx context.Context, id string) (*sources.Contact, erro
 // Ids the search misses are read one by one: a contact created minutes ago
 // is not searchable yet, but is readable.
 func (c *Client) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
-	ids = uniqueNonEmpty(ids)
+	ids = sources.UniqueIDs(ids)
 	out := make(map[string]*sources.Contact, len(ids))
 	if len(ids) == 1 {
 		return out, c.fetchContacts(ctx, ids, out)
@@ -85,7 +85,7 @@ func (c *Client) fetchContacts(ctx context.Context, ids []string, out map[string
 // ContactsByEmails finds contacts with `email IN [...]` searches. Keys are the
 // emails as given; Intercom matches them case-insensitively.
 func (c *Client) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
-	emails = uniqueNonEmpty(emails)
+	emails = sources.UniqueIDs(emails)
 	byLower := map[string][]string{}
 	for _, e := range emails {
 		byLower[strings.ToLower(e)] = append(byLower[strings.ToLower(e)], e)
@@ -119,7 +119,7 @@ type phoneSearch struct {
 // phones must be E.164; keys of the result are those numbers.
 func (c *Client) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
 	out := map[string][]*sources.Contact{}
-	for _, group := range variantGroups(uniqueNonEmpty(phones)) {
+	for _, group := range variantGroups(sources.UniqueIDs(phones)) {
 		found, err := c.searchPhones(ctx, group)
 		if err != nil {
 			return nil, err
@@ -274,18 +274,6 @@ func (c *Client) ContactCompanies(ctx context.Context, contactID string) ([]*sou
 		out[i] = c.toCompany(co)
 	}
 	return out, nil
-}
-
-func uniqueNonEmpty(values []string) []string {
-	out := make([]string, 0, len(values))
-	seen := make(map[string]bool, len(values))
-	for _, v := range values {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func appendUnique(list []*sources.Contact, ct *sources.Contact) []*sources.Contact {

@@ -240,7 +240,7 @@ func (b *batch) add(kind sources.InteractionKind, m mapper) {
 // forBatch returns a copy of it for each contact of the batch among ids.
 func (b *batch) forBatch(it *sources.Interaction, ids []string) []*sources.Interaction {
 	var out []*sources.Interaction
-	for _, id := range uniqueNonEmpty(ids) {
+	for _, id := range sources.UniqueIDs(ids) {
 		if slices.Contains(b.ids, id) {
 			cp := *it
 			cp.ContactID = id
