@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,24 +65,6 @@ func (s *synchroniser) syncOnce(t *testing.T) []talkdeskContact {
 	}
 }
 
-// fakeClock is the emulator's clock, moved by the test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // End to end: Talkdesk's synchronizer against the emulator. A full initial
 // sync, then changes in Intercom (updates late in the checkpoint's own
 // calendar day, which Intercom's day-granular search would hide from a
@@ -92,7 +73,7 @@ func (c *fakeClock) Set(t time.Time) {
 // incremental sync. Every contact must arrive and every update be seen; the
 // contacts sent again although unchanged are counted.
 func TestTalkdeskSynchroniserMissesNoUpdate(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)}
+	clock := intercomtest.NewClock(time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC))
 	env := newTestEnvWith(t, intercomtest.Options{Now: clock.Now, Contacts: 260}, "TALKDESK_PAGE_SIZE", "40")
 	ws := env.Intercom.Workspace
 	td := &synchroniser{url: env.URL + "/talkdesk/contact_sync", auth: testAuth()}

@@ -23,24 +23,7 @@ type fixture struct {
 	client   *intercom.Client
 	intercom *intercomtest.Workspace
 	metrics  *metrics.Metrics
-	clock    *clock
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	clock    *intercomtest.Clock
 }
 
 // stores are the two stores every behaviour is checked against.
@@ -67,7 +50,7 @@ func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts int
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	clk := &clock{now: time.Now()}
+	clk := intercomtest.NewClock(time.Now())
 	tenant := redistest.Unique("tenant")
 	c := cache.New(client, cache.Config{
 		Store:   store(m),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	_ "time/tzdata" // the DST test needs America/New_York wherever it runs
@@ -17,31 +16,13 @@ import (
 // The client's write calls (sources.ActionExecutor) against the emulator
 // over real HTTP.
 
-// actionClock is a settable emulator clock.
-type actionClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *actionClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *actionClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 var actionsNow = time.Date(2026, time.March, 18, 15, 30, 0, 0, time.UTC)
 
 // startActions runs an emulator on a settable clock (at actionsNow) and a
 // client for it.
-func startActions(t *testing.T, opts intercomtest.Options, cfg intercom.Config) (*intercom.Client, *intercomtest.Workspace, *actionClock) {
+func startActions(t *testing.T, opts intercomtest.Options, cfg intercom.Config) (*intercom.Client, *intercomtest.Workspace, *intercomtest.Clock) {
 	t.Helper()
-	clock := &actionClock{t: actionsNow}
+	clock := intercomtest.NewClock(actionsNow)
 	opts.Token, opts.Now = token, clock.Now
 	em, err := intercomtest.Start(opts)
 	if err != nil {

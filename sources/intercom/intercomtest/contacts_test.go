@@ -128,7 +128,7 @@ func TestListContactsPaging(t *testing.T) {
 }
 
 func TestContactHelpers(t *testing.T) {
-	clock := &fakeClock{t: testNow}
+	clock := NewClock(testNow)
 	s := start(t, Options{Empty: true, Now: clock.Now})
 	w := s.Workspace
 

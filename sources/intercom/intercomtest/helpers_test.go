@@ -5,31 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
 
 // testNow is the fixed clock of most tests: a Wednesday, mid-afternoon UTC.
 var testNow = time.Date(2026, time.March, 18, 15, 30, 0, 0, time.UTC)
-
-// fakeClock is a settable Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // start runs a server for the test; a nil Now is replaced by testNow.
 func start(t *testing.T, opts Options) *Server {

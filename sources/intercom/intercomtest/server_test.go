@@ -105,7 +105,7 @@ func TestMeAndAdmins(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	clock := &fakeClock{t: testNow}
+	clock := NewClock(testNow)
 	s := start(t, Options{Contacts: 5, RateLimit: 3, Now: clock.Now})
 
 	for i := range 3 {

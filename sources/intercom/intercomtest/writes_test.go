@@ -46,9 +46,9 @@ func runErrCases(t *testing.T, s *Server, cases []errCase) {
 	}
 }
 
-func startClock(t *testing.T, opts Options) (*Server, *fakeClock) {
+func startClock(t *testing.T, opts Options) (*Server, *Clock) {
 	t.Helper()
-	clock := &fakeClock{t: testNow}
+	clock := NewClock(testNow)
 	opts.Now = clock.Now
 	return start(t, opts), clock
 }
