@@ -133,7 +133,7 @@ type meBody struct {
 	Avatar           avatarBody `json:"avatar"`
 }
 
-func (w *Workspace) handleMe(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleMe(r *http.Request, _ map[string]string) (any, *apiError) {
 	me, app := w.Me(), w.App()
 	b := meBody{
 		Type:             "admin",
@@ -160,27 +160,26 @@ func (w *Workspace) handleMe(rw http.ResponseWriter, r *http.Request, _ map[stri
 	if b.TeamIDs == nil {
 		b.TeamIDs = []int{}
 	}
-	writeJSON(rw, http.StatusOK, b)
+	return b, nil
 }
 
 // handleAdmins lists admins; like Intercom, avatars only with
 // display_avatar=true.
-func (w *Workspace) handleAdmins(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleAdmins(r *http.Request, _ map[string]string) (any, *apiError) {
 	withAvatar := r.URL.Query().Get("display_avatar") == "true"
 	body := adminListBody{Type: "admin.list", Admins: []adminBody{}}
 	for _, a := range w.Admins() {
 		body.Admins = append(body.Admins, newAdminBody(a, withAvatar))
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }
 
-func (w *Workspace) handleAdmin(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleAdmin(r *http.Request, p map[string]string) (any, *apiError) {
 	withAvatar := r.URL.Query().Get("display_avatar") == "true"
 	for _, a := range w.Admins() {
 		if a.ID == p["id"] {
-			writeJSON(rw, http.StatusOK, newAdminBody(a, withAvatar))
-			return
+			return newAdminBody(a, withAvatar), nil
 		}
 	}
-	writeError(rw, errorf(http.StatusNotFound, CodeAdminNotFound, "Admin not found"))
+	return nil, errorf(http.StatusNotFound, CodeAdminNotFound, "Admin not found")
 }

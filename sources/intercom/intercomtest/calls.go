@@ -164,7 +164,7 @@ type callListBody struct {
 const callsPerPage = 25
 
 // handleListPhoneCalls lists all calls, newest first, by page number.
-func (w *Workspace) handleListPhoneCalls(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleListPhoneCalls(r *http.Request, _ map[string]string) (any, *apiError) {
 	q := r.URL.Query()
 	page, perPage := 1, callsPerPage
 	for _, param := range []struct {
@@ -177,8 +177,7 @@ func (w *Workspace) handleListPhoneCalls(rw http.ResponseWriter, r *http.Request
 			if err != nil || n < 1 {
 				e := errorf(http.StatusBadRequest, CodeParameterInvalid, "%s must be a positive integer, got %q", name, s)
 				e.Field = name
-				writeError(rw, e)
-				return
+				return nil, e
 			}
 			*dst = n
 		}
@@ -194,18 +193,17 @@ func (w *Workspace) handleListPhoneCalls(rw http.ResponseWriter, r *http.Request
 	for i := total - 1 - (page-1)*perPage; i >= 0 && len(body.Data) < perPage; i-- {
 		body.Data = append(body.Data, newCallBody(w.callOrder[i], base))
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }
 
-func (w *Workspace) handleGetPhoneCall(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleGetPhoneCall(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	c, ok := w.phoneCalls[p["id"]]
 	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, "Not Found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeNotFound, "Not Found")
 	}
-	writeJSON(rw, http.StatusOK, newCallBody(c, apiBase(r)))
+	return newCallBody(c, apiBase(r)), nil
 }
 
 // callWithTranscriptBody is an item of POST /calls/search.
@@ -225,19 +223,17 @@ const maxCallSearchIDs = 20
 
 // handleSearchPhoneCalls returns the calls of 1 to 20 conversations, with
 // their transcripts.
-func (w *Workspace) handleSearchPhoneCalls(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleSearchPhoneCalls(r *http.Request, _ map[string]string) (any, *apiError) {
 	var req struct {
 		ConversationIDs []string `json:"conversation_ids"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxSearchBody)).Decode(&req); err != nil {
-		writeError(rw, badRequest("Request body is not valid JSON with a conversation_ids array of strings: %v", err))
-		return
+		return nil, badRequest("Request body is not valid JSON with a conversation_ids array of strings: %v", err)
 	}
 	if len(req.ConversationIDs) == 0 || len(req.ConversationIDs) > maxCallSearchIDs {
 		e := errorf(http.StatusBadRequest, CodeCallIDLimit, "A list of up to 20 conversation IDs is required")
 		e.Field = "conversation_ids"
-		writeError(rw, e)
-		return
+		return nil, e
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -257,5 +253,5 @@ func (w *Workspace) handleSearchPhoneCalls(rw http.ResponseWriter, r *http.Reque
 		}
 		body.Data = append(body.Data, item)
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }

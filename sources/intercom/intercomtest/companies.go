@@ -192,28 +192,26 @@ type companyListPagesBody struct {
 
 const companiesDefaultPerPage = 15
 
-func (w *Workspace) handleGetCompany(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleGetCompany(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	co := w.companyBy[p["id"]]
 	if co == nil {
-		writeError(rw, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found")
 	}
-	writeJSON(rw, http.StatusOK, w.companyBodyLocked(co, w.userCountsLocked()[co.ID]))
+	return w.companyBodyLocked(co, w.userCountsLocked()[co.ID]), nil
 }
 
 // handleListCompanies serves GET /companies: filtered by company_id, name or
 // tag_id (404 when a company_id or name matches nothing), otherwise all
 // companies by last_request_at descending, paged by page/per_page.
-func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleListCompanies(r *http.Request, _ map[string]string) (any, *apiError) {
 	q := r.URL.Query()
 	perPage, page := companiesDefaultPerPage, 1
 	if s := q.Get("per_page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPerPage {
-			writeError(rw, perPageError(s))
-			return
+			return nil, perPageError(s)
 		}
 		perPage = n
 	}
@@ -222,8 +220,7 @@ func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request,
 		if err != nil || n < 1 {
 			e := errorf(http.StatusBadRequest, CodeParameterInvalid, "page must be a positive integer, got %q", s)
 			e.Field = "page"
-			writeError(rw, e)
-			return
+			return nil, e
 		}
 		page = n
 	}
@@ -246,8 +243,7 @@ func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request,
 		list = append(list, co)
 	}
 	if len(list) == 0 && (q.Get("company_id") != "" || q.Get("name") != "") {
-		writeError(rw, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found")
 	}
 	slices.SortStableFunc(list, func(a, b *Company) int {
 		if c := b.LastRequestAt.Compare(a.LastRequestAt); c != 0 {
@@ -271,7 +267,7 @@ func (w *Workspace) handleListCompanies(rw http.ResponseWriter, r *http.Request,
 	if page < totalPages {
 		body.Pages.Next = &nextPage{PerPage: perPage}
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }
 
 // tagListResponse is the description's tag_list (GET /tags).
@@ -281,10 +277,10 @@ type tagListResponse struct {
 }
 
 // handleTags lists the workspace's tags.
-func (w *Workspace) handleTags(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleTags(r *http.Request, _ map[string]string) (any, *apiError) {
 	body := tagListResponse{Type: "list", Data: []tagBody{}}
 	for _, t := range w.Tags() {
 		body.Data = append(body.Data, tagBody{Type: "tag", ID: t.ID, Name: t.Name})
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }

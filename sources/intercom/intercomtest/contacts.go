@@ -486,30 +486,28 @@ type cursorPages struct {
 
 // ---- handlers ----
 
-func (w *Workspace) handleGetContact(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleGetContact(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
-	writeJSON(rw, http.StatusOK, w.contactBodyLocked(c))
+	return w.contactBodyLocked(c), nil
 }
 
 // handleContactByExternalID finds a contact by external_id. The description
 // says it only supports users, not leads.
-func (w *Workspace) handleContactByExternalID(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleContactByExternalID(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	ext := p["external_id"]
 	for _, c := range w.order {
 		if c.ExternalID == ext && c.Role == "user" {
-			writeJSON(rw, http.StatusOK, w.contactBodyLocked(c))
-			return
+			return w.contactBodyLocked(c), nil
 		}
 	}
-	writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound))
+	return nil, errorf(http.StatusNotFound, CodeNotFound, msgUserNotFound)
 }
 
 // GET /contacts pages default to 10, like the live API (the description says 50).
@@ -518,20 +516,18 @@ const (
 	maxPerPage                 = 150
 )
 
-func (w *Workspace) handleListContacts(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleListContacts(r *http.Request, _ map[string]string) (any, *apiError) {
 	perPage, after, apiErr := queryPaging(r, listContactsDefaultPerPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	items, pages, apiErr := w.contactSearcherLocked().page(w.order, sortSpec[*Contact]{}, perPage, after)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
-	writeJSON(rw, http.StatusOK, w.contactListLocked(items, pages, len(w.order)))
+	return w.contactListLocked(items, pages, len(w.order)), nil
 }
 
 // contactListLocked renders one page of contacts; w.mu must be held.
@@ -543,13 +539,12 @@ func (w *Workspace) contactListLocked(items []*Contact, pages cursorPages, total
 	return body
 }
 
-func (w *Workspace) handleContactCompanies(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleContactCompanies(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	list := make([]companyBody, 0, len(c.CompanyIDs))
 	users := w.userCountsLocked()
@@ -558,13 +553,13 @@ func (w *Workspace) handleContactCompanies(rw http.ResponseWriter, r *http.Reque
 			list = append(list, w.companyBodyLocked(co, users[id]))
 		}
 	}
-	writeJSON(rw, http.StatusOK, contactCompaniesBody{
+	return contactCompaniesBody{
 		Type:       "list",
 		Data:       list,
 		Companies:  list,
 		TotalCount: len(list),
 		Pages:      pagesLink{Type: "pages", Page: 1, PerPage: 50, TotalPages: min(len(list), 1)},
-	})
+	}, nil
 }
 
 // contactCompaniesBody is contact_attached_companies. The schema names the

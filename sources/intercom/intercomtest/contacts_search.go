@@ -112,18 +112,16 @@ func (w *Workspace) contactSearcherLocked() *searcher[*Contact] {
 	}
 }
 
-func (w *Workspace) handleSearchContacts(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleSearchContacts(r *http.Request, _ map[string]string) (any, *apiError) {
 	req, apiErr := readSearchRequest(r, searchDefaultPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	items, pages, total, apiErr := w.contactSearcherLocked().search(req, w.order)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
-	writeJSON(rw, http.StatusOK, w.contactListLocked(items, pages, total))
+	return w.contactListLocked(items, pages, total), nil
 }

@@ -202,118 +202,103 @@ func conflictError(existing *Contact) *apiError {
 }
 
 // handleCreateContact creates a user or lead (role defaults to user).
-func (w *Workspace) handleCreateContact(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleCreateContact(r *http.Request, _ map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	in, apiErr := parseContactWrite(obj)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	// The description's anyOf: a contact is created with an email, an
 	// external_id or a role.
 	if in.email.v == "" && in.externalID.v == "" && !in.role.given() {
-		writeError(rw, paramMissing("email", "A contact needs an email, an external_id or a role"))
-		return
+		return nil, paramMissing("email", "A contact needs an email, an external_id or a role")
 	}
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	custom, apiErr := w.customAttrsLocked(in.custom)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	c := &Contact{Role: "user", CreatedAt: now, UpdatedAt: now}
 	in.apply(c, custom)
 	if o := w.conflictLocked(c); o != nil {
-		writeError(rw, conflictError(o))
-		return
+		return nil, conflictError(o)
 	}
 	c.ID = w.newObjectIDLocked()
 	c.indexPhone()
 	w.insertLocked(c)
-	writeJSON(rw, http.StatusOK, w.contactBodyLocked(c))
+	return w.contactBodyLocked(c), nil
 }
 
 // handleUpdateContact changes the given fields of a contact and bumps its
 // updated_at. Custom attributes are merged (null removes one).
-func (w *Workspace) handleUpdateContact(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleUpdateContact(r *http.Request, p map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	in, apiErr := parseContactWrite(obj)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	custom, apiErr := w.customAttrsLocked(in.custom)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	c := old.clone()
 	in.apply(&c, custom)
 	if in.email.set || in.externalID.set || in.role.set {
 		if o := w.conflictLocked(&c); o != nil {
-			writeError(rw, conflictError(o))
-			return
+			return nil, conflictError(o)
 		}
 	}
 	c.indexPhone()
 	c.UpdatedAt = now
 	*old = c // created_at and id are unchanged: the listing order holds
 	w.registerAttrsLocked(old)
-	writeJSON(rw, http.StatusOK, w.contactBodyLocked(old))
+	return w.contactBodyLocked(old), nil
 }
 
 // handleAttachCompany attaches a company (by Intercom id) to a contact and
 // answers with the company. Attaching twice is harmless; a change bumps the
 // contact's updated_at.
-func (w *Workspace) handleAttachCompany(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleAttachCompany(r *http.Request, p map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	companyID, apiErr := requiredID(obj, "id", "company not specified")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	co := w.companyBy[companyID]
 	if co == nil {
-		writeError(rw, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeCompanyNotFound, "Company Not Found")
 	}
 	if !slices.Contains(c.CompanyIDs, co.ID) {
 		if len(c.CompanyIDs) >= maxContactCompanies {
-			writeError(rw, errorf(http.StatusBadRequest, CodeCompanyLimit, "Contact has reached the maximum of %d company associations", maxContactCompanies))
-			return
+			return nil, errorf(http.StatusBadRequest, CodeCompanyLimit, "Contact has reached the maximum of %d company associations", maxContactCompanies)
 		}
 		c.CompanyIDs = append(slices.Clip(c.CompanyIDs), co.ID)
 		c.UpdatedAt = now
 	}
-	writeJSON(rw, http.StatusOK, w.companyBodyLocked(co, w.userCountsLocked()[co.ID]))
+	return w.companyBodyLocked(co, w.userCountsLocked()[co.ID]), nil
 }

@@ -516,45 +516,40 @@ func (w *Workspace) conversationListLocked(items []*Conversation, pages cursorPa
 // most 150.
 const interactionsDefaultPerPage = 20
 
-func (w *Workspace) handleSearchConversations(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleSearchConversations(r *http.Request, _ map[string]string) (any, *apiError) {
 	req, apiErr := readSearchRequest(r, interactionsDefaultPerPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	items, pages, total, apiErr := w.conversationSearcherLocked().search(req, w.convOrder)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
-	writeJSON(rw, http.StatusOK, w.conversationListLocked(items, pages, total))
+	return w.conversationListLocked(items, pages, total), nil
 }
 
-func (w *Workspace) handleListConversations(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleListConversations(r *http.Request, _ map[string]string) (any, *apiError) {
 	perPage, after, apiErr := queryPaging(r, interactionsDefaultPerPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	items, pages, apiErr := w.conversationSearcherLocked().page(w.convOrder, sortSpec[*Conversation]{}, perPage, after)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
-	writeJSON(rw, http.StatusOK, w.conversationListLocked(items, pages, len(w.convOrder)))
+	return w.conversationListLocked(items, pages, len(w.convOrder)), nil
 }
 
-func (w *Workspace) handleGetConversation(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleGetConversation(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	c, ok := w.conversations[p["id"]]
 	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, "Resource Not Found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeNotFound, "Resource Not Found")
 	}
-	writeJSON(rw, http.StatusOK, w.conversationBodyLocked(c, true, r.URL.Query().Get("display_as") == "plaintext"))
+	return w.conversationBodyLocked(c, true, r.URL.Query().Get("display_as") == "plaintext"), nil
 }

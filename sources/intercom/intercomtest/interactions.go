@@ -76,12 +76,11 @@ func plainText(s string) string {
 // phoneOnly answers 403 api_plan_restricted unless the workspace has
 // Intercom Phone (Options.Phone).
 func (w *Workspace) phoneOnly(h handlerFunc) handlerFunc {
-	return func(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+	return func(r *http.Request, p map[string]string) (any, *apiError) {
 		if !w.opts.Phone {
-			writeError(rw, errorf(http.StatusForbidden, CodePlanRestricted, "Active subscription needed."))
-			return
+			return nil, errorf(http.StatusForbidden, CodePlanRestricted, "Active subscription needed.")
 		}
-		h(rw, r, p)
+		return h(r, p)
 	}
 }
 

@@ -115,11 +115,10 @@ const notesDefaultPerPage = 50
 // lists no paging parameters; like the live API the emulator takes per_page
 // (default 50, at most 150) and page (from 1), and also the
 // pages.next.starting_after cursor it hands out when more pages follow.
-func (w *Workspace) handleContactNotes(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleContactNotes(r *http.Request, p map[string]string) (any, *apiError) {
 	perPage, after, apiErr := queryPaging(r, notesDefaultPerPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	page := 1
 	if s := r.URL.Query().Get("page"); s != "" {
@@ -127,16 +126,14 @@ func (w *Workspace) handleContactNotes(rw http.ResponseWriter, r *http.Request, 
 		if err != nil || n < 1 {
 			e := errorf(http.StatusBadRequest, CodeParameterInvalid, "page must be a positive integer, got %q", s)
 			e.Field = "page"
-			writeError(rw, e)
-			return
+			return nil, e
 		}
 		page = n
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if _, apiErr := w.contactLocked(p["id"]); apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	list := w.notes[p["id"]]
 	if after != nil {
@@ -144,8 +141,7 @@ func (w *Workspace) handleContactNotes(rw http.ResponseWriter, r *http.Request, 
 		if err != nil || cur.Object != "note" {
 			e := errorf(http.StatusBadRequest, CodeClientError, msgBadCursor)
 			e.Field = "starting_after"
-			writeError(rw, e)
-			return
+			return nil, e
 		}
 		page = cur.Page + 1
 	}
@@ -161,5 +157,5 @@ func (w *Workspace) handleContactNotes(rw http.ResponseWriter, r *http.Request, 
 		cur := newCursor("note", "", false, sortKey{id: list[end-1].ID}, page)
 		body.Pages.Next = &nextPage{PerPage: perPage, StartingAfter: &cur}
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }

@@ -14,46 +14,40 @@ import (
 // back as "<p>Hello</p>"); an HTML body is kept as sent. The note is first in
 // GET /contacts/{id}/notes and counts in the contact's notes.total_count; the
 // contact's updated_at does not change.
-func (w *Workspace) handleCreateNote(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleCreateNote(r *http.Request, p map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	body, apiErr := stringParam(obj, "body")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	if !body.given() || strings.TrimSpace(body.v) == "" {
-		writeError(rw, paramMissing("body", "body is required"))
-		return
+		return nil, paramMissing("body", "body is required")
 	}
 	admin, apiErr := idParam(obj, "admin_id")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	author := w.admins[0].ID
 	if admin.given() && admin.v != "" {
 		a, ok := w.adminLocked(admin.v)
 		if !ok {
-			writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound))
-			return
+			return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 		}
 		author = a.ID
 	}
 	n := &Note{ID: next(&w.seq.note), ContactID: c.ID, AuthorID: author, Body: noteHTML(body.v), CreatedAt: now}
 	w.insertNoteLocked(n)
-	writeJSON(rw, http.StatusOK, w.noteBodyLocked(n))
+	return w.noteBodyLocked(n), nil
 }
 
 // noteHTML is how Intercom stores a note body: HTML as sent, plain text

@@ -203,7 +203,9 @@ func (w *Workspace) Options() Options { return w.opts }
 // Token returns the accepted bearer token.
 func (w *Workspace) Token() string { return w.opts.Token }
 
-type handlerFunc func(rw http.ResponseWriter, r *http.Request, params map[string]string)
+// handlerFunc answers one endpoint: the body of a 200 answer, or the error
+// Intercom would answer with.
+type handlerFunc func(r *http.Request, params map[string]string) (any, *apiError)
 
 type route struct {
 	method  string
@@ -407,7 +409,12 @@ func (w *Workspace) serve(rw http.ResponseWriter, r *http.Request, rt *route, pa
 		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, "Resource Not Found"))
 		return
 	}
-	rt.handle(rw, r, params)
+	body, apiErr := rt.handle(r, params)
+	if apiErr != nil {
+		writeError(rw, apiErr)
+		return
+	}
+	writeJSON(rw, http.StatusOK, body)
 }
 
 // sleep waits d, or until ctx is done (then it reports false).

@@ -77,28 +77,24 @@ type appliedTagBody struct {
 // handleCreateTag creates a tag, or returns the existing one whose name
 // matches ignoring case; with an id it renames that tag. Tagging companies
 // or users through this endpoint is not emulated.
-func (w *Workspace) handleCreateTag(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleCreateTag(r *http.Request, _ map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	for _, k := range []string{"companies", "users"} {
 		if _, ok := obj[k]; ok {
-			writeError(rw, paramInvalid(k, "the emulator only creates and renames tags with POST /tags; tag contacts with POST /contacts/{id}/tags"))
-			return
+			return nil, paramInvalid(k, "the emulator only creates and renames tags with POST /tags; tag contacts with POST /contacts/{id}/tags")
 		}
 	}
 	name, apiErr := stringParam(obj, "name")
 	if apiErr != nil || !name.given() || strings.TrimSpace(name.v) == "" {
 		// The description's answer to a body without a usable name.
-		writeError(rw, paramInvalid("name", "invalid tag parameters"))
-		return
+		return nil, paramInvalid("name", "invalid tag parameters")
 	}
 	id, apiErr := idParam(obj, "id")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -106,71 +102,64 @@ func (w *Workspace) handleCreateTag(rw http.ResponseWriter, r *http.Request, _ m
 	if id.given() && id.v != "" {
 		p := w.tagLocked(id.v)
 		if p == nil {
-			writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound))
-			return
+			return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 		}
 		p.Name = strings.TrimSpace(name.v)
 		t = *p
 	} else {
 		t = w.createTagLocked(name.v)
 	}
-	writeJSON(rw, http.StatusOK, tagBody{Type: "tag", ID: t.ID, Name: t.Name})
+	return tagBody{Type: "tag", ID: t.ID, Name: t.Name}, nil
 }
 
 // handleTagContact attaches a tag to a contact and answers with the tag, when
 // and by whom (the token's admin) it was applied. Tagging twice is harmless;
 // a change bumps the contact's updated_at.
-func (w *Workspace) handleTagContact(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleTagContact(r *http.Request, p map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	tagID, apiErr := requiredID(obj, "id", "tag not specified")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	t := w.tagLocked(tagID)
 	if t == nil {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound))
-		return
+		return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 	}
 	if !slices.Contains(c.TagIDs, t.ID) {
 		c.TagIDs = append(slices.Clip(c.TagIDs), t.ID)
 		c.UpdatedAt = now
 	}
 	at := now.Unix()
-	writeJSON(rw, http.StatusOK, appliedTagBody{Type: "tag", ID: t.ID, Name: t.Name, AppliedAt: &at,
-		AppliedBy: &referenceBody{Type: "admin", ID: strPtr(w.admins[0].ID)}})
+	return appliedTagBody{Type: "tag", ID: t.ID, Name: t.Name, AppliedAt: &at,
+		AppliedBy: &referenceBody{Type: "admin", ID: strPtr(w.admins[0].ID)}}, nil
 }
 
 // handleUntagContact removes a tag from a contact and answers with the tag.
 // A tag that does not exist or is not on the contact is 404, as the
 // description's "Tag not found".
-func (w *Workspace) handleUntagContact(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleUntagContact(r *http.Request, p map[string]string) (any, *apiError) {
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, apiErr := w.contactLocked(p["id"])
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	t := w.tagLocked(p["tag_id"])
 	if t == nil || !slices.Contains(c.TagIDs, t.ID) {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound))
-		return
+		return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 	}
 	c.TagIDs = slices.DeleteFunc(slices.Clone(c.TagIDs), func(id string) bool { return id == t.ID })
 	c.UpdatedAt = now
-	writeJSON(rw, http.StatusOK, tagBody{Type: "tag", ID: t.ID, Name: t.Name})
+	return tagBody{Type: "tag", ID: t.ID, Name: t.Name}, nil
 }

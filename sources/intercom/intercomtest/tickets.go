@@ -457,45 +457,42 @@ type ticketTypeListBody struct {
 
 // ---- handlers ----
 
-func (w *Workspace) handleSearchTickets(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleSearchTickets(r *http.Request, _ map[string]string) (any, *apiError) {
 	req, apiErr := readSearchRequest(r, interactionsDefaultPerPage)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	items, pages, total, apiErr := w.ticketSearcherLocked().search(req, w.ticketOrder)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	body := ticketListBody{Type: "ticket.list", Tickets: make([]ticketBody, 0, len(items)), TotalCount: total, Pages: pages}
 	for _, t := range items {
 		body.Tickets = append(body.Tickets, w.ticketBodyLocked(t))
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }
 
 // handleGetTicket answers an unknown id with 404 not_found, which the
 // description does not list for this operation.
-func (w *Workspace) handleGetTicket(rw http.ResponseWriter, r *http.Request, p map[string]string) {
+func (w *Workspace) handleGetTicket(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	t, ok := w.tickets[p["id"]]
 	if !ok {
-		writeError(rw, errorf(http.StatusNotFound, CodeNotFound, "Ticket not found"))
-		return
+		return nil, errorf(http.StatusNotFound, CodeNotFound, "Ticket not found")
 	}
-	writeJSON(rw, http.StatusOK, w.ticketBodyLocked(t))
+	return w.ticketBodyLocked(t), nil
 }
 
-func (w *Workspace) handleTicketTypes(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleTicketTypes(r *http.Request, _ map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	body := ticketTypeListBody{Type: "list", Data: []ticketTypeBody{}}
 	for _, t := range w.ticketTypes {
 		body.Data = append(body.Data, w.ticketTypeBodyLocked(t))
 	}
-	writeJSON(rw, http.StatusOK, body)
+	return body, nil
 }

@@ -132,37 +132,31 @@ func (w *Workspace) ticketContactLocked(tc ticketContact) (*Contact, *apiError) 
 //     team_assignee_id are honoured; company_id, conversation_to_link_id,
 //     skip_notifications and admin_id (which the description does not
 //     list) are accepted and ignored.
-func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, _ map[string]string) {
+func (w *Workspace) handleCreateTicket(r *http.Request, _ map[string]string) (any, *apiError) {
 	obj, apiErr := readObject(r)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	typeID, apiErr := requiredID(obj, "ticket_type_id", "ticket_type_id is required")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	who, apiErr := parseTicketContacts(obj)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	attrs, _, apiErr := objectParam(obj, "ticket_attributes")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	var title, description string
 	for name, v := range attrs {
 		s, isString := v.(string)
 		switch {
 		case name != "_default_title_" && name != "_default_description_":
-			writeError(rw, paramInvalid("ticket_attributes", "Ticket attribute '%s' does not exist on this ticket type", name))
-			return
+			return nil, paramInvalid("ticket_attributes", "Ticket attribute '%s' does not exist on this ticket type", name)
 		case v != nil && !isString:
-			writeError(rw, paramInvalid("ticket_attributes", "Ticket attribute '%s' must be a string, got %s", name, describe(v)))
-			return
+			return nil, paramInvalid("ticket_attributes", "Ticket attribute '%s' must be a string, got %s", name, describe(v))
 		case name == "_default_title_":
 			title = strings.TrimSpace(s)
 		default:
@@ -171,23 +165,19 @@ func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, 
 	}
 	created, apiErr := timeParam(obj, "created_at")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	assignment, _, apiErr := objectParam(obj, "assignment")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	adminAssignee, apiErr := idParam(assignment, "admin_assignee_id")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	teamAssignee, apiErr := idParam(assignment, "team_assignee_id")
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 
 	now := w.now()
@@ -196,19 +186,15 @@ func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, 
 	tt := w.ticketTypeLocked(typeID)
 	switch {
 	case tt == nil:
-		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s not found", typeID))
-		return
+		return nil, paramInvalid("ticket_type_id", "Ticket type %s not found", typeID)
 	case tt.Archived:
-		writeError(rw, paramInvalid("ticket_type_id", "Ticket type %s is archived", typeID))
-		return
+		return nil, paramInvalid("ticket_type_id", "Ticket type %s is archived", typeID)
 	case title == "":
-		writeError(rw, paramInvalid("ticket_attributes", "Missing required ticket attributes"))
-		return
+		return nil, paramInvalid("ticket_attributes", "Missing required ticket attributes")
 	}
 	c, apiErr := w.ticketContactLocked(who)
 	if apiErr != nil {
-		writeError(rw, apiErr)
-		return
+		return nil, apiErr
 	}
 	t := &Ticket{
 		ID:              next(&w.seq.conversation),
@@ -228,5 +214,5 @@ func (w *Workspace) handleCreateTicket(rw http.ResponseWriter, r *http.Request, 
 		t.CreatedAt = created.v
 	}
 	w.insertTicketLocked(t)
-	writeJSON(rw, http.StatusOK, w.ticketBodyLocked(t))
+	return w.ticketBodyLocked(t), nil
 }
