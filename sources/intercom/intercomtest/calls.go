@@ -32,14 +32,12 @@ type PhoneCall struct {
 	Transcribed bool
 }
 
-func callLess(a, b *PhoneCall) int { return createdLess(a.CreatedAt, a.ID, b.CreatedAt, b.ID) }
-
 // PhoneCalls returns the calls of contactID (all of them for ""), oldest
 // first (created_at, then id).
 func (w *Workspace) PhoneCalls(contactID string) []PhoneCall {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	return forContact(w.callOrder, func(c *PhoneCall) []string { return []string{c.ContactID} }, contactID,
+	return forContact(w.phoneCalls.list, func(c *PhoneCall) []string { return []string{c.ContactID} }, contactID,
 		func(c *PhoneCall) PhoneCall { return *c })
 }
 
@@ -47,7 +45,7 @@ func (w *Workspace) PhoneCalls(contactID string) []PhoneCall {
 func (w *Workspace) PhoneCall(id string) (PhoneCall, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.phoneCalls[id]
+	c, ok := w.phoneCalls.byID[id]
 	if !ok {
 		return PhoneCall{}, false
 	}
@@ -76,17 +74,8 @@ func (w *Workspace) AddPhoneCall(c PhoneCall) PhoneCall {
 	if c.ID == "" {
 		c.ID = next(&w.seq.call)
 	}
-	w.insertCallLocked(&c)
+	w.phoneCalls.put(&c)
 	return c
-}
-
-func (w *Workspace) insertCallLocked(c *PhoneCall) {
-	if old, ok := w.phoneCalls[c.ID]; ok {
-		w.callOrder = slices.DeleteFunc(w.callOrder, func(x *PhoneCall) bool { return x == old })
-	}
-	w.phoneCalls[c.ID] = c
-	i, _ := slices.BinarySearchFunc(w.callOrder, c, callLess)
-	w.callOrder = slices.Insert(w.callOrder, i, c)
 }
 
 // ---- JSON bodies ----
@@ -185,13 +174,13 @@ func (w *Workspace) handleListPhoneCalls(r *http.Request, _ map[string]string) (
 	perPage = min(perPage, callsPerPage)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	total := len(w.callOrder)
+	total := len(w.phoneCalls.list)
 	body := callListBody{Type: "list", Data: []callBody{}, TotalCount: total,
 		Pages: cursorPages{Type: "pages", Page: page, PerPage: perPage, TotalPages: (total + perPage - 1) / perPage}}
 	base := apiBase(r)
 	// Newest first: walk the created order backwards.
 	for i := total - 1 - (page-1)*perPage; i >= 0 && len(body.Data) < perPage; i-- {
-		body.Data = append(body.Data, newCallBody(w.callOrder[i], base))
+		body.Data = append(body.Data, newCallBody(w.phoneCalls.list[i], base))
 	}
 	return body, nil
 }
@@ -199,7 +188,7 @@ func (w *Workspace) handleListPhoneCalls(r *http.Request, _ map[string]string) (
 func (w *Workspace) handleGetPhoneCall(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.phoneCalls[p["id"]]
+	c, ok := w.phoneCalls.byID[p["id"]]
 	if !ok {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, "Not Found")
 	}
@@ -239,7 +228,7 @@ func (w *Workspace) handleSearchPhoneCalls(r *http.Request, _ map[string]string)
 	defer w.mu.RUnlock()
 	base := apiBase(r)
 	body := callSearchBody{Type: "list", Data: []callWithTranscriptBody{}}
-	for _, c := range w.callOrder {
+	for _, c := range w.phoneCalls.list {
 		if !slices.Contains(req.ConversationIDs, c.ConversationID) {
 			continue
 		}

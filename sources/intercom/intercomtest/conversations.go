@@ -59,10 +59,6 @@ func (c *Conversation) clone() Conversation {
 	return d
 }
 
-func conversationLess(a, b *Conversation) int {
-	return createdLess(a.CreatedAt, a.ID, b.CreatedAt, b.ID)
-}
-
 // statistics derived from the parts, as Intercom reports them.
 type conversationStats struct {
 	firstContactReply, firstAdminReply, lastAdminReply, lastContactReply time.Time
@@ -194,14 +190,9 @@ var conversationFields = func() fieldTable[*Conversation] {
 func (w *Workspace) conversationSearcherLocked() *searcher[*Conversation] {
 	return &searcher[*Conversation]{
 		object: "conversation",
-		field: func(name string) (field[*Conversation], *apiError) {
-			if f, ok := conversationFields[name]; ok {
-				return f, nil
-			}
-			return field[*Conversation]{}, fieldError(name, "'%s' is not a searchable conversation field", name)
-		},
-		tz:    w.opts.Timezone,
-		order: func(c *Conversation) sortKey { return createdKey(c.CreatedAt, c.ID) },
+		field:  conversationFields.lookup("conversation"),
+		tz:     w.opts.Timezone,
+		order:  func(c *Conversation) sortKey { return createdKey(c.CreatedAt, c.ID) },
 	}
 }
 
@@ -212,14 +203,14 @@ func (w *Workspace) conversationSearcherLocked() *searcher[*Conversation] {
 func (w *Workspace) Conversations(contactID string) []Conversation {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	return forContact(w.convOrder, func(c *Conversation) []string { return c.ContactIDs }, contactID, (*Conversation).clone)
+	return forContact(w.conversations.list, func(c *Conversation) []string { return c.ContactIDs }, contactID, (*Conversation).clone)
 }
 
 // Conversation returns a copy of the conversation with id.
 func (w *Workspace) Conversation(id string) (Conversation, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.conversations[id]
+	c, ok := w.conversations.byID[id]
 	if !ok {
 		return Conversation{}, false
 	}
@@ -254,7 +245,7 @@ func (w *Workspace) AddConversation(c Conversation) Conversation {
 			c.Parts[i].ID = next(&w.seq.part)
 		}
 	}
-	w.insertConversationLocked(&c)
+	w.conversations.put(&c)
 	return c.clone()
 }
 
@@ -263,15 +254,6 @@ func cmpOr(v, def string) string {
 		return def
 	}
 	return v
-}
-
-func (w *Workspace) insertConversationLocked(c *Conversation) {
-	if old, ok := w.conversations[c.ID]; ok {
-		w.convOrder = slices.DeleteFunc(w.convOrder, func(x *Conversation) bool { return x == old })
-	}
-	w.conversations[c.ID] = c
-	i, _ := slices.BinarySearchFunc(w.convOrder, c, conversationLess)
-	w.convOrder = slices.Insert(w.convOrder, i, c)
 }
 
 // ---- JSON bodies ----
@@ -523,7 +505,7 @@ func (w *Workspace) handleSearchConversations(r *http.Request, _ map[string]stri
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	items, pages, total, apiErr := w.conversationSearcherLocked().search(req, w.convOrder)
+	items, pages, total, apiErr := w.conversationSearcherLocked().search(req, w.conversations.list)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -537,17 +519,17 @@ func (w *Workspace) handleListConversations(r *http.Request, _ map[string]string
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	items, pages, apiErr := w.conversationSearcherLocked().page(w.convOrder, sortSpec[*Conversation]{}, perPage, after)
+	items, pages, apiErr := w.conversationSearcherLocked().page(w.conversations.list, sortSpec[*Conversation]{}, perPage, after)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	return w.conversationListLocked(items, pages, len(w.convOrder)), nil
+	return w.conversationListLocked(items, pages, len(w.conversations.list)), nil
 }
 
 func (w *Workspace) handleGetConversation(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	c, ok := w.conversations[p["id"]]
+	c, ok := w.conversations.byID[p["id"]]
 	if !ok {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, "Resource Not Found")
 	}

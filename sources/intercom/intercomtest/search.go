@@ -115,6 +115,17 @@ type fieldTable[T any] map[string]field[T]
 
 func (m fieldTable[T]) add(f field[T]) { m[f.name] = f }
 
+// lookup finds a field of an object type ("conversation", "ticket") by
+// name, or answers Intercom's error for a field it does not search on.
+func (m fieldTable[T]) lookup(object string) func(name string) (field[T], *apiError) {
+	return func(name string) (field[T], *apiError) {
+		if f, ok := m[name]; ok {
+			return f, nil
+		}
+		return field[T]{}, fieldError(name, "'%s' is not a searchable %s field", name, object)
+	}
+}
+
 func (m fieldTable[T]) str(name string, get func(T) string) {
 	m.add(field[T]{name: name, typ: typeString, get: func(r T) fieldValue { return strVal(get(r)) }})
 }

@@ -74,25 +74,17 @@ func (w *Workspace) seedInteractions(anchor time.Time) {
 		}
 	}
 	g.assignIDs()
-	for _, c := range g.convs {
-		w.conversations[c.ID] = c
-	}
-	w.convOrder = slices.Clone(g.convs)
-	slices.SortFunc(w.convOrder, conversationLess)
-	for _, t := range g.tickets {
-		w.tickets[t.ID] = t
-	}
-	w.ticketOrder = slices.Clone(g.tickets)
-	slices.SortFunc(w.ticketOrder, ticketLess)
+	w.conversations.fill(g.convs)
+	w.tickets.fill(g.tickets)
 	for _, n := range g.notes {
 		w.insertNoteLocked(n)
 	}
-	for _, sc := range g.calls {
+	calls := make([]*PhoneCall, len(g.calls))
+	for i, sc := range g.calls {
 		sc.call.ConversationID = sc.conv.ID
-		w.phoneCalls[sc.call.ID] = sc.call
-		w.callOrder = append(w.callOrder, sc.call)
+		calls[i] = sc.call
 	}
-	slices.SortFunc(w.callOrder, callLess)
+	w.phoneCalls.fill(calls)
 }
 
 // assignIDs numbers conversations and tickets (one id space), tickets'

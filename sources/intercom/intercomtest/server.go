@@ -145,16 +145,13 @@ type Workspace struct {
 	idRand     *rand.Rand // ids for AddContact, deterministic per seed
 
 	// Interactions (see interactions.go).
-	conversations map[string]*Conversation
-	convOrder     []*Conversation // by created_at, then id
-	tickets       map[string]*Ticket
-	ticketOrder   []*Ticket // by created_at, then id
+	conversations ordered[Conversation]
+	tickets       ordered[Ticket]
 	ticketTypes   []*TicketType
 	ticketStates  []TicketState
 	notes         map[string][]*Note // by contact id, newest first
 	noteBy        map[string]*Note
-	phoneCalls    map[string]*PhoneCall
-	callOrder     []*PhoneCall // by created_at, then id
+	phoneCalls    ordered[PhoneCall]
 	seq           interactionSeq
 
 	ctl         sync.Mutex // guards the controls below
@@ -182,11 +179,11 @@ func New(opts Options) *Workspace {
 		rateLimit: opts.RateLimit,
 		faultRand: rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa17)),
 
-		conversations: map[string]*Conversation{},
-		tickets:       map[string]*Ticket{},
+		conversations: newOrdered(func(c *Conversation) (time.Time, string) { return c.CreatedAt, c.ID }),
+		tickets:       newOrdered(func(t *Ticket) (time.Time, string) { return t.CreatedAt, t.ID }),
 		notes:         map[string][]*Note{},
 		noteBy:        map[string]*Note{},
-		phoneCalls:    map[string]*PhoneCall{},
+		phoneCalls:    newOrdered(func(c *PhoneCall) (time.Time, string) { return c.CreatedAt, c.ID }),
 	}
 	w.routes = w.buildRoutes()
 	w.seed()

@@ -69,8 +69,6 @@ func (t *Ticket) clone() Ticket {
 	return d
 }
 
-func ticketLess(a, b *Ticket) int { return createdLess(a.CreatedAt, a.ID, b.CreatedAt, b.ID) }
-
 // The workspace's ticket states: one per category.
 func seedTicketStates() []TicketState {
 	return []TicketState{
@@ -156,17 +154,11 @@ func (w *Workspace) ticketFieldsLocked() fieldTable[*Ticket] {
 }
 
 func (w *Workspace) ticketSearcherLocked() *searcher[*Ticket] {
-	fields := w.ticketFieldsLocked()
 	return &searcher[*Ticket]{
 		object: "ticket",
-		field: func(name string) (field[*Ticket], *apiError) {
-			if f, ok := fields[name]; ok {
-				return f, nil
-			}
-			return field[*Ticket]{}, fieldError(name, "'%s' is not a searchable ticket field", name)
-		},
-		tz:    w.opts.Timezone,
-		order: func(t *Ticket) sortKey { return createdKey(t.CreatedAt, t.ID) },
+		field:  w.ticketFieldsLocked().lookup("ticket"),
+		tz:     w.opts.Timezone,
+		order:  func(t *Ticket) sortKey { return createdKey(t.CreatedAt, t.ID) },
 	}
 }
 
@@ -177,14 +169,14 @@ func (w *Workspace) ticketSearcherLocked() *searcher[*Ticket] {
 func (w *Workspace) Tickets(contactID string) []Ticket {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	return forContact(w.ticketOrder, func(t *Ticket) []string { return t.ContactIDs }, contactID, (*Ticket).clone)
+	return forContact(w.tickets.list, func(t *Ticket) []string { return t.ContactIDs }, contactID, (*Ticket).clone)
 }
 
 // Ticket returns a copy of the ticket with id.
 func (w *Workspace) Ticket(id string) (Ticket, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	t, ok := w.tickets[id]
+	t, ok := w.tickets.byID[id]
 	if !ok {
 		return Ticket{}, false
 	}
@@ -235,17 +227,8 @@ func (w *Workspace) AddTicket(t Ticket) Ticket {
 			t.Parts[i].ID = next(&w.seq.part)
 		}
 	}
-	w.insertTicketLocked(&t)
+	w.tickets.put(&t)
 	return t.clone()
-}
-
-func (w *Workspace) insertTicketLocked(t *Ticket) {
-	if old, ok := w.tickets[t.ID]; ok {
-		w.ticketOrder = slices.DeleteFunc(w.ticketOrder, func(x *Ticket) bool { return x == old })
-	}
-	w.tickets[t.ID] = t
-	i, _ := slices.BinarySearchFunc(w.ticketOrder, t, ticketLess)
-	w.ticketOrder = slices.Insert(w.ticketOrder, i, t)
 }
 
 // ---- JSON bodies ----
@@ -464,7 +447,7 @@ func (w *Workspace) handleSearchTickets(r *http.Request, _ map[string]string) (a
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	items, pages, total, apiErr := w.ticketSearcherLocked().search(req, w.ticketOrder)
+	items, pages, total, apiErr := w.ticketSearcherLocked().search(req, w.tickets.list)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -480,7 +463,7 @@ func (w *Workspace) handleSearchTickets(r *http.Request, _ map[string]string) (a
 func (w *Workspace) handleGetTicket(r *http.Request, p map[string]string) (any, *apiError) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	t, ok := w.tickets[p["id"]]
+	t, ok := w.tickets.byID[p["id"]]
 	if !ok {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, "Ticket not found")
 	}

@@ -213,6 +213,6 @@ func (w *Workspace) handleCreateTicket(r *http.Request, _ map[string]string) (an
 	if created.given() {
 		t.CreatedAt = created.v
 	}
-	w.insertTicketLocked(t)
+	w.tickets.put(t)
 	return w.ticketBodyLocked(t), nil
 }
