@@ -203,7 +203,6 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
 	t := &tenants.Tenant{Validator: client, Source: client, History: history}
 	var cached *cache.Source
-	var invalidator actions.Invalidator
 	if cfg.CacheEnabled {
 		cached = cache.New(client, cache.Config{
 			Store:        s.store,
@@ -216,14 +215,14 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 			},
 			Metrics: s.metrics,
 		})
-		t.Source, t.History, t.Invalidator, invalidator = cached, cached, cached, cached
+		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}
 	t.Actions = actions.New(actions.Config{
 		Executor:       client,
 		Finder:         t.Source,
 		Agents:         t.Source,
 		Workspace:      t.Source,
-		Invalidator:    invalidator,
+		Invalidator:    t.Invalidator,
 		Guard:          s.guard,
 		Tenant:         t.WorkspaceID,
 		CallLogAs:      cfg.CallLogAs,
@@ -297,6 +296,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
 			MaxDepth: cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity},
 	)
+	keys := access.NewKeys(cfg.APIKeys)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", web.Chain(gql, svc.withTenant, withStaleMarker, loaders.Middleware(loaderCfg)))
@@ -311,7 +311,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
-		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: access.NewKeys(cfg.APIKeys), Loaders: loaderCfg,
+		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: keys, Loaders: loaderCfg,
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
@@ -326,7 +326,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		access.CORS(cfg.CORSOrigins),
 		// Probes, metrics and the playground's static page need no key; the
 		// bridge checks its key in the body (Talkdesk sends auth fields there).
-		access.RequireKey(access.NewKeys(cfg.APIKeys), "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/",
+		access.RequireKey(keys, "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/",
 			"/webhooks/intercom"), // signed with the client secret instead
 		access.RateLimit(access.NewLimiter(cfg.CallerRate)),
 		access.Deadline(cfg.RequestTimeout),
@@ -336,15 +336,14 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 
 // invalidatorFor finds the cache of the workspace a webhook is about: the
 // main one, or one whose token a caller brought.
-func (s *services) invalidatorFor(ctx context.Context, appID string) webhooks.Invalidator {
-	t := s.registry.ByWorkspace(appID)
+func (s *services) invalidatorFor(ctx context.Context, appID string) sources.Invalidator {
 	if id, err := s.main.WorkspaceID(ctx); err == nil && id == appID {
-		t = s.main
+		return s.main.Invalidator
 	}
-	if t == nil || t.Invalidator == nil {
-		return nil
+	if t := s.registry.ByWorkspace(appID); t != nil {
+		return t.Invalidator
 	}
-	return t.Invalidator
+	return nil
 }
 
 // withTenant puts the workspace a request works on into its context: the

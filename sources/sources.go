@@ -156,6 +156,20 @@ type CompanyLister interface {
 	ListCompanies(ctx context.Context, page, perPage int) ([]*Company, bool, error)
 }
 
+// Changed names what a write or a webhook changed, so that a cache can drop
+// what it holds about it: contacts (and their histories) by id, and the
+// caller and email lookups that may now find, or no longer find, a contact.
+type Changed struct {
+	ContactIDs []string
+	Phones     []string // E.164
+	Emails     []string
+}
+
+// Invalidator drops what a cache holds about a change, in one round trip.
+type Invalidator interface {
+	Invalidate(ctx context.Context, ch Changed) error
+}
+
 // UniqueIDs drops empty and repeated ids, keeping the first of each in order:
 // batch callers may ask for the same key twice.
 func UniqueIDs(ids []string) []string {

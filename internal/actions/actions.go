@@ -35,12 +35,6 @@ func (p *Problems) add(field, format string, args ...any) {
 	*p = append(*p, Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: sources.EBadUserInput})
 }
 
-// Invalidator drops cached entries an action made stale.
-type Invalidator interface {
-	InvalidateContacts(ctx context.Context, ids []string) error
-	InvalidateLookups(ctx context.Context, phones, emails []string) error
-}
-
 // Config holds the Service's dependencies.
 type Config struct {
 	Executor sources.ActionExecutor
@@ -49,7 +43,7 @@ type Config struct {
 	Agents sources.AgentLister
 	// Workspace names the admin the token acts as: the default author.
 	Workspace   sources.CredentialValidator
-	Invalidator Invalidator // nil: nothing to invalidate
+	Invalidator sources.Invalidator // nil: nothing to invalidate
 	Guard       *idempotency.Guard
 	Tenant      func(context.Context) (string, error)
 	// CallLogAs is "note" (default) or "ticket"; CallTicketType names the
@@ -156,12 +150,10 @@ func (s *Service) contact(ctx context.Context, p *Problems, field, id string) (*
 	return found[id], nil
 }
 
-func (s *Service) invalidate(ctx context.Context, ids, phones, emails []string) {
-	if s.cfg.Invalidator == nil {
-		return
+func (s *Service) invalidate(ctx context.Context, ch sources.Changed) {
+	if s.cfg.Invalidator != nil {
+		_ = s.cfg.Invalidator.Invalidate(ctx, ch)
 	}
-	_ = s.cfg.Invalidator.InvalidateContacts(ctx, ids)
-	_ = s.cfg.Invalidator.InvalidateLookups(ctx, phones, emails)
 }
 
 // asProblems turns an upstream refusal the caller can fix into Problems.

@@ -70,7 +70,7 @@ func (s *Service) CreateContact(ctx context.Context, key string, req CreateConta
 		if err != nil {
 			return CreateContactResult{}, err
 		}
-		s.invalidate(ctx, nil, nonEmpty(nc.Phone), nonEmpty(nc.Email))
+		s.invalidate(ctx, sources.Changed{Phones: nonEmpty(nc.Phone), Emails: nonEmpty(nc.Email)})
 		return CreateContactResult{Contact: c, Created: true}, nil
 	}, func(ctx context.Context, _ time.Time) (CreateContactResult, bool, error) {
 		// An earlier attempt may have created it: the same email or phone finds it.
@@ -160,7 +160,8 @@ func (s *Service) UpdateContact(ctx context.Context, key string, req UpdateConta
 		if err != nil {
 			return nil, err
 		}
-		s.invalidate(ctx, []string{req.ID}, append(old.Phones, c.Phones...), append(old.Emails, c.Emails...))
+		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ID},
+			Phones: append(old.Phones, c.Phones...), Emails: append(old.Emails, c.Emails...)})
 		return c, nil
 	}, nil)
 }
@@ -206,7 +207,7 @@ func (s *Service) tag(ctx context.Context, key string, req TagRequest, action st
 		if err != nil {
 			return TagResult{}, err
 		}
-		s.invalidate(ctx, []string{req.ContactID}, nil, nil)
+		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ContactID}})
 		found, err := s.cfg.Finder.ContactsByIDs(ctx, []string{req.ContactID})
 		return TagResult{Contact: found[req.ContactID], Tag: tag}, err
 	}, nil)

@@ -45,7 +45,7 @@ func (s *Service) addNote(ctx context.Context, note sources.NewNote) (*sources.N
 	if err != nil {
 		return nil, err
 	}
-	s.invalidate(ctx, []string{note.ContactID}, nil, nil) // its notes count changed
+	s.invalidate(ctx, sources.Changed{ContactIDs: []string{note.ContactID}}) // its notes count changed
 	return n, nil
 }
 

@@ -56,7 +56,7 @@ func (s *Service) createTicket(ctx context.Context, t sources.NewTicket) (*sourc
 	if err != nil {
 		return nil, err
 	}
-	s.invalidate(ctx, []string{t.ContactID}, nil, nil)
+	s.invalidate(ctx, sources.Changed{ContactIDs: []string{t.ContactID}})
 	return ticket, nil
 }
 

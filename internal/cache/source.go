@@ -224,32 +224,22 @@ func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration
 	_ = c.store.MSet(ctx, items)
 }
 
-// InvalidateContacts drops cached contacts, and their histories, by id
+// Invalidate drops, in one DEL, the cached contacts and histories of
+// ch.ContactIDs and the caller and email lookups of ch.Phones and ch.Emails
 // (after an action or a webhook changed them).
-func (c *Source) InvalidateContacts(ctx context.Context, ids []string) error {
-	tenant, err := c.tenant(ctx)
-	if err != nil || len(ids) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, 2*len(ids))
-	for _, id := range ids {
-		keys = append(keys, Key(tenant, kindContact, id), Key(tenant, kindInteractions, id))
-	}
-	return c.store.Del(ctx, keys)
-}
-
-// InvalidateLookups drops cached caller and email lookups (after an action
-// gave a number or an address to a contact).
-func (c *Source) InvalidateLookups(ctx context.Context, phones, emails []string) error {
+func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	tenant, err := c.tenant(ctx)
 	if err != nil {
 		return nil
 	}
-	var keys []string
-	for _, p := range phones {
+	keys := make([]string, 0, 2*len(ch.ContactIDs)+len(ch.Phones)+len(ch.Emails))
+	for _, id := range sources.UniqueIDs(ch.ContactIDs) {
+		keys = append(keys, Key(tenant, kindContact, id), Key(tenant, kindInteractions, id))
+	}
+	for _, p := range ch.Phones {
 		keys = append(keys, Key(tenant, kindPhone, p))
 	}
-	for _, e := range emails {
+	for _, e := range ch.Emails {
 		keys = append(keys, Key(tenant, kindEmail, strings.ToLower(e)))
 	}
 	if len(keys) == 0 {

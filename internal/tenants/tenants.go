@@ -30,7 +30,7 @@ type Tenant struct {
 	Actions *actions.Service
 	// Invalidator drops cached entries made stale by changes; nil without
 	// a cache.
-	Invalidator Invalidator
+	Invalidator sources.Invalidator
 
 	mu        sync.Mutex
 	workspace *sources.Workspace
@@ -62,12 +62,6 @@ func (t *Tenant) Workspace(ctx context.Context) (*sources.Workspace, error) {
 	t.workspace = ws
 	t.mu.Unlock()
 	return ws, nil
-}
-
-// Invalidator drops cached entries of a workspace.
-type Invalidator interface {
-	InvalidateContacts(ctx context.Context, ids []string) error
-	InvalidateLookups(ctx context.Context, phones, emails []string) error
 }
 
 // knownWorkspace is the workspace id if validated, without asking.

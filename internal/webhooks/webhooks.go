@@ -21,13 +21,8 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/web"
+	"github.com/talkdesk-intercom/api/sources"
 )
-
-// Invalidator drops cached entries of one workspace.
-type Invalidator interface {
-	InvalidateContacts(ctx context.Context, ids []string) error
-	InvalidateLookups(ctx context.Context, phones, emails []string) error
-}
 
 // Handler serves POST /webhooks/intercom.
 type Handler struct {
@@ -36,7 +31,7 @@ type Handler struct {
 	Secret string
 	// Workspace returns the invalidator of the workspace (Intercom app id)
 	// a notification is about, or nil when this server does not serve it.
-	Workspace func(ctx context.Context, appID string) Invalidator
+	Workspace func(ctx context.Context, appID string) sources.Invalidator
 
 	mu   sync.Mutex
 	seen map[string]time.Time // notification ids handled, for a day
@@ -162,27 +157,20 @@ func (h *Handler) handle(ctx context.Context, n envelope) error {
 	_ = json.Unmarshal(n.Data.Item, &it)
 	switch {
 	case strings.HasPrefix(n.Topic, "contact."):
-		id := rawID(it.ID)
-		var phones, emails []string
+		ch := sources.Changed{ContactIDs: []string{rawID(it.ID)}}
 		if it.Phone != "" {
 			country := ""
 			if it.Location != nil {
 				country = it.Location.CountryCode
 			}
 			if p, err := phone.Normalize(it.Phone, country); err == nil {
-				phones = append(phones, p)
+				ch.Phones = []string{p}
 			}
 		}
 		if it.Email != "" {
-			emails = append(emails, it.Email)
+			ch.Emails = []string{it.Email}
 		}
-		if err := inv.InvalidateLookups(ctx, phones, emails); err != nil {
-			return err
-		}
-		if id == "" {
-			return nil
-		}
-		return inv.InvalidateContacts(ctx, []string{id})
+		return inv.Invalidate(ctx, ch)
 	case strings.HasPrefix(n.Topic, "conversation.") || strings.HasPrefix(n.Topic, "ticket."):
 		if it.Contacts == nil {
 			return nil
@@ -191,7 +179,7 @@ func (h *Handler) handle(ctx context.Context, n envelope) error {
 		for _, c := range it.Contacts.Contacts {
 			ids = append(ids, c.ID)
 		}
-		return inv.InvalidateContacts(ctx, ids) // their histories changed
+		return inv.Invalidate(ctx, sources.Changed{ContactIDs: ids}) // their histories changed
 	}
 	return nil
 }
