@@ -75,6 +75,33 @@ func TestCreateContact(t *testing.T) {
 	}
 }
 
+// A user created in Intercom after this server cached "no contact with this
+// email" (by another app, or a concurrent createContact): the create is
+// refused as a duplicate, and the existing user is returned, not a
+// conflict error from the stale negative entry.
+func TestCreateContactAfterCachedMiss(t *testing.T) {
+	env := newTestEnv(t)
+	ws := env.Intercom.Workspace
+	var miss struct{ ContactsByEmail []contactJSON }
+	env.mustQuery(t, `{ contactsByEmail(email: "grace@example.org") { id } }`, nil, &miss)
+	if len(miss.ContactsByEmail) != 0 {
+		t.Fatal("the email is already known")
+	}
+	existing := ws.AddContact(intercomtest.Contact{Role: "user", Name: "Grace Hopper", Email: "grace@example.org"})
+	before := len(ws.Contacts())
+
+	var data createContactJSON
+	input := map[string]any{"name": "Grace Hopper", "email": "grace@example.org", "role": "USER"}
+	env.mustQuery(t, createContactMutation, map[string]any{"input": input}, &data)
+	got := data.CreateContact
+	if got.Created || got.Contact == nil || got.Contact.ID != existing.ID || len(got.UserErrors) != 0 {
+		t.Fatalf("createContact = %+v, want the existing user %s and created false", got, existing.ID)
+	}
+	if n := len(ws.Contacts()); n != before {
+		t.Errorf("the workspace has %d contacts, want %d", n, before)
+	}
+}
+
 func TestCreateContactValidation(t *testing.T) {
 	env := newTestEnv(t)
 	ws := env.Intercom.Workspace

@@ -60,6 +60,9 @@ func (s *Service) CreateContact(ctx context.Context, key string, req CreateConta
 		c, err := s.cfg.Executor.CreateContact(ctx, nc)
 		if sources.ErrorCode(err) == sources.EConflict && nc.Email != "" {
 			// Intercom refuses a second user with one email: return that one.
+			// The check above may have cached "no such email" (the user was
+			// created since): drop that before looking again.
+			s.invalidate(ctx, sources.Changed{Emails: []string{nc.Email}})
 			if existing, ferr := s.existingContact(ctx, nc.Email, ""); ferr == nil && existing != nil {
 				return CreateContactResult{Contact: existing}, nil
 			}
