@@ -103,7 +103,8 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 				Message: fmt.Sprintf("no contact has the number %s; set createContactIfUnknown to create a lead", customer)}}
 		}
 	}
-	body := callNote(req, direction, from, to, agentName)
+	title := callTitle(req, direction)
+	body := callNote(req, title, from, to, agentName)
 	return guarded(ctx, s, ActionLogCall, key, req, func(ctx context.Context) (LogCallResult, error) {
 		res := LogCallResult{Contact: contact}
 		if res.Contact == nil {
@@ -113,7 +114,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 			}
 			res.Contact, res.ContactCreated = created.Contact, created.Created
 		}
-		return s.writeCall(ctx, res, body, req)
+		return s.writeCall(ctx, res, title, body, req)
 	}, func(ctx context.Context, since time.Time) (LogCallResult, bool, error) {
 		c := contact
 		if c == nil { // the earlier attempt may have created the lead
@@ -124,7 +125,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 			c = found[customer][0]
 		}
 		if s.cfg.CallLogAs == "ticket" {
-			t, ok, err := s.findTicket(ctx, sources.NewTicket{ContactID: c.ID, Title: callTitle(req, direction)}, since)
+			t, ok, err := s.findTicket(ctx, sources.NewTicket{ContactID: c.ID, Title: title}, since)
 			return LogCallResult{Contact: c, Ticket: t}, ok, err
 		}
 		n, ok, err := s.findNote(ctx, sources.NewNote{ContactID: c.ID, Body: body}, since)
@@ -132,7 +133,9 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 	})
 }
 
-func (s *Service) writeCall(ctx context.Context, res LogCallResult, body string, req LogCallRequest) (LogCallResult, error) {
+// writeCall records the call on res.Contact as a ticket or a note; title and
+// body are what LogCall derived from req.
+func (s *Service) writeCall(ctx context.Context, res LogCallResult, title, body string, req LogCallRequest) (LogCallResult, error) {
 	if s.cfg.CallLogAs == "ticket" {
 		var p Problems
 		typeID, err := s.ticketType(ctx, &p, "ticketType", s.cfg.CallTicketType)
@@ -143,7 +146,7 @@ func (s *Service) writeCall(ctx context.Context, res LogCallResult, body string,
 			return LogCallResult{}, fmt.Errorf("CALL_TICKET_TYPE: %s", p[0].Message)
 		}
 		t, err := s.createTicket(ctx, sources.NewTicket{ContactID: res.Contact.ID, TicketTypeID: typeID,
-			Title: callTitle(req, strings.ToLower(req.Direction)), Description: body, AdminID: req.AgentID})
+			Title: title, Description: body, AdminID: req.AgentID})
 		res.Ticket = t
 		return res, err
 	}
@@ -165,9 +168,9 @@ func callTitle(req LogCallRequest, direction string) string {
 }
 
 // callNote writes the call as the HTML of a note an agent can read at a glance.
-func callNote(req LogCallRequest, direction, from, to, agentName string) string {
+func callNote(req LogCallRequest, title, from, to, agentName string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<p><b>%s</b></p><p>", html.EscapeString(callTitle(req, direction)))
+	fmt.Fprintf(&b, "<p><b>%s</b></p><p>", html.EscapeString(title))
 	line := func(label, value string) {
 		if value != "" {
 			fmt.Fprintf(&b, "%s: %s<br>", label, html.EscapeString(value))
