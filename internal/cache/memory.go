@@ -8,7 +8,8 @@ import (
 
 // MemoryStore keeps entries in process: the cache when no Redis is
 // configured. It holds at most maxEntries; when full, it drops expired
-// entries first and then arbitrary ones.
+// entries first and then arbitrary ones, down to nine tenths of maxEntries so
+// that the scan of a full store is not repeated on every write.
 type MemoryStore struct {
 	mu         sync.Mutex
 	entries    map[string]memoryEntry
@@ -66,7 +67,7 @@ func (m *MemoryStore) evictLocked(now time.Time) {
 		}
 	}
 	for k := range m.entries { // map order is random: a cheap random eviction
-		if len(m.entries) < m.maxEntries {
+		if len(m.entries) < m.maxEntries-m.maxEntries/10 {
 			return
 		}
 		delete(m.entries, k)

@@ -22,6 +22,7 @@ func canClaim(r Record, fp string, now time.Time) bool {
 type MemoryStore struct {
 	mu      sync.Mutex
 	records map[string]memoryRecord
+	swept   time.Time // the last sweep of expired records
 	now     func() time.Time
 }
 
@@ -56,7 +57,11 @@ func (m *MemoryStore) Put(_ context.Context, key string, rec Record, ttl time.Du
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if len(m.records) >= 100_000 { // drop what has expired before growing further
+	// Drop what has expired before growing further, at most once a minute:
+	// records are never dropped early, so a store full of live ones would
+	// otherwise be scanned on every write.
+	if len(m.records) >= 100_000 && now.Sub(m.swept) >= time.Minute {
+		m.swept = now
 		for k, r := range m.records {
 			if now.After(r.expires) {
 				delete(m.records, k)
