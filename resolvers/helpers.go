@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 
 	"github.com/talkdesk-intercom/api/graph/model"
@@ -46,12 +45,11 @@ func normalizePhone(raw string, defaultCountry *string) (string, error) {
 
 // normalizeEmail checks an address's syntax and lower-cases it.
 func normalizeEmail(raw string) (string, error) {
-	s := strings.TrimSpace(raw)
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || len(s) > 254 {
+	email, ok := sources.NormalizeEmail(raw)
+	if !ok {
 		return "", sources.InputError("email", "email %q is not an email address", raw)
 	}
-	return strings.ToLower(s), nil
+	return email, nil
 }
 
 // loaders returns the request's dataloaders.

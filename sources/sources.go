@@ -10,6 +10,8 @@ package sources
 
 import (
 	"context"
+	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -168,6 +170,17 @@ type Changed struct {
 // Invalidator drops what a cache holds about a change, in one round trip.
 type Invalidator interface {
 	Invalidate(ctx context.Context, ch Changed) error
+}
+
+// NormalizeEmail checks that s (trimmed) is a bare email address of at most
+// 254 bytes and returns it lower-cased, the form lookups are keyed by.
+func NormalizeEmail(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 254 {
+		return "", false
+	}
+	return strings.ToLower(s), true
 }
 
 // UniqueIDs drops empty and repeated ids, keeping the first of each in order:

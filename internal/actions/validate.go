@@ -2,18 +2,17 @@ package actions
 
 import (
 	"html"
-	"net/mail"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Limits on input, checked before Intercom is called.
 const (
 	maxName       = 255
-	maxEmail      = 254
 	maxTitle      = 255
 	maxBody       = 20_000
 	maxTag        = 100
@@ -40,12 +39,11 @@ func checkEmail(p *Problems, field, v string) string {
 	if v == "" {
 		return ""
 	}
-	addr, err := mail.ParseAddress(v)
-	if err != nil || addr.Address != v || len(v) > maxEmail {
+	email, ok := sources.NormalizeEmail(v)
+	if !ok {
 		p.add(field, "%q is not an email address", v)
-		return ""
 	}
-	return strings.ToLower(v)
+	return email
 }
 
 // checkPhone normalises an optional phone number to E.164.
