@@ -17,12 +17,12 @@ const (
 )
 
 // pageSize validates a page-size argument.
-func pageSize(field string, n *int, def int) (int, error) {
+func pageSize(field string, n *int, def, most int) (int, error) {
 	if n == nil {
 		return def, nil
 	}
-	if *n < 1 || *n > maxPage {
-		return 0, sources.InputError(field, "%s must be between 1 and %d, got %d", field, maxPage, *n)
+	if *n < 1 || *n > most {
+		return 0, sources.InputError(field, "%s must be between 1 and %d, got %d", field, most, *n)
 	}
 	return *n, nil
 }

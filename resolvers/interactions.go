@@ -47,12 +47,9 @@ func decodeHistoryCursor(s string) (*sources.Interaction, bool) {
 // Query.interactions.
 func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, types []model.InteractionType,
 	first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
-	size := 10
-	if first != nil {
-		if *first < 1 || *first > maxInteractionsPage {
-			return nil, sources.InputError("first", "first must be between 1 and %d, got %d", maxInteractionsPage, *first)
-		}
-		size = *first
+	size, err := pageSize("first", first, 10, maxInteractionsPage)
+	if err != nil {
+		return nil, err
 	}
 	var from *sources.Interaction
 	if after != nil && *after != "" {

@@ -160,11 +160,7 @@ func (r *queryResolver) ContactsByIds(ctx context.Context, ids []string) ([]*mod
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Contact, len(found))
-	for i, c := range found {
-		out[i] = toContact(c)
-	}
-	return out, nil
+	return toContacts(found), nil
 }
 
 // ContactsByEmail is the resolver for the contactsByEmail field.
@@ -186,7 +182,7 @@ func (r *queryResolver) SearchContacts(ctx context.Context, text string, first *
 	if n := utf8.RuneCountInString(text); n < 2 || n > maxSearchText {
 		return nil, sources.InputError("text", "text must be 2 to %d characters long", maxSearchText)
 	}
-	limit, err := pageSize("first", first, 20)
+	limit, err := pageSize("first", first, 20, maxPage)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +195,7 @@ func (r *queryResolver) SearchContacts(ctx context.Context, text string, first *
 
 // Contacts is the resolver for the contacts field.
 func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string, updatedSince *time.Time) (*model.ContactConnection, error) {
-	size, err := pageSize("first", first, 50)
+	size, err := pageSize("first", first, 50, maxPage)
 	if err != nil {
 		return nil, err
 	}

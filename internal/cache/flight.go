@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -98,4 +99,4 @@ func (g *flightGroup) run(ctx context.Context, keys []string,
 
 type panicError struct{ v any }
 
-func (p *panicError) Error() string { return "panic while fetching: " + sprint(p.v) }
+func (p *panicError) Error() string { return "panic while fetching: " + fmt.Sprint(p.v) }

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 )
 
@@ -33,5 +32,3 @@ func markStale(ctx context.Context) {
 		m.served.Store(true)
 	}
 }
-
-func sprint(v any) string { return fmt.Sprint(v) }
