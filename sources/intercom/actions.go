@@ -251,10 +251,12 @@ func (c *Client) CreateTicket(ctx context.Context, t sources.NewTicket) (*source
 	if err := c.do(ctx, "POST", "POST /tickets", "/tickets", nil, body, &w); err != nil {
 		return nil, err
 	}
-	return c.toTicket(ctx, w, t.ContactID), nil
+	ws, _ := c.linkWorkspace(ctx) // failing, the ticket has no URL
+	return c.toTicket(w, t.ContactID, ws), nil
 }
 
-func (c *Client) toTicket(ctx context.Context, w wireCreatedTicket, contactID string) *sources.Ticket {
+// toTicket maps a ticket; ws is the workspace id for its URL ("" for none).
+func (c *Client) toTicket(w wireCreatedTicket, contactID, ws string) *sources.Ticket {
 	tk := &sources.Ticket{ID: string(w.ID), Reference: string(w.TicketID), ContactID: contactID, CreatedAt: unixTime(w.CreatedAt)}
 	if s, ok := w.TicketAttributes["_default_title_"].(string); ok {
 		tk.Title = s
@@ -268,7 +270,7 @@ func (c *Client) toTicket(ctx context.Context, w wireCreatedTicket, contactID st
 	if w.TicketState != nil {
 		tk.State = w.TicketState.Category
 	}
-	if ws, err := c.linkWorkspace(ctx); err == nil && tk.ID != "" {
+	if ws != "" && tk.ID != "" {
 		tk.URL = c.appURL + "/a/inbox/" + url.PathEscape(ws) + "/inbox/conversation/" + url.PathEscape(tk.ID)
 	}
 	return tk
@@ -284,10 +286,10 @@ func (c *Client) toTicket(ctx context.Context, w wireCreatedTicket, contactID st
 func (c *Client) TicketsSince(ctx context.Context, contactID string, since time.Time) ([]*sources.Ticket, error) {
 	q := eq("contact_ids", contactID)
 	if !since.IsZero() {
-		q = filter{Operator: "AND", Value: []filter{q, gt("created_at", since.Add(-48*time.Hour).Unix())}}
+		q = and(q, gt("created_at", since.Add(-48*time.Hour).Unix()))
 	}
 	req := searchRequest{Query: q, Pagination: &pagination{PerPage: maxPerPage}}
-	var out []*sources.Ticket
+	var found []wireCreatedTicket
 	for range 20 {
 		var w struct {
 			Tickets []wireCreatedTicket `json:"tickets"`
@@ -296,16 +298,22 @@ func (c *Client) TicketsSince(ctx context.Context, contactID string, since time.
 		if err := c.do(ctx, "POST", "POST /tickets/search", "/tickets/search", nil, req, &w); err != nil {
 			return nil, err
 		}
-		for _, t := range w.Tickets {
-			if tk := c.toTicket(ctx, t, contactID); !tk.CreatedAt.Before(since) {
-				out = append(out, tk)
-			}
-		}
+		found = append(found, w.Tickets...)
 		next := w.Pages.nextCursor()
 		if next == "" {
 			break
 		}
 		req.Pagination.StartingAfter = next
+	}
+	if len(found) == 0 {
+		return nil, nil // no ticket, no link: GET /me is not needed
+	}
+	ws, _ := c.linkWorkspace(ctx) // once, not per ticket: a failing GET /me is not repeated
+	var out []*sources.Ticket
+	for _, t := range found {
+		if tk := c.toTicket(t, contactID, ws); !tk.CreatedAt.Before(since) {
+			out = append(out, tk)
+		}
 	}
 	return out, nil
 }

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -23,20 +21,8 @@ func (c *Client) Company(ctx context.Context, id string) (*sources.Company, erro
 // time): Intercom has no batch read for companies. Unknown ids are absent.
 func (c *Client) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*sources.Company, error) {
 	ids = sources.UniqueIDs(ids)
-	results := make([]*sources.Company, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.concurrency)
-	for i, id := range ids {
-		g.Go(func() error {
-			co, err := c.Company(gctx, id)
-			if sources.IsNotFound(err) {
-				return nil
-			}
-			results[i] = co
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	results, err := readEach(ctx, c.concurrency, ids, c.Company)
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]*sources.Company, len(ids))

@@ -20,6 +20,29 @@ var _ sources.Source = (*Client)(nil)
 // batch read for them) so one request cannot eat the workspace's rate budget.
 const defaultConcurrency = 8
 
+// readEach reads each id with read, at most limit at a time, into the
+// result at the id's index. An id that is not found leaves the zero value;
+// any other error stops the reads and is returned.
+func readEach[T any](ctx context.Context, limit int, ids []string, read func(context.Context, string) (T, error)) ([]T, error) {
+	results := make([]T, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, id := range ids {
+		g.Go(func() error {
+			v, err := read(gctx, id)
+			if sources.IsNotFound(err) {
+				return nil
+			}
+			results[i] = v
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
 // Contact returns one contact by Intercom id.
 func (c *Client) Contact(ctx context.Context, id string) (*sources.Contact, error) {
 	var w wireContact
@@ -58,20 +81,8 @@ func (c *Client) ContactsByIDs(ctx context.Context, ids []string) (map[string]*s
 
 // fetchContacts reads contacts one by one into out; unknown ids are skipped.
 func (c *Client) fetchContacts(ctx context.Context, ids []string, out map[string]*sources.Contact) error {
-	results := make([]*sources.Contact, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.concurrency)
-	for i, id := range ids {
-		g.Go(func() error {
-			ct, err := c.Contact(gctx, id)
-			if sources.IsNotFound(err) {
-				return nil
-			}
-			results[i] = ct
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	results, err := readEach(ctx, c.concurrency, ids, c.Contact)
+	if err != nil {
 		return err
 	}
 	for i, ct := range results {

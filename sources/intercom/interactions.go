@@ -128,10 +128,12 @@ func (x *Interactions) InteractionsByContacts(ctx context.Context, contacts []so
 		return out, nil
 	}
 	ids := make([]string, len(refs))
+	inBatch := make(map[string]bool, len(refs))
 	for i, r := range refs {
 		ids[i] = r.ID
+		inBatch[r.ID] = true
 	}
-	b := &batch{x: x, ids: ids, since: since, results: map[sources.InteractionKind][]mapper{},
+	b := &batch{x: x, ids: ids, inBatch: inBatch, since: since, results: map[sources.InteractionKind][]mapper{},
 		failed: map[sources.InteractionKind]error{}}
 
 	var wg sync.WaitGroup
@@ -210,9 +212,10 @@ func uniqueRefs(refs []sources.ContactRef) []sources.ContactRef {
 
 // batch is one InteractionsByContacts call in progress.
 type batch struct {
-	x     *Interactions
-	ids   []string
-	since time.Time
+	x       *Interactions
+	ids     []string
+	inBatch map[string]bool // ids as a set, for forBatch
+	since   time.Time
 
 	mu      sync.Mutex
 	results map[sources.InteractionKind][]mapper
@@ -237,11 +240,13 @@ func (b *batch) add(kind sources.InteractionKind, m mapper) {
 	b.results[kind] = append(b.results[kind], m)
 }
 
-// forBatch returns a copy of it for each contact of the batch among ids.
+// forBatch returns a copy of it for each contact of the batch among ids,
+// once each. ids is an item's contacts, a short list: a linear look-back
+// finds repeats without a map.
 func (b *batch) forBatch(it *sources.Interaction, ids []string) []*sources.Interaction {
 	var out []*sources.Interaction
-	for _, id := range sources.UniqueIDs(ids) {
-		if slices.Contains(b.ids, id) {
+	for i, id := range ids {
+		if b.inBatch[id] && !slices.Contains(ids[:i], id) {
 			cp := *it
 			cp.ContactID = id
 			out = append(out, &cp)
@@ -298,23 +303,34 @@ func (b *batch) phoneCalls(ctx context.Context, explicit bool) {
 
 // searchConversations runs a conversation search over the batch's contacts.
 func (b *batch) searchConversations(ctx context.Context, extra ...filter) ([]wireConversation, error) {
+	return searchBatch[wireConversationList](ctx, b, endpointSearchConversations, "/conversations/search",
+		func(w *wireConversation) string { return string(w.ID) }, extra...)
+}
+
+// searchBatch runs a search over the batch's contacts (searchChunks, then
+// searchAll) and returns the items found, each once: an item whose contacts
+// fall in two chunks is found by both.
+func searchBatch[L, T any, P interface {
+	*L
+	pages() *wireListPages
+	items() []T
+}](ctx context.Context, b *batch, endpoint, path string, id func(*T) string, extra ...filter) ([]T, error) {
 	var mu sync.Mutex
-	var convs []wireConversation
+	var found []T
 	seen := map[string]bool{}
 	err := b.searchChunks(ctx, func(ctx context.Context, part []string) error {
-		return searchAll(ctx, b.x.c, endpointSearchConversations, "/conversations/search", b.searchQuery(part, extra...),
-			func(page *wireConversationList) {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, w := range page.items() {
-					if !seen[string(w.ID)] { // a conversation of contacts in two chunks
-						seen[string(w.ID)] = true
-						convs = append(convs, w)
-					}
+		return searchAll(ctx, b.x.c, endpoint, path, b.searchQuery(part, extra...), func(page P) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, w := range page.items() {
+				if k := id(&w); !seen[k] {
+					seen[k] = true
+					found = append(found, w)
 				}
-			})
+			}
+		})
 	})
-	return convs, err
+	return found, err
 }
 
 // searchChunks runs search for each chunk of at most 100 of the batch's
@@ -356,21 +372,8 @@ func (l *wireConversationList) pages() *wireListPages { return l.Pages }
 func (l *wireTicketList) pages() *wireListPages       { return l.Pages }
 
 func (b *batch) tickets(ctx context.Context) {
-	var mu sync.Mutex
-	var tickets []wireTicket
-	seen := map[string]bool{}
-	err := b.searchChunks(ctx, func(ctx context.Context, part []string) error {
-		return searchAll(ctx, b.x.c, endpointSearchTickets, "/tickets/search", b.searchQuery(part), func(page *wireTicketList) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, w := range page.items() {
-				if !seen[string(w.ID)] {
-					seen[string(w.ID)] = true
-					tickets = append(tickets, w)
-				}
-			}
-		})
-	})
+	tickets, err := searchBatch[wireTicketList](ctx, b, endpointSearchTickets, "/tickets/search",
+		func(w *wireTicket) string { return string(w.ID) })
 	if err != nil {
 		b.fail(sources.KindTicket, err)
 		return
@@ -387,30 +390,21 @@ func (b *batch) tickets(ctx context.Context) {
 // most Config.Concurrency at a time. A contact that no longer exists has
 // none.
 func (b *batch) notes(ctx context.Context, refs []sources.ContactRef) {
-	notes := make([][]wireContactNote, len(refs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(b.x.c.concurrency)
-	for i, r := range refs {
-		if r.NotesCount == 0 {
-			continue
+	var ids []string
+	for _, r := range refs {
+		if r.NotesCount != 0 {
+			ids = append(ids, r.ID)
 		}
-		g.Go(func() error {
-			list, err := b.x.contactNotes(gctx, r.ID)
-			if sources.IsNotFound(err) {
-				return nil
-			}
-			notes[i] = list
-			return err
-		})
 	}
-	if err := g.Wait(); err != nil {
+	notes, err := readEach(ctx, b.x.c.concurrency, ids, b.x.contactNotes)
+	if err != nil {
 		b.fail(sources.KindNote, err)
 		return
 	}
 	b.add(sources.KindNote, func() (list []*sources.Interaction) {
-		for i, r := range refs {
+		for i, id := range ids {
 			for j := range notes[i] {
-				list = append(list, b.x.note(&notes[i][j], r.ID))
+				list = append(list, b.x.note(&notes[i][j], id))
 			}
 		}
 		return list
@@ -860,7 +854,7 @@ func (x *Interactions) ticket(w *wireTicket, contactID string) *sources.Interact
 		it.Subject = w.TicketType.Name
 	}
 	if it.Subject == "" {
-		it.Subject = "Ticket #" + cmpString(it.Reference, it.ID)
+		it.Subject = "Ticket #" + cmp(it.Reference, it.ID)
 	}
 	return it
 }
@@ -880,7 +874,7 @@ func (x *Interactions) note(w *wireContactNote, contactID string) *sources.Inter
 		Status:      sources.StatusClosed,
 	}
 	if a := w.Author; a != nil && a.ID != "" {
-		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmpString(a.Name, x.adminName(string(a.ID))), Email: a.Email}
+		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmp(a.Name, x.adminName(string(a.ID))), Email: a.Email}
 		if it.Author.Name != "" {
 			it.Subject = "Note by " + it.Author.Name
 		}
@@ -910,7 +904,7 @@ func (x *Interactions) call(w *wireCall, contactID string) *sources.Interaction 
 	if id := string(w.AdminID); id != "" && id != "0" {
 		teammate = &sources.Participant{Kind: sources.ParticipantAdmin, ID: id, Name: x.adminName(id)}
 	}
-	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmpString(string(w.ContactID), contactID)}
+	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmp(string(w.ContactID), contactID)}
 	switch w.Direction {
 	case "outbound":
 		it.Direction, it.Author = sources.DirectionOutbound, teammate
@@ -985,5 +979,3 @@ func cmpTime(t, def time.Time) time.Time {
 	}
 	return t
 }
-
-func cmpString(s, def string) string { return cmp(s, def) }
