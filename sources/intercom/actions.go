@@ -276,17 +276,13 @@ func (c *Client) toTicket(w wireCreatedTicket, contactID, ws string) *sources.Ti
 	return tk
 }
 
-// TicketsSince lists a contact's tickets created at or after since. Dates
-// are searched by calendar day in the workspace's time zone ("> t" starts at
-// the midnight after t's day), so the search starts early and the exact bound
-// is applied here. It starts two days early: 24 hours before since can fall
-// on since's own day when that day is 25 hours long (the end of daylight
-// saving time), and "> that" would then miss the whole day. A zero since
-// lists every ticket of the contact.
-func (c *Client) TicketsSince(ctx context.Context, contactID string, since time.Time) ([]*sources.Ticket, error) {
+// TicketsSince lists a contact's tickets created at or after from. The
+// search is widened to whole days (see onOrAfter) and the exact bound applied
+// here. A zero from lists every ticket of the contact.
+func (c *Client) TicketsSince(ctx context.Context, contactID string, from time.Time) ([]*sources.Ticket, error) {
 	q := eq("contact_ids", contactID)
-	if !since.IsZero() {
-		q = and(q, gt("created_at", since.Add(-48*time.Hour).Unix()))
+	if !from.IsZero() {
+		q = and(q, onOrAfter("created_at", from))
 	}
 	req := searchRequest{Query: q, Pagination: &pagination{PerPage: maxPerPage}}
 	var found []wireCreatedTicket
@@ -311,7 +307,7 @@ func (c *Client) TicketsSince(ctx context.Context, contactID string, since time.
 	ws, _ := c.linkWorkspace(ctx) // once, not per ticket: a failing GET /me is not repeated
 	var out []*sources.Ticket
 	for _, t := range found {
-		if tk := c.toTicket(t, contactID, ws); !tk.CreatedAt.Before(since) {
+		if tk := c.toTicket(t, contactID, ws); !tk.CreatedAt.Before(from) {
 			out = append(out, tk)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -223,11 +222,9 @@ func (c *Client) SearchContacts(ctx context.Context, text string, limit int) ([]
 
 // ListContacts pages through contacts in ascending updated_at order.
 //
-// Intercom matches dates by calendar day in the workspace's time zone, and
-// `>` starts at the next day. Searching `updated_at > since-48h` therefore
-// starts at or before `since` in every time zone, even across a 25-hour
-// daylight-saving day; contacts older than `since` are then dropped here, so
-// a page holds exactly the contacts changed at or after `since`.
+// The search is widened to whole days (see onOrAfter); contacts older than
+// UpdatedSince are then dropped here, so a page holds exactly the contacts
+// changed at or after it.
 func (c *Client) ListContacts(ctx context.Context, req sources.ContactPageRequest) (*sources.ContactPage, error) {
 	limit := req.Limit
 	if limit <= 0 || limit > maxPerPage {
@@ -235,7 +232,7 @@ func (c *Client) ListContacts(ctx context.Context, req sources.ContactPageReques
 	}
 	q := gt("updated_at", 0)
 	if !req.UpdatedSince.IsZero() {
-		q = gt("updated_at", req.UpdatedSince.Add(-48*time.Hour).Unix())
+		q = onOrAfter("updated_at", req.UpdatedSince)
 	}
 	sr := searchRequest{
 		Query:      q,

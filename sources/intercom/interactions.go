@@ -255,11 +255,12 @@ func (b *batch) forBatch(it *sources.Interaction, ids []string) []*sources.Inter
 	return out
 }
 
-// searchQuery is contact_ids IN part, with the day-overlap since filter.
+// searchQuery is contact_ids IN part, with the whole-day since filter (the
+// exact bound is applied to the interactions).
 func (b *batch) searchQuery(part []string, extra ...filter) filter {
 	fs := append([]filter{in("contact_ids", part)}, extra...)
 	if !b.since.IsZero() {
-		fs = append(fs, gt("updated_at", b.since.Add(-24*time.Hour).Unix()))
+		fs = append(fs, onOrAfter("updated_at", b.since))
 	}
 	if len(fs) == 1 {
 		return fs[0]

@@ -3,6 +3,7 @@ package intercom
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Search limits Intercom enforces (NOTES.md): pages of at most 150 results,
@@ -30,6 +31,16 @@ func in(field string, values []string) filter {
 func contains(field, text string) filter { return filter{Field: field, Operator: "~", Value: text} }
 func gt(field string, value any) filter  { return filter{Field: field, Operator: ">", Value: value} }
 func or(fs ...filter) filter             { return filter{Operator: "OR", Value: fs} }
+
+// onOrAfter is the search filter for "field at or after t", widened to whole
+// days: Intercom matches dates by calendar day in the workspace's time zone,
+// and "> x" starts at the midnight after x's day. Two days early starts at or
+// before t in every time zone, even when t's day is 25 hours long (the end of
+// daylight saving time), where one day early would skip the whole day.
+// Callers drop what is older than t.
+func onOrAfter(field string, t time.Time) filter {
+	return gt(field, t.Add(-48*time.Hour).Unix())
+}
 
 type searchRequest struct {
 	Query      filter          `json:"query"`
