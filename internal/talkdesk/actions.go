@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode"
 
@@ -152,7 +151,7 @@ func (in *inputs) boolean(key string) bool {
 }
 
 func (in *inputs) integer(key string) int {
-	n, _, err := in.data.integer(key)
+	n, err := in.data.integer(key)
 	in.keep(err)
 	return n
 }
@@ -346,17 +345,4 @@ func bridgeField(f string) string {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-// missingRunners lists the catalogue's actions without a runner (a test
-// keeps it empty).
-func missingRunners() []string {
-	var missing []string
-	for _, name := range actionNames() {
-		if _, ok := runners[name]; !ok {
-			missing = append(missing, name)
-		}
-	}
-	slices.Sort(missing)
-	return missing
 }

@@ -35,7 +35,7 @@ func (b *Bridge) toTalkdeskContacts(ctx context.Context, c *call, list []*source
 	}
 	names := map[string]string{}
 	if len(ids) > 0 {
-		companies, err := c.loaders.Companies(ctx, unique(ids))
+		companies, err := c.loaders.Companies(ctx, sources.UniqueIDs(ids))
 		if err != nil {
 			// A page without its companies' names would not be sent again:
 			// fail it, and Talkdesk retries.
@@ -95,16 +95,4 @@ func address(l sources.Location) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func unique(values []string) []string {
-	seen := make(map[string]bool, len(values))
-	out := make([]string, 0, len(values))
-	for _, v := range values {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }

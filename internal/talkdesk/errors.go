@@ -34,25 +34,35 @@ func (e *bodyTooLargeError) Error() string {
 	return fmt.Sprintf("the body is larger than %d bytes", e.limit)
 }
 
-// status is the one mapping of errors to the bridge's HTTP statuses. The
-// contract knows 204/201/200 for success, 401 for credentials that do not
-// work and 400 for everything the caller can fix; action execution in
-// particular answers 400 for any failure the caller can act on, so input
-// problems, unknown contacts and conflicts are all 400.
-func status(err error) int {
+// classify is the one mapping of errors to the bridge's answers: an HTTP
+// status and the body that says why. The contract knows 204/201/200 for
+// success, 401 for credentials that do not work and 400 for everything the
+// caller can fix; action execution in particular answers 400 for any failure
+// the caller can act on, so input problems, unknown contacts and conflicts
+// are all 400.
+func classify(err error) (int, errorBody) {
 	var problems actions.Problems
 	var tooLarge *bodyTooLargeError
 	switch {
 	case errors.As(err, &problems):
-		return http.StatusBadRequest
+		body := errorBody{Code: sources.EBadUserInput}
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			body.Problems = append(body.Problems, problem{Field: p.Field, Message: p.Message, Code: p.Code})
+			msgs[i] = p.Message
+		}
+		body.Message = strings.Join(msgs, "; ")
+		return http.StatusBadRequest, body
 	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge, errorBody{Message: tooLarge.Error(), Code: sources.EBadUserInput}
 	}
-	switch code := sources.ErrorCode(err); code {
+	code := sources.ErrorCode(err)
+	body := errorBody{Message: sources.ErrorMessage(err), Code: code}
+	switch code {
 	case sources.ENotFound, sources.EConflict:
-		return http.StatusBadRequest // the contract's one status for "fix the request"
+		return http.StatusBadRequest, body // the contract's one status for "fix the request"
 	default:
-		return sources.HTTPStatus(code)
+		return sources.HTTPStatus(code), body
 	}
 }
 
@@ -60,21 +70,8 @@ func status(err error) int {
 // the request id, and masked for the caller; nothing here ever holds a token
 // (coded messages are written to be shown, and internal ones are not shown).
 func writeError(ctx context.Context, w http.ResponseWriter, err error) {
-	code := status(err)
-	body := errorBody{Message: sources.ErrorMessage(err), Code: sources.ErrorCode(err)}
-	var problems actions.Problems
-	var tooLarge *bodyTooLargeError
+	code, body := classify(err)
 	switch {
-	case errors.As(err, &problems):
-		body.Code = sources.EBadUserInput
-		msgs := make([]string, len(problems))
-		for i, p := range problems {
-			body.Problems = append(body.Problems, problem{Field: p.Field, Message: p.Message, Code: p.Code})
-			msgs[i] = p.Message
-		}
-		body.Message = strings.Join(msgs, "; ")
-	case errors.As(err, &tooLarge):
-		body.Message, body.Code = tooLarge.Error(), sources.EBadUserInput
 	case code == http.StatusInternalServerError:
 		body.RequestID = web.RequestID(ctx)
 		body.Message = "internal error (request id " + body.RequestID + ")"

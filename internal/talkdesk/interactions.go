@@ -132,7 +132,7 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 		for i := range emails {
 			emails[i] = strings.ToLower(emails[i])
 		}
-		emails = unique(emails)
+		emails = sources.UniqueIDs(emails)
 		found, err := c.tenant.Source.ContactsByEmails(ctx, emails)
 		if err != nil {
 			return nil, err
@@ -148,7 +148,7 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 		}
 	}
 	if len(e164) > 0 {
-		e164 = unique(e164)
+		e164 = sources.UniqueIDs(e164)
 		found, err := c.tenant.Source.ContactsByPhones(ctx, e164)
 		if err != nil {
 			return nil, err
@@ -220,38 +220,43 @@ func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Con
 // is not partial, or a partial one where every kind asked for failed for a
 // reason other than the workspace lacking it.
 func usableHistory(err error, asked []sources.InteractionKind) error {
-	if err == nil {
-		return nil
-	}
 	var partial *sources.PartialError
 	if !errors.As(err, &partial) {
-		return err
+		return err // nil, or not partial
 	}
-	failed := 0
+	failed := false
 	for _, k := range asked {
-		if e := partial.Failed[k]; e != nil && !errors.Is(e, sources.ErrKindNotSupported) {
-			failed++
-		} else if e == nil {
+		e := partial.Failed[k]
+		if e == nil {
 			return nil // this kind was read
 		}
+		failed = failed || reallyFailed(e)
 	}
-	if failed == 0 {
+	if !failed {
 		return nil // only unsupported kinds: an empty history
 	}
 	return err
 }
 
+// onlyUnsupported reports whether err is partial with no kind that really
+// failed, i.e. nothing worth a warning.
 func onlyUnsupported(err error) bool {
 	var partial *sources.PartialError
 	if !errors.As(err, &partial) {
 		return false
 	}
 	for _, e := range partial.Failed {
-		if e != nil && !errors.Is(e, sources.ErrKindNotSupported) {
+		if reallyFailed(e) {
 			return false
 		}
 	}
 	return true
+}
+
+// reallyFailed reports whether a kind's read failed for a reason other than
+// the workspace not having that kind (which only means an empty history).
+func reallyFailed(e error) bool {
+	return e != nil && !errors.Is(e, sources.ErrKindNotSupported)
 }
 
 func toTalkdeskInteraction(it *sources.Interaction, typeName string) talkdeskInteraction {

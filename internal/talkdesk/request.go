@@ -49,11 +49,15 @@ func decodeEnvelope(r *http.Request) (envelope, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return env, badRequest("", `the body is empty: send a JSON object such as {"auth": {"token": "..."}}`)
 	}
-	if !json.Valid(body) {
-		return env, badRequest("", "the body is not valid JSON")
-	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		// Unmarshal checks the whole body is valid JSON before decoding, so
+		// a SyntaxError means it is not JSON; any other failure (or null)
+		// means it is JSON but not an object.
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return env, badRequest("", "the body is not valid JSON")
+		}
 		return env, badRequest("", "the body must be a JSON object, got %s", describe(body))
 	}
 	auth, err := decodeObject("auth", top["auth"])
@@ -234,19 +238,19 @@ func (o object) boolean(key string) (bool, error) {
 }
 
 // integer reads a whole number, also as a string of digits.
-func (o object) integer(key string) (int, bool, error) {
+func (o object) integer(key string) (int, error) {
 	v, ok := o.value(key)
 	if !ok {
-		return 0, false, nil
+		return 0, nil
 	}
 	text, ok := scalarText(v)
 	if ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
 		if err == nil && f == math.Trunc(f) && math.Abs(f) <= math.MaxInt32 {
-			return int(f), true, nil
+			return int(f), nil
 		}
 	}
-	return 0, false, badRequest(o.path(key), "%s must be a whole number, got %s", o.path(key), describe(v))
+	return 0, badRequest(o.path(key), "%s must be a whole number, got %s", o.path(key), describe(v))
 }
 
 // canonical is the object as plain JSON values (numbers kept as written):

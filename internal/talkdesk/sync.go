@@ -100,10 +100,9 @@ func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
 	slices.SortStableFunc(list, func(a, b *sources.Contact) int {
 		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.ID, b.ID))
 	})
-	for _, ct := range list {
-		if ct.UpdatedAt.After(state.Max) {
-			state.Max = ct.UpdatedAt
-		}
+	// Sorted by UpdatedAt first, so the last contact is the latest.
+	if len(list) > 0 && list[len(list)-1].UpdatedAt.After(state.Max) {
+		state.Max = list[len(list)-1].UpdatedAt
 	}
 	contacts, err := b.toTalkdeskContacts(ctx, c, list)
 	if err != nil {

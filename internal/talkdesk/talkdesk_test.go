@@ -3,6 +3,7 @@ package talkdesk
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,26 @@ func FuzzDecodeEnvelope(f *testing.F) {
 				_, _ = o.str(k)
 				_, _ = o.strs(k)
 				_, _ = o.boolean(k)
-				_, _, _ = o.integer(k)
+				_, _ = o.integer(k)
 			}
 		}
 	})
+}
+
+// missingRunners lists the catalogue's actions without a runner.
+func missingRunners() []string {
+	var missing []string
+	for _, name := range actionNames() {
+		if _, ok := runners[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// status is the HTTP status the bridge answers for err.
+func status(err error) int {
+	code, _ := classify(err)
+	return code
 }
