@@ -163,7 +163,7 @@ var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1
 
 // query sends one GraphQL request and fails on any error in the answer.
 func (s *benchServer) query(q string, vars map[string]any) error {
-	body, _ := jsonMarshal(map[string]any{"query": q, "variables": vars})
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	resp, err := benchClient.Post(s.url+"/graphql", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -384,12 +384,13 @@ func (b *bench) dashboardIDs(ws *intercomtest.Workspace) []string {
 	conversations, tickets, phoneConversations := 0, 0, 0
 	b.withNotes = 0
 	for _, id := range ids {
-		conversations += len(ws.Conversations(id))
+		convs := ws.Conversations(id)
+		conversations += len(convs)
 		tickets += len(ws.Tickets(id))
 		if len(ws.Notes(id)) > 0 {
 			b.withNotes++
 		}
-		for _, c := range ws.Conversations(id) {
+		for _, c := range convs {
 			if c.SourceType == "phone_call" || c.SourceType == "phone_switch" {
 				phoneConversations++
 			}
@@ -533,5 +534,3 @@ func redactURL(u string) string {
 	}
 	return u
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -48,12 +48,19 @@ func (k *Keys) Enabled() bool { return k != nil && len(k.hashes) > 0 }
 // Valid reports whether key is one of the keys. Every key is compared, in
 // constant time, so that timing tells nothing about which part matched.
 func (k *Keys) Valid(key string) bool {
+	_, ok := k.match(key)
+	return ok
+}
+
+// match hashes key once and reports whether it is one of the keys; the hash
+// also names the caller.
+func (k *Keys) match(key string) ([32]byte, bool) {
 	h := sha256.Sum256([]byte(key))
 	ok := 0
 	for _, want := range k.hashes {
 		ok |= subtle.ConstantTimeCompare(h[:], want[:])
 	}
-	return ok == 1 && key != ""
+	return h, ok == 1 && key != ""
 }
 
 // FromRequest returns the API key a caller presented: X-API-Key, or an
@@ -91,16 +98,16 @@ func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
 					exempt = exempt || under || r.URL.Path == p
 				}
 				key := FromRequest(r)
+				sum, valid := keys.match(key)
 				switch {
 				case exempt:
 				case key == "":
 					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "an API key is required: send it as X-API-Key or Authorization: Bearer")
 					return
-				case !keys.Valid(key):
+				case !valid:
 					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid")
 					return
 				default:
-					sum := sha256.Sum256([]byte(key))
 					caller = "key:" + hex.EncodeToString(sum[:6])
 				}
 			}

@@ -74,7 +74,6 @@ func (c Config) Demo() bool { return c.IntercomToken == "" }
 // setting describes one configuration value.
 type setting struct {
 	env, flag, def, usage string
-	secret                bool
 	dst                   *string
 }
 
@@ -91,7 +90,7 @@ type raw struct {
 func (r *raw) settings() []setting {
 	return []setting{
 		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", dst: &r.addr},
-		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", secret: true, dst: &r.token},
+		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", dst: &r.token},
 		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: us, eu or au (sets the base URL)", dst: &r.region},
 		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (" + intercom.DefaultBaseURL + " for us)", dst: &r.baseURL},
 		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", dst: &r.version},
@@ -102,7 +101,7 @@ func (r *raw) settings() []setting {
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
 		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long to let in-flight requests finish on SIGINT/SIGTERM", dst: &r.shutdown},
-		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (redis://[:password@]host:6379/0); empty caches in process", secret: true, dst: &r.redisURL},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (redis://[:password@]host:6379/0); empty caches in process", dst: &r.redisURL},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", dst: &r.redisTimeout},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (false: every read goes to Intercom)", dst: &r.cache},
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", dst: &r.contactTTL},
@@ -116,8 +115,8 @@ func (r *raw) settings() []setting {
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
 		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how logCall records a call in Intercom: note or ticket", dst: &r.callLogAs},
 		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when CALL_LOG_AS=ticket", dst: &r.callTicketType},
-		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (POST /webhooks/intercom); empty: webhooks are refused", secret: true, dst: &r.clientSecret},
-		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (X-API-Key or Authorization: Bearer; the bridge: auth.api_key); empty: no keys", secret: true, dst: &r.apiKeys},
+		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (POST /webhooks/intercom); empty: webhooks are refused", dst: &r.clientSecret},
+		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (X-API-Key or Authorization: Bearer; the bridge: auth.api_key); empty: no keys", dst: &r.apiKeys},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); 0: no limit", dst: &r.callerRate},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (* for any); empty: none", dst: &r.corsOrigins},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (X-Intercom-Token, X-Intercom-Region)", dst: &r.multiTenant},

@@ -105,19 +105,19 @@ func (h *Handler) signed(header string, body []byte) bool {
 		return false
 	}
 	sig, err := hex.DecodeString(got)
-	if err != nil {
-		return false
-	}
-	mac := hmac.New(sha1.New, []byte(h.Secret))
-	mac.Write(body)
-	return hmac.Equal(sig, mac.Sum(nil))
+	return err == nil && hmac.Equal(sig, signature(h.Secret, body))
 }
 
 // Sign returns the X-Hub-Signature Intercom would send for body.
 func Sign(secret string, body []byte) string {
+	return "sha1=" + hex.EncodeToString(signature(secret, body))
+}
+
+// signature is Intercom's HMAC-SHA1 of a body under the app's client secret.
+func signature(secret string, body []byte) []byte {
 	mac := hmac.New(sha1.New, []byte(secret))
 	mac.Write(body)
-	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
+	return mac.Sum(nil)
 }
 
 func (h *Handler) firstDelivery(id string) bool {
