@@ -51,8 +51,7 @@ func (k historyKey) query() ([]sources.InteractionKind, time.Time) {
 // A partial failure gives every key its (partial) history and the error.
 func historyBatch(cfg Config, history sources.InteractionFinder) dataloader.BatchFunc[historyKey, []*sources.Interaction] {
 	return func(ctx context.Context, keys []historyKey) []*dataloader.Result[[]*sources.Interaction] {
-		cfg.Metrics.LoaderBatchSize.WithLabelValues("interactions_by_contact").Observe(float64(len(keys)))
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+		ctx, cancel := startBatch(ctx, cfg, "interactions_by_contact", len(keys))
 		defer cancel()
 		type group struct {
 			kinds string

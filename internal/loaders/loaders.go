@@ -65,11 +65,7 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
 	}
 	if history != nil {
-		opts := []dataloader.Option[historyKey, []*sources.Interaction]{dataloader.WithWait[historyKey, []*sources.Interaction](cfg.Wait)}
-		if cfg.MaxBatch > 0 {
-			opts = append(opts, dataloader.WithBatchCapacity[historyKey, []*sources.Interaction](cfg.MaxBatch))
-		}
-		l.histories = dataloader.NewBatchedLoader(historyBatch(cfg, history), opts...)
+		l.histories = dataloader.NewBatchedLoader(historyBatch(cfg, history), options[historyKey, []*sources.Interaction](cfg)...)
 	}
 	l.history = history
 	l.tagNames = sync.OnceValues(func() (map[string]string, error) {
@@ -93,21 +89,31 @@ func (l *Loaders) TagName(ctx context.Context, id string) (string, error) {
 }
 
 func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {
-	opts := []dataloader.Option[string, V]{dataloader.WithWait[string, V](cfg.Wait)}
+	return dataloader.NewBatchedLoader(batchFunc(cfg, name, fetch), options[string, V](cfg)...)
+}
+
+// options are every loader's wait and batch capacity.
+func options[K comparable, V any](cfg Config) []dataloader.Option[K, V] {
+	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](cfg.Wait)}
 	if cfg.MaxBatch > 0 {
-		opts = append(opts, dataloader.WithBatchCapacity[string, V](cfg.MaxBatch))
+		opts = append(opts, dataloader.WithBatchCapacity[K, V](cfg.MaxBatch))
 	}
-	return dataloader.NewBatchedLoader(batchFunc(cfg, name, fetch), opts...)
+	return opts
+}
+
+// startBatch records a batch's size and gives it its own deadline: the batch
+// serves every request that loaded into it, not just the first, so it keeps
+// the context's values and drops its cancellation.
+func startBatch(ctx context.Context, cfg Config, name string, size int) (context.Context, context.CancelFunc) {
+	cfg.Metrics.LoaderBatchSize.WithLabelValues(name).Observe(float64(size))
+	return context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
 }
 
 // batchFunc adapts a source's batch method: one result per key, in key
 // order, with a NOT_FOUND error for each key the source does not have.
 func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
-		cfg.Metrics.LoaderBatchSize.WithLabelValues(name).Observe(float64(len(keys)))
-		// The batch serves every request that loaded into it, not just the
-		// first: keep the context's values, drop its cancellation.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+		ctx, cancel := startBatch(ctx, cfg, name, len(keys))
 		defer cancel()
 		found, err := fetch(ctx, keys)
 		results := make([]*dataloader.Result[V], len(keys))
@@ -125,11 +131,16 @@ func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []str
 	}
 }
 
-// load runs one key through a loader. A transient error is dropped from the
-// loader's cache so that a later load in the same request tries again.
+// load runs one key through a loader: the zero value where the source has
+// none. A transient error is dropped from the loader's cache so that a later
+// load in the same request tries again.
 func load[V any](ctx context.Context, l *dataloader.Loader[string, V], key string) (V, error) {
 	v, err := await(ctx, l.Load(ctx, key))
-	if err != nil && !sources.IsNotFound(err) {
+	switch {
+	case sources.IsNotFound(err):
+		var zero V
+		return zero, nil
+	case err != nil:
 		l.Clear(ctx, key)
 	}
 	return v, err
@@ -162,11 +173,7 @@ func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, err
 		found, err := l.source.ContactsByIDs(ctx, []string{id})
 		return found[id], err
 	}
-	c, err := load(ctx, l.contactByID, id)
-	if sources.IsNotFound(err) {
-		return nil, nil
-	}
-	return c, err
+	return load(ctx, l.contactByID, id)
 }
 
 // Contacts returns the contacts with these ids, in order, nil where there is
@@ -217,11 +224,7 @@ func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.
 		found, err := l.source.ContactsByPhones(ctx, []string{e164})
 		return found[e164], err
 	}
-	list, err := load(ctx, l.contactsByTel, e164)
-	if sources.IsNotFound(err) {
-		return nil, nil
-	}
-	return list, err
+	return load(ctx, l.contactsByTel, e164)
 }
 
 // Companies returns the companies with these ids, in order, skipping
