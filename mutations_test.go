@@ -296,6 +296,13 @@ func TestLogCall(t *testing.T) {
 	if !data.LogCall.ContactCreated || data.LogCall.Contact == nil || data.LogCall.Note == nil {
 		t.Errorf("unknown caller with createContactIfUnknown: %+v", data.LogCall)
 	}
+	// A bad defaultCountry is one problem, though both numbers use it.
+	bad := map[string]any{"from": "415 555 0142", "to": "800 555 0100", "defaultCountry": "XX", "direction": "INBOUND",
+		"startedAt": time.Now().UTC().Format(time.RFC3339), "durationSeconds": 0}
+	env.mustQuery(t, m, map[string]any{"input": bad}, &data)
+	if got := fieldOf(data.LogCall.UserErrors); !slices.Equal(got, []string{"input.defaultCountry:BAD_USER_INPUT"}) {
+		t.Errorf("bad defaultCountry: %v", got)
+	}
 }
 
 func TestIdempotencyKeys(t *testing.T) {

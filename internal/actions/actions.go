@@ -7,6 +7,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +32,13 @@ func (p Problems) Error() string {
 	return p[0].Field + ": " + p[0].Message
 }
 
+// add records a problem once: checks of two fields can find the same one
+// (a bad defaultCountry for both numbers of a call).
 func (p *Problems) add(field, format string, args ...any) {
-	*p = append(*p, Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: sources.EBadUserInput})
+	pr := Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: sources.EBadUserInput}
+	if !slices.Contains(*p, pr) {
+		*p = append(*p, pr)
+	}
 }
 
 // Config holds the Service's dependencies.
