@@ -35,7 +35,12 @@ func (p Problems) Error() string {
 // add records a problem once: checks of two fields can find the same one
 // (a bad defaultCountry for both numbers of a call).
 func (p *Problems) add(field, format string, args ...any) {
-	pr := Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: sources.EBadUserInput}
+	p.addCode(sources.EBadUserInput, field, format, args...)
+}
+
+// addCode records a problem with another code than BAD_USER_INPUT.
+func (p *Problems) addCode(code, field, format string, args ...any) {
+	pr := Problem{Field: field, Message: fmt.Sprintf(format, args...), Code: code}
 	if !slices.Contains(*p, pr) {
 		*p = append(*p, pr)
 	}
@@ -124,20 +129,25 @@ func (s *Service) agent(ctx context.Context, id string) (*sources.Agent, error) 
 // author resolves the admin who acts: the one named, or the token's admin.
 func (s *Service) author(ctx context.Context, p *Problems, field, id string) (string, error) {
 	if id == "" {
-		ws, err := s.cfg.Workspace.Validate(ctx)
-		if err != nil {
-			return "", err
-		}
-		return ws.Admin.ID, nil
+		return s.tokenAdmin(ctx)
 	}
 	a, err := s.agent(ctx, id)
 	if err != nil {
 		return "", err
 	}
 	if a == nil {
-		*p = append(*p, Problem{Field: field, Message: fmt.Sprintf("no admin has id %q", id), Code: sources.ENotFound})
+		p.addCode(sources.ENotFound, field, "no admin has id %q", id)
 	}
 	return id, nil
+}
+
+// tokenAdmin is the admin the token acts as: the default author.
+func (s *Service) tokenAdmin(ctx context.Context) (string, error) {
+	ws, err := s.cfg.Workspace.Validate(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ws.Admin.ID, nil
 }
 
 // contact checks that a contact exists and returns it.
@@ -151,7 +161,7 @@ func (s *Service) contact(ctx context.Context, p *Problems, field, id string) (*
 		return nil, err
 	}
 	if found[id] == nil {
-		*p = append(*p, Problem{Field: field, Message: fmt.Sprintf("no contact has id %q", id), Code: sources.ENotFound})
+		p.addCode(sources.ENotFound, field, "no contact has id %q", id)
 	}
 	return found[id], nil
 }

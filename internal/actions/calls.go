@@ -75,7 +75,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 			return LogCallResult{}, err
 		}
 		if a == nil {
-			p = append(p, Problem{Field: "agentId", Message: fmt.Sprintf("no admin has id %q", req.AgentID), Code: sources.ENotFound})
+			p.addCode(sources.ENotFound, "agentId", "no admin has id %q", req.AgentID)
 		} else {
 			agentName = a.Name
 		}
@@ -152,11 +152,10 @@ func (s *Service) writeCall(ctx context.Context, res LogCallResult, title, body 
 	}
 	admin := req.AgentID
 	if admin == "" {
-		ws, err := s.cfg.Workspace.Validate(ctx)
-		if err != nil {
+		var err error
+		if admin, err = s.tokenAdmin(ctx); err != nil {
 			return LogCallResult{}, err
 		}
-		admin = ws.Admin.ID
 	}
 	n, err := s.addNote(ctx, sources.NewNote{ContactID: res.Contact.ID, Body: body, AdminID: admin})
 	res.Note = n
