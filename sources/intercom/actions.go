@@ -270,9 +270,7 @@ func (c *Client) toTicket(w wireCreatedTicket, contactID, ws string) *sources.Ti
 	if w.TicketState != nil {
 		tk.State = w.TicketState.Category
 	}
-	if ws != "" && tk.ID != "" {
-		tk.URL = c.appURL + "/a/inbox/" + url.PathEscape(ws) + "/inbox/conversation/" + url.PathEscape(tk.ID)
-	}
+	tk.URL = c.inboxURL(ws, tk.ID)
 	return tk
 }
 

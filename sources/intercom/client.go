@@ -297,10 +297,7 @@ func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payloa
 // linkWorkspace returns the workspace id deep links need, asking /me only
 // if no call has told it yet.
 func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
-	c.workspaceMu.Lock()
-	id := c.workspace
-	c.workspaceMu.Unlock()
-	if id != "" {
+	if id := c.knownWorkspace(); id != "" {
 		return id, nil
 	}
 	ws, err := c.Validate(ctx) // remembers the id
@@ -308,6 +305,31 @@ func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return ws.ID, nil
+}
+
+// knownWorkspace is the workspace id if a call has told it, else "".
+func (c *Client) knownWorkspace() string {
+	c.workspaceMu.Lock()
+	defer c.workspaceMu.Unlock()
+	return c.workspace
+}
+
+// inboxURL links a conversation or a ticket in workspace ws (tickets open in
+// the Inbox by their id, like conversations: the web app's own links, not
+// documented); "" without a workspace or an id.
+func (c *Client) inboxURL(ws, id string) string {
+	if ws == "" || id == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/a/inbox/%s/inbox/conversation/%s", c.appURL, url.PathEscape(ws), url.PathEscape(id))
+}
+
+// contactURL links a contact's profile (where its notes are) in workspace ws.
+func (c *Client) contactURL(ws, id string) string {
+	if ws == "" || id == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/a/apps/%s/users/%s", c.appURL, url.PathEscape(ws), url.PathEscape(id))
 }
 
 func (c *Client) rememberWorkspace(id string) {

@@ -581,12 +581,6 @@ func (x *Interactions) ensureAdminNames(ctx context.Context) {
 }
 
 // workspace is the workspace id if known, without asking for it.
-func (x *Interactions) workspace() string {
-	x.c.workspaceMu.Lock()
-	defer x.c.workspaceMu.Unlock()
-	return x.c.workspace
-}
-
 func (x *Interactions) adminName(id string) string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -776,23 +770,12 @@ func direction(deliveredAs string, author *wireAuthor) sources.Direction {
 	return sources.DirectionOutbound
 }
 
-// inboxURL links a conversation or a ticket (tickets open in the Inbox by
-// their id, like conversations: the web app's own links, not documented).
 func (x *Interactions) inboxURL(id string) string {
-	ws := x.workspace()
-	if ws == "" || id == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s/a/inbox/%s/inbox/conversation/%s", x.c.appURL, url.PathEscape(ws), url.PathEscape(id))
+	return x.c.inboxURL(x.c.knownWorkspace(), id)
 }
 
-// contactURL links a contact's profile, where its notes are.
 func (x *Interactions) contactURL(contactID string) string {
-	ws := x.workspace()
-	if ws == "" || contactID == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s/a/apps/%s/users/%s", x.c.appURL, url.PathEscape(ws), url.PathEscape(contactID))
+	return x.c.contactURL(x.c.knownWorkspace(), contactID)
 }
 
 func (x *Interactions) conversation(w *wireConversation, contactID string) *sources.Interaction {

@@ -79,9 +79,7 @@ func (c *Client) toContact(w wireContact) *sources.Contact {
 	if w.Notes != nil {
 		ct.NotesCount = w.Notes.TotalCount
 	}
-	if ct.WorkspaceID != "" && ct.ID != "" {
-		ct.URL = fmt.Sprintf("%s/a/apps/%s/users/%s", c.appURL, url.PathEscape(ct.WorkspaceID), url.PathEscape(ct.ID))
-	}
+	ct.URL = c.contactURL(ct.WorkspaceID, ct.ID)
 	return ct
 }
 
