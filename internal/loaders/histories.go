@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -47,8 +48,9 @@ func (k historyKey) query() ([]sources.InteractionKind, time.Time) {
 	return kinds, since
 }
 
-// historyBatch reads each group of keys (same kinds and since) with one call.
-// A partial failure gives every key its (partial) history and the error.
+// historyBatch reads each group of keys (same kinds and since) with one call,
+// the groups side by side. A partial failure gives every key of its group its
+// (partial) history and the error.
 func historyBatch(cfg Config, history sources.InteractionFinder) dataloader.BatchFunc[historyKey, []*sources.Interaction] {
 	return func(ctx context.Context, keys []historyKey) []*dataloader.Result[[]*sources.Interaction] {
 		ctx, cancel := startBatch(ctx, cfg, "interactions_by_contact", len(keys))
@@ -63,21 +65,25 @@ func historyBatch(cfg Config, history sources.InteractionFinder) dataloader.Batc
 			groups[g] = append(groups[g], i)
 		}
 		results := make([]*dataloader.Result[[]*sources.Interaction], len(keys))
+		var wg sync.WaitGroup
 		for _, idx := range groups {
-			refs := make([]sources.ContactRef, len(idx))
-			for j, i := range idx {
-				refs[j] = keys[i].ref
-			}
-			kinds, since := keys[idx[0]].query()
-			found, err := history.InteractionsByContacts(ctx, refs, kinds, since)
-			for _, i := range idx {
-				list, ok := found[keys[i].ref.ID]
-				if !ok && err == nil {
-					list = []*sources.Interaction{}
+			wg.Go(func() {
+				refs := make([]sources.ContactRef, len(idx))
+				for j, i := range idx {
+					refs[j] = keys[i].ref
 				}
-				results[i] = &dataloader.Result[[]*sources.Interaction]{Data: list, Error: err}
-			}
+				kinds, since := keys[idx[0]].query()
+				found, err := history.InteractionsByContacts(ctx, refs, kinds, since)
+				for _, i := range idx { // each group writes its own keys' results
+					list, ok := found[keys[i].ref.ID]
+					if !ok && err == nil {
+						list = []*sources.Interaction{}
+					}
+					results[i] = &dataloader.Result[[]*sources.Interaction]{Data: list, Error: err}
+				}
+			})
 		}
+		wg.Wait()
 		return results
 	}
 }
