@@ -30,26 +30,6 @@ type wireTag struct {
 	Name string     `json:"name"`
 }
 
-type wireNote struct {
-	ID        flexString `json:"id"`
-	Body      string     `json:"body"`
-	CreatedAt flexInt    `json:"created_at"`
-	Contact   *struct {
-		ID flexString `json:"id"`
-	} `json:"contact"`
-	Author *struct {
-		ID flexString `json:"id"`
-	} `json:"author"`
-}
-
-type wireNoteList struct {
-	Data  []wireNote `json:"data"`
-	Pages *struct {
-		Page       int `json:"page"`
-		TotalPages int `json:"total_pages"`
-	} `json:"pages"`
-}
-
 type wireTicketType struct {
 	ID          flexString `json:"id"`
 	Name        string     `json:"name"`
@@ -170,7 +150,7 @@ func (c *Client) ListTags(ctx context.Context) ([]*sources.Tag, error) {
 
 // AddNote adds a note to a contact (POST /contacts/{id}/notes).
 func (c *Client) AddNote(ctx context.Context, n sources.NewNote) (*sources.Note, error) {
-	var w wireNote
+	var w wireContactNote
 	path := "/contacts/" + url.PathEscape(n.ContactID) + "/notes"
 	body := map[string]string{"body": n.Body}
 	if n.AdminID != "" { // without it Intercom writes as the token's admin; "" is no admin id
@@ -182,7 +162,7 @@ func (c *Client) AddNote(ctx context.Context, n sources.NewNote) (*sources.Note,
 	return toNote(w, n.ContactID), nil
 }
 
-func toNote(w wireNote, contactID string) *sources.Note {
+func toNote(w wireContactNote, contactID string) *sources.Note {
 	n := &sources.Note{ID: string(w.ID), ContactID: contactID, Body: w.Body, CreatedAt: unixTime(w.CreatedAt)}
 	if w.Author != nil {
 		n.AuthorID = string(w.Author.ID)
@@ -196,7 +176,7 @@ func (c *Client) NotesSince(ctx context.Context, contactID string, since time.Ti
 	var out []*sources.Note
 	path := "/contacts/" + url.PathEscape(contactID) + "/notes"
 	for page := 1; page <= 20; page++ {
-		var w wireNoteList
+		var w wireContactNotes
 		q := url.Values{"page": {strconv.Itoa(page)}, "per_page": {"50"}}
 		if err := c.do(ctx, "GET", "GET /contacts/{id}/notes", path, q, nil, &w); err != nil {
 			return nil, err

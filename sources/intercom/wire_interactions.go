@@ -22,7 +22,6 @@ type wireConversation struct {
 	CreatedAt       flexInt                `json:"created_at"`
 	UpdatedAt       flexInt                `json:"updated_at"`
 	WaitingSince    flexInt                `json:"waiting_since"`
-	SnoozedUntil    flexInt                `json:"snoozed_until"`
 	Open            *bool                  `json:"open"`
 	State           string                 `json:"state"`
 	Read            *bool                  `json:"read"`
@@ -52,9 +51,8 @@ type wireAuthor struct {
 }
 
 type wireConversationStats struct {
-	FirstContactReplyAt flexInt `json:"first_contact_reply_at"`
-	FirstAdminReplyAt   flexInt `json:"first_admin_reply_at"`
-	LastAdminReplyAt    flexInt `json:"last_admin_reply_at"`
+	FirstAdminReplyAt flexInt `json:"first_admin_reply_at"`
+	LastAdminReplyAt  flexInt `json:"last_admin_reply_at"`
 }
 
 // wireContactRefs is a conversation's or ticket's contacts: described as
@@ -158,13 +156,11 @@ func (p *wireListPages) next() (cursor string, page int) {
 type wireTicket struct {
 	ID               flexString      `json:"id"`
 	TicketID         flexString      `json:"ticket_id"`
-	Category         string          `json:"category"`
 	TicketAttributes map[string]any  `json:"ticket_attributes"`
 	TicketState      wireTicketState `json:"ticket_state"`
 	TicketType       *struct {
-		ID       flexString `json:"id"`
-		Name     string     `json:"name"`
-		Category string     `json:"category"`
+		ID   flexString `json:"id"`
+		Name string     `json:"name"`
 	} `json:"ticket_type"`
 	Contacts        wireContactRefs `json:"contacts"`
 	AdminAssigneeID flexString      `json:"admin_assignee_id"`
@@ -174,9 +170,7 @@ type wireTicket struct {
 	Open            *bool           `json:"open"`
 	TicketParts     *struct {
 		TicketParts []struct {
-			PartType  string      `json:"part_type"`
-			Author    *wireAuthor `json:"author"`
-			CreatedAt flexInt     `json:"created_at"`
+			Author *wireAuthor `json:"author"`
 		} `json:"ticket_parts"`
 	} `json:"ticket_parts"`
 }
@@ -195,8 +189,7 @@ func (t *wireTicket) attribute(name string) string {
 // wireTicketState is ticket_state: an object in 2.16, a bare category string
 // in older versions.
 type wireTicketState struct {
-	Category      string
-	InternalLabel string
+	Category string
 }
 
 func (s *wireTicketState) UnmarshalJSON(b []byte) error {
@@ -209,8 +202,7 @@ func (s *wireTicketState) UnmarshalJSON(b []byte) error {
 		return json.Unmarshal(b, &s.Category)
 	}
 	var o struct {
-		Category      string `json:"category"`
-		InternalLabel string `json:"internal_label"`
+		Category string `json:"category"`
 	}
 	if err := json.Unmarshal(b, &o); err != nil {
 		return err
@@ -233,16 +225,13 @@ func (l *wireTicketList) items() []wireTicket {
 	return l.Data
 }
 
-// wireContactNote is a note as GET /contacts/{id}/notes lists it; its
-// author is an admin object.
+// wireContactNote is a note as POST and GET /contacts/{id}/notes send it;
+// its author is an admin object.
 type wireContactNote struct {
 	ID        flexString `json:"id"`
 	CreatedAt flexInt    `json:"created_at"`
-	Contact   *struct {
-		ID flexString `json:"id"`
-	} `json:"contact"`
-	Author *wireAdmin `json:"author"`
-	Body   string     `json:"body"`
+	Author    *wireAdmin `json:"author"`
+	Body      string     `json:"body"`
 }
 
 type wireContactNotes struct {
