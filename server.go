@@ -139,10 +139,18 @@ type services struct {
 	registry *tenants.Registry
 	// mainBaseURL is the main workspace's API base URL (the emulator's in demo mode).
 	mainBaseURL string
+	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
+	trusted map[string]string
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
 	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL}
+	if cfg.PersistedFile != "" {
+		var err error
+		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.PersistedFile); err != nil {
+			return nil, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err)
+		}
+	}
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
@@ -292,9 +300,19 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main}, Complexity: resolvers.Complexity()}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
-			MaxDepth: cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity},
+			Limits: graphqlhttp.Limits{
+				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,
+				MaxDirectives: cfg.MaxQueryDirectives, MaxNesting: cfg.MaxQueryNesting,
+				MaxDepth: cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity,
+				MaxIntercomCalls: cfg.MaxIntercomCallsPerOperation, MaxActions: cfg.MaxActionsPerRequest,
+				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
+			},
+			Costs:            resolvers.Costs(),
+			PersistedStore:   svc.store,
+			TrustedDocuments: svc.trusted, PersistedOnly: cfg.PersistedOnly,
+		},
 	)
 	keys := access.NewKeys(cfg.APIKeys)
 	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}

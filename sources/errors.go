@@ -17,6 +17,17 @@ const (
 	ERateLimited         = "RATE_LIMITED"
 	EUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	EInternal            = "INTERNAL"
+
+	// Refusals of a request before it runs (GraphQL request errors).
+	EBadRequest              = "BAD_REQUEST"              // not a well-formed GraphQL over HTTP request
+	EQueryTooLarge           = "QUERY_TOO_LARGE"          // the document is over a size bound (tokens, fields, aliases, …)
+	EQueryTooComplex         = "QUERY_TOO_COMPLEX"        // the operation is too deep, too complex or asks for too much introspection
+	EUpstreamBudgetExceeded  = "UPSTREAM_BUDGET_EXCEEDED" // the operation may cost more Intercom calls than one operation may
+	ETooManyActions          = "TOO_MANY_ACTIONS"         // more mutations that write than one request may run
+	EIntrospectionDisabled   = "INTROSPECTION_DISABLED"
+	EPersistedQueryNotFound  = "PERSISTED_QUERY_NOT_FOUND"   // an APQ hash the server does not know: send the query with it
+	EPersistedQueryNotInList = "PERSISTED_QUERY_NOT_IN_LIST" // only trusted documents run (PERSISTED_OPERATIONS_ONLY)
+	ECancelled               = "CANCELLED"                   // the caller went away
 )
 
 // Error is an error with a code and a message safe to show to the caller.

@@ -55,6 +55,12 @@ type Config struct {
 	RequestTimeout time.Duration
 	MaxQueryDepth  int
 	MaxComplexity  int
+	// The rest of a request's bounds (see graphqlhttp.Limits).
+	MaxQueryTokens, MaxQueryFields, MaxQueryAliases, MaxQueryDirectives, MaxQueryNesting  int
+	MaxIntercomCallsPerOperation, MaxActionsPerRequest, MaxIntrospectionFields, MaxErrors int
+	// Persisted operations: run only the trusted documents of a file.
+	PersistedOnly bool
+	PersistedFile string
 
 	// The Talkdesk bridge (/talkdesk/...).
 	PublicBaseURL       string        // where Talkdesk reaches this server; "" takes each request's Host
@@ -85,6 +91,8 @@ type raw struct {
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
 	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
+	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting                                           string
+	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
 }
 
 func (r *raw) settings() []setting {
@@ -124,6 +132,17 @@ func (r *raw) settings() []setting {
 		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", dst: &r.requestTimeout},
 		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", dst: &r.maxDepth},
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "largest complexity of a GraphQL operation (lists weigh their page size)", dst: &r.maxComplexity},
+		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", dst: &r.maxTokens},
+		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", dst: &r.maxFields},
+		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", dst: &r.maxAliases},
+		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", dst: &r.maxDirectives},
+		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", dst: &r.maxNesting},
+		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", dst: &r.maxIntercomCalls},
+		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", dst: &r.maxActions},
+		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most __schema and __type fields in one GraphQL operation", dst: &r.maxIntrospection},
+		{env: "MAX_ERRORS", flag: "max-errors", def: "50", usage: "most errors in one GraphQL answer (the rest are counted in one more)", dst: &r.maxErrors},
+		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of PERSISTED_OPERATIONS_FILE (the production setting for known dashboards)", dst: &r.persistedOnly},
+		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", dst: &r.persistedFile},
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
 		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. https://bridge.example.com) that Talkdesk's integration.json and actions.json point to; empty: each request's Host", dst: &r.publicBaseURL},
 		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", dst: &r.talkdeskPageSize},
@@ -281,6 +300,20 @@ func (r raw) validate() (Config, error) {
 	count("RATE_LIMIT_PER_MINUTE", r.callerRate, &c.CallerRate, 0, 10_000_000)
 	count("MAX_QUERY_DEPTH", r.maxDepth, &c.MaxQueryDepth, 2, 100)
 	count("MAX_QUERY_COMPLEXITY", r.maxComplexity, &c.MaxComplexity, 10, 10_000_000)
+	count("MAX_QUERY_TOKENS", r.maxTokens, &c.MaxQueryTokens, 100, 1_000_000)
+	count("MAX_QUERY_FIELDS", r.maxFields, &c.MaxQueryFields, 10, 100_000)
+	count("MAX_QUERY_ALIASES", r.maxAliases, &c.MaxQueryAliases, 0, 100_000)
+	count("MAX_QUERY_DIRECTIVES", r.maxDirectives, &c.MaxQueryDirectives, 0, 100_000)
+	count("MAX_QUERY_NESTING", r.maxNesting, &c.MaxQueryNesting, 4, 1000)
+	count("MAX_INTERCOM_CALLS_PER_OPERATION", r.maxIntercomCalls, &c.MaxIntercomCallsPerOperation, 1, 1_000_000)
+	count("MAX_ACTIONS_PER_REQUEST", r.maxActions, &c.MaxActionsPerRequest, 1, 10_000)
+	count("MAX_INTROSPECTION_FIELDS", r.maxIntrospection, &c.MaxIntrospectionFields, 1, 1000)
+	count("MAX_ERRORS", r.maxErrors, &c.MaxErrors, 1, 100_000)
+	boolean("PERSISTED_OPERATIONS_ONLY", r.persistedOnly, &c.PersistedOnly)
+	c.PersistedFile = strings.TrimSpace(r.persistedFile)
+	if c.PersistedOnly && c.PersistedFile == "" {
+		bad("PERSISTED_OPERATIONS_FILE", "is required when PERSISTED_OPERATIONS_ONLY=true")
+	}
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
 	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/cost"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
@@ -31,17 +32,25 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
-	// MaxDepth and MaxComplexity bound what one operation may ask for
-	// (0: no limit). Complexity weighs lists by their page size.
-	MaxDepth      int
-	MaxComplexity int
+	// Limits bound what one request may cost; Costs is the cost model
+	// that the operation limits estimate with.
+	Limits Limits
+	Costs  cost.Model
+	// PersistedStore keeps automatic persisted queries (shared by every
+	// replica when it is Redis); nil keeps them in process.
+	PersistedStore cache.Store
+	// TrustedDocuments, when PersistedOnly, are the only operations that
+	// run (by their SHA-256); they also answer APQ hashes without a store.
+	TrustedDocuments map[string]string
+	PersistedOnly    bool
 }
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
-// introspection, one error presenter and panic recovery.
+// introspection, persisted queries, the cost limits, one error presenter
+// and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
-	srv.AddTransport(Transport{})
+	srv.AddTransport(Transport{MaxErrors: opts.Limits.MaxErrors})
 	size := opts.QueryCacheSize
 	if size <= 0 {
 		size = 1000
@@ -49,14 +58,18 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](size))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true) // suggestions would name the schema's fields
 	}
-	if opts.MaxDepth > 0 {
-		srv.Use(depthLimit{Max: opts.MaxDepth})
+	store := opts.PersistedStore
+	if store == nil {
+		store = cache.NewMemoryStore(1000)
 	}
-	if opts.MaxComplexity > 0 {
-		srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
-	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	// Order matters: the persisted document is found first, then its size
+	// is checked, then (after validation) its cost.
+	srv.Use(persistedQueries{store: store, trusted: opts.TrustedDocuments, only: opts.PersistedOnly})
+	srv.Use(documentLimits{opts.Limits})
+	srv.Use(operationLimits{Limits: opts.Limits, model: opts.Costs, introspection: opts.Introspection})
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)
 	names := newOperationNames(100)
@@ -157,7 +170,7 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr.Extensions = ext
 	case errors.Is(err, context.Canceled):
 		gqlErr.Message = "the request was cancelled"
-		gqlErr.Extensions = map[string]any{"code": "CANCELLED"}
+		gqlErr.Extensions = map[string]any{"code": sources.ECancelled}
 	case errors.Is(err, context.DeadlineExceeded):
 		gqlErr.Message = "the request timed out"
 		gqlErr.Extensions = map[string]any{"code": sources.EUpstreamUnavailable}

@@ -3,58 +3,148 @@ package graphqlhttp
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/talkdesk-intercom/api/internal/cost"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
-// depthLimit rejects operations nested deeper than Max fields. Introspection
-// fields (__schema, __type) are not counted: tools send deep introspection
-// queries, and they cost no upstream call.
-type depthLimit struct{ Max int }
+// Limits bound what one request may cost (0: no bound). The first five are
+// checked on the document's tokens before it is parsed, the others on the
+// validated operation with its variables, before it runs.
+type Limits struct {
+	MaxTokens     int // tokens of the document
+	MaxFields     int // fields and fragment spreads written in the document
+	MaxAliases    int
+	MaxDirectives int
+	MaxNesting    int // braces, brackets and parentheses open at once
+
+	MaxDepth         int // deepest chain of fields, introspection excepted
+	MaxComplexity    int // field values the answer may hold (lists weigh their size)
+	MaxIntercomCalls int // Intercom calls the operation may make at worst
+	MaxActions       int // mutation fields that write
+	MaxIntrospection int // __schema and __type fields
+
+	MaxErrors int // errors in one answer; the rest are summed up in one
+}
+
+// The settings that set each limit, named in refusals so that a developer
+// knows what was exceeded (and an operator what to raise).
+const (
+	settingTokens        = "MAX_QUERY_TOKENS"
+	settingFields        = "MAX_QUERY_FIELDS"
+	settingAliases       = "MAX_QUERY_ALIASES"
+	settingDirectives    = "MAX_QUERY_DIRECTIVES"
+	settingNesting       = "MAX_QUERY_NESTING"
+	settingDepth         = "MAX_QUERY_DEPTH"
+	settingComplexity    = "MAX_QUERY_COMPLEXITY"
+	settingIntercomCalls = "MAX_INTERCOM_CALLS_PER_OPERATION"
+	settingActions       = "MAX_ACTIONS_PER_REQUEST"
+	settingIntrospection = "MAX_INTROSPECTION_FIELDS"
+)
+
+// refusal is a request error that names the limit, its bound and the value
+// the request reached.
+func refusal(code, setting, what string, value, limit int) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf("the operation has %d %s; at most %d are allowed (%s)", value, what, limit, setting),
+		Extensions: map[string]any{"code": code, "limit": setting, "max": limit, "value": value},
+	}
+}
+
+// documentLimits refuses documents over the token-level bounds before
+// gqlgen parses and validates them.
+type documentLimits struct{ Limits }
 
 var _ interface {
 	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = depthLimit{}
+	graphql.OperationParameterMutator
+} = documentLimits{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (documentLimits) ExtensionName() string                   { return "DocumentLimits" }
+func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
-	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0); depth > d.Max {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("the operation is nested %d fields deep; at most %d are allowed", depth, d.Max),
-			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+func (d documentLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	n := scanDocument(p.Query)
+	for _, c := range []struct {
+		value, limit  int
+		setting, what string
+	}{
+		{n.Tokens, d.MaxTokens, settingTokens, "tokens"},
+		{n.Fields, d.MaxFields, settingFields, "fields and fragment spreads"},
+		{n.Aliases, d.MaxAliases, settingAliases, "aliases"},
+		{n.Directives, d.MaxDirectives, settingDirectives, "directives"},
+		{n.Nesting, d.MaxNesting, settingNesting, "levels of nested braces, brackets and parentheses"},
+	} {
+		if c.limit > 0 && c.value > c.limit {
+			return refusal(sources.EQueryTooLarge, c.setting, c.what, c.value, c.limit)
 		}
 	}
 	return nil
 }
 
-// selectionDepth is the deepest chain of fields in set, following fragments.
-func selectionDepth(set ast.SelectionSet, depth int) int {
-	deepest := depth
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			d = selectionDepth(s.SelectionSet, depth+1)
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, depth)
-			}
-		}
-		deepest = max(deepest, d)
+// operationLimits estimates the validated operation with the cost model and
+// refuses it before it runs when it is over a bound. Every refusal carries
+// the estimate in extensions.cost.
+type operationLimits struct {
+	Limits
+	model         cost.Model
+	introspection bool
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = operationLimits{}
+
+func (operationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (o operationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
 	}
-	return deepest
+	est := cost.Operation(o.model, oc.Operation, oc.Variables)
+	err := o.check(est)
+	if err != nil {
+		err.Extensions["cost"] = map[string]any{
+			"intercomCalls": est.IntercomCalls, "maxIntercomCalls": o.MaxIntercomCalls,
+			"complexity": est.Complexity, "maxComplexity": o.MaxComplexity,
+			"depth": est.Depth, "actions": est.Actions,
+		}
+	}
+	return err
+}
+
+func (o operationLimits) check(est cost.Estimate) *gqlerror.Error {
+	if !o.introspection && est.Introspection > 0 {
+		return &gqlerror.Error{
+			Message:    "introspection is disabled on this server (INTROSPECTION=false)",
+			Extensions: map[string]any{"code": sources.EIntrospectionDisabled},
+		}
+	}
+	over := func(v, limit int) bool { return limit > 0 && v > limit }
+	switch {
+	case over(est.Introspection, o.MaxIntrospection):
+		return refusal(sources.EQueryTooComplex, settingIntrospection, "__schema and __type fields", est.Introspection, o.MaxIntrospection)
+	case over(est.Depth, o.MaxDepth):
+		e := refusal(sources.EQueryTooComplex, settingDepth, "", est.Depth, o.MaxDepth)
+		e.Message = fmt.Sprintf("the operation is nested %d fields deep; at most %d are allowed (%s)", est.Depth, o.MaxDepth, settingDepth)
+		return e
+	case over(est.Actions, o.MaxActions):
+		return refusal(sources.ETooManyActions, settingActions, "actions", est.Actions, o.MaxActions)
+	case over(est.IntercomCalls, o.MaxIntercomCalls):
+		e := refusal(sources.EUpstreamBudgetExceeded, settingIntercomCalls, "", est.IntercomCalls, o.MaxIntercomCalls)
+		e.Message = fmt.Sprintf("the operation may cost up to %d Intercom calls; one operation may cost at most %d (%s): split it or ask for fewer objects",
+			est.IntercomCalls, o.MaxIntercomCalls, settingIntercomCalls)
+		return e
+	case over(est.Complexity, o.MaxComplexity):
+		e := refusal(sources.EQueryTooComplex, settingComplexity, "", est.Complexity, o.MaxComplexity)
+		e.Message = fmt.Sprintf("the operation may resolve %d field values; at most %d are allowed (%s): ask for smaller pages or fewer fields",
+			est.Complexity, o.MaxComplexity, settingComplexity)
+		return e
+	}
+	return nil
 }

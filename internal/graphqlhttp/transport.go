@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 const (
@@ -25,7 +28,11 @@ const (
 )
 
 // Transport implements gqlgen's graphql.Transport for GET and POST.
-type Transport struct{}
+type Transport struct {
+	// MaxErrors bounds the errors of one answer (0: 100): the rest are
+	// counted in one last error.
+	MaxErrors int
+}
 
 var _ graphql.Transport = Transport{}
 
@@ -36,7 +43,7 @@ func (Transport) Supports(r *http.Request) bool {
 }
 
 // Do parses, validates and executes one GraphQL request.
-func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	media, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
 		writeError(w, mediaJSON, http.StatusNotAcceptable,
@@ -53,6 +60,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	}
 
 	ctx := r.Context()
+	out := func(status int, resp *graphql.Response) { write(w, media, status, capErrors(resp, t.MaxErrors)) }
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
@@ -62,7 +70,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
-		write(w, media, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
+		out(status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), capList(errs, t.MaxErrors)))
 		return
 	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
@@ -73,7 +81,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		return
 	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
-	write(w, media, http.StatusOK, handle(ctx))
+	out(http.StatusOK, handle(ctx))
 }
 
 // readParams reads the request's query, operation name, variables and
@@ -113,7 +121,7 @@ func readParams(r *http.Request) (*graphql.RawParams, int, string) {
 	default:
 		return nil, http.StatusMethodNotAllowed, "use GET or POST"
 	}
-	if strings.TrimSpace(params.Query) == "" {
+	if strings.TrimSpace(params.Query) == "" && params.Extensions["persistedQuery"] == nil {
 		return nil, http.StatusBadRequest, "the request has no query"
 	}
 	return params, 0, ""
@@ -188,9 +196,43 @@ func write(w http.ResponseWriter, media string, status int, resp *graphql.Respon
 	_, _ = w.Write(b)
 }
 
+// maxMessage bounds an error message: messages may quote the document
+// (a field name, a value), which a caller can make as long as the body.
+const maxMessage = 500
+
+// capList keeps the first max errors of a request error list (before the
+// error presenter runs on each), and says how many more there were.
+func capList(errs gqlerror.List, max int) gqlerror.List {
+	if max <= 0 {
+		max = 100
+	}
+	if len(errs) <= max {
+		return errs
+	}
+	more := len(errs) - max
+	return append(errs[:max:max], &gqlerror.Error{
+		Message:    fmt.Sprintf("%d more errors not shown", more),
+		Extensions: map[string]any{"code": sources.EQueryTooLarge, "omittedErrors": more},
+	})
+}
+
+// capErrors bounds an answer's errors in number and each message in length.
+func capErrors(resp *graphql.Response, max int) *graphql.Response {
+	if resp == nil {
+		return resp
+	}
+	resp.Errors = capList(resp.Errors, max)
+	for _, e := range resp.Errors {
+		if len(e.Message) > maxMessage {
+			e.Message = strings.ToValidUTF8(e.Message[:maxMessage], "") + "…"
+		}
+	}
+	return resp
+}
+
 func writeError(w http.ResponseWriter, media string, status int, msg string) {
 	write(w, media, status, &graphql.Response{Errors: gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": "BAD_REQUEST"},
+		Extensions: map[string]any{"code": sources.EBadRequest},
 	}}})
 }
