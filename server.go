@@ -244,7 +244,7 @@ func (s *services) baseURLFor(region string) (string, error) {
 	}
 	u, ok := intercom.RegionBaseURL(region)
 	if !ok {
-		return "", sources.InputError("region", "%q is not an Intercom region: use us, eu or au", region)
+		return "", sources.InputError("region", "%s is not an Intercom region: use us, eu or au", sources.Quote(region))
 	}
 	return u, nil
 }
@@ -317,7 +317,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
 	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
+		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + sources.Quote(r.URL.Path)})
 	})
 	return web.Chain(mux,
 		web.WithRequest(logger),

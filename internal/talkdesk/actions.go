@@ -85,7 +85,7 @@ func (b *Bridge) action() http.Handler {
 		name := r.PathValue("name")
 		runner, ok := runners[name]
 		if !ok {
-			writeMessage(w, http.StatusNotFound, "no action named "+quote(name)+"; the actions are "+strings.Join(actionNames(), ", "))
+			writeMessage(w, http.StatusNotFound, "no action named "+sources.Quote(name)+"; the actions are "+strings.Join(actionNames(), ", "))
 			return
 		}
 		b.call(func(ctx context.Context, c *call) (reply, error) {
@@ -262,7 +262,7 @@ func logCall(ctx context.Context, svc *actions.Service, in *inputs, key string) 
 		t, ok := parseTime(raw)
 		if !ok {
 			in.keep(actions.Problems{{Field: "data.started_at", Code: sources.EBadUserInput,
-				Message: "data.started_at " + quote(raw) + " is not a time such as 2024-05-01T14:03:00Z"}})
+				Message: "data.started_at " + sources.Quote(raw) + " is not a time such as 2024-05-01T14:03:00Z"}})
 		}
 		req.StartedAt = t
 	}
@@ -340,9 +340,4 @@ func bridgeField(f string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

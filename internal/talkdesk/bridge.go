@@ -90,7 +90,7 @@ func New(cfg Config) *Bridge {
 	b.mux.Handle("/talkdesk/actions.json", only("GET", http.HandlerFunc(b.actionsDocument)))
 	b.mux.Handle("/talkdesk/logo.svg", only("GET", http.HandlerFunc(serveLogo)))
 	b.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+r.URL.Path+
+		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+sources.Quote(r.URL.Path)+
 			"; the endpoints are listed in GET /talkdesk/integration.json")
 	})
 	return b
@@ -103,7 +103,7 @@ func only(method string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
 			w.Header().Set("Allow", method)
-			writeMessage(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
+			writeMessage(w, http.StatusMethodNotAllowed, sources.Quote(r.URL.Path)+" takes "+method)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -168,7 +168,7 @@ func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
 	_, known := intercom.RegionBaseURL(env.auth.region)
 	baseURL, err := b.cfg.BaseURL(env.auth.region)
 	if err != nil || (!known && env.auth.region != "") {
-		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %q is not an Intercom region: use us, eu or au", env.auth.region)
+		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %s is not an Intercom region: use us, eu or au", sources.Quote(env.auth.region))
 	}
 	t, err := b.cfg.Tenants.ForToken(ctx, env.auth.token, baseURL)
 	if err != nil {

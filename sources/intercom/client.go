@@ -394,11 +394,13 @@ func statusError(endpoint string, status int, header http.Header, body []byte) e
 	return e
 }
 
+// suffix adds Intercom's own explanation, cut short: Intercom may repeat
+// the value it refused, and that value came from our caller.
 func suffix(detail string) string {
 	if detail == "" {
 		return ""
 	}
-	return ": " + detail
+	return ": " + sources.Clip(detail, 200)
 }
 
 func truncate(s string, n int) string {
