@@ -46,6 +46,7 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 150
+	defaultMaxList  = 20
 )
 
 // syncContext is the `context` of a sync's next pages.
