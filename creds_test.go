@@ -268,3 +268,45 @@ func TestEchoedInputsAreCut(t *testing.T) {
 		}
 	})
 }
+
+func TestCustomAttributesMustBeAnObject(t *testing.T) {
+	env := newTestEnv(t)
+	ws := env.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	for _, c := range []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"createContact inline", `mutation { createContact(input: {email: "a@example.org", customAttributes: [1, 2, 3]}) { created } }`, nil},
+		{"createContact variable", createContactMutation, map[string]any{"input": map[string]any{"email": "a@example.org", "customAttributes": []any{1, 2, 3}}}},
+		{"updateContact string", `mutation($id: ID!) { updateContact(input: {id: $id, customAttributes: "plan"}) { contact { id } } }`, map[string]any{"id": demo.ID}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws.ResetCalls()
+			r := env.query(t, c.query, c.vars, nil)
+			if len(r.Errors) == 0 {
+				t.Fatalf("no error: %s", r.Data)
+			}
+			ext := r.Errors[0].Extensions
+			if got, want := ext["code"], "BAD_USER_INPUT"; got != want {
+				t.Errorf("code %v, want %s (%s)", got, want, r.Errors[0].Message)
+			}
+			if got, want := ext["field"], "customAttributes"; got != want {
+				t.Errorf("field %v, want %s", got, want)
+			}
+			if got := ws.TotalCalls(); got != 0 {
+				t.Errorf("%d calls reached Intercom, want 0", got)
+			}
+		})
+	}
+	t.Run("bridge create_contact", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{"auth": testAuth(),
+			"data": map[string]any{"email": "a@example.org", "custom_attributes": []any{1, 2, 3}}})
+		r := bridgePost(t, env.URL+"/talkdesk/actions/create_contact", string(body))
+		var got struct{ Code, Message string }
+		r.decode(t, &got)
+		if r.Status != http.StatusBadRequest || got.Code != "BAD_USER_INPUT" || !strings.Contains(got.Message, "data.custom_attributes") {
+			t.Errorf("HTTP %d %s, want 400 BAD_USER_INPUT naming data.custom_attributes", r.Status, r.Body)
+		}
+	})
+}
