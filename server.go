@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -141,10 +142,13 @@ type services struct {
 	mainBaseURL string
 	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
 	trusted map[string]string
+	// upstream sends every tenant's Intercom calls: one pool of connections
+	// however many tokens callers bring.
+	upstream *http.Client
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
-	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL}
+	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg)}
 	if cfg.PersistedFile != "" {
 		var err error
 		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.PersistedFile); err != nil {
@@ -163,15 +167,45 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.CacheEnabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
-	svc.registry = &tenants.Registry{New: func(token, baseURL string) (*tenants.Tenant, error) {
-		t, _, _, err := svc.newTenant(token, baseURL)
-		return t, err
-	}, RejectFor: 10 * time.Second}
+	newTokens := access.NewLimiter(cfg.NewTokenRate)
+	svc.registry = &tenants.Registry{
+		Validate: svc.validateToken,
+		New: func(token, baseURL string, ws *sources.Workspace) (*tenants.Tenant, error) {
+			t, _, _, err := svc.newTenant(token, baseURL, ws.ID)
+			return t, err
+		},
+		AllowNew: func(ctx context.Context) (time.Duration, bool) {
+			return newTokens.Allow(access.Caller(ctx))
+		},
+		Max: cfg.MaxTenants, RejectFor: cfg.TokenRejectTTL, MaxRejected: cfg.TokenRejectMax,
+	}
 	var err error
-	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL); err != nil {
+	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// newUpstreamClient is the one HTTP client of every Intercom call, with
+// bounded connections: callers' tokens must not each open a pool.
+func newUpstreamClient(cfg config.Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxConnsPerHost = cfg.IntercomMaxConns
+	t.MaxIdleConnsPerHost = cfg.IntercomMaxConns // batches fan out to one host: keep them warm
+	t.MaxIdleConns = 4 * cfg.IntercomMaxConns    // a few regions, or the emulator
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// validateToken asks Intercom's /me about a caller's token with a bare
+// client: nothing else is built for a token until Intercom accepts it.
+func (s *services) validateToken(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
+	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.IntercomVersion,
+		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream})
+	if err != nil {
+		return nil, err
+	}
+	return client.Validate(ctx)
 }
 
 // newCacheStore is Redis when configured, else in process.
@@ -193,7 +227,8 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 
 // newTenant wires one workspace: the Intercom client, the cache in front of
 // it, the interactions reader and the actions. It makes no network call.
-func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
+// workspace is the workspace id when a validation has told it.
+func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
 	client, err := intercom.New(intercom.Config{
 		Token:       token,
@@ -202,6 +237,8 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 		Timeout:     cfg.IntercomTimeout,
 		Concurrency: cfg.FetchConcurrency,
 		Observe:     s.metrics.ObserveUpstream,
+		HTTPClient:  s.upstream,
+		Workspace:   workspace,
 
 		RateLimitPerMinute: cfg.IntercomRate,
 	})
@@ -252,7 +289,7 @@ func (s *services) baseURLFor(region string) (string, error) {
 	}
 	u, ok := intercom.RegionBaseURL(region)
 	if !ok {
-		return "", sources.InputError("region", "%q is not an Intercom region: use us, eu or au", region)
+		return "", sources.InputError("region", "%s is not an Intercom region: use us, eu or au", sources.Quote(region))
 	}
 	return u, nil
 }
@@ -329,13 +366,13 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
-		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: keys, Loaders: loaderCfg,
+		Tenants: svc.registry, BaseURL: svc.baseURLFor, Keys: keys, Loaders: loaderCfg, MaxList: cfg.TalkdeskMaxList,
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
 	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + r.URL.Path})
+		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + sources.Quote(r.URL.Path)})
 	})
 	return web.Chain(mux,
 		web.WithRequest(logger),
@@ -383,6 +420,10 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 				t, err = s.registry.ForToken(r.Context(), token, baseURL)
 			}
 			if err != nil {
+				var coded *sources.Error
+				if errors.As(err, &coded) && coded.RetryAfterSeconds > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(coded.RetryAfterSeconds))
+				}
 				access.Reject(w, r, sources.HTTPStatus(sources.ErrorCode(err)), sources.ErrorCode(err), sources.ErrorMessage(err))
 				return
 			}

@@ -33,7 +33,7 @@ func normalizePhone(raw string, defaultCountry *string) (string, error) {
 	if defaultCountry != nil {
 		country = strings.TrimSpace(*defaultCountry)
 		if country != "" && !phone.IsValidCountry(country) {
-			return "", sources.InputError("defaultCountry", "defaultCountry %q is not an ISO 3166-1 alpha-2 country code such as US or GB", country)
+			return "", sources.InputError("defaultCountry", "defaultCountry %s is not an ISO 3166-1 alpha-2 country code such as US or GB", sources.Quote(country))
 		}
 	}
 	e164, err := phone.Normalize(raw, country)
@@ -47,7 +47,7 @@ func normalizePhone(raw string, defaultCountry *string) (string, error) {
 func normalizeEmail(raw string) (string, error) {
 	email, ok := sources.NormalizeEmail(raw)
 	if !ok {
-		return "", sources.InputError("email", "email %q is not an email address", raw)
+		return "", sources.InputError("email", "email %s is not an email address", sources.Quote(raw))
 	}
 	return email, nil
 }

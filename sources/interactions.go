@@ -37,7 +37,7 @@ func (k InteractionKind) Valid() bool { return slices.Contains(InteractionKinds(
 func ParseInteractionKind(s string) (InteractionKind, error) {
 	k := InteractionKind(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "s"))
 	if !k.Valid() {
-		return "", InputError("kinds", "%q is not an interaction kind: use one of %s", s, kindList(InteractionKinds()))
+		return "", InputError("kinds", "%s is not an interaction kind: use one of %s", Quote(s), kindList(InteractionKinds()))
 	}
 	return k, nil
 }

@@ -26,7 +26,7 @@ func UnmarshalTime(v any) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, sources.InputError("", "%q is not an RFC 3339 time such as 2026-11-24T17:12:00Z", s)
+		return time.Time{}, sources.InputError("", "%s is not an RFC 3339 time such as 2026-11-24T17:12:00Z", sources.Quote(s))
 	}
 	return t, nil
 }

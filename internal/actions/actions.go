@@ -136,7 +136,7 @@ func (s *Service) author(ctx context.Context, p *Problems, field, id string) (st
 		return "", err
 	}
 	if a == nil {
-		p.addCode(sources.ENotFound, field, "no admin has id %q", id)
+		p.addCode(sources.ENotFound, field, "no admin has id %s", sources.Quote(id))
 	}
 	return id, nil
 }
@@ -161,7 +161,7 @@ func (s *Service) contact(ctx context.Context, p *Problems, field, id string) (*
 		return nil, err
 	}
 	if found[id] == nil {
-		p.addCode(sources.ENotFound, field, "no contact has id %q", id)
+		p.addCode(sources.ENotFound, field, "no contact has id %s", sources.Quote(id))
 	}
 	return found[id], nil
 }

@@ -55,7 +55,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 	case "outbound":
 		customer, customerField = to, "to"
 	default:
-		p.add("direction", "%q is not a direction: use inbound or outbound", req.Direction)
+		p.add("direction", "%s is not a direction: use inbound or outbound", sources.Quote(req.Direction))
 	}
 	if req.StartedAt.IsZero() {
 		p.add("startedAt", "startedAt is required")
@@ -75,7 +75,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 			return LogCallResult{}, err
 		}
 		if a == nil {
-			p.addCode(sources.ENotFound, "agentId", "no admin has id %q", req.AgentID)
+			p.addCode(sources.ENotFound, "agentId", "no admin has id %s", sources.Quote(req.AgentID))
 		} else {
 			agentName = a.Name
 		}

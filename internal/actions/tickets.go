@@ -94,7 +94,7 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 		names = append(names, tt.Name+" ("+tt.ID+")")
 	}
 	sort.Strings(names)
-	p.add(field, "%q is not a ticket type of this workspace; its types are: %s", v, strings.Join(names, ", "))
+	p.add(field, "%s is not a ticket type of this workspace; its types are: %s", sources.Quote(v), strings.Join(names, ", "))
 	return "", nil
 }
 

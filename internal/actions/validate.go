@@ -41,7 +41,7 @@ func checkEmail(p *Problems, field, v string) string {
 	}
 	email, ok := sources.NormalizeEmail(v)
 	if !ok {
-		p.add(field, "%q is not an email address", v)
+		p.add(field, "%s is not an email address", sources.Quote(v))
 	}
 	return email
 }
@@ -52,7 +52,7 @@ func checkPhone(p *Problems, field, v, defaultCountry string) string {
 		return ""
 	}
 	if defaultCountry != "" && !phone.IsValidCountry(defaultCountry) {
-		p.add("defaultCountry", "%q is not an ISO 3166-1 alpha-2 country code such as US or GB", defaultCountry)
+		p.add("defaultCountry", "%s is not an ISO 3166-1 alpha-2 country code such as US or GB", sources.Quote(defaultCountry))
 		return ""
 	}
 	e164, err := phone.Normalize(v, defaultCountry)
@@ -68,7 +68,7 @@ func checkRole(p *Problems, field, v string) string {
 	case "", "user", "lead":
 		return r
 	default:
-		p.add(field, "%q is not a role: use user or lead", v)
+		p.add(field, "%s is not a role: use user or lead", sources.Quote(v))
 		return ""
 	}
 }
@@ -85,7 +85,7 @@ func checkAttributes(p *Problems, field string, attrs map[string]any) {
 		case nil, string, bool, float64, int, int64:
 		default:
 			if _, isNumber := v.(interface{ String() string }); !isNumber {
-				p.add(field, "custom attribute %q must be a string, number, boolean or null", k)
+				p.add(field, "custom attribute %s must be a string, number, boolean or null", sources.Quote(k))
 			}
 		}
 	}
@@ -98,7 +98,7 @@ func checkURL(p *Problems, field, v string) string {
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add(field, "%q is not an http(s) URL", v)
+		p.add(field, "%s is not an http(s) URL", sources.Quote(v))
 		return ""
 	}
 	return v

@@ -66,6 +66,14 @@ type Config struct {
 	PublicBaseURL       string        // where Talkdesk reaches this server; "" takes each request's Host
 	TalkdeskPageSize    int           // contacts per contact_sync page
 	TalkdeskSearchDelay time.Duration // how far the sync checkpoint stays behind Intercom's search indexing
+	TalkdeskMaxList     int           // most items of a list in a bridge call that fans out to Intercom (contact_phones, contact_emails)
+
+	// Callers' own tokens (the bridge, MULTI_TENANT): what an unknown token may cost.
+	TokenRejectTTL   time.Duration // how long a token Intercom rejected is refused without asking again
+	TokenRejectMax   int           // most rejected tokens remembered (by hash)
+	NewTokenRate     int           // validations of unknown tokens per minute per caller
+	MaxTenants       int           // most workspaces of callers' tokens kept
+	IntercomMaxConns int           // open connections to each Intercom host, shared by every workspace
 }
 
 // CacheTTLs are the freshness settings of the cache.
@@ -93,6 +101,7 @@ type raw struct {
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
 	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting                                           string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
+	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
 }
 
 func (r *raw) settings() []setting {
@@ -146,6 +155,12 @@ func (r *raw) settings() []setting {
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
 		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. https://bridge.example.com) that Talkdesk's integration.json and actions.json point to; empty: each request's Host", dst: &r.publicBaseURL},
 		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", dst: &r.talkdeskPageSize},
+		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (contact_phones, contact_emails); more is a 400", dst: &r.talkdeskMaxList},
+		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused without asking Intercom again", dst: &r.tokenRejectTTL},
+		{env: "TOKEN_REJECT_MAX", flag: "token-reject-max", def: "10000", usage: "most rejected tokens remembered (by hash)", dst: &r.tokenRejectMax},
+		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through /me; more is a 429", dst: &r.newTokenRate},
+		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", dst: &r.maxTenants},
+		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", dst: &r.intercomMaxConns},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", dst: &r.talkdeskSearchDelay},
 	}
 }
@@ -264,6 +279,7 @@ func (r raw) validate() (Config, error) {
 	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
 	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
 	duration("TALKDESK_SEARCH_DELAY", r.talkdeskSearchDelay, &c.TalkdeskSearchDelay, true)
+	duration("TOKEN_REJECT_TTL", r.tokenRejectTTL, &c.TokenRejectTTL, true)
 	if r.publicBaseURL != "" {
 		u, err := url.Parse(r.publicBaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -318,6 +334,11 @@ func (r raw) validate() (Config, error) {
 	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
 	count("TALKDESK_PAGE_SIZE", r.talkdeskPageSize, &c.TalkdeskPageSize, 1, 150)
+	count("TALKDESK_MAX_LIST", r.talkdeskMaxList, &c.TalkdeskMaxList, 1, 1000)
+	count("TOKEN_REJECT_MAX", r.tokenRejectMax, &c.TokenRejectMax, 1, 10_000_000)
+	count("NEW_TOKEN_RATE_LIMIT", r.newTokenRate, &c.NewTokenRate, 1, 1_000_000)
+	count("MAX_TENANTS", r.maxTenants, &c.MaxTenants, 1, 1_000_000)
+	count("INTERCOM_MAX_CONNS", r.intercomMaxConns, &c.IntercomMaxConns, 1, 10_000)
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {

@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // maxInputLen bounds the work done on hostile input; real numbers with
@@ -48,11 +50,11 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 		return nil, &Error{fmt.Sprintf("the phone number is longer than %d characters", maxInputLen)}
 	}
 	if !strings.ContainsFunc(s, unicode.IsDigit) {
-		return nil, &Error{fmt.Sprintf("%q has no digits", s)}
+		return nil, &Error{sources.Quote(s) + " has no digits"}
 	}
 	region := strings.ToUpper(strings.TrimSpace(defaultCountry))
 	if region != "" && !IsValidCountry(region) {
-		return nil, &Error{fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code", defaultCountry)}
+		return nil, &Error{sources.Quote(defaultCountry) + " is not an ISO 3166-1 alpha-2 country code"}
 	}
 	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") { // RFC 3966 URIs from softphones
 		s = strings.TrimSpace(s[4:])
@@ -64,7 +66,7 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 	}
 	international := strings.HasPrefix(s, "+")
 	if !international && region == "" {
-		return nil, &Error{fmt.Sprintf("%q has no country code: write it as +<country code><number> or give a default country", s)}
+		return nil, &Error{sources.Quote(s) + " has no country code: write it as +<country code><number> or give a default country"}
 	}
 	if region == "" {
 		region = "ZZ" // unknown region: the number must carry its own country code
@@ -76,13 +78,13 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 	switch phonenumbers.IsPossibleNumberWithReason(num) {
 	case phonenumbers.IS_POSSIBLE, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
 	case phonenumbers.INVALID_COUNTRY_CODE:
-		return nil, &Error{fmt.Sprintf("%q has an unknown country code", s)}
+		return nil, &Error{sources.Quote(s) + " has an unknown country code"}
 	case phonenumbers.TOO_SHORT:
-		return nil, &Error{fmt.Sprintf("%q is too short to be a phone number", s)}
+		return nil, &Error{sources.Quote(s) + " is too short to be a phone number"}
 	case phonenumbers.TOO_LONG:
-		return nil, &Error{fmt.Sprintf("%q is too long to be a phone number", s)}
+		return nil, &Error{sources.Quote(s) + " is too long to be a phone number"}
 	default:
-		return nil, &Error{fmt.Sprintf("%q is not a possible phone number", s)}
+		return nil, &Error{sources.Quote(s) + " is not a possible phone number"}
 	}
 	// Possible is a length check, deliberately looser than "valid": numbering
 	// plans change faster than any library's metadata, and an unknown caller
@@ -90,7 +92,7 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 	// E.164 form does not read back as itself are refused.
 	if again, err := phonenumbers.Parse(phonenumbers.Format(num, phonenumbers.E164), "ZZ"); err != nil ||
 		phonenumbers.Format(again, phonenumbers.E164) != phonenumbers.Format(num, phonenumbers.E164) {
-		return nil, &Error{fmt.Sprintf("%q is not a valid phone number", s)}
+		return nil, &Error{sources.Quote(s) + " is not a valid phone number"}
 	}
 	return num, nil
 }
@@ -98,13 +100,13 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 func describeParseError(s string, err error) string {
 	switch {
 	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
-		return fmt.Sprintf("%q has an unknown country code", s)
+		return sources.Quote(s) + " has an unknown country code"
 	case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
-		return fmt.Sprintf("%q is too short to be a phone number", s)
+		return sources.Quote(s) + " is too short to be a phone number"
 	case errors.Is(err, phonenumbers.ErrNumTooLong):
-		return fmt.Sprintf("%q is too long to be a phone number", s)
+		return sources.Quote(s) + " is too long to be a phone number"
 	default:
-		return fmt.Sprintf("%q is not a phone number", s)
+		return sources.Quote(s) + " is not a phone number"
 	}
 }
 

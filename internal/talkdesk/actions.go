@@ -22,7 +22,9 @@ import (
 //
 //   - data holds the action's inputs under the catalogue's keys. Values are
 //     strings; numbers are read as their text, and `duration` and booleans
-//     may come as strings or numbers.
+//     may come as strings or numbers. create_contact and update_contact
+//     also take data.custom_attributes, a JSON object (outside the
+//     catalogue: Talkdesk's forms have no object fields).
 //   - meta.contact_external_id is the Intercom contact the action is about
 //     (actions in the scope of a contact); meta.agent_external_id is the
 //     Intercom admin who acts (the note's author, the ticket's or call's
@@ -85,7 +87,7 @@ func (b *Bridge) action() http.Handler {
 		name := r.PathValue("name")
 		runner, ok := runners[name]
 		if !ok {
-			writeMessage(w, http.StatusNotFound, "no action named "+quote(name)+"; the actions are "+strings.Join(actionNames(), ", "))
+			writeMessage(w, http.StatusNotFound, "no action named "+sources.Quote(name)+"; the actions are "+strings.Join(actionNames(), ", "))
 			return
 		}
 		b.call(func(ctx context.Context, c *call) (reply, error) {
@@ -156,6 +158,12 @@ func (in *inputs) integer(key string) int {
 	return n
 }
 
+func (in *inputs) attributes(key string) map[string]any {
+	m, err := in.data.attributes(key)
+	in.keep(err)
+	return m
+}
+
 func (in *inputs) contactID() string {
 	s, err := in.meta.str("contact_external_id")
 	in.keep(err)
@@ -170,7 +178,8 @@ func (in *inputs) agentID() string {
 
 func createContact(ctx context.Context, svc *actions.Service, in *inputs, key string) (actionResult, error) {
 	req := actions.CreateContactRequest{Name: in.str("name"), Email: in.str("email"), Phone: in.str("phone"),
-		Role: in.str("role"), ExternalID: in.str("external_id"), CompanyID: in.str("company_id")}
+		Role: in.str("role"), ExternalID: in.str("external_id"), CompanyID: in.str("company_id"),
+		CustomAttributes: in.attributes("custom_attributes")}
 	if in.err != nil {
 		return actionResult{}, in.err
 	}
@@ -194,7 +203,8 @@ func contactResult(msg string, ct *sources.Contact) actionResult {
 
 func updateContact(ctx context.Context, svc *actions.Service, in *inputs, key string) (actionResult, error) {
 	req := actions.UpdateContactRequest{ID: in.contactID(), Name: in.optional("name"), Email: in.optional("email"),
-		Phone: in.optional("phone"), Role: in.optional("role"), ExternalID: in.optional("external_id")}
+		Phone: in.optional("phone"), Role: in.optional("role"), ExternalID: in.optional("external_id"),
+		CustomAttributes: in.attributes("custom_attributes")}
 	if in.err != nil {
 		return actionResult{}, in.err
 	}
@@ -262,7 +272,7 @@ func logCall(ctx context.Context, svc *actions.Service, in *inputs, key string) 
 		t, ok := parseTime(raw)
 		if !ok {
 			in.keep(actions.Problems{{Field: "data.started_at", Code: sources.EBadUserInput,
-				Message: "data.started_at " + quote(raw) + " is not a time such as 2024-05-01T14:03:00Z"}})
+				Message: "data.started_at " + sources.Quote(raw) + " is not a time such as 2024-05-01T14:03:00Z"}})
 		}
 		req.StartedAt = t
 	}
@@ -340,9 +350,4 @@ func bridgeField(f string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

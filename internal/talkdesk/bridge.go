@@ -31,6 +31,8 @@ const Prefix = "/talkdesk/"
 // Tenants finds the workspace of a token (tenants.Registry does).
 type Tenants interface {
 	ForToken(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
+	// Revalidate is ForToken asking Intercom now, even for a known token.
+	Revalidate(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
 }
 
 // Config holds the bridge's dependencies and settings.
@@ -46,6 +48,9 @@ type Config struct {
 	Loaders loaders.Config
 	// PageSize is the number of contacts per contact_sync page (max 150).
 	PageSize int
+	// MaxList bounds a list whose items are each looked up in Intercom
+	// (contact_phones, contact_emails); default defaultMaxList.
+	MaxList int
 	// SearchDelay is how long Intercom's search may take to index a change;
 	// see checkpointOf.
 	SearchDelay time.Duration
@@ -72,6 +77,9 @@ func New(cfg Config) *Bridge {
 	case cfg.PageSize > maxPageSize:
 		cfg.PageSize = maxPageSize
 	}
+	if cfg.MaxList <= 0 {
+		cfg.MaxList = defaultMaxList
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -81,7 +89,7 @@ func New(cfg Config) *Bridge {
 	b := &Bridge{cfg: cfg, mux: http.NewServeMux()}
 	// Methods are checked by only(), not by the patterns, so that a wrong
 	// method gets the bridge's JSON 405 rather than ServeMux's plain text.
-	b.mux.Handle("/talkdesk/auth_validation", only("POST", b.call(b.authValidation)))
+	b.mux.Handle("/talkdesk/auth_validation", only("POST", b.callWith(b.cfg.Tenants.Revalidate, b.authValidation)))
 	b.mux.Handle("/talkdesk/contact_sync", only("POST", b.call(b.contactSync)))
 	b.mux.Handle("/talkdesk/interaction_update", only("POST", b.call(b.interactionUpdate)))
 	b.mux.Handle("/talkdesk/agent_sync", only("POST", b.call(b.agentSync)))
@@ -90,7 +98,7 @@ func New(cfg Config) *Bridge {
 	b.mux.Handle("/talkdesk/actions.json", only("GET", http.HandlerFunc(b.actionsDocument)))
 	b.mux.Handle("/talkdesk/logo.svg", only("GET", http.HandlerFunc(serveLogo)))
 	b.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+r.URL.Path+
+		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+sources.Quote(r.URL.Path)+
 			"; the endpoints are listed in GET /talkdesk/integration.json")
 	})
 	return b
@@ -103,7 +111,7 @@ func only(method string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
 			w.Header().Set("Allow", method)
-			writeMessage(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
+			writeMessage(w, http.StatusMethodNotAllowed, sources.Quote(r.URL.Path)+" takes "+method)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -127,11 +135,19 @@ type reply struct {
 
 type callHandler func(ctx context.Context, c *call) (reply, error)
 
+// opener finds the tenant of a token (Tenants.ForToken or Revalidate).
+type opener func(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
+
 // call decodes the envelope, opens the workspace `auth` names and runs h.
 func (b *Bridge) call(h callHandler) http.Handler {
+	return b.callWith(b.cfg.Tenants.ForToken, h)
+}
+
+// callWith is call with the tenant found by open.
+func (b *Bridge) callWith(open opener, h callHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		c, err := b.open(ctx, r)
+		c, err := b.open(ctx, r, open)
 		if err != nil {
 			writeError(ctx, w, err)
 			return
@@ -146,7 +162,7 @@ func (b *Bridge) call(h callHandler) http.Handler {
 }
 
 // open decodes the request and finds the tenant of its credentials.
-func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
+func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call, error) {
 	env, err := decodeEnvelope(r)
 	if err != nil {
 		return nil, err
@@ -168,9 +184,9 @@ func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
 	_, known := intercom.RegionBaseURL(env.auth.region)
 	baseURL, err := b.cfg.BaseURL(env.auth.region)
 	if err != nil || (!known && env.auth.region != "") {
-		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %q is not an Intercom region: use us, eu or au", env.auth.region)
+		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %s is not an Intercom region: use us, eu or au", sources.Quote(env.auth.region))
 	}
-	t, err := b.cfg.Tenants.ForToken(ctx, env.auth.token, baseURL)
+	t, err := open(ctx, env.auth.token, baseURL)
 	if err != nil {
 		return nil, err
 	}

@@ -119,6 +119,12 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 	if err != nil {
 		return nil, err
 	}
+	if err := b.checkListSize(c.data.path("contact_emails"), emails); err != nil {
+		return nil, err
+	}
+	if err := b.checkListSize(c.data.path("contact_phones"), phones); err != nil {
+		return nil, err
+	}
 	if id = strings.TrimSpace(id); id != "" {
 		ct, err := c.loaders.Contact(ctx, id)
 		if err != nil {
@@ -156,6 +162,15 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 		return collect(e164, found), nil
 	}
 	return nil, nil
+}
+
+// checkListSize refuses a list longer than MaxList before any of it is
+// looked up: each item may cost an Intercom search.
+func (b *Bridge) checkListSize(field string, list []string) error {
+	if len(list) > b.cfg.MaxList {
+		return badRequest(field, "%s has %d items; at most %d are looked up in one call", field, len(list), b.cfg.MaxList)
+	}
+	return nil
 }
 
 // collect lists the contacts found under keys, in key order, each once.

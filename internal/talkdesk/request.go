@@ -253,6 +253,22 @@ func (o object) integer(key string) (int, error) {
 	return 0, badRequest(o.path(key), "%s must be a whole number, got %s", o.path(key), describe(v))
 }
 
+// attributes reads a field that must be a JSON object (custom attributes),
+// numbers kept as written; nil when absent.
+func (o object) attributes(key string) (map[string]any, error) {
+	v, ok := o.value(key)
+	if !ok {
+		return nil, nil
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	if v[0] != '{' || dec.Decode(&m) != nil {
+		return nil, badRequest(o.path(key), "%s must be a JSON object, got %s", o.path(key), describe(v))
+	}
+	return m, nil
+}
+
 // canonical is the object as plain JSON values (numbers kept as written):
 // its JSON encoding has sorted keys and no insignificant white space.
 func (o object) canonical() map[string]any {

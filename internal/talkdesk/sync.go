@@ -46,6 +46,7 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 150
+	defaultMaxList  = 20
 )
 
 // syncContext is the `context` of a sync's next pages.
@@ -65,6 +66,10 @@ type syncResponse struct {
 	Contacts   []talkdeskContact `json:"contacts"`
 }
 
+// maxOffsetBytes bounds meta.offset: the offsets this bridge answers are
+// Intercom's cursors, far shorter; a longer one is refused without asking.
+const maxOffsetBytes = 4096
+
 func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
 	rawCheckpoint, err := c.meta.str("synchronization_checkpoint")
 	if err != nil {
@@ -73,11 +78,15 @@ func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
 	checkpoint, ok := parseTime(rawCheckpoint)
 	if !ok && rawCheckpoint != "" {
 		return reply{}, badRequest("meta.synchronization_checkpoint",
-			"meta.synchronization_checkpoint %q is not a time such as %q", rawCheckpoint, formatTime(b.cfg.Now()))
+			"meta.synchronization_checkpoint %s is not a time such as %q", sources.Quote(rawCheckpoint), formatTime(b.cfg.Now()))
 	}
 	offset, err := c.meta.str("offset")
 	if err != nil {
 		return reply{}, err
+	}
+	if len(offset) > maxOffsetBytes {
+		return reply{}, badRequest("meta.offset", "meta.offset is %d bytes long; a next_offset this bridge answered has at most %d: start the sync again without an offset",
+			len(offset), maxOffsetBytes)
 	}
 	state := syncContext{Version: syncContextVersion, Since: checkpoint, Start: b.cfg.Now()}
 	if offset != "" {
@@ -90,8 +99,8 @@ func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
 	page, err := c.tenant.Source.ListContacts(ctx, sources.ContactPageRequest{
 		UpdatedSince: state.Since, Cursor: offset, Limit: b.cfg.PageSize})
 	if offset != "" && sources.ErrorCode(err) == sources.EBadUserInput {
-		return reply{}, badRequest("meta.offset", "meta.offset %q is not a next_offset this bridge answered: start the sync again without an offset (Intercom: %s)",
-			offset, sources.ErrorMessage(err))
+		return reply{}, badRequest("meta.offset", "meta.offset %s is not a next_offset this bridge answered: start the sync again without an offset (Intercom: %s)",
+			sources.Quote(offset), sources.Clip(sources.ErrorMessage(err), sources.QuoteRunes))
 	}
 	if err != nil {
 		return reply{}, err

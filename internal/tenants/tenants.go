@@ -3,16 +3,21 @@
 // sends a token with every request; GraphQL can in multi-tenant mode).
 //
 // A token is validated through Intercom's /me once and remembered by a hash
-// of it (never the token itself as a key); everything a tenant caches, every
-// idempotency key and every rate budget is scoped to its workspace.
+// of it (never the token itself as a key); only then are its services built.
+// Everything a tenant caches, every idempotency key and every rate budget is
+// scoped to its workspace.
 package tenants
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/sources"
@@ -64,6 +69,12 @@ func (t *Tenant) Workspace(ctx context.Context) (*sources.Workspace, error) {
 	return ws, nil
 }
 
+func (t *Tenant) setWorkspace(ws *sources.Workspace) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.workspace = ws
+}
+
 // knownWorkspace is the workspace id if validated, without asking.
 func (t *Tenant) knownWorkspace() string {
 	t.mu.Lock()
@@ -87,26 +98,44 @@ func From(ctx context.Context) *Tenant {
 	return t
 }
 
-// Registry builds and remembers tenants by token.
+// Registry remembers the tenants of validated tokens, and the tokens
+// Intercom rejected, both by a hash of the token.
+//
+// An unknown token costs one /me call and nothing else: it is validated
+// first, and only a token Intercom accepts gets its services built and kept.
+// Concurrent first requests with one token share that call, a rejected token
+// is refused from memory for a while, and AllowNew bounds how many unknown
+// tokens each caller may have validated.
 type Registry struct {
-	// New builds (without any network call) the services for a token at a
-	// base URL.
-	New func(token, baseURL string) (*Tenant, error)
+	// Validate asks Intercom (/me) whether token works at baseURL.
+	Validate func(ctx context.Context, token, baseURL string) (*sources.Workspace, error)
+	// New builds (without any network call) the services of a validated
+	// token's workspace.
+	New func(token, baseURL string, ws *sources.Workspace) (*Tenant, error)
+	// AllowNew, when set, is asked before an unknown token is validated; it
+	// says how long the caller of ctx must wait when it may not.
+	AllowNew func(ctx context.Context) (wait time.Duration, ok bool)
 	// Max bounds how many tenants are kept (least recently used go first).
 	Max int
 	// RejectFor is how long a token Intercom rejected stays rejected
-	// without asking again.
-	RejectFor time.Duration
+	// without asking again; MaxRejected bounds how many are remembered.
+	RejectFor   time.Duration
+	MaxRejected int
 
-	mu      sync.Mutex
-	tenants map[string]*entry
+	mu       sync.Mutex
+	tenants  map[string]*entry
+	rejected map[string]rejection
+	flights  singleflight.Group
 }
 
 type entry struct {
-	tenant   *Tenant
-	used     time.Time
-	rejected time.Time
-	err      error
+	tenant *Tenant
+	used   time.Time
+}
+
+type rejection struct {
+	at  time.Time
+	err error
 }
 
 // Key is what a token is remembered by: a hash, so that no map, log or
@@ -117,45 +146,141 @@ func Key(token, baseURL string) string {
 }
 
 // ForToken returns the tenant of token at baseURL, validating the token with
-// Intercom's /me the first time (UNAUTHENTICATED when Intercom rejects it).
+// Intercom's /me the first time (UNAUTHENTICATED when Intercom rejects it,
+// RATE_LIMITED when the caller has had too many unknown tokens validated).
 func (r *Registry) ForToken(ctx context.Context, token, baseURL string) (*Tenant, error) {
-	if token == "" {
-		return nil, sources.Errorf(sources.EUnauthenticated, "an Intercom access token is required")
+	return r.open(ctx, token, baseURL, false)
+}
+
+// Revalidate is ForToken asking Intercom now even for a known token, so that
+// a token revoked since is refused (Talkdesk's activation does this).
+// Concurrent calls with one token share one /me call.
+func (r *Registry) Revalidate(ctx context.Context, token, baseURL string) (*Tenant, error) {
+	return r.open(ctx, token, baseURL, true)
+}
+
+// Len is the number of tenants kept.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.tenants)
+}
+
+func (r *Registry) open(ctx context.Context, token, baseURL string, fresh bool) (*Tenant, error) {
+	if err := CheckToken(token); err != nil {
+		return nil, err
 	}
 	key := Key(token, baseURL)
 	now := time.Now()
 	r.mu.Lock()
-	if r.tenants == nil {
-		r.tenants = map[string]*entry{}
+	if rj, ok := r.rejected[key]; ok && now.Sub(rj.at) < r.RejectFor {
+		r.mu.Unlock()
+		return nil, rj.err
 	}
 	e := r.tenants[key]
-	if e != nil && e.err != nil && now.Sub(e.rejected) < r.RejectFor {
-		r.mu.Unlock()
-		return nil, e.err
-	}
-	if e == nil || e.err != nil {
-		t, err := r.New(token, baseURL)
-		if err != nil {
+	if e != nil {
+		e.used = now
+		if !fresh {
 			r.mu.Unlock()
-			return nil, err
+			return e.tenant, nil
 		}
-		e = &entry{tenant: t}
-		r.tenants[key] = e
-		r.evictLocked()
 	}
-	e.used = now
-	t := e.tenant
 	r.mu.Unlock()
 
-	if _, err := t.Workspace(ctx); err != nil {
+	// The call is shared: it must not fail for every caller because the
+	// first one left. The Intercom client bounds it with its own timeout.
+	ch := r.flights.DoChan(key, func() (any, error) {
+		return r.validate(context.WithoutCancel(ctx), token, baseURL, key, e != nil)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Tenant), nil
+	case <-ctx.Done():
+		return nil, sources.Errorf(sources.EUpstreamUnavailable, "the request ended while Intercom was validating the token")
+	}
+}
+
+// validate asks /me and keeps the outcome: a tenant for an accepted token,
+// a rejection for a refused one (a transient failure is not remembered).
+func (r *Registry) validate(ctx context.Context, token, baseURL, key string, known bool) (*Tenant, error) {
+	if !known && r.AllowNew != nil {
+		if wait, ok := r.AllowNew(ctx); !ok {
+			secs := int((wait + time.Second - 1) / time.Second)
+			return nil, &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: max(secs, 1),
+				Message: fmt.Sprintf("too many new Intercom tokens from this caller; retry in %d s", max(secs, 1))}
+		}
+	}
+	ws, err := r.Validate(ctx, token, baseURL)
+	if err != nil {
 		if code := sources.ErrorCode(err); code == sources.EUnauthenticated || code == sources.EForbidden {
-			r.mu.Lock()
-			e.err, e.rejected = err, now
-			r.mu.Unlock()
+			r.reject(key, err)
 		}
 		return nil, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.tenants[key]; e != nil {
+		e.tenant.setWorkspace(ws)
+		e.used = time.Now()
+		return e.tenant, nil
+	}
+	t, err := r.New(token, baseURL, ws)
+	if err != nil {
+		return nil, err
+	}
+	t.setWorkspace(ws)
+	if r.tenants == nil {
+		r.tenants = map[string]*entry{}
+	}
+	r.tenants[key] = &entry{tenant: t, used: time.Now()}
+	r.evictLocked()
 	return t, nil
+}
+
+// reject remembers that Intercom refused a token, and forgets its tenant.
+func (r *Registry) reject(key string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.tenants, key)
+	if r.rejected == nil {
+		r.rejected = map[string]rejection{}
+	}
+	limit := r.MaxRejected
+	if limit <= 0 {
+		limit = 10_000
+	}
+	now := time.Now()
+	if len(r.rejected) >= limit {
+		for k, rj := range r.rejected {
+			if now.Sub(rj.at) >= r.RejectFor {
+				delete(r.rejected, k)
+			}
+		}
+	}
+	for k := range r.rejected { // still full: forget any one
+		if len(r.rejected) < limit {
+			break
+		}
+		delete(r.rejected, k)
+	}
+	r.rejected[key] = rejection{at: now, err: err}
+}
+
+// CheckToken refuses a token no Intercom token can be: empty, or holding
+// control characters (which could not even be sent in a header). Asking
+// Intercom about it would fail as a transport error, a 503 that invites
+// retries, when the caller's credential is simply wrong.
+func CheckToken(token string) error {
+	if token == "" {
+		return sources.Errorf(sources.EUnauthenticated, "an Intercom access token is required")
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return sources.Errorf(sources.EUnauthenticated, "the Intercom access token holds control characters: it cannot be valid")
+	}
+	return nil
 }
 
 // ByWorkspace returns a tenant the registry holds for a workspace id, or nil.
@@ -163,7 +288,7 @@ func (r *Registry) ByWorkspace(id string) *Tenant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.tenants {
-		if e.err == nil && e.tenant.knownWorkspace() == id {
+		if e.tenant.knownWorkspace() == id {
 			return e.tenant
 		}
 	}

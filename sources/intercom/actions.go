@@ -130,7 +130,7 @@ func (c *Client) UntagContact(ctx context.Context, contactID, tag string) (*sour
 			return t, nil
 		}
 	}
-	return nil, sources.Errorf(sources.ENotFound, "the workspace has no tag named %q", tag)
+	return nil, sources.Errorf(sources.ENotFound, "the workspace has no tag named %s", sources.Quote(tag))
 }
 
 // ListTags lists the workspace's tags (GET /tags).

@@ -51,8 +51,14 @@ type Config struct {
 	// BaseURL's region (app.intercom.com, app.eu.intercom.com, app.au.intercom.com).
 	AppURL string
 	// Timeout bounds each call, retries included. Default 10 s.
-	Timeout    time.Duration
+	Timeout time.Duration
+	// HTTPClient sends the requests; pass one shared by every Client so
+	// that all workspaces use one pool of connections. By default each
+	// Client gets a transport of its own.
 	HTTPClient *http.Client
+	// Workspace is the workspace id when already known (a validation told
+	// it), so that deep links need no /me call.
+	Workspace string
 	// RateLimitPerMinute is this service's own budget of calls to the
 	// workspace (default 10,000: a private app's limit); the governor also
 	// follows Intercom's X-RateLimit-* headers.
@@ -111,6 +117,8 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		http:    cfg.HTTPClient,
 		observe: cfg.Observe,
+
+		workspace: cfg.Workspace,
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -394,11 +402,13 @@ func statusError(endpoint string, status int, header http.Header, body []byte) e
 	return e
 }
 
+// suffix adds Intercom's own explanation, cut short: Intercom may repeat
+// the value it refused, and that value came from our caller.
 func suffix(detail string) string {
 	if detail == "" {
 		return ""
 	}
-	return ": " + detail
+	return ": " + sources.Clip(detail, 200)
 }
 
 func truncate(s string, n int) string {

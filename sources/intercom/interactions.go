@@ -178,7 +178,7 @@ func (x *Interactions) kindsToRead(kinds []sources.InteractionKind) (want map[so
 	want = map[sources.InteractionKind]bool{}
 	for _, k := range kinds {
 		if !k.Valid() {
-			return nil, false, sources.InputError("kinds", "%q is not an interaction kind: use conversation, ticket, note or call", k)
+			return nil, false, sources.InputError("kinds", "%s is not an interaction kind: use conversation, ticket, note or call", sources.Quote(string(k)))
 		}
 		want[k] = true
 	}
