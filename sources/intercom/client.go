@@ -228,7 +228,11 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ur
 		status, header, data, err := c.attempt(ctx, method, endpoint, u, payload)
 		now := time.Now()
 		c.governor.observe(status, header, now)
-		c.breaker.record(upstreamFailed(status), now)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			c.breaker.abandon() // the caller left (a sibling read failed, the client went away): not Intercom's failure
+		} else {
+			c.breaker.record(upstreamFailed(status), now)
+		}
 		if err == nil && status >= 200 && status <= 299 {
 			if out == nil {
 				return nil

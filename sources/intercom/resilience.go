@@ -183,6 +183,14 @@ func (b *breaker) record(failed bool, now time.Time) {
 	}
 }
 
+// abandon tells the breaker that a call was cancelled by its caller: it
+// counts neither way, and if it was the probe another call may probe.
+func (b *breaker) abandon() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
 // upstreamFailed is what counts against the breaker: no answer, or a 5xx.
 // A 429 is the governor's business, a 4xx the caller's.
 func upstreamFailed(status int) bool { return status == 0 || status >= 500 }
