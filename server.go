@@ -195,7 +195,9 @@ func (s *services) newTenant(token, baseURL string) (*tenants.Tenant, *intercom.
 		Concurrency: cfg.FetchConcurrency,
 		Observe:     s.metrics.ObserveUpstream,
 
-		RateLimitPerMinute: cfg.IntercomRate,
+		RateLimitPerMinute:        cfg.IntercomRate,
+		CallerSharePercent:        cfg.IntercomCallerShare,
+		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
 	})
 	if err != nil {
 		return nil, nil, nil, err
