@@ -276,6 +276,7 @@ func (s *services) close() {
 
 // warmCompanies refills the company cache from Intercom's company list.
 func warmCompanies(ctx context.Context, svc *services, every time.Duration, logger *slog.Logger) {
+	ctx = sources.WithPriority(ctx, sources.Bulk) // never at the cost of a screen pop
 	for {
 		n, err := svc.mainCache.WarmCompanies(ctx, svc.mainClient)
 		if err != nil {

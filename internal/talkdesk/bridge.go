@@ -115,6 +115,7 @@ func only(method string, h http.Handler) http.Handler {
 type call struct {
 	tenant  *tenants.Tenant
 	loaders *loaders.Loaders
+	caller  string // the API key's caller; "" without keys (the client address stays)
 	meta    object
 	data    object
 }
@@ -136,6 +137,9 @@ func (b *Bridge) call(h callHandler) http.Handler {
 			writeError(ctx, w, err)
 			return
 		}
+		if c.caller != "" {
+			ctx = sources.WithCaller(ctx, c.caller) // the key in the body names the caller, as X-API-Key does
+		}
 		res, err := h(tenants.With(ctx, c.tenant), c)
 		if err != nil {
 			writeError(ctx, w, err)
@@ -151,12 +155,14 @@ func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	var caller string
 	if b.cfg.Keys.Enabled() {
 		key := env.auth.apiKey
 		if key == "" {
 			key = access.FromRequest(r)
 		}
-		if !b.cfg.Keys.Valid(key) {
+		var ok bool
+		if caller, ok = b.cfg.Keys.Identify(key); !ok {
 			return nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
 		}
 	}
@@ -177,6 +183,7 @@ func (b *Bridge) open(ctx context.Context, r *http.Request) (*call, error) {
 	return &call{
 		tenant:  t,
 		loaders: loaders.New(t.Source, t.History, b.cfg.Loaders),
+		caller:  caller,
 		meta:    env.meta,
 		data:    env.data,
 	}, nil
