@@ -13,9 +13,10 @@ import (
 // Three guards stand between the client and Intercom:
 //   - the governor keeps the workspace inside its rate limit, following
 //     Intercom's X-RateLimit-* headers and its 10-second windows, so that this
-//     service never causes a 429 storm, and shares each window out fairly
-//     (see admit): when a budget is spent, calls fail fast with RATE_LIMITED
-//     and a retry-after hint;
+//     service never causes a 429 storm, and shares each window out among
+//     callers and between interactive and bulk work (see newGovernor): when
+//     a budget is spent, calls fail fast with RATE_LIMITED and a retry-after
+//     hint;
 //   - the breaker stops calling an Intercom that keeps failing (5xx,
 //     timeouts, resets), and lets one probe through after a cool-down;
 //   - retries repeat safe calls (reads and searches, idempotent PUT/DELETE)
