@@ -122,10 +122,10 @@ func (b *bench) start(path string) (*benchServer, error) {
 	}
 	// The benchmark is one caller sending on purpose more than a caller may.
 	env := map[string]string{"INTERCOM_TOKEN": "bench", "INTERCOM_BASE_URL": em.URL, "REDIS_URL": b.opts.redisURL,
-		"RATE_LIMIT_PER_MINUTE": "0"}
+		"RATE_LIMIT_PER_MINUTE": "0", "INTERCOM_CALLER_SHARE": "100"}
 	if path == "naive" {
 		env = map[string]string{"INTERCOM_TOKEN": "bench", "INTERCOM_BASE_URL": em.URL, "RATE_LIMIT_PER_MINUTE": "0",
-			"CACHE_ENABLED": "false", "LOADERS_ENABLED": "false"}
+			"INTERCOM_CALLER_SHARE": "100", "CACHE_ENABLED": "false", "LOADERS_ENABLED": "false"}
 	}
 	for _, k := range []string{"LOADER_WAIT", "LOADER_MAX_BATCH", "FETCH_CONCURRENCY"} {
 		if v := b.getenv(k); v != "" {

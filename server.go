@@ -240,7 +240,9 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		HTTPClient:  s.upstream,
 		Workspace:   workspace,
 
-		RateLimitPerMinute: cfg.IntercomRate,
+		RateLimitPerMinute:        cfg.IntercomRate,
+		CallerSharePercent:        cfg.IntercomCallerShare,
+		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
 	})
 	if err != nil {
 		return nil, nil, nil, err
@@ -319,6 +321,7 @@ func (s *services) close() {
 
 // warmCompanies refills the company cache from Intercom's company list.
 func warmCompanies(ctx context.Context, svc *services, every time.Duration, logger *slog.Logger) {
+	ctx = sources.WithPriority(ctx, sources.Bulk) // never at the cost of a screen pop
 	for {
 		n, err := svc.mainCache.WarmCompanies(ctx, svc.mainClient)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/web"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Reject answers a refused request in the shape its endpoint speaks:
@@ -52,6 +53,20 @@ func (k *Keys) Valid(key string) bool {
 	return ok
 }
 
+// Identify names the caller that presents key, as RequireKey does, and
+// reports whether key is one of the keys.
+func (k *Keys) Identify(key string) (caller string, ok bool) {
+	sum, ok := k.match(key)
+	if !ok {
+		return "", false
+	}
+	return keyCaller(sum), true
+}
+
+// keyCaller names a caller by a short prefix of its key's hash: enough to
+// tell keys apart, too little to guess one.
+func keyCaller(sum [32]byte) string { return "key:" + hex.EncodeToString(sum[:6]) }
+
 // match hashes key once and reports whether it is one of the keys; the hash
 // also names the caller.
 func (k *Keys) match(key string) ([32]byte, bool) {
@@ -75,14 +90,10 @@ func FromRequest(r *http.Request) string {
 	return ""
 }
 
-type callerKey struct{}
-
 // Caller names who is calling, for rate limits and logs: a hash of the API
-// key, or the client address when no keys are configured.
-func Caller(ctx context.Context) string {
-	c, _ := ctx.Value(callerKey{}).(string)
-	return c
-}
+// key, or the client address when no keys are configured. It is the caller
+// of package sources, so that a source's budget is shared out by it too.
+func Caller(ctx context.Context) string { return sources.CallerFrom(ctx) }
 
 // RequireKey refuses requests without a valid API key (401) when keys are
 // configured, except on the paths in except: an entry ending in "/" (other
@@ -108,10 +119,10 @@ func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
 					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid")
 					return
 				default:
-					caller = "key:" + hex.EncodeToString(sum[:6])
+					caller = keyCaller(sum)
 				}
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+			next.ServeHTTP(w, r.WithContext(sources.WithCaller(r.Context(), caller)))
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -319,7 +320,10 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		return out, nil
 	}
 
-	vals, errs := c.flights.do(ctx, tenant+":"+kind, need, func(ctx context.Context, keys []string) (map[string]any, error) {
+	// A fetch spends its owner's Intercom budget and may be refused for it
+	// (its share, or bulk work): only calls with the same owner share one.
+	owner := sources.CallerFrom(ctx) + ":" + strconv.Itoa(int(sources.PriorityFrom(ctx)))
+	vals, errs := c.flights.do(ctx, tenant+":"+kind+"\x00"+owner, need, func(ctx context.Context, keys []string) (map[string]any, error) {
 		found, err := fetch(ctx, keys)
 		if err != nil {
 			return nil, err

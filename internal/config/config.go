@@ -45,6 +45,9 @@ type Config struct {
 	CallLogAs        string
 	CallTicketType   string
 	IntercomRate     int
+	// The fair share of a workspace's Intercom budget, in percent of a window.
+	IntercomCallerShare        int
+	IntercomInteractiveReserve int
 
 	ClientSecret   string // Intercom app client secret: webhook signatures; never logged
 	APIKeys        string // comma-separated; never logged
@@ -98,6 +101,7 @@ type raw struct {
 	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
 	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
 	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
+	intercomCallerShare, intercomInteractiveReserve                                                       string
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
 	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting                                           string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
@@ -113,6 +117,8 @@ func (r *raw) settings() []setting {
 		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", dst: &r.version},
 		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", dst: &r.timeout},
 		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's X-RateLimit headers are followed too)", dst: &r.intercomRate},
+		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend", dst: &r.intercomCallerShare},
+		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions", dst: &r.intercomInteractiveReserve},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error", dst: &r.logLevel},
 		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json", dst: &r.logFormat},
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
@@ -332,6 +338,8 @@ func (r raw) validate() (Config, error) {
 	}
 	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
 	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
+	count("INTERCOM_CALLER_SHARE", r.intercomCallerShare, &c.IntercomCallerShare, 1, 100)
+	count("INTERCOM_INTERACTIVE_RESERVE", r.intercomInteractiveReserve, &c.IntercomInteractiveReserve, 1, 90)
 	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
 	count("TALKDESK_PAGE_SIZE", r.talkdeskPageSize, &c.TalkdeskPageSize, 1, 150)
 	count("TALKDESK_MAX_LIST", r.talkdeskMaxList, &c.TalkdeskMaxList, 1, 1000)

@@ -123,6 +123,7 @@ func only(method string, h http.Handler) http.Handler {
 type call struct {
 	tenant  *tenants.Tenant
 	loaders *loaders.Loaders
+	caller  string // the API key's caller; "" without keys (the client address stays)
 	meta    object
 	data    object
 }
@@ -152,6 +153,9 @@ func (b *Bridge) callWith(open opener, h callHandler) http.Handler {
 			writeError(ctx, w, err)
 			return
 		}
+		if c.caller != "" {
+			ctx = sources.WithCaller(ctx, c.caller) // the key in the body names the caller, as X-API-Key does
+		}
 		res, err := h(tenants.With(ctx, c.tenant), c)
 		if err != nil {
 			writeError(ctx, w, err)
@@ -167,12 +171,14 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call,
 	if err != nil {
 		return nil, err
 	}
+	var caller string
 	if b.cfg.Keys.Enabled() {
 		key := env.auth.apiKey
 		if key == "" {
 			key = access.FromRequest(r)
 		}
-		if !b.cfg.Keys.Valid(key) {
+		var ok bool
+		if caller, ok = b.cfg.Keys.Identify(key); !ok {
 			return nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
 		}
 	}
@@ -193,6 +199,7 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call,
 	return &call{
 		tenant:  t,
 		loaders: loaders.New(t.Source, t.History, b.cfg.Loaders),
+		caller:  caller,
 		meta:    env.meta,
 		data:    env.data,
 	}, nil

@@ -71,6 +71,7 @@ type syncResponse struct {
 const maxOffsetBytes = 4096
 
 func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
+	ctx = sources.WithPriority(ctx, sources.Bulk) // a sync waits for screen pops when the budget is short
 	rawCheckpoint, err := c.meta.str("synchronization_checkpoint")
 	if err != nil {
 		return reply{}, err

@@ -63,6 +63,14 @@ type Config struct {
 	// workspace (default 10,000: a private app's limit); the governor also
 	// follows Intercom's X-RateLimit-* headers.
 	RateLimitPerMinute int
+	// CallerSharePercent is the most of a window's budget one caller
+	// (sources.CallerFrom) may spend, 1 to 100 (default DefaultCallerShare).
+	CallerSharePercent int
+	// InteractiveReservePercent is the part of a window's budget that bulk
+	// work (sources.Bulk: searches, contact syncs) leaves to interactive
+	// calls, 1 to 99 (default DefaultInteractiveReserve); it is also kept of
+	// each caller's share.
+	InteractiveReservePercent int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
 	// BreakerThreshold consecutive failures open the circuit for
@@ -77,6 +85,12 @@ type Config struct {
 	// response arrived) and how long it took.
 	Observe func(endpoint string, status int, elapsed time.Duration)
 }
+
+// Defaults of the fair share of a workspace's budget (see Config).
+const (
+	DefaultCallerShare        = 50
+	DefaultInteractiveReserve = 30
+)
 
 // Client calls one Intercom workspace's REST API. It is safe for concurrent use.
 type Client struct {
@@ -129,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		c.http = &http.Client{Transport: t}
 	}
-	c.governor = newGovernor(cfg.RateLimitPerMinute)
+	c.governor = newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
 	c.breaker = newBreaker(cmpInt(cfg.BreakerThreshold, 5), cmpDuration(cfg.BreakerCooldown, 10*time.Second))
 	c.maxAttempts = cmpInt(cfg.MaxAttempts, 3)
 	c.concurrency = cfg.Concurrency
@@ -216,13 +230,17 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ur
 	}
 	safe := method == "GET" || method == "PUT" || method == "DELETE" || strings.HasSuffix(path, "/search")
 	for attempt := 1; ; attempt++ {
-		if err := c.admit(endpoint); err != nil {
+		if err := c.admit(ctx); err != nil {
 			return err
 		}
 		status, header, data, err := c.attempt(ctx, method, endpoint, u, payload)
 		now := time.Now()
 		c.governor.observe(status, header, now)
-		c.breaker.record(upstreamFailed(status), now)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			c.breaker.abandon() // the caller left (a sibling read failed, the client went away): not Intercom's failure
+		} else {
+			c.breaker.record(upstreamFailed(status), now)
+		}
 		if err == nil && status >= 200 && status <= 299 {
 			if out == nil {
 				return nil
@@ -253,18 +271,28 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ur
 	}
 }
 
-// admit asks the breaker and the governor whether a call may go now.
-func (c *Client) admit(endpoint string) error {
+// admit asks the breaker and the governor whether a call may go now, for
+// the caller and at the priority ctx carries.
+func (c *Client) admit(ctx context.Context) error {
 	now := time.Now()
 	if wait, ok := c.breaker.allow(now); !ok {
 		return &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: ceilSeconds(wait),
 			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
 	}
-	if wait, ok := c.governor.take(now); !ok {
-		return &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: ceilSeconds(wait),
-			Message: "the Intercom rate budget of this workspace is spent; retry after the window resets"}
+	wait, why := c.governor.take(now, sources.CallerFrom(ctx), sources.PriorityFrom(ctx))
+	if why == admitted {
+		return nil
 	}
-	return nil
+	e := &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: max(1, ceilSeconds(wait))}
+	switch why {
+	case callerShareSpent:
+		e.Message = "this caller has spent its share of the workspace's Intercom budget; retry after the window resets"
+	case reservedForInteractive:
+		e.Message = "the rest of the workspace's Intercom budget is kept for interactive reads (caller lookups, contacts); searches and syncs may retry after the window resets"
+	default:
+		e.Message = "the Intercom rate budget of this workspace is spent; retry after the window resets"
+	}
+	return e
 }
 
 func ceilSeconds(d time.Duration) int {

@@ -73,6 +73,21 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 	}
 }
 
+// Calls their callers cancelled are no failure of Intercom's: however many,
+// they do not open the breaker (readEach cancels a batch's other reads when
+// one is refused by the governor).
+func TestBreakerIgnoresCancelledCalls(t *testing.T) {
+	c, _ := startWith(t, intercom.Config{BreakerThreshold: 2, MaxAttempts: 1})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 3 {
+		c.ListAgents(cancelled)
+	}
+	if _, err := c.ListAgents(context.Background()); err != nil {
+		t.Errorf("after cancelled calls: %v, want success", err)
+	}
+}
+
 // The governor follows Intercom's X-RateLimit-Remaining: once the window's
 // budget is spent, calls fail fast instead of provoking 429s.
 func TestGovernorFollowsIntercomsBudget(t *testing.T) {

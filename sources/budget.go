@@ -1,0 +1,49 @@
+package sources
+
+import "context"
+
+// Who spends a source's call budget, and how urgently: the transports say it
+// where a request enters (through the context, so that it reaches the source
+// through caches and loader batches); a source with a budget (Intercom's rate
+// limit) reads it when it admits a call.
+
+// CallPriority says how much a call can wait when the budget is short
+// (unlike a ticket's Priority, it is about our calls, not the customer).
+type CallPriority int
+
+const (
+	// Interactive calls have someone waiting on them: a caller lookup, a
+	// contact, its history, an action. The default.
+	Interactive CallPriority = iota
+	// Bulk calls are syncs and searches: they may only use the budget while
+	// a reserve is left for interactive calls.
+	Bulk
+)
+
+type priorityKey struct{}
+
+// WithPriority marks the calls made under ctx.
+func WithPriority(ctx context.Context, p CallPriority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityFrom is the priority of the calls made under ctx: Interactive
+// unless marked otherwise.
+func PriorityFrom(ctx context.Context) CallPriority {
+	p, _ := ctx.Value(priorityKey{}).(CallPriority)
+	return p
+}
+
+type callerKey struct{}
+
+// WithCaller names who the calls made under ctx are made for: an opaque id
+// (a hash of an API key, a client address), never a secret.
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+// CallerFrom is the caller named by WithCaller, "" when none was.
+func CallerFrom(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
