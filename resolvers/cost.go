@@ -40,8 +40,9 @@ func Costs() cost.Model {
 			PerInstance: func(a cost.Args) float64 { return float64(min(a.Len("ids"), maxIDs)) / keysPerSearch }},
 		"Query.contactsByEmail": {Items: fixed(matchesPerLookup), Fixed: 1, PerInstance: perKey(1 / keysPerSearch)},
 		// Text searches and list pages cannot be batched: one call each.
-		"Query.searchContacts": {Items: page(20), PerInstance: perKey(1)},
-		"Query.contacts":       {Items: page(50), PerInstance: perKey(1)},
+		// They are bulk work: a screen pop goes first.
+		"Query.searchContacts": {Items: page(20), PerInstance: perKey(1), Bulk: true},
+		"Query.contacts":       {Items: page(50), PerInstance: perKey(1), Bulk: true},
 		"Query.agents":         {Fixed: 1},
 		"Query.interactions":   history,
 		"Contact.interactions": history,

@@ -186,7 +186,6 @@ func (r *queryResolver) SearchContacts(ctx context.Context, text string, first *
 	if err != nil {
 		return nil, err
 	}
-	ctx = sources.WithPriority(ctx, sources.Bulk) // searches wait for screen pops when the budget is short
 	found, err := r.tenant(ctx).Source.SearchContacts(ctx, text, limit)
 	if err != nil {
 		return nil, err
@@ -214,7 +213,6 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 	if updatedSince != nil {
 		req.UpdatedSince = *updatedSince
 	}
-	ctx = sources.WithPriority(ctx, sources.Bulk) // contact syncs wait for screen pops when the budget is short
 	page, err := r.tenant(ctx).Source.ListContacts(ctx, req)
 	if err != nil {
 		return nil, err

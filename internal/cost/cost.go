@@ -39,6 +39,10 @@ type Field struct {
 	PerInstance func(Args) float64
 	// Action marks a mutation field that writes.
 	Action bool
+	// Bulk marks a root field whose calls (and those of every field under
+	// it) wait for interactive ones when the Intercom budget is short:
+	// searches and syncs, as opposed to a screen pop.
+	Bulk bool
 }
 
 // Model maps "Type.field" to its cost. Fields not in it cost no Intercom

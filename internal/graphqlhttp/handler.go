@@ -72,6 +72,18 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(operationLimits{Limits: opts.Limits, model: opts.Costs, introspection: opts.Introspection})
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)
+	// Bulk root fields mark their context, which every field under them
+	// inherits (a resolver's own context would not reach its children).
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		// gqlgen names the field, not its type, in RootFieldContext.Object;
+		// bulk fields are all on Query.
+		fc := graphql.GetRootFieldContext(ctx)
+		if fc != nil && graphql.GetOperationContext(ctx).Operation.Operation == ast.Query &&
+			opts.Costs["Query."+fc.Field.Name].Bulk {
+			ctx = sources.WithPriority(ctx, sources.Bulk)
+		}
+		return next(ctx)
+	})
 	names := newOperationNames(100)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)

@@ -7,6 +7,7 @@ package graphqlhttp
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,9 +211,12 @@ func capList(errs gqlerror.List, max int) gqlerror.List {
 		return errs
 	}
 	more := len(errs) - max
+	// The summary takes the code of the first error it stands for: lists of
+	// errors are mostly of one kind (a budget spent, a field unknown).
+	code, _ := errs[max].Extensions["code"].(string)
 	return append(errs[:max:max], &gqlerror.Error{
 		Message:    fmt.Sprintf("%d more errors not shown", more),
-		Extensions: map[string]any{"code": sources.EQueryTooLarge, "omittedErrors": more},
+		Extensions: map[string]any{"code": cmp.Or(code, sources.EInternal), "omittedErrors": more},
 	})
 }
 
