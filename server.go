@@ -344,8 +344,9 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
 			Limits: graphqlhttp.Limits{
 				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,
-				MaxDirectives: cfg.MaxQueryDirectives, MaxNesting: cfg.MaxQueryNesting,
-				MaxDepth: cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity,
+				MaxDirectives: cfg.MaxQueryDirectives, MaxNesting: cfg.MaxQueryNesting, MaxNameLength: cfg.MaxQueryNameLength,
+				MaxVariableValues: cfg.MaxVariableValues,
+				MaxDepth:          cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity,
 				MaxIntercomCalls: cfg.MaxIntercomCallsPerOperation, MaxActions: cfg.MaxActionsPerRequest,
 				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
 			},

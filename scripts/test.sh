@@ -105,3 +105,5 @@ fuzz ./internal/phone/ FuzzNormalize 200000
 fuzz ./internal/preview/ FuzzText 200000
 fuzz ./sources/intercom/ FuzzSearchQueries 15000
 fuzz ./internal/talkdesk/ FuzzDecodeEnvelope 200000
+fuzz ./internal/graphqlhttp/ FuzzScanDocument 200000
+fuzz ./internal/cost/ FuzzEstimate 20000

@@ -6,6 +6,7 @@ package abuse
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/talkdesk-intercom/api/sources"
@@ -19,6 +20,19 @@ type Case struct {
 	// Code is the extensions.code of the refusal; "" when the request is
 	// answered (within its limits).
 	Code string
+}
+
+// Status is the HTTP status of the answer, for a client that accepts
+// application/graphql-response+json: 400 for a request refused before it
+// runs, 413 for a body too large to read, 200 for one that ran.
+func (c Case) Status() int {
+	switch c.Code {
+	case "", sources.EBadUserInput:
+		return http.StatusOK
+	case sources.EBadRequest:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }
 
 // GraphQL is the corpus, with the server's default limits in mind.
@@ -39,9 +53,15 @@ func GraphQL() []Case {
 		{Name: "a contact page with every history and company",
 			Query: `{ contacts(first: 150) { nodes { company { name } companies { name } interactions(first: 100) { nodes { id } } } } }`,
 			Code:  sources.EUpstreamBudgetExceeded},
-		{Name: "100,000 ids in a variable",
+		{Name: "100,000 ids in a variable (a body over MAX_BODY_BYTES)",
 			Query:     `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
-			Variables: map[string]any{"ids": ids(100_000)}, Code: sources.EBadUserInput}, // at most 100, before any call
+			Variables: map[string]any{"ids": ids(100_000)}, Code: sources.EBadRequest},
+		{Name: "20,000 ids in a variable",
+			Query:     `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
+			Variables: map[string]any{"ids": ids(20_000)}, Code: sources.EQueryTooLarge},
+		{Name: "101 ids (at most 100 are read in one request)",
+			Query:     `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
+			Variables: map[string]any{"ids": ids(101)}, Code: sources.EBadUserInput},
 		{Name: "30 aliased notes in one mutation",
 			Query: "mutation " + aliased(30, `addNote(input: {contactId: "x", body: "spam"}) { userErrors { message } }`),
 			Code:  sources.ETooManyActions},
@@ -59,9 +79,13 @@ func GraphQL() []Case {
 		{Name: "1,000 operations in one document",
 			Query: strings.Repeat("query { workspace { id } } ", 1000), Code: sources.EQueryTooLarge},
 		{Name: "a 100 KB field name",
-			Query: "{ " + strings.Repeat("x", 100_000) + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
-		{Name: "a 400 KB phone number",
-			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 400_000) + `") { id } }`, Code: sources.EBadUserInput},
+			Query: "{ " + strings.Repeat("x", 100_000) + " }", Code: sources.EQueryTooLarge},
+		{Name: "a 100-byte unknown field name",
+			Query: "{ " + strings.Repeat("x", 100) + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
+		{Name: "a 400 KB phone number (a body over MAX_BODY_BYTES)",
+			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 400_000) + `") { id } }`, Code: sources.EBadRequest},
+		{Name: "a 100 KB phone number",
+			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 100_000) + `") { id } }`, Code: sources.EBadUserInput},
 		{Name: "400 unknown fields (400 validation errors)",
 			Query: "{ " + numbered(400, "unknown%d") + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
 	}

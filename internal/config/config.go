@@ -59,8 +59,8 @@ type Config struct {
 	MaxQueryDepth  int
 	MaxComplexity  int
 	// The rest of a request's bounds (see graphqlhttp.Limits).
-	MaxQueryTokens, MaxQueryFields, MaxQueryAliases, MaxQueryDirectives, MaxQueryNesting  int
-	MaxIntercomCallsPerOperation, MaxActionsPerRequest, MaxIntrospectionFields, MaxErrors int
+	MaxQueryTokens, MaxQueryFields, MaxQueryAliases, MaxQueryDirectives, MaxQueryNesting, MaxQueryNameLength, MaxVariableValues int
+	MaxIntercomCallsPerOperation, MaxActionsPerRequest, MaxIntrospectionFields, MaxErrors                                       int
 	// Persisted operations: run only the trusted documents of a file.
 	PersistedOnly bool
 	PersistedFile string
@@ -103,7 +103,7 @@ type raw struct {
 	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
 	intercomCallerShare, intercomInteractiveReserve                                                       string
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
-	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting                                           string
+	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting, maxNameLength, maxVariableValues         string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
 	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
 }
@@ -122,7 +122,7 @@ func (r *raw) settings() []setting {
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error", dst: &r.logLevel},
 		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json", dst: &r.logFormat},
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
-		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
+		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long to let in-flight requests finish on SIGINT/SIGTERM", dst: &r.shutdown},
 		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (redis://[:password@]host:6379/0); empty caches in process", dst: &r.redisURL},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", dst: &r.redisTimeout},
@@ -152,6 +152,8 @@ func (r *raw) settings() []setting {
 		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", dst: &r.maxAliases},
 		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", dst: &r.maxDirectives},
 		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", dst: &r.maxNesting},
+		{env: "MAX_QUERY_NAME_LENGTH", flag: "max-query-name-length", def: "128", usage: "longest name (of a field, argument, type, …) in a GraphQL document, in bytes (checked before it is parsed)", dst: &r.maxNameLength},
+		{env: "MAX_VARIABLE_VALUES", flag: "max-variable-values", def: "1000", usage: "most JSON values (members, elements, scalars) in a GraphQL request's variables", dst: &r.maxVariableValues},
 		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", dst: &r.maxIntercomCalls},
 		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", dst: &r.maxActions},
 		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most __schema and __type fields in one GraphQL operation", dst: &r.maxIntrospection},
@@ -327,6 +329,8 @@ func (r raw) validate() (Config, error) {
 	count("MAX_QUERY_ALIASES", r.maxAliases, &c.MaxQueryAliases, 0, 100_000)
 	count("MAX_QUERY_DIRECTIVES", r.maxDirectives, &c.MaxQueryDirectives, 0, 100_000)
 	count("MAX_QUERY_NESTING", r.maxNesting, &c.MaxQueryNesting, 4, 1000)
+	count("MAX_QUERY_NAME_LENGTH", r.maxNameLength, &c.MaxQueryNameLength, 16, 100_000)
+	count("MAX_VARIABLE_VALUES", r.maxVariableValues, &c.MaxVariableValues, 10, 10_000_000)
 	count("MAX_INTERCOM_CALLS_PER_OPERATION", r.maxIntercomCalls, &c.MaxIntercomCallsPerOperation, 1, 1_000_000)
 	count("MAX_ACTIONS_PER_REQUEST", r.maxActions, &c.MaxActionsPerRequest, 1, 10_000)
 	count("MAX_INTROSPECTION_FIELDS", r.maxIntrospection, &c.MaxIntrospectionFields, 1, 1000)

@@ -10,11 +10,12 @@ import (
 // fields and the parser recurses on nesting, so a document over these
 // bounds is refused at a cost linear in its length.
 type documentSize struct {
-	Tokens     int
-	Fields     int // fields and fragment spreads, as written
-	Aliases    int
-	Directives int
-	Nesting    int // deepest nesting of braces, brackets and parentheses
+	Tokens      int
+	Fields      int // fields and fragment spreads, as written
+	Aliases     int
+	Directives  int
+	Nesting     int // deepest nesting of braces, brackets and parentheses
+	LongestName int // bytes of the longest name (errors quote names, and suggest others like them)
 }
 
 // scanDocument counts query's tokens in one pass. It stops at the first
@@ -70,6 +71,7 @@ func scanDocument(query string) documentSize {
 		case lexer.At:
 			n.Directives++
 		case lexer.Name:
+			n.LongestName = max(n.LongestName, len(tok.Value))
 			switch {
 			case !inSelection || prev == lexer.At:
 			case afterOn:

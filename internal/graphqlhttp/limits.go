@@ -11,7 +11,7 @@ import (
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// Limits bound what one request may cost (0: no bound). The first five are
+// Limits bound what one request may cost (0: no bound). The first six are
 // checked on the document's tokens before it is parsed, the others on the
 // validated operation with its variables, before it runs.
 type Limits struct {
@@ -20,6 +20,10 @@ type Limits struct {
 	MaxAliases    int
 	MaxDirectives int
 	MaxNesting    int // braces, brackets and parentheses open at once
+	MaxNameLength int // bytes of a name (of a field, an argument, a type, …)
+	// MaxVariableValues bounds the JSON values of the variables: coercing
+	// them to the schema's types costs far more than decoding them.
+	MaxVariableValues int
 
 	MaxDepth         int // deepest chain of fields, introspection excepted
 	MaxComplexity    int // field values the answer may hold (lists weigh their size)
@@ -38,6 +42,8 @@ const (
 	settingAliases       = "MAX_QUERY_ALIASES"
 	settingDirectives    = "MAX_QUERY_DIRECTIVES"
 	settingNesting       = "MAX_QUERY_NESTING"
+	settingNameLength    = "MAX_QUERY_NAME_LENGTH"
+	settingVariables     = "MAX_VARIABLE_VALUES"
 	settingDepth         = "MAX_QUERY_DEPTH"
 	settingComplexity    = "MAX_QUERY_COMPLEXITY"
 	settingIntercomCalls = "MAX_INTERCOM_CALLS_PER_OPERATION"
@@ -77,12 +83,38 @@ func (d documentLimits) MutateOperationParameters(_ context.Context, p *graphql.
 		{n.Aliases, d.MaxAliases, settingAliases, "aliases"},
 		{n.Directives, d.MaxDirectives, settingDirectives, "directives"},
 		{n.Nesting, d.MaxNesting, settingNesting, "levels of nested braces, brackets and parentheses"},
+		{n.LongestName, d.MaxNameLength, settingNameLength, "bytes in its longest name"},
+		{countValues(p.Variables), d.MaxVariableValues, settingVariables, "values in its variables"},
 	} {
 		if c.limit > 0 && c.value > c.limit {
 			return refusal(sources.EQueryTooLarge, c.setting, c.what, c.value, c.limit)
 		}
 	}
 	return nil
+}
+
+// countValues counts the JSON values in vars (each member, element and
+// scalar).
+func countValues(vars map[string]any) int {
+	n := 0
+	var walk func(any)
+	walk = func(v any) {
+		n++
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, v := range vars {
+		walk(v)
+	}
+	return n
 }
 
 // operationLimits estimates the validated operation with the cost model and
