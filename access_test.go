@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // post sends a GraphQL query with extra headers.
@@ -27,7 +27,7 @@ func quote(s string) string {
 }
 
 func TestAPIKeys(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", "apikey-7c1e-one, apikey-7c1e-two")
+	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", "apikey-7c1e-one, apikey-7c1e-two")
 	const q = `{ workspace { id } }`
 	for _, c := range []struct {
 		name    string
@@ -58,7 +58,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestCallerRateLimit(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "RATE_LIMIT_PER_MINUTE", "6") // a burst of 10, refilled every 10 s
+	env := newTestEnvWith(t, emulator.Options{}, "RATE_LIMIT_PER_MINUTE", "6") // a burst of 10, refilled every 10 s
 	var last gqlResponse
 	for range 11 {
 		last = env.post(t, `{ workspace { id } }`, nil)
@@ -70,7 +70,7 @@ func TestCallerRateLimit(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "CORS_ORIGINS", "https://dashboard.example.com")
+	env := newTestEnvWith(t, emulator.Options{}, "CORS_ORIGINS", "https://dashboard.example.com")
 	preflight := func(origin string) *http.Response {
 		req, _ := http.NewRequest("OPTIONS", env.URL+"/graphql", nil)
 		req.Header.Set("Origin", origin)
@@ -91,7 +91,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestQueryDepthAndComplexityLimits(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "MAX_QUERY_DEPTH", "4", "MAX_QUERY_COMPLEXITY", "5000",
+	env := newTestEnvWith(t, emulator.Options{}, "MAX_QUERY_DEPTH", "4", "MAX_QUERY_COMPLEXITY", "5000",
 		"MAX_INTERCOM_CALLS_PER_OPERATION", "1000000") // complexity alone
 	deep := `{ contactsByIds(ids: ["x"]) { interactions { nodes { author { name } } } } }`
 	if r := env.post(t, deep, map[string]string{"Accept": "application/graphql-response+json"}); r.Status != 400 || r.code() != "QUERY_TOO_COMPLEX" {
@@ -109,7 +109,7 @@ func TestQueryDepthAndComplexityLimits(t *testing.T) {
 }
 
 func TestPlaygroundCanBeTurnedOff(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "PLAYGROUND", "false", "INTROSPECTION", "false")
+	env := newTestEnvWith(t, emulator.Options{}, "PLAYGROUND", "false", "INTROSPECTION", "false")
 	resp, err := http.Get(env.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestPlaygroundCanBeTurnedOff(t *testing.T) {
 }
 
 func TestMultiTenantCallersBringTheirToken(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "MULTI_TENANT", "true")
+	env := newTestEnvWith(t, emulator.Options{}, "MULTI_TENANT", "true")
 	const q = `{ workspace { id } }`
 	if r := env.post(t, q, nil); r.Status != 401 || r.code() != "UNAUTHENTICATED" {
 		t.Errorf("no token: HTTP %d, code %q; want 401 UNAUTHENTICATED", r.Status, r.code())
@@ -142,7 +142,7 @@ func TestMultiTenantCallersBringTheirToken(t *testing.T) {
 }
 
 func TestRequestDeadline(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "REQUEST_TIMEOUT", "200ms")
+	env := newTestEnvWith(t, emulator.Options{}, "REQUEST_TIMEOUT", "200ms")
 	env.Intercom.Workspace.SetLatency(5 * time.Second)
 	start := time.Now()
 	r := env.post(t, `{ contactsByPhone(phone: "+12025550100") { id } }`, nil)

@@ -29,7 +29,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/phone"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // The benchmark (`go run . bench`): the real server, in process, against the
@@ -118,13 +118,13 @@ type row struct {
 // a fresh, cold cache).
 type benchServer struct {
 	url     string
-	em      *intercomtest.Server
+	em      *emulator.Server
 	metrics *metrics.Metrics
 	close   func()
 }
 
 func (b *bench) start(path string) (*benchServer, error) {
-	em, err := intercomtest.Start(intercomtest.Options{
+	em, err := emulator.Start(emulator.Options{
 		Token: "bench", Latency: b.opts.latency, RateLimit: 1_000_000, Phone: true,
 		WorkspaceID: fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
 	})
@@ -459,7 +459,7 @@ func mergeRows(rs []row) row {
 
 // seededPhones returns up to n distinct numbers of seeded contacts, each
 // written the way it is stored (the server normalises them).
-func seededPhones(ws *intercomtest.Workspace, n int) []string {
+func seededPhones(ws *emulator.Workspace, n int) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range ws.Contacts() {
@@ -476,7 +476,7 @@ func seededPhones(ws *intercomtest.Workspace, n int) []string {
 	return out
 }
 
-func (b *bench) dashboardIDs(ws *intercomtest.Workspace) []string {
+func (b *bench) dashboardIDs(ws *emulator.Workspace) []string {
 	var ids []string
 	companies := map[string]bool{}
 	for _, c := range ws.Contacts()[:50] {

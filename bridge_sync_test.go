@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // synchroniser plays Talkdesk's contact synchronizer against the bridge: a
@@ -73,8 +73,8 @@ func (s *synchroniser) syncOnce(t *testing.T) []talkdeskContact {
 // incremental sync. Every contact must arrive and every update be seen; the
 // contacts sent again although unchanged are counted.
 func TestTalkdeskSynchroniserMissesNoUpdate(t *testing.T) {
-	clock := intercomtest.NewClock(time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC))
-	env := newTestEnvWith(t, intercomtest.Options{Now: clock.Now, Contacts: 260}, "TALKDESK_PAGE_SIZE", "40")
+	clock := emulator.NewClock(time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC))
+	env := newTestEnvWith(t, emulator.Options{Now: clock.Now, Contacts: 260}, "TALKDESK_PAGE_SIZE", "40")
 	ws := env.Intercom.Workspace
 	td := &synchroniser{url: env.URL + "/talkdesk/contact_sync", auth: testAuth()}
 
@@ -107,7 +107,7 @@ func TestTalkdeskSynchroniserMissesNoUpdate(t *testing.T) {
 	rename := func(id, name string, at time.Time) {
 		t.Helper()
 		clock.Set(at)
-		if _, ok := ws.UpdateContact(id, func(c *intercomtest.Contact) { c.Name = name }); !ok {
+		if _, ok := ws.UpdateContact(id, func(c *emulator.Contact) { c.Name = name }); !ok {
 			t.Fatalf("no contact %s", id)
 		}
 		want[id] = name
@@ -122,12 +122,12 @@ func TestTalkdeskSynchroniserMissesNoUpdate(t *testing.T) {
 	rename(all[20].ID, "Renamed Twice", lateSameDay.Add(2*time.Minute))
 	// A change within the checkpoint's own second, after the sync read it.
 	clock.Set(lateSameDay.Add(3 * time.Minute))
-	ws.UpdateContact(all[30].ID, func(c *intercomtest.Contact) { c.Name, c.UpdatedAt = "Changed In The Checkpoint Second", checkpoint })
+	ws.UpdateContact(all[30].ID, func(c *emulator.Contact) { c.Name, c.UpdatedAt = "Changed In The Checkpoint Second", checkpoint })
 	want[all[30].ID] = "Changed In The Checkpoint Second"
 	// New contacts, late the same day and after midnight.
 	for i, at := range []time.Time{lateSameDay.Add(4 * time.Minute), day.Add(24*time.Hour + 30*time.Second)} {
 		clock.Set(at)
-		c := ws.AddContact(intercomtest.Contact{Role: "lead", Name: "New Lead " + string(rune('A'+i)),
+		c := ws.AddContact(emulator.Contact{Role: "lead", Name: "New Lead " + string(rune('A'+i)),
 			Email: "new.lead." + string(rune('a'+i)) + "@example.org"})
 		want[c.ID] = c.Name
 	}
@@ -188,10 +188,10 @@ func TestTalkdeskSynchroniserMissesNoUpdate(t *testing.T) {
 // a change Intercom's search indexes late is still at or after it.
 func TestTalkdeskCheckpointStaysBehindSearchIndexing(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
-	env := newTestEnvWith(t, intercomtest.Options{Now: func() time.Time { return now }, Contacts: 30},
+	env := newTestEnvWith(t, emulator.Options{Now: func() time.Time { return now }, Contacts: 30},
 		"TALKDESK_SEARCH_DELAY", "10m")
 	// Changed two minutes ago: it may not be searchable yet in Intercom.
-	env.Intercom.Workspace.AddContact(intercomtest.Contact{Name: "Just Changed", Email: "just.changed@example.org",
+	env.Intercom.Workspace.AddContact(emulator.Contact{Name: "Just Changed", Email: "just.changed@example.org",
 		CreatedAt: now.Add(-2 * time.Minute)})
 	td := &synchroniser{url: env.URL + "/talkdesk/contact_sync", auth: testAuth()}
 	td.syncOnce(t)
@@ -246,8 +246,8 @@ func TestBridgeInDemoMode(t *testing.T) {
 		`{"auth": {"token": "demo"}, "meta": {"interaction_types": ["call"]}, "data": {"contact_phones": ["+14155550142"]}}`)
 	var calls []talkdeskInteraction
 	r.decode(t, &calls)
-	if r.Status != http.StatusOK || len(calls) != intercomtest.DemoCallerPhoneCalls {
-		t.Errorf("the demo caller's calls: HTTP %d, %d calls, want %d", r.Status, len(calls), intercomtest.DemoCallerPhoneCalls)
+	if r.Status != http.StatusOK || len(calls) != emulator.DemoCallerPhoneCalls {
+		t.Errorf("the demo caller's calls: HTTP %d, %d calls, want %d", r.Status, len(calls), emulator.DemoCallerPhoneCalls)
 	}
 	td := &synchroniser{url: base + "/talkdesk/contact_sync", auth: map[string]any{"token": "demo"}}
 	if got := td.syncOnce(t); len(got) < 300 || !strings.Contains(get(t, base+"/talkdesk/integration.json"), base+"/talkdesk/contact_sync") {

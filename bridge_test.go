@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/actions"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // Contract tests of the Talkdesk bridge: Talkdesk's documented request
@@ -288,7 +288,7 @@ type talkdeskContact struct {
 }
 
 func TestBridgeContactSyncContract(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "TALKDESK_PAGE_SIZE", "70")
+	env := newTestEnvWith(t, emulator.Options{}, "TALKDESK_PAGE_SIZE", "70")
 	ws := env.Intercom.Workspace
 	url := env.URL + "/talkdesk/contact_sync"
 	syncPost := func(t *testing.T, meta map[string]any) syncPage {
@@ -360,7 +360,7 @@ func TestBridgeContactSyncContract(t *testing.T) {
 	caller, _ := ws.DemoCaller()
 	got := seen[caller.ID]
 	company, _ := ws.Company(caller.CompanyIDs[0])
-	want := talkdeskContact{ID: caller.ID, Name: intercomtest.DemoCallerName, Emails: []string{caller.Email},
+	want := talkdeskContact{ID: caller.ID, Name: emulator.DemoCallerName, Emails: []string{caller.Email},
 		Phones: []string{"+14155550142"}, Company: company.Name}
 	if got.Name != want.Name || !slices.Equal(got.Emails, want.Emails) || !slices.Equal(got.Phones, want.Phones) || got.Company != want.Company {
 		t.Errorf("demo caller = %+v, want %+v", got, want)
@@ -407,7 +407,7 @@ type talkdeskInteraction struct {
 }
 
 func TestBridgeInteractionUpdateContract(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
 	ws := env.Intercom.Workspace
 	caller, _ := ws.DemoCaller()
 	url := env.URL + "/talkdesk/interaction_update"
@@ -622,8 +622,8 @@ func TestBridgeNotesAndTicketsOnTheContactInScope(t *testing.T) {
 		// error and retries; the retry finds the note instead of adding one.
 		notes := len(ws.Notes(caller.ID))
 		data := map[string]any{"body": "Asked for a callback tomorrow."}
-		ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 502, FailAfterWrite: true, Endpoints: []string{"POST /contacts/{id}/notes"}})
-		defer ws.SetFaults(intercomtest.Faults{})
+		ws.SetFaults(emulator.Faults{FailNext: 1, ErrorStatus: 502, FailAfterWrite: true, Endpoints: []string{"POST /contacts/{id}/notes"}})
+		defer ws.SetFaults(emulator.Faults{})
 		if r, _ := runAction(t, env, "add_note", meta, data); r.Status < 500 {
 			t.Fatalf("first attempt: HTTP %d %s, want a 5xx", r.Status, r.Body)
 		}
@@ -747,27 +747,27 @@ func TestBridgeActionErrors(t *testing.T) {
 // Intercom failing or throttling shows as the contract's retryable statuses.
 func TestBridgeUpstreamFailures(t *testing.T) {
 	// A short Intercom deadline: a Retry-After beyond it is answered at once.
-	env := newTestEnvWith(t, intercomtest.Options{}, "INTERCOM_TIMEOUT", "1s")
+	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_TIMEOUT", "1s")
 	ws := env.Intercom.Workspace
 	body := example(t, contactSyncExample, testAuth(), func(b map[string]any) { b["meta"] = map[string]any{} })
 	bridgePost(t, env.URL+"/talkdesk/auth_validation", body) // the token is known before the faults
 
-	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503, Endpoints: []string{intercomtest.EndpointSearchContacts}})
+	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503, Endpoints: []string{emulator.EndpointSearchContacts}})
 	r := bridgePost(t, env.URL+"/talkdesk/contact_sync", body)
 	if r.Status != http.StatusServiceUnavailable {
 		t.Errorf("Intercom down: HTTP %d %s, want 503", r.Status, r.Body)
 	}
 	r.message(t)
-	ws.SetFaults(intercomtest.Faults{Fail429Next: 10, Endpoints: []string{intercomtest.EndpointSearchContacts}})
+	ws.SetFaults(emulator.Faults{Fail429Next: 10, Endpoints: []string{emulator.EndpointSearchContacts}})
 	r = bridgePost(t, env.URL+"/talkdesk/contact_sync", body)
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Errorf("Intercom throttling: HTTP %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
-	ws.SetFaults(intercomtest.Faults{})
+	ws.SetFaults(emulator.Faults{})
 }
 
 func TestBridgeConfigurationDocuments(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "PUBLIC_BASE_URL", "https://bridge.example.com/")
+	env := newTestEnvWith(t, emulator.Options{}, "PUBLIC_BASE_URL", "https://bridge.example.com/")
 	var integration struct {
 		Name                           string                      `json:"name"`
 		DisplayName                    string                      `json:"display_name"`
@@ -862,7 +862,7 @@ func TestBridgeDocumentsFollowTheRequestHost(t *testing.T) {
 // With API keys configured, the bridge wants one in auth.api_key, and
 // integration.json asks Talkdesk's users for it.
 func TestBridgeAPIKey(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", "apikey-7c1e-one")
+	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", "apikey-7c1e-one")
 	url := env.URL + "/talkdesk/auth_validation"
 	if r := bridgePost(t, url, `{"auth": {"token": "`+testToken+`"}}`); r.Status != http.StatusUnauthorized {
 		t.Errorf("no key: HTTP %d, want 401", r.Status)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redistest"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const dashboardQuery = `query Dashboard($ids: [ID!]!) {
@@ -18,7 +18,7 @@ const dashboardQuery = `query Dashboard($ids: [ID!]!) {
 func TestDashboardOf50ContactsCostsOneCallPerBatchableKind(t *testing.T) {
 	// A generous loader wait: how many batches form must not depend on how
 	// fast this machine runs the resolvers (-race slows them down).
-	env := newTestEnvWith(t, intercomtest.Options{}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
 	ws := env.Intercom.Workspace
 	var ids []string
 	companies := map[string]bool{}
@@ -63,7 +63,7 @@ func TestDashboardOf50ContactsCostsOneCallPerBatchableKind(t *testing.T) {
 		t.Errorf("cold: %d upstream calls %v, want %d (1 search + %d unique companies + 1 read of the id the search missed)",
 			got, counts, want, len(companies))
 	}
-	if counts[intercomtest.EndpointSearchContacts] != 1 || counts[intercomtest.EndpointCompany] != len(companies) {
+	if counts[emulator.EndpointSearchContacts] != 1 || counts[emulator.EndpointCompany] != len(companies) {
 		t.Errorf("cold calls by endpoint: %v", counts)
 	}
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/phone"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const contactFields = `id name role email phone phones emails title url photoUrl address twitter websites
@@ -56,8 +56,8 @@ func TestContactsByPhoneRecognisesTheDemoCaller(t *testing.T) {
 				t.Fatalf("got %d contacts, want 1 (%s)", len(data.ContactsByPhone), want.Name)
 			}
 			got := data.ContactsByPhone[0]
-			if got.ID != want.ID || got.Name != intercomtest.DemoCallerName {
-				t.Errorf("got %s %q, want %s %q", got.ID, got.Name, want.ID, intercomtest.DemoCallerName)
+			if got.ID != want.ID || got.Name != emulator.DemoCallerName {
+				t.Errorf("got %s %q, want %s %q", got.ID, got.Name, want.ID, emulator.DemoCallerName)
 			}
 			if got.Phone == nil || *got.Phone != "+14155550142" {
 				t.Errorf("phone = %s, want E.164 +14155550142", deref(got.Phone))

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // The fair share of the Intercom budget, as callers meet it. With 120 calls
@@ -21,13 +21,13 @@ const (
 
 func newFairEnv(t *testing.T, settings ...string) *testEnv {
 	t.Helper()
-	return newTestEnvWith(t, intercomtest.Options{}, append([]string{"INTERCOM_RATE_LIMIT", "120",
+	return newTestEnvWith(t, emulator.Options{}, append([]string{"INTERCOM_RATE_LIMIT", "120",
 		"API_KEYS", fairKeyA + "," + fairKeyB + "," + fairKeyC}, settings...)...)
 }
 
 // phonesOf returns n distinct caller numbers of the workspace, so that no
 // lookup is answered from another's cache entry.
-func phonesOf(t *testing.T, ws *intercomtest.Workspace, n int) []string {
+func phonesOf(t *testing.T, ws *emulator.Workspace, n int) []string {
 	t.Helper()
 	seen := map[string]bool{}
 	var phones []string
@@ -95,14 +95,14 @@ func lookUp(t *testing.T, env *testEnv, key, phone string) {
 func TestFairShareOneCallerCannotSpendTheWorkspacesBudget(t *testing.T) {
 	env := newFairEnv(t)
 	phones := phonesOf(t, env.Intercom.Workspace, 2)
-	before := env.Intercom.Workspace.Calls(intercomtest.EndpointSearchContacts)
+	before := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts)
 
 	const n = 100
 	refused := floodSearches(t, env, fairKeyA, n)
 	if refused == 0 || refused == n {
 		t.Fatalf("%d of %d searches refused, want some served and the rest RATE_LIMITED", refused, n)
 	}
-	if spent := env.Intercom.Workspace.Calls(intercomtest.EndpointSearchContacts) - before; spent != n-refused {
+	if spent := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts) - before; spent != n-refused {
 		t.Errorf("%d searches reached Intercom for %d served", spent, n-refused)
 	}
 	lookUp(t, env, fairKeyB, phones[0])
@@ -166,14 +166,14 @@ func TestFairShareOnTheBridge(t *testing.T) {
 // at most its share of the window, and the other caller's lookup, and its
 // own, still succeed.
 func TestCallerLookupWhileAnotherCallerSends2000Searches(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "API_KEYS", fairKeyA+","+fairKeyB)
+	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", fairKeyA+","+fairKeyB)
 	phones := phonesOf(t, env.Intercom.Workspace, 2)
-	before := env.Intercom.Workspace.Calls(intercomtest.EndpointSearchContacts)
+	before := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts)
 	refused := 0
 	for range 20 {
 		refused += floodSearches(t, env, fairKeyA, 100)
 	}
-	spent := env.Intercom.Workspace.Calls(intercomtest.EndpointSearchContacts) - before
+	spent := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts) - before
 	// A window is 1,666 calls; one caller's share is half of it, and bulk
 	// work keeps 30% of the share for the caller's screen pops.
 	if spent+refused != 2000 || spent > 2*833 {

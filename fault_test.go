@@ -16,7 +16,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redistest"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // faultTally counts what the fault suite saw.
@@ -69,7 +69,7 @@ func TestFaultSuite(t *testing.T) {
 		t.Skip("the fault suite takes about 30 s")
 	}
 	rds := redistest.Start(t)
-	em, err := intercomtest.Start(intercomtest.Options{Token: testToken, WorkspaceID: uniqueWorkspaceID()})
+	em, err := emulator.Start(emulator.Options{Token: testToken, WorkspaceID: uniqueWorkspaceID()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +163,14 @@ func TestFaultSuite(t *testing.T) {
 
 	phases := []struct {
 		name   string
-		faults intercomtest.Faults
+		faults emulator.Faults
 		during func()
 	}{
-		{"30% 5xx (writes applied, then the error)", intercomtest.Faults{ErrorRate: 0.3, ErrorStatus: 500, FailAfterWrite: true}, nil},
-		{"429 bursts", intercomtest.Faults{Fail429Next: 30}, nil},
-		{"2 s latency spikes", intercomtest.Faults{SlowRate: 0.3, SlowDelay: 2 * time.Second, SlowAfterWrite: true}, nil},
-		{"connection resets", intercomtest.Faults{ResetRate: 0.3, FailAfterWrite: true}, nil},
-		{"Redis killed and restarted", intercomtest.Faults{}, func() { rds.Stop(); time.Sleep(time.Second); rds.Restart() }},
+		{"30% 5xx (writes applied, then the error)", emulator.Faults{ErrorRate: 0.3, ErrorStatus: 500, FailAfterWrite: true}, nil},
+		{"429 bursts", emulator.Faults{Fail429Next: 30}, nil},
+		{"2 s latency spikes", emulator.Faults{SlowRate: 0.3, SlowDelay: 2 * time.Second, SlowAfterWrite: true}, nil},
+		{"connection resets", emulator.Faults{ResetRate: 0.3, FailAfterWrite: true}, nil},
+		{"Redis killed and restarted", emulator.Faults{}, func() { rds.Stop(); time.Sleep(time.Second); rds.Restart() }},
 	}
 	for _, ph := range phases {
 		ws.SetFaults(ph.faults)
@@ -181,7 +181,7 @@ func TestFaultSuite(t *testing.T) {
 		load(3 * time.Second)
 		t.Logf("phase %q: %d requests", ph.name, tally.sent-before)
 	}
-	ws.SetFaults(intercomtest.Faults{})
+	ws.SetFaults(emulator.Faults{})
 	time.Sleep(2 * time.Second) // late answers of the slow phase land
 
 	// A patient client retries every unacknowledged action until it is

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // The GraphQL over HTTP specification: media types, methods and status codes.
@@ -100,18 +100,18 @@ func TestUpstreamFailuresAreCoded(t *testing.T) {
 	// A different number in each case, so that no case is answered from the cache.
 	cases := []struct {
 		name, phone string
-		faults      intercomtest.Faults
+		faults      emulator.Faults
 		code        string
 	}{
-		{"5xx", "+12025550101", intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
-		{"connection reset", "+12025550103", intercomtest.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
-		{"429", "+12025550102", intercomtest.Faults{Fail429Next: 5}, "RATE_LIMITED"},
+		{"5xx", "+12025550101", emulator.Faults{ErrorRate: 1, ErrorStatus: 503}, "UPSTREAM_UNAVAILABLE"},
+		{"connection reset", "+12025550103", emulator.Faults{ResetRate: 1}, "UPSTREAM_UNAVAILABLE"},
+		{"429", "+12025550102", emulator.Faults{Fail429Next: 5}, "RATE_LIMITED"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := newTestEnv(t) // its own breaker and rate budget
 			env.Intercom.Workspace.SetFaults(c.faults)
-			defer env.Intercom.Workspace.SetFaults(intercomtest.Faults{})
+			defer env.Intercom.Workspace.SetFaults(emulator.Faults{})
 			r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": c.phone}, nil)
 			if r.Status != 200 || r.code() != c.code {
 				t.Fatalf("HTTP %d, code %q, want 200 and %s (%+v)", r.Status, r.code(), c.code, r.Errors)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const testToken = "test-secret-token-7f3a"
@@ -28,7 +28,7 @@ const testToken = "test-secret-token-7f3a"
 // emulator over real HTTP.
 type testEnv struct {
 	URL      string
-	Intercom *intercomtest.Server
+	Intercom *emulator.Server
 	Logs     *syncWriter
 	Metrics  *metrics.Metrics
 	Services *services
@@ -36,16 +36,16 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return newTestEnvWith(t, intercomtest.Options{})
+	return newTestEnvWith(t, emulator.Options{})
 }
 
-func newTestEnvWith(t *testing.T, opts intercomtest.Options, settings ...string) *testEnv {
+func newTestEnvWith(t *testing.T, opts emulator.Options, settings ...string) *testEnv {
 	t.Helper()
 	opts.Token = testToken
 	if opts.WorkspaceID == "" {
 		opts.WorkspaceID = uniqueWorkspaceID() // tests share one Redis: each gets its own tenant
 	}
-	em, err := intercomtest.Start(opts)
+	em, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/redistest"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 type interactionJSON struct {
@@ -31,7 +31,7 @@ type historyJSON struct {
 }
 
 // emulatorHistory is what the emulator holds for a contact, by kind.
-func emulatorHistory(ws *intercomtest.Workspace, contactID string) map[string][]string {
+func emulatorHistory(ws *emulator.Workspace, contactID string) map[string][]string {
 	h := map[string][]string{}
 	for _, c := range ws.Conversations(contactID) {
 		h["CONVERSATION"] = append(h["CONVERSATION"], c.ID)
@@ -85,7 +85,7 @@ const historyQuery = `query($id: ID!, $types: [InteractionType!], $first: Int, $
 		totalCount nodes { id type subject description date status priority url } pageInfo { hasNextPage endCursor } } }`
 
 func TestInteractionsOfTheDemoCaller(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	want := emulatorHistory(ws, demo.ID)
@@ -111,7 +111,7 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 
 // Paging with first/after walks the whole history once, across kinds.
 func TestInteractionsPagingIsStable(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
 	demo, _ := env.Intercom.Workspace.DemoCaller()
 	var all struct{ Interactions historyJSON }
 	env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &all)
@@ -144,7 +144,7 @@ func TestInteractionsPagingIsStable(t *testing.T) {
 }
 
 func TestInteractionsTypesAndSinceFilters(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	var tickets struct{ Interactions historyJSON }
@@ -178,10 +178,10 @@ func TestInteractionsTypesAndSinceFilters(t *testing.T) {
 // Tickets failing upstream: the other kinds still come back, with an error
 // that names tickets.
 func TestInteractionsPartialFailure(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true})
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
-	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 500, Endpoints: []string{intercomtest.EndpointSearchTickets}})
+	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 500, Endpoints: []string{emulator.EndpointSearchTickets}})
 	var data struct{ Interactions historyJSON }
 	r := env.query(t, historyQuery, map[string]any{"id": demo.ID, "first": 100}, &data)
 	if r.Status != 200 || len(r.Errors) != 1 {
@@ -210,7 +210,7 @@ const dashboardWithHistory = `query Dashboard($ids: [ID!]!) {
 // interactions. Histories are correct and the upstream cost is one call per
 // batchable kind (and per page of it), not one per contact.
 func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
 	ws := env.Intercom.Workspace
 	var ids []string
 	conversations, tickets, withNotes := 0, 0, 0
@@ -251,10 +251,10 @@ func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
 	pages := func(n, per int) int { return max(1, (n+per-1)/per) }
 	counts := ws.CallCounts()
 	checks := map[string]int{
-		intercomtest.EndpointSearchConversations: pages(conversations, 150) + 1, // + the phone ones, for calls
-		intercomtest.EndpointSearchTickets:       pages(tickets, 150),
-		intercomtest.EndpointContactNotes:        withNotes,
-		intercomtest.EndpointSearchPhoneCalls:    (phoneConversations + 19) / 20,
+		emulator.EndpointSearchConversations: pages(conversations, 150) + 1, // + the phone ones, for calls
+		emulator.EndpointSearchTickets:       pages(tickets, 150),
+		emulator.EndpointContactNotes:        withNotes,
+		emulator.EndpointSearchPhoneCalls:    (phoneConversations + 19) / 20,
 	}
 	for endpoint, want := range checks {
 		if counts[endpoint] != want {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/abuse"
 	"github.com/talkdesk-intercom/api/internal/redistest"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // postJSON POSTs a GraphQL request body and decodes the answer.
@@ -100,7 +100,7 @@ func first(errs []gqlError) string {
 // setting, its bound, the value, and for budget refusals what the operation
 // would have cost.
 func TestRefusalsNameTheLimitAndTheCost(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "MAX_INTERCOM_CALLS_PER_OPERATION", "20", "MAX_QUERY_ALIASES", "3")
+	env := newTestEnvWith(t, emulator.Options{}, "MAX_INTERCOM_CALLS_PER_OPERATION", "20", "MAX_QUERY_ALIASES", "3")
 	r := env.query(t, `{ a: searchContacts(text: "ma") { id } b: searchContacts(text: "jo") { id } c: searchContacts(text: "an") { id }
 		d: searchContacts(text: "li") { id } }`, nil, nil)
 	ext := errExt(t, r)
@@ -135,7 +135,7 @@ func errExt(t *testing.T, r gqlResponse) map[string]any {
 // TestIntrospectionOff: introspection is a client error with its own code,
 // and validation errors suggest no field names.
 func TestIntrospectionOff(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "INTROSPECTION", "false")
+	env := newTestEnvWith(t, emulator.Options{}, "INTROSPECTION", "false")
 	r := env.query(t, `{ __schema { types { name } } }`, nil, nil)
 	if r.Status != 400 || r.code() != "INTROSPECTION_DISABLED" {
 		t.Errorf("introspection: HTTP %d, code %q; want 400 INTROSPECTION_DISABLED", r.Status, r.code())
@@ -151,7 +151,7 @@ func TestIntrospectionOff(t *testing.T) {
 // GET; what one server learns, a second one on the same Redis knows.
 func TestAutomaticPersistedQueries(t *testing.T) {
 	redisURL := "redis://" + redistest.Addr(t) + "/0"
-	env := newTestEnvWith(t, intercomtest.Options{}, "REDIS_URL", redisURL)
+	env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", redisURL)
 	query := `query Workspace { workspace { id name } } # ` + uniqueWorkspaceID() // unknown to the store so far
 	hash := sha256Hex(query)
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
@@ -176,7 +176,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		t.Errorf("GET with the hash: HTTP %d, %+v", r.Status, r.Errors)
 	}
 	// Another replica on the same Redis knows the registration.
-	other := newTestEnvWith(t, intercomtest.Options{}, "REDIS_URL", redisURL)
+	other := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", redisURL)
 	if r, _ := other.postJSON(t, map[string]any{"extensions": ext}); r.code() != "" {
 		t.Errorf("second server: %+v", r.Errors)
 	}
@@ -193,7 +193,7 @@ func TestPersistedOperationsOnly(t *testing.T) {
 	if err := os.WriteFile(file, manifest, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := newTestEnvWith(t, intercomtest.Options{}, "PERSISTED_OPERATIONS_ONLY", "true", "PERSISTED_OPERATIONS_FILE", file)
+	env := newTestEnvWith(t, emulator.Options{}, "PERSISTED_OPERATIONS_ONLY", "true", "PERSISTED_OPERATIONS_FILE", file)
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha256Hex(trusted)}}
 	for _, c := range []struct {
 		name string

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 type userErrorJSON struct {
@@ -87,7 +87,7 @@ func TestCreateContactAfterCachedMiss(t *testing.T) {
 	if len(miss.ContactsByEmail) != 0 {
 		t.Fatal("the email is already known")
 	}
-	existing := ws.AddContact(intercomtest.Contact{Role: "user", Name: "Grace Hopper", Email: "grace@example.org"})
+	existing := ws.AddContact(emulator.Contact{Role: "user", Name: "Grace Hopper", Email: "grace@example.org"})
 	before := len(ws.Contacts())
 
 	var data createContactJSON
@@ -229,7 +229,7 @@ type createTicketJSON struct {
 	}
 }
 
-func ticketsTitled(ws *intercomtest.Workspace, contactID, title string) int {
+func ticketsTitled(ws *emulator.Workspace, contactID, title string) int {
 	n := 0
 	for _, tk := range ws.Tickets(contactID) {
 		if tk.Title == title {
@@ -331,7 +331,7 @@ func TestIdempotencyKeys(t *testing.T) {
 // then 20 times after an upstream timeout that did take effect. Exactly one
 // ticket exists each time.
 func TestCreateTicketIsSafeToRetry(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "INTERCOM_TIMEOUT", "1s")
+	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_TIMEOUT", "1s")
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	// Each of n clients sends the request, retrying (as a client does) until
@@ -369,7 +369,7 @@ func TestCreateTicketIsSafeToRetry(t *testing.T) {
 	}
 
 	// Intercom creates the ticket but answers too late: the client times out.
-	ws.SetFaults(intercomtest.Faults{SlowRate: 1, SlowDelay: 3 * time.Second, SlowAfterWrite: true, Endpoints: []string{"POST /tickets"}})
+	ws.SetFaults(emulator.Faults{SlowRate: 1, SlowDelay: 3 * time.Second, SlowAfterWrite: true, Endpoints: []string{"POST /tickets"}})
 	var timedOut createTicketJSON
 	r := env.query(t, createTicketMutation, map[string]any{"input": map[string]any{
 		"idempotencyKey": "timeout-key", "contactId": demo.ID, "title": "Timed-out ticket", "ticketType": "Callback request"}}, &timedOut)
@@ -377,7 +377,7 @@ func TestCreateTicketIsSafeToRetry(t *testing.T) {
 		t.Fatalf("first attempt: code %q, want UPSTREAM_UNAVAILABLE (%+v)", r.code(), r.Errors)
 	}
 	time.Sleep(3 * time.Second) // the emulator finishes its late answer
-	ws.SetFaults(intercomtest.Faults{})
+	ws.SetFaults(emulator.Faults{})
 	if n := ticketsTitled(ws, demo.ID, "Timed-out ticket"); n != 1 {
 		t.Fatalf("the timed-out attempt created %d tickets, want 1 (the fault must apply after the write)", n)
 	}

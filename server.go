@@ -38,7 +38,7 @@ import (
 	"github.com/talkdesk-intercom/api/resolvers"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 func main() {
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
 	if cfg.Demo() {
-		demo, err := intercomtest.Start(intercomtest.Options{Token: DemoToken, Phone: true})
+		demo, err := emulator.Start(emulator.Options{Token: DemoToken, Phone: true})
 		if err != nil {
 			return fmt.Errorf("start the demo workspace: %w", err)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/talkdesk-intercom/api/internal/webhooks"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const testClientSecret = "client-secret-5e8a"
@@ -28,12 +28,12 @@ func deliver(t *testing.T, env *testEnv, body []byte, signature string) int {
 // A change made in Intercom reaches the next query at once: the webhook
 // drops the cached contact.
 func TestWebhookInvalidatesTheCache(t *testing.T) {
-	env := newTestEnvWith(t, intercomtest.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	const q = `query($id: ID!) { contact(id: $id) { name } }`
 	env.mustQuery(t, q, map[string]any{"id": demo.ID}, nil) // cached now
-	ws.UpdateContact(demo.ID, func(c *intercomtest.Contact) { c.Name = "Maria Renamed" })
+	ws.UpdateContact(demo.ID, func(c *emulator.Contact) { c.Name = "Maria Renamed" })
 
 	body, _ := json.Marshal(map[string]any{
 		"type": "notification_event", "id": "notif_1", "topic": "contact.user.updated",

@@ -1,5 +1,5 @@
 // Command intercom-emulator serves the in-memory Intercom REST API emulator
-// (package intercomtest) as a local Intercom sandbox:
+// (package emulator) as a local Intercom sandbox:
 //
 //	go run ./cmd/intercom-emulator -addr 127.0.0.1:4010 -latency 50ms
 //
@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 func main() {
@@ -30,11 +30,11 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("intercom-emulator", flag.ContinueOnError)
 	var (
 		addr      = fs.String("addr", "127.0.0.1:4010", "listen address")
-		token     = fs.String("token", intercomtest.DefaultToken, "accepted bearer token")
-		workspace = fs.String("workspace", intercomtest.DefaultWorkspaceID, "workspace (app) id_code")
-		region    = fs.String("region", intercomtest.DefaultRegion, "region reported by /me: US, EU or AU")
-		seed      = fs.Int64("seed", intercomtest.DefaultSeed, "deterministic data seed")
-		contacts  = fs.Int("contacts", intercomtest.DefaultContacts, "number of seeded contacts")
+		token     = fs.String("token", emulator.DefaultToken, "accepted bearer token")
+		workspace = fs.String("workspace", emulator.DefaultWorkspaceID, "workspace (app) id_code")
+		region    = fs.String("region", emulator.DefaultRegion, "region reported by /me: US, EU or AU")
+		seed      = fs.Int64("seed", emulator.DefaultSeed, "deterministic data seed")
+		contacts  = fs.Int("contacts", emulator.DefaultContacts, "number of seeded contacts")
 		empty     = fs.Bool("empty", false, "start with no contacts and companies")
 		latency   = fs.Duration("latency", 0, "delay added to every request")
 		errorRate = fs.Float64("error-rate", 0, "fraction of requests answered 500")
@@ -52,7 +52,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-timezone: %w", err)
 	}
-	srv, err := intercomtest.Start(intercomtest.Options{
+	srv, err := emulator.Start(emulator.Options{
 		Addr:        *addr,
 		Token:       *token,
 		WorkspaceID: *workspace,
@@ -68,7 +68,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv.Workspace.SetFaults(intercomtest.Faults{
+	srv.Workspace.SetFaults(emulator.Faults{
 		ErrorRate: *errorRate,
 		SlowRate:  *slowRate,
 		SlowDelay: *slowDelay,

@@ -12,7 +12,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const token = "cache-test-token"
@@ -21,9 +21,9 @@ const token = "cache-test-token"
 type fixture struct {
 	cache    *cache.Source
 	client   *intercom.Client
-	intercom *intercomtest.Workspace
+	intercom *emulator.Workspace
 	metrics  *metrics.Metrics
-	clock    *intercomtest.Clock
+	clock    *emulator.Clock
 }
 
 // stores are the two stores every behaviour is checked against.
@@ -37,10 +37,10 @@ func stores(t *testing.T) map[string]func(*metrics.Metrics) cache.Store {
 	}
 }
 
-func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts intercomtest.Options) *fixture {
+func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts emulator.Options) *fixture {
 	t.Helper()
 	opts.Token = token
-	em, err := intercomtest.Start(opts)
+	em, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts int
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	clk := intercomtest.NewClock(time.Now())
+	clk := emulator.NewClock(time.Now())
 	tenant := redistest.Unique("tenant")
 	c := cache.New(client, cache.Config{
 		Store:   store(m),
@@ -75,7 +75,7 @@ func (f *fixture) roundTrips(op string) float64 {
 func TestBatchIsOneMGETColdAndZeroUpstreamWarm(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, store, intercomtest.Options{})
+			f := newFixture(t, store, emulator.Options{})
 			var ids []string
 			for _, c := range f.intercom.Contacts()[:50] {
 				ids = append(ids, c.ID)
@@ -118,7 +118,7 @@ func TestBatchIsOneMGETColdAndZeroUpstreamWarm(t *testing.T) {
 func TestUnknownCallersAreNegativelyCached(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, store, intercomtest.Options{})
+			f := newFixture(t, store, emulator.Options{})
 			ctx := context.Background()
 			unknown := []string{"+12025550111", "+12025550112"}
 			first := f.upstreamCallsDuring(func() {
@@ -152,7 +152,7 @@ func TestUnknownCallersAreNegativelyCached(t *testing.T) {
 func TestConcurrentIdenticalMissesShareOneUpstreamCall(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, store, intercomtest.Options{Latency: 100 * time.Millisecond})
+			f := newFixture(t, store, emulator.Options{Latency: 100 * time.Millisecond})
 			var wg sync.WaitGroup
 			var found atomic.Int32
 			calls := f.upstreamCallsDuring(func() {
@@ -181,13 +181,13 @@ func TestConcurrentIdenticalMissesShareOneUpstreamCall(t *testing.T) {
 func TestStaleEntryIsServedWhenUpstreamFails(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, store, intercomtest.Options{})
+			f := newFixture(t, store, emulator.Options{})
 			demo, _ := f.intercom.DemoCaller()
 			if _, err := f.cache.ContactsByIDs(context.Background(), []string{demo.ID}); err != nil {
 				t.Fatal(err)
 			}
 			f.clock.Advance(cache.DefaultTTLs.Contact + time.Minute) // expired, still kept
-			f.intercom.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
+			f.intercom.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 
 			ctx, marker := cache.WithStaleMarker(context.Background())
 			got, err := f.cache.ContactsByIDs(ctx, []string{demo.ID, "never-cached"})
@@ -205,7 +205,7 @@ func TestStaleEntryIsServedWhenUpstreamFails(t *testing.T) {
 			}
 
 			// Once Intercom answers again, the entry is refreshed.
-			f.intercom.SetFaults(intercomtest.Faults{})
+			f.intercom.SetFaults(emulator.Faults{})
 			ctx, marker = cache.WithStaleMarker(context.Background())
 			if _, err := f.cache.ContactsByIDs(ctx, []string{demo.ID}); err != nil || marker.Served() {
 				t.Errorf("after recovery: %v, stale %v", err, marker.Served())
@@ -221,8 +221,8 @@ func TestTenantsDoNotShareEntries(t *testing.T) {
 	store := func(m *metrics.Metrics) cache.Store {
 		return cache.NewRedisStore(redistest.Client(t, addr), time.Second, m)
 	}
-	a := newFixture(t, store, intercomtest.Options{})
-	b := newFixture(t, store, intercomtest.Options{Empty: true})
+	a := newFixture(t, store, emulator.Options{})
+	b := newFixture(t, store, emulator.Options{Empty: true})
 	demo, _ := a.intercom.DemoCaller()
 	if got, _ := a.cache.ContactsByIDs(context.Background(), []string{demo.ID}); got[demo.ID] == nil {
 		t.Fatal("tenant A does not find its own contact")
@@ -246,7 +246,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	f := newFixture(t, func(m *metrics.Metrics) cache.Store {
 		redisStore = cache.NewRedisStore(redistest.Client(t, srv.Addr), 50*time.Millisecond, m)
 		return redisStore
-	}, intercomtest.Options{})
+	}, emulator.Options{})
 	ctx := context.Background()
 	demo, _ := f.intercom.DemoCaller()
 	lookup := func() {
@@ -292,7 +292,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 func TestCompanyWarmup(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, store, intercomtest.Options{})
+			f := newFixture(t, store, emulator.Options{})
 			em := f.intercom
 			n, err := f.cache.WarmCompanies(context.Background(), f.client)
 			if err != nil || n != len(em.Companies()) {

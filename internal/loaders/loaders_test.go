@@ -10,12 +10,12 @@ import (
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
-func setup(t *testing.T) (*intercom.Client, *intercomtest.Workspace) {
+func setup(t *testing.T) (*intercom.Client, *emulator.Workspace) {
 	t.Helper()
-	em, err := intercomtest.Start(intercomtest.Options{Token: "loader-test"})
+	em, err := emulator.Start(emulator.Options{Token: "loader-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestConcurrentLoadsShareOneBatchInKeyOrder(t *testing.T) {
 			t.Errorf("Contact(%s) = %+v", id, got[i])
 		}
 	}
-	if n := ws.Calls(intercomtest.EndpointSearchContacts); n != 1 {
+	if n := ws.Calls(emulator.EndpointSearchContacts); n != 1 {
 		t.Errorf("%d searches, want 1 batch", n)
 	}
 }
@@ -77,7 +77,7 @@ func TestLoadManyIsOneBatchAndDeduplicates(t *testing.T) {
 			t.Errorf("company %d = %s, want %s (key order)", i, c.ID, ids[i])
 		}
 	}
-	if n := ws.Calls(intercomtest.EndpointCompany); n != 5 {
+	if n := ws.Calls(emulator.EndpointCompany); n != 5 {
 		t.Errorf("%d company reads for 5 unique companies, want 5", n)
 	}
 }
@@ -88,11 +88,11 @@ func TestTransientErrorsAreNotCached(t *testing.T) {
 	client, ws := setup(t)
 	l := loaders.New(client, nil, loaders.DefaultConfig)
 	demo, _ := ws.DemoCaller()
-	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
+	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 	if _, err := l.Contact(context.Background(), demo.ID); sources.ErrorCode(err) != sources.EUpstreamUnavailable {
 		t.Fatalf("first load: %v, want UPSTREAM_UNAVAILABLE", err)
 	}
-	ws.SetFaults(intercomtest.Faults{})
+	ws.SetFaults(emulator.Faults{})
 	c, err := l.Contact(context.Background(), demo.ID)
 	if err != nil || c == nil || c.ID != demo.ID {
 		t.Errorf("second load: %+v, %v; want the contact", c, err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // The client's write calls (sources.ActionExecutor) against the emulator
@@ -20,11 +20,11 @@ var actionsNow = time.Date(2026, time.March, 18, 15, 30, 0, 0, time.UTC)
 
 // startActions runs an emulator on a settable clock (at actionsNow) and a
 // client for it.
-func startActions(t *testing.T, opts intercomtest.Options, cfg intercom.Config) (*intercom.Client, *intercomtest.Workspace, *intercomtest.Clock) {
+func startActions(t *testing.T, opts emulator.Options, cfg intercom.Config) (*intercom.Client, *emulator.Workspace, *emulator.Clock) {
 	t.Helper()
-	clock := intercomtest.NewClock(actionsNow)
+	clock := emulator.NewClock(actionsNow)
 	opts.Token, opts.Now = token, clock.Now
-	em, err := intercomtest.Start(opts)
+	em, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestCreateContactAndAttachCompany(t *testing.T) {
 	}
 	if got.ID == "" || got.Role != "user" || got.Name != "Ada Lovelace" || !slices.Equal(got.Emails, []string{"ada@analytical.example"}) ||
 		!slices.Equal(got.Phones, []string{"+14155550188"}) || got.ExternalID != "usr_ada" || got.Title != "Buyer" ||
-		!slices.Equal(got.CompanyIDs, []string{company.ID}) || got.WorkspaceID != intercomtest.DefaultWorkspaceID || got.URL == "" {
+		!slices.Equal(got.CompanyIDs, []string{company.ID}) || got.WorkspaceID != emulator.DefaultWorkspaceID || got.URL == "" {
 		t.Errorf("created contact: %+v", got)
 	}
 	if got.CreatedAt.IsZero() || !got.CreatedAt.Equal(got.UpdatedAt) {
@@ -69,7 +69,7 @@ func TestCreateContactAndAttachCompany(t *testing.T) {
 	if err != nil || len(byPhone["+14155550188"]) != 1 || byPhone["+14155550188"][0].ID != got.ID {
 		t.Errorf("ContactsByPhones: %v, %v", byPhone, err)
 	}
-	for endpoint, want := range map[string]int{intercomtest.EndpointCreateContact: 1, intercomtest.EndpointAttachCompany: 1} {
+	for endpoint, want := range map[string]int{emulator.EndpointCreateContact: 1, emulator.EndpointAttachCompany: 1} {
 		if n := ws.Calls(endpoint); n != want {
 			t.Errorf("Calls(%s) = %d, want %d", endpoint, n, want)
 		}
@@ -94,14 +94,14 @@ func TestCreateContactAndAttachCompany(t *testing.T) {
 		}
 	})
 	t.Run("a duplicate user email is a CONFLICT", func(t *testing.T) {
-		_, err := c.CreateContact(ctx, sources.NewContact{Role: "user", Email: strings.ToUpper(intercomtest.DemoCallerEmail)})
+		_, err := c.CreateContact(ctx, sources.NewContact{Role: "user", Email: strings.ToUpper(emulator.DemoCallerEmail)})
 		wantCode(t, "duplicate email", err, sources.EConflict)
-		if !strings.Contains(sources.ErrorMessage(err), intercomtest.DemoCallerID) {
+		if !strings.Contains(sources.ErrorMessage(err), emulator.DemoCallerID) {
 			t.Errorf("message %q does not name the existing contact", sources.ErrorMessage(err))
 		}
-		_, err = c.CreateContact(ctx, sources.NewContact{Role: "user", Email: "new@x.example", ExternalID: intercomtest.DemoCallerExternalID})
+		_, err = c.CreateContact(ctx, sources.NewContact{Role: "user", Email: "new@x.example", ExternalID: emulator.DemoCallerExternalID})
 		wantCode(t, "duplicate external_id", err, sources.EConflict)
-		if _, err := c.CreateContact(ctx, sources.NewContact{Role: "lead", Email: intercomtest.DemoCallerEmail}); err != nil {
+		if _, err := c.CreateContact(ctx, sources.NewContact{Role: "lead", Email: emulator.DemoCallerEmail}); err != nil {
 			t.Errorf("a lead with a user's email: %v", err)
 		}
 	})
@@ -118,9 +118,9 @@ func TestCreateContactAndAttachCompany(t *testing.T) {
 }
 
 func TestUpdateContact(t *testing.T) {
-	c, ws, clock := startActions(t, intercomtest.Options{Contacts: 40}, intercom.Config{})
+	c, ws, clock := startActions(t, emulator.Options{Contacts: 40}, intercom.Config{})
 	ctx := context.Background()
-	var target intercomtest.Contact
+	var target emulator.Contact
 	for _, x := range ws.Contacts()[20:] {
 		if x.Role == "user" {
 			target = x
@@ -145,26 +145,26 @@ func TestUpdateContact(t *testing.T) {
 	_, err = c.UpdateContact(ctx, "000000000000000000000000", sources.ContactChanges{Name: &name})
 	wantCode(t, "unknown contact", err, sources.ENotFound)
 
-	email := intercomtest.DemoCallerEmail
+	email := emulator.DemoCallerEmail
 	_, err = c.UpdateContact(ctx, target.ID, sources.ContactChanges{Email: &email})
 	wantCode(t, "another user's email", err, sources.EConflict)
 
 	// PUT is idempotent: the client retries it on a 5xx.
 	ws.ResetCalls()
-	ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 503})
+	ws.SetFaults(emulator.Faults{FailNext: 1, ErrorStatus: 503})
 	again := "Renamed Again"
 	if got, err := c.UpdateContact(ctx, target.ID, sources.ContactChanges{Name: &again}); err != nil || got.Name != again {
 		t.Errorf("update after a 503: %+v, %v", got, err)
 	}
-	if n := ws.Calls(intercomtest.EndpointUpdateContact); n != 2 {
-		t.Errorf("Calls(%s) = %d, want 2 (a retry)", intercomtest.EndpointUpdateContact, n)
+	if n := ws.Calls(emulator.EndpointUpdateContact); n != 2 {
+		t.Errorf("Calls(%s) = %d, want 2 (a retry)", emulator.EndpointUpdateContact, n)
 	}
 }
 
 func TestTagAndUntagContact(t *testing.T) {
 	c, ws := start(t)
 	ctx := context.Background()
-	id := intercomtest.DemoCallerID
+	id := emulator.DemoCallerID
 	tags := len(ws.Tags())
 
 	tag, err := c.TagContact(ctx, id, "Called back")
@@ -207,13 +207,13 @@ func TestTagAndUntagContact(t *testing.T) {
 }
 
 func TestAddNoteAndNotesSince(t *testing.T) {
-	c, ws, clock := startActions(t, intercomtest.Options{}, intercom.Config{})
+	c, ws, clock := startActions(t, emulator.Options{}, intercom.Config{})
 	ctx := context.Background()
-	id := intercomtest.DemoCallerID
+	id := emulator.DemoCallerID
 	admin := ws.Admins()[2]
 	since := actionsNow.Add(-5 * time.Minute)
-	ws.AddNote(intercomtest.Note{ContactID: id, Body: "<p>older</p>", CreatedAt: since.Add(-time.Second)})
-	atSince := ws.AddNote(intercomtest.Note{ContactID: id, Body: "<p>at since</p>", CreatedAt: since})
+	ws.AddNote(emulator.Note{ContactID: id, Body: "<p>older</p>", CreatedAt: since.Add(-time.Second)})
+	atSince := ws.AddNote(emulator.Note{ContactID: id, Body: "<p>at since</p>", CreatedAt: since})
 
 	n, err := c.AddNote(ctx, sources.NewNote{ContactID: id, Body: "<p>Called back, left a voicemail.</p>", AdminID: admin.ID})
 	if err != nil {
@@ -261,10 +261,10 @@ func TestAddNoteAndNotesSince(t *testing.T) {
 }
 
 func TestCreateTicketAndTicketsSince(t *testing.T) {
-	c, ws, clock := startActions(t, intercomtest.Options{}, intercom.Config{})
+	c, ws, clock := startActions(t, emulator.Options{}, intercom.Config{})
 	ctx := context.Background()
-	id := intercomtest.DemoCallerID
-	archived := ws.AddTicketType(intercomtest.TicketType{Name: "Retired", Archived: true})
+	id := emulator.DemoCallerID
+	archived := ws.AddTicketType(emulator.TicketType{Name: "Retired", Archived: true})
 
 	types, err := c.TicketTypes(ctx)
 	if err != nil {
@@ -276,7 +276,7 @@ func TestCreateTicketAndTicketsSince(t *testing.T) {
 	callback := types[2]
 
 	since := actionsNow.Add(-10 * time.Minute)
-	ws.AddTicket(intercomtest.Ticket{ContactIDs: []string{id}, Title: "just before", CreatedAt: since.Add(-time.Second)})
+	ws.AddTicket(emulator.Ticket{ContactIDs: []string{id}, Title: "just before", CreatedAt: since.Add(-time.Second)})
 	tk, err := c.CreateTicket(ctx, sources.NewTicket{ContactID: id, TicketTypeID: callback.ID, Title: "Call back about the invoice",
 		Description: "Maria asked to be called back.", AdminID: ws.Me().ID})
 	if err != nil {
@@ -317,35 +317,35 @@ func TestCreateTicketAndTicketsSince(t *testing.T) {
 // Creating writes are not retried by the client (the idempotency guard
 // above it decides), so a 5xx reaches the caller after one call.
 func TestCreatingWritesAreNotRetried(t *testing.T) {
-	c, ws, _ := startActions(t, intercomtest.Options{Contacts: 20}, intercom.Config{})
+	c, ws, _ := startActions(t, emulator.Options{Contacts: 20}, intercom.Config{})
 	ctx := context.Background()
 	id := ws.Contacts()[0].ID
 	before := len(ws.Tickets(""))
-	ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 503})
+	ws.SetFaults(emulator.Faults{FailNext: 1, ErrorStatus: 503})
 	_, err := c.CreateTicket(ctx, sources.NewTicket{ContactID: id, TicketTypeID: "101", Title: "x"})
 	wantCode(t, "POST /tickets under a 503", err, sources.EUpstreamUnavailable)
-	if n := ws.Calls(intercomtest.EndpointCreateTicket); n != 1 {
-		t.Errorf("Calls(%s) = %d, want exactly 1", intercomtest.EndpointCreateTicket, n)
+	if n := ws.Calls(emulator.EndpointCreateTicket); n != 1 {
+		t.Errorf("Calls(%s) = %d, want exactly 1", emulator.EndpointCreateTicket, n)
 	}
 	if len(ws.Tickets("")) != before {
 		t.Errorf("a ticket was created")
 	}
 	for name, call := range map[string]func() error{
-		intercomtest.EndpointCreateContact: func() error {
+		emulator.EndpointCreateContact: func() error {
 			_, err := c.CreateContact(ctx, sources.NewContact{Role: "lead", Email: "x@y.example"})
 			return err
 		},
-		intercomtest.EndpointCreateNote: func() error {
+		emulator.EndpointCreateNote: func() error {
 			_, err := c.AddNote(ctx, sources.NewNote{ContactID: id, Body: "x"})
 			return err
 		},
-		intercomtest.EndpointCreateTag: func() error {
+		emulator.EndpointCreateTag: func() error {
 			_, err := c.TagContact(ctx, id, "x")
 			return err
 		},
 	} {
 		ws.ResetCalls()
-		ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 503})
+		ws.SetFaults(emulator.Faults{FailNext: 1, ErrorStatus: 503})
 		wantCode(t, name+" under a 503", call(), sources.EUpstreamUnavailable)
 		if n := ws.Calls(name); n != 1 {
 			t.Errorf("Calls(%s) = %d, want exactly 1", name, n)
@@ -357,19 +357,19 @@ func TestCreatingWritesAreNotRetried(t *testing.T) {
 // client reports a timeout, and TicketsSince finds the ticket, which is how
 // a retried action avoids opening it twice.
 func TestTicketCreatedDespiteTimeout(t *testing.T) {
-	c, ws, _ := startActions(t, intercomtest.Options{Contacts: 20}, intercom.Config{Timeout: 300 * time.Millisecond})
+	c, ws, _ := startActions(t, emulator.Options{Contacts: 20}, intercom.Config{Timeout: 300 * time.Millisecond})
 	ctx := context.Background()
 	id := ws.Contacts()[0].ID
 	since := actionsNow
-	ws.SetFaults(intercomtest.Faults{SlowRate: 1, SlowDelay: 2 * time.Second, SlowAfterWrite: true,
-		Endpoints: []string{intercomtest.EndpointCreateTicket}})
+	ws.SetFaults(emulator.Faults{SlowRate: 1, SlowDelay: 2 * time.Second, SlowAfterWrite: true,
+		Endpoints: []string{emulator.EndpointCreateTicket}})
 	_, err := c.CreateTicket(ctx, sources.NewTicket{ContactID: id, TicketTypeID: "101", Title: "Timed out"})
 	wantCode(t, "slow POST /tickets", err, sources.EUpstreamUnavailable)
 	if !strings.Contains(sources.ErrorMessage(err), "timed out") {
 		t.Errorf("message %q, want a timeout", sources.ErrorMessage(err))
 	}
-	if n := ws.Calls(intercomtest.EndpointCreateTicket); n != 1 {
-		t.Errorf("Calls(%s) = %d, want 1", intercomtest.EndpointCreateTicket, n)
+	if n := ws.Calls(emulator.EndpointCreateTicket); n != 1 {
+		t.Errorf("Calls(%s) = %d, want 1", emulator.EndpointCreateTicket, n)
 	}
 	var found []*sources.Ticket
 	deadline := time.Now().Add(2 * time.Second)
@@ -396,10 +396,10 @@ func TestTicketsSinceOnADaylightSavingDay(t *testing.T) {
 		t.Skip(err)
 	}
 	since := time.Date(2025, time.November, 2, 23, 30, 0, 0, ny) // 25 hours after that day's midnight
-	c, ws, clock := startActions(t, intercomtest.Options{Contacts: 20, Timezone: ny}, intercom.Config{})
+	c, ws, clock := startActions(t, emulator.Options{Contacts: 20, Timezone: ny}, intercom.Config{})
 	clock.Set(since.Add(10 * time.Minute))
 	id := ws.Contacts()[0].ID
-	want := ws.AddTicket(intercomtest.Ticket{ContactIDs: []string{id}, Title: "late call", CreatedAt: since.Add(time.Minute)})
+	want := ws.AddTicket(emulator.Ticket{ContactIDs: []string{id}, Title: "late call", CreatedAt: since.Add(time.Minute)})
 	got, err := c.TicketsSince(context.Background(), id, since)
 	if err != nil {
 		t.Fatal(err)

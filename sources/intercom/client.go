@@ -1,6 +1,6 @@
 // Package intercom is the Intercom source: a REST client for Intercom's API
 // (version 2.16 by default) that implements the capability interfaces of
-// package sources. Its test emulator lives in package intercomtest.
+// package sources. Its test emulator lives in package emulator.
 package intercom
 
 import (

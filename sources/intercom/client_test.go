@@ -14,19 +14,19 @@ import (
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 const token = "client-test-token"
 
-func start(t *testing.T) (*intercom.Client, *intercomtest.Workspace) {
+func start(t *testing.T) (*intercom.Client, *emulator.Workspace) {
 	t.Helper()
 	return startWith(t, intercom.Config{})
 }
 
-func startWith(t *testing.T, cfg intercom.Config) (*intercom.Client, *intercomtest.Workspace) {
+func startWith(t *testing.T, cfg intercom.Config) (*intercom.Client, *emulator.Workspace) {
 	t.Helper()
-	em, err := intercomtest.Start(intercomtest.Options{Token: token})
+	em, err := emulator.Start(emulator.Options{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +68,8 @@ func TestValidateAndHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != intercomtest.DefaultWorkspaceID || got.Admin.ID != ws.Me().ID {
-		t.Errorf("Validate = %+v, want workspace %s admin %s", got, intercomtest.DefaultWorkspaceID, ws.Me().ID)
+	if got.ID != emulator.DefaultWorkspaceID || got.Admin.ID != ws.Me().ID {
+		t.Errorf("Validate = %+v, want workspace %s admin %s", got, emulator.DefaultWorkspaceID, ws.Me().ID)
 	}
 	if v := ws.LastVersion(); v != "2.16" {
 		t.Errorf("Intercom-Version sent = %q, want 2.16", v)
@@ -80,7 +80,7 @@ func TestValidateAndHeaders(t *testing.T) {
 }
 
 func TestErrorsAreCoded(t *testing.T) {
-	em, err := intercomtest.Start(intercomtest.Options{Token: token})
+	em, err := emulator.Start(emulator.Options{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func TestErrorsAreCoded(t *testing.T) {
 	if _, err := good.Contact(context.Background(), "nope"); sources.ErrorCode(err) != sources.ENotFound {
 		t.Errorf("unknown contact: %v, want NOT_FOUND", err)
 	}
-	em.Workspace.SetFaults(intercomtest.Faults{Fail429Next: 5})
+	em.Workspace.SetFaults(emulator.Faults{Fail429Next: 5})
 	_, err = good.Validate(context.Background())
 	var coded *sources.Error
 	if sources.ErrorCode(err) != sources.ERateLimited || !asError(err, &coded) || coded.RetryAfterSeconds <= 0 {
 		t.Errorf("429: %v, want RATE_LIMITED with a retry-after", err)
 	}
-	em.Workspace.SetFaults(intercomtest.Faults{SlowRate: 1, SlowDelay: 2 * time.Second})
+	em.Workspace.SetFaults(emulator.Faults{SlowRate: 1, SlowDelay: 2 * time.Second})
 	slow, _ := intercom.New(intercom.Config{Token: token, BaseURL: em.URL, Timeout: 100 * time.Millisecond})
 	if _, err := slow.Validate(context.Background()); sources.ErrorCode(err) != sources.EUpstreamUnavailable || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("slow upstream: %v, want UPSTREAM_UNAVAILABLE timed out", err)
@@ -133,7 +133,7 @@ func TestContactsByIDs(t *testing.T) {
 		t.Error("a missing id is in the result")
 	}
 	// One search for the batch, one read for the id the search missed.
-	if s, g := ws.Calls(intercomtest.EndpointSearchContacts), ws.Calls(intercomtest.EndpointContact); s != 1 || g != 1 {
+	if s, g := ws.Calls(emulator.EndpointSearchContacts), ws.Calls(emulator.EndpointContact); s != 1 || g != 1 {
 		t.Errorf("calls: %d searches and %d reads, want 1 and 1", s, g)
 	}
 }
@@ -141,7 +141,7 @@ func TestContactsByIDs(t *testing.T) {
 func TestContactsByPhones(t *testing.T) {
 	c, ws := start(t)
 	demo, _ := ws.DemoCaller()
-	var legacy intercomtest.Contact
+	var legacy emulator.Contact
 	for _, ct := range ws.Contacts() {
 		if ct.Legacy && ct.Phone != "" {
 			legacy = ct
@@ -167,7 +167,7 @@ func TestContactsByPhones(t *testing.T) {
 		t.Errorf("unknown number matched %+v", got["+12025550199"])
 	}
 	// One search for all three: formatted_phone IN [...] OR phone IN [spellings].
-	if n := ws.Calls(intercomtest.EndpointSearchContacts); n != 1 {
+	if n := ws.Calls(emulator.EndpointSearchContacts); n != 1 {
 		t.Errorf("%d searches, want 1", n)
 	}
 
@@ -177,7 +177,7 @@ func TestContactsByPhones(t *testing.T) {
 	if err != nil || len(got["+14155550142"]) != 1 {
 		t.Errorf("version 2.11: %v, %+v", err, got)
 	}
-	if n := ws2.Calls(intercomtest.EndpointSearchContacts); n != 1 {
+	if n := ws2.Calls(emulator.EndpointSearchContacts); n != 1 {
 		t.Errorf("version 2.11: %d searches, want 1", n)
 	}
 }
@@ -267,7 +267,7 @@ func TestListContactsUpdatedSinceIsExact(t *testing.T) {
 
 func TestCompaniesAndAgents(t *testing.T) {
 	c, ws := start(t)
-	var owner intercomtest.Contact
+	var owner emulator.Contact
 	for _, ct := range ws.Contacts() {
 		if len(ct.CompanyIDs) >= 2 {
 			owner = ct
@@ -290,7 +290,7 @@ func TestCompaniesAndAgents(t *testing.T) {
 			t.Errorf("company %s = %+v, want %q", id, got[id], want.Name)
 		}
 	}
-	if n := ws.Calls(intercomtest.EndpointCompany); n != len(ids) {
+	if n := ws.Calls(emulator.EndpointCompany); n != len(ids) {
 		t.Errorf("%d company reads, want %d", n, len(ids))
 	}
 	agents, err := c.ListAgents(context.Background())

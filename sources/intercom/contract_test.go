@@ -30,7 +30,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // contractDescription is Intercom's OpenAPI description the test holds both
@@ -461,7 +461,7 @@ const contractToken = "contract-token"
 func TestContract(t *testing.T) {
 	start := time.Now()
 	ct := newContractTransport(t)
-	srv, err := intercomtest.Start(intercomtest.Options{
+	srv, err := emulator.Start(emulator.Options{
 		Token: contractToken,
 		Now:   func() time.Time { return contractNow },
 		Phone: true,
@@ -488,7 +488,7 @@ func TestContract(t *testing.T) {
 	if !ok || len(contacts) < 100 || len(companies) < 10 {
 		t.Fatalf("emulator seed is not what the test expects: demo caller %v, %d contacts, %d companies", ok, len(contacts), len(companies))
 	}
-	var legacy intercomtest.Contact // a contact only the phone fallback finds
+	var legacy emulator.Contact // a contact only the phone fallback finds
 	for _, c := range contacts {
 		if c.Legacy && c.Phone != "" {
 			legacy = c
@@ -498,7 +498,7 @@ func TestContract(t *testing.T) {
 	if legacy.ID == "" {
 		t.Fatal("emulator seed has no legacy contact with a phone")
 	}
-	legacyE164 := intercomtest.FormatE164(legacy.Phone, legacy.LocationCountry)
+	legacyE164 := emulator.FormatE164(legacy.Phone, legacy.LocationCountry)
 
 	steps := []struct {
 		name string
@@ -577,12 +577,12 @@ func TestContract(t *testing.T) {
 		{"ContactsByPhones", func(t *testing.T) {
 			// The demo caller is found by formatted_phone; the legacy contact
 			// only by the phone IN fallback; the last number by neither.
-			phones := []string{intercomtest.DemoCallerFormattedPhone, legacyE164, "+15005550006"}
+			phones := []string{emulator.DemoCallerFormattedPhone, legacyE164, "+15005550006"}
 			got, err := client.ContactsByPhones(callerCtx(ctx, "ContactsByPhones"), phones)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got[intercomtest.DemoCallerFormattedPhone]) != 1 || len(got[legacyE164]) != 1 || len(got) != 2 {
+			if len(got[emulator.DemoCallerFormattedPhone]) != 1 || len(got[legacyE164]) != 1 || len(got) != 2 {
 				t.Errorf("phone lookup found %v", got)
 			}
 		}},
@@ -725,7 +725,7 @@ func TestContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := intercomtest.DemoCallerConversations + intercomtest.DemoCallerTickets + intercomtest.DemoCallerNotes + intercomtest.DemoCallerPhoneCalls
+			want := emulator.DemoCallerConversations + emulator.DemoCallerTickets + emulator.DemoCallerNotes + emulator.DemoCallerPhoneCalls
 			if n := len(got[demo.ID]); n != want {
 				t.Errorf("demo caller: %d interactions, want %d", n, want)
 			}
@@ -764,7 +764,7 @@ func TestContract(t *testing.T) {
 			}
 		}},
 		{"InteractionsWithoutIntercomPhone", func(t *testing.T) {
-			plain, err := intercomtest.Start(intercomtest.Options{Token: contractToken, Now: func() time.Time { return contractNow }, Contacts: 30})
+			plain, err := emulator.Start(emulator.Options{Token: contractToken, Now: func() time.Time { return contractNow }, Contacts: 30})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -774,7 +774,7 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = intercom.NewInteractions(c, intercom.InteractionsConfig{}).InteractionsByContacts(callerCtx(ctx, "InteractionsByContacts(no phone)"),
-				[]sources.ContactRef{sources.ContactRefByID(intercomtest.DemoCallerID)}, []sources.InteractionKind{sources.KindCall}, time.Time{})
+				[]sources.ContactRef{sources.ContactRefByID(emulator.DemoCallerID)}, []sources.InteractionKind{sources.KindCall}, time.Time{})
 			if !errors.Is(err, sources.ErrKindNotSupported) {
 				t.Errorf("calls without Intercom Phone: %v, want not supported", err)
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // FuzzSearchQueries builds contact searches from arbitrary text and numbers
@@ -16,7 +16,7 @@ import (
 // a request Intercom's search accepts (no 400 from a malformed query, no
 // 500, no panic).
 func FuzzSearchQueries(f *testing.F) {
-	em, err := intercomtest.Start(intercomtest.Options{Token: token, RateLimit: 1_000_000})
+	em, err := emulator.Start(emulator.Options{Token: token, RateLimit: 1_000_000})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // interactionsEnv is a client with an interaction reader over a fresh
@@ -24,18 +24,18 @@ import (
 type interactionsEnv struct {
 	client *intercom.Client
 	x      *intercom.Interactions
-	ws     *intercomtest.Workspace
+	ws     *emulator.Workspace
 	url    string
 	now    time.Time
 }
 
 var interactionsNow = time.Date(2026, time.March, 18, 15, 30, 0, 0, time.UTC)
 
-func startInteractions(t *testing.T, opts intercomtest.Options, cfg intercom.Config) *interactionsEnv {
+func startInteractions(t *testing.T, opts emulator.Options, cfg intercom.Config) *interactionsEnv {
 	t.Helper()
 	opts.Token = token
 	opts.Now = func() time.Time { return interactionsNow }
-	em, err := intercomtest.Start(opts)
+	em, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +69,11 @@ func (e *interactionsEnv) refs(t *testing.T, ids []string) []sources.ContactRef 
 
 // batchOf50 is the demo caller, the contact without history, one with a
 // long history and the first others.
-func batchOf50(t *testing.T, ws *intercomtest.Workspace) []string {
+func batchOf50(t *testing.T, ws *emulator.Workspace) []string {
 	t.Helper()
-	ids := []string{intercomtest.DemoCallerID}
+	ids := []string{emulator.DemoCallerID}
 	for _, c := range ws.Contacts() {
-		if c.Name == intercomtest.NoHistoryContactName || c.Name == "Noah Williams" {
+		if c.Name == emulator.NoHistoryContactName || c.Name == "Noah Williams" {
 			ids = append(ids, c.ID)
 		}
 	}
@@ -99,7 +99,7 @@ func kindsOf(list []*sources.Interaction) map[sources.InteractionKind]int {
 }
 
 func TestInteractionsByContactsBatch(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{})
 	ids := batchOf50(t, e.ws)
 	refs := e.refs(t, ids)
 
@@ -138,12 +138,12 @@ func TestInteractionsByContactsBatch(t *testing.T) {
 		want     int
 	}{
 		// All conversations, and the phone ones on their own for the calls.
-		{intercomtest.EndpointSearchConversations, pagesOf(convs, 150) + 1},
-		{intercomtest.EndpointSearchTickets, pagesOf(tickets, 150)},
-		{intercomtest.EndpointContactNotes, withNotes},
-		{intercomtest.EndpointSearchPhoneCalls, pagesOf(phoneConvs, 20)},
-		{intercomtest.EndpointMe, 1},
-		{intercomtest.EndpointAdmins, 1},
+		{emulator.EndpointSearchConversations, pagesOf(convs, 150) + 1},
+		{emulator.EndpointSearchTickets, pagesOf(tickets, 150)},
+		{emulator.EndpointContactNotes, withNotes},
+		{emulator.EndpointSearchPhoneCalls, pagesOf(phoneConvs, 20)},
+		{emulator.EndpointMe, 1},
+		{emulator.EndpointAdmins, 1},
 	} {
 		if n := e.ws.Calls(c.endpoint); n != c.want {
 			t.Errorf("%s: %d calls, want %d", c.endpoint, n, c.want)
@@ -166,7 +166,7 @@ func TestInteractionsByContactsBatch(t *testing.T) {
 		}
 		for _, it := range list {
 			if it.ContactID != id || it.Subject == "" || it.Date.IsZero() || it.Status == "" || it.Priority == "" ||
-				!strings.HasPrefix(it.URL, "https://app.intercom.com/a/") || !strings.Contains(it.URL, "/"+intercomtest.DefaultWorkspaceID+"/") {
+				!strings.HasPrefix(it.URL, "https://app.intercom.com/a/") || !strings.Contains(it.URL, "/"+emulator.DefaultWorkspaceID+"/") {
 				t.Errorf("contact %s: incomplete %s %+v", id, it.Kind, it)
 			}
 		}
@@ -177,7 +177,7 @@ func TestInteractionsByContactsBatch(t *testing.T) {
 		if _, err := e.x.InteractionsByContacts(context.Background(), refs[:5], nil, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.ws.Calls(intercomtest.EndpointMe) + e.ws.Calls(intercomtest.EndpointAdmins); n != 0 {
+		if n := e.ws.Calls(emulator.EndpointMe) + e.ws.Calls(emulator.EndpointAdmins); n != 0 {
 			t.Errorf("%d calls to /me and /admins, want 0", n)
 		}
 	})
@@ -196,14 +196,14 @@ func mapsEqual[K comparable](a, b map[K]int) bool {
 }
 
 func TestInteractionsOfTheDemoCaller(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
-	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{})
+	refs := e.refs(t, []string{emulator.DemoCallerID})
 	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := got[intercomtest.DemoCallerID]
-	want := intercomtest.DemoCallerConversations + intercomtest.DemoCallerTickets + intercomtest.DemoCallerNotes + intercomtest.DemoCallerPhoneCalls
+	list := got[emulator.DemoCallerID]
+	want := emulator.DemoCallerConversations + emulator.DemoCallerTickets + emulator.DemoCallerNotes + emulator.DemoCallerPhoneCalls
 	if len(list) != want {
 		t.Fatalf("%d interactions, want %d", len(list), want)
 	}
@@ -218,7 +218,7 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 	head, cut := strings.CutSuffix(top.Description, "…")
 	if top.Subject != "Warehouse scanners can't sync" || top.Status != sources.StatusNew || top.Priority != sources.PriorityUrgent ||
 		!cut || !strings.HasPrefix(full, head) || len([]rune(top.Description)) > sources.PreviewLength || len([]rune(head)) < 150 || top.Direction != sources.DirectionInbound || top.SourceState != "open" ||
-		top.Author == nil || top.Author.Kind != sources.ParticipantContact || top.Author.Name != intercomtest.DemoCallerName ||
+		top.Author == nil || top.Author.Kind != sources.ParticipantContact || top.Author.Name != emulator.DemoCallerName ||
 		top.URL != "https://app.intercom.com/a/inbox/demo0001/inbox/conversation/"+top.ID || !top.Date.Equal(top.UpdatedAt) {
 		t.Errorf("newest conversation = %+v (author %+v)", top, top.Author)
 	}
@@ -264,7 +264,7 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 	}
 	for _, it := range byKind[sources.KindNote] {
 		if it.Status != sources.StatusClosed || it.Priority != sources.PriorityNone || it.Author == nil || it.Author.Kind != sources.ParticipantAdmin ||
-			!strings.HasPrefix(it.Subject, "Note by ") || it.URL != "https://app.intercom.com/a/apps/demo0001/users/"+intercomtest.DemoCallerID ||
+			!strings.HasPrefix(it.Subject, "Note by ") || it.URL != "https://app.intercom.com/a/apps/demo0001/users/"+emulator.DemoCallerID ||
 			strings.ContainsAny(it.Description, "<>") {
 			t.Errorf("note %+v", it)
 		}
@@ -272,7 +272,7 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 
 	t.Run("single reads", func(t *testing.T) {
 		c, err := e.x.Conversation(context.Background(), top.ID)
-		if err != nil || c.ID != top.ID || c.ContactID != intercomtest.DemoCallerID || c.Status != top.Status || c.Subject != top.Subject {
+		if err != nil || c.ID != top.ID || c.ContactID != emulator.DemoCallerID || c.Status != top.Status || c.Subject != top.Subject {
 			t.Errorf("Conversation(%s) = %+v, %v", top.ID, c, err)
 		}
 		tk := byKind[sources.KindTicket][0]
@@ -290,13 +290,13 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 }
 
 func TestInteractionsNotesAreReadOnlyWhenCounted(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Contacts: 60}, intercom.Config{})
+	e := startInteractions(t, emulator.Options{Contacts: 60}, intercom.Config{})
 	var none, some string
 	for _, c := range e.ws.Contacts() {
 		switch n := len(e.ws.Notes(c.ID)); {
 		case n == 0 && none == "":
 			none = c.ID
-		case n > 0 && some == "" && c.ID != intercomtest.DemoCallerID:
+		case n > 0 && some == "" && c.ID != emulator.DemoCallerID:
 			some = c.ID
 		}
 	}
@@ -308,7 +308,7 @@ func TestInteractionsNotesAreReadOnlyWhenCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.ws.Calls(intercomtest.EndpointContactNotes); n != 1 {
+	if n := e.ws.Calls(emulator.EndpointContactNotes); n != 1 {
 		t.Errorf("%d notes reads, want 1 (the contact without notes is skipped)", n)
 	}
 	if len(got[none]) != 0 || len(got[some]) != len(e.ws.Notes(some)) {
@@ -321,14 +321,14 @@ func TestInteractionsNotesAreReadOnlyWhenCounted(t *testing.T) {
 		[]sources.InteractionKind{sources.KindNote}, time.Time{}); err != nil {
 		t.Errorf("unknown count: %v (a contact that does not exist has no notes)", err)
 	}
-	if n := e.ws.Calls(intercomtest.EndpointContactNotes); n != 2 {
+	if n := e.ws.Calls(emulator.EndpointContactNotes); n != 2 {
 		t.Errorf("%d notes reads, want 2", n)
 	}
 }
 
 // Intercom matches dates by calendar day: since must still be exact.
 func TestInteractionsSinceIsExact(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{})
 	ids := batchOf50(t, e.ws)[:20]
 	refs := e.refs(t, ids)
 	for _, since := range []time.Time{e.now.Add(-10 * 24 * time.Hour), e.now.Add(-90*24*time.Hour + 7*time.Hour), e.now.Add(-3 * time.Hour)} {
@@ -337,7 +337,7 @@ func TestInteractionsSinceIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := e.ws.Calls(intercomtest.EndpointSearchConversations); n != 2 {
+		if n := e.ws.Calls(emulator.EndpointSearchConversations); n != 2 {
 			t.Errorf("since %v: %d conversation searches, want 2 (all, and phone calls')", since, n)
 		}
 		for _, id := range ids {
@@ -370,16 +370,16 @@ func TestInteractionsSinceIsExact(t *testing.T) {
 }
 
 func TestInteractionsKinds(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{})
-	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{})
+	refs := e.refs(t, []string{emulator.DemoCallerID})
 	tests := []struct {
 		kinds     []sources.InteractionKind
 		endpoints map[string]int
 	}{
-		{[]sources.InteractionKind{sources.KindTicket}, map[string]int{intercomtest.EndpointSearchTickets: 1}},
-		{[]sources.InteractionKind{sources.KindNote, sources.KindNote}, map[string]int{intercomtest.EndpointContactNotes: 1}},
-		{[]sources.InteractionKind{sources.KindCall}, map[string]int{intercomtest.EndpointSearchConversations: 1, intercomtest.EndpointSearchPhoneCalls: 1}},
-		{[]sources.InteractionKind{sources.KindConversation}, map[string]int{intercomtest.EndpointSearchConversations: 1}},
+		{[]sources.InteractionKind{sources.KindTicket}, map[string]int{emulator.EndpointSearchTickets: 1}},
+		{[]sources.InteractionKind{sources.KindNote, sources.KindNote}, map[string]int{emulator.EndpointContactNotes: 1}},
+		{[]sources.InteractionKind{sources.KindCall}, map[string]int{emulator.EndpointSearchConversations: 1, emulator.EndpointSearchPhoneCalls: 1}},
+		{[]sources.InteractionKind{sources.KindConversation}, map[string]int{emulator.EndpointSearchConversations: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kinds[0]), func(t *testing.T) {
@@ -388,17 +388,17 @@ func TestInteractionsKinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, it := range got[intercomtest.DemoCallerID] {
+			for _, it := range got[emulator.DemoCallerID] {
 				if it.Kind != tt.kinds[0] {
 					t.Fatalf("asked for %v, got a %s", tt.kinds, it.Kind)
 				}
 			}
-			if len(got[intercomtest.DemoCallerID]) == 0 {
+			if len(got[emulator.DemoCallerID]) == 0 {
 				t.Errorf("no %s", tt.kinds[0])
 			}
 			counts := e.ws.CallCounts()
-			delete(counts, intercomtest.EndpointMe)
-			delete(counts, intercomtest.EndpointAdmins)
+			delete(counts, emulator.EndpointMe)
+			delete(counts, emulator.EndpointAdmins)
 			if !mapsEqual(counts, tt.endpoints) {
 				t.Errorf("calls %v, want %v", counts, tt.endpoints)
 			}
@@ -416,9 +416,9 @@ func TestInteractionsKinds(t *testing.T) {
 
 // A kind that fails upstream does not fail the others.
 func TestInteractionsPartialFailure(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{Phone: true}, intercom.Config{MaxAttempts: 1, BreakerThreshold: 100})
-	refs := e.refs(t, []string{intercomtest.DemoCallerID})
-	e.ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{intercomtest.EndpointSearchTickets}})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{MaxAttempts: 1, BreakerThreshold: 100})
+	refs := e.refs(t, []string{emulator.DemoCallerID})
+	e.ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{emulator.EndpointSearchTickets}})
 	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
 	var partial *sources.PartialError
 	if !errors.As(err, &partial) {
@@ -428,36 +428,36 @@ func TestInteractionsPartialFailure(t *testing.T) {
 		!strings.Contains(err.Error(), "tickets") {
 		t.Errorf("partial error %q: kinds %v, code %s", err, partial.Kinds(), sources.ErrorCode(err))
 	}
-	k := kindsOf(got[intercomtest.DemoCallerID])
-	if k[sources.KindTicket] != 0 || k[sources.KindConversation] != intercomtest.DemoCallerConversations ||
-		k[sources.KindNote] != intercomtest.DemoCallerNotes || k[sources.KindCall] != intercomtest.DemoCallerPhoneCalls {
+	k := kindsOf(got[emulator.DemoCallerID])
+	if k[sources.KindTicket] != 0 || k[sources.KindConversation] != emulator.DemoCallerConversations ||
+		k[sources.KindNote] != emulator.DemoCallerNotes || k[sources.KindCall] != emulator.DemoCallerPhoneCalls {
 		t.Errorf("kinds %v: want everything but tickets", k)
 	}
 
 	t.Run("conversations failing fail calls too", func(t *testing.T) {
-		e.ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{intercomtest.EndpointSearchConversations}})
+		e.ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{emulator.EndpointSearchConversations}})
 		_, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})
 		if !errors.As(err, &partial) || !slices.Equal(partial.Kinds(), []sources.InteractionKind{sources.KindConversation, sources.KindCall}) {
 			t.Errorf("err %v, want conversations and calls failed", err)
 		}
 	})
 	t.Run("every kind failing reads as the cause", func(t *testing.T) {
-		e.ws.SetFaults(intercomtest.Faults{})
+		e.ws.SetFaults(emulator.Faults{})
 		bad, err := intercom.New(intercom.Config{Token: "wrong", BaseURL: e.url})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := intercom.NewInteractions(bad, intercom.InteractionsConfig{}).InteractionsByContacts(context.Background(), refs, nil, time.Time{})
 		if !errors.As(err, &partial) || len(partial.Kinds()) != 4 || sources.ErrorCode(err) != sources.EUnauthenticated ||
-			len(got[intercomtest.DemoCallerID]) != 0 {
-			t.Errorf("bad token: %v (%d interactions), want every kind UNAUTHENTICATED", err, len(got[intercomtest.DemoCallerID]))
+			len(got[emulator.DemoCallerID]) != 0 {
+			t.Errorf("bad token: %v (%d interactions), want every kind UNAUTHENTICATED", err, len(got[emulator.DemoCallerID]))
 		}
 	})
 }
 
 func TestInteractionsWithoutIntercomPhone(t *testing.T) {
-	e := startInteractions(t, intercomtest.Options{}, intercom.Config{})
-	refs := e.refs(t, []string{intercomtest.DemoCallerID})
+	e := startInteractions(t, emulator.Options{}, intercom.Config{})
+	refs := e.refs(t, []string{emulator.DemoCallerID})
 	if !slices.Contains(e.x.SupportedInteractionKinds(), sources.KindCall) {
 		t.Fatal("calls are not supported before the workspace said so")
 	}
@@ -465,7 +465,7 @@ func TestInteractionsWithoutIntercomPhone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("every kind: %v (calls not being available is no error then)", err)
 	}
-	if k := kindsOf(got[intercomtest.DemoCallerID]); k[sources.KindCall] != 0 || k[sources.KindConversation] != intercomtest.DemoCallerConversations {
+	if k := kindsOf(got[emulator.DemoCallerID]); k[sources.KindCall] != 0 || k[sources.KindConversation] != emulator.DemoCallerConversations {
 		t.Errorf("kinds %v", k)
 	}
 	if slices.Contains(e.x.SupportedInteractionKinds(), sources.KindCall) {
@@ -479,7 +479,7 @@ func TestInteractionsWithoutIntercomPhone(t *testing.T) {
 		!errors.Is(err, sources.ErrKindNotSupported) || sources.ErrorCode(err) != sources.EForbidden {
 		t.Errorf("calls asked for by name: %v, want a partial FORBIDDEN not-supported error for calls", err)
 	}
-	if n := e.ws.Calls(intercomtest.EndpointSearchPhoneCalls); n != 0 {
+	if n := e.ws.Calls(emulator.EndpointSearchPhoneCalls); n != 0 {
 		t.Errorf("%d call searches after the workspace said it has no Intercom Phone, want 0", n)
 	}
 }

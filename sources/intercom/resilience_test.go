@@ -7,12 +7,12 @@ import (
 
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/intercomtest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 func TestSafeCallsAreRetried(t *testing.T) {
 	c, ws := start(t)
-	for _, f := range []intercomtest.Faults{
+	for _, f := range []emulator.Faults{
 		{FailNext: 2, ErrorStatus: 503},
 		{FailNext: 2, ErrorStatus: 500},
 		{ResetRate: 0.5},
@@ -22,12 +22,12 @@ func TestSafeCallsAreRetried(t *testing.T) {
 		if _, err := c.ListAgents(context.Background()); err != nil {
 			t.Errorf("faults %+v: %v, want success after retries", f, err)
 		}
-		if n := ws.Calls(intercomtest.EndpointAdmins); n < 2 && f.ResetRate == 0 {
+		if n := ws.Calls(emulator.EndpointAdmins); n < 2 && f.ResetRate == 0 {
 			t.Errorf("faults %+v: %d calls, want a retry", f, n)
 		}
 	}
 	// Searches are reads: retried too.
-	ws.SetFaults(intercomtest.Faults{FailNext: 1, ErrorStatus: 502})
+	ws.SetFaults(emulator.Faults{FailNext: 1, ErrorStatus: 502})
 	if _, err := c.SearchContacts(context.Background(), "garcia", 5); err != nil {
 		t.Errorf("search after one 502: %v", err)
 	}
@@ -35,7 +35,7 @@ func TestSafeCallsAreRetried(t *testing.T) {
 
 func TestRetriesStopAtTheDeadline(t *testing.T) {
 	c, ws := startWith(t, intercom.Config{Timeout: 300 * time.Millisecond})
-	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
+	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 	start := time.Now()
 	_, err := c.ListAgents(context.Background())
 	if sources.ErrorCode(err) != sources.EUpstreamUnavailable {
@@ -50,7 +50,7 @@ func TestRetriesStopAtTheDeadline(t *testing.T) {
 // reaching Intercom; after the cool-down one probe goes through and closes it.
 func TestBreakerOpensAndProbes(t *testing.T) {
 	c, ws := startWith(t, intercom.Config{BreakerThreshold: 3, BreakerCooldown: 200 * time.Millisecond, MaxAttempts: 1})
-	ws.SetFaults(intercomtest.Faults{ErrorRate: 1, ErrorStatus: 503})
+	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 	for range 3 {
 		c.ListAgents(context.Background())
 	}
@@ -63,7 +63,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 	if n := ws.TotalCalls(); n != 0 {
 		t.Errorf("open breaker let %d calls through", n)
 	}
-	ws.SetFaults(intercomtest.Faults{})
+	ws.SetFaults(emulator.Faults{})
 	time.Sleep(250 * time.Millisecond)
 	if _, err := c.ListAgents(context.Background()); err != nil {
 		t.Errorf("probe after the cool-down: %v", err)
@@ -91,7 +91,7 @@ func TestBreakerIgnoresCancelledCalls(t *testing.T) {
 // The governor follows Intercom's X-RateLimit-Remaining: once the window's
 // budget is spent, calls fail fast instead of provoking 429s.
 func TestGovernorFollowsIntercomsBudget(t *testing.T) {
-	em, err := intercomtest.Start(intercomtest.Options{Token: token, RateLimit: 5})
+	em, err := emulator.Start(emulator.Options{Token: token, RateLimit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
