@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/abuse"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -218,4 +220,33 @@ func TestPersistedOperationsOnly(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestWorkStopsWhenTheClientLeaves: a client that gives up takes its work
+// with it. Intercom takes 5 s to answer; the client leaves after 200 ms; the
+// server's call to Intercom is abandoned (recorded with status 0) long
+// before Intercom would have answered — through the loader batch and the
+// cache's shared fetch, which are both detached from their first caller.
+func TestWorkStopsWhenTheClientLeaves(t *testing.T) {
+	env := newTestEnv(t)
+	ids := []string{env.Intercom.Workspace.Contacts()[0].ID, env.Intercom.Workspace.Contacts()[1].ID}
+	env.Intercom.Workspace.SetLatency(5 * time.Second)
+	body, _ := json.Marshal(map[string]any{"query": `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
+		"variables": map[string]any{"ids": ids}})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", env.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("HTTP %d: the request finished although Intercom takes 5 s", resp.StatusCode)
+	}
+	abandoned := func() float64 { return metrics.Value(env.Metrics.UpstreamCalls, "POST /contacts/search", "0") }
+	deadline := time.Now().Add(3 * time.Second) // still well before Intercom's answer
+	for abandoned() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if abandoned() == 0 {
+		t.Errorf("the Intercom search was still running 3 s after its client left")
+	}
 }

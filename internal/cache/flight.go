@@ -10,6 +10,11 @@ import (
 // of a key fetches it (in one batch with its other keys), later callers wait
 // for that result instead of asking the upstream again. It is
 // singleflight for batches.
+//
+// A fetch serves everyone waiting for it, so it is detached from its first
+// caller's cancellation; it is cancelled when every caller waiting for it has
+// gone (their clients left, their deadlines passed): work nobody waits for
+// stops.
 type flightGroup struct {
 	mu    sync.Mutex
 	calls map[string]*flight
@@ -20,69 +25,91 @@ type flight struct {
 	val   any
 	found bool
 	err   error
+	batch *flightBatch
+}
+
+// flightBatch is one fetch and how many callers still wait for it.
+type flightBatch struct {
+	waiters int // guarded by flightGroup.mu
+	cancel  context.CancelFunc
 }
 
 func newFlightGroup() *flightGroup { return &flightGroup{calls: map[string]*flight{}} }
 
 // do returns, for each key, the fetched value (absent when the upstream has
-// none) or an error. fetch runs detached from ctx's cancellation, because
-// other requests may be waiting for its result.
+// none) or an error.
 func (g *flightGroup) do(ctx context.Context, namespace string, keys []string,
 	fetch func(context.Context, []string) (map[string]any, error)) (map[string]any, map[string]error) {
 	g.mu.Lock()
 	var mine []string
-	owned := map[string]*flight{}
-	waiting := map[string]*flight{}
+	joined := map[string]*flight{}
+	var batch *flightBatch
+	var fetchCtx context.Context
 	for _, k := range keys {
 		fk := namespace + "\x00" + k
 		if f, ok := g.calls[fk]; ok {
-			waiting[k] = f
+			joined[k] = f
+			f.batch.waiters++
 			continue
 		}
-		f := &flight{done: make(chan struct{})}
+		if batch == nil {
+			batch = &flightBatch{}
+			fetchCtx, batch.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		}
+		f := &flight{done: make(chan struct{}), batch: batch}
 		g.calls[fk] = f
-		owned[k] = f
+		joined[k] = f
+		batch.waiters++
 		mine = append(mine, k)
 	}
 	g.mu.Unlock()
 
 	if len(mine) > 0 {
-		res, err := g.run(context.WithoutCancel(ctx), mine, fetch)
-		g.mu.Lock()
-		for _, k := range mine {
-			f := owned[k]
-			f.val, f.found = res[k]
-			if !f.found {
-				f.err = err
+		go func() {
+			defer batch.cancel()
+			res, err := g.run(fetchCtx, mine, fetch)
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			for _, k := range mine {
+				f := g.calls[namespace+"\x00"+k]
+				f.val, f.found = res[k]
+				if !f.found {
+					f.err = err
+				}
+				delete(g.calls, namespace+"\x00"+k)
+				close(f.done)
 			}
-			delete(g.calls, namespace+"\x00"+k)
-			close(f.done)
-		}
-		g.mu.Unlock()
+		}()
 	}
 
 	vals := map[string]any{}
 	errs := map[string]error{}
-	collect := func(k string, f *flight) {
-		switch {
-		case f.err != nil:
-			errs[k] = f.err
-		case f.found:
-			vals[k] = f.val
-		}
-	}
-	for k, f := range owned {
-		collect(k, f)
-	}
-	for k, f := range waiting {
+	for k, f := range joined {
 		select {
 		case <-f.done:
-			collect(k, f)
+			switch {
+			case f.err != nil:
+				errs[k] = f.err
+			case f.found:
+				vals[k] = f.val
+			}
 		case <-ctx.Done():
 			errs[k] = ctx.Err()
 		}
+		g.leave(f)
 	}
 	return vals, errs
+}
+
+// leave records that one caller no longer waits for f, and cancels f's fetch
+// when nobody does.
+func (g *flightGroup) leave(f *flight) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f.batch.waiters--
+	if f.batch.waiters == 0 {
+		f.batch.cancel()
+	}
 }
 
 // run calls fetch, turning a panic into an error so that waiters are always

@@ -30,6 +30,10 @@ type Config struct {
 	// path the benchmark compares against.
 	Disabled bool
 	Metrics  *metrics.Metrics
+
+	// request is the context of the request the loaders serve (set by
+	// Middleware): when it ends, nobody waits for its batches any more.
+	request context.Context
 }
 
 // DefaultConfig is what the server uses unless configured otherwise.
@@ -102,11 +106,17 @@ func options[K comparable, V any](cfg Config) []dataloader.Option[K, V] {
 }
 
 // startBatch records a batch's size and gives it its own deadline: the batch
-// serves every request that loaded into it, not just the first, so it keeps
-// the context's values and drops its cancellation.
+// serves every field that loaded into it, not just the first, so it keeps
+// the first caller's values and drops its cancellation; it stops when the
+// request the loaders serve ends (its client left, its deadline passed).
 func startBatch(ctx context.Context, cfg Config, name string, size int) (context.Context, context.CancelFunc) {
 	cfg.Metrics.LoaderBatchSize.WithLabelValues(name).Observe(float64(size))
-	return context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+	if cfg.request == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(cfg.request, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // batchFunc adapts a source's batch method: one result per key, in key
@@ -265,10 +275,17 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx := context.WithValue(r.Context(), ctxKey{}, New(t.Source, t.History, cfg))
+			ctx := context.WithValue(r.Context(), ctxKey{}, ForRequest(r.Context(), t.Source, t.History, cfg))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// ForRequest returns fresh loaders for the request whose context is ctx: their
+// batches stop when it ends.
+func ForRequest(ctx context.Context, source sources.Source, history sources.InteractionFinder, cfg Config) *Loaders {
+	cfg.request = ctx
+	return New(source, history, cfg)
 }
 
 // For returns the request's loaders. Outside a request (a test, a job) it

@@ -198,7 +198,7 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call,
 	}
 	return &call{
 		tenant:  t,
-		loaders: loaders.New(t.Source, t.History, b.cfg.Loaders),
+		loaders: loaders.ForRequest(ctx, t.Source, t.History, b.cfg.Loaders),
 		caller:  caller,
 		meta:    env.meta,
 		data:    env.data,
