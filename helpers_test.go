@@ -50,6 +50,13 @@ func newTestEnvWith(t *testing.T, opts emulator.Options, settings ...string) *te
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(func() { em.Close() })
+	return newTestEnvOn(t, em, settings...)
+}
+
+// newTestEnvOn is another server in front of the emulator em: replicas of
+// one service share their emulator (and the suite's Redis).
+func newTestEnvOn(t *testing.T, em *emulator.Server, settings ...string) *testEnv {
+	t.Helper()
 	env := map[string]string{"INTERCOM_TOKEN": testToken, "INTERCOM_BASE_URL": em.URL, "REDIS_URL": testRedisURL()}
 	for i := 0; i+1 < len(settings); i += 2 {
 		env[settings[i]] = settings[i+1]

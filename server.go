@@ -26,6 +26,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/loaders"
@@ -145,6 +146,10 @@ type services struct {
 	// upstream sends every tenant's Intercom calls: one pool of connections
 	// however many tokens callers bring.
 	upstream *http.Client
+	// events is the stream of changes shared by every replica (nil without
+	// Redis); stopEvents ends this replica's subscription.
+	events     *events.Bus
+	stopEvents context.CancelFunc
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
@@ -222,7 +227,18 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	} else {
 		logger.Info("caching in Redis")
 	}
-	return store
+	svc.events = events.New(svc.redis, logger)
+	if !svc.cfg.CacheLocal.Enabled {
+		return store
+	}
+	local := cache.NewTwoLevel(store, cache.LocalConfig{MaxEntries: svc.cfg.CacheLocal.MaxEntries,
+		MaxBytes: svc.cfg.CacheLocal.MaxBytes, TTL: svc.cfg.CacheLocal.TTL}, svc.metrics)
+	// The in-process level opens once this replica hears every other's
+	// invalidations.
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	svc.stopEvents = stop
+	go svc.events.Run(runCtx, local)
+	return local
 }
 
 // newTenant wires one workspace: the Intercom client, the cache in front of
@@ -261,6 +277,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 				Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
 			},
 			Metrics: s.metrics,
+			Events:  s.publisher(),
 		})
 		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}
@@ -313,7 +330,19 @@ func (s *services) checkCredentials(ctx context.Context, logger *slog.Logger) er
 	return nil
 }
 
+// publisher is where the cache publishes invalidations: nil without Redis
+// (one process is its own truth).
+func (s *services) publisher() cache.Publisher {
+	if s.events == nil {
+		return nil
+	}
+	return s.events
+}
+
 func (s *services) close() {
+	if s.stopEvents != nil {
+		s.stopEvents()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

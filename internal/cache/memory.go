@@ -47,6 +47,12 @@ func (m *MemoryStore) MGet(_ context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
+// MGetLocal is MGet: the whole store is in process.
+func (m *MemoryStore) MGetLocal(keys []string) [][]byte {
+	out, _ := m.MGet(context.Background(), keys)
+	return out
+}
+
 func (m *MemoryStore) MSet(_ context.Context, items []Item) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -53,6 +54,14 @@ type Config struct {
 	TTL     TTLs
 	Metrics *metrics.Metrics
 	Now     func() time.Time
+	// Events, when set, receives every invalidation, so that every
+	// replica's in-process level drops what it made stale.
+	Events Publisher
+}
+
+// Publisher publishes changes to every replica (events.Bus).
+type Publisher interface {
+	Publish(ctx context.Context, ev events.Event) error
 }
 
 // Source is a caching decorator of a sources.Source.
@@ -65,6 +74,7 @@ type Source struct {
 	metrics      *metrics.Metrics
 	now          func() time.Time
 	flights      *flightGroup
+	events       Publisher
 
 	validateMu  sync.Mutex
 	validated   *sources.Workspace
@@ -85,7 +95,7 @@ func New(next sources.Source, cfg Config) *Source {
 		cfg.Metrics = metrics.New()
 	}
 	return &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
-		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup()}
+		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup(), events: cfg.Events}
 }
 
 // Entity kinds, as they appear in keys and metrics.
@@ -246,7 +256,15 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return c.store.Del(ctx, keys)
+	err = c.store.Del(ctx, keys)
+	if c.events != nil {
+		// Published even when the Del failed: the replicas' in-process
+		// copies must go whatever Redis did.
+		if perr := c.events.Publish(ctx, events.Event{Workspace: tenant, Changed: ch, Keys: keys}); err == nil {
+			err = perr
+		}
+	}
+	return err
 }
 
 // entry is the stored form of a value: the value, when it stops being fresh,

@@ -37,6 +37,7 @@ type Config struct {
 	RedisTimeout     time.Duration
 	CacheEnabled     bool
 	CacheTTL         CacheTTLs
+	CacheLocal       LocalCache
 	LoaderWait       time.Duration
 	LoaderMaxBatch   int
 	LoadersEnabled   bool
@@ -79,6 +80,14 @@ type Config struct {
 	IntercomMaxConns int           // open connections to each Intercom host, shared by every workspace
 }
 
+// LocalCache bounds the in-process level in front of Redis.
+type LocalCache struct {
+	Enabled    bool
+	MaxEntries int
+	MaxBytes   int64
+	TTL        time.Duration
+}
+
 // CacheTTLs are the freshness settings of the cache.
 type CacheTTLs struct {
 	Contact, Company, Negative, Interactions, Stale time.Duration
@@ -104,6 +113,7 @@ type raw struct {
 	intercomCallerShare, intercomInteractiveReserve                                                       string
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
 	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting, maxNameLength, maxVariableValues         string
+	localCache, localEntries, localBytes, localTTL                                                        string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
 	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
 }
@@ -131,6 +141,10 @@ func (r *raw) settings() []setting {
 		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", dst: &r.companyTTL},
 		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", dst: &r.negativeTTL},
 		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", dst: &r.interactionTTL},
+		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", dst: &r.localCache},
+		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", dst: &r.localEntries},
+		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", dst: &r.localBytes},
+		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", dst: &r.localTTL},
 		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", dst: &r.staleTTL},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "how long a dataloader collects keys before one batched fetch", dst: &r.loaderWait},
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
@@ -284,6 +298,13 @@ func (r raw) validate() (Config, error) {
 	duration("CACHE_NEGATIVE_TTL", r.negativeTTL, &c.CacheTTL.Negative, false)
 	duration("CACHE_INTERACTION_TTL", r.interactionTTL, &c.CacheTTL.Interactions, false)
 	duration("CACHE_STALE_TTL", r.staleTTL, &c.CacheTTL.Stale, true)
+	boolean("CACHE_LOCAL_ENABLED", r.localCache, &c.CacheLocal.Enabled)
+	duration("CACHE_LOCAL_TTL", r.localTTL, &c.CacheLocal.TTL, false)
+	if n, err := strconv.ParseInt(r.localBytes, 10, 64); err != nil || n < 1<<20 {
+		bad("CACHE_LOCAL_MAX_BYTES", "%q is not a number of bytes of at least 1048576", r.localBytes)
+	} else {
+		c.CacheLocal.MaxBytes = n
+	}
 	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
 	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
 	duration("TALKDESK_SEARCH_DELAY", r.talkdeskSearchDelay, &c.TalkdeskSearchDelay, true)
@@ -324,6 +345,7 @@ func (r raw) validate() (Config, error) {
 	count("RATE_LIMIT_PER_MINUTE", r.callerRate, &c.CallerRate, 0, 10_000_000)
 	count("MAX_QUERY_DEPTH", r.maxDepth, &c.MaxQueryDepth, 2, 100)
 	count("MAX_QUERY_COMPLEXITY", r.maxComplexity, &c.MaxComplexity, 10, 10_000_000)
+	count("CACHE_LOCAL_MAX_ENTRIES", r.localEntries, &c.CacheLocal.MaxEntries, 100, 100_000_000)
 	count("MAX_QUERY_TOKENS", r.maxTokens, &c.MaxQueryTokens, 100, 1_000_000)
 	count("MAX_QUERY_FIELDS", r.maxFields, &c.MaxQueryFields, 10, 100_000)
 	count("MAX_QUERY_ALIASES", r.maxAliases, &c.MaxQueryAliases, 0, 100_000)

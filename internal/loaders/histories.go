@@ -98,6 +98,11 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 		found, err := l.history.InteractionsByContacts(ctx, []sources.ContactRef{ref}, kinds, since)
 		return found[ref.ID], err
 	}
+	if l.historyMemory != nil {
+		if list, ok := l.historyMemory.PeekHistory(ctx, ref, kinds, since); ok {
+			return list, nil
+		}
+	}
 	key := newHistoryKey(ref, kinds, since)
 	list, err := await(ctx, l.histories.Load(ctx, key))
 	if err != nil {

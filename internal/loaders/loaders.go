@@ -50,6 +50,24 @@ type Loaders struct {
 	histories     *dataloader.Loader[historyKey, []*sources.Interaction]
 	// tagNames reads the workspace's tag list once per request.
 	tagNames func() (map[string]string, error)
+	// memory answers some reads at once, from process memory; nil when
+	// the source has none.
+	memory        memory
+	historyMemory historyMemory
+}
+
+// memory is a source that can answer some reads at once from process
+// memory (an in-process cache level): such reads skip the batch and its
+// wait, so a warm screen pop waits for nothing. answered is false when the
+// read needs the batch; a nil value answered means "none".
+type memory interface {
+	PeekContact(ctx context.Context, id string) (*sources.Contact, bool)
+	PeekPhone(ctx context.Context, e164 string) ([]*sources.Contact, bool)
+	PeekCompany(ctx context.Context, id string) (*sources.Company, bool)
+}
+
+type historyMemory interface {
+	PeekHistory(ctx context.Context, ref sources.ContactRef, kinds []sources.InteractionKind, since time.Time) ([]*sources.Interaction, bool)
 }
 
 // New returns fresh loaders over source and history (the contacts'
@@ -72,6 +90,8 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 		l.histories = dataloader.NewBatchedLoader(historyBatch(cfg, history), options[historyKey, []*sources.Interaction](cfg)...)
 	}
 	l.history = history
+	l.memory, _ = source.(memory)
+	l.historyMemory, _ = history.(historyMemory)
 	l.tagNames = sync.OnceValues(func() (map[string]string, error) {
 		// Detached like a batch: the list serves every field that asks.
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
@@ -183,6 +203,11 @@ func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, err
 		found, err := l.source.ContactsByIDs(ctx, []string{id})
 		return found[id], err
 	}
+	if l.memory != nil {
+		if c, ok := l.memory.PeekContact(ctx, id); ok {
+			return c, nil
+		}
+	}
 	return load(ctx, l.contactByID, id)
 }
 
@@ -200,19 +225,34 @@ func (l *Loaders) Contacts(ctx context.Context, ids []string) ([]*sources.Contac
 		}
 		return out, nil
 	}
-	return loadMany(ctx, l.contactByID, ids)
+	var peek func(context.Context, string) (*sources.Contact, bool)
+	if l.memory != nil {
+		peek = l.memory.PeekContact
+	}
+	return loadMany(ctx, l.contactByID, ids, peek)
 }
 
 // loadMany loads every key in one batch and returns the values in key order,
-// the zero value where the source has none.
-func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys []string) ([]V, error) {
+// the zero value where the source has none. Keys that peek (when not nil)
+// answers from memory do not join the batch.
+func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys []string,
+	peek func(context.Context, string) (V, bool)) ([]V, error) {
+	out := make([]V, len(keys))
 	thunks := make([]dataloader.Thunk[V], len(keys))
 	for i, k := range keys {
+		if peek != nil {
+			if v, ok := peek(ctx, k); ok {
+				out[i] = v
+				continue
+			}
+		}
 		thunks[i] = l.Load(ctx, k)
 	}
-	out := make([]V, len(keys))
 	var firstErr error
 	for i, th := range thunks {
+		if th == nil {
+			continue // answered from memory
+		}
 		v, err := await(ctx, th)
 		switch {
 		case err == nil:
@@ -234,6 +274,11 @@ func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.
 		found, err := l.source.ContactsByPhones(ctx, []string{e164})
 		return found[e164], err
 	}
+	if l.memory != nil {
+		if found, ok := l.memory.PeekPhone(ctx, e164); ok {
+			return found, nil
+		}
+	}
 	return load(ctx, l.contactsByTel, e164)
 }
 
@@ -254,7 +299,11 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 		}
 		return out, nil
 	}
-	found, err := loadMany(ctx, l.companyByID, ids)
+	var peek func(context.Context, string) (*sources.Company, bool)
+	if l.memory != nil {
+		peek = l.memory.PeekCompany
+	}
+	found, err := loadMany(ctx, l.companyByID, ids, peek)
 	for _, c := range found {
 		if c != nil {
 			out = append(out, c)

@@ -21,6 +21,8 @@ type Metrics struct {
 	UpstreamCalls   *prometheus.CounterVec   // endpoint, status
 	UpstreamLatency *prometheus.HistogramVec // endpoint
 	CacheResults    *prometheus.CounterVec   // kind, result: hit, miss, stale, negative_hit
+	CacheLevel      *prometheus.CounterVec   // level: entries answered in process (local) without Redis
+	CacheEvents     *prometheus.CounterVec   // what the event stream did: event, broken, whole
 	LoaderBatchSize *prometheus.HistogramVec // loader
 	RedisRoundTrips *prometheus.CounterVec   // op
 	RedisErrors     *prometheus.CounterVec   // op
@@ -44,6 +46,12 @@ func New() *Metrics {
 		CacheResults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cache_lookups_total", Help: "Cache lookups by entity kind and result (hit, negative_hit, miss, stale).",
 		}, []string{"kind", "result"}),
+		CacheLevel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_level_hits_total", Help: "Cache entries answered by a level without asking the next (local: in process, no Redis).",
+		}, []string{"level"}),
+		CacheEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_events_total", Help: "The invalidation stream: events received, and times it broke and became whole again.",
+		}, []string{"what"}),
 		LoaderBatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "loader_batch_size", Help: "Keys per dataloader batch.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 200},
@@ -62,7 +70,7 @@ func New() *Metrics {
 			Name: "graphql_operations_total", Help: "GraphQL operations by operation name and result (ok, error).",
 		}, []string{"operation", "result"}),
 	}
-	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.LoaderBatchSize,
+	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents, m.LoaderBatchSize,
 		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests)
 	return m
 }

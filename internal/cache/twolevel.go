@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/talkdesk-intercom/api/internal/events"
+	"github.com/talkdesk-intercom/api/internal/metrics"
+)
+
+// TwoLevel is an in-process level in front of a shared store (Redis): the
+// same keys and bytes (so the same freshness, negative entries and
+// stale-if-error), bounded in entries and bytes. A read answered in process
+// costs no Redis round trip; a miss reads the shared store and keeps what it
+// found.
+//
+// Coherence across replicas comes from the event stream: every invalidation
+// is published, and every replica drops the keys it names. While the stream
+// is broken the in-process level is bypassed, and it is emptied when the
+// stream is whole again: it is never trusted blind.
+type TwoLevel struct {
+	local  *otter.Cache[string, []byte]
+	shared Store
+	ttl    time.Duration
+	// trusted is false while the event stream is broken.
+	trusted atomic.Bool
+	// epoch counts invalidations: a read from the shared store that an
+	// invalidation overtook does not fill the local level.
+	epoch   atomic.Uint64
+	metrics *metrics.Metrics
+}
+
+// LocalConfig bounds the in-process level.
+type LocalConfig struct {
+	MaxEntries int
+	MaxBytes   int64
+	// TTL is how long an entry is kept in process (its freshness is its
+	// own; this bounds memory and the life of a copy).
+	TTL time.Duration
+}
+
+var _ interface {
+	Store
+	events.Handler
+} = (*TwoLevel)(nil)
+
+// NewTwoLevel puts an in-process level in front of shared. It starts
+// untrusted: the event stream's first Reset(true) opens it.
+func NewTwoLevel(shared Store, cfg LocalConfig, m *metrics.Metrics) *TwoLevel {
+	// One weigher bounds both: every entry weighs at least the average an
+	// entry may weigh, so MaxBytes of weight is at most MaxEntries entries.
+	floor := uint32(max(1, cfg.MaxBytes/int64(max(1, cfg.MaxEntries))))
+	local := otter.Must(&otter.Options[string, []byte]{
+		MaximumWeight:    uint64(cfg.MaxBytes),
+		Weigher:          func(k string, v []byte) uint32 { return max(floor, uint32(min(len(k)+len(v), 1<<31))) },
+		ExpiryCalculator: otter.ExpiryWriting[string, []byte](cfg.TTL),
+	})
+	return &TwoLevel{local: local, shared: shared, ttl: cfg.TTL, metrics: m}
+}
+
+// MGetLocal answers keys from the in-process level alone, without any I/O:
+// nil where it holds nothing (or while it is not trusted).
+func (t *TwoLevel) MGetLocal(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	if !t.trusted.Load() {
+		return out
+	}
+	hits := 0
+	for i, k := range keys {
+		if v, ok := t.local.GetIfPresent(k); ok {
+			out[i] = v
+			hits++
+		}
+	}
+	t.metrics.CacheLevel.WithLabelValues("local").Add(float64(hits))
+	return out
+}
+
+func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
+	out := t.MGetLocal(keys)
+	var missing []string
+	var at []int
+	for i, v := range out {
+		if v == nil {
+			missing = append(missing, keys[i])
+			at = append(at, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	epoch := t.epoch.Load()
+	vals, err := t.shared.MGet(ctx, missing)
+	if err != nil {
+		return out, err
+	}
+	fill := t.trusted.Load() && t.epoch.Load() == epoch
+	for j, v := range vals {
+		out[at[j]] = v
+		if v != nil && fill {
+			t.local.Set(missing[j], v)
+		}
+	}
+	return out, nil
+}
+
+func (t *TwoLevel) MSet(ctx context.Context, items []Item) error {
+	if t.trusted.Load() {
+		for _, it := range items {
+			t.local.Set(it.Key, it.Value)
+		}
+	}
+	return t.shared.MSet(ctx, items)
+}
+
+// Del drops keys from this replica's level and the shared store; the
+// caller publishes the change so that the other replicas drop them too.
+func (t *TwoLevel) Del(ctx context.Context, keys []string) error {
+	t.dropLocal(keys)
+	return t.shared.Del(ctx, keys)
+}
+
+func (t *TwoLevel) Ping(ctx context.Context) error { return t.shared.Ping(ctx) }
+
+// Event drops the keys another replica (or this one) invalidated.
+func (t *TwoLevel) Event(ev events.Event) {
+	t.metrics.CacheEvents.WithLabelValues("event").Inc()
+	t.dropLocal(ev.Keys)
+}
+
+// Reset empties the local level when the event stream breaks (and bypasses
+// it until the stream is whole), and again when it is whole.
+func (t *TwoLevel) Reset(ok bool) {
+	t.metrics.CacheEvents.WithLabelValues(map[bool]string{false: "broken", true: "whole"}[ok]).Inc()
+	t.trusted.Store(false)
+	t.epoch.Add(1)
+	t.local.InvalidateAll()
+	if ok {
+		t.trusted.Store(true)
+	}
+}
+
+func (t *TwoLevel) dropLocal(keys []string) {
+	t.epoch.Add(1)
+	for _, k := range keys {
+		t.local.Invalidate(k)
+	}
+}

@@ -1,0 +1,121 @@
+// Package events is the one stream of changes of the service: every change
+// made through it (an action) or reported to it (an Intercom webhook)
+// becomes one event on a Redis channel per workspace. Every replica
+// subscribes: its in-process cache drops what the change made stale, and
+// (later) GraphQL subscriptions push it to dashboards. Nothing else
+// publishes.
+//
+// Redis pub/sub delivers to whoever is connected and forgets: a replica
+// whose subscription breaks (a Redis restart, a lost connection) cannot know
+// what it missed. It is told, through Reset, both when the stream breaks and
+// when it is whole again, so that it can stop trusting what it keeps in
+// process and then start afresh.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Event is one change in a workspace.
+type Event struct {
+	Workspace string `json:"w"`
+	// Changed is what changed, in the product's terms (for subscribers
+	// that push changes).
+	Changed sources.Changed `json:"c"`
+	// Keys are the cache keys the change made stale.
+	Keys []string `json:"k,omitempty"`
+}
+
+// Handler receives the stream. Event is called for every event (from any
+// replica, this one included); Reset when the stream breaks (ok false) and
+// when it is whole again (ok true): events may have been missed in between.
+type Handler interface {
+	Event(Event)
+	Reset(ok bool)
+}
+
+// Bus publishes and receives events through Redis.
+type Bus struct {
+	client redis.UniversalClient
+	logger *slog.Logger
+}
+
+// New returns a bus over client.
+func New(client redis.UniversalClient, logger *slog.Logger) *Bus {
+	return &Bus{client: client, logger: logger}
+}
+
+// channelPrefix names the channels: one per workspace, so that a consumer
+// interested in one workspace (a dashboard's subscription) need not read
+// the others'.
+const channelPrefix = "tdi:v1:events:"
+
+// Publish sends ev to every replica.
+func (b *Bus) Publish(ctx context.Context, ev Event) error {
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return b.client.Publish(ctx, channelPrefix+ev.Workspace, msg).Err()
+}
+
+// Run receives every workspace's events and hands them to h until ctx ends.
+// The stream starts broken: h is told Reset(true) once subscribed.
+func (b *Bus) Run(ctx context.Context, h Handler) {
+	ps := b.client.PSubscribe(ctx, channelPrefix+"*")
+	defer ps.Close()
+	whole := false
+	broke := func(err error) {
+		if whole {
+			b.logger.Warn("the event stream broke: the in-process cache is dropped until it is whole again", "error", err)
+		}
+		whole = false
+		h.Reset(false)
+	}
+	for ctx.Err() == nil {
+		// A quiet stream is checked with a ping: a dead connection with no
+		// traffic would otherwise go unnoticed.
+		msg, err := ps.ReceiveTimeout(ctx, 15*time.Second)
+		var netErr net.Error
+		switch m := msg.(type) {
+		case nil:
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.As(err, &netErr) && netErr.Timeout() {
+				if err := ps.Ping(ctx); err == nil {
+					continue
+				}
+			}
+			broke(err)
+			select { // go-redis resubscribes on the next receive
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		case *redis.Subscription:
+			if m.Kind == "psubscribe" {
+				if !whole {
+					b.logger.Info("the event stream is whole: the in-process cache starts afresh")
+				}
+				whole = true
+				h.Reset(true)
+			}
+		case *redis.Message:
+			var ev Event
+			if err := json.Unmarshal([]byte(m.Payload), &ev); err == nil &&
+				ev.Workspace == strings.TrimPrefix(m.Channel, channelPrefix) {
+				h.Event(ev)
+			}
+		}
+	}
+}
