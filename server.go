@@ -60,9 +60,6 @@ const DemoToken = "demo"
 // run serves until ctx is cancelled, then shuts down gracefully. Tests call it
 // as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] == "bench" {
-		return runBench(ctx, args[1:], getenv, stdout)
-	}
 	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package metrics holds the server's Prometheus collectors on a registry of
-// its own (no globals), so that tests and the benchmark can read the same
-// counters /metrics serves.
+// its own (no globals), so that tests can read the counters /metrics serves
+// (the benchmark, cmd/bench, scrapes /metrics of the server binary).
 package metrics
 
 import (

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+)
+
+// The server's own counters, as internal/metrics names them on /metrics.
+const (
+	metricRedisRoundTrips = "redis_roundtrips_total"
+	metricLoaderBatchSize = "loader_batch_size" // a histogram: its sample count is the number of batches
+)
+
+// benchToken is the emulator's token for the benchmark's workspaces; it is a
+// throwaway value, but like any token it is only ever passed in the
+// environment of the server processes, never printed.
+const benchToken = "bench"
+
+// buildServer compiles the server from the module's root into dir, once per
+// run, so that the benchmark measures the binary that is deployed.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "server")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build the server in %s: %v\n%s", root, err, out)
+	}
+	return bin, nil
+}
+
+// moduleRoot asks the go command for the module that holds this command's
+// source (known from where it was compiled), or else the working directory.
+func moduleRoot(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}")
+	if _, file, _, ok := runtime.Caller(0); ok {
+		if _, err := os.Stat(file); err == nil {
+			cmd.Dir = filepath.Dir(file)
+		}
+	}
+	out, err := cmd.Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" || strings.Contains(dir, "\n") {
+		return "", fmt.Errorf("find the server's module (run the benchmark from it: go run ./cmd/bench, or pass -server): %v", err)
+	}
+	return dir, nil
+}
+
+// fleet is one Intercom workspace (an emulator in this process, so a fresh
+// tenant with a cold cache) and the server instances in front of it, which
+// share the benchmark's Redis on the real path.
+type fleet struct {
+	em        *emulator.Server
+	instances []*instance
+}
+
+// instance is one running server process.
+type instance struct {
+	url    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *tail
+}
+
+// pathSettings are the settings that make a path: the naive path has no
+// loaders and no cache at all, the real path caches in the benchmark's Redis.
+func (b *bench) pathSettings(path string) map[string]string {
+	if path == "naive" {
+		return map[string]string{"CACHE_ENABLED": "false", "LOADERS_ENABLED": "false"}
+	}
+	return map[string]string{"REDIS_URL": b.opts.redisURL}
+}
+
+// startFleet starts a fresh workspace and n server instances for it with the
+// path's settings, then extra (which wins; an empty value removes a setting).
+func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[string]string) (*fleet, error) {
+	em, err := emulator.Start(emulator.Options{
+		Token: benchToken, Latency: b.opts.latency, RateLimit: 1_000_000, Phone: true,
+		WorkspaceID: fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{em: em}
+	settings := map[string]string{
+		"INTERCOM_TOKEN": benchToken, "INTERCOM_BASE_URL": em.URL,
+		// The benchmark is one caller sending on purpose more than a caller may.
+		"RATE_LIMIT_PER_MINUTE": "0", "INTERCOM_CALLER_SHARE": "100",
+		"LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT": "5s",
+	}
+	for _, k := range []string{"LOADER_WAIT", "LOADER_MAX_BATCH", "FETCH_CONCURRENCY"} {
+		if v := b.getenv(k); v != "" {
+			settings[k] = v
+		}
+	}
+	maps.Copy(settings, b.pathSettings(path))
+	maps.Copy(settings, extra)
+	for range n {
+		in, err := startInstance(ctx, b.server, settings)
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		f.instances = append(f.instances, in)
+	}
+	return f, nil
+}
+
+// instance returns the instance that serves request i: requests go round
+// the fleet, as behind a load balancer.
+func (f *fleet) instance(i int) *instance { return f.instances[i%len(f.instances)] }
+
+func (f *fleet) close() {
+	var wg sync.WaitGroup
+	for _, in := range f.instances {
+		wg.Go(in.stop)
+	}
+	wg.Wait()
+	f.em.Close()
+}
+
+// startInstance runs the server binary with exactly these settings (nothing
+// of the benchmark's own environment but what a process needs) on a free
+// loopback port and waits until /readyz says it is ready.
+func startInstance(ctx context.Context, bin string, settings map[string]string) (*instance, error) {
+	var err error
+	// A free port may be taken between choosing it and the server binding
+	// it: try another.
+	for range 3 {
+		var in *instance
+		if in, err = tryInstance(ctx, bin, settings); err == nil {
+			return in, nil
+		}
+		if !errors.Is(err, errPortTaken) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+var errPortTaken = errors.New("port taken")
+
+func tryInstance(ctx context.Context, bin string, settings map[string]string) (*instance, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	env := []string{"ADDR=" + addr}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, v := range settings {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	in := &instance{url: "http://" + addr, exited: make(chan struct{}), log: &tail{max: 16 << 10}}
+	in.cmd = exec.Command(bin)
+	in.cmd.Env = env
+	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
+	if err := in.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the server: %w", err)
+	}
+	go func() { _ = in.cmd.Wait(); close(in.exited) }()
+	if err := in.waitReady(ctx, 30*time.Second); err != nil {
+		in.stop()
+		if strings.Contains(in.log.String(), "address already in use") {
+			return nil, errPortTaken
+		}
+		return nil, fmt.Errorf("%w; the server's log:\n%s", err, in.log.String())
+	}
+	return in, nil
+}
+
+func (in *instance) waitReady(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		select {
+		case <-in.exited:
+			return fmt.Errorf("the server exited at start (%v)", in.cmd.ProcessState)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+		if resp, err := benchClient.Get(in.url + "/readyz"); err == nil {
+			var body struct{ Status string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && body.Status == "ready" {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server at %s was not ready within %s", in.url, within)
+		}
+	}
+}
+
+// stop ends the server as SIGTERM does in production, and kills it if it
+// has not finished within 10 seconds.
+func (in *instance) stop() {
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(10 * time.Second):
+		_ = in.cmd.Process.Kill()
+		<-in.exited
+	}
+}
+
+// counters are what a measurement subtracts: the calls the workspace
+// received, and the fleet's own counters from /metrics.
+type counters struct {
+	upstream        int
+	redisRoundTrips float64
+	loaderBatches   uint64
+}
+
+func (f *fleet) counters() (counters, error) {
+	c := counters{upstream: f.em.Workspace.TotalCalls()}
+	for _, in := range f.instances {
+		families, err := in.scrape()
+		if err != nil {
+			return counters{}, err
+		}
+		if mf := families[metricRedisRoundTrips]; mf != nil {
+			for _, m := range mf.GetMetric() {
+				c.redisRoundTrips += m.GetCounter().GetValue()
+			}
+		}
+		if mf := families[metricLoaderBatchSize]; mf != nil {
+			for _, m := range mf.GetMetric() {
+				c.loaderBatches += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return c, nil
+}
+
+// scrape reads the instance's /metrics as Prometheus does.
+func (in *instance) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := benchClient.Get(in.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: HTTP %d", in.url, resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/metrics: %w", in.url, err)
+	}
+	return families, nil
+}
+
+var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: time.Minute}
+
+// query sends one GraphQL request and fails on any error in the answer.
+func (in *instance) query(q string, vars map[string]any) error {
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	resp, err := benchClient.Post(in.url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
+		return fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// abusiveRequest sends one request of the abuse corpus and returns the code
+// of its first error ("" when answered).
+func (in *instance) abusiveRequest(body []byte) string {
+	resp, err := benchClient.Post(in.url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "transport error"
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Errors []struct {
+			Extensions struct{ Code string } `json:"extensions"`
+		} `json:"errors"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Errors) == 0 {
+		return ""
+	}
+	return out.Errors[0].Extensions.Code
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tail keeps the last max bytes a server wrote, for the error when it fails
+// to start.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}

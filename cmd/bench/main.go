@@ -1,0 +1,176 @@
+// Command bench measures the real server binary:
+//
+//	go run ./cmd/bench
+//
+// It builds the server once, starts server processes against an Intercom
+// emulator it runs in process (with upstream latency) and a real Redis, runs
+// each workload on the naive path (loaders and cache off) and the real path,
+// reads the servers' own counters from their /metrics, and prints one table
+// and its checks. It exits non-zero when a check fails.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// errChecksFailed makes the command exit non-zero when a target is missed.
+var errChecksFailed = errors.New("benchmark checks failed")
+
+type options struct {
+	latency   time.Duration
+	redisURL  string
+	server    string
+	w1        int
+	w2Cold    int
+	w2Warm    int
+	w3        int
+	w3Numbers int
+	w5        int
+	workloads []string
+	paths     []string
+}
+
+var (
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w5"}
+	allPaths     = []string{"naive", "real"}
+)
+
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the usage goes to stdout when asked for, to stderr with an error
+	var o options
+	var workloads, paths string
+	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "latency the emulator adds to every Intercom call")
+	// Not the flag's default: -h would print a password the URL holds.
+	fs.StringVar(&o.redisURL, "redis-url", "", "Redis the servers cache in (empty: $REDIS_URL; neither starts a private redis-server)")
+	fs.StringVar(&o.server, "server", "", "server binary to measure; empty builds the module's server (go build .) into a temporary directory")
+	fs.IntVar(&o.w1, "w1", 256, "caller lookups per W1 run (and { __typename } requests per floor run)")
+	fs.IntVar(&o.w2Cold, "w2-cold", 10, "cold W2 dashboard queries (each on an empty cache)")
+	fs.IntVar(&o.w2Warm, "w2-warm", 50, "warm W2 dashboard queries")
+	fs.IntVar(&o.w3, "w3", 1000, "W3 unknown-caller lookups")
+	fs.IntVar(&o.w3Numbers, "w3-numbers", 50, "distinct unknown numbers among the W3 lookups")
+	fs.IntVar(&o.w5, "w5", 1000, "W1 lookups measured alone and again while the abuse corpus is sent (W5)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers)")
+	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: go run ./cmd/bench [flags]\n\n"+
+			"Builds the server, starts it against an in-process Intercom emulator and a real Redis, and measures\n"+
+			"each workload on the naive and the real path. Exits non-zero when a check fails.\n"+
+			"LOADER_WAIT, LOADER_MAX_BATCH and FETCH_CONCURRENCY, when set, are passed to the servers.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return o, err
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil {
+		if o.workloads, err = list("-workloads", workloads, allWorkloads); err == nil {
+			o.paths, err = list("-paths", paths, allPaths)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fs.SetOutput(stderr)
+		fs.Usage()
+		return o, err
+	}
+	o.redisURL = cmp.Or(o.redisURL, getenv("REDIS_URL"))
+	return o, nil
+}
+
+// list splits a comma-separated flag and checks each item.
+func list(name, value string, known []string) ([]string, error) {
+	var out []string
+	for _, v := range strings.Split(value, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if !slices.Contains(known, v) {
+			return nil, fmt.Errorf("%s: unknown %q (known: %s)", name, v, strings.Join(known, ", "))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if o.redisURL == "" && slices.Contains(o.paths, "real") {
+		url, stop, err := startPrivateRedis()
+		if err != nil {
+			return fmt.Errorf("the benchmark needs a real Redis: set REDIS_URL or install redis-server (%w)", err)
+		}
+		defer stop()
+		o.redisURL = url
+	}
+	b := &bench{opts: o, getenv: getenv, server: o.server}
+	if b.server == "" {
+		dir, err := os.MkdirTemp("", "bench-server-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		t0 := time.Now()
+		if b.server, err = buildServer(ctx, dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Built the server in %s.\n", time.Since(t0).Round(100*time.Millisecond))
+	}
+	redisShown := "none (naive path only)"
+	if o.redisURL != "" {
+		redisShown = redactURL(o.redisURL)
+	}
+	fmt.Fprintf(stdout, "Benchmark: emulator latency %s, Redis %s, %s\n\n", o.latency, redisShown, time.Now().UTC().Format(time.RFC3339))
+	rows, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	printRows(stdout, rows)
+	fmt.Fprintln(stdout)
+	if failed := b.printFloorsAndChecks(stdout, rows); failed > 0 {
+		return fmt.Errorf("%w: %d of them", errChecksFailed, failed)
+	}
+	return nil
+}
+
+// redactURL hides a password in a Redis URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(a Redis URL that does not parse)"
+	}
+	return u.Redacted()
+}

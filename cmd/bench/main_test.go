@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/talkdesk-intercom/api/internal/redistest"
+)
+
+// The benchmark keeps working against the real server binary: a tiny run of
+// every workload on both paths. Its timings are read by people, never
+// asserted here: a run this small under the race detector may miss its
+// targets, which makes the command exit non-zero but is no test failure.
+func TestBenchmarkRuns(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w5", "20",
+		"-redis-url", "redis://" + redistest.Addr(t)}
+	// No -server: the command builds the module's server itself.
+	getenv := func(string) string { return "" }
+	if err := run(context.Background(), args, getenv, &out, io.Discard); err != nil && !errors.Is(err, errChecksFailed) {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	table := out.String()
+	for _, path := range []string{"naive", "real"} {
+		for _, workload := range []string{
+			"floor: { __typename }, c=1", "floor: { __typename }, c=32",
+			"W1 caller lookup, c=1, cold", "W1 caller lookup, c=1, warm",
+			"W1 caller lookup, c=32, cold", "W1 caller lookup, c=32, warm",
+			"W2 dashboard (50 contacts), cold", "W2 dashboard (50 contacts), warm",
+			"W3 unknown callers",
+		} {
+			if cells(table, workload, path) == nil {
+				t.Errorf("no row %q on the %s path:\n%s", workload, path, table)
+			}
+		}
+	}
+	for _, workload := range []string{w5Alone, w5With} {
+		if cells(table, workload, "real") == nil {
+			t.Errorf("no row %q:\n%s", workload, table)
+		}
+	}
+	if !strings.Contains(table, "Checks:") {
+		t.Errorf("no checks:\n%s", table)
+	}
+	// The counters come from the servers' /metrics: a warm lookup on the
+	// real path reads Redis in one batch, so both columns count something
+	// unless a metric was renamed.
+	if c := cells(table, "W1 caller lookup, c=1, warm", "real"); c != nil {
+		for _, col := range []int{colRedis, colBatches} {
+			if v, err := strconv.ParseFloat(c[col], 64); err != nil || v == 0 {
+				t.Errorf("warm W1 on the real path: column %d is %q, want a count above zero", col, c[col])
+			}
+		}
+	}
+}
+
+// Columns of the table, as printRows writes them.
+const (
+	colRedis   = 5
+	colBatches = 6
+)
+
+// cells returns the cells of the table's row for a workload and a path.
+func cells(table, workload, path string) []string {
+	for _, line := range strings.Split(table, "\n") {
+		c := strings.Split(line, "|")
+		for i := range c {
+			c[i] = strings.TrimSpace(c[i])
+		}
+		if len(c) > colBatches && c[0] == workload && c[1] == path {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestUnknownWorkload(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-workloads", "w1,w4"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), `unknown "w4"`) {
+		t.Fatalf("got %v and %q, want an unknown workload on stderr", err, stderr.String())
+	}
+}

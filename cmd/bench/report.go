@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"regexp"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func printRows(w io.Writer, rows []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "workload\tpath\trequests\terrors\tupstream calls/req\tRedis round trips/req\tloader batches/req\tp50\tp99\treq/s\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.0f\t\n", r.workload, r.path, r.requests, r.errors,
+			r.upstreamPerReq, r.redisPerReq, r.batchesPerReq, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.rps)
+	}
+	tw.Flush()
+}
+
+// printFloorsAndChecks prints the floors and the checks, and returns how
+// many checks failed.
+func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
+	find := func(workload, path string) row {
+		for _, r := range rows {
+			if r.workload == workload && r.path == path {
+				return r
+			}
+		}
+		return row{}
+	}
+	// Contacts, then (in parallel) their companies and their histories,
+	// where calls are found through the phone conversations: depth 3.
+	floorW2 := 3 * b.opts.latency
+	fmt.Fprintf(w, "Floors: W1 cold = 1 × %s = %s; W2 cold = %s × depth 3 (contacts → conversations → calls; companies, tickets, notes in parallel) = %s\n",
+		b.opts.latency, b.opts.latency, b.opts.latency, floorW2)
+	if rate, err := redisGetRate(b.opts.redisURL); err == nil {
+		fmt.Fprintf(w, "redis-benchmark GET on this machine: %s requests/s\n", rate)
+	} else {
+		fmt.Fprintf(w, "redis-benchmark: not run (%v)\n", err)
+	}
+	w1warm := find("W1 caller lookup, c=1, warm", "real")
+	w2cold := find("W2 dashboard (50 contacts), cold", "real")
+	w2warm := find("W2 dashboard (50 contacts), warm", "real")
+	w2naive := find("W2 dashboard (50 contacts), cold", "naive")
+	w3 := find("W3 unknown callers", "real")
+	checks := []struct {
+		name string
+		ok   bool
+		got  string
+	}{
+		{"warm W1: zero upstream calls, at most 1 Redis round trip per lookup", w1warm.upstreamTotal == 0 && w1warm.redisPerReq <= 1,
+			fmt.Sprintf("%d upstream, %.2f round trips", w1warm.upstreamTotal, w1warm.redisPerReq)},
+		{"cold W2 p50 within 1.5× its floor", w2cold.p50 <= floorW2*3/2, fmt.Sprintf("p50 %s, 1.5× floor %s", w2cold.p50.Round(time.Millisecond), floorW2*3/2)},
+		{"cold W2 upstream calls: 1 per batchable kind (and page) + 1 per unique company and per contact with notes (naive > 100)",
+			w2cold.upstreamPerReq <= float64(b.w2Budget) && (w2naive.requests == 0 || w2naive.upstreamPerReq > 100),
+			fmt.Sprintf("real %.0f of a budget of %d (%d unique companies, %d contacts with notes), naive %.0f",
+				w2cold.upstreamPerReq, b.w2Budget, b.uniqueCompanies, b.withNotes, w2naive.upstreamPerReq)},
+		{"warm W2: zero upstream calls, at most 1 Redis round trip per loader batch", w2warm.upstreamTotal == 0 && w2warm.redisPerReq <= w2warm.batchesPerReq,
+			fmt.Sprintf("%d upstream, %.2f round trips and %.2f loader batches per query", w2warm.upstreamTotal, w2warm.redisPerReq, w2warm.batchesPerReq)},
+		{"W3: at most 1 upstream call per distinct unknown number", w3.upstreamTotal <= b.opts.w3Numbers,
+			fmt.Sprintf("%d calls for %d lookups of %d numbers", w3.upstreamTotal, w3.requests, b.opts.w3Numbers)},
+	}
+	if w5 := find(w5With, "real"); w5.requests > 0 {
+		// The corpus is refused, but reading and refusing 200 KB documents
+		// at one caller's full allowance takes a share of a core: W1's tail
+		// may grow by that much, its median may not.
+		alone := find(w5Alone, "real")
+		checks = append(checks, struct {
+			name string
+			ok   bool
+			got  string
+		}{"W5: W1 during the abuse corpus: zero errors, p50 within 1.25× (+0.5 ms) and p99 within 2.5× (+5 ms) of W1 alone; every abusive request refused as the corpus says",
+			w5.errors == 0 && w5.p50 <= alone.p50*5/4+500*time.Microsecond && w5.p99 <= alone.p99*5/2+5*time.Millisecond && b.abuseUnexpected == 0,
+			fmt.Sprintf("p50 %s alone, %s during; p99 %s alone, %s during; %d errors; %d abusive requests, %d answered otherwise than expected",
+				alone.p50.Round(100*time.Microsecond), w5.p50.Round(100*time.Microsecond),
+				alone.p99.Round(100*time.Microsecond), w5.p99.Round(100*time.Microsecond), w5.errors, b.abuseSent, b.abuseUnexpected)})
+	}
+	fmt.Fprintln(w, "\nChecks:")
+	failed := 0
+	for _, c := range checks {
+		mark := "ok  "
+		if !c.ok {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(w, "  %s %s (%s)\n", mark, c.name, c.got)
+	}
+	return failed
+}
+
+var redisGetLine = regexp.MustCompile(`GET: ([0-9.]+) requests per second`)
+
+// redisGetRate runs redis-benchmark's GET test against the benchmark's Redis.
+func redisGetRate(redisURL string) (string, error) {
+	bin, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		return "", errors.New("redis-benchmark is not installed")
+	}
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return "", err
+	}
+	host, port, _ := net.SplitHostPort(opts.Addr)
+	args := []string{"-h", host, "-p", port, "-t", "get", "-n", "100000", "-q"}
+	if opts.Password != "" {
+		args = append(args, "-a", opts.Password)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if m := redisGetLine.FindSubmatch(out); m != nil {
+		return string(m[1]), nil
+	}
+	return "", fmt.Errorf("redis-benchmark: %v", err)
+}

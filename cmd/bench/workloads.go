@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/abuse"
+	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+)
+
+type bench struct {
+	opts            options
+	getenv          func(string) string
+	server          string // the server binary
+	uniqueCompanies int    // among the W2 dashboard's contacts
+	withNotes       int    // W2 contacts with notes: one notes read each
+	w2Budget        int    // the most upstream calls a cold W2 may cost
+	abuseSent       int    // W5: abusive requests sent
+	abuseUnexpected int    // W5: of those, answered with another code than the corpus says
+}
+
+// row is one line of the table.
+type row struct {
+	workload, path string
+	requests       int
+	upstreamPerReq float64
+	redisPerReq    float64
+	p50, p99       time.Duration
+	rps            float64
+	upstreamTotal  int
+	batchesPerReq  float64 // dataloader batches
+	errors         int     // requests that failed (W5 counts them instead of stopping)
+}
+
+// measure runs n requests with the given concurrency and records latencies
+// and the upstream calls and Redis round trips they caused, over the fleet.
+func (f *fleet) measure(workload, path string, n, concurrency int, req func(i int) error) (row, error) {
+	before, err := f.counters()
+	if err != nil {
+		return row{}, err
+	}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := req(i); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+				lat[i] = time.Since(t0)
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	if firstErr != nil {
+		return row{}, fmt.Errorf("%s %s: %w", workload, path, firstErr)
+	}
+	after, err := f.counters()
+	if err != nil {
+		return row{}, err
+	}
+	slices.Sort(lat)
+	up := after.upstream - before.upstream
+	return row{
+		workload: workload, path: path, requests: n,
+		upstreamPerReq: float64(up) / float64(n),
+		redisPerReq:    (after.redisRoundTrips - before.redisRoundTrips) / float64(n),
+		p50:            lat[n/2], p99: lat[min(n-1, n*99/100)],
+		rps: float64(n) / wall.Seconds(), upstreamTotal: up,
+		batchesPerReq: float64(after.loaderBatches-before.loaderBatches) / float64(n),
+	}, nil
+}
+
+const (
+	callerQuery    = `query CallerLookup($p: String!) { contactsByPhone(phone: $p) { id name email phone url } }`
+	dashboardQuery = `query Dashboard($ids: [ID!]!) { contactsByIds(ids: $ids) { id name phone company { name } companies { name }
+		interactions(first: 5) { totalCount nodes { id type subject date status priority } } } }`
+	// floorQuery costs the server nothing but HTTP, parsing and the
+	// middleware: what every other row pays before it reads anything.
+	floorQuery = `{ __typename }`
+)
+
+func (b *bench) run(ctx context.Context) ([]row, error) {
+	var rows []row
+	add := func(r row, err error) error {
+		if err == nil {
+			rows = append(rows, r)
+		}
+		return err
+	}
+	runs := func(w string) bool { return slices.Contains(b.opts.workloads, w) }
+	for _, path := range b.opts.paths {
+		// The naive path is slow by design: fewer requests tell the same story.
+		scale := func(n int) int {
+			if path == "naive" {
+				return max(1, n/4)
+			}
+			return n
+		}
+		if runs("w1") || runs("floor") {
+			for _, conc := range []int{1, 32} {
+				if err := b.runCallerLookups(ctx, path, conc, scale(b.opts.w1), runs, add); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if runs("w2") {
+			if err := b.runDashboard(ctx, path, scale, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w3") {
+			if err := b.runUnknownCallers(ctx, path, scale(b.opts.w3), add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w5") && path == "real" {
+			if err := b.runAbuse(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return rows, nil
+}
+
+// runCallerLookups measures W1 cold then warm, and the floor on the same
+// server.
+func (b *bench) runCallerLookups(ctx context.Context, path string, conc, n int, runs func(string) bool, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 1, path, nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	if runs("w1") {
+		phones := seededPhones(f.em.Workspace, n)
+		lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
+		name := fmt.Sprintf("W1 caller lookup, c=%d", conc)
+		if err := add(f.measure(name+", cold", path, len(phones), conc, lookup)); err != nil {
+			return err
+		}
+		if err := add(f.measure(name+", warm", path, len(phones), conc, lookup)); err != nil {
+			return err
+		}
+	}
+	if runs("floor") {
+		return add(f.measure(fmt.Sprintf("floor: %s, c=%d", floorQuery, conc), path, n, conc, func(i int) error {
+			return f.instance(i).query(floorQuery, nil)
+		}))
+	}
+	return nil
+}
+
+// runUnknownCallers measures W3: a few unknown numbers looked up over and
+// over, as callers who are not customers ring again.
+func (b *bench) runUnknownCallers(ctx context.Context, path string, n int, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 1, path, nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	unknown := make([]string, b.opts.w3Numbers)
+	for i := range unknown {
+		unknown[i] = fmt.Sprintf("+1202555%04d", 1000+i) // not in the seed
+	}
+	return add(f.measure("W3 unknown callers", path, n, 8, func(i int) error {
+		return f.instance(i).query(callerQuery, map[string]any{"p": unknown[i%len(unknown)]})
+	}))
+}
+
+const (
+	w5Alone = "W5 abuse: W1 warm, c=4, alone"
+	w5With  = "W5 abuse: W1 warm, c=4, during the corpus at 100 req/s"
+)
+
+// runAbuse measures W5: warm caller lookups alone, then again while two
+// other clients send the abuse corpus over and over, as fast as one caller
+// is allowed to. Lookups that fail are counted, not fatal: the row says how
+// many.
+func (b *bench) runAbuse(ctx context.Context, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 1, "real", nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	phones := seededPhones(f.em.Workspace, 64)
+	var failed atomic.Int64
+	lookup := func(i int) error {
+		if err := f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}); err != nil {
+			failed.Add(1)
+		}
+		return nil
+	}
+	for i := range phones { // warm the cache
+		_ = lookup(i)
+	}
+	failed.Store(0)
+	alone, err := f.measure(w5Alone, "real", b.opts.w5, 4, lookup)
+	alone.errors = int(failed.Swap(0))
+	if err := add(alone, err); err != nil {
+		return err
+	}
+	corpus := abuse.GraphQL()
+	bodies := make([][]byte, len(corpus))
+	for i, c := range corpus {
+		bodies[i], _ = json.Marshal(map[string]any{"query": c.Query, "variables": c.Variables})
+	}
+	stop := make(chan struct{})
+	var sent, unexpected atomic.Int64
+	var wg sync.WaitGroup
+	// Two clients, each at half of what one caller may send by default
+	// (RATE_LIMIT_PER_MINUTE=6000: 100 requests a second).
+	for a := range 2 {
+		wg.Go(func() {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for i := a; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				c := corpus[i%len(corpus)]
+				if code := f.instance(i).abusiveRequest(bodies[i%len(corpus)]); code != c.Code {
+					unexpected.Add(1)
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	during, err := f.measure(w5With, "real", b.opts.w5, 4, lookup)
+	close(stop)
+	wg.Wait()
+	during.errors = int(failed.Load())
+	b.abuseSent, b.abuseUnexpected = int(sent.Load()), int(unexpected.Load())
+	return add(during, err)
+}
+
+// runDashboard measures W2: cold runs each on an empty cache (a fresh
+// workspace and server), then warm runs.
+func (b *bench) runDashboard(ctx context.Context, path string, scale func(int) int, add func(row, error) error) error {
+	var cold []row
+	for range scale(b.opts.w2Cold) {
+		f, err := b.startFleet(ctx, 1, path, nil)
+		if err != nil {
+			return err
+		}
+		ids := b.dashboardIDs(f.em.Workspace)
+		r, err := f.measure("W2 dashboard (50 contacts), cold", path, 1, 1, func(i int) error {
+			return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids})
+		})
+		f.close()
+		if err != nil {
+			return err
+		}
+		cold = append(cold, r)
+	}
+	if err := add(mergeRows(cold), nil); err != nil {
+		return err
+	}
+	f, err := b.startFleet(ctx, 1, path, nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	ids := b.dashboardIDs(f.em.Workspace)
+	if err := f.instance(0).query(dashboardQuery, map[string]any{"ids": ids}); err != nil {
+		return err
+	}
+	return add(f.measure("W2 dashboard (50 contacts), warm", path, scale(b.opts.w2Warm), 1, func(i int) error {
+		return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids})
+	}))
+}
+
+// mergeRows combines single-request rows into one with percentiles.
+func mergeRows(rs []row) row {
+	out := rs[0]
+	out.requests = len(rs)
+	var lat []time.Duration
+	up, redis, batches, total := 0.0, 0.0, 0.0, 0
+	for _, r := range rs {
+		lat = append(lat, r.p50)
+		up += r.upstreamPerReq
+		redis += r.redisPerReq
+		batches += r.batchesPerReq
+		total += r.upstreamTotal
+	}
+	out.batchesPerReq = batches / float64(len(rs))
+	slices.Sort(lat)
+	out.p50, out.p99 = lat[len(lat)/2], lat[len(lat)-1]
+	out.upstreamPerReq, out.redisPerReq, out.upstreamTotal = up/float64(len(rs)), redis/float64(len(rs)), total
+	var sum time.Duration
+	for _, l := range lat {
+		sum += l
+	}
+	out.rps = float64(len(lat)) / sum.Seconds()
+	return out
+}
+
+// seededPhones returns up to n distinct numbers of seeded contacts, each
+// written the way it is stored (the server normalises them).
+func seededPhones(ws *emulator.Workspace, n int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range ws.Contacts() {
+		e164, err := phone.Normalize(c.Phone, c.LocationCountry)
+		if c.Phone == "" || err != nil || seen[e164] {
+			continue
+		}
+		seen[e164] = true
+		out = append(out, e164)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+// dashboardIDs returns the W2 dashboard's 50 contacts and works out, from
+// the seed, the most upstream calls a cold dashboard may cost.
+func (b *bench) dashboardIDs(ws *emulator.Workspace) []string {
+	var ids []string
+	companies := map[string]bool{}
+	for _, c := range ws.Contacts()[:50] {
+		ids = append(ids, c.ID)
+		for _, co := range c.CompanyIDs {
+			companies[co] = true
+		}
+	}
+	b.uniqueCompanies = len(companies)
+	conversations, tickets, phoneConversations := 0, 0, 0
+	b.withNotes = 0
+	for _, id := range ids {
+		convs := ws.Conversations(id)
+		conversations += len(convs)
+		tickets += len(ws.Tickets(id))
+		if len(ws.Notes(id)) > 0 {
+			b.withNotes++
+		}
+		for _, c := range convs {
+			if c.SourceType == "phone_call" || c.SourceType == "phone_switch" {
+				phoneConversations++
+			}
+		}
+	}
+	pages := func(n, per int) int { return max(1, (n+per-1)/per) }
+	// 1 contact search, the companies, the conversation and ticket search
+	// pages, one search of the phone conversations, the notes reads, the call
+	// searches, and the admin list once.
+	b.w2Budget = 1 + b.uniqueCompanies + pages(conversations, 150) + pages(tickets, 150) + 1 + b.withNotes +
+		(phoneConversations+19)/20 + 1
+	return ids
+}
