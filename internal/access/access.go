@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
+	"github.com/talkdesk-intercom/api/internal/bounded"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -137,13 +139,19 @@ func clientIP(r *http.Request) string {
 
 // Limiter allows each caller perMinute requests, refilled continuously
 // (a token bucket with a burst of a tenth of a minute's allowance).
+//
+// It remembers at most maxCallers buckets. A full limiter forgets the idle
+// callers (see package bounded), never all at once: forgetting a caller
+// refills its burst, so clearing every bucket would let every caller burst
+// again.
 type Limiter struct {
 	perMinute float64
 	burst     float64
-	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   *otter.Cache[string, bucket]
 	now       func() time.Time
 }
+
+const maxCallers = 100_000
 
 type bucket struct {
 	tokens float64
@@ -151,34 +159,36 @@ type bucket struct {
 }
 
 // NewLimiter returns a limiter; perMinute <= 0 disables it.
-func NewLimiter(perMinute int) *Limiter {
+func NewLimiter(perMinute int) *Limiter { return newLimiter(perMinute, maxCallers) }
+
+func newLimiter(perMinute, callers int) *Limiter {
 	return &Limiter{perMinute: float64(perMinute), burst: max(10, float64(perMinute)/10),
-		buckets: map[string]*bucket{}, now: time.Now}
+		buckets: bounded.New(otter.Options[string, bucket]{MaximumSize: callers}, nil), now: time.Now}
 }
 
 // Allow takes a token for caller, or says how long until one is free.
-func (l *Limiter) Allow(caller string) (time.Duration, bool) {
+func (l *Limiter) Allow(caller string) (wait time.Duration, ok bool) {
 	if l.perMinute <= 0 {
 		return 0, true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := l.now()
-	b := l.buckets[caller]
-	if b == nil {
-		if len(l.buckets) > 100_000 { // forget idle callers rather than grow without end
-			clear(l.buckets)
+	// Compute updates the caller's bucket atomically, without a lock over
+	// every caller.
+	l.buckets.Compute(caller, func(b bucket, found bool) (bucket, otter.ComputeOp) {
+		if !found {
+			b = bucket{tokens: l.burst, at: now}
 		}
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[caller] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Minutes()*l.perMinute)
-	b.at = now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) / l.perMinute * float64(time.Minute)), false
-	}
-	b.tokens--
-	return 0, true
+		b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Minutes()*l.perMinute)
+		b.at = now
+		if b.tokens < 1 {
+			wait = time.Duration((1 - b.tokens) / l.perMinute * float64(time.Minute))
+		} else {
+			b.tokens--
+			ok = true
+		}
+		return b, otter.WriteOp
+	})
+	return wait, ok
 }
 
 // RateLimit refuses callers over their allowance with 429 and Retry-After.

@@ -2,46 +2,45 @@ package cache
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/talkdesk-intercom/api/internal/bounded"
 )
 
 // MemoryStore keeps entries in process: the cache when no Redis is
-// configured. It holds at most maxEntries; when full, it drops expired
-// entries first and then arbitrary ones, down to nine tenths of maxEntries so
-// that the scan of a full store is not repeated on every write.
+// configured. It holds at most maxEntries, each for its item's TTL; a full
+// store drops the entries least likely to be read again (package bounded).
 type MemoryStore struct {
-	mu         sync.Mutex
-	entries    map[string]memoryEntry
-	maxEntries int
-	now        func() time.Time
+	entries *otter.Cache[string, memoryEntry]
 }
 
 type memoryEntry struct {
-	value   []byte
-	expires time.Time
+	value []byte
+	ttl   time.Duration
 }
 
 // NewMemoryStore returns an empty in-process store.
-func NewMemoryStore(maxEntries int) *MemoryStore {
+func NewMemoryStore(maxEntries int) *MemoryStore { return newMemoryStore(maxEntries, nil) }
+
+func newMemoryStore(maxEntries int, clock *bounded.Clock) *MemoryStore {
 	if maxEntries <= 0 {
 		maxEntries = 100_000
 	}
-	return &MemoryStore{entries: map[string]memoryEntry{}, maxEntries: maxEntries, now: time.Now}
+	return &MemoryStore{entries: bounded.New(otter.Options[string, memoryEntry]{
+		MaximumSize: maxEntries,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryEntry]) time.Duration {
+			return e.Value.ttl
+		}),
+	}, clock)}
 }
 
 func (m *MemoryStore) MGet(_ context.Context, keys []string) ([][]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		if e, ok := m.entries[k]; ok {
-			if now.Before(e.expires) {
-				out[i] = e.value
-			} else {
-				delete(m.entries, k)
-			}
+		if e, ok := m.entries.GetIfPresent(k); ok {
+			out[i] = e.value
 		}
 	}
 	return out, nil
@@ -54,37 +53,19 @@ func (m *MemoryStore) MGetLocal(keys []string) [][]byte {
 }
 
 func (m *MemoryStore) MSet(_ context.Context, items []Item) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
 	for _, it := range items {
-		if len(m.entries) >= m.maxEntries {
-			m.evictLocked(now)
+		if it.TTL <= 0 { // already expired; otter would keep it for ever
+			m.entries.Invalidate(it.Key)
+			continue
 		}
-		m.entries[it.Key] = memoryEntry{value: it.Value, expires: now.Add(it.TTL)}
+		m.entries.Set(it.Key, memoryEntry{value: it.Value, ttl: it.TTL})
 	}
 	return nil
 }
 
-func (m *MemoryStore) evictLocked(now time.Time) {
-	for k, e := range m.entries {
-		if !now.Before(e.expires) {
-			delete(m.entries, k)
-		}
-	}
-	for k := range m.entries { // map order is random: a cheap random eviction
-		if len(m.entries) < m.maxEntries-m.maxEntries/10 {
-			return
-		}
-		delete(m.entries, k)
-	}
-}
-
 func (m *MemoryStore) Del(_ context.Context, keys []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, k := range keys {
-		delete(m.entries, k)
+		m.entries.Invalidate(k)
 	}
 	return nil
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/bounded"
 )
 
 // canClaim is the rule both stores apply atomically.
@@ -18,64 +20,58 @@ func canClaim(r Record, fp string, now time.Time) bool {
 	return r.State == stateUncertain || (r.State == statePending && now.UnixMilli() > r.LeaseUntil)
 }
 
-// MemoryStore keeps records in process (no REDIS_URL).
+// MemoryStore keeps records in process (no REDIS_URL), each for its TTL.
+// It has no bound on their number: dropping a live record early would let
+// its key run twice. Expired ones are removed by the cache (package bounded).
 type MemoryStore struct {
-	mu      sync.Mutex
-	records map[string]memoryRecord
-	swept   time.Time // the last sweep of expired records
-	now     func() time.Time
+	records *otter.Cache[string, memoryRecord]
+	now     func() time.Time // leases are judged by it
 }
 
 type memoryRecord struct {
-	rec     Record
-	expires time.Time
+	rec Record
+	ttl time.Duration
 }
 
 // NewMemoryStore returns an empty in-process store.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{records: map[string]memoryRecord{}, now: time.Now}
+func NewMemoryStore() *MemoryStore { return newMemoryStore(nil) }
+
+func newMemoryStore(clock *bounded.Clock) *MemoryStore {
+	m := &MemoryStore{now: time.Now, records: bounded.New(otter.Options[string, memoryRecord]{
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryRecord]) time.Duration {
+			return e.Value.ttl
+		}),
+	}, clock)}
+	if clock != nil {
+		m.now = clock.Now
+	}
+	return m
 }
 
-func (m *MemoryStore) Claim(_ context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (m *MemoryStore) Claim(_ context.Context, key string, rec Record, ttl time.Duration) (cur Record, previous string, owned bool, err error) {
 	now := m.now()
-	old, ok := m.records[key]
-	if !ok || now.After(old.expires) {
-		m.records[key] = memoryRecord{rec, now.Add(ttl)}
-		return rec, "", true, nil
-	}
-	if !canClaim(old.rec, rec.Fingerprint, now) {
-		return old.rec, old.rec.State, false, nil
-	}
-	rec.Started = old.rec.Started
-	m.records[key] = memoryRecord{rec, now.Add(ttl)}
-	return rec, old.rec.State, true, nil
+	m.records.Compute(key, func(old memoryRecord, found bool) (memoryRecord, otter.ComputeOp) {
+		if found {
+			previous = old.rec.State
+			if !canClaim(old.rec, rec.Fingerprint, now) {
+				cur = old.rec
+				return old, otter.CancelOp
+			}
+			rec.Started = old.rec.Started
+		}
+		cur, owned = rec, true
+		return memoryRecord{rec, ttl}, otter.WriteOp
+	})
+	return cur, previous, owned, nil
 }
 
 func (m *MemoryStore) Put(_ context.Context, key string, rec Record, ttl time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	// Drop what has expired before growing further, at most once a minute:
-	// records are never dropped early, so a store full of live ones would
-	// otherwise be scanned on every write.
-	if len(m.records) >= 100_000 && now.Sub(m.swept) >= time.Minute {
-		m.swept = now
-		for k, r := range m.records {
-			if now.After(r.expires) {
-				delete(m.records, k)
-			}
-		}
-	}
-	m.records[key] = memoryRecord{rec, now.Add(ttl)}
+	m.records.Set(key, memoryRecord{rec, ttl})
 	return nil
 }
 
 func (m *MemoryStore) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.records, key)
+	m.records.Invalidate(key)
 	return nil
 }
 

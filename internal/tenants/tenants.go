@@ -9,6 +9,7 @@
 package tenants
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,9 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/bounded"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -115,27 +118,33 @@ type Registry struct {
 	// AllowNew, when set, is asked before an unknown token is validated; it
 	// says how long the caller of ctx must wait when it may not.
 	AllowNew func(ctx context.Context) (wait time.Duration, ok bool)
-	// Max bounds how many tenants are kept (least recently used go first).
+	// Max bounds how many tenants are kept (the least used go first, see
+	// package bounded).
 	Max int
 	// RejectFor is how long a token Intercom rejected stays rejected
 	// without asking again; MaxRejected bounds how many are remembered.
 	RejectFor   time.Duration
 	MaxRejected int
 
-	mu       sync.Mutex
-	tenants  map[string]*entry
-	rejected map[string]rejection
+	// The maps are made on first use: a Registry is configured by its
+	// fields.
+	once     sync.Once
+	clock    *bounded.Clock                // nil: the wall clock
+	tenants  *otter.Cache[string, *Tenant] // by Key
+	rejected *otter.Cache[string, error]   // by Key; nil when RejectFor is 0
 	flights  singleflight.Group
 }
 
-type entry struct {
-	tenant *Tenant
-	used   time.Time
-}
-
-type rejection struct {
-	at  time.Time
-	err error
+func (r *Registry) init() {
+	r.once.Do(func() {
+		r.tenants = bounded.New(otter.Options[string, *Tenant]{MaximumSize: cmp.Or(max(r.Max, 0), 1000)}, r.clock)
+		if r.RejectFor > 0 {
+			r.rejected = bounded.New(otter.Options[string, error]{
+				MaximumSize:      cmp.Or(max(r.MaxRejected, 0), 10_000),
+				ExpiryCalculator: otter.ExpiryWriting[string, error](r.RejectFor),
+			}, r.clock)
+		}
+	})
 }
 
 // Key is what a token is remembered by: a hash, so that no map, log or
@@ -161,9 +170,8 @@ func (r *Registry) Revalidate(ctx context.Context, token, baseURL string) (*Tena
 
 // Len is the number of tenants kept.
 func (r *Registry) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.tenants)
+	r.init()
+	return r.tenants.EstimatedSize()
 }
 
 func (r *Registry) open(ctx context.Context, token, baseURL string, fresh bool) (*Tenant, error) {
@@ -171,26 +179,21 @@ func (r *Registry) open(ctx context.Context, token, baseURL string, fresh bool) 
 		return nil, err
 	}
 	key := Key(token, baseURL)
-	now := time.Now()
-	r.mu.Lock()
-	if rj, ok := r.rejected[key]; ok && now.Sub(rj.at) < r.RejectFor {
-		r.mu.Unlock()
-		return nil, rj.err
-	}
-	e := r.tenants[key]
-	if e != nil {
-		e.used = now
-		if !fresh {
-			r.mu.Unlock()
-			return e.tenant, nil
+	r.init()
+	if r.rejected != nil {
+		if err, ok := r.rejected.GetIfPresent(key); ok {
+			return nil, err
 		}
 	}
-	r.mu.Unlock()
+	t, known := r.tenants.GetIfPresent(key)
+	if known && !fresh {
+		return t, nil
+	}
 
 	// The call is shared: it must not fail for every caller because the
 	// first one left. The Intercom client bounds it with its own timeout.
 	ch := r.flights.DoChan(key, func() (any, error) {
-		return r.validate(context.WithoutCancel(ctx), token, baseURL, key, e != nil)
+		return r.validate(context.WithoutCancel(ctx), token, baseURL, key, known)
 	})
 	select {
 	case res := <-ch:
@@ -220,53 +223,25 @@ func (r *Registry) validate(ctx context.Context, token, baseURL, key string, kno
 		}
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e := r.tenants[key]; e != nil {
-		e.tenant.setWorkspace(ws)
-		e.used = time.Now()
-		return e.tenant, nil
+	var newErr error
+	t, ok := r.tenants.ComputeIfAbsent(key, func() (*Tenant, bool) {
+		t, err := r.New(token, baseURL, ws)
+		newErr = err
+		return t, err != nil
+	})
+	if !ok {
+		return nil, newErr
 	}
-	t, err := r.New(token, baseURL, ws)
-	if err != nil {
-		return nil, err
-	}
-	t.setWorkspace(ws)
-	if r.tenants == nil {
-		r.tenants = map[string]*entry{}
-	}
-	r.tenants[key] = &entry{tenant: t, used: time.Now()}
-	r.evictLocked()
+	t.setWorkspace(ws) // a known token's workspace, asked again
 	return t, nil
 }
 
 // reject remembers that Intercom refused a token, and forgets its tenant.
 func (r *Registry) reject(key string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.tenants, key)
-	if r.rejected == nil {
-		r.rejected = map[string]rejection{}
+	r.tenants.Invalidate(key)
+	if r.rejected != nil {
+		r.rejected.Set(key, err)
 	}
-	limit := r.MaxRejected
-	if limit <= 0 {
-		limit = 10_000
-	}
-	now := time.Now()
-	if len(r.rejected) >= limit {
-		for k, rj := range r.rejected {
-			if now.Sub(rj.at) >= r.RejectFor {
-				delete(r.rejected, k)
-			}
-		}
-	}
-	for k := range r.rejected { // still full: forget any one
-		if len(r.rejected) < limit {
-			break
-		}
-		delete(r.rejected, k)
-	}
-	r.rejected[key] = rejection{at: now, err: err}
 }
 
 // CheckToken refuses a token no Intercom token can be: empty, or holding
@@ -285,28 +260,11 @@ func CheckToken(token string) error {
 
 // ByWorkspace returns a tenant the registry holds for a workspace id, or nil.
 func (r *Registry) ByWorkspace(id string) *Tenant {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.tenants {
-		if e.tenant.knownWorkspace() == id {
-			return e.tenant
+	r.init()
+	for _, t := range r.tenants.All() {
+		if t.knownWorkspace() == id {
+			return t
 		}
 	}
 	return nil
-}
-
-func (r *Registry) evictLocked() {
-	max := r.Max
-	if max <= 0 {
-		max = 1000
-	}
-	for len(r.tenants) > max {
-		var oldest string
-		for k, e := range r.tenants {
-			if oldest == "" || e.used.Before(r.tenants[oldest].used) {
-				oldest = k
-			}
-		}
-		delete(r.tenants, oldest)
-	}
 }

@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
+	"github.com/talkdesk-intercom/api/internal/bounded"
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
@@ -33,9 +36,17 @@ type Handler struct {
 	// a notification is about, or nil when this server does not serve it.
 	Workspace func(ctx context.Context, appID string) sources.Invalidator
 
-	mu   sync.Mutex
-	seen map[string]time.Time // notification ids handled, for a day
+	once  sync.Once
+	clock *bounded.Clock                 // nil: the wall clock
+	seen  *otter.Cache[string, struct{}] // notification ids handled
 }
+
+// Ids are remembered for a day. Past maxSeen the least seen go first: a
+// redelivery of one is handled again, which only invalidates again.
+const (
+	seenFor = 24 * time.Hour
+	maxSeen = 100_000
+)
 
 // envelope is Intercom's notification.
 type envelope struct {
@@ -120,32 +131,17 @@ func signature(secret string, body []byte) []byte {
 	return mac.Sum(nil)
 }
 
+// firstDelivery reports whether id is new, and remembers it.
 func (h *Handler) firstDelivery(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := time.Now()
-	if h.seen == nil {
-		h.seen = map[string]time.Time{}
-	}
-	if len(h.seen) > 100_000 {
-		for k, at := range h.seen {
-			if now.Sub(at) > 24*time.Hour {
-				delete(h.seen, k)
-			}
-		}
-	}
-	if _, dup := h.seen[id]; dup {
-		return false
-	}
-	h.seen[id] = now
-	return true
+	h.once.Do(func() {
+		h.seen = bounded.New(otter.Options[string, struct{}]{MaximumSize: maxSeen,
+			ExpiryCalculator: otter.ExpiryCreating[string, struct{}](seenFor)}, h.clock)
+	})
+	_, first := h.seen.SetIfAbsent(id, struct{}{})
+	return first
 }
 
-func (h *Handler) forget(id string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.seen, id)
-}
+func (h *Handler) forget(id string) { h.seen.Invalidate(id) }
 
 // handle drops what the notification made stale.
 func (h *Handler) handle(ctx context.Context, n envelope) error {

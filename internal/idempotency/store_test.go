@@ -1,0 +1,58 @@
+package idempotency
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/bounded"
+)
+
+func TestMemoryStoreKeepsRecordsForTheirTTL(t *testing.T) {
+	ctx := context.Background()
+	start := time.Unix(1_700_000_000, 0)
+	lease := start.Add(time.Minute).UnixMilli()
+	tests := []struct {
+		name         string
+		stored       Record // Put with a day's TTL
+		advance      time.Duration
+		fingerprint  string
+		wantOwned    bool
+		wantPrevious string
+		wantState    string
+	}{
+		{"done, within its TTL: replayed", Record{State: stateDone, Fingerprint: "a"}, 23 * time.Hour, "a", false, stateDone, stateDone},
+		{"done, after its TTL: free again", Record{State: stateDone, Fingerprint: "a"}, 25 * time.Hour, "a", true, "", statePending},
+		{"another input: not claimed", Record{State: stateDone, Fingerprint: "a"}, 0, "b", false, stateDone, stateDone},
+		{"pending within its lease: not claimed", Record{State: statePending, Fingerprint: "a", LeaseUntil: lease}, 30 * time.Second, "a", false, statePending, statePending},
+		{"pending past its lease: claimed", Record{State: statePending, Fingerprint: "a", LeaseUntil: lease}, 2 * time.Minute, "a", true, statePending, statePending},
+		{"uncertain: claimed", Record{State: stateUncertain, Fingerprint: "a"}, time.Hour, "a", true, stateUncertain, statePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := bounded.NewClock(start)
+			m := newMemoryStore(clock)
+			tt.stored.Started = start.UnixMilli()
+			if err := m.Put(ctx, "key", tt.stored, 24*time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(tt.advance)
+			claim := Record{State: statePending, Fingerprint: tt.fingerprint, Started: clock.Now().UnixMilli()}
+			cur, previous, owned, err := m.Claim(ctx, "key", claim, 24*time.Hour)
+			if err != nil || owned != tt.wantOwned || previous != tt.wantPrevious || cur.State != tt.wantState {
+				t.Fatalf("Claim: %+v previous %q owned %v %v, want state %q previous %q owned %v",
+					cur, previous, owned, err, tt.wantState, tt.wantPrevious, tt.wantOwned)
+			}
+			// A claim over a live record keeps when its first attempt began.
+			if owned && previous != "" && cur.Started != start.UnixMilli() {
+				t.Errorf("Started %d, want the first attempt's %d", cur.Started, start.UnixMilli())
+			}
+			if err := m.Delete(ctx, "key"); err != nil {
+				t.Fatal(err)
+			}
+			if _, previous, owned, _ := m.Claim(ctx, "key", claim, time.Hour); !owned || previous != "" {
+				t.Errorf("after Delete: previous %q owned %v, want a free key", previous, owned)
+			}
+		})
+	}
+}
