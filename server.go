@@ -382,7 +382,8 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		},
 	)
 	keys := access.NewKeys(cfg.APIKeys)
-	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
+	loaderCfg := loaders.Config{Wait: cfg.LoaderWait, Waits: loaders.NewWaits(cfg.LoaderMinWait, cfg.LoaderWait),
+		MaxBatch: cfg.LoaderMaxBatch, Disabled: !cfg.LoadersEnabled, Metrics: svc.metrics}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", web.Chain(gql, svc.withTenant, withStaleMarker, loaders.Middleware(loaderCfg)))
 	if cfg.Playground {

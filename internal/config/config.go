@@ -39,6 +39,7 @@ type Config struct {
 	CacheTTL         CacheTTLs
 	CacheLocal       LocalCache
 	LoaderWait       time.Duration
+	LoaderMinWait    time.Duration
 	LoaderMaxBatch   int
 	LoadersEnabled   bool
 	FetchConcurrency int
@@ -113,7 +114,7 @@ type raw struct {
 	intercomCallerShare, intercomInteractiveReserve                                                       string
 	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
 	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting, maxNameLength, maxVariableValues         string
-	localCache, localEntries, localBytes, localTTL                                                        string
+	localCache, localEntries, localBytes, localTTL, loaderMinWait                                         string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
 	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
 }
@@ -146,7 +147,8 @@ func (r *raw) settings() []setting {
 		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", dst: &r.localBytes},
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", dst: &r.localTTL},
 		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", dst: &r.staleTTL},
-		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "how long a dataloader collects keys before one batched fetch", dst: &r.loaderWait},
+		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between LOADER_MIN_WAIT and this)", dst: &r.loaderWait},
+		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "200us", usage: "the shortest a dataloader collects keys before one batched fetch", dst: &r.loaderMinWait},
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
 		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (false: one source call per field)", dst: &r.loaders},
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
@@ -306,6 +308,10 @@ func (r raw) validate() (Config, error) {
 		c.CacheLocal.MaxBytes = n
 	}
 	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
+	duration("LOADER_MIN_WAIT", r.loaderMinWait, &c.LoaderMinWait, true)
+	if c.LoaderMinWait > c.LoaderWait {
+		bad("LOADER_MIN_WAIT", "%s is longer than LOADER_WAIT (%s)", c.LoaderMinWait, c.LoaderWait)
+	}
 	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
 	duration("TALKDESK_SEARCH_DELAY", r.talkdeskSearchDelay, &c.TalkdeskSearchDelay, true)
 	duration("TOKEN_REJECT_TTL", r.tokenRejectTTL, &c.TokenRejectTTL, true)

@@ -51,8 +51,9 @@ func (k historyKey) query() ([]sources.InteractionKind, time.Time) {
 // historyBatch reads each group of keys (same kinds and since) with one call,
 // the groups side by side. A partial failure gives every key of its group its
 // (partial) history and the error.
-func historyBatch(cfg Config, history sources.InteractionFinder) dataloader.BatchFunc[historyKey, []*sources.Interaction] {
+func historyBatch(cfg Config, clock *batchClock, history sources.InteractionFinder) dataloader.BatchFunc[historyKey, []*sources.Interaction] {
 	return func(ctx context.Context, keys []historyKey) []*dataloader.Result[[]*sources.Interaction] {
+		clock.sent()
 		ctx, cancel := startBatch(ctx, cfg, "interactions_by_contact", len(keys))
 		defer cancel()
 		type group struct {
@@ -104,7 +105,7 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 		}
 	}
 	key := newHistoryKey(ref, kinds, since)
-	list, err := await(ctx, l.histories.Load(ctx, key))
+	list, err := await(ctx, l.histories.load(ctx, key))
 	if err != nil {
 		l.histories.Clear(ctx, key) // never keep a failure for the rest of the request
 	}

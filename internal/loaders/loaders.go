@@ -19,8 +19,12 @@ import (
 
 // Config tunes batching. The defaults were measured with cmd/bench.
 type Config struct {
-	// Wait is how long a loader collects keys before it fetches them.
+	// Wait is how long a loader collects keys before it fetches them: the
+	// longest, when Waits adapts it.
 	Wait time.Duration
+	// Waits, when set, adapts each loader's wait between its shortest and
+	// Wait (see Waits).
+	Waits *Waits
 	// MaxBatch caps the keys of one batch (0: no cap).
 	MaxBatch int
 	// Timeout bounds a batch, which runs detached from the cancellation of
@@ -44,10 +48,10 @@ type Loaders struct {
 	cfg           Config
 	source        sources.Source
 	history       sources.InteractionFinder
-	contactByID   *dataloader.Loader[string, *sources.Contact]
-	contactsByTel *dataloader.Loader[string, []*sources.Contact]
-	companyByID   *dataloader.Loader[string, *sources.Company]
-	histories     *dataloader.Loader[historyKey, []*sources.Interaction]
+	contactByID   loader[string, *sources.Contact]
+	contactsByTel loader[string, []*sources.Contact]
+	companyByID   loader[string, *sources.Company]
+	histories     loader[historyKey, []*sources.Interaction]
 	// tagNames reads the workspace's tag list once per request.
 	tagNames func() (map[string]string, error)
 	// memory answers some reads at once, from process memory; nil when
@@ -87,7 +91,9 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
 	}
 	if history != nil {
-		l.histories = dataloader.NewBatchedLoader(historyBatch(cfg, history), options[historyKey, []*sources.Interaction](cfg)...)
+		clock := newBatchClock(cfg.Waits, "interactions_by_contact")
+		l.histories = loader[historyKey, []*sources.Interaction]{
+			dataloader.NewBatchedLoader(historyBatch(cfg, clock, history), options[historyKey, []*sources.Interaction](cfg, clock)...), clock}
 	}
 	l.history = history
 	l.memory, _ = source.(memory)
@@ -112,13 +118,30 @@ func (l *Loaders) TagName(ctx context.Context, id string) (string, error) {
 	return names[id], err
 }
 
-func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {
-	return dataloader.NewBatchedLoader(batchFunc(cfg, name, fetch), options[string, V](cfg)...)
+// loader is a dataloader and the clock that adapts its wait.
+type loader[K comparable, V any] struct {
+	*dataloader.Loader[K, V]
+	clock *batchClock
+}
+
+// load queues key, telling the clock.
+func (l loader[K, V]) load(ctx context.Context, key K) dataloader.Thunk[V] {
+	l.clock.arrived()
+	return l.Load(ctx, key)
+}
+
+func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) loader[string, V] {
+	clock := newBatchClock(cfg.Waits, name)
+	return loader[string, V]{dataloader.NewBatchedLoader(batchFunc(cfg, clock, name, fetch), options[string, V](cfg, clock)...), clock}
 }
 
 // options are every loader's wait and batch capacity.
-func options[K comparable, V any](cfg Config) []dataloader.Option[K, V] {
-	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](cfg.Wait)}
+func options[K comparable, V any](cfg Config, clock *batchClock) []dataloader.Option[K, V] {
+	wait := cfg.Wait
+	if cfg.Waits != nil {
+		wait = clock.wait
+	}
+	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](wait)}
 	if cfg.MaxBatch > 0 {
 		opts = append(opts, dataloader.WithBatchCapacity[K, V](cfg.MaxBatch))
 	}
@@ -141,8 +164,9 @@ func startBatch(ctx context.Context, cfg Config, name string, size int) (context
 
 // batchFunc adapts a source's batch method: one result per key, in key
 // order, with a NOT_FOUND error for each key the source does not have.
-func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
+func batchFunc[V any](cfg Config, clock *batchClock, name string, fetch func(context.Context, []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		clock.sent()
 		ctx, cancel := startBatch(ctx, cfg, name, len(keys))
 		defer cancel()
 		found, err := fetch(ctx, keys)
@@ -164,8 +188,8 @@ func batchFunc[V any](cfg Config, name string, fetch func(context.Context, []str
 // load runs one key through a loader: the zero value where the source has
 // none. A transient error is dropped from the loader's cache so that a later
 // load in the same request tries again.
-func load[V any](ctx context.Context, l *dataloader.Loader[string, V], key string) (V, error) {
-	v, err := await(ctx, l.Load(ctx, key))
+func load[V any](ctx context.Context, l loader[string, V], key string) (V, error) {
+	v, err := await(ctx, l.load(ctx, key))
 	switch {
 	case sources.IsNotFound(err):
 		var zero V
@@ -235,7 +259,7 @@ func (l *Loaders) Contacts(ctx context.Context, ids []string) ([]*sources.Contac
 // loadMany loads every key in one batch and returns the values in key order,
 // the zero value where the source has none. Keys that peek (when not nil)
 // answers from memory do not join the batch.
-func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys []string,
+func loadMany[V any](ctx context.Context, l loader[string, V], keys []string,
 	peek func(context.Context, string) (V, bool)) ([]V, error) {
 	out := make([]V, len(keys))
 	thunks := make([]dataloader.Thunk[V], len(keys))
@@ -246,7 +270,7 @@ func loadMany[V any](ctx context.Context, l *dataloader.Loader[string, V], keys 
 				continue
 			}
 		}
-		thunks[i] = l.Load(ctx, k)
+		thunks[i] = l.load(ctx, k)
 	}
 	var firstErr error
 	for i, th := range thunks {
