@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -44,15 +44,12 @@ type InteractionsConfig struct {
 // whether the workspace has Intercom Phone, so create one per Client and
 // keep it. It is safe for concurrent use.
 type Interactions struct {
-	c       *Client
-	preview int
-	flights singleflight.Group
+	c          *Client
+	preview    int
+	adminNames *memo.Memo[map[string]string] // admin id -> name
 
-	mu             sync.Mutex
-	adminNames     map[string]string
-	adminsAt       time.Time
-	adminsFailedAt time.Time // names are not asked for again for a minute
-	noPhoneAt      time.Time // when the workspace last answered it has no Intercom Phone
+	mu        sync.Mutex
+	noPhoneAt time.Time // when the workspace last answered it has no Intercom Phone
 }
 
 // NewInteractions returns the interaction reader of c's workspace.
@@ -61,6 +58,18 @@ func NewInteractions(c *Client, cfg InteractionsConfig) *Interactions {
 	if x.preview <= 0 {
 		x.preview = sources.PreviewLength
 	}
+	// A token without access to admins is not asked again for a minute.
+	x.adminNames = memo.New(memo.Config{TTL: adminNamesTTL, FailureTTL: time.Minute}, func(ctx context.Context) (map[string]string, error) {
+		agents, err := c.ListAgents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names := make(map[string]string, len(agents))
+		for _, a := range agents {
+			names[a.ID] = a.Name
+		}
+		return names, nil
+	})
 	return x
 }
 
@@ -296,37 +305,15 @@ func (x *Interactions) ensureWorkspaceID(ctx context.Context) {
 }
 
 // ensureAdminNames refreshes the admins' names every ten minutes. Failing
-// (a token without access to admins, say), assignees keep their ids but
-// lose their names, and the names are not asked for again for a minute.
+// (a token without access to admins, say), assignees keep their ids and
+// the names read before, if any, and the names are not asked for again for
+// a minute.
 func (x *Interactions) ensureAdminNames(ctx context.Context) {
-	x.mu.Lock()
-	fresh := x.adminNames != nil && time.Since(x.adminsAt) < adminNamesTTL || time.Since(x.adminsFailedAt) < time.Minute
-	x.mu.Unlock()
-	if fresh {
-		return
-	}
-	_, _, _ = x.flights.Do("admins", func() (any, error) {
-		agents, err := x.c.ListAgents(context.WithoutCancel(ctx))
-		if err != nil {
-			x.mu.Lock()
-			x.adminsFailedAt = time.Now()
-			x.mu.Unlock()
-			return nil, err
-		}
-		names := make(map[string]string, len(agents))
-		for _, a := range agents {
-			names[a.ID] = a.Name
-		}
-		x.mu.Lock()
-		x.adminNames, x.adminsAt = names, time.Now()
-		x.mu.Unlock()
-		return nil, nil
-	})
+	_, _ = x.adminNames.Get(ctx)
 }
 
 // adminName is an admin's name if the names are known, without asking for them.
 func (x *Interactions) adminName(id string) string {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.adminNames[id]
+	names, _ := x.adminNames.Peek()
+	return names[id]
 }
