@@ -19,15 +19,8 @@ const (
 // conversations searches the batch's conversations.
 func (b *batch) conversations(ctx context.Context) {
 	convs, err := b.searchConversations(ctx)
-	if err != nil {
-		b.fail(sources.KindConversation, err)
-		return
-	}
-	b.add(sources.KindConversation, func() (list []*sources.Interaction) {
-		for i := range convs {
-			list = append(list, b.forBatch(b.x.conversation(&convs[i], ""), convs[i].Contacts)...)
-		}
-		return list
+	addFound(b, sources.KindConversation, convs, err, func(w *wireConversation) (*sources.Interaction, []string) {
+		return b.x.conversation(w, ""), w.Contacts
 	})
 }
 
@@ -41,12 +34,9 @@ func (l *wireConversationList) pages() *wireListPages { return l.Pages }
 
 // Conversation reads one conversation; ContactID is its first contact.
 func (x *Interactions) Conversation(ctx context.Context, id string) (*sources.Interaction, error) {
-	var w wireConversation
-	if err := x.c.do(ctx, "GET", endpointConversation, "/conversations/"+url.PathEscape(id), nil, nil, &w); err != nil {
-		return nil, err
-	}
-	x.prepare(ctx)
-	return x.conversation(&w, first(w.Contacts)), nil
+	return readOne(ctx, x, endpointConversation, "/conversations/"+url.PathEscape(id), func(w *wireConversation) *sources.Interaction {
+		return x.conversation(w, first(w.Contacts))
+	})
 }
 
 func (x *Interactions) conversation(w *wireConversation, contactID string) *sources.Interaction {

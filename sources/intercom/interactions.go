@@ -283,6 +283,33 @@ func (b *batch) searchChunks(ctx context.Context, search func(context.Context, [
 	return g.Wait()
 }
 
+// addFound records what a search of kind found (or its failure): each item
+// mapped, and copied for each of its contacts in the batch.
+func addFound[T any](b *batch, kind sources.InteractionKind, items []T, err error, toInteraction func(*T) (*sources.Interaction, []string)) {
+	if err != nil {
+		b.fail(kind, err)
+		return
+	}
+	b.add(kind, func() (list []*sources.Interaction) {
+		for i := range items {
+			it, contacts := toInteraction(&items[i])
+			list = append(list, b.forBatch(it, contacts)...)
+		}
+		return list
+	})
+}
+
+// readOne reads one object by its path and maps it once the workspace id and
+// the admins' names are known.
+func readOne[T any](ctx context.Context, x *Interactions, endpoint, path string, toInteraction func(*T) *sources.Interaction) (*sources.Interaction, error) {
+	var w T
+	if err := x.c.do(ctx, "GET", endpoint, path, nil, nil, &w); err != nil {
+		return nil, err
+	}
+	x.prepare(ctx)
+	return toInteraction(&w), nil
+}
+
 func first(ids []string) string {
 	if len(ids) == 0 {
 		return ""

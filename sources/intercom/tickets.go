@@ -20,15 +20,8 @@ const (
 func (b *batch) tickets(ctx context.Context) {
 	tickets, err := searchBatch[wireTicketList](ctx, b, endpointSearchTickets, "/tickets/search",
 		func(w *wireTicket) string { return string(w.ID) })
-	if err != nil {
-		b.fail(sources.KindTicket, err)
-		return
-	}
-	b.add(sources.KindTicket, func() (list []*sources.Interaction) {
-		for i := range tickets {
-			list = append(list, b.forBatch(b.x.ticket(&tickets[i], ""), tickets[i].Contacts)...)
-		}
-		return list
+	addFound(b, sources.KindTicket, tickets, err, func(w *wireTicket) (*sources.Interaction, []string) {
+		return b.x.ticket(w, ""), w.Contacts
 	})
 }
 
@@ -37,12 +30,9 @@ func (l *wireTicketList) pages() *wireListPages { return l.Pages }
 // Ticket reads one ticket by its id (not the inbox number); ContactID is
 // its first contact.
 func (x *Interactions) Ticket(ctx context.Context, id string) (*sources.Interaction, error) {
-	var w wireTicket
-	if err := x.c.do(ctx, "GET", endpointTicket, "/tickets/"+url.PathEscape(id), nil, nil, &w); err != nil {
-		return nil, err
-	}
-	x.prepare(ctx)
-	return x.ticket(&w, first(w.Contacts)), nil
+	return readOne(ctx, x, endpointTicket, "/tickets/"+url.PathEscape(id), func(w *wireTicket) *sources.Interaction {
+		return x.ticket(w, first(w.Contacts))
+	})
 }
 
 func (x *Interactions) ticket(w *wireTicket, contactID string) *sources.Interaction {
