@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/idempotency"
+	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -68,9 +69,15 @@ type Config struct {
 type Service struct {
 	cfg Config
 
-	agents recent[map[string]*sources.Agent]
-	types  recent[[]*sources.TicketType]
+	// Workspace lists the actions check input against: they change rarely,
+	// so they are read at most every five minutes, and again at once when
+	// the copy cannot answer.
+	agents *memo.Memo[map[string]*sources.Agent] // by id
+	types  *memo.Memo[[]*sources.TicketType]
 }
+
+// listsFor is how long the workspace lists serve.
+const listsFor = 5 * time.Minute
 
 // New returns a Service.
 func New(cfg Config) *Service {
@@ -80,7 +87,24 @@ func New(cfg Config) *Service {
 	if cfg.CallLogAs == "" {
 		cfg.CallLogAs = "note"
 	}
-	return &Service{cfg: cfg}
+	lists := memo.Config{TTL: listsFor, Now: cfg.Now}
+	return &Service{
+		cfg: cfg,
+		agents: memo.New(lists, func(ctx context.Context) (map[string]*sources.Agent, error) {
+			list, err := cfg.Agents.ListAgents(ctx)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*sources.Agent, len(list))
+			for _, a := range list {
+				m[a.ID] = a
+			}
+			return m, nil
+		}),
+		types: memo.New(lists, func(ctx context.Context) ([]*sources.TicketType, error) {
+			return cfg.Executor.TicketTypes(ctx)
+		}),
+	}
 }
 
 // guarded runs an action under an idempotency key (none: it just runs).
@@ -113,17 +137,11 @@ func checkKey(p *Problems, key string) {
 // agent returns the admin with id; an id the copy lacks (a new teammate)
 // reads the list again.
 func (s *Service) agent(ctx context.Context, id string) (*sources.Agent, error) {
-	agents, err := s.agents.get(ctx, s.cfg.Now(),
-		func(m map[string]*sources.Agent) bool { return m[id] == nil },
-		func(ctx context.Context) (map[string]*sources.Agent, error) {
-			list, err := s.cfg.Agents.ListAgents(ctx)
-			m := make(map[string]*sources.Agent, len(list))
-			for _, a := range list {
-				m[a.ID] = a
-			}
-			return m, err
-		})
-	return agents[id], err
+	agents, err := s.agents.GetUnless(ctx, func(m map[string]*sources.Agent) bool { return m[id] == nil })
+	if err != nil {
+		return nil, err
+	}
+	return agents[id], nil
 }
 
 // author resolves the admin who acts: the one named, or the token's admin.

@@ -98,7 +98,7 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 	return "", nil
 }
 
-// ticketTypes lists the workspace's ticket types (see recent).
+// ticketTypes lists the workspace's ticket types (see Service.types).
 func (s *Service) ticketTypes(ctx context.Context) ([]*sources.TicketType, error) {
-	return s.types.get(ctx, s.cfg.Now(), nil, s.cfg.Executor.TicketTypes)
+	return s.types.Get(ctx)
 }

@@ -15,9 +15,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -109,8 +109,7 @@ type Client struct {
 	breaker     *breaker
 	maxAttempts int
 
-	workspaceMu sync.Mutex
-	workspace   string // learnt from /me, for deep links
+	workspace *memo.Memo[string] // the workspace id deep links need, from /me or Config.Workspace
 }
 
 // New returns a Client for cfg.
@@ -131,8 +130,17 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		http:    cfg.HTTPClient,
 		observe: cfg.Observe,
-
-		workspace: cfg.Workspace,
+	}
+	// Learnt once: a token's workspace never changes.
+	c.workspace = memo.New(memo.Config{}, func(ctx context.Context) (string, error) {
+		ws, err := c.Validate(ctx)
+		if err != nil {
+			return "", err
+		}
+		return ws.ID, nil
+	})
+	if cfg.Workspace != "" {
+		c.workspace.Set(cfg.Workspace)
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -331,23 +339,16 @@ func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payloa
 }
 
 // linkWorkspace returns the workspace id deep links need, asking /me only
-// if no call has told it yet.
+// if no call has told it yet. A failure is not remembered: the next call
+// asks again.
 func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
-	if id := c.knownWorkspace(); id != "" {
-		return id, nil
-	}
-	ws, err := c.Validate(ctx) // remembers the id
-	if err != nil {
-		return "", err
-	}
-	return ws.ID, nil
+	return c.workspace.Get(ctx)
 }
 
 // knownWorkspace is the workspace id if a call has told it, else "".
 func (c *Client) knownWorkspace() string {
-	c.workspaceMu.Lock()
-	defer c.workspaceMu.Unlock()
-	return c.workspace
+	id, _ := c.workspace.Peek()
+	return id
 }
 
 // inboxURL links a conversation or a ticket in workspace ws (tickets open in
@@ -369,9 +370,7 @@ func (c *Client) contactURL(ws, id string) string {
 }
 
 func (c *Client) rememberWorkspace(id string) {
-	c.workspaceMu.Lock()
-	defer c.workspaceMu.Unlock()
-	c.workspace = id
+	c.workspace.Set(id)
 }
 
 func (c *Client) record(endpoint string, status int, start time.Time) {

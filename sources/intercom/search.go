@@ -31,6 +31,7 @@ func in(field string, values []string) filter {
 func contains(field, text string) filter { return filter{Field: field, Operator: "~", Value: text} }
 func gt(field string, value any) filter  { return filter{Field: field, Operator: ">", Value: value} }
 func or(fs ...filter) filter             { return filter{Operator: "OR", Value: fs} }
+func and(fs ...filter) filter            { return filter{Operator: "AND", Value: fs} }
 
 // onOrAfter is the search filter for "field at or after t", widened to whole
 // days: Intercom matches dates by calendar day in the workspace's time zone,
@@ -98,4 +99,28 @@ func (c *Client) searchContactsAll(ctx context.Context, q filter, limit int) ([]
 // chunk splits values into slices of at most n.
 func chunk(values []string, n int) [][]string {
 	return slices.Collect(slices.Chunk(values, n))
+}
+
+// searchAll runs a search and hands each page to take, following the
+// cursor to the last page.
+func searchAll[L any, P interface {
+	*L
+	pages() *wireListPages
+}](ctx context.Context, c *Client, endpoint, path string, q filter, take func(P)) error {
+	req := searchRequest{Query: q, Pagination: &pagination{PerPage: maxPerPage}}
+	prev := ""
+	for range maxListPages {
+		page := P(new(L))
+		if err := c.do(ctx, "POST", endpoint, path, nil, req, page); err != nil {
+			return err
+		}
+		take(page)
+		cursor, _ := page.pages().next()
+		// An empty cursor has been seen to give 500; a repeated one would loop.
+		if cursor == "" || cursor == prev {
+			return nil
+		}
+		req.Pagination.StartingAfter, prev = cursor, cursor
+	}
+	return nil
 }
