@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -44,13 +45,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Getenv, os.Stdout), os.Stderr))
+}
+
+// exitCode reports run's error on stderr (--help has printed the usage on
+// stdout and is no error) and returns the process's exit status.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, err)
+	return 1
 }
 
 // DemoToken is the token of the built-in demo workspace.
@@ -67,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
+	if regional, _ := intercom.RegionBaseURL(cfg.IntercomRegion); cfg.Demo() && cfg.IntercomBaseURL != regional {
+		// The demo workspace has its own URL: say so rather than ignore the setting.
+		logger.Warn("INTERCOM_BASE_URL is set but INTERCOM_TOKEN is not: ignoring the base URL and serving the demo workspace",
+			"intercom_base_url", redactedURL(cfg.IntercomBaseURL))
+	}
 	if cfg.Demo() {
 		demo, err := emulator.Start(emulator.Options{Token: DemoToken, Phone: true})
 		if err != nil {
@@ -461,4 +471,13 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + port
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// redactedURL hides a password a URL may carry, for a log line.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
 }
