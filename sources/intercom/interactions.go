@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -838,7 +839,7 @@ func (x *Interactions) ticket(w *wireTicket, contactID string) *sources.Interact
 		it.Subject = w.TicketType.Name
 	}
 	if it.Subject == "" {
-		it.Subject = "Ticket #" + cmp(it.Reference, it.ID)
+		it.Subject = "Ticket #" + cmp.Or(it.Reference, it.ID)
 	}
 	return it
 }
@@ -858,7 +859,7 @@ func (x *Interactions) note(w *wireContactNote, contactID string) *sources.Inter
 		Status:      sources.StatusClosed,
 	}
 	if a := w.Author; a != nil && a.ID != "" {
-		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmp(a.Name, x.adminName(string(a.ID))), Email: a.Email}
+		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmp.Or(a.Name, x.adminName(string(a.ID))), Email: a.Email}
 		if it.Author.Name != "" {
 			it.Subject = "Note by " + it.Author.Name
 		}
@@ -888,7 +889,7 @@ func (x *Interactions) call(w *wireCall, contactID string) *sources.Interaction 
 	if id := string(w.AdminID); id != "" && id != "0" {
 		teammate = &sources.Participant{Kind: sources.ParticipantAdmin, ID: id, Name: x.adminName(id)}
 	}
-	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmp(string(w.ContactID), contactID)}
+	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmp.Or(string(w.ContactID), contactID)}
 	switch w.Direction {
 	case "outbound":
 		it.Direction, it.Author = sources.DirectionOutbound, teammate
@@ -957,6 +958,8 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
 }
 
+// cmpTime is not cmp.Or: a zero instant may carry a location, and == would
+// not see it as zero.
 func cmpTime(t, def time.Time) time.Time {
 	if t.IsZero() {
 		return def
