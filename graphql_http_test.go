@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 
@@ -58,14 +59,14 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "Accept text/html is 406", method: "POST", contentType: "application/json", accept: "text/html", body: good,
 			wantStatus: 406, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: good,
-			wantStatus: 405, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+			wantStatus: 405, wantMedia: "application/json", wantCode: "METHOD_NOT_ALLOWED"},
 		{name: "GET mutation is 405", method: "GET", query: "query=" + url.QueryEscape(`mutation { addNote(input: {contactId: "x", body: "y"}) { note { id } } }`),
-			accept: "application/graphql-response+json", wantStatus: 405, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST", requestError: true},
+			accept: "application/graphql-response+json", wantStatus: 405, wantMedia: "application/graphql-response+json", wantCode: "METHOD_NOT_ALLOWED", requestError: true},
 		{name: "GET with bad variables JSON", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }") + "&variables=%7Bx",
 			wantStatus: 400, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "body over the limit is 413", method: "POST", contentType: "application/json",
 			body:       `{"query":"{ workspace { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`,
-			wantStatus: 413, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+			wantStatus: 413, wantMedia: "application/json", wantCode: "BODY_TOO_LARGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,13 +159,40 @@ func TestHealthAndReadiness(t *testing.T) {
 	// With Intercom gone, the server is alive but not ready.
 	down := newTestEnv(t)
 	down.Intercom.Close()
-	resp, err := http.Get(down.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	req, _ := http.NewRequest("GET", down.URL+"/readyz", nil)
+	status, _, body := errorAnswer(t, req)
+	if status != http.StatusServiceUnavailable || body.Code != "UNAVAILABLE" || !strings.Contains(body.Message, "Intercom") {
+		t.Errorf("readyz with Intercom down: %d %+v, want 503 UNAVAILABLE naming Intercom", status, body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("readyz with Intercom down: %d, want 503", resp.StatusCode)
+}
+
+// Unknown paths and wrong methods, on the server and on the bridge, are
+// coded error answers.
+func TestNotFoundAndWrongMethods(t *testing.T) {
+	env := newTestEnv(t)
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantCode     string
+	}{
+		{"GET", "/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"GET", "/talkdesk/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"POST", "/talkdesk/actions/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"GET", "/talkdesk/contact_sync", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+		{"POST", "/talkdesk/integration.json", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, env.URL+tt.path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			status, header, body := errorAnswer(t, req)
+			if status != tt.wantStatus || body.Code != tt.wantCode || !strings.Contains(body.Message, path.Base(tt.path)) {
+				t.Errorf("HTTP %d %+v, want %d %s naming what was asked for", status, body, tt.wantStatus, tt.wantCode)
+			}
+			if header.Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id on the response")
+			}
+		})
 	}
 }
 

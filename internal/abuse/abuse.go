@@ -81,13 +81,13 @@ func GraphQL() []Case {
 		{Name: "a 100 KB field name",
 			Query: "{ " + strings.Repeat("x", 100_000) + " }", Code: sources.EQueryTooLarge},
 		{Name: "a 100-byte unknown field name",
-			Query: "{ " + strings.Repeat("x", 100) + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
+			Query: "{ " + strings.Repeat("x", 100) + " }", Code: sources.EGraphQLValidationFailed},
 		{Name: "a 400 KB phone number (a body over MAX_BODY_BYTES)",
 			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 400_000) + `") { id } }`, Code: sources.EBadRequest},
 		{Name: "a 100 KB phone number",
 			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 100_000) + `") { id } }`, Code: sources.EBadUserInput},
 		{Name: "400 unknown fields (400 validation errors)",
-			Query: "{ " + numbered(400, "unknown%d") + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
+			Query: "{ " + numbered(400, "unknown%d") + " }", Code: sources.EGraphQLValidationFailed},
 	}
 }
 

@@ -17,18 +17,20 @@ import (
 
 	"github.com/rs/cors"
 
+	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Reject answers a refused request in the shape its endpoint speaks:
-// GraphQL errors on /graphql, {"message": ...} elsewhere.
-func Reject(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+// GraphQL errors on /graphql, web's error answer elsewhere; the status is
+// the code's.
+func Reject(w http.ResponseWriter, r *http.Request, err error) {
 	if strings.HasPrefix(r.URL.Path, "/graphql") {
-		web.WriteJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+		graphqlhttp.Refuse(w, r, err)
 		return
 	}
-	web.WriteJSON(w, status, map[string]any{"message": msg, "code": code})
+	web.WriteError(w, r, web.Present, err)
 }
 
 // Keys is a set of API keys, held as hashes and compared in constant time.
@@ -115,10 +117,10 @@ func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
 				switch {
 				case exempt:
 				case key == "":
-					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "an API key is required: send it as X-API-Key or Authorization: Bearer")
+					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer"))
 					return
 				case !valid:
-					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid")
+					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid"))
 					return
 				default:
 					caller = keyCaller(sum)
@@ -189,9 +191,8 @@ func RateLimit(l *Limiter) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if wait, ok := l.Allow(Caller(r.Context())); !ok {
 				secs := int(wait/time.Second) + 1
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				Reject(w, r, http.StatusTooManyRequests, "RATE_LIMITED",
-					"too many requests from this caller; retry in "+strconv.Itoa(secs)+" s")
+				Reject(w, r, &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
+					Message: "too many requests from this caller; retry in " + strconv.Itoa(secs) + " s"})
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -198,7 +198,7 @@ func write(w http.ResponseWriter, media string, status int, resp *graphql.Respon
 	b, err := json.Marshal(body)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"` + sources.EInternal + `"}}]}`)
 	}
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
@@ -249,9 +249,36 @@ type requestError struct {
 	Extensions map[string]any `json:"extensions,omitempty"`
 }
 
+// writeError answers a request that is not a GraphQL over HTTP request.
+// The specification's statuses decide: a wrong method or a body over the
+// limit has its own code (and status), any other malformed request is
+// BAD_REQUEST whatever the status (406, 415, 400).
 func writeError(w http.ResponseWriter, media string, status int, msg string) {
+	code := sources.EBadRequest
+	switch status {
+	case http.StatusMethodNotAllowed:
+		code = sources.EMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		code = sources.EBodyTooLarge
+	}
 	write(w, media, status, &graphql.Response{Errors: gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": sources.EBadRequest},
+		Extensions: map[string]any{"code": code},
 	}}}, false)
+}
+
+// Refuse answers a GraphQL request that is refused before it reaches the
+// handler (an API key, a rate limit, a caller's Intercom token): a request
+// error in the media type the client accepts, with its code's status.
+func Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	media, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		media = mediaJSON
+	}
+	var coded *sources.Error
+	if errors.As(err, &coded) && coded.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(coded.RetryAfterSeconds))
+	}
+	status := sources.HTTPStatus(sources.ErrorCode(err))
+	write(w, media, status, &graphql.Response{Errors: gqlerror.List{PresentError(r.Context(), err)}}, false)
 }
