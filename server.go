@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -370,10 +369,11 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 		mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store))
+		return nil
+	}))
+	mux.Handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store).serve))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
@@ -382,9 +382,9 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
 	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + sources.Quote(r.URL.Path)})
-	})
+	mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
+	}))
 	return web.Chain(mux,
 		web.WithRequest(logger),
 		web.AccessLog,
@@ -422,8 +422,8 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 		if s.cfg.MultiTenant {
 			token := r.Header.Get("X-Intercom-Token")
 			if token == "" {
-				access.Reject(w, r, http.StatusUnauthorized, sources.EUnauthenticated,
-					"this server is multi-tenant: send your Intercom access token as X-Intercom-Token")
+				access.Reject(w, r, sources.Errorf(sources.EUnauthenticated,
+					"this server is multi-tenant: send your Intercom access token as X-Intercom-Token"))
 				return
 			}
 			baseURL, err := s.baseURLFor(r.Header.Get("X-Intercom-Region"))
@@ -431,11 +431,7 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 				t, err = s.registry.ForToken(r.Context(), token, baseURL)
 			}
 			if err != nil {
-				var coded *sources.Error
-				if errors.As(err, &coded) && coded.RetryAfterSeconds > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(coded.RetryAfterSeconds))
-				}
-				access.Reject(w, r, sources.HTTPStatus(sources.ErrorCode(err)), sources.ErrorCode(err), sources.ErrorMessage(err))
+				access.Reject(w, r, err)
 				return
 			}
 		}
