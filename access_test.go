@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,24 +71,69 @@ func TestCallerRateLimit(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{}, "CORS_ORIGINS", "https://dashboard.example.com")
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequest("OPTIONS", env.URL+"/graphql", nil)
+	const dashboard = "https://dashboard.example.com"
+	env := newTestEnvWith(t, emulator.Options{}, "CORS_ORIGINS", dashboard+"/")
+	send := func(method, origin, requestMethod, requestHeaders string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, env.URL+"/graphql", nil)
 		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
+		if requestMethod != "" {
+			req.Header.Set("Access-Control-Request-Method", requestMethod)
+		}
+		if requestHeaders != "" {
+			req.Header.Set("Access-Control-Request-Headers", requestHeaders)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
 	}
-	if r := preflight("https://dashboard.example.com"); r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://dashboard.example.com" {
-		t.Errorf("allowed origin: %d, ACAO %q", r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+	t.Run("allowed preflight", func(t *testing.T) {
+		r, body := send("OPTIONS", dashboard, "POST", "content-type,x-api-key,x-intercom-token")
+		h := r.Header
+		if r.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != dashboard || body != "" {
+			t.Errorf("HTTP %d, ACAO %q, body %q; want 204 granting %s", r.StatusCode, h.Get("Access-Control-Allow-Origin"), body, dashboard)
+		}
+		if got := h.Get("Access-Control-Allow-Headers"); got != "content-type,x-api-key,x-intercom-token" {
+			t.Errorf("Access-Control-Allow-Headers = %q", got)
+		}
+		if h.Get("Access-Control-Allow-Methods") != "POST" || h.Get("Access-Control-Max-Age") != "600" {
+			t.Errorf("methods %q, max age %q", h.Get("Access-Control-Allow-Methods"), h.Get("Access-Control-Max-Age"))
+		}
+	})
+	refused := []struct{ name, origin, method, headers string }{
+		{"other origin", "https://evil.example.com", "POST", "content-type"},
+		{"method not allowed", dashboard, "DELETE", ""},
+		{"header not allowed", dashboard, "POST", "content-type,x-evil"},
 	}
-	if r := preflight("https://evil.example.com"); r.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("other origin got ACAO %q", r.Header.Get("Access-Control-Allow-Origin"))
+	for _, c := range refused {
+		t.Run("refused preflight: "+c.name, func(t *testing.T) {
+			r, body := send("OPTIONS", c.origin, c.method, c.headers)
+			// Answered here, without a grant: the GraphQL handler never sees it.
+			if r.StatusCode != 204 || body != "" {
+				t.Errorf("HTTP %d, body %q; want 204 without a body", r.StatusCode, body)
+			}
+			for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers"} {
+				if v := r.Header.Get(k); v != "" {
+					t.Errorf("%s = %q, want none", k, v)
+				}
+			}
+		})
 	}
+	t.Run("allowed request exposes the request id", func(t *testing.T) {
+		r, _ := send("GET", dashboard, "", "")
+		if r.Header.Get("Access-Control-Allow-Origin") != dashboard ||
+			r.Header.Get("Access-Control-Expose-Headers") != "X-Request-Id, Retry-After" {
+			t.Errorf("ACAO %q, expose %q", r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Access-Control-Expose-Headers"))
+		}
+	})
+	t.Run("request from another origin gets no grant", func(t *testing.T) {
+		if r, _ := send("GET", "https://evil.example.com", "", ""); r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("ACAO %q", r.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
 }
 
 func TestQueryDepthAndComplexityLimits(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 
@@ -19,6 +20,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		wantStatus                                     int
 		wantMedia                                      string
 		wantCode                                       string
+		// requestError: the operation never ran, so the answer has no data
+		// entry at all (not "data": null).
+		requestError bool
 	}{
 		{name: "POST, graphql-response+json", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
 			body: good, wantStatus: 200, wantMedia: "application/graphql-response+json"},
@@ -26,35 +30,43 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			body: good, wantStatus: 200, wantMedia: "application/json"},
 		{name: "POST, Accept prefers json by q", method: "POST", contentType: "application/json", accept: "application/graphql-response+json;q=0.5, application/json",
 			body: good, wantStatus: 200, wantMedia: "application/json"},
-		{name: "POST, Accept */*", method: "POST", contentType: "application/json; charset=utf-8", accept: "*/*",
+		{name: "POST, Accept */* is a legacy client", method: "POST", contentType: "application/json; charset=utf-8", accept: "*/*",
+			body: good, wantStatus: 200, wantMedia: "application/json"},
+		{name: "POST, Accept application/*", method: "POST", contentType: "application/json", accept: "application/*",
+			body: good, wantStatus: 200, wantMedia: "application/json"},
+		{name: "POST, Accept names graphql-response+json beside */*", method: "POST", contentType: "application/json", accept: "*/*, application/graphql-response+json",
 			body: good, wantStatus: 200, wantMedia: "application/graphql-response+json"},
+		{name: "GET without Accept", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }"),
+			wantStatus: 200, wantMedia: "application/json"},
+		{name: "parse error without Accept", method: "POST", contentType: "application/json",
+			body: `{"query":"{"}`, wantStatus: 200, wantMedia: "application/json", wantCode: "GRAPHQL_PARSE_FAILED", requestError: true},
 		{name: "GET query", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }"), accept: "application/json",
 			wantStatus: 200, wantMedia: "application/json"},
 		{name: "parse error, graphql-response+json is 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
-			body: `{"query":"{ workspace { id }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_PARSE_FAILED"},
+			body: `{"query":"{ workspace { id }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_PARSE_FAILED", requestError: true},
 		{name: "parse error, application/json is 200", method: "POST", contentType: "application/json", accept: "application/json",
-			body: `{"query":"{ workspace { id }"}`, wantStatus: 200, wantMedia: "application/json", wantCode: "GRAPHQL_PARSE_FAILED"},
+			body: `{"query":"{ workspace { id }"}`, wantStatus: 200, wantMedia: "application/json", wantCode: "GRAPHQL_PARSE_FAILED", requestError: true},
 		{name: "validation error is 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
-			body: `{"query":"{ nope }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_VALIDATION_FAILED"},
+			body: `{"query":"{ nope }"}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "GRAPHQL_VALIDATION_FAILED", requestError: true},
 		{name: "variables of the wrong type are 400", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
-			body: `{"query":"query($id: ID!) { contact(id: $id) { id } }","variables":{"id":{"x":1}}}`, wantStatus: 400, wantMedia: "application/graphql-response+json"},
+			body: `{"query":"query($id: ID!) { contact(id: $id) { id } }","variables":{"id":{"x":1}}}`, wantStatus: 400, wantMedia: "application/graphql-response+json", requestError: true},
 		{name: "body not JSON", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
-			body: `{"query":`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
+			body: `{"query":`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST", requestError: true},
 		{name: "no query", method: "POST", contentType: "application/json", accept: "application/graphql-response+json",
-			body: `{"variables":{}}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
+			body: `{"variables":{}}`, wantStatus: 400, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST", requestError: true},
 		{name: "POST text/plain is 415", method: "POST", contentType: "text/plain", body: good,
 			wantStatus: 415, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "Accept text/html is 406", method: "POST", contentType: "application/json", accept: "text/html", body: good,
 			wantStatus: 406, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: good,
-			wantStatus: 405, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+			wantStatus: 405, wantMedia: "application/json", wantCode: "METHOD_NOT_ALLOWED"},
 		{name: "GET mutation is 405", method: "GET", query: "query=" + url.QueryEscape(`mutation { addNote(input: {contactId: "x", body: "y"}) { note { id } } }`),
-			accept: "application/graphql-response+json", wantStatus: 405, wantMedia: "application/graphql-response+json", wantCode: "BAD_REQUEST"},
+			accept: "application/graphql-response+json", wantStatus: 405, wantMedia: "application/graphql-response+json", wantCode: "METHOD_NOT_ALLOWED", requestError: true},
 		{name: "GET with bad variables JSON", method: "GET", query: "query=" + url.QueryEscape("{ workspace { id } }") + "&variables=%7Bx",
 			wantStatus: 400, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
 		{name: "body over the limit is 413", method: "POST", contentType: "application/json",
 			body:       `{"query":"{ workspace { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`,
-			wantStatus: 413, wantMedia: "application/json", wantCode: "BAD_REQUEST"},
+			wantStatus: 413, wantMedia: "application/json", wantCode: "BODY_TOO_LARGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +86,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			}
 			if tt.wantCode != "" && r.code() != tt.wantCode {
 				t.Errorf("code = %q, want %s (%+v)", r.code(), tt.wantCode, r.Errors)
+			}
+			if tt.requestError && r.Data != nil {
+				t.Errorf("a request error has a data entry: %s", r.Data)
 			}
 			if tt.wantStatus == 200 && tt.wantCode == "" && (len(r.Errors) > 0 || len(r.Data) == 0) {
 				t.Errorf("want data without errors, got %s %+v", r.Data, r.Errors)
@@ -144,13 +159,40 @@ func TestHealthAndReadiness(t *testing.T) {
 	// With Intercom gone, the server is alive but not ready.
 	down := newTestEnv(t)
 	down.Intercom.Close()
-	resp, err := http.Get(down.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	req, _ := http.NewRequest("GET", down.URL+"/readyz", nil)
+	status, _, body := errorAnswer(t, req)
+	if status != http.StatusServiceUnavailable || body.Code != "UNAVAILABLE" || !strings.Contains(body.Message, "Intercom") {
+		t.Errorf("readyz with Intercom down: %d %+v, want 503 UNAVAILABLE naming Intercom", status, body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("readyz with Intercom down: %d, want 503", resp.StatusCode)
+}
+
+// Unknown paths and wrong methods, on the server and on the bridge, are
+// coded error answers.
+func TestNotFoundAndWrongMethods(t *testing.T) {
+	env := newTestEnv(t)
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantCode     string
+	}{
+		{"GET", "/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"GET", "/talkdesk/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"POST", "/talkdesk/actions/nope", http.StatusNotFound, "NOT_FOUND"},
+		{"GET", "/talkdesk/contact_sync", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+		{"POST", "/talkdesk/integration.json", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, env.URL+tt.path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			status, header, body := errorAnswer(t, req)
+			if status != tt.wantStatus || body.Code != tt.wantCode || !strings.Contains(body.Message, path.Base(tt.path)) {
+				t.Errorf("HTTP %d %+v, want %d %s naming what was asked for", status, body, tt.wantStatus, tt.wantCode)
+			}
+			if header.Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id on the response")
+			}
+		})
 	}
 }
 

@@ -13,48 +13,55 @@ import (
 
 // readiness answers /readyz from a recent check of Intercom and the cache
 // store, so that a probe every second does not become an Intercom call every
-// second. Intercom failing makes the server unavailable; the cache store
-// failing only degrades it (reads go to Intercom).
+// second. Intercom failing makes the server unavailable (503, UNAVAILABLE);
+// the cache store failing only degrades it (reads go to Intercom).
 type readiness struct {
 	source  sources.CredentialValidator
 	store   cache.Store // nil when caching is off
 	maxAge  time.Duration
 	mu      sync.Mutex
 	checked time.Time
-	status  int
-	body    map[string]any
+	checks  map[string]string
+	err     error // why the server is not ready; nil when it is
 }
 
 func newReadiness(source sources.CredentialValidator, store cache.Store) *readiness {
 	return &readiness{source: source, store: store, maxAge: 2 * time.Second}
 }
 
-func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, body := rd.check(r.Context())
-	web.WriteJSON(w, status, body)
+// serve is a web.Handle handler: a server that is not ready answers an error.
+func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) error {
+	checks, err := rd.check(r.Context())
+	if err != nil {
+		return err
+	}
+	state := "ready"
+	if checks["cache"] != "ok" && checks["cache"] != "off" {
+		state = "degraded"
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"status": state, "checks": checks})
+	return nil
 }
 
-func (rd *readiness) check(ctx context.Context) (int, map[string]any) {
+func (rd *readiness) check(ctx context.Context) (map[string]string, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if time.Since(rd.checked) < rd.maxAge {
-		return rd.status, rd.body
+		return rd.checks, rd.err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"intercom": "ok", "cache": "ok"}
-	status, state := http.StatusOK, "ready"
 	if rd.store == nil {
 		checks["cache"] = "off"
 	} else if err := rd.store.Ping(ctx); err != nil {
 		checks["cache"] = "unavailable: serving from Intercom"
-		state = "degraded"
 	}
+	rd.err = nil
 	if _, err := rd.source.Validate(ctx); err != nil {
 		checks["intercom"] = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
-		status, state = http.StatusServiceUnavailable, "unavailable"
+		rd.err = sources.Errorf(sources.EUnavailable, "not ready: Intercom: %s (cache: %s)", checks["intercom"], checks["cache"])
 	}
-	rd.checked, rd.status = time.Now(), status
-	rd.body = map[string]any{"status": state, "checks": checks}
-	return rd.status, rd.body
+	rd.checked, rd.checks = time.Now(), checks
+	return rd.checks, rd.err
 }

@@ -180,3 +180,59 @@ func TestReadmeConfigurationMatchesHelp(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped flag is reported on stderr, by its flag name, with the nearest
+// flag; stdout (where the logs go) stays empty.
+func TestRunReportsAWrongFlagOnStderr(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"--adr=:9090"}, "unknown flag --adr (did you mean --addr?)\nUsage: talkdesk-intercom [flags]", ""},
+		{[]string{"--intercom-timeout=soon"}, `--intercom-timeout: "soon" is not a positive duration`, "INTERCOM_TIMEOUT"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := exitCode(run(context.Background(), tc.args, func(string) string { return "" }, &stdout), &stderr)
+		if code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", tc.args, code, stderr.String(), tc.want)
+		}
+		if tc.not != "" && strings.Contains(stderr.String(), tc.not) {
+			t.Errorf("%v: stderr %q names %s", tc.args, stderr.String(), tc.not)
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("%v: stdout %q, want nothing", tc.args, stdout.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := exitCode(run(context.Background(), []string{"--help"}, func(string) string { return "" }, &stdout), &stderr); code != 0 || stderr.Len() > 0 || !strings.Contains(stdout.String(), "--addr") {
+		t.Errorf("--help: exit %d, stderr %q, stdout %d bytes", code, stderr.String(), stdout.Len())
+	}
+}
+
+// A port that is not one is a configuration error: nothing starts.
+func TestRunRefusesAPortThatIsNotANumber(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), nil, func(k string) string { return map[string]string{"ADDR": ":abc"}[k] }, &out)
+	if err == nil || !strings.Contains(err.Error(), `ADDR: ":abc" is not host:port`) {
+		t.Fatalf("run with ADDR=:abc = %v, want an ADDR error", err)
+	}
+	if out.Len() > 0 {
+		t.Errorf("run logged before refusing the configuration:\n%s", out.String())
+	}
+}
+
+// INTERCOM_BASE_URL without INTERCOM_TOKEN serves the demo workspace: the
+// log says the base URL is ignored.
+func TestRunWarnsThatABaseURLNeedsAToken(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // start, log, stop at once
+	out := &syncWriter{w: &bytes.Buffer{}}
+	env := map[string]string{"INTERCOM_BASE_URL": "http://user:hunter2@127.0.0.1:1", "ADDR": "127.0.0.1:0"}
+	run(ctx, nil, func(k string) string { return env[k] }, io.MultiWriter(out, suiteLog(t)))
+	if !strings.Contains(out.String(), "INTERCOM_BASE_URL is set but INTERCOM_TOKEN is not") {
+		t.Errorf("logs do not warn that INTERCOM_BASE_URL is ignored:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("the base URL's password is logged")
+	}
+}

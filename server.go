@@ -13,9 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -45,13 +45,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Getenv, os.Stdout), os.Stderr))
+}
+
+// exitCode reports run's error on stderr (--help has printed the usage on
+// stdout and is no error) and returns the process's exit status.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, err)
+	return 1
 }
 
 // DemoToken is the token of the built-in demo workspace.
@@ -68,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
+	if regional, _ := intercom.RegionBaseURL(cfg.IntercomRegion); cfg.Demo() && cfg.IntercomBaseURL != regional {
+		// The demo workspace has its own URL: say so rather than ignore the setting.
+		logger.Warn("INTERCOM_BASE_URL is set but INTERCOM_TOKEN is not: ignoring the base URL and serving the demo workspace",
+			"intercom_base_url", redactedURL(cfg.IntercomBaseURL))
+	}
 	if cfg.Demo() {
 		demo, err := emulator.Start(emulator.Options{Token: DemoToken, Phone: true})
 		if err != nil {
@@ -275,6 +284,8 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 			},
 			Metrics: s.metrics,
 			Events:  s.publisher(),
+
+			CoalesceWindow: cfg.CoalesceWindow,
 		})
 		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}
@@ -390,10 +401,11 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		mux.Handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 		mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store))
+		return nil
+	}))
+	mux.Handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store).serve))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
@@ -402,9 +414,9 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
 	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + sources.Quote(r.URL.Path)})
-	})
+	mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
+	}))
 	return web.Chain(mux,
 		web.WithRequest(logger),
 		web.AccessLog,
@@ -442,8 +454,8 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 		if s.cfg.MultiTenant {
 			token := r.Header.Get("X-Intercom-Token")
 			if token == "" {
-				access.Reject(w, r, http.StatusUnauthorized, sources.EUnauthenticated,
-					"this server is multi-tenant: send your Intercom access token as X-Intercom-Token")
+				access.Reject(w, r, sources.Errorf(sources.EUnauthenticated,
+					"this server is multi-tenant: send your Intercom access token as X-Intercom-Token"))
 				return
 			}
 			baseURL, err := s.baseURLFor(r.Header.Get("X-Intercom-Region"))
@@ -451,11 +463,7 @@ func (s *services) withTenant(next http.Handler) http.Handler {
 				t, err = s.registry.ForToken(r.Context(), token, baseURL)
 			}
 			if err != nil {
-				var coded *sources.Error
-				if errors.As(err, &coded) && coded.RetryAfterSeconds > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(coded.RetryAfterSeconds))
-				}
-				access.Reject(w, r, sources.HTTPStatus(sources.ErrorCode(err)), sources.ErrorCode(err), sources.ErrorMessage(err))
+				access.Reject(w, r, err)
 				return
 			}
 		}
@@ -491,4 +499,13 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + port
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// redactedURL hides a password a URL may carry, for a log line.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
 }

@@ -71,3 +71,66 @@ func TestWebhooksNeedASecret(t *testing.T) {
 		t.Errorf("without INTERCOM_CLIENT_SECRET: %d, want 503", status)
 	}
 }
+
+// Every refusal of a delivery is a coded error answer.
+func TestWebhookErrorAnswers(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret, "MAX_BODY_BYTES", "2048")
+	off := newTestEnv(t) // no INTERCOM_CLIENT_SECRET
+	notification := []byte(`{"type":"notification_event","id":"n1","topic":"ping","data":{"item":{}}}`)
+	big := bytes.Repeat([]byte("x"), 4096)
+	tests := []struct {
+		name, method, url, signature string
+		body                         []byte
+		wantStatus                   int
+		wantCode                     string
+	}{
+		{"GET", "GET", env.URL, "", nil, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+		{"no secret configured", "POST", off.URL, webhooks.Sign("x", notification), notification, http.StatusServiceUnavailable, "UNAVAILABLE"},
+		{"wrong signature", "POST", env.URL, webhooks.Sign("other-secret", notification), notification, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"no signature", "POST", env.URL, "", notification, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"signed, not a notification", "POST", env.URL, webhooks.Sign(testClientSecret, []byte(`[]`)), []byte(`[]`), http.StatusBadRequest, "BAD_REQUEST"},
+		{"over MAX_BODY_BYTES", "POST", env.URL, webhooks.Sign(testClientSecret, big), big, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
+		{"delivered", "POST", env.URL, webhooks.Sign(testClientSecret, notification), notification, http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, tt.url+"/webhooks/intercom", bytes.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.signature != "" {
+				req.Header.Set("X-Hub-Signature", tt.signature)
+			}
+			status, header, body := errorAnswer(t, req)
+			if status != tt.wantStatus || body.Code != tt.wantCode || (tt.wantCode != "" && body.Message == "") {
+				t.Errorf("HTTP %d %+v, want %d %s with a message", status, body, tt.wantStatus, tt.wantCode)
+			}
+			if tt.method == "GET" && header.Get("Allow") != "POST" {
+				t.Errorf("Allow %q, want POST", header.Get("Allow"))
+			}
+		})
+	}
+}
+
+// errorBody is the error answer of every endpoint but /graphql.
+type errorBody struct {
+	Message   string `json:"message"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+// errorAnswer sends req and decodes a JSON answer as an error answer.
+func errorAnswer(t *testing.T, req *http.Request) (int, http.Header, errorBody) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q, want application/json", req.Method, req.URL.Path, ct)
+	}
+	var body errorBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("%s %s: HTTP %d, body is not JSON: %v", req.Method, req.URL.Path, resp.StatusCode, err)
+	}
+	return resp.StatusCode, resp.Header, body
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -48,6 +50,41 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if got := b.tabTitles(t, len(operations)); !slices.Equal(got, operations) {
 		t.Errorf("got tabs %q, want one per example, titled by its operation: %q", got, operations)
 	}
+
+	t.Run("layout at 1400 px", func(t *testing.T) {
+		// The browser window is 1400 px wide (newBrowserTab): every example
+		// tab is on screen, not scrolled away or under a scrollbar; long
+		// query lines wrap; the reset button has a name.
+		hidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(() => {
+			const strip = document.querySelector('.graphiql-tabs').getBoundingClientRect();
+			return [...document.querySelectorAll('.graphiql-tab')].filter(tab => {
+				const r = tab.getBoundingClientRect();
+				const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+				const inside = r.width > 0 && r.left >= strip.left && r.right <= strip.right &&
+					r.top >= strip.top && r.bottom <= strip.bottom && r.right <= innerWidth && r.bottom <= innerHeight;
+				return !inside || !tab.contains(hit);
+			}).map(tab => tab.querySelector('.graphiql-tab-button').textContent.trim());
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hidden) > 0 {
+			t.Errorf("at 1400 px these example tabs are not fully visible: %q", hidden)
+		}
+		overflow, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(() => {
+			const scroller = document.querySelector('.graphiql-query-editor .CodeMirror-scroll');
+			return scroller.scrollWidth - scroller.clientWidth;
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if overflow > 0 {
+			t.Errorf("the query editor's lines run %d px past its edge, want them wrapped", overflow)
+		}
+		if n := b.buttonsNamed(t, resetLabel); n != 1 {
+			t.Errorf("found %d buttons whose accessible name is %q, want 1", n, resetLabel)
+		}
+	})
 
 	t.Run("caller lookup", func(t *testing.T) {
 		// What a newcomer does: open the page and press ▶. The first tab
@@ -100,7 +137,8 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		}
 		b.do(t, "reset the example tabs",
 			chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
-			chromedp.Click(chromedp.CSS(`button[aria-label="Reset the example tabs"]`)),
+			chromedp.Click(chromedp.JSPath(fmt.Sprintf(
+				`[...document.querySelectorAll('button')].find(b => b.textContent.trim() === %q)`, resetLabel))),
 			chromedp.Sleep(500*time.Millisecond),
 			chromedp.WaitVisible(chromedp.CSS(".graphiql-execute-button")),
 		)
@@ -119,6 +157,38 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if problems := b.watch.report(); problems != "" {
 		t.Errorf("the page misbehaved:\n%s", problems)
 	}
+}
+
+// resetLabel is the text, and so the accessible name, of the button that
+// reopens the example tabs.
+const resetLabel = "Reset the example tabs"
+
+// buttonsNamed counts the buttons of the page whose accessible name (as
+// Chromium computes it for assistive technology) is name.
+func (b *browserTab) buttonsNamed(t *testing.T, name string) int {
+	t.Helper()
+	n, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (int, error) {
+		body, err := chromedp.Evaluate[*runtime.RemoteObject]("document.body")(ctx, tg)
+		if err != nil {
+			return 0, err
+		}
+		found, err := cdp.Call(ctx, tg, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
+			ObjectID: body.ObjectID, AccessibleName: name, Role: "button"})
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, node := range found.Nodes {
+			if !node.Ignored {
+				n++
+			}
+		}
+		return n, nil
+	})
+	if err != nil {
+		t.Fatalf("query the accessibility tree: %v", err)
+	}
+	return n
 }
 
 // tabTitles waits until the page shows at least n tabs and returns their

@@ -9,7 +9,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints a header with the time of day and, when the next step
+# starts (or the script ends), how long it took: a newcomer sees where the
+# suite is and what is slow.
+SUITE_START=$SECONDS
+STEP_NAME=
+STEP_START=$SECONDS
+took() { local s=$1; if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi; }
+end_step() {
+	if [ -n "$STEP_NAME" ]; then printf -- '--- %s: %s\n' "$STEP_NAME" "$(took $((SECONDS - STEP_START)))"; fi
+	STEP_NAME=
+}
+step() {
+	end_step
+	STEP_NAME="$*"
+	STEP_START=$SECONDS
+	printf '\n==> %s %s\n' "$(date +%H:%M:%S)" "$*"
+}
+finish() {
+	local rc=$?
+	end_step
+	if [ "$rc" -eq 0 ]; then
+		printf '\n==> %s all steps passed in %s\n' "$(date +%H:%M:%S)" "$(took $((SECONDS - SUITE_START)))"
+	else
+		printf '\n==> %s FAILED (exit %d) after %s\n' "$(date +%H:%M:%S)" "$rc" "$(took $((SECONDS - SUITE_START)))" >&2
+	fi
+}
+trap finish EXIT
 
 # 1. A real Redis for the suite.
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -43,7 +69,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
 	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
 REDIS_PID=$!
 cleanup() { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; rm -rf "$REDIS_DIR"; }
-trap cleanup EXIT
+trap 'rc=$?; cleanup; (exit $rc); finish' EXIT
 for _ in $(seq 1 50); do
 	redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
 	sleep 0.1
@@ -70,11 +96,20 @@ go vet ./...
 # TEST_LOG_DIR, which step 6 scans for the test secrets.
 export TEST_LOG_DIR="$(mktemp -d)"
 TEST_OUTPUT="$TEST_LOG_DIR/go-test.out"
-step "go test -race ./..."
-go test -race -count=1 -timeout 20m -skip '^TestFaultSuite$' ./... 2>&1 | tee "$TEST_OUTPUT"
+# Compiling every package with the race detector is the longest silent
+# part: build the test binaries first, running no test, so that each package
+# prints a line as soon as it is compiled. The run below reuses the build cache.
+# go test prints packages in the order it is given them, so they are listed
+# dependencies first: a package's line is not held back behind the root
+# package, which needs every other one and runs longest.
+PKGS="$(go list -deps -f '{{with .Module}}{{if .Main}}{{$.ImportPath}}{{end}}{{end}}' ./...)"
+step "compile the tests with -race (one line per package; about 2 minutes the first time)"
+go test -race -count=1 -run '^$' $PKGS 2>&1 | sed -e 's/ *\[no tests to run\]//' | tee "$TEST_OUTPUT"
+step "go test -race ./... (one line per package as it finishes)"
+go test -race -count=1 -timeout 20m -skip '^TestFaultSuite$' $PKGS 2>&1 | tee -a "$TEST_OUTPUT"
 
 # 5. The fault suite, on its own so that its figures are printed.
-step "fault suite"
+step "fault suite (about 1 minute)"
 go test -race -count=1 -timeout 10m -run '^TestFaultSuite$' -v . 2>&1 | tee -a "$TEST_OUTPUT" | grep -E '^(fault suite:|--- |ok|FAIL|PASS)'
 
 # 6. No secret used by the tests may appear in anything the suite logged.

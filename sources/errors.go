@@ -3,11 +3,16 @@ package sources
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 )
 
-// Error codes, shared by every transport. GraphQL reports them as
-// extensions.code; the Talkdesk bridge maps them to HTTP statuses.
+// Error codes: the closed vocabulary of every answer the service gives, on
+// every transport. Each is declared here once; GraphQL reports it as
+// extensions.code (internal/graphqlhttp), other endpoints as "code" with the
+// status HTTPStatus gives (the Talkdesk bridge narrows it to its contract).
+// Codes lists them all, and the README's list must name each.
 const (
 	ENotFound            = "NOT_FOUND"
 	EBadUserInput        = "BAD_USER_INPUT"
@@ -17,9 +22,15 @@ const (
 	ERateLimited         = "RATE_LIMITED"
 	EUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	EInternal            = "INTERNAL"
+	ECancelled           = "CANCELLED"   // the caller went away
+	EUnavailable         = "UNAVAILABLE" // this server cannot serve it now (not ready, not configured for it): retry later or elsewhere
 
-	// Refusals of a request before it runs (GraphQL request errors).
-	EBadRequest              = "BAD_REQUEST"              // not a well-formed GraphQL over HTTP request
+	// Refusals of a request before it runs.
+	EBadRequest              = "BAD_REQUEST"        // not a well-formed request (GraphQL over HTTP, a webhook, a bridge envelope)
+	EMethodNotAllowed        = "METHOD_NOT_ALLOWED" // the endpoint takes other methods (the Allow header names them)
+	EBodyTooLarge            = "BODY_TOO_LARGE"     // the body is over MAX_BODY_BYTES
+	EGraphQLParseFailed      = "GRAPHQL_PARSE_FAILED"
+	EGraphQLValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 	EQueryTooLarge           = "QUERY_TOO_LARGE"          // the document is over a size bound (tokens, fields, aliases, …)
 	EQueryTooComplex         = "QUERY_TOO_COMPLEX"        // the operation is too deep, too complex or asks for too much introspection
 	EUpstreamBudgetExceeded  = "UPSTREAM_BUDGET_EXCEEDED" // the operation may cost more Intercom calls than one operation may
@@ -27,8 +38,41 @@ const (
 	EIntrospectionDisabled   = "INTROSPECTION_DISABLED"
 	EPersistedQueryNotFound  = "PERSISTED_QUERY_NOT_FOUND"   // an APQ hash the server does not know: send the query with it
 	EPersistedQueryNotInList = "PERSISTED_QUERY_NOT_IN_LIST" // only trusted documents run (PERSISTED_OPERATIONS_ONLY)
-	ECancelled               = "CANCELLED"                   // the caller went away
 )
+
+// statuses is the HTTP status of every code.
+var statuses = map[string]int{
+	ENotFound:            http.StatusNotFound,
+	EBadUserInput:        http.StatusBadRequest,
+	EUnauthenticated:     http.StatusUnauthorized,
+	EForbidden:           http.StatusForbidden,
+	EConflict:            http.StatusConflict,
+	ERateLimited:         http.StatusTooManyRequests,
+	EUpstreamUnavailable: http.StatusServiceUnavailable,
+	EInternal:            http.StatusInternalServerError,
+	// Nobody reads it (the caller is gone); nginx's "client closed request"
+	// keeps it out of the 5xx that alerts count.
+	ECancelled:   499,
+	EUnavailable: http.StatusServiceUnavailable,
+
+	EBadRequest:              http.StatusBadRequest,
+	EMethodNotAllowed:        http.StatusMethodNotAllowed,
+	EBodyTooLarge:            http.StatusRequestEntityTooLarge,
+	EGraphQLParseFailed:      http.StatusBadRequest,
+	EGraphQLValidationFailed: http.StatusBadRequest,
+	EQueryTooLarge:           http.StatusBadRequest,
+	EQueryTooComplex:         http.StatusBadRequest,
+	EUpstreamBudgetExceeded:  http.StatusBadRequest,
+	ETooManyActions:          http.StatusBadRequest,
+	EIntrospectionDisabled:   http.StatusBadRequest,
+	EPersistedQueryNotFound:  http.StatusBadRequest,
+	EPersistedQueryNotInList: http.StatusBadRequest,
+}
+
+// Codes returns every error code, sorted.
+func Codes() []string {
+	return slices.Sorted(maps.Keys(statuses))
+}
 
 // Error is an error with a code and a message safe to show to the caller.
 // Err, when set, holds the detail for logs only.
@@ -84,24 +128,11 @@ func ErrorMessage(err error) string {
 func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }
 
 // HTTPStatus is the HTTP status of an error code, for transports that speak
-// HTTP statuses (the Talkdesk bridge narrows it to its contract).
+// HTTP statuses (the Talkdesk bridge narrows it to its contract); 500 for a
+// code outside the vocabulary.
 func HTTPStatus(code string) int {
-	switch code {
-	case EBadUserInput:
-		return http.StatusBadRequest
-	case ENotFound:
-		return http.StatusNotFound
-	case EConflict:
-		return http.StatusConflict
-	case EUnauthenticated:
-		return http.StatusUnauthorized
-	case EForbidden:
-		return http.StatusForbidden
-	case ERateLimited:
-		return http.StatusTooManyRequests
-	case EUpstreamUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
+	if status, ok := statuses[code]; ok {
+		return status
 	}
+	return http.StatusInternalServerError
 }

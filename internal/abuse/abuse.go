@@ -29,7 +29,7 @@ func (c Case) Status() int {
 	switch c.Code {
 	case "", sources.EBadUserInput:
 		return http.StatusOK
-	case sources.EBadRequest:
+	case sources.EBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest
@@ -55,7 +55,7 @@ func GraphQL() []Case {
 			Code:  sources.EUpstreamBudgetExceeded},
 		{Name: "100,000 ids in a variable (a body over MAX_BODY_BYTES)",
 			Query:     `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
-			Variables: map[string]any{"ids": ids(100_000)}, Code: sources.EBadRequest},
+			Variables: map[string]any{"ids": ids(100_000)}, Code: sources.EBodyTooLarge},
 		{Name: "20,000 ids in a variable",
 			Query:     `query($ids: [ID!]!) { contactsByIds(ids: $ids) { id } }`,
 			Variables: map[string]any{"ids": ids(20_000)}, Code: sources.EQueryTooLarge},
@@ -81,13 +81,13 @@ func GraphQL() []Case {
 		{Name: "a 100 KB field name",
 			Query: "{ " + strings.Repeat("x", 100_000) + " }", Code: sources.EQueryTooLarge},
 		{Name: "a 100-byte unknown field name",
-			Query: "{ " + strings.Repeat("x", 100) + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
+			Query: "{ " + strings.Repeat("x", 100) + " }", Code: sources.EGraphQLValidationFailed},
 		{Name: "a 400 KB phone number (a body over MAX_BODY_BYTES)",
-			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 400_000) + `") { id } }`, Code: sources.EBadRequest},
+			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 400_000) + `") { id } }`, Code: sources.EBodyTooLarge},
 		{Name: "a 100 KB phone number",
 			Query: `{ contactsByPhone(phone: "` + strings.Repeat("4", 100_000) + `") { id } }`, Code: sources.EBadUserInput},
 		{Name: "400 unknown fields (400 validation errors)",
-			Query: "{ " + numbered(400, "unknown%d") + " }", Code: "GRAPHQL_VALIDATION_FAILED"},
+			Query: "{ " + numbered(400, "unknown%d") + " }", Code: sources.EGraphQLValidationFailed},
 	}
 }
 

@@ -15,20 +15,23 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/rs/cors"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
+	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Reject answers a refused request in the shape its endpoint speaks:
-// GraphQL errors on /graphql, {"message": ...} elsewhere.
-func Reject(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+// GraphQL errors on /graphql, web's error answer elsewhere; the status is
+// the code's.
+func Reject(w http.ResponseWriter, r *http.Request, err error) {
 	if strings.HasPrefix(r.URL.Path, "/graphql") {
-		web.WriteJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+		graphqlhttp.Refuse(w, r, err)
 		return
 	}
-	web.WriteJSON(w, status, map[string]any{"message": msg, "code": code})
+	web.WriteError(w, r, web.Present, err)
 }
 
 // Keys is a set of API keys, held as hashes and compared in constant time.
@@ -115,10 +118,10 @@ func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
 				switch {
 				case exempt:
 				case key == "":
-					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "an API key is required: send it as X-API-Key or Authorization: Bearer")
+					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer"))
 					return
 				case !valid:
-					Reject(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid")
+					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid"))
 					return
 				default:
 					caller = keyCaller(sum)
@@ -197,9 +200,8 @@ func RateLimit(l *Limiter) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if wait, ok := l.Allow(Caller(r.Context())); !ok {
 				secs := int(wait/time.Second) + 1
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				Reject(w, r, http.StatusTooManyRequests, "RATE_LIMITED",
-					"too many requests from this caller; retry in "+strconv.Itoa(secs)+" s")
+				Reject(w, r, &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
+					Message: "too many requests from this caller; retry in " + strconv.Itoa(secs) + " s"})
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -207,33 +209,29 @@ func RateLimit(l *Limiter) func(http.Handler) http.Handler {
 	}
 }
 
-// CORS answers browsers from the allowed origins ("*" allows any).
+// CORS answers browsers from the allowed origins ("*" allows any) with
+// rs/cors. It answers every preflight itself: a refused one gets no grant
+// (and the browser stops there) instead of reaching the handler.
 func CORS(origins []string) func(http.Handler) http.Handler {
-	allowed := map[string]bool{}
+	var allowed []string
 	for _, o := range origins {
 		if o = strings.TrimSpace(o); o != "" {
-			allowed[strings.TrimRight(o, "/")] = true
+			allowed = append(allowed, strings.TrimRight(o, "/"))
 		}
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			origin := r.Header.Get("Origin")
-			if origin != "" && (allowed["*"] || allowed[origin]) {
-				h := w.Header()
-				h.Set("Access-Control-Allow-Origin", origin)
-				h.Add("Vary", "Origin")
-				h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, Authorization, X-API-Key, X-Intercom-Token, X-Intercom-Region, X-Request-Id")
-				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Max-Age", "600")
-				h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
-				if r.Method == http.MethodOptions {
-					w.WriteHeader(http.StatusNoContent)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
+	opts := cors.Options{
+		AllowedOrigins: allowed,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Content-Type", "Accept", "Authorization", "X-API-Key", "X-Intercom-Token",
+			"X-Intercom-Region", web.RequestIDHeader},
+		ExposedHeaders: []string{web.RequestIDHeader, "Retry-After"},
+		MaxAge:         600,
 	}
+	if len(allowed) == 0 {
+		// rs/cors reads no origins as any origin; here it means none.
+		opts.AllowOriginFunc = func(string) bool { return false }
+	}
+	return cors.New(opts).Handler
 }
 
 // Deadline bounds every request: the context is cancelled after d, which

@@ -1,20 +1,25 @@
 // Package config reads the server's settings from flags and the environment.
 // Every setting has an environment variable and a flag; a flag wins over the
 // variable, which wins over the built-in default. `--help` lists them all.
+//
+// The table in settings is the one place a setting is written: its names, its
+// default, what it means, and how its text becomes a field of Config. --help,
+// the README's configuration table (see Markdown) and validation all come
+// from it.
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agnivade/levenshtein"
 
 	"github.com/talkdesk-intercom/api/sources/intercom"
 )
@@ -38,6 +43,7 @@ type Config struct {
 	CacheEnabled     bool
 	CacheTTL         CacheTTLs
 	CacheLocal       LocalCache
+	CoalesceWindow   time.Duration
 	LoaderWait       time.Duration
 	LoaderMinWait    time.Duration
 	LoaderMaxBatch   int
@@ -98,287 +104,160 @@ type CacheTTLs struct {
 // built-in demo workspace.
 func (c Config) Demo() bool { return c.IntercomToken == "" }
 
-// setting describes one configuration value.
+// A setting is one entry of the table. usage is Markdown for the README;
+// --help prints it without the backticks. unset says what an empty default
+// means in the README (default: "(none)").
 type setting struct {
 	env, flag, def, usage string
-	dst                   *string
+	parse                 parser
+	unset                 string
 }
 
-type raw struct {
-	clientSecret                                                                                          string
-	apiKeys, callerRate, corsOrigins, multiTenant, playground, requestTimeout, maxDepth, maxComplexity    string
-	addr, token, baseURL, region, version, timeout, logLevel, logFormat, introspection, maxBody, shutdown string
-	redisURL, redisTimeout, cache, contactTTL, companyTTL, negativeTTL, staleTTL                          string
-	loaderWait, loaderMaxBatch, loaders, fetchConcurrency, companyWarmup                                  string
-	callLogAs, callTicketType, intercomRate, interactionTTL                                               string
-	intercomCallerShare, intercomInteractiveReserve                                                       string
-	publicBaseURL, talkdeskPageSize, talkdeskSearchDelay                                                  string
-	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting, maxNameLength, maxVariableValues         string
-	localCache, localEntries, localBytes, localTTL, loaderMinWait                                         string
-	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
-	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
-}
-
-func (r *raw) settings() []setting {
+// settings is the table, in the order --help and the README list it. Each
+// parser writes straight into its field of c. Add a setting here and nowhere
+// else (then `go test ./internal/config -update` rewrites the README's table).
+func settings(c *Config) []setting {
 	return []setting{
-		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", dst: &r.addr},
-		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", dst: &r.token},
-		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: us, eu or au (sets the base URL)", dst: &r.region},
-		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (" + intercom.DefaultBaseURL + " for us)", dst: &r.baseURL},
-		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", dst: &r.version},
-		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", dst: &r.timeout},
-		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's X-RateLimit headers are followed too)", dst: &r.intercomRate},
-		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend", dst: &r.intercomCallerShare},
-		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions", dst: &r.intercomInteractiveReserve},
-		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error", dst: &r.logLevel},
-		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json", dst: &r.logFormat},
-		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", dst: &r.introspection},
-		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", dst: &r.maxBody},
-		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long to let in-flight requests finish on SIGINT/SIGTERM", dst: &r.shutdown},
-		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (redis://[:password@]host:6379/0); empty caches in process", dst: &r.redisURL},
-		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", dst: &r.redisTimeout},
-		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (false: every read goes to Intercom)", dst: &r.cache},
-		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", dst: &r.contactTTL},
-		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", dst: &r.companyTTL},
-		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", dst: &r.negativeTTL},
-		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", dst: &r.interactionTTL},
-		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", dst: &r.localCache},
-		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", dst: &r.localEntries},
-		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", dst: &r.localBytes},
-		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", dst: &r.localTTL},
-		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", dst: &r.staleTTL},
-		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between LOADER_MIN_WAIT and this)", dst: &r.loaderWait},
-		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "200us", usage: "the shortest a dataloader collects keys before one batched fetch", dst: &r.loaderMinWait},
-		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", dst: &r.loaderMaxBatch},
-		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (false: one source call per field)", dst: &r.loaders},
-		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", dst: &r.fetchConcurrency},
-		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how logCall records a call in Intercom: note or ticket", dst: &r.callLogAs},
-		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when CALL_LOG_AS=ticket", dst: &r.callTicketType},
-		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (POST /webhooks/intercom); empty: webhooks are refused", dst: &r.clientSecret},
-		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (X-API-Key or Authorization: Bearer; the bridge: auth.api_key); empty: no keys", dst: &r.apiKeys},
-		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); 0: no limit", dst: &r.callerRate},
-		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (* for any); empty: none", dst: &r.corsOrigins},
-		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (X-Intercom-Token, X-Intercom-Region)", dst: &r.multiTenant},
-		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at /", dst: &r.playground},
-		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", dst: &r.requestTimeout},
-		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", dst: &r.maxDepth},
-		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "largest complexity of a GraphQL operation (lists weigh their page size)", dst: &r.maxComplexity},
-		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", dst: &r.maxTokens},
-		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", dst: &r.maxFields},
-		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", dst: &r.maxAliases},
-		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", dst: &r.maxDirectives},
-		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", dst: &r.maxNesting},
-		{env: "MAX_QUERY_NAME_LENGTH", flag: "max-query-name-length", def: "128", usage: "longest name (of a field, argument, type, …) in a GraphQL document, in bytes (checked before it is parsed)", dst: &r.maxNameLength},
-		{env: "MAX_VARIABLE_VALUES", flag: "max-variable-values", def: "1000", usage: "most JSON values (members, elements, scalars) in a GraphQL request's variables", dst: &r.maxVariableValues},
-		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", dst: &r.maxIntercomCalls},
-		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", dst: &r.maxActions},
-		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most __schema and __type fields in one GraphQL operation", dst: &r.maxIntrospection},
-		{env: "MAX_ERRORS", flag: "max-errors", def: "50", usage: "most errors in one GraphQL answer (the rest are counted in one more)", dst: &r.maxErrors},
-		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of PERSISTED_OPERATIONS_FILE (the production setting for known dashboards)", dst: &r.persistedOnly},
-		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", dst: &r.persistedFile},
-		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (0: off)", dst: &r.companyWarmup},
-		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. https://bridge.example.com) that Talkdesk's integration.json and actions.json point to; empty: each request's Host", dst: &r.publicBaseURL},
-		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", dst: &r.talkdeskPageSize},
-		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (contact_phones, contact_emails); more is a 400", dst: &r.talkdeskMaxList},
-		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused without asking Intercom again", dst: &r.tokenRejectTTL},
-		{env: "TOKEN_REJECT_MAX", flag: "token-reject-max", def: "10000", usage: "most rejected tokens remembered (by hash)", dst: &r.tokenRejectMax},
-		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through /me; more is a 429", dst: &r.newTokenRate},
-		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", dst: &r.maxTenants},
-		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", dst: &r.intercomMaxConns},
-		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", dst: &r.talkdeskSearchDelay},
+		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", parse: listenAddr(&c.Addr)},
+		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", parse: trimmed(&c.IntercomToken)},
+		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: `us`, `eu` or `au` (sets the base URL)", parse: oneOf(&c.IntercomRegion, "us", "eu", "au")},
+		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (`" + intercom.DefaultBaseURL + "` for `us`)", parse: httpURL(&c.IntercomBaseURL, "an http(s) URL"), unset: "(the region's)"},
+		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", parse: intercomVersion(&c.IntercomVersion)},
+		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", parse: positiveDuration(&c.IntercomTimeout)},
+		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's `X-RateLimit-*` headers are followed too)", parse: count(&c.IntercomRate, 6, 1_000_000)},
+		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend (1 to 100)", parse: count(&c.IntercomCallerShare, 1, 100)},
+		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions (1 to 90)", parse: count(&c.IntercomInteractiveReserve, 1, 90)},
+		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: `debug`, `info`, `warn` or `error`", parse: logLevel(&c.LogLevel)},
+		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: `text` or `json`", parse: oneOf(&c.LogFormat, "text", "json")},
+		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.Introspection)},
+		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.MaxBodyBytes, 1024)},
+		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.ShutdownTimeout)},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (`redis://[:password@]host:6379/0`); empty caches in process", parse: redisURL(&c.RedisURL)},
+		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.RedisTimeout)},
+		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.CacheEnabled)},
+		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.CacheTTL.Contact)},
+		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", parse: positiveDuration(&c.CacheTTL.Company)},
+		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", parse: positiveDuration(&c.CacheTTL.Negative)},
+		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", parse: positiveDuration(&c.CacheTTL.Interactions)},
+		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", parse: duration(&c.CacheTTL.Stale)},
+		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", parse: boolean(&c.CacheLocal.Enabled)},
+		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.CacheLocal.MaxEntries, 100, 100_000_000)},
+		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", parse: byteCount(&c.CacheLocal.MaxBytes, 1<<20)},
+		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.CacheLocal.TTL)},
+		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (up to 15 numbers); `0`: no wait", parse: duration(&c.CoalesceWindow)},
+		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.LoaderWait)},
+		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "200us", usage: "the shortest a dataloader collects keys before one batched fetch", parse: duration(&c.LoaderMinWait)},
+		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", parse: count(&c.LoaderMaxBatch, 1, 1000)},
+		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: one source call per field)", parse: boolean(&c.LoadersEnabled)},
+		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", parse: count(&c.FetchConcurrency, 1, 256)},
+		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how `logCall` records a call in Intercom: `note` or `ticket`", parse: oneOf(&c.CallLogAs, "note", "ticket")},
+		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when `CALL_LOG_AS=ticket`", parse: trimmed(&c.CallTicketType)},
+		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (`POST /webhooks/intercom`); empty: webhooks are refused", parse: trimmed(&c.ClientSecret)},
+		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.APIKeys)},
+		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.CallerRate, 0, 10_000_000)},
+		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.CORSOrigins)},
+		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.MultiTenant)},
+		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.Playground)},
+		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", parse: positiveDuration(&c.RequestTimeout)},
+		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", parse: count(&c.MaxQueryDepth, 2, 100)},
+		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.MaxComplexity, 10, 10_000_000)},
+		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryTokens, 100, 1_000_000)},
+		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryFields, 10, 100_000)},
+		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryAliases, 0, 100_000)},
+		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryDirectives, 0, 100_000)},
+		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryNesting, 4, 1000)},
+		{env: "MAX_QUERY_NAME_LENGTH", flag: "max-query-name-length", def: "128", usage: "longest name (of a field, argument, type, …) in a GraphQL document, in bytes (checked before it is parsed)", parse: count(&c.MaxQueryNameLength, 16, 100_000)},
+		{env: "MAX_VARIABLE_VALUES", flag: "max-variable-values", def: "1000", usage: "most JSON values (members, elements, scalars) in a GraphQL request's variables", parse: count(&c.MaxVariableValues, 10, 10_000_000)},
+		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", parse: count(&c.MaxIntercomCallsPerOperation, 1, 1_000_000)},
+		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", parse: count(&c.MaxActionsPerRequest, 1, 10_000)},
+		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most `__schema` and `__type` fields in one GraphQL operation", parse: count(&c.MaxIntrospectionFields, 1, 1000)},
+		{env: "MAX_ERRORS", flag: "max-errors", def: "50", usage: "most errors in one GraphQL answer (the rest are counted in one more)", parse: count(&c.MaxErrors, 1, 100_000)},
+		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of `PERSISTED_OPERATIONS_FILE` (the production setting for known dashboards)", parse: boolean(&c.PersistedOnly)},
+		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", parse: trimmed(&c.PersistedFile)},
+		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (`0`: off)", parse: duration(&c.CompanyWarmup)},
+		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. `https://bridge.example.com`) that Talkdesk's `integration.json` and `actions.json` point to; empty: each request's `Host`", parse: httpURL(&c.PublicBaseURL, "an http(s) URL such as https://bridge.example.com")},
+		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", parse: count(&c.TalkdeskPageSize, 1, 150)},
+		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (`contact_phones`, `contact_emails`); more is a `400` that says the limit", parse: count(&c.TalkdeskMaxList, 1, 1000)},
+		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused (`401`) without asking Intercom again", parse: duration(&c.TokenRejectTTL)},
+		{env: "TOKEN_REJECT_MAX", flag: "token-reject-max", def: "10000", usage: "most rejected tokens remembered (by hash)", parse: count(&c.TokenRejectMax, 1, 10_000_000)},
+		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through `/me`; more is `429 RATE_LIMITED`", parse: count(&c.NewTokenRate, 1, 1_000_000)},
+		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", parse: count(&c.MaxTenants, 1, 1_000_000)},
+		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", parse: count(&c.IntercomMaxConns, 1, 10_000)},
+		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.TalkdeskSearchDelay)},
 	}
 }
 
-// Load reads the configuration. It returns flag.ErrHelp after printing the
-// usage to out when asked for --help.
-func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	var r raw
-	settings := r.settings()
-	fs := flag.NewFlagSet("talkdesk-intercom", flag.ContinueOnError)
-	fs.SetOutput(out)
-	for _, s := range settings {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		fs.StringVar(s.dst, s.flag, def, s.usage)
-	}
-	fs.Usage = func() { writeUsage(out, settings) }
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags such as --addr=:8080)", fs.Arg(0))
-	}
-	return r.validate()
-}
-
-func writeUsage(out io.Writer, settings []setting) {
-	fmt.Fprintf(out, "Usage: talkdesk-intercom [flags]\n\n")
-	fmt.Fprintf(out, "Serves the Talkdesk ⇄ Intercom GraphQL API. Each setting is a flag or an environment variable.\n\n")
-	for _, s := range settings {
-		def := s.def
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(out, "  --%s, $%s (default %s)\n      %s\n", s.flag, s.env, def, s.usage)
-	}
-}
-
-var versionPattern = regexp.MustCompile(`^(\d+\.\d+|Unstable)$`)
-
-func (r raw) validate() (Config, error) {
+// crossChecks are the rules between settings, run after every setting has
+// parsed. name gives a setting's name as the user wrote it (flag or variable).
+func (c *Config) crossChecks(name func(env string) string) []error {
 	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
-	}
-	boolean := func(env, v string, dst *bool) {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(env, "%q is not true or false", v)
-		}
-		*dst = b
-	}
-	c := Config{
-		Addr:            r.addr,
-		IntercomToken:   strings.TrimSpace(r.token),
-		IntercomRegion:  strings.ToLower(strings.TrimSpace(r.region)),
-		IntercomVersion: r.version,
-		LogFormat:       r.logFormat,
-	}
-	if _, _, err := net.SplitHostPort(r.addr); err != nil {
-		bad("ADDR", "%q is not host:port (e.g. :8080)", r.addr)
-	}
-	regionURL, ok := intercom.RegionBaseURL(c.IntercomRegion)
-	if !ok {
-		bad("INTERCOM_REGION", "%q is not us, eu or au", r.region)
-	}
-	c.IntercomBaseURL = regionURL
-	if r.baseURL != "" {
-		u, err := url.Parse(r.baseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("INTERCOM_BASE_URL", "%q is not an http(s) URL", r.baseURL)
-		}
-		c.IntercomBaseURL = strings.TrimRight(r.baseURL, "/")
-	}
-	if !versionPattern.MatchString(r.version) {
-		bad("INTERCOM_VERSION", "%q is not an Intercom API version such as 2.16", r.version)
-	}
-	var err error
-	if c.IntercomTimeout, err = time.ParseDuration(r.timeout); err != nil || c.IntercomTimeout <= 0 {
-		bad("INTERCOM_TIMEOUT", "%q is not a positive duration such as 10s", r.timeout)
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(r.logLevel)); err != nil {
-		bad("LOG_LEVEL", "%q is not debug, info, warn or error", r.logLevel)
-	}
-	if r.logFormat != "text" && r.logFormat != "json" {
-		bad("LOG_FORMAT", "%q is not text or json", r.logFormat)
-	}
-	boolean("INTROSPECTION", r.introspection, &c.Introspection)
-	if c.MaxBodyBytes, err = strconv.ParseInt(r.maxBody, 10, 64); err != nil || c.MaxBodyBytes < 1024 {
-		bad("MAX_BODY_BYTES", "%q is not a number of bytes of at least 1024", r.maxBody)
-	}
-	if c.ShutdownTimeout, err = time.ParseDuration(r.shutdown); err != nil || c.ShutdownTimeout <= 0 {
-		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", r.shutdown)
-	}
-	c.RedisURL = strings.TrimSpace(r.redisURL)
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("REDIS_URL", "is not a redis:// or rediss:// URL") // the URL may hold a password: not echoed
-		}
-	}
-	duration := func(env, v string, dst *time.Duration, allowZero bool) {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || (d == 0 && !allowZero) {
-			bad(env, "%q is not a positive duration such as 5m", v)
-		}
-		*dst = d
-	}
-	duration("REDIS_TIMEOUT", r.redisTimeout, &c.RedisTimeout, false)
-	duration("CACHE_CONTACT_TTL", r.contactTTL, &c.CacheTTL.Contact, false)
-	duration("CACHE_COMPANY_TTL", r.companyTTL, &c.CacheTTL.Company, false)
-	duration("CACHE_NEGATIVE_TTL", r.negativeTTL, &c.CacheTTL.Negative, false)
-	duration("CACHE_INTERACTION_TTL", r.interactionTTL, &c.CacheTTL.Interactions, false)
-	duration("CACHE_STALE_TTL", r.staleTTL, &c.CacheTTL.Stale, true)
-	boolean("CACHE_LOCAL_ENABLED", r.localCache, &c.CacheLocal.Enabled)
-	duration("CACHE_LOCAL_TTL", r.localTTL, &c.CacheLocal.TTL, false)
-	if n, err := strconv.ParseInt(r.localBytes, 10, 64); err != nil || n < 1<<20 {
-		bad("CACHE_LOCAL_MAX_BYTES", "%q is not a number of bytes of at least 1048576", r.localBytes)
-	} else {
-		c.CacheLocal.MaxBytes = n
-	}
-	duration("LOADER_WAIT", r.loaderWait, &c.LoaderWait, true)
-	duration("LOADER_MIN_WAIT", r.loaderMinWait, &c.LoaderMinWait, true)
-	if c.LoaderMinWait > c.LoaderWait {
-		bad("LOADER_MIN_WAIT", "%s is longer than LOADER_WAIT (%s)", c.LoaderMinWait, c.LoaderWait)
-	}
-	duration("COMPANY_WARMUP_INTERVAL", r.companyWarmup, &c.CompanyWarmup, true)
-	duration("TALKDESK_SEARCH_DELAY", r.talkdeskSearchDelay, &c.TalkdeskSearchDelay, true)
-	duration("TOKEN_REJECT_TTL", r.tokenRejectTTL, &c.TokenRejectTTL, true)
-	if r.publicBaseURL != "" {
-		u, err := url.Parse(r.publicBaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			bad("PUBLIC_BASE_URL", "%q is not an http(s) URL such as https://bridge.example.com", r.publicBaseURL)
-		}
-		c.PublicBaseURL = strings.TrimRight(r.publicBaseURL, "/")
-	}
-	boolean("CACHE_ENABLED", r.cache, &c.CacheEnabled)
-	boolean("LOADERS_ENABLED", r.loaders, &c.LoadersEnabled)
-	count := func(env, v string, dst *int, lo, hi int) {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			bad(env, "%q is not a number from %d to %d", v, lo, hi)
-		}
-		*dst = n
-	}
-	c.CallLogAs, c.CallTicketType = strings.ToLower(strings.TrimSpace(r.callLogAs)), strings.TrimSpace(r.callTicketType)
-	if c.CallLogAs != "note" && c.CallLogAs != "ticket" {
-		bad("CALL_LOG_AS", "%q is not note or ticket", r.callLogAs)
+	if c.IntercomBaseURL == "" {
+		c.IntercomBaseURL, _ = intercom.RegionBaseURL(c.IntercomRegion)
 	}
 	if c.CallLogAs == "ticket" && c.CallTicketType == "" {
-		bad("CALL_TICKET_TYPE", "is required when CALL_LOG_AS=ticket")
+		errs = append(errs, fmt.Errorf("%s: is required when %s=ticket", name("CALL_TICKET_TYPE"), name("CALL_LOG_AS")))
 	}
-	c.APIKeys = r.apiKeys
-	c.ClientSecret = strings.TrimSpace(r.clientSecret)
-	for _, o := range strings.Split(r.corsOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.CORSOrigins = append(c.CORSOrigins, o)
+	if c.PersistedOnly && c.PersistedFile == "" {
+		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if c.LoaderMinWait > c.LoaderWait {
+		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.LoaderMinWait, name("LOADER_WAIT"), c.LoaderWait))
+	}
+	return errs
+}
+
+// Usage is the first line of --help, also given with a flag error.
+const Usage = "Usage: talkdesk-intercom [flags]"
+
+// Load reads the configuration. It returns flag.ErrHelp after printing the
+// usage to out when asked for --help. Any other error says which setting is
+// wrong, by the name it was given under (--flag or $VARIABLE), and nothing is
+// printed: the caller reports the error (on stderr).
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	table := settings(&c)
+	values := make([]string, len(table))
+	fromFlag := map[string]bool{}
+	fs := flag.NewFlagSet("talkdesk-intercom", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for i, s := range table {
+		values[i] = s.def
+		if v := getenv(s.env); v != "" {
+			values[i] = v
+		}
+		fs.Func(s.flag, plain(s.usage), func(v string) error {
+			values[i], fromFlag[s.env] = v, true
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(out, table)
+			return Config{}, err
+		}
+		return Config{}, flagError(err, table)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags such as --addr=:8080)\n%s", fs.Arg(0), usageHint)
+	}
+	flagOf := map[string]string{}
+	for _, s := range table {
+		flagOf[s.env] = s.flag
+	}
+	name := func(env string) string {
+		if fromFlag[env] {
+			return "--" + flagOf[env]
+		}
+		return env
+	}
+	var errs []error
+	for i, s := range table {
+		if err := s.parse(values[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name(s.env), err))
 		}
 	}
-	boolean("MULTI_TENANT", r.multiTenant, &c.MultiTenant)
-	boolean("PLAYGROUND", r.playground, &c.Playground)
-	duration("REQUEST_TIMEOUT", r.requestTimeout, &c.RequestTimeout, false)
-	count("RATE_LIMIT_PER_MINUTE", r.callerRate, &c.CallerRate, 0, 10_000_000)
-	count("MAX_QUERY_DEPTH", r.maxDepth, &c.MaxQueryDepth, 2, 100)
-	count("MAX_QUERY_COMPLEXITY", r.maxComplexity, &c.MaxComplexity, 10, 10_000_000)
-	count("CACHE_LOCAL_MAX_ENTRIES", r.localEntries, &c.CacheLocal.MaxEntries, 100, 100_000_000)
-	count("MAX_QUERY_TOKENS", r.maxTokens, &c.MaxQueryTokens, 100, 1_000_000)
-	count("MAX_QUERY_FIELDS", r.maxFields, &c.MaxQueryFields, 10, 100_000)
-	count("MAX_QUERY_ALIASES", r.maxAliases, &c.MaxQueryAliases, 0, 100_000)
-	count("MAX_QUERY_DIRECTIVES", r.maxDirectives, &c.MaxQueryDirectives, 0, 100_000)
-	count("MAX_QUERY_NESTING", r.maxNesting, &c.MaxQueryNesting, 4, 1000)
-	count("MAX_QUERY_NAME_LENGTH", r.maxNameLength, &c.MaxQueryNameLength, 16, 100_000)
-	count("MAX_VARIABLE_VALUES", r.maxVariableValues, &c.MaxVariableValues, 10, 10_000_000)
-	count("MAX_INTERCOM_CALLS_PER_OPERATION", r.maxIntercomCalls, &c.MaxIntercomCallsPerOperation, 1, 1_000_000)
-	count("MAX_ACTIONS_PER_REQUEST", r.maxActions, &c.MaxActionsPerRequest, 1, 10_000)
-	count("MAX_INTROSPECTION_FIELDS", r.maxIntrospection, &c.MaxIntrospectionFields, 1, 1000)
-	count("MAX_ERRORS", r.maxErrors, &c.MaxErrors, 1, 100_000)
-	boolean("PERSISTED_OPERATIONS_ONLY", r.persistedOnly, &c.PersistedOnly)
-	c.PersistedFile = strings.TrimSpace(r.persistedFile)
-	if c.PersistedOnly && c.PersistedFile == "" {
-		bad("PERSISTED_OPERATIONS_FILE", "is required when PERSISTED_OPERATIONS_ONLY=true")
-	}
-	count("LOADER_MAX_BATCH", r.loaderMaxBatch, &c.LoaderMaxBatch, 1, 1000)
-	count("INTERCOM_RATE_LIMIT", r.intercomRate, &c.IntercomRate, 6, 1_000_000)
-	count("INTERCOM_CALLER_SHARE", r.intercomCallerShare, &c.IntercomCallerShare, 1, 100)
-	count("INTERCOM_INTERACTIVE_RESERVE", r.intercomInteractiveReserve, &c.IntercomInteractiveReserve, 1, 90)
-	count("FETCH_CONCURRENCY", r.fetchConcurrency, &c.FetchConcurrency, 1, 256)
-	count("TALKDESK_PAGE_SIZE", r.talkdeskPageSize, &c.TalkdeskPageSize, 1, 150)
-	count("TALKDESK_MAX_LIST", r.talkdeskMaxList, &c.TalkdeskMaxList, 1, 1000)
-	count("TOKEN_REJECT_MAX", r.tokenRejectMax, &c.TokenRejectMax, 1, 10_000_000)
-	count("NEW_TOKEN_RATE_LIMIT", r.newTokenRate, &c.NewTokenRate, 1, 1_000_000)
-	count("MAX_TENANTS", r.maxTenants, &c.MaxTenants, 1, 1_000_000)
-	count("INTERCOM_MAX_CONNS", r.intercomMaxConns, &c.IntercomMaxConns, 1, 10_000)
+	errs = append(errs, c.crossChecks(name)...)
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {
@@ -388,3 +267,65 @@ func (r raw) validate() (Config, error) {
 	}
 	return c, nil
 }
+
+const usageHint = Usage + " (--help lists every setting)"
+
+// flagError rewrites the flag package's errors to name the flag as written
+// and suggest the nearest one.
+func flagError(err error, table []setting) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		name = strings.TrimLeft(name, "-")
+		if s := suggest(name, table); s != "" {
+			return fmt.Errorf("unknown flag --%s (did you mean --%s?)\n%s", name, s, usageHint)
+		}
+		return fmt.Errorf("unknown flag --%s\n%s", name, usageHint)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Errorf("flag --%s needs a value (--%s=VALUE)\n%s", name, name, usageHint)
+	}
+	return fmt.Errorf("%v\n%s", err, usageHint)
+}
+
+// suggest returns the flag nearest to name: the flag of a variable written as
+// a flag (--INTERCOM_TOKEN), else the closest by edit distance if it is close.
+func suggest(name string, table []setting) string {
+	asFlag := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	best, bestDist := "", len(asFlag)/2+1 // farther than that is not a typo
+	for _, s := range table {
+		if s.flag == asFlag {
+			return s.flag
+		}
+		if d := levenshtein.ComputeDistance(asFlag, s.flag); d < bestDist {
+			best, bestDist = s.flag, d
+		}
+	}
+	return best
+}
+
+func writeUsage(out io.Writer, table []setting) {
+	fmt.Fprintf(out, "%s\n\n", Usage)
+	fmt.Fprintf(out, "Serves the Talkdesk ⇄ Intercom GraphQL API. Each setting is a flag or an environment variable.\n\n")
+	for _, s := range table {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(out, "  --%s, $%s (default %s)\n      %s\n", s.flag, s.env, def, plain(s.usage))
+	}
+}
+
+// Markdown writes the README's configuration table.
+func Markdown(out io.Writer) {
+	fmt.Fprintln(out, "| Variable | Flag | Default | Meaning |")
+	fmt.Fprintln(out, "|---|---|---|---|")
+	for _, s := range settings(new(Config)) {
+		def := "`" + s.def + "`"
+		if s.def == "" {
+			def = cmp.Or(s.unset, "(none)")
+		}
+		fmt.Fprintf(out, "| `%s` | `--%s` | %s | %s |\n", s.env, s.flag, def, s.usage)
+	}
+}
+
+func plain(markdown string) string { return strings.ReplaceAll(markdown, "`", "") }

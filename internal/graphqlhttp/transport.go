@@ -61,7 +61,6 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 
 	ctx := r.Context()
-	out := func(status int, resp *graphql.Response) { write(w, media, status, capErrors(resp, t.MaxErrors)) }
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
@@ -71,7 +70,8 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
-		out(status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), capList(errs, t.MaxErrors)))
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), capList(errs, t.MaxErrors))
+		write(w, media, status, capErrors(resp, t.MaxErrors), false)
 		return
 	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
@@ -82,7 +82,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		return
 	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
-	out(http.StatusOK, handle(ctx))
+	write(w, media, http.StatusOK, capErrors(handle(ctx), t.MaxErrors), true)
 }
 
 // readParams reads the request's query, operation name, variables and
@@ -150,7 +150,8 @@ func decode(b []byte, dst any) error {
 }
 
 // negotiate picks the response media type from an Accept header, honouring
-// q-values. No Accept header means a legacy client: application/json.
+// q-values. No Accept header, or only wildcards, means a legacy client (curl
+// sends */*): application/json, as the specification says it should.
 func negotiate(accept string) (string, bool) {
 	if strings.TrimSpace(accept) == "" {
 		return mediaJSON, true
@@ -174,23 +175,30 @@ func negotiate(accept string) (string, bool) {
 		case mediaJSON:
 			candidate = mediaJSON
 		case "*/*", "application/*":
-			candidate = mediaGraphQLResponse
+			candidate = mediaJSON
 		default:
 			continue
 		}
-		// Prefer the higher q; on a tie, the more specific, newer type.
-		if q > bestQ || (q == bestQ && q > 0 && candidate == mediaGraphQLResponse && mt != "*/*" && mt != "application/*") {
+		// Prefer the higher q; on a tie, the newer type when named.
+		if q > bestQ || (q == bestQ && q > 0 && mt == mediaGraphQLResponse) {
 			best, bestQ = candidate, q
 		}
 	}
 	return best, bestQ > 0
 }
 
-func write(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
+// write answers resp. executed says whether the operation ran: a request
+// error (parse, validation, a malformed request) has no data entry at all,
+// not "data": null, as the GraphQL specification asks.
+func write(w http.ResponseWriter, media string, status int, resp *graphql.Response, executed bool) {
+	var body any = resp
+	if !executed {
+		body = requestError{Errors: resp.Errors, Extensions: resp.Extensions}
+	}
+	b, err := json.Marshal(body)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"` + sources.EInternal + `"}}]}`)
 	}
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
@@ -234,9 +242,43 @@ func capErrors(resp *graphql.Response, max int) *graphql.Response {
 	return resp
 }
 
+// requestError is the answer of a request that never ran: gqlgen's
+// graphql.Response always writes its data entry.
+type requestError struct {
+	Errors     gqlerror.List  `json:"errors"`
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+// writeError answers a request that is not a GraphQL over HTTP request.
+// The specification's statuses decide: a wrong method or a body over the
+// limit has its own code (and status), any other malformed request is
+// BAD_REQUEST whatever the status (406, 415, 400).
 func writeError(w http.ResponseWriter, media string, status int, msg string) {
+	code := sources.EBadRequest
+	switch status {
+	case http.StatusMethodNotAllowed:
+		code = sources.EMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		code = sources.EBodyTooLarge
+	}
 	write(w, media, status, &graphql.Response{Errors: gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": sources.EBadRequest},
-	}}})
+		Extensions: map[string]any{"code": code},
+	}}}, false)
+}
+
+// Refuse answers a GraphQL request that is refused before it reaches the
+// handler (an API key, a rate limit, a caller's Intercom token): a request
+// error in the media type the client accepts, with its code's status.
+func Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	media, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		media = mediaJSON
+	}
+	var coded *sources.Error
+	if errors.As(err, &coded) && coded.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(coded.RetryAfterSeconds))
+	}
+	status := sources.HTTPStatus(sources.ErrorCode(err))
+	write(w, media, status, &graphql.Response{Errors: gqlerror.List{PresentError(r.Context(), err)}}, false)
 }

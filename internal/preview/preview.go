@@ -7,10 +7,12 @@
 package preview
 
 import (
-	"html"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/html"
 )
 
 // Ellipsis ends a preview that was cut.
@@ -19,11 +21,15 @@ const Ellipsis = "…"
 // Text returns a plain-text preview of an HTML fragment, at most max runes
 // long (the ellipsis included); max <= 0 means no limit.
 //
+//   - Markup is read as browsers read it (golang.org/x/net/html's
+//     tokenizer): "a<!-->b" is an empty comment between a and b, a "<" that
+//     does not start a tag ("a < b") is text, and so is a "<" with no ">"
+//     after it.
 //   - Tags are removed. Block-level tags (p, br, div, li, headings, table
 //     cells, ...) separate words; inline tags (a, b, span, ...) do not, so
 //     "<b>Hel</b>lo" reads "Hello". The contents of script, style, head,
-//     template and title elements, and comments, are dropped. A "<" that
-//     does not start a tag ("a < b") is kept as text.
+//     template, noscript and title elements, comments, doctypes and
+//     processing instructions are dropped.
 //   - Entities are decoded (&amp; &lt; &#39; &nbsp; ...); a decoded "&lt;"
 //     is text and stays a "<".
 //   - Runs of white space (including non-breaking spaces) become one space;
@@ -32,12 +38,11 @@ const Ellipsis = "…"
 //     least half of it (else mid-word), trailing punctuation and spaces are
 //     trimmed, and Ellipsis is appended.
 func Text(s string, max int) string {
-	return cut(fold(html.UnescapeString(stripTags(s))), max)
+	return cut(fold(text(s)), max)
 }
 
-// rawTextElements hold text that is not shown (or not markup) and is
-// skipped up to their closing tag.
-var rawTextElements = map[string]bool{"script": true, "style": true, "head": true, "template": true,
+// hiddenElements hold text that is not shown.
+var hiddenElements = map[string]bool{"script": true, "style": true, "head": true, "template": true,
 	"title": true, "noscript": true}
 
 // blockElements separate the words around them.
@@ -51,124 +56,45 @@ var blockElements = map[string]bool{
 	"audio": true, "canvas": true, "option": true, "select": true, "button": true, "input": true,
 }
 
-// stripTags removes markup. Every byte is looked at a bounded number of
-// times: a tag is only scanned for when a ">" is known to follow, and each
-// scan resumes after what it consumed.
-func stripTags(s string) string {
-	lastGT := strings.LastIndexByte(s, '>')
+// text is the decoded text of the fragment, its block tags turned into
+// spaces. The tokenizer reads each byte a bounded number of times.
+func text(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	i := 0
-	for i < len(s) {
-		lt := strings.IndexByte(s[i:], '<')
-		if lt < 0 {
-			b.WriteString(s[i:])
-			break
-		}
-		b.WriteString(s[i : i+lt])
-		i += lt
-		if strings.HasPrefix(s[i:], "<!--") {
-			end := strings.Index(s[i+4:], "-->")
-			if end < 0 {
-				return b.String() // an unterminated comment hides the rest
-			}
-			i += 4 + end + 3
-			continue
-		}
-		if i > lastGT || i+1 >= len(s) || !startsTag(s[i+1]) {
-			// Not markup: "a < b", or a "<" with no ">" after it.
-			b.WriteByte('<')
-			i++
-			continue
-		}
-		if s[i+1] == '!' || s[i+1] == '?' {
-			// <!DOCTYPE ...>, <![CDATA[ ... ]]> (its text is dropped), <?xml ...?>
-			i += strings.IndexByte(s[i:], '>') + 1 // found: i <= lastGT
-			continue
-		}
-		name, closing, end := scanTag(s, i)
-		if end < 0 {
-			return b.String() // an unterminated quoted attribute hides the rest
-		}
-		i = end
-		name = strings.ToLower(name)
-		if blockElements[name] {
-			b.WriteByte(' ')
-		}
-		if rawTextElements[name] && !closing {
-			// Skip to the matching closing tag, or drop the rest.
-			if i = skipRawText(s, i, name); i < 0 {
-				return b.String()
-			}
-			b.WriteByte(' ')
-		}
-	}
-	return b.String()
-}
-
-// startsTag reports whether c, right after "<", opens markup.
-func startsTag(c byte) bool {
-	return c == '/' || c == '!' || c == '?' || (c|0x20 >= 'a' && c|0x20 <= 'z')
-}
-
-// scanTag reads the tag that starts at s[i] == '<'. It returns the element
-// name, whether the tag closes an element, and the index just after its
-// ">", or -1 when a quoted attribute value never ends (quotes may hide ">").
-func scanTag(s string, i int) (name string, closing bool, end int) {
-	j := i + 1
-	if j < len(s) && s[j] == '/' {
-		closing = true
-		j++
-	}
-	start := j
-	for j < len(s) && isNameByte(s[j]) {
-		j++
-	}
-	name = s[start:j]
-	// As in browsers, a quote opens a value only right after "=" (spaces
-	// allowed): in <a href=x'y> it is just a character.
-	var quote, prev byte
-	for ; j < len(s); j++ {
-		c := s[j]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote, prev = 0, c
-			}
-			continue
-		case (c == '"' || c == '\'') && prev == '=':
-			quote = c
-		case c == '>':
-			return name, closing, j + 1
-		}
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
-			prev = c
-		}
-	}
-	return name, closing, -1
-}
-
-func isNameByte(c byte) bool {
-	return c == '-' || c == ':' || c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z'
-}
-
-// skipRawText returns the index just after "</name ...>" at or after i, or
-// -1 if there is none. The search moves forward only.
-func skipRawText(s string, i int, name string) int {
+	z := html.NewTokenizer(strings.NewReader(s))
+	hidden := 0 // depth of hidden elements the tokenizer is in
 	for {
-		k := strings.Index(s[i:], "</")
-		if k < 0 {
-			return -1
-		}
-		i += k + 2
-		if len(s)-i >= len(name) && strings.EqualFold(s[i:i+len(name)], name) &&
-			(len(s) == i+len(name) || !isNameByte(s[i+len(name)])) {
-			gt := strings.IndexByte(s[i:], '>')
-			if gt < 0 {
-				return -1
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			// The input ended. Inside a tag the tokenizer drops what it
+			// read, as browsers do; a "<" with no ">" after it was text.
+			if rest := z.Raw(); z.Err() == io.EOF && len(rest) > 0 && hidden == 0 && !strings.ContainsRune(string(rest), '>') {
+				b.Write(rest)
 			}
-			return i + gt + 1
+			return b.String()
+		case html.TextToken:
+			if hidden == 0 {
+				b.Write(z.Text())
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			raw, _ := z.TagName()
+			name := string(raw) // lower case
+			if blockElements[name] {
+				b.WriteByte(' ')
+			}
+			switch {
+			case name == "body":
+				hidden = 0 // an unclosed head ends where the body starts
+			case !hiddenElements[name] || tt == html.SelfClosingTagToken:
+			case tt == html.StartTagToken:
+				hidden++
+			case hidden > 0:
+				hidden--
+				b.WriteByte(' ')
+			}
 		}
+		// Comments, doctypes and processing instructions are dropped.
 	}
 }
 

@@ -42,6 +42,27 @@ func TestText(t *testing.T) {
 		{"table cells separate", "<table><tr><td>a</td><td>b</td></tr></table>", 0, "a b"},
 		{"list items separate", "<ul><li>one</li><li>two</li></ul>", 0, "one two"},
 		{"code stays", "<p>Error <code>429 Too Many Requests</code></p>", 0, "Error 429 Too Many Requests"},
+		// Markup as browsers read it (the HTML tokenizer's rules).
+		{"empty comment <!-->", "a<!-->b", 0, "ab"},
+		{"empty comment <!--->", "a<!--->b", 0, "ab"},
+		{"comment closed by --!>", "a<!-- x --!>b", 0, "ab"},
+		{"tag inside a comment", "<p>a</p><!-- <script> -->b", 0, "a b"},
+		{"cdata is a bogus comment", "<![CDATA[x]]>y", 0, "y"},
+		{"bogus end tag", "a<//b>c</>d", 0, "acd"},
+		{"close tag of a block", "a</p>b", 0, "a b"},
+		{"name that only starts like script", "a<scriptx>b</scriptx>c", 0, "abc"},
+		{"markup inside script is script", "a<script>document.write('<p>x</p>')</script>b", 0, "a b"},
+		{"title dropped", "<title>Ticket #1</title>Hello", 0, "Hello"},
+		{"whole document", "<!DOCTYPE html><html><head><title>T</title><meta charset=utf-8></head><body><p>Hi</p></body></html>", 0, "Hi"},
+		{"unclosed head ends at body", "<head><title>T</title><body>Hi", 0, "Hi"},
+		{"self-closing script hides nothing", "a<script/>b", 0, "ab"},
+		{"greater-than in a single-quoted attribute", `<a href="x" title='>'>link</a>`, 0, "link"},
+		{"less-than before a digit is text", "1 <3 and 2> 1", 0, "1 <3 and 2> 1"},
+		{"entity of an entity", "&amp;lt;", 0, "&lt;"},
+		{"entity without semicolon", "AT&T &copy 2024", 0, "AT&T © 2024"},
+		{"attributes are not text", `<img alt="cat">photo`, 0, "photo"},
+		{"nul in text", "a\x00b", 0, "ab"},
+		{"upper-case tags", "<P>a</P><DIV>b</DIV>", 0, "a b"},
 
 		{"fits exactly", "12345", 5, "12345"},
 		{"cut at a word boundary", "The quick brown fox jumps", 15, "The quick…"},
@@ -99,6 +120,9 @@ func FuzzText(f *testing.F) {
 		"", "plain", "<p>Hi&nbsp;there,</p><p>Our invoice &amp; address</p>", "a < b", "<a href='x>y'>t</a>",
 		"<script>x</script>y", "<!-- c -->d", "&lt;b&gt;", "<br/><BR>", "\xff\xfe", "<a title=\"", "<!", "<",
 		"çãé ñõü", "word word word word word word word word", "<table><tr><td>a</td></tr></table>",
+		"a<!-->b", "a<!--->b", "a<!-- x --!>b", "<![CDATA[x]]>y", "a<//b>c</>d", "a<scriptx>b", "a<script/>b",
+		"<head><title>T</title><body>Hi", "<title>x", "<textarea><b>x</b></textarea>", "<plaintext><p>x",
+		"1 <3 and 2> 1", "&amp;lt;", "AT&T &copy 2024", "a\x00b<\x00>", "<a b='>'>c", "<a =x>y", "</ script>",
 	}
 	for _, s := range seeds {
 		f.Add(s, 20)

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -83,12 +84,13 @@ var runners = map[string]actionRunner{
 const IdempotencyHeader = "Idempotency-Key"
 
 func (b *Bridge) action() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// An unknown action is an unknown endpoint (404), not the contract's
+	// 400 for an action's own failures.
+	return web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		runner, ok := runners[name]
 		if !ok {
-			writeMessage(w, http.StatusNotFound, "no action named "+sources.Quote(name)+"; the actions are "+strings.Join(actionNames(), ", "))
-			return
+			return sources.Errorf(sources.ENotFound, "no action named %s; the actions are %s", sources.Quote(name), strings.Join(actionNames(), ", "))
 		}
 		b.call(func(ctx context.Context, c *call) (reply, error) {
 			key := idempotencyKey(r.Header.Get(IdempotencyHeader), name, runner.creates, c)
@@ -98,6 +100,7 @@ func (b *Bridge) action() http.Handler {
 			}
 			return reply{status: http.StatusCreated, body: res}, nil
 		}).ServeHTTP(w, r)
+		return nil
 	})
 }
 

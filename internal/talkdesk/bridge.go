@@ -21,6 +21,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/tenants"
+	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 )
@@ -97,10 +98,10 @@ func New(cfg Config) *Bridge {
 	b.mux.Handle("/talkdesk/integration.json", only("GET", http.HandlerFunc(b.integrationDocument)))
 	b.mux.Handle("/talkdesk/actions.json", only("GET", http.HandlerFunc(b.actionsDocument)))
 	b.mux.Handle("/talkdesk/logo.svg", only("GET", http.HandlerFunc(serveLogo)))
-	b.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeMessage(w, http.StatusNotFound, "no such bridge endpoint: "+r.Method+" "+sources.Quote(r.URL.Path)+
-			"; the endpoints are listed in GET /talkdesk/integration.json")
-	})
+	b.mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return sources.Errorf(sources.ENotFound, "no such bridge endpoint: %s %s; the endpoints are listed in GET /talkdesk/integration.json",
+			r.Method, sources.Quote(r.URL.Path))
+	}))
 	return b
 }
 
@@ -108,13 +109,13 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.Serve
 
 // only answers other methods than method with 405 (HEAD is allowed with GET).
 func only(method string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
 			w.Header().Set("Allow", method)
-			writeMessage(w, http.StatusMethodNotAllowed, sources.Quote(r.URL.Path)+" takes "+method)
-			return
+			return sources.Errorf(sources.EMethodNotAllowed, "%s takes %s", sources.Quote(r.URL.Path), method)
 		}
 		h.ServeHTTP(w, r)
+		return nil
 	})
 }
 
@@ -146,22 +147,21 @@ func (b *Bridge) call(h callHandler) http.Handler {
 
 // callWith is call with the tenant found by open.
 func (b *Bridge) callWith(open opener, h callHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return web.HandleWith(present, func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		c, err := b.open(ctx, r, open)
 		if err != nil {
-			writeError(ctx, w, err)
-			return
+			return err
 		}
 		if c.caller != "" {
 			ctx = sources.WithCaller(ctx, c.caller) // the key in the body names the caller, as X-API-Key does
 		}
 		res, err := h(tenants.With(ctx, c.tenant), c)
 		if err != nil {
-			writeError(ctx, w, err)
-			return
+			return err
 		}
 		writeReply(w, res)
+		return nil
 	})
 }
 

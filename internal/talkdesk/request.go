@@ -42,7 +42,7 @@ func decodeEnvelope(r *http.Request) (envelope, error) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return env, &bodyTooLargeError{limit: tooLarge.Limit}
+			return env, sources.Errorf(sources.EBodyTooLarge, "the body is larger than %d bytes", tooLarge.Limit)
 		}
 		return env, badRequest("", "the body could not be read")
 	}

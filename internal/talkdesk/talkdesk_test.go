@@ -155,6 +155,6 @@ func missingRunners() []string {
 
 // status is the HTTP status the bridge answers for err.
 func status(err error) int {
-	code, _ := classify(err)
+	code, _ := present(err)
 	return code
 }

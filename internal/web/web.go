@@ -1,5 +1,6 @@
 // Package web holds the HTTP plumbing every route shares: request ids,
-// structured access logs, panic recovery, body limits and JSON replies.
+// structured access logs, panic recovery, body limits, JSON replies, and the
+// one adapter of handlers that return errors (Handle).
 package web
 
 import (
@@ -7,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -126,8 +128,7 @@ func Recover(next http.Handler) http.Handler {
 					panic(v)
 				}
 				Logger(r.Context()).Error("panic", "panic", v, "stack", string(debug.Stack()))
-				WriteJSON(w, http.StatusInternalServerError, map[string]string{
-					"message": "internal error", "request_id": RequestID(r.Context())})
+				WriteError(w, r, Present, errors.New("panic")) // masked, with the request id
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -13,6 +13,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -75,38 +76,42 @@ type item struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	web.Handle(h.serve).ServeHTTP(w, r)
+}
+
+// serve handles one delivery; its errors are answered by web's adapter.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		web.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use POST"})
-		return
+		return sources.Errorf(sources.EMethodNotAllowed, "use POST")
 	}
 	if h.Secret == "" {
-		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "webhooks are off: set INTERCOM_CLIENT_SECRET"})
-		return
+		return sources.Errorf(sources.EUnavailable, "webhooks are off: set INTERCOM_CLIENT_SECRET")
 	}
 	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		web.WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "the body could not be read"})
-		return
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return sources.Errorf(sources.EBodyTooLarge, "the body is larger than %d bytes", tooLarge.Limit)
+	case err != nil:
+		return sources.Errorf(sources.EBadRequest, "the body could not be read")
 	}
 	if !h.signed(r.Header.Get("X-Hub-Signature"), body) {
-		web.WriteJSON(w, http.StatusUnauthorized, map[string]string{"message": "the X-Hub-Signature does not match the body"})
-		return
+		return sources.Errorf(sources.EUnauthenticated, "the X-Hub-Signature does not match the body")
 	}
 	var n envelope
 	if err := json.Unmarshal(body, &n); err != nil || n.Type != "notification_event" || n.ID == "" {
-		web.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "the body is not an Intercom notification_event"})
-		return
+		return sources.Errorf(sources.EBadRequest, "the body is not an Intercom notification_event")
 	}
 	if h.firstDelivery(n.ID) {
 		if err := h.handle(r.Context(), n); err != nil {
 			h.forget(n.ID) // let Intercom's retry try again
 			web.Logger(r.Context()).Warn("webhook not applied", "topic", n.Topic, "error", err)
-			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the change could not be applied; Intercom will retry"})
-			return
+			return sources.Errorf(sources.EUnavailable, "the change could not be applied; Intercom will retry")
 		}
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // signed checks "sha1=<hex HMAC-SHA1 of body>" in constant time.

@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -143,7 +144,7 @@ func (x *Interactions) call(w *wireCall, contactID string) *sources.Interaction 
 	if id := string(w.AdminID); id != "" && id != "0" {
 		teammate = &sources.Participant{Kind: sources.ParticipantAdmin, ID: id, Name: x.adminName(id)}
 	}
-	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmp(string(w.ContactID), contactID)}
+	customer := &sources.Participant{Kind: sources.ParticipantContact, ID: cmp.Or(string(w.ContactID), contactID)}
 	switch w.Direction {
 	case "outbound":
 		it.Direction, it.Author = sources.DirectionOutbound, teammate

@@ -5,6 +5,7 @@ package intercom
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("intercom: a token is required")
 	}
-	base := strings.TrimRight(cmp(cfg.BaseURL, DefaultBaseURL), "/")
+	base := strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/")
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("intercom: base URL %q is not an http(s) URL", cfg.BaseURL)
@@ -125,8 +126,8 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		token:   cfg.Token,
 		baseURL: base,
-		version: cmp(cfg.Version, DefaultVersion),
-		appURL:  strings.TrimRight(cmp(cfg.AppURL, appURLFor(u.Host)), "/"),
+		version: cmp.Or(cfg.Version, DefaultVersion),
+		appURL:  strings.TrimRight(cmp.Or(cfg.AppURL, appURLFor(u.Host)), "/"),
 		timeout: cfg.Timeout,
 		http:    cfg.HTTPClient,
 		observe: cfg.Observe,
@@ -152,21 +153,15 @@ func New(cfg Config) (*Client, error) {
 		c.http = &http.Client{Transport: t}
 	}
 	c.governor = newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
-	c.breaker = newBreaker(cmpInt(cfg.BreakerThreshold, 5), cmpDuration(cfg.BreakerCooldown, 10*time.Second))
-	c.maxAttempts = cmpInt(cfg.MaxAttempts, 3)
+	// max(…, 0): a negative setting takes the default too.
+	c.breaker = newBreaker(cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
+	c.maxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), 3)
 	c.concurrency = cfg.Concurrency
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency
 	}
 	c.phones.formattedPhoneUnsupported.Store(!versionAtLeast(c.version, 2, 16))
 	return c, nil
-}
-
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // AppURLFor returns the web app that matches an API base URL's region.
@@ -176,20 +171,6 @@ func AppURLFor(baseURL string) string {
 		return appURLFor("")
 	}
 	return appURLFor(u.Host)
-}
-
-func cmpInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func cmpDuration(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 func appURLFor(apiHost string) string {

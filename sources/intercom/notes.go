@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -89,7 +90,7 @@ func (x *Interactions) note(w *wireContactNote, contactID string) *sources.Inter
 		Status:      sources.StatusClosed,
 	}
 	if a := w.Author; a != nil && a.ID != "" {
-		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmp(a.Name, x.adminName(string(a.ID))), Email: a.Email}
+		it.Author = &sources.Participant{Kind: sources.ParticipantAdmin, ID: string(a.ID), Name: cmp.Or(a.Name, x.adminName(string(a.ID))), Email: a.Email}
 		if it.Author.Name != "" {
 			it.Subject = "Note by " + it.Author.Name
 		}

@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 
@@ -61,7 +62,7 @@ func (x *Interactions) ticket(w *wireTicket, contactID string) *sources.Interact
 		it.Subject = w.TicketType.Name
 	}
 	if it.Subject == "" {
-		it.Subject = "Ticket #" + cmp(it.Reference, it.ID)
+		it.Subject = "Ticket #" + cmp.Or(it.Reference, it.ID)
 	}
 	return it
 }

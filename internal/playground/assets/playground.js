@@ -12,7 +12,6 @@
   }
   var config = JSON.parse(document.getElementById('playground-config').textContent);
   var h = React.createElement;
-  var ui = GraphiQL.React; // @graphiql/react, bundled in GraphiQL's UMD build
 
   // GraphiQL keeps its state in localStorage under these keys. It fills the
   // editors of the first tab from "query" and "variables", not from
@@ -27,7 +26,7 @@
   }
 
   // On the next visits GraphiQL reopens the tabs a developer left, not the
-  // examples; this toolbar button brings the examples (including ones added
+  // examples; the header's reset button brings the examples (including ones added
   // since) back. Query history is kept.
   function resetExampleTabs() {
     if (!window.confirm('Close every tab and reopen the example operations?')) {
@@ -42,7 +41,7 @@
   // Two stacked tabs with a circular arrow: "reopen the tabs".
   function examplesIcon() {
     return h('svg', {
-      className: 'graphiql-toolbar-icon', viewBox: '0 0 20 20', height: '1em', fill: 'none',
+      viewBox: '0 0 20 20', fill: 'none',
       stroke: 'currentColor', strokeWidth: 1.5, strokeLinecap: 'round', 'aria-hidden': 'true',
     },
     h('path', { d: 'M3 7V4.5A1.5 1.5 0 0 1 4.5 3H10' }),
@@ -51,10 +50,19 @@
     h('path', { d: 'M13 8.9v1.5h-1.5' }));
   }
 
-  var resetButton = h(ui.ToolbarButton, {
-    label: 'Reset the example tabs',
+  // A button with its words on it (an icon alone in the toolbar said
+  // nothing), in the header beside the tabs it resets. Its text is its
+  // accessible name.
+  var resetButton = h('button', {
+    type: 'button',
+    className: 'graphiql-un-styled playground-reset',
+    title: 'Close every tab and reopen the example operations (query history is kept)',
     onClick: resetExampleTabs,
-  }, examplesIcon());
+  }, examplesIcon(), 'Reset the example tabs');
+
+  var logo = h(GraphiQL.Logo, null, resetButton,
+    h('a', { className: 'graphiql-logo-link', href: 'https://github.com/graphql/graphiql', target: '_blank', rel: 'noreferrer' },
+      'Graph', h('em', null, 'i'), 'QL'));
 
   ReactDOM.createRoot(root).render(h(GraphiQL, {
     fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
@@ -62,6 +70,17 @@
     defaultEditorToolsVisibility: 'variables',
     schemaDescription: true, // the schema's description opens the documentation explorer
     shouldPersistHeaders: false,
-    toolbar: { additionalContent: resetButton },
-  }));
+  }, logo));
+
+  // Long lines wrap rather than run off the editor's edge: the examples'
+  // comments and argument lists are wider than the query pane. GraphiQL
+  // offers no option for it; its CodeMirror 5 editors do, on their elements.
+  function wrapLongLines() {
+    root.querySelectorAll('.CodeMirror').forEach(function (el) {
+      if (el.CodeMirror && !el.CodeMirror.getOption('lineWrapping')) {
+        el.CodeMirror.setOption('lineWrapping', true);
+      }
+    });
+  }
+  new MutationObserver(wrapLongLines).observe(root, { childList: true, subtree: true });
 })();

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -58,8 +59,8 @@ func (w *Workspace) PhoneCall(id string) (PhoneCall, bool) {
 // Now() and UpdatedAt to CreatedAt.
 func (w *Workspace) AddPhoneCall(c PhoneCall) PhoneCall {
 	now := w.now()
-	c.State = cmpOr(c.State, "completed")
-	c.Direction = cmpOr(c.Direction, "inbound")
+	c.State = cmp.Or(c.State, "completed")
+	c.Direction = cmp.Or(c.Direction, "inbound")
 	if c.InitiatedAt.IsZero() {
 		c.InitiatedAt = now
 	}

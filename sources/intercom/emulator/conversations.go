@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"time"
@@ -225,10 +226,10 @@ func (w *Workspace) Conversation(id string) (Conversation, bool) {
 func (w *Workspace) AddConversation(c Conversation) Conversation {
 	c = c.clone()
 	now := w.now()
-	c.State = cmpOr(c.State, "open")
-	c.Priority = cmpOr(c.Priority, "none")
-	c.SourceType = cmpOr(c.SourceType, "conversation")
-	c.DeliveredAs = cmpOr(c.DeliveredAs, "customer_initiated")
+	c.State = cmp.Or(c.State, "open")
+	c.Priority = cmp.Or(c.Priority, "none")
+	c.SourceType = cmp.Or(c.SourceType, "conversation")
+	c.DeliveredAs = cmp.Or(c.DeliveredAs, "customer_initiated")
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now
 	}
@@ -247,13 +248,6 @@ func (w *Workspace) AddConversation(c Conversation) Conversation {
 	}
 	w.conversations.put(&c)
 	return c.clone()
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // ---- JSON bodies ----
