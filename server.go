@@ -253,14 +253,15 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
 	client, err := intercom.New(intercom.Config{
-		Token:       token,
-		BaseURL:     baseURL,
-		Version:     cfg.IntercomVersion,
-		Timeout:     cfg.IntercomTimeout,
-		Concurrency: cfg.FetchConcurrency,
-		Observe:     s.metrics.ObserveUpstream,
-		HTTPClient:  s.upstream,
-		Workspace:   workspace,
+		Token:          token,
+		BaseURL:        baseURL,
+		Version:        cfg.IntercomVersion,
+		Timeout:        cfg.IntercomTimeout,
+		Concurrency:    cfg.FetchConcurrency,
+		CoalesceWindow: cfg.CoalesceWindow,
+		Observe:        s.metrics.ObserveUpstream,
+		HTTPClient:     s.upstream,
+		Workspace:      workspace,
 
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,
@@ -284,8 +285,6 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 			},
 			Metrics: s.metrics,
 			Events:  s.publisher(),
-
-			CoalesceWindow: cfg.CoalesceWindow,
 		})
 		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
@@ -156,5 +159,29 @@ func TestRedisRestartDropsTheInProcessLevel(t *testing.T) {
 	// Redis came back empty; B's memory was dropped: the read goes to Intercom.
 	if got := contactName(t, b, demo.ID); got == original {
 		t.Errorf("after the Redis restart B still serves %q from memory", got)
+	}
+}
+
+// Cold caller lookups of one workspace that ring together share Intercom
+// searches, as many numbers a search as its IN lists hold.
+func TestColdCallerLookupsCoalesce(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "CALLER_LOOKUP_COALESCE_WINDOW", "300ms")
+	before := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts)
+	const callers = 30
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`,
+				map[string]any{"p": fmt.Sprintf("+1202555%04d", 3000+i)}, nil) // unknown numbers
+			if r.Status != http.StatusOK || len(r.Errors) > 0 {
+				t.Errorf("lookup %d: HTTP %d %+v", i, r.Status, r.Errors)
+			}
+		})
+	}
+	wg.Wait()
+	// A search holds 100 spellings; a US number has 13: 7 numbers a search.
+	perSearch := 100 / len(phone.Variants("+12025553000"))
+	if searches, want := env.Intercom.Workspace.Calls(emulator.EndpointSearchContacts)-before, (callers+perSearch-1)/perSearch; searches > want {
+		t.Errorf("%d cold lookups cost %d Intercom searches, want at most %d (%d numbers a search)", callers, searches, want, perSearch)
 	}
 }

@@ -1,6 +1,9 @@
 package sources
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // Who spends a source's call budget, and how urgently: the transports say it
 // where a request enters (through the context, so that it reaches the source
@@ -40,6 +43,13 @@ type callerKey struct{}
 // (a hash of an API key, a client address), never a secret.
 func WithCaller(ctx context.Context, caller string) context.Context {
 	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+// BudgetOwner names who pays for the calls made under ctx, for those that
+// share calls (a cache's fetch, coalesced lookups): only calls of one owner
+// may share one, which may be refused for that owner's budget.
+func BudgetOwner(ctx context.Context) string {
+	return CallerFrom(ctx) + ":" + strconv.Itoa(int(PriorityFrom(ctx)))
 }
 
 // CallerFrom is the caller named by WithCaller, "" when none was.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,14 +56,7 @@ type Config struct {
 	// Events, when set, receives every invalidation, so that every
 	// replica's in-process level drops what it made stale.
 	Events Publisher
-	// CoalesceWindow is how long a cold caller lookup waits for others of
-	// its workspace to share its Intercom search (0: it does not wait).
-	CoalesceWindow time.Duration
 }
-
-// phonesPerSearch is how many numbers concurrent lookups share one search
-// with: Intercom takes at most 15 filters in one OR group.
-const phonesPerSearch = 15
 
 // Publisher publishes changes to every replica (events.Bus).
 type Publisher interface {
@@ -82,7 +74,6 @@ type Source struct {
 	now          func() time.Time
 	flights      *flightGroup
 	events       Publisher
-	phones       *coalescer[[]*sources.Contact]
 
 	validateMu  sync.Mutex
 	validated   *sources.Workspace
@@ -103,8 +94,7 @@ func New(next sources.Source, cfg Config) *Source {
 		cfg.Metrics = metrics.New()
 	}
 	return &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
-		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup(), events: cfg.Events,
-		phones: newCoalescer(cfg.CoalesceWindow, phonesPerSearch, next.ContactsByPhones)}
+		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup(), events: cfg.Events}
 }
 
 // Entity kinds, as they appear in keys and metrics.
@@ -127,16 +117,7 @@ func (c *Source) ContactsByIDs(ctx context.Context, ids []string) (map[string]*s
 }
 
 func (c *Source) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
-	return readThrough(ctx, c, kindPhone, c.ttl.Phone, phones, func(ctx context.Context, missed []string) (map[string][]*sources.Contact, error) {
-		tenant, _ := c.tenant(ctx)
-		return c.phones.do(ctx, tenant+"\x00"+budgetOwner(ctx), missed)
-	})
-}
-
-// budgetOwner names who pays for a fetch (see sources.CallerFrom): only
-// lookups of one owner share a fetch, which may be refused for its budget.
-func budgetOwner(ctx context.Context) string {
-	return sources.CallerFrom(ctx) + ":" + strconv.Itoa(int(sources.PriorityFrom(ctx)))
+	return readThrough(ctx, c, kindPhone, c.ttl.Phone, phones, c.next.ContactsByPhones)
 }
 
 func (c *Source) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
@@ -358,7 +339,7 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 
 	// A fetch spends its owner's Intercom budget and may be refused for it
 	// (its share, or bulk work): only calls with the same owner share one.
-	vals, errs := c.flights.do(ctx, tenant+":"+kind+"\x00"+budgetOwner(ctx), need, func(ctx context.Context, keys []string) (map[string]any, error) {
+	vals, errs := c.flights.do(ctx, tenant+":"+kind+"\x00"+sources.BudgetOwner(ctx), need, func(ctx context.Context, keys []string) (map[string]any, error) {
 		found, err := fetch(ctx, keys)
 		if err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -81,6 +82,9 @@ type Config struct {
 	// Concurrency bounds parallel reads of objects Intercom cannot read in
 	// batches (companies). Default 8.
 	Concurrency int
+	// CoalesceWindow is how long a cold caller lookup waits for the
+	// lookups of other requests to share its search (0: not at all).
+	CoalesceWindow time.Duration
 	// Observe, when set, is told about every upstream call: the endpoint
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
@@ -105,6 +109,8 @@ type Client struct {
 	phones  phoneSearch
 
 	concurrency int
+	// phoneLookups gathers concurrent caller lookups into shared searches.
+	phoneLookups *coalesce.Coalescer[[]*sources.Contact]
 
 	governor    *governor
 	breaker     *breaker
@@ -157,6 +163,7 @@ func New(cfg Config) (*Client, error) {
 	c.breaker = newBreaker(cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
 	c.maxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), 3)
 	c.concurrency = cfg.Concurrency
+	c.phoneLookups = coalesce.New(cfg.CoalesceWindow, maxINValues, phoneWeight, c.searchPhoneGroups)
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency
 	}

@@ -126,8 +126,20 @@ type phoneSearch struct {
 // formatted_phone is Intercom's E.164 index (API 2.16+); the spellings find
 // contacts whose phone was stored before Intercom normalised phones. One
 // search, not two in a row, because a caller is waiting on the line.
-// phones must be E.164; keys of the result are those numbers.
+// phones must be E.164; keys of the result are those numbers. Lookups of
+// concurrent requests (of one budget owner) that arrive within the
+// coalescing window share searches: a ring storm costs one search per
+// search's worth of numbers, not one per caller.
 func (c *Client) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+	return c.phoneLookups.Do(ctx, sources.BudgetOwner(ctx), sources.UniqueIDs(phones))
+}
+
+// phoneWeight is how many of a search's IN values a number takes: its
+// spellings.
+func phoneWeight(e164 string) int { return max(1, len(phone.Variants(e164))) }
+
+// searchPhoneGroups searches numbers, a search per group of spellings.
+func (c *Client) searchPhoneGroups(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
 	out := map[string][]*sources.Contact{}
 	for _, group := range variantGroups(sources.UniqueIDs(phones)) {
 		found, err := c.searchPhones(ctx, group)

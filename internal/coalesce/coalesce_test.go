@@ -1,0 +1,70 @@
+package coalesce
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Concurrent lookups share fetches of at most max keys, within one group
+// only: one workspace's numbers never ride in another's search.
+func TestCoalescerSharesFetchesWithinAGroupOnly(t *testing.T) {
+	var mu sync.Mutex
+	var fetches [][]string
+	c := New(time.Second, 15, nil, func(_ context.Context, keys []string) (map[string]string, error) {
+		mu.Lock()
+		fetches = append(fetches, slices.Clone(keys))
+		mu.Unlock()
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "found " + k
+		}
+		return out, nil
+	})
+	var wg sync.WaitGroup
+	for _, ws := range []string{"ws1", "ws2"} {
+		for i := range 20 {
+			wg.Go(func() {
+				key := fmt.Sprintf("%s-%d", ws, i)
+				got, err := c.Do(context.Background(), ws, []string{key})
+				if err != nil || got[key] != "found "+key {
+					t.Errorf("%s: %v, %v", key, got, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	// 20 keys a group: one full fetch of 15 and one of the other 5, twice.
+	if len(fetches) != 4 {
+		t.Errorf("%d fetches, want 4: %v", len(fetches), fetches)
+	}
+	for _, f := range fetches {
+		if len(f) > 15 {
+			t.Errorf("a fetch of %d keys, want at most 15", len(f))
+		}
+		for _, k := range f {
+			if !strings.HasPrefix(k, f[0][:3]) {
+				t.Errorf("a fetch mixes groups: %v", f)
+			}
+		}
+	}
+}
+
+// A lone lookup is fetched when the window ends, not later.
+func TestCoalescerWaitsAtMostTheWindow(t *testing.T) {
+	c := New(20*time.Millisecond, 15, nil, func(_ context.Context, keys []string) (map[string]int, error) {
+		return map[string]int{keys[0]: 1}, nil
+	})
+	start := time.Now()
+	got, err := c.Do(context.Background(), "ws", []string{"a"})
+	if err != nil || got["a"] != 1 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("a lone lookup waited %s", waited)
+	}
+}
