@@ -113,7 +113,7 @@ func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[st
 		"RATE_LIMIT_PER_MINUTE": "0", "INTERCOM_CALLER_SHARE": "100",
 		"LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT": "5s",
 	}
-	for _, k := range []string{"LOADER_WAIT", "LOADER_MAX_BATCH", "FETCH_CONCURRENCY"} {
+	for _, k := range []string{"LOADER_WAIT", "LOADER_MIN_WAIT", "LOADER_MAX_BATCH", "FETCH_CONCURRENCY", "CALLER_LOOKUP_COALESCE_WINDOW"} {
 		if v := b.getenv(k); v != "" {
 			settings[k] = v
 		}
@@ -287,17 +287,25 @@ var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1
 
 // query sends one GraphQL request and fails on any error in the answer.
 func (in *instance) query(q string, vars map[string]any) error {
+	_, err := in.queryData(q, vars)
+	return err
+}
+
+// queryData is query that returns the answer's data.
+func (in *instance) queryData(q string, vars map[string]any) (json.RawMessage, error) {
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	resp, err := benchClient.Post(in.url+"/graphql", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
-		return fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, b)
+		return nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, b)
 	}
-	return nil
+	var out struct{ Data json.RawMessage }
+	err = json.Unmarshal(b, &out)
+	return out.Data, err
 }
 
 // abusiveRequest sends one request of the abuse corpus and returns the code

@@ -49,13 +49,15 @@ type options struct {
 	w2Warm    int
 	w3        int
 	w3Numbers int
+	w4        int
 	w5        int
+	coherence int
 	workloads []string
 	paths     []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w5"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "coherence"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -73,6 +75,8 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w2Warm, "w2-warm", 50, "warm W2 dashboard queries")
 	fs.IntVar(&o.w3, "w3", 1000, "W3 unknown-caller lookups")
 	fs.IntVar(&o.w3Numbers, "w3-numbers", 50, "distinct unknown numbers among the W3 lookups")
+	fs.IntVar(&o.w4, "w4", 500, "distinct unknown numbers of the W4 ring storm (100 callers at once)")
+	fs.IntVar(&o.coherence, "coherence", 20, "changes made on one instance and read on another (coherence row)")
 	fs.IntVar(&o.w5, "w5", 1000, "W1 lookups measured alone and again while the abuse corpus is sent (W5)")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")

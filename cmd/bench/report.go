@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/phone"
 )
 
 func printRows(w io.Writer, rows []row) {
@@ -49,6 +51,14 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 	w2warm := find("W2 dashboard (50 contacts), warm", "real")
 	w2naive := find("W2 dashboard (50 contacts), cold", "naive")
 	w3 := find("W3 unknown callers", "real")
+	w1cold := find("W1 caller lookup, c=1, cold", "real")
+	w1warm32 := find("W1 caller lookup, c=32, warm", "real")
+	floor32 := find("floor: "+floorQuery+", c=32", "real")
+	w1redis := find("W1 caller lookup, c=1, Redis only, warm", "real")
+	w4 := find(w4Storm, "real")
+	coh := find(coherence, "real")
+	// A search holds 100 spellings of numbers; a US number has 13.
+	perSearch := 100 / len(phone.Variants("+12025560000"))
 	checks := []struct {
 		name string
 		ok   bool
@@ -65,6 +75,17 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 			fmt.Sprintf("%d upstream, %.2f round trips and %.2f loader batches per query", w2warm.upstreamTotal, w2warm.redisPerReq, w2warm.batchesPerReq)},
 		{"W3: at most 1 upstream call per distinct unknown number", w3.upstreamTotal <= b.opts.w3Numbers,
 			fmt.Sprintf("%d calls for %d lookups of %d numbers", w3.upstreamTotal, w3.requests, b.opts.w3Numbers)},
+		{"warm W1, in-process hit: p50 ≤ 0.5 ms at c=1, and req/s at c=32 at least half the floor's", w1warm.p50 <= 500*time.Microsecond && w1warm32.rps >= floor32.rps/2,
+			fmt.Sprintf("p50 %s; %.0f req/s against the floor's %.0f", w1warm.p50.Round(10*time.Microsecond), w1warm32.rps, floor32.rps)},
+		{"warm W1, Redis hit only: p50 ≤ 1.5 ms at c=1", w1redis.p50 <= 1500*time.Microsecond,
+			fmt.Sprintf("p50 %s", w1redis.p50.Round(10*time.Microsecond))},
+		{"warm W2: p50 ≤ 5 ms", w2warm.p50 <= 5*time.Millisecond, fmt.Sprintf("p50 %s", w2warm.p50.Round(100*time.Microsecond))},
+		{fmt.Sprintf("W4: at most one search per %d numbers (100 spellings a search) and one per wave of 100 callers, p99 within 2× a single cold lookup", perSearch),
+			w4.requests == 0 || (w4.upstreamTotal <= (w4.requests+perSearch-1)/perSearch+(w4.requests+99)/100 && w4.p99 <= 2*w1cold.p50),
+			fmt.Sprintf("%d searches for %d numbers; p50 %s, p99 %s against a cold lookup's %s", w4.upstreamTotal, w4.requests,
+				w4.p50.Round(time.Millisecond), w4.p99.Round(time.Millisecond), w1cold.p50.Round(time.Millisecond))},
+		{"coherence: a change on one instance is served by another within 1 s", coh.requests == 0 || coh.p99 <= time.Second,
+			fmt.Sprintf("p50 %s, max %s over %d changes", coh.p50.Round(10*time.Microsecond), coh.p99.Round(10*time.Microsecond), coh.requests)},
 	}
 	if w5 := find(w5With, "real"); w5.requests > 0 {
 		// The corpus is refused, but reading and refusing 200 KB documents

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,16 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 				return nil, err
 			}
 		}
+		if runs("w4") {
+			if err := b.runRingStorm(ctx, path, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("coherence") && path == "real" {
+			if err := b.runCoherence(ctx, add); err != nil {
+				return nil, err
+			}
+		}
 		if runs("w5") && path == "real" {
 			if err := b.runAbuse(ctx, add); err != nil {
 				return nil, err
@@ -143,21 +154,27 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 }
 
 // runCallerLookups measures W1 cold then warm, and the floor on the same
-// server.
+// server; on the real path also warm with Redis hits only (the in-process
+// level off).
 func (b *bench) runCallerLookups(ctx context.Context, path string, conc, n int, runs func(string) bool, add func(row, error) error) error {
 	f, err := b.startFleet(ctx, 1, path, nil)
 	if err != nil {
 		return err
 	}
 	defer f.close()
+	name := fmt.Sprintf("W1 caller lookup, c=%d", conc)
 	if runs("w1") {
-		phones := seededPhones(f.em.Workspace, n)
-		lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
-		name := fmt.Sprintf("W1 caller lookup, c=%d", conc)
-		if err := add(f.measure(name+", cold", path, len(phones), conc, lookup)); err != nil {
+		if err := b.coldThenWarm(f, name, path, conc, n, add); err != nil {
 			return err
 		}
-		if err := add(f.measure(name+", warm", path, len(phones), conc, lookup)); err != nil {
+	}
+	if runs("w1") && path == "real" {
+		redisOnly, err := b.startFleet(ctx, 1, path, map[string]string{"CACHE_LOCAL_ENABLED": "false"})
+		if err != nil {
+			return err
+		}
+		defer redisOnly.close()
+		if err := b.coldThenWarm(redisOnly, name+", Redis only", path, conc, n, add); err != nil {
 			return err
 		}
 	}
@@ -167,6 +184,82 @@ func (b *bench) runCallerLookups(ctx context.Context, path string, conc, n int, 
 		}))
 	}
 	return nil
+}
+
+// coldThenWarm looks up n seeded callers on f, then again.
+func (b *bench) coldThenWarm(f *fleet, name, path string, conc, n int, add func(row, error) error) error {
+	phones := seededPhones(f.em.Workspace, n)
+	lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
+	if err := add(f.measure(name+", cold", path, len(phones), conc, lookup)); err != nil {
+		return err
+	}
+	return add(f.measure(name+", warm", path, len(phones), conc, lookup))
+}
+
+const (
+	w4Storm   = "W4 ring storm: 500 unknown numbers, c=100"
+	coherence = "coherence: change on A, read on B (ms until B serves it)"
+)
+
+// runRingStorm measures W4: many distinct callers, unknown to the cache,
+// ringing at once (a campaign, the morning peak).
+func (b *bench) runRingStorm(ctx context.Context, path string, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 1, path, nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	numbers := make([]string, b.opts.w4)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("+1202556%04d", i) // not in the seed
+	}
+	return add(f.measure(w4Storm, path, len(numbers), 100, func(i int) error {
+		return f.instance(i).query(callerQuery, map[string]any{"p": numbers[i]})
+	}))
+}
+
+// runCoherence measures how long after a change acknowledged by instance A
+// instance B, which held the old value in process, serves the new one.
+func (b *bench) runCoherence(ctx context.Context, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 2, "real", nil)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	a, bb := f.instance(0), f.instance(1)
+	contacts := f.em.Workspace.Contacts()
+	const read = `query($id: ID!) { contact(id: $id) { name } }`
+	const change = `mutation($id: ID!, $name: String!) { updateContact(input: {id: $id, name: $name}) { contact { name } } }`
+	n := b.opts.coherence
+	delays := make([]time.Duration, n)
+	for i := range n {
+		id := contacts[i%len(contacts)].ID
+		for range 2 { // B holds it in process
+			if _, err := bb.queryData(read, map[string]any{"id": id}); err != nil {
+				return err
+			}
+		}
+		name := fmt.Sprintf("Renamed %d", i)
+		if err := a.query(change, map[string]any{"id": id, "name": name}); err != nil {
+			return err
+		}
+		acked := time.Now()
+		for {
+			data, err := bb.queryData(read, map[string]any{"id": id})
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(data), name) {
+				delays[i] = time.Since(acked)
+				break
+			}
+			if time.Since(acked) > 10*time.Second {
+				return fmt.Errorf("coherence: B still serves the old name of %s 10 s after the change", id)
+			}
+		}
+	}
+	slices.Sort(delays)
+	return add(row{workload: coherence, path: "real", requests: n, p50: delays[n/2], p99: delays[n-1]}, nil)
 }
 
 // runUnknownCallers measures W3: a few unknown numbers looked up over and

@@ -146,7 +146,7 @@ func settings(c *Config) []setting {
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.CacheLocal.TTL)},
 		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.CoalesceWindow)},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.LoaderWait)},
-		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "200us", usage: "the shortest a dataloader collects keys before one batched fetch", parse: duration(&c.LoaderMinWait)},
+		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.LoaderMinWait)},
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", parse: count(&c.LoaderMaxBatch, 1, 1000)},
 		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: one source call per field)", parse: boolean(&c.LoadersEnabled)},
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", parse: count(&c.FetchConcurrency, 1, 256)},
