@@ -28,7 +28,7 @@ func pageSize(field string, n *int, def, most int) (int, error) {
 }
 
 // normalizePhone turns a caller's number into E.164 or explains why not.
-func normalizePhone(raw string, defaultCountry *string) (string, error) {
+func normalizePhone(phones *phone.Normalizer, raw string, defaultCountry *string) (string, error) {
 	country := ""
 	if defaultCountry != nil {
 		country = strings.TrimSpace(*defaultCountry)
@@ -36,7 +36,7 @@ func normalizePhone(raw string, defaultCountry *string) (string, error) {
 			return "", sources.InputError("defaultCountry", "defaultCountry %s is not an ISO 3166-1 alpha-2 country code such as US or GB", sources.Quote(country))
 		}
 	}
-	e164, err := phone.Normalize(raw, country)
+	e164, err := phones.Normalize(raw, country)
 	if err != nil {
 		return "", sources.InputError("phone", "phone: %v", err)
 	}

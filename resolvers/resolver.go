@@ -4,6 +4,7 @@ package resolvers
 
 import (
 	"context"
+	"github.com/talkdesk-intercom/api/internal/phone"
 
 	"github.com/talkdesk-intercom/api/internal/tenants"
 )
@@ -15,6 +16,9 @@ import (
 // (searches, lists) and its Actions the mutations.
 type Resolver struct {
 	Default *tenants.Tenant
+	// Phones normalises caller numbers (remembering recent ones); nil
+	// normalises without remembering.
+	Phones *phone.Normalizer
 }
 
 func (r *Resolver) tenant(ctx context.Context) *tenants.Tenant {

@@ -125,7 +125,7 @@ func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput
 
 // ContactsByPhone is the resolver for the contactsByPhone field.
 func (r *queryResolver) ContactsByPhone(ctx context.Context, phone string, defaultCountry *string) ([]*model.Contact, error) {
-	e164, err := normalizePhone(phone, defaultCountry)
+	e164, err := normalizePhone(r.Phones, phone, defaultCountry)
 	if err != nil {
 		return nil, err
 	}

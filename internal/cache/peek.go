@@ -18,19 +18,37 @@ type localReader interface {
 	MGetLocal(keys []string) [][]byte
 }
 
+// decodedReader is a store that also keeps what it holds in process
+// decoded, so that a hit costs no decoding.
+type decodedReader interface {
+	PeekDecoded(key string, decode func([]byte) (any, bool)) (any, bool)
+}
+
 // peek answers one key of kind from memory: answered is false when the
 // entry is not in process or not fresh; found is false for a negative entry.
 func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, answered bool) {
-	local, ok := c.store.(localReader)
-	if !ok {
-		return v, false, false
-	}
 	tenant, err := c.tenant(ctx)
 	if err != nil {
 		return v, false, false
 	}
-	e, ok := decode[V](local.MGetLocal([]string{Key(tenant, kind, id)})[0])
-	if !ok || c.now().UnixMilli() >= e.FreshUntil {
+	key := Key(tenant, kind, id)
+	var e entry[V]
+	switch store := c.store.(type) {
+	case decodedReader:
+		d, ok := store.PeekDecoded(key, func(b []byte) (any, bool) { return decode[V](b) })
+		if !ok {
+			return v, false, false
+		}
+		e = d.(entry[V])
+	case localReader:
+		var ok bool
+		if e, ok = decode[V](store.MGetLocal([]string{key})[0]); !ok {
+			return v, false, false
+		}
+	default:
+		return v, false, false
+	}
+	if c.now().UnixMilli() >= e.FreshUntil {
 		return v, false, false
 	}
 	if e.Negative {

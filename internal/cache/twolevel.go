@@ -22,7 +22,7 @@ import (
 // is broken the in-process level is bypassed, and it is emptied when the
 // stream is whole again: it is never trusted blind.
 type TwoLevel struct {
-	local  *otter.Cache[string, []byte]
+	local  *otter.Cache[string, *localValue]
 	shared Store
 	ttl    time.Duration
 	// trusted is false while the event stream is broken.
@@ -31,6 +31,14 @@ type TwoLevel struct {
 	// invalidation overtook does not fill the local level.
 	epoch   atomic.Uint64
 	metrics *metrics.Metrics
+}
+
+// localValue is an entry held in process: its bytes, and once a reader has
+// decoded them, the decoded value, shared by every later reader (values
+// read from the cache are never modified).
+type localValue struct {
+	raw     []byte
+	decoded atomic.Pointer[any]
 }
 
 // LocalConfig bounds the in-process level.
@@ -53,10 +61,10 @@ func NewTwoLevel(shared Store, cfg LocalConfig, m *metrics.Metrics) *TwoLevel {
 	// One weigher bounds both: every entry weighs at least the average an
 	// entry may weigh, so MaxBytes of weight is at most MaxEntries entries.
 	floor := uint32(max(1, cfg.MaxBytes/int64(max(1, cfg.MaxEntries))))
-	local := otter.Must(&otter.Options[string, []byte]{
+	local := otter.Must(&otter.Options[string, *localValue]{
 		MaximumWeight:    uint64(cfg.MaxBytes),
-		Weigher:          func(k string, v []byte) uint32 { return max(floor, uint32(min(len(k)+len(v), 1<<31))) },
-		ExpiryCalculator: otter.ExpiryWriting[string, []byte](cfg.TTL),
+		Weigher:          func(k string, v *localValue) uint32 { return max(floor, uint32(min(len(k)+len(v.raw), 1<<31))) },
+		ExpiryCalculator: otter.ExpiryWriting[string, *localValue](cfg.TTL),
 	})
 	return &TwoLevel{local: local, shared: shared, ttl: cfg.TTL, metrics: m}
 }
@@ -71,12 +79,34 @@ func (t *TwoLevel) MGetLocal(keys []string) [][]byte {
 	hits := 0
 	for i, k := range keys {
 		if v, ok := t.local.GetIfPresent(k); ok {
-			out[i] = v
+			out[i] = v.raw
 			hits++
 		}
 	}
 	t.metrics.CacheLevel.WithLabelValues("local").Add(float64(hits))
 	return out
+}
+
+// PeekDecoded is the value of key held in process, decoded by decode the
+// first time it is asked for (nil, false when not held or not trusted).
+func (t *TwoLevel) PeekDecoded(key string, decode func([]byte) (any, bool)) (any, bool) {
+	if !t.trusted.Load() {
+		return nil, false
+	}
+	v, ok := t.local.GetIfPresent(key)
+	if !ok {
+		return nil, false
+	}
+	t.metrics.CacheLevel.WithLabelValues("local").Inc()
+	if d := v.decoded.Load(); d != nil {
+		return *d, true
+	}
+	d, ok := decode(v.raw)
+	if !ok {
+		return nil, false
+	}
+	v.decoded.Store(&d)
+	return d, true
 }
 
 func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
@@ -101,7 +131,7 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 	for j, v := range vals {
 		out[at[j]] = v
 		if v != nil && fill {
-			t.local.Set(missing[j], v)
+			t.local.Set(missing[j], &localValue{raw: v})
 		}
 	}
 	return out, nil
@@ -110,7 +140,7 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 func (t *TwoLevel) MSet(ctx context.Context, items []Item) error {
 	if t.trusted.Load() {
 		for _, it := range items {
-			t.local.Set(it.Key, it.Value)
+			t.local.Set(it.Key, &localValue{raw: it.Value})
 		}
 	}
 	return t.shared.MSet(ctx, items)
