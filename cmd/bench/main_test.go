@@ -18,7 +18,7 @@ import (
 // targets, which makes the command exit non-zero but is no test failure.
 func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
-	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w5", "20",
+	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -32,14 +32,14 @@ func TestBenchmarkRuns(t *testing.T) {
 			"W1 caller lookup, c=1, cold", "W1 caller lookup, c=1, warm",
 			"W1 caller lookup, c=32, cold", "W1 caller lookup, c=32, warm",
 			"W2 dashboard (50 contacts), cold", "W2 dashboard (50 contacts), warm",
-			"W3 unknown callers",
+			"W3 unknown callers", w4Storm,
 		} {
 			if cells(table, workload, path) == nil {
 				t.Errorf("no row %q on the %s path:\n%s", workload, path, table)
 			}
 		}
 	}
-	for _, workload := range []string{w5Alone, w5With} {
+	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm"} {
 		if cells(table, workload, "real") == nil {
 			t.Errorf("no row %q:\n%s", workload, table)
 		}
@@ -48,9 +48,9 @@ func TestBenchmarkRuns(t *testing.T) {
 		t.Errorf("no checks:\n%s", table)
 	}
 	// The counters come from the servers' /metrics: a warm lookup on the
-	// real path reads Redis in one batch, so both columns count something
-	// unless a metric was renamed.
-	if c := cells(table, "W1 caller lookup, c=1, warm", "real"); c != nil {
+	// real path with the in-process level off reads Redis in one batch, so
+	// both columns count something unless a metric was renamed.
+	if c := cells(table, "W1 caller lookup, c=1, Redis only, warm", "real"); c != nil {
 		for _, col := range []int{colRedis, colBatches} {
 			if v, err := strconv.ParseFloat(c[col], 64); err != nil || v == 0 {
 				t.Errorf("warm W1 on the real path: column %d is %q, want a count above zero", col, c[col])
@@ -81,8 +81,8 @@ func cells(table, workload, path string) []string {
 
 func TestUnknownWorkload(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"-workloads", "w1,w4"}, func(string) string { return "" }, io.Discard, &stderr)
-	if err == nil || !strings.Contains(stderr.String(), `unknown "w4"`) {
+	err := run(context.Background(), []string{"-workloads", "w1,w9"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), `unknown "w9"`) {
 		t.Fatalf("got %v and %q, want an unknown workload on stderr", err, stderr.String())
 	}
 }
