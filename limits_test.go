@@ -177,6 +177,15 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	if r := do(t, req, nil); r.Status != 200 || r.code() != "" {
 		t.Errorf("GET with the hash: HTTP %d, %+v", r.Status, r.Errors)
 	}
+	// A document refused (too large, invalid) is not kept.
+	refused := "{ workspace { " + strings.Repeat("id ", 600) + "} }"
+	refusedExt := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha256Hex(refused)}}
+	if r, _ = env.postJSON(t, map[string]any{"query": refused, "extensions": refusedExt}); r.code() != "QUERY_TOO_LARGE" {
+		t.Errorf("registering a refused document: code %q", r.code())
+	}
+	if r, _ = env.postJSON(t, map[string]any{"extensions": refusedExt}); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Errorf("a refused document was kept: code %q", r.code())
+	}
 	// Another replica on the same Redis knows the registration.
 	other := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", redisURL)
 	if r, _ := other.postJSON(t, map[string]any{"extensions": ext}); r.code() != "" {

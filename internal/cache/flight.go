@@ -30,7 +30,8 @@ type flight struct {
 
 // flightBatch is one fetch and how many callers still wait for it.
 type flightBatch struct {
-	waiters int // guarded by flightGroup.mu
+	waiters int      // guarded by flightGroup.mu
+	keys    []string // the group's keys of its flights
 	cancel  context.CancelFunc
 }
 
@@ -60,23 +61,30 @@ func (g *flightGroup) do(ctx context.Context, namespace string, keys []string,
 		g.calls[fk] = f
 		joined[k] = f
 		batch.waiters++
+		batch.keys = append(batch.keys, fk)
 		mine = append(mine, k)
 	}
 	g.mu.Unlock()
 
 	if len(mine) > 0 {
+		owned := make(map[string]*flight, len(mine))
+		for _, k := range mine {
+			owned[k] = joined[k]
+		}
 		go func() {
 			defer batch.cancel()
 			res, err := g.run(fetchCtx, mine, fetch)
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			for _, k := range mine {
-				f := g.calls[namespace+"\x00"+k]
+				f := owned[k]
 				f.val, f.found = res[k]
 				if !f.found {
 					f.err = err
 				}
-				delete(g.calls, namespace+"\x00"+k)
+				if fk := namespace + "\x00" + k; g.calls[fk] == f {
+					delete(g.calls, fk)
+				}
 				close(f.done)
 			}
 		}()
@@ -108,7 +116,14 @@ func (g *flightGroup) leave(f *flight) {
 	defer g.mu.Unlock()
 	f.batch.waiters--
 	if f.batch.waiters == 0 {
+		// Nobody waits: the fetch stops, and a caller arriving now starts
+		// a fetch of its own rather than join one being cancelled.
 		f.batch.cancel()
+		for _, fk := range f.batch.keys {
+			if g.calls[fk] != nil && g.calls[fk].batch == f.batch {
+				delete(g.calls, fk)
+			}
+		}
 	}
 }
 

@@ -58,6 +58,23 @@ type Config struct {
 	Events Publisher
 }
 
+// epocher is a store that counts the invalidations it has heard of (from
+// any replica).
+type epocher interface{ Epoch() uint64 }
+
+// epoch is the store's count of invalidations, 0 for a store that cannot
+// hear other replicas' (one process is its own truth: its own Del is
+// ordered with its own writes by the flight group).
+func (c *Source) epoch() uint64 {
+	if e, ok := c.store.(epocher); ok {
+		return e.Epoch()
+	}
+	return 0
+}
+
+// invalidateTimeout bounds an invalidation (a Redis DEL and a PUBLISH).
+const invalidateTimeout = 2 * time.Second
+
 // Publisher publishes changes to every replica (events.Bus).
 type Publisher interface {
 	Publish(ctx context.Context, ev events.Event) error
@@ -238,6 +255,10 @@ func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration
 // ch.ContactIDs and the caller and email lookups of ch.Phones and ch.Emails
 // (after an action or a webhook changed them).
 func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
+	// The change happened: its invalidation must not fail because the
+	// client that made it hung up, or the webhook's deadline passed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
+	defer cancel()
 	tenant, err := c.tenant(ctx)
 	if err != nil {
 		return nil
@@ -340,11 +361,16 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	// A fetch spends its owner's Intercom budget and may be refused for it
 	// (its share, or bulk work): only calls with the same owner share one.
 	vals, errs := c.flights.do(ctx, tenant+":"+kind+"\x00"+sources.BudgetOwner(ctx), need, func(ctx context.Context, keys []string) (map[string]any, error) {
+		epoch := c.epoch()
 		found, err := fetch(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
-		writeBack(ctx, c, tenant, kind, ttl, keys, found)
+		if c.epoch() == epoch {
+			// An invalidation that overtook the fetch may have dropped
+			// what it read: then it is answered, not kept.
+			writeBack(ctx, c, tenant, kind, ttl, keys, found)
+		}
 		res := make(map[string]any, len(found))
 		for k, v := range found {
 			res[k] = v

@@ -24,7 +24,6 @@ import (
 type TwoLevel struct {
 	local  *otter.Cache[string, *localValue]
 	shared Store
-	ttl    time.Duration
 	// trusted is false while the event stream is broken.
 	trusted atomic.Bool
 	// epoch counts invalidations: a read from the shared store that an
@@ -66,7 +65,7 @@ func NewTwoLevel(shared Store, cfg LocalConfig, m *metrics.Metrics) *TwoLevel {
 		Weigher:          func(k string, v *localValue) uint32 { return max(floor, uint32(min(len(k)+len(v.raw), 1<<31))) },
 		ExpiryCalculator: otter.ExpiryWriting[string, *localValue](cfg.TTL),
 	})
-	return &TwoLevel{local: local, shared: shared, ttl: cfg.TTL, metrics: m}
+	return &TwoLevel{local: local, shared: shared, metrics: m}
 }
 
 // MGetLocal answers keys from the in-process level alone, without any I/O:
@@ -125,7 +124,8 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 	epoch := t.epoch.Load()
 	vals, err := t.shared.MGet(ctx, missing)
 	if err != nil {
-		return out, err
+		// What the process holds still answers: the rest are misses.
+		return out, nil
 	}
 	fill := t.trusted.Load() && t.epoch.Load() == epoch
 	for j, v := range vals {
@@ -154,6 +154,10 @@ func (t *TwoLevel) Del(ctx context.Context, keys []string) error {
 }
 
 func (t *TwoLevel) Ping(ctx context.Context) error { return t.shared.Ping(ctx) }
+
+// Epoch counts the invalidations this replica has heard of: a fetch that an
+// invalidation overtook must not write back what it read.
+func (t *TwoLevel) Epoch() uint64 { return t.epoch.Load() }
 
 // Event drops the keys another replica (or this one) invalidated.
 func (t *TwoLevel) Event(ev events.Event) {

@@ -26,13 +26,15 @@ type Coalescer[V any] struct {
 
 // gathering is one group's keys on their way to one fetch.
 type gathering[V any] struct {
-	keys   []string
-	weight int
-	ctx    context.Context // the first lookup's, detached: the fetch serves everyone
-	timer  *time.Timer
-	done   chan struct{}
-	found  map[string]V
-	err    error
+	keys    []string
+	weight  int
+	ctx     context.Context // the first lookup's, detached: the fetch serves everyone
+	cancel  context.CancelFunc
+	waiters int // guarded by Coalescer.mu; at 0 the fetch is cancelled
+	timer   *time.Timer
+	done    chan struct{}
+	found   map[string]V
+	err     error
 }
 
 // New returns a coalescer of fetch: keys weigh weight(key) each (nil: 1).
@@ -60,7 +62,8 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 		if g != nil {
 			c.sendLocked(group, g) // full: it goes now, a new one starts
 		}
-		g = &gathering[V]{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
+		g = &gathering[V]{done: make(chan struct{})}
+		g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		c.pending[group] = g
 		g.timer = time.AfterFunc(c.window, func() {
 			c.mu.Lock()
@@ -72,6 +75,7 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 	}
 	g.keys = append(g.keys, keys...)
 	g.weight += w
+	g.waiters++
 	if g.weight >= c.max {
 		c.sendLocked(group, g)
 	}
@@ -79,7 +83,9 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 
 	select {
 	case <-g.done:
+		c.leave(group, g)
 	case <-ctx.Done():
+		c.leave(group, g)
 		return nil, ctx.Err()
 	}
 	if g.err != nil {
@@ -94,6 +100,22 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 	return out, nil
 }
 
+// leave records that a lookup no longer waits for g: when none does, its
+// fetch is cancelled (work nobody waits for stops) and it takes no more
+// lookups.
+func (c *Coalescer[V]) leave(group string, g *gathering[V]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g.waiters--; g.waiters == 0 {
+		g.cancel()
+		if c.pending[group] == g {
+			delete(c.pending, group)
+			g.timer.Stop()
+			close(g.done) // never sent: nobody reads it
+		}
+	}
+}
+
 // sendLocked fetches g's keys (once) and takes it off the pending groups.
 func (c *Coalescer[V]) sendLocked(group string, g *gathering[V]) {
 	if c.pending[group] == g {
@@ -102,6 +124,7 @@ func (c *Coalescer[V]) sendLocked(group string, g *gathering[V]) {
 	g.timer.Stop()
 	keys := g.keys
 	go func() {
+		defer g.cancel()
 		g.found, g.err = c.fetch(g.ctx, keys)
 		close(g.done)
 	}()

@@ -68,3 +68,25 @@ func TestCoalescerWaitsAtMostTheWindow(t *testing.T) {
 		t.Errorf("a lone lookup waited %s", waited)
 	}
 }
+
+// When every lookup waiting for a fetch has gone, the fetch is cancelled.
+func TestCoalescerCancelsAFetchNobodyWaitsFor(t *testing.T) {
+	started := make(chan struct{})
+	cancelled := make(chan struct{})
+	c := New(time.Millisecond, 15, nil, func(ctx context.Context, keys []string) (map[string]int, error) {
+		close(started)
+		<-ctx.Done()
+		close(cancelled)
+		return nil, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	if _, err := c.Do(ctx, "ws", []string{"a"}); err == nil {
+		t.Fatal("a lookup whose client left got no error")
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fetch went on after its only lookup left")
+	}
+}

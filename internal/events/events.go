@@ -73,8 +73,12 @@ func (b *Bus) Publish(ctx context.Context, ev Event) error {
 // The stream starts broken: h is told Reset(true) once subscribed.
 func (b *Bus) Run(ctx context.Context, h Handler) {
 	ps := b.client.PSubscribe(ctx, channelPrefix+"*")
-	defer ps.Close()
+	defer func() { ps.Close() }()
 	whole := false
+	// pinged is a ping sent on a quiet stream and not yet answered: go-redis
+	// only writes it, so its answer (or its absence at the next timeout) is
+	// what tells a live connection from a half-open one.
+	pinged := false
 	broke := func(err error) {
 		if whole {
 			b.logger.Warn("the event stream broke: the in-process cache is dropped until it is whole again", "error", err)
@@ -92,16 +96,27 @@ func (b *Bus) Run(ctx context.Context, h Handler) {
 			if ctx.Err() != nil {
 				return
 			}
-			if errors.As(err, &netErr) && netErr.Timeout() {
-				if err := ps.Ping(ctx); err == nil {
+			if errors.As(err, &netErr) && netErr.Timeout() && !pinged {
+				if err = ps.Ping(ctx); err == nil {
+					pinged = true
 					continue
 				}
 			}
+			if err == nil || (errors.As(err, &netErr) && netErr.Timeout()) {
+				err = errors.New("no answer to a ping on the quiet stream")
+			}
+			pinged = false
 			broke(err)
-			select { // go-redis resubscribes on the next receive
+			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 			}
+			// A fresh subscription on a fresh connection: the old one may
+			// be half-open, which go-redis would keep using.
+			ps.Close()
+			ps = b.client.PSubscribe(ctx, channelPrefix+"*")
+		case *redis.Pong:
+			pinged = false
 		case *redis.Subscription:
 			if m.Kind == "psubscribe" {
 				if !whole {

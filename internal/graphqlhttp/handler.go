@@ -70,6 +70,7 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(persistedQueries{store: store, trusted: opts.TrustedDocuments, only: opts.PersistedOnly})
 	srv.Use(documentLimits{opts.Limits})
 	srv.Use(operationLimits{Limits: opts.Limits, model: opts.Costs, introspection: opts.Introspection})
+	srv.Use(apqRegistration{store: store})
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)
 	// Bulk root fields mark their context, which every field under them

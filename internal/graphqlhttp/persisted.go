@@ -67,9 +67,9 @@ func (p persistedQueries) MutateOperationParameters(ctx context.Context, params 
 			}
 			return nil
 		}
-		// Registration is best effort: when the store fails, the client
-		// sends the document again next time.
-		_ = p.store.MSet(ctx, []cache.Item{{Key: apqKey(hash), Value: []byte(params.Query), TTL: apqTTL}})
+		// Registered once the operation has passed validation and every
+		// limit (apqRegistration): the store keeps documents that run only.
+		params.Extensions[registerMark] = hash
 		return nil
 	}
 	if q := p.trusted[hash]; q != "" {
@@ -106,6 +106,32 @@ func persistedHash(ext map[string]any) (hash string, present bool, _ *gqlerror.E
 		return "", true, badRequest("extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits")
 	}
 	return hash, true, nil
+}
+
+// registerMark asks apqRegistration to keep the request's document.
+const registerMark = "tdi.registerPersistedQuery"
+
+// apqRegistration keeps the documents clients register, after validation
+// and the limits (it is used after them).
+type apqRegistration struct{ store cache.Store }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = apqRegistration{}
+
+func (apqRegistration) ExtensionName() string                   { return "PersistedQueryRegistration" }
+func (apqRegistration) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (a apqRegistration) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	hash, _ := oc.Extensions[registerMark].(string)
+	if hash == "" || sha256Hex(oc.RawQuery) != hash {
+		return nil
+	}
+	// Best effort: when the store fails, the client sends the document
+	// again next time.
+	_ = a.store.MSet(ctx, []cache.Item{{Key: apqKey(hash), Value: []byte(oc.RawQuery), TTL: apqTTL}})
+	return nil
 }
 
 func apqKey(hash string) string { return "tdi:v1:apq:" + hash }

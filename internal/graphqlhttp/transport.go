@@ -215,8 +215,8 @@ func capList(errs gqlerror.List, max int) gqlerror.List {
 	if max <= 0 {
 		max = 100
 	}
-	if len(errs) <= max {
-		return errs
+	if len(errs) <= max || len(errs) == max+1 && errs[max].Extensions["omittedErrors"] != nil {
+		return errs // within the cap, or capped already
 	}
 	more := len(errs) - max
 	// The summary takes the code of the first error it stands for: lists of

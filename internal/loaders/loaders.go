@@ -6,6 +6,7 @@ package loaders
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -217,6 +218,9 @@ func await[V any](ctx context.Context, th dataloader.Thunk[V]) (V, error) {
 		return r.v, r.err
 	case <-ctx.Done():
 		var zero V
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return zero, &sources.Error{Code: sources.ECancelled, Message: "the request was cancelled", Err: ctx.Err()}
+		}
 		return zero, &sources.Error{Code: sources.EUpstreamUnavailable, Message: "the request's deadline passed while waiting for Intercom", Err: ctx.Err()}
 	}
 }

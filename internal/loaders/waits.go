@@ -28,11 +28,12 @@ type Waits struct {
 	min, max time.Duration
 	mu       sync.Mutex
 	byName   map[string]time.Duration
+	onTime   map[string]int // batches in a row with no key late
 }
 
 // NewWaits adapts waits between min and max.
 func NewWaits(min, max time.Duration) *Waits {
-	return &Waits{min: min, max: max, byName: map[string]time.Duration{}}
+	return &Waits{min: min, max: max, byName: map[string]time.Duration{}, onTime: map[string]int{}}
 }
 
 // of is the current wait of a loader.
@@ -50,25 +51,38 @@ func (w *Waits) of(name string) time.Duration {
 
 // dispatched records that a batch went out with no key late for the batch
 // before it: try a shorter wait.
+//
+// Below a millisecond it drops to none only after many batches in a row
+// with no key late: a loader that needs its millisecond must not lose it
+// every other request.
 func (w *Waits) dispatched(name string) {
-	w.adjust(name, func(d time.Duration) time.Duration {
+	w.adjust(name, func(d time.Duration, streak int) time.Duration {
 		if d = d * 3 / 4; d < timerResolution {
+			if streak < dropAfter {
+				return timerResolution
+			}
 			return 0
 		}
 		return d
-	})
+	}, 1)
 }
 
 // late records that a key came after its loader's batch had gone out.
 func (w *Waits) late(name string) {
-	w.adjust(name, func(d time.Duration) time.Duration { return max(2*d, timerResolution) })
+	w.adjust(name, func(d time.Duration, _ int) time.Duration { return max(2*d, timerResolution) }, 0)
 }
+
+// dropAfter is how many on-time batches in a row a loader needs before its
+// wait drops to none.
+const dropAfter = 20
 
 // timerResolution is about the shortest sleep a Go timer gives an idle
 // process.
 const timerResolution = time.Millisecond
 
-func (w *Waits) adjust(name string, f func(time.Duration) time.Duration) {
+// adjust sets name's wait to f of it; onTime 1 extends the streak of
+// on-time batches, 0 ends it.
+func (w *Waits) adjust(name string, f func(d time.Duration, streak int) time.Duration, onTime int) {
 	if w == nil {
 		return
 	}
@@ -78,7 +92,9 @@ func (w *Waits) adjust(name string, f func(time.Duration) time.Duration) {
 	if !ok {
 		d = w.max
 	}
-	w.byName[name] = min(w.max, max(w.min, f(d)))
+	streak := (w.onTime[name] + onTime) * onTime
+	w.onTime[name] = streak
+	w.byName[name] = min(w.max, max(w.min, f(d, streak)))
 }
 
 // batchClock is one loader's record within one request: when its last batch

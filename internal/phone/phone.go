@@ -53,8 +53,8 @@ type result struct {
 	err  error
 }
 
-// NewNormalizer remembers up to size results (numbers are bounded in length:
-// 10,000 results weigh a few MB at most).
+// NewNormalizer remembers up to size results (only of inputs of at most
+// maxInputLen bytes: 10,000 results weigh a few MB at most).
 func NewNormalizer(size int) *Normalizer {
 	return &Normalizer{results: bounded.New(otter.Options[normalized, result]{MaximumSize: size}, nil)}
 }
@@ -63,6 +63,9 @@ func NewNormalizer(size int) *Normalizer {
 func (n *Normalizer) Normalize(raw, defaultCountry string) (string, error) {
 	if n == nil {
 		return Normalize(raw, defaultCountry)
+	}
+	if len(raw) > maxInputLen || len(defaultCountry) > 8 {
+		return Normalize(raw, defaultCountry) // refused at once: not worth remembering
 	}
 	key := normalized{raw, defaultCountry}
 	if r, ok := n.results.GetIfPresent(key); ok {
