@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -16,17 +17,20 @@ import (
 // second. Intercom failing makes the server unavailable; the cache store
 // failing only degrades it (reads go to Intercom).
 type readiness struct {
-	source  sources.CredentialValidator
-	store   cache.Store // nil when caching is off
-	maxAge  time.Duration
-	mu      sync.Mutex
-	checked time.Time
-	status  int
-	body    map[string]any
+	source sources.CredentialValidator
+	store  cache.Store // nil when caching is off
+	// breakerOpen says whether the main workspace's calls are paused
+	// (sources/intercom's circuit breaker).
+	breakerOpen func() (time.Duration, bool)
+	maxAge      time.Duration
+	mu          sync.Mutex
+	checked     time.Time
+	status      int
+	body        map[string]any
 }
 
-func newReadiness(source sources.CredentialValidator, store cache.Store) *readiness {
-	return &readiness{source: source, store: store, maxAge: 2 * time.Second}
+func newReadiness(source sources.CredentialValidator, store cache.Store, breakerOpen func() (time.Duration, bool)) *readiness {
+	return &readiness{source: source, store: store, breakerOpen: breakerOpen, maxAge: 2 * time.Second}
 }
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +54,13 @@ func (rd *readiness) check(ctx context.Context) (int, map[string]any) {
 		checks["cache"] = "unavailable: serving from Intercom"
 		state = "degraded"
 	}
-	if _, err := rd.source.Validate(ctx); err != nil {
+	// An open breaker is reported as such, without a call it would refuse
+	// anyway.
+	if wait, open := rd.breakerOpen(); open {
+		checks["intercom"] = fmt.Sprintf("%s: Intercom kept failing; calls are paused for up to %s (circuit breaker open)",
+			sources.EUpstreamUnavailable, wait.Round(time.Second))
+		status, state = http.StatusServiceUnavailable, "unavailable"
+	} else if _, err := rd.source.Validate(ctx); err != nil {
 		checks["intercom"] = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
 		status, state = http.StatusServiceUnavailable, "unavailable"
 	}

@@ -363,7 +363,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store))
+	mux.Handle("GET /readyz", newReadiness(svc.main.Source, svc.store, svc.mainClient.BreakerOpen))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{

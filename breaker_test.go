@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+)
+
+// Clients that hang up before a slow Intercom answers are not Intercom's
+// failures: the breaker stays closed and the next lookup is served.
+func TestHangUpsLeaveTheBreakerClosed(t *testing.T) {
+	env := newTestEnv(t)
+	env.Intercom.Workspace.SetLatency(300 * time.Millisecond)
+	impatient := &http.Client{Timeout: 50 * time.Millisecond}
+	for i := range 6 {
+		b, _ := json.Marshal(map[string]any{"query": `query($q: String!) { searchContacts(text: $q) { id } }`,
+			"variables": map[string]any{"q": "hangup" + string(rune('a'+i))}})
+		if resp, err := impatient.Post(env.URL+"/graphql", "application/json", bytes.NewReader(b)); err == nil {
+			resp.Body.Close()
+			t.Fatalf("search %d answered within 50 ms against a 300 ms Intercom", i)
+		}
+	}
+	time.Sleep(400 * time.Millisecond) // the abandoned calls end
+	if _, open := env.Services.mainClient.BreakerOpen(); open {
+		t.Fatal("six client hang-ups opened the breaker")
+	}
+	r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+12025550199"}, nil)
+	if r.Status != 200 || len(r.Errors) > 0 {
+		t.Errorf("lookup after the hang-ups: HTTP %d %+v", r.Status, r.Errors)
+	}
+}
+
+// An open breaker makes /readyz say so.
+func TestReadinessReportsAnOpenBreaker(t *testing.T) {
+	env := newTestEnv(t)
+	env.Intercom.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
+	for i := range 6 {
+		env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+1202555020" + string(rune('0'+i))}, nil)
+	}
+	if _, open := env.Services.mainClient.BreakerOpen(); !open {
+		t.Fatal("six failing lookups did not open the breaker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, env.URL+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "circuit breaker open") {
+		t.Errorf("readyz with the breaker open: %d %s", resp.StatusCode, body)
+	}
+}
