@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,25 @@ func TestReadinessReportsAnOpenBreaker(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "circuit breaker open") {
 		t.Errorf("readyz with the breaker open: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Tenants share one transport and hold no goroutine of their own: however
+// many come and go, the process keeps at most the shared pool's connections.
+func TestTenantsLeaveNothingBehind(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "MAX_TENANTS", "5", "INTERCOM_MAX_CONNS", "4")
+	before := runtime.NumGoroutine()
+	for i := range 200 {
+		tn, _, _, err := env.Services.newTenant(fmt.Sprintf("token-%d", i), env.Intercom.URL, "ws")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.Source.ListAgents(context.Background()) // 401: a call all the same
+	}
+	runtime.GC()
+	time.Sleep(100 * time.Millisecond)
+	// Each pooled connection has a reader and a writer goroutine.
+	if after := runtime.NumGoroutine(); after > before+2*4+4 {
+		t.Errorf("%d goroutines after 200 tenants came and went, %d before: something per tenant stayed", after, before)
 	}
 }

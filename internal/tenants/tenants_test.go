@@ -131,3 +131,41 @@ func TestRejectingAKnownTokenForgetsItsTenant(t *testing.T) {
 		t.Errorf("%d tenants kept, want 0", n)
 	}
 }
+
+// However many first requests race with a new token, Intercom is asked /me
+// once, and they all get the one tenant.
+func TestRacingFirstRequestsShareOneValidation(t *testing.T) {
+	r, f, _ := newRegistry(10, 10)
+	slow := f.validate
+	release := make(chan struct{})
+	r.Validate = func(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
+		<-release // every racer is waiting before /me answers
+		return slow(ctx, token, baseURL)
+	}
+	const racers = 50
+	got := make(chan *Tenant, racers)
+	var started sync.WaitGroup
+	for range racers {
+		started.Add(1)
+		go func() {
+			started.Done()
+			tn, err := r.ForToken(context.Background(), "fresh", "https://api.intercom.io")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- tn
+		}()
+	}
+	started.Wait()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	first := <-got
+	for range racers - 1 {
+		if tn := <-got; tn != first {
+			t.Fatal("racing requests got different tenants for one token")
+		}
+	}
+	if n := f.callsOf("fresh"); n != 1 {
+		t.Errorf("%d /me calls for %d racing requests, want 1", n, racers)
+	}
+}
