@@ -128,7 +128,10 @@ type services struct {
 	metrics *metrics.Metrics
 	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
 	redis   redis.UniversalClient // nil without REDIS_URL
-	guard   *idempotency.Guard
+	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
+	// while it is away; nil without REDIS_URL.
+	redisHealth *cache.RedisHealth
+	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
 	mainClient *intercom.Client
@@ -155,10 +158,19 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
-		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
+		// One watch for every Redis user: when a call finds Redis away, all
+		// of them skip it until a background probe sees it back.
+		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+			if up {
+				logger.Info("Redis is back: caching and idempotency records in Redis again")
+			} else {
+				logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "error", err)
+			}
+		})
+		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {
@@ -211,7 +223,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 		logger.Info("no REDIS_URL: caching in process")
 		return cache.NewMemoryStore(0)
 	}
-	store := cache.NewRedisStore(svc.redis, svc.cfg.RedisTimeout, svc.metrics)
+	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := store.Ping(pingCtx); err != nil {
@@ -448,11 +460,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// redisLog routes go-redis's own messages into the structured log.
+// redisLog routes go-redis's own messages into the structured log, at debug
+// level: with Redis away it says "failed to dial" on every try, and the
+// service's own watch (cache.RedisHealth) says it once, and when it returns.
 type redisLog struct{ logger *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.logger.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+	l.logger.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 func displayAddr(a net.Addr) string {
