@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,10 +17,14 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
@@ -32,6 +37,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
+	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
@@ -64,6 +70,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := newLogger(cfg, stdout)
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Protocol: cfg.OTLPProtocol})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(flushCtx) // the last spans, sent before exiting
+	}()
+	if cfg.Tracing() {
+		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.OTLPProtocol, "endpoint", cmp.Or(cfg.OTLPTracesEndpoint, cfg.OTLPEndpoint))
+	}
 	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
@@ -161,6 +179,13 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
+		if cfg.Tracing() {
+			// A span per command or pipeline, without the statement: keys
+			// hold phone numbers, values contacts and idempotent results.
+			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false)); err != nil {
+				return nil, fmt.Errorf("trace Redis: %w", err)
+			}
+		}
 		// One watch for every Redis user: when a call finds Redis away, all
 		// of them skip it until a background probe sees it back.
 		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
@@ -210,7 +235,7 @@ func newUpstreamClient(cfg config.Config) *http.Client {
 // client: nothing else is built for a token until Intercom accepts it.
 func (s *services) validateToken(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
 	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.IntercomVersion,
-		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream})
+		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream, Tracing: s.cfg.Tracing()})
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +273,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		Observe:     s.metrics.ObserveUpstream,
 		HTTPClient:  s.upstream,
 		Workspace:   workspace,
+		Tracing:     cfg.Tracing(),
 
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,
@@ -360,6 +386,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
 			},
 			Costs:            resolvers.Costs(),
+			Tracer:           tracer(cfg),
 			PersistedStore:   svc.store,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.PersistedOnly,
 		},
@@ -388,6 +415,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		web.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such endpoint: " + r.Method + " " + sources.Quote(r.URL.Path)})
 	})
 	return web.Chain(mux,
+		traced(cfg),
 		web.WithRequest(logger),
 		web.AccessLog,
 		web.Recover,
@@ -400,6 +428,51 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		access.Deadline(cfg.RequestTimeout),
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
+}
+
+// traced gives each request a server span (otelhttp), continuing a caller's
+// trace (W3C traceparent); without tracing it adds nothing. Probes and
+// metrics scrapes are not traced: they would drown the requests that matter.
+func traced(cfg config.Config) web.Middleware {
+	if !cfg.Tracing() {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return func(next http.Handler) http.Handler {
+		return otelhttp.NewHandler(next, "http",
+			otelhttp.WithFilter(func(r *http.Request) bool {
+				switch r.URL.Path {
+				case "/healthz", "/readyz", "/metrics":
+					return false
+				}
+				return true
+			}),
+			// Paths name routes here (ids travel in bodies and variables).
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r.URL.Path) }))
+	}
+}
+
+// routeOf is the span name's route: a known prefix, never an arbitrary path.
+func routeOf(path string) string {
+	for _, route := range []string{"/graphql", talkdesk.Prefix, "/webhooks/intercom", playground.AssetsPath} {
+		if strings.HasPrefix(path, route) {
+			if route == talkdesk.Prefix {
+				return path // the bridge's routes are fixed names
+			}
+			return route
+		}
+	}
+	if path == "/" {
+		return "/"
+	}
+	return "other"
+}
+
+// tracer is the GraphQL tracer when tracing is on.
+func tracer(cfg config.Config) graphql.HandlerExtension {
+	if !cfg.Tracing() {
+		return nil
+	}
+	return telemetry.GraphQLTracer{}
 }
 
 // invalidatorFor finds the cache of the workspace a webhook is about: the

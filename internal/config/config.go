@@ -77,7 +77,16 @@ type Config struct {
 	NewTokenRate     int           // validations of unknown tokens per minute per caller
 	MaxTenants       int           // most workspaces of callers' tokens kept
 	IntercomMaxConns int           // open connections to each Intercom host, shared by every workspace
+
+	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
+	// reads the other OTEL_* variables (headers, sampler, service name) itself.
+	OTLPEndpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT
+	OTLPTracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	OTLPProtocol       string // http/protobuf or grpc
 }
+
+// Tracing says whether traces are exported.
+func (c Config) Tracing() bool { return c.OTLPEndpoint != "" || c.OTLPTracesEndpoint != "" }
 
 // CacheTTLs are the freshness settings of the cache.
 type CacheTTLs struct {
@@ -106,6 +115,7 @@ type raw struct {
 	maxTokens, maxFields, maxAliases, maxDirectives, maxNesting, maxNameLength, maxVariableValues         string
 	maxIntercomCalls, maxActions, maxIntrospection, maxErrors, persistedOnly, persistedFile               string
 	talkdeskMaxList, tokenRejectTTL, tokenRejectMax, newTokenRate, maxTenants, intercomMaxConns           string
+	otlpEndpoint, otlpTracesEndpoint, otlpProtocol                                                        string
 }
 
 func (r *raw) settings() []setting {
@@ -169,6 +179,9 @@ func (r *raw) settings() []setting {
 		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through /me; more is a 429", dst: &r.newTokenRate},
 		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", dst: &r.maxTenants},
 		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", dst: &r.intercomMaxConns},
+		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. http://localhost:4318, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", dst: &r.otlpEndpoint},
+		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. http://localhost:4318/v1/traces); overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces", dst: &r.otlpTracesEndpoint},
+		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: http/protobuf (port 4318) or grpc (port 4317)", dst: &r.otlpProtocol},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", dst: &r.talkdeskSearchDelay},
 	}
 }
@@ -351,6 +364,15 @@ func (r raw) validate() (Config, error) {
 	count("NEW_TOKEN_RATE_LIMIT", r.newTokenRate, &c.NewTokenRate, 1, 1_000_000)
 	count("MAX_TENANTS", r.maxTenants, &c.MaxTenants, 1, 1_000_000)
 	count("INTERCOM_MAX_CONNS", r.intercomMaxConns, &c.IntercomMaxConns, 1, 10_000)
+	for env, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": r.otlpEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": r.otlpTracesEndpoint} {
+		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			bad(env, "%q is not an http(s) URL such as http://localhost:4318", v)
+		}
+	}
+	c.OTLPEndpoint, c.OTLPTracesEndpoint, c.OTLPProtocol = r.otlpEndpoint, r.otlpTracesEndpoint, r.otlpProtocol
+	if c.OTLPProtocol != "http/protobuf" && c.OTLPProtocol != "grpc" {
+		bad("OTEL_EXPORTER_OTLP_PROTOCOL", "%q is not http/protobuf or grpc", r.otlpProtocol)
+	}
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {

@@ -84,6 +84,9 @@ type Config struct {
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
 	Observe func(endpoint string, status int, elapsed time.Duration)
+	// Tracing gives each attempt a client span of the global OpenTelemetry
+	// tracer provider, named by its endpoint pattern.
+	Tracing bool
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -155,7 +158,7 @@ func New(cfg Config) (*Client, error) {
 	c.breaker = newBreaker(u.Host, cmpInt(cfg.BreakerThreshold, 5), cmpDuration(cfg.BreakerCooldown, 10*time.Second))
 	c.http = &http.Client{Transport: newChain(rt,
 		newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent),
-		c.breaker, cmpInt(cfg.MaxAttempts, 3), cfg.Observe)}
+		c.breaker, cmpInt(cfg.MaxAttempts, 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency

@@ -22,7 +22,7 @@ import (
 //	retries   safe calls only, jittered backoff, Retry-After, inside the deadline
 //	governor  the workspace's rate budget, shared among callers and priorities
 //	breaker   stops calling an Intercom that keeps failing (sony/gobreaker)
-//	otelhttp  one client span per attempt
+//	otelhttp  one client span per attempt (when Config.Tracing)
 //	observed  metrics, span attributes, the body read in full
 //	base      the transport every tenant shares (one pool of connections)
 //
@@ -30,12 +30,15 @@ import (
 // refuses never occupies the breaker's half-open slot. Refusals are
 // *sources.Error values returned by RoundTrip; do() finds them through the
 // *url.Error the http.Client wraps them in.
-func newChain(base http.RoundTripper, g *governor, b *breaker, maxAttempts int, observe func(string, int, time.Duration)) http.RoundTripper {
+func newChain(base http.RoundTripper, g *governor, b *breaker, maxAttempts int, observe func(string, int, time.Duration), tracing bool) http.RoundTripper {
 	var rt http.RoundTripper = &observed{next: base, observe: observe}
-	// No propagator: Intercom is a third party and has no use for our trace ids.
-	rt = otelhttp.NewTransport(rt,
-		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "intercom " + endpointOf(r.Context()) }))
+	if tracing { // otherwise no layer at all: tracing off costs nothing
+		// No propagator: Intercom is a third party and has no use for our
+		// trace ids. otelhttp records no header (no Authorization).
+		rt = otelhttp.NewTransport(rt,
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "intercom " + endpointOf(r.Context()) }))
+	}
 	rt = &breakerTransport{next: rt, b: b}
 	rt = &governorTransport{next: rt, g: g}
 	return &retryTransport{next: rt, maxAttempts: maxAttempts}
