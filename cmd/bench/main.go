@@ -50,12 +50,13 @@ type options struct {
 	w3        int
 	w3Numbers int
 	w5        int
+	w6        int
 	workloads []string
 	paths     []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w5"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w5", "w6"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -74,6 +75,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w3, "w3", 1000, "W3 unknown-caller lookups")
 	fs.IntVar(&o.w3Numbers, "w3-numbers", 50, "distinct unknown numbers among the W3 lookups")
 	fs.IntVar(&o.w5, "w5", 1000, "W1 lookups measured alone and again while the abuse corpus is sent (W5)")
+	fs.IntVar(&o.w6, "w6", 200, "W1 warm lookups and addNote mutations measured with Redis up, down and frozen (W6)")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
