@@ -56,7 +56,7 @@ func newBreaker(name string, threshold int, cooldown time.Duration) *breaker {
 	return b
 }
 
-// Open says whether calls are refused now, and for how long at most.
+// open says whether calls are refused now, and for how long at most.
 func (b *breaker) open() (time.Duration, bool) {
 	switch b.cb.State() {
 	case gobreaker.StateOpen:
@@ -90,6 +90,9 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	})
 	switch {
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		if req.Body != nil {
+			req.Body.Close() // a RoundTripper closes the body, sent or not
+		}
 		wait, _ := t.b.open()
 		return nil, &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: max(1, ceilSeconds(wait)),
 			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
