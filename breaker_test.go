@@ -91,3 +91,18 @@ func TestTenantsLeaveNothingBehind(t *testing.T) {
 		t.Errorf("%d goroutines after 200 tenants came and went, %d before: something per tenant stayed", after, before)
 	}
 }
+
+// A caller lookup against an Intercom slower than INTERCOM_TIMEOUT, before
+// the workspace is known, costs one timeout: the lookup does not wait for
+// /me first (the cache's namespace) and then for its own search.
+func TestSlowIntercomCostsOneTimeout(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{Latency: 1200 * time.Millisecond}, "INTERCOM_TIMEOUT", "1s")
+	start := time.Now()
+	r := env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+12025550177"}, nil)
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("lookup took %s with INTERCOM_TIMEOUT=1s, want about one timeout (%+v)", d, r.Errors)
+	}
+	if r.code() != "UPSTREAM_UNAVAILABLE" {
+		t.Errorf("code %q, want UPSTREAM_UNAVAILABLE", r.code())
+	}
+}

@@ -289,7 +289,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		cached = cache.New(client, cache.Config{
 			Store:        s.store,
 			Interactions: history,
-			Tenant:       t.WorkspaceID,
+			Tenant:       t.KnownWorkspaceID, // never makes a read wait for /me first
 			TTL: cache.TTLs{
 				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
 				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,3 +170,35 @@ func TestRacingFirstRequestsShareOneValidation(t *testing.T) {
 		t.Errorf("%d /me calls for %d racing requests, want 1", n, racers)
 	}
 }
+
+// KnownWorkspaceID never waits for /me: it fails at once and validates in
+// the background, once however many ask meanwhile.
+func TestKnownWorkspaceIDValidatesInTheBackground(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	tn := &Tenant{Validator: validatorFunc(func(context.Context) (*sources.Workspace, error) {
+		calls.Add(1)
+		<-release
+		return &sources.Workspace{ID: "ws-1"}, nil
+	})}
+	for range 10 {
+		if id, err := tn.KnownWorkspaceID(context.Background()); err == nil {
+			t.Fatalf("got %q before /me answered", id)
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(time.Second)
+	for tn.knownWorkspace() == "" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if id, err := tn.KnownWorkspaceID(context.Background()); err != nil || id != "ws-1" {
+		t.Errorf("after /me answered: %q, %v", id, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d /me calls, want 1", n)
+	}
+}
+
+type validatorFunc func(context.Context) (*sources.Workspace, error)
+
+func (f validatorFunc) Validate(ctx context.Context) (*sources.Workspace, error) { return f(ctx) }
