@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -451,21 +452,25 @@ func traced(cfg config.Config) web.Middleware {
 	}
 }
 
-// routeOf is the span name's route: a known prefix, never an arbitrary path.
+// routeOf is the span name's route: one of the server's routes, never an
+// arbitrary path (a span name must not grow with what callers send).
 func routeOf(path string) string {
-	for _, route := range []string{"/graphql", talkdesk.Prefix, "/webhooks/intercom", playground.AssetsPath} {
-		if strings.HasPrefix(path, route) {
-			if route == talkdesk.Prefix {
-				return path // the bridge's routes are fixed names
-			}
-			return route
-		}
-	}
-	if path == "/" {
-		return "/"
+	switch {
+	case path == "/" || path == "/graphql" || path == "/webhooks/intercom":
+		return path
+	case strings.HasPrefix(path, playground.AssetsPath):
+		return playground.AssetsPath
+	case strings.HasPrefix(path, talkdesk.Prefix+"actions/") && path != talkdesk.Prefix+"actions.json":
+		return talkdesk.Prefix + "actions/{name}"
+	case slices.Contains(bridgeRoutes, strings.TrimPrefix(path, talkdesk.Prefix)):
+		return path
+	case strings.HasPrefix(path, talkdesk.Prefix):
+		return talkdesk.Prefix + "other"
 	}
 	return "other"
 }
+
+var bridgeRoutes = []string{"auth_validation", "contact_sync", "interaction_update", "agent_sync", "integration.json", "actions.json", "logo.svg"}
 
 // tracer is the GraphQL tracer when tracing is on.
 func tracer(cfg config.Config) graphql.HandlerExtension {
