@@ -214,13 +214,17 @@ func (s *RedisStore) Del(ctx context.Context, keys []string) error {
 }
 
 // Ping checks Redis directly, even while it is thought away, so that
-// readiness sees recovery at once.
+// readiness sees recovery at once; a failed ping (not one whose caller
+// left) counts as Redis going away.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.health.timeout*5)
+	pingCtx, cancel := context.WithTimeout(ctx, s.health.timeout*5)
 	defer cancel()
 	s.metrics.RedisRoundTrips.WithLabelValues("ping").Inc()
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	if err := s.client.Ping(pingCtx).Err(); err != nil {
 		s.metrics.RedisErrors.WithLabelValues("ping").Inc()
+		if ctx.Err() == nil && !answered(err) {
+			s.health.wentAway(err)
+		}
 		return err
 	}
 	s.health.cameBack()
