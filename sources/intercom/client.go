@@ -52,9 +52,10 @@ type Config struct {
 	AppURL string
 	// Timeout bounds each call, retries included. Default 10 s.
 	Timeout time.Duration
-	// HTTPClient sends the requests; pass one shared by every Client so
-	// that all workspaces use one pool of connections. By default each
-	// Client gets a transport of its own.
+	// HTTPClient's Transport sends the requests, under this Client's own
+	// layers (transport.go); pass one shared by every Client so that all
+	// workspaces use one pool of connections. By default each Client gets
+	// a transport of its own.
 	HTTPClient *http.Client
 	// Workspace is the workspace id when already known (a validation told
 	// it), so that deep links need no /me call.
