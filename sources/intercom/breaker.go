@@ -28,6 +28,10 @@ type breaker struct {
 	openedAt time.Time
 }
 
+// errBreakerOpen is the cause of the breaker's refusals: the governor gives
+// back the call it had admitted, which never reached Intercom.
+var errBreakerOpen = errors.New("circuit breaker open")
+
 // errFailedStatus marks a 5xx for the breaker; the response itself goes on.
 var errFailedStatus = errors.New("intercom answered 5xx")
 
@@ -95,7 +99,7 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		wait, _ := t.b.open()
 		return nil, &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: max(1, ceilSeconds(wait)),
-			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
+			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)", Err: errBreakerOpen}
 	case errors.Is(err, errFailedStatus):
 		return resp, nil
 	}

@@ -178,6 +178,20 @@ func TestBreaker(t *testing.T) {
 		g.mu.Lock()
 		g.used = 0
 		g.mu.Unlock()
+		// While the breaker is open, refused calls spend nothing of the budget.
+		b.cb.Execute(func() (*http.Response, error) { return nil, errFailedStatus }) // a failed probe reopens it
+		for range 20 {
+			if _, err := send(t, rt, context.Background()); !refusedByBreaker(err) {
+				t.Fatalf("reopened breaker: %v", err)
+			}
+		}
+		g.mu.Lock()
+		used := g.used
+		g.mu.Unlock()
+		if used != 0 {
+			t.Errorf("%d calls of the budget spent on calls the breaker refused, want 0", used)
+		}
+		time.Sleep(cooldown + 10*time.Millisecond)
 		up.answer = answer(200)
 		for i := range 3 {
 			if _, err := send(t, rt, context.Background()); err != nil {

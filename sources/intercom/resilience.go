@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -71,8 +72,36 @@ func newGovernor(perMinute, callerSharePercent, interactiveReservePercent int) *
 // long to wait. Calls without a caller are the service's own (start-up
 // checks, cache warm-up): no share applies to them, the reserve does.
 func (g *governor) take(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal) {
+	wait, why, _ := g.takeIn(now, caller, p)
+	return wait, why
+}
+
+// takeIn is take, also telling the window the call was counted in.
+func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal, time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	wait, why := g.takeLocked(now, caller, p)
+	return wait, why, g.windowStart
+}
+
+// giveBack returns a call admitted in window that never reached Intercom
+// (the breaker refused it), so that a paused workspace does not spend its
+// budget on nothing. A window since ended is left alone.
+func (g *governor) giveBack(caller string, window time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.windowStart.Equal(window) {
+		return
+	}
+	g.used = max(g.used-1, 0)
+	if n := g.byCaller[caller]; n > 1 {
+		g.byCaller[caller] = n - 1
+	} else {
+		delete(g.byCaller, caller)
+	}
+}
+
+func (g *governor) takeLocked(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal) {
 	if now.Sub(g.windowStart) >= rateWindow {
 		g.windowStart, g.used = now, 0
 		clear(g.byCaller) // callers are counted for one window: the map never outgrows it
@@ -140,7 +169,8 @@ type governorTransport struct {
 
 func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	wait, why := t.g.take(time.Now(), sources.CallerFrom(ctx), sources.PriorityFrom(ctx))
+	caller := sources.CallerFrom(ctx)
+	wait, why, window := t.g.takeIn(time.Now(), caller, sources.PriorityFrom(ctx))
 	if why != admitted {
 		if req.Body != nil {
 			req.Body.Close()
@@ -148,6 +178,9 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, refusedError(why, wait)
 	}
 	resp, err := t.next.RoundTrip(req)
+	if errors.Is(err, errBreakerOpen) {
+		t.g.giveBack(caller, window)
+	}
 	if resp != nil {
 		t.g.observe(resp.StatusCode, resp.Header, time.Now())
 	}
