@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -16,17 +17,20 @@ import (
 // second. Intercom failing makes the server unavailable (503, UNAVAILABLE);
 // the cache store failing only degrades it (reads go to Intercom).
 type readiness struct {
-	source  sources.CredentialValidator
-	store   cache.Store // nil when caching is off
-	maxAge  time.Duration
-	mu      sync.Mutex
-	checked time.Time
-	checks  map[string]string
-	err     error // why the server is not ready; nil when it is
+	source sources.CredentialValidator
+	store  cache.Store // nil when caching is off
+	// breakerOpen says whether the main workspace's calls are paused
+	// (sources/intercom's circuit breaker).
+	breakerOpen func() (time.Duration, bool)
+	maxAge      time.Duration
+	mu          sync.Mutex
+	checked     time.Time
+	checks      map[string]string
+	err         error // why the server is not ready; nil when it is
 }
 
-func newReadiness(source sources.CredentialValidator, store cache.Store) *readiness {
-	return &readiness{source: source, store: store, maxAge: 2 * time.Second}
+func newReadiness(source sources.CredentialValidator, store cache.Store, breakerOpen func() (time.Duration, bool)) *readiness {
+	return &readiness{source: source, store: store, breakerOpen: breakerOpen, maxAge: 2 * time.Second}
 }
 
 // serve is a web.Handle handler: a server that is not ready answers an error.
@@ -58,7 +62,13 @@ func (rd *readiness) check(ctx context.Context) (map[string]string, error) {
 		checks["cache"] = "unavailable: serving from Intercom"
 	}
 	rd.err = nil
-	if _, err := rd.source.Validate(ctx); err != nil {
+	// An open breaker is reported as such, without a call it would refuse
+	// anyway.
+	if wait, open := rd.breakerOpen(); open {
+		checks["intercom"] = fmt.Sprintf("%s: Intercom kept failing; calls are paused for up to %s (circuit breaker open)",
+			sources.EUpstreamUnavailable, wait.Round(time.Second))
+		rd.err = sources.Errorf(sources.EUnavailable, "not ready: Intercom: %s (cache: %s)", checks["intercom"], checks["cache"])
+	} else if _, err := rd.source.Validate(ctx); err != nil {
 		checks["intercom"] = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
 		rd.err = sources.Errorf(sources.EUnavailable, "not ready: Intercom: %s (cache: %s)", checks["intercom"], checks["cache"])
 	}

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,10 +17,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
@@ -34,6 +40,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
+	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
@@ -70,6 +77,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := newLogger(cfg, stdout)
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Protocol: cfg.OTLPProtocol})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(flushCtx) // the last spans, sent before exiting
+	}()
+	if cfg.Tracing() {
+		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.OTLPProtocol, "endpoint", cmp.Or(cfg.OTLPTracesEndpoint, cfg.OTLPEndpoint))
+	}
 	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
@@ -139,7 +158,10 @@ type services struct {
 	metrics *metrics.Metrics
 	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
 	redis   redis.UniversalClient // nil without REDIS_URL
-	guard   *idempotency.Guard
+	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
+	// while it is away; nil without REDIS_URL.
+	redisHealth *cache.RedisHealth
+	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
 	mainClient *intercom.Client
@@ -170,10 +192,26 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
-		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
+		if cfg.Tracing() {
+			// A span per command or pipeline, without the statement: keys
+			// hold phone numbers, values contacts and idempotent results.
+			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false)); err != nil {
+				return nil, fmt.Errorf("trace Redis: %w", err)
+			}
+		}
+		// One watch for every Redis user: when a call finds Redis away, all
+		// of them skip it until a background probe sees it back.
+		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+			if up {
+				logger.Info("Redis is back: caching and idempotency records in Redis again")
+			} else {
+				logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "error", err)
+			}
+		})
+		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {
@@ -213,7 +251,7 @@ func newUpstreamClient(cfg config.Config) *http.Client {
 // client: nothing else is built for a token until Intercom accepts it.
 func (s *services) validateToken(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
 	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.IntercomVersion,
-		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream})
+		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream, Tracing: s.cfg.Tracing()})
 	if err != nil {
 		return nil, err
 	}
@@ -226,11 +264,12 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 		logger.Info("no REDIS_URL: caching in process")
 		return cache.NewMemoryStore(0)
 	}
-	store := cache.NewRedisStore(svc.redis, svc.cfg.RedisTimeout, svc.metrics)
+	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := store.Ping(pingCtx); err != nil {
-		logger.Warn("Redis is not reachable: serving from Intercom until it is", "error", err)
+		// Said once by the RedisHealth's warning, which this ping set off.
+		logger.Debug("Redis is not reachable at start", "error", err)
 	} else {
 		logger.Info("caching in Redis")
 	}
@@ -263,6 +302,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		Observe:        s.metrics.ObserveUpstream,
 		HTTPClient:     s.upstream,
 		Workspace:      workspace,
+		Tracing:        cfg.Tracing(),
 
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,
@@ -278,7 +318,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		cached = cache.New(client, cache.Config{
 			Store:        s.store,
 			Interactions: history,
-			Tenant:       t.WorkspaceID,
+			Tenant:       t.KnownWorkspaceID, // never makes a read wait for /me first
 			TTL: cache.TTLs{
 				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
 				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
@@ -388,6 +428,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
 			},
 			Costs:            resolvers.Costs(),
+			Tracer:           tracer(cfg),
 			PersistedStore:   svc.store,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.PersistedOnly,
 		},
@@ -405,7 +446,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return nil
 	}))
-	mux.Handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store).serve))
+	mux.Handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store, svc.mainClient.BreakerOpen).serve))
 	mux.Handle("GET /metrics", svc.metrics.Handler())
 	// The Talkdesk bridge: each call brings its Intercom token in auth.
 	mux.Handle(talkdesk.Prefix, talkdesk.New(talkdesk.Config{
@@ -418,6 +459,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
 	}))
 	return web.Chain(mux,
+		traced(cfg),
 		web.WithRequest(logger),
 		web.AccessLog,
 		web.Recover,
@@ -430,6 +472,55 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		access.Deadline(cfg.RequestTimeout),
 		web.LimitBody(cfg.MaxBodyBytes),
 	)
+}
+
+// traced gives each request a server span (otelhttp), continuing a caller's
+// trace (W3C traceparent); without tracing it adds nothing. Probes and
+// metrics scrapes are not traced: they would drown the requests that matter.
+func traced(cfg config.Config) web.Middleware {
+	if !cfg.Tracing() {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return func(next http.Handler) http.Handler {
+		return otelhttp.NewHandler(next, "http",
+			otelhttp.WithFilter(func(r *http.Request) bool {
+				switch r.URL.Path {
+				case "/healthz", "/readyz", "/metrics":
+					return false
+				}
+				return true
+			}),
+			// Paths name routes here (ids travel in bodies and variables).
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r.URL.Path) }))
+	}
+}
+
+// routeOf is the span name's route: one of the server's routes, never an
+// arbitrary path (a span name must not grow with what callers send).
+func routeOf(path string) string {
+	switch {
+	case path == "/" || path == "/graphql" || path == "/webhooks/intercom":
+		return path
+	case strings.HasPrefix(path, playground.AssetsPath):
+		return playground.AssetsPath
+	case strings.HasPrefix(path, talkdesk.Prefix+"actions/") && path != talkdesk.Prefix+"actions.json":
+		return talkdesk.Prefix + "actions/{name}"
+	case slices.Contains(bridgeRoutes, strings.TrimPrefix(path, talkdesk.Prefix)):
+		return path
+	case strings.HasPrefix(path, talkdesk.Prefix):
+		return talkdesk.Prefix + "other"
+	}
+	return "other"
+}
+
+var bridgeRoutes = []string{"auth_validation", "contact_sync", "interaction_update", "agent_sync", "integration.json", "actions.json", "logo.svg"}
+
+// tracer is the GraphQL tracer when tracing is on.
+func tracer(cfg config.Config) graphql.HandlerExtension {
+	if !cfg.Tracing() {
+		return nil
+	}
+	return telemetry.GraphQLTracer{}
 }
 
 // invalidatorFor finds the cache of the workspace a webhook is about: the
@@ -486,11 +577,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// redisLog routes go-redis's own messages into the structured log.
+// redisLog routes go-redis's own messages into the structured log, at debug
+// level: with Redis away it says "failed to dial" on every try, and the
+// service's own watch (cache.RedisHealth) says it once, and when it returns.
 type redisLog struct{ logger *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.logger.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+	l.logger.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 func displayAddr(a net.Addr) string {

@@ -52,12 +52,13 @@ type options struct {
 	w4        int
 	w5        int
 	coherence int
+	w6        int
 	workloads []string
 	paths     []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "coherence"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -78,6 +79,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w4, "w4", 500, "distinct unknown numbers of the W4 ring storm (100 callers at once)")
 	fs.IntVar(&o.coherence, "coherence", 20, "changes made on one instance and read on another (coherence row)")
 	fs.IntVar(&o.w5, "w5", 1000, "W1 lookups measured alone and again while the abuse corpus is sent (W5)")
+	fs.IntVar(&o.w6, "w6", 200, "W1 warm lookups and addNote mutations measured with Redis up, down and frozen (W6)")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {

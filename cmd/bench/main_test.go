@@ -18,7 +18,7 @@ import (
 // targets, which makes the command exit non-zero but is no test failure.
 func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
-	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20",
+	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -36,6 +36,15 @@ func TestBenchmarkRuns(t *testing.T) {
 		} {
 			if cells(table, workload, path) == nil {
 				t.Errorf("no row %q on the %s path:\n%s", workload, path, table)
+			}
+		}
+		if path == "real" {
+			for _, state := range w6States {
+				for _, what := range []string{"W1 warm", "addNote"} {
+					if cells(table, w6Row(state, what), path) == nil {
+						t.Errorf("no row %q:\n%s", w6Row(state, what), table)
+					}
+				}
 			}
 		}
 	}

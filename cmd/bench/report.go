@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -103,6 +104,24 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 			fmt.Sprintf("p50 %s alone, %s during; p99 %s alone, %s during; %d errors; %d abusive requests, %d answered otherwise than expected",
 				alone.p50.Round(100*time.Microsecond), w5.p50.Round(100*time.Microsecond),
 				alone.p99.Round(100*time.Microsecond), w5.p99.Round(100*time.Microsecond), w5.errors, b.abuseSent, b.abuseUnexpected)})
+	}
+	if up := find(w6Row("up", "W1 warm"), "real"); up.requests > 0 {
+		for _, state := range w6States[1:] {
+			var got []string
+			ok := b.redisAwayNotes == ""
+			for _, what := range []string{"W1 warm", "addNote"} {
+				base, r := find(w6Row("up", what), "real"), find(w6Row(state, what), "real")
+				ok = ok && r.requests > 0 && r.p50 <= base.p50+w6Timeout && r.p99 <= base.p99+w6Timeout
+				got = append(got, fmt.Sprintf("%s p50 %s (up %s), p99 %s (up %s)", what, r.p50.Round(100*time.Microsecond),
+					base.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), base.p99.Round(100*time.Microsecond)))
+			}
+			checks = append(checks, struct {
+				name string
+				ok   bool
+				got  string
+			}{fmt.Sprintf("W6: Redis %s costs W1 warm and addNote at most REDIS_TIMEOUT (%s) more than Redis up, p50 and p99; every note created once", state, w6Timeout),
+				ok, strings.Join(got, "; ") + b.redisAwayNotes})
+		}
 	}
 	fmt.Fprintln(w, "\nChecks:")
 	failed := 0

@@ -24,6 +24,7 @@ type bench struct {
 	w2Budget        int    // the most upstream calls a cold W2 may cost
 	abuseSent       int    // W5: abusive requests sent
 	abuseUnexpected int    // W5: of those, answered with another code than the corpus says
+	redisAwayNotes  string // W6: notes sent and created per state, when they differ
 }
 
 // row is one line of the table.
@@ -143,6 +144,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("w5") && path == "real" {
 			if err := b.runAbuse(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w6") && path == "real" {
+			if err := b.runRedisAway(ctx, add); err != nil {
 				return nil, err
 			}
 		}
@@ -345,6 +351,75 @@ func (b *bench) runAbuse(ctx context.Context, add func(row, error) error) error 
 	during.errors = int(failed.Load())
 	b.abuseSent, b.abuseUnexpected = int(sent.Load()), int(unexpected.Load())
 	return add(during, err)
+}
+
+// W6: how much Redis away costs. Each state gets its own redis-server (the
+// benchmark's shared one is never stopped) and a fresh fleet.
+const (
+	w6Timeout       = 100 * time.Millisecond // REDIS_TIMEOUT of the W6 servers
+	addNoteMutation = `mutation AddNote($id: ID!, $k: String) { addNote(input: {contactId: $id, body: "Bench note", idempotencyKey: $k}) { note { id } } }`
+)
+
+var w6States = []string{"up", "down", "frozen"}
+
+func w6Row(state, what string) string { return fmt.Sprintf("W6 Redis %s: %s", state, what) }
+
+// runRedisAway measures W1 warm and addNote with Redis up, down (killed) and
+// frozen (SIGSTOP): the servers must skip an absent Redis after one
+// REDIS_TIMEOUT, and create each note exactly once.
+func (b *bench) runRedisAway(ctx context.Context, add func(row, error) error) error {
+	for _, state := range w6States {
+		rp, err := startRedisProcess()
+		if err != nil {
+			return fmt.Errorf("W6 needs redis-server: %w", err)
+		}
+		f, err := b.startFleet(ctx, 1, "real", map[string]string{"REDIS_URL": rp.url, "REDIS_TIMEOUT": w6Timeout.String()})
+		if err != nil {
+			rp.close()
+			return err
+		}
+		err = b.measureRedisAway(f, rp, state, add)
+		if state == "frozen" {
+			rp.thaw()
+		}
+		f.close()
+		rp.close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) measureRedisAway(f *fleet, rp *redisProcess, state string, add func(row, error) error) error {
+	phones := seededPhones(f.em.Workspace, 64)
+	lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
+	for i := range phones { // warm the cache
+		if err := lookup(i); err != nil {
+			return err
+		}
+	}
+	switch state {
+	case "down":
+		rp.kill()
+	case "frozen":
+		rp.freeze()
+	}
+	if err := add(f.measure(w6Row(state, "W1 warm"), "real", b.opts.w6, 1, lookup)); err != nil {
+		return err
+	}
+	demo, _ := f.em.Workspace.DemoCaller()
+	before := len(f.em.Workspace.Notes(demo.ID))
+	run := fmt.Sprintf("w6-%s-%d", state, time.Now().UnixNano())
+	if err := add(f.measure(w6Row(state, "addNote"), "real", b.opts.w6, 1, func(i int) error {
+		return f.instance(i).query(addNoteMutation, map[string]any{"id": demo.ID, "k": fmt.Sprintf("%s-%d", run, i)})
+	})); err != nil {
+		return err
+	}
+	if created := len(f.em.Workspace.Notes(demo.ID)) - before; created != b.opts.w6 {
+		b.redisAwayNotes += fmt.Sprintf("; Redis %s: %d notes sent, %d created", state, b.opts.w6, created)
+	}
+	return nil
 }
 
 // runDashboard measures W2: cold runs each on an empty cache (a fresh

@@ -12,34 +12,21 @@ import (
 	"github.com/talkdesk-intercom/api/internal/metrics"
 )
 
-// RedisStore keeps entries in Redis. Every call has a short deadline, and
-// after a failure the store is skipped for a moment: a slow or dead Redis
-// costs each request at most one short wait, never an outage. go-redis
-// reconnects by itself, so the cache recovers when Redis returns.
-type RedisStore struct {
-	client    redis.UniversalClient
-	timeout   time.Duration
-	backoff   time.Duration
-	downUntil atomic.Int64 // unix nanos; while in the future, calls fail fast
-	metrics   *metrics.Metrics
-}
-
-// ErrUnavailable is returned while the store is backing off after a failure.
+// ErrUnavailable is returned while Redis is away (see RedisHealth).
 var ErrUnavailable = errors.New("cache store unavailable")
 
-// NewRedisStore wraps a go-redis client (single node, Sentinel or Cluster).
-func NewRedisStore(client redis.UniversalClient, timeout time.Duration, m *metrics.Metrics) *RedisStore {
-	if timeout <= 0 {
-		timeout = 100 * time.Millisecond
-	}
-	return &RedisStore{client: client, timeout: timeout, backoff: time.Second, metrics: m}
-}
-
-// OpenRedis builds a client from a redis:// or rediss:// URL.
-func OpenRedis(url string) (redis.UniversalClient, error) {
+// OpenRedis builds a client from a redis:// or rediss:// URL whose every
+// call, dials and waits for a pooled connection included, is bounded by the
+// deadline of its context: go-redis honours a context's deadline only with
+// ContextTimeoutEnabled, and otherwise waits out its own socket timeouts.
+// timeout (REDIS_TIMEOUT) is also the socket timeout, for a call without one.
+func OpenRedis(url string, timeout time.Duration) (redis.UniversalClient, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if timeout <= 0 {
+		timeout = 100 * time.Millisecond
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:     []string{opts.Addr},
@@ -47,28 +34,136 @@ func OpenRedis(url string) (redis.UniversalClient, error) {
 		Password:  opts.Password,
 		DB:        opts.DB,
 		TLSConfig: opts.TLSConfig,
-		// The store's own deadlines are shorter; these bound a stuck socket.
-		DialTimeout:  time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-		PoolSize:     64,
+
+		ContextTimeoutEnabled: true,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		PoolSize:              64,
 	}), nil
 }
 
+// RedisHealth bounds every Redis call by one timeout, and remembers that
+// Redis is away: after a call fails, calls fail fast with ErrUnavailable
+// while a background probe pings Redis until it answers. A request
+// therefore pays at most one timeout when Redis dies or freezes, and every
+// store sharing the RedisHealth (the cache, the idempotency records) skips
+// Redis together. go-redis reconnects by itself; the probe only says when.
+type RedisHealth struct {
+	client  redis.UniversalClient
+	timeout time.Duration
+	every   time.Duration // between probes
+	// onChange, when set, is told when Redis goes away (err says why) and
+	// when it returns (err is nil): one line each, not one per call.
+	onChange func(up bool, err error)
+
+	down    atomic.Bool
+	probing atomic.Bool
+}
+
+// NewRedisHealth watches client; timeout bounds each call (default 100 ms).
+func NewRedisHealth(client redis.UniversalClient, timeout time.Duration, onChange func(up bool, err error)) *RedisHealth {
+	if timeout <= 0 {
+		timeout = 100 * time.Millisecond
+	}
+	return &RedisHealth{client: client, timeout: timeout, every: 250 * time.Millisecond, onChange: onChange}
+}
+
+// Client is the watched client.
+func (h *RedisHealth) Client() redis.UniversalClient { return h.client }
+
+// Up says whether Redis answered the last call or probe.
+func (h *RedisHealth) Up() bool { return !h.down.Load() }
+
+// Do runs fn with a context bounded by the timeout and detached from ctx's
+// cancellation (a write-back must not be cut short because the client went
+// away, and the timeout is ours to choose), or fails fast while Redis is
+// away. redis.Nil and Redis's error replies (a script's error) mean Redis
+// answered: they pass through and count as up.
+func (h *RedisHealth) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	if h.down.Load() {
+		return ErrUnavailable
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
+	defer cancel()
+	err := fn(ctx)
+	if err != nil && !answered(err) {
+		h.wentAway(err)
+	}
+	return err
+}
+
+func answered(err error) bool {
+	var reply redis.Error // redis.Nil is one too
+	return errors.As(err, &reply)
+}
+
+func (h *RedisHealth) wentAway(err error) {
+	if !h.down.CompareAndSwap(false, true) {
+		return
+	}
+	if h.onChange != nil {
+		h.onChange(false, err)
+	}
+	if h.probing.CompareAndSwap(false, true) {
+		go h.probe()
+	}
+}
+
+// probe pings Redis until it answers (or the client is closed).
+func (h *RedisHealth) probe() {
+	defer h.probing.Store(false)
+	for {
+		time.Sleep(h.every)
+		ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+		err := h.client.Ping(ctx).Err()
+		cancel()
+		switch {
+		case err == nil:
+			h.cameBack()
+			return
+		case errors.Is(err, redis.ErrClosed):
+			return
+		}
+	}
+}
+
+func (h *RedisHealth) cameBack() {
+	if h.down.CompareAndSwap(true, false) && h.onChange != nil {
+		h.onChange(true, nil)
+	}
+}
+
+// RedisStore keeps entries in Redis. Every call is bounded by the timeout,
+// and while Redis is away the store is skipped (RedisHealth): a slow or
+// dead Redis costs a request at most one timeout, never an outage.
+type RedisStore struct {
+	health  *RedisHealth
+	client  redis.UniversalClient
+	metrics *metrics.Metrics
+}
+
+// NewRedisStore wraps a go-redis client (single node, Sentinel or Cluster)
+// with a RedisHealth of its own.
+func NewRedisStore(client redis.UniversalClient, timeout time.Duration, m *metrics.Metrics) *RedisStore {
+	return NewRedisStoreWith(NewRedisHealth(client, timeout, nil), m)
+}
+
+// NewRedisStoreWith is a store on a RedisHealth other stores share.
+func NewRedisStoreWith(h *RedisHealth, m *metrics.Metrics) *RedisStore {
+	return &RedisStore{health: h, client: h.client, metrics: m}
+}
+
 func (s *RedisStore) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
-	if time.Now().UnixNano() < s.downUntil.Load() {
+	if !s.health.Up() {
 		s.metrics.RedisErrors.WithLabelValues(op).Inc()
 		return ErrUnavailable
 	}
-	// Detached from the request's cancellation: a write-back must not be cut
-	// short because the client went away, and a timeout is ours to choose.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
 	s.metrics.RedisRoundTrips.WithLabelValues(op).Inc()
-	err := fn(ctx)
+	err := s.health.Do(ctx, fn)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		s.metrics.RedisErrors.WithLabelValues(op).Inc()
-		s.downUntil.Store(time.Now().Add(s.backoff).UnixNano())
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return nil
@@ -118,16 +213,20 @@ func (s *RedisStore) Del(ctx context.Context, keys []string) error {
 	})
 }
 
-// Ping checks Redis directly, ignoring the backoff, so that readiness sees
-// recovery at once.
+// Ping checks Redis directly, even while it is thought away, so that
+// readiness sees recovery at once; a failed ping (not one whose caller
+// left) counts as Redis going away.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout*5)
+	pingCtx, cancel := context.WithTimeout(ctx, s.health.timeout*5)
 	defer cancel()
 	s.metrics.RedisRoundTrips.WithLabelValues("ping").Inc()
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	if err := s.client.Ping(pingCtx).Err(); err != nil {
 		s.metrics.RedisErrors.WithLabelValues("ping").Inc()
+		if ctx.Err() == nil && !answered(err) {
+			s.health.wentAway(err)
+		}
 		return err
 	}
-	s.downUntil.Store(0)
+	s.health.cameBack()
 	return nil
 }

@@ -85,7 +85,16 @@ type Config struct {
 	NewTokenRate     int           // validations of unknown tokens per minute per caller
 	MaxTenants       int           // most workspaces of callers' tokens kept
 	IntercomMaxConns int           // open connections to each Intercom host, shared by every workspace
+
+	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
+	// reads the other OTEL_* variables (headers, sampler, service name) itself.
+	OTLPEndpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT
+	OTLPTracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	OTLPProtocol       string // http/protobuf or grpc
 }
+
+// Tracing says whether traces are exported.
+func (c Config) Tracing() bool { return c.OTLPEndpoint != "" || c.OTLPTracesEndpoint != "" }
 
 // LocalCache bounds the in-process level in front of Redis.
 type LocalCache struct {
@@ -183,6 +192,9 @@ func settings(c *Config) []setting {
 		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through `/me`; more is `429 RATE_LIMITED`", parse: count(&c.NewTokenRate, 1, 1_000_000)},
 		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", parse: count(&c.MaxTenants, 1, 1_000_000)},
 		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", parse: count(&c.IntercomMaxConns, 1, 10_000)},
+		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. `http://localhost:4318`, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", parse: httpURL(&c.OTLPEndpoint, "an http(s) URL such as http://localhost:4318")},
+		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. `http://localhost:4318/v1/traces`); overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces", parse: httpURL(&c.OTLPTracesEndpoint, "an http(s) URL such as http://localhost:4318/v1/traces")},
+		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: `http/protobuf` (port 4318) or `grpc` (port 4317)", parse: oneOf(&c.OTLPProtocol, "http/protobuf", "grpc")},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.TalkdeskSearchDelay)},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/cost"
@@ -43,6 +44,8 @@ type Options struct {
 	// run (by their SHA-256); they also answer APQ hashes without a store.
 	TrustedDocuments map[string]string
 	PersistedOnly    bool
+	// Tracer, when set, traces operations and resolvers (package telemetry).
+	Tracer graphql.HandlerExtension
 }
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
@@ -71,6 +74,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(documentLimits{opts.Limits})
 	srv.Use(operationLimits{Limits: opts.Limits, model: opts.Costs, introspection: opts.Introspection})
 	srv.Use(apqRegistration{store: store})
+	if opts.Tracer != nil {
+		srv.Use(opts.Tracer)
+	}
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)
 	// Bulk root fields mark their context, which every field under them
@@ -197,6 +203,13 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 		web.Logger(ctx).Error("internal error", "path", gqlErr.Path.String(), "error", err)
 		gqlErr.Message = fmt.Sprintf("internal error (request %s)", web.RequestID(ctx))
 		gqlErr.Extensions = map[string]any{"code": sources.EInternal}
+	}
+	// The trace id lets a client's report be found among the traces.
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["traceId"] = sc.TraceID().String()
 	}
 	return gqlErr
 }

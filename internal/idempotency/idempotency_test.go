@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
@@ -14,7 +15,7 @@ import (
 
 func stores(t *testing.T) map[string]idempotency.Store {
 	return map[string]idempotency.Store{
-		"redis":  idempotency.NewRedisStore(redistest.Client(t, redistest.Addr(t))),
+		"redis":  idempotency.NewRedisStore(cache.NewRedisHealth(redistest.Client(t, redistest.Addr(t)), time.Second, nil)),
 		"memory": idempotency.NewMemoryStore(),
 	}
 }
@@ -143,5 +144,46 @@ func TestFailureWithoutEffectFreesTheKey(t *testing.T) {
 				t.Errorf("retry after a refused attempt: %+v replayed=%v %v; want a fresh run", got, replayed, err)
 			}
 		})
+	}
+}
+
+// With Redis frozen, an action runs once and its repeat is replayed from the
+// in-process mirror, each call paying at most the Redis timeout; when Redis
+// is back (without the record), a repeat is still replayed, not run again.
+func TestRedisFrozenKeepsTheGuarantees(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	srv := redistest.Start(t)
+	client, err := cache.OpenRedis("redis://"+srv.Addr, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	h := cache.NewRedisHealth(client, timeout, nil)
+	g := idempotency.New(idempotency.Tiered{Primary: idempotency.NewRedisStore(h), Local: idempotency.NewMemoryStore()}, idempotency.Options{})
+	var runs atomic.Int32
+	action := idempotency.Action[ticket]{Key: redistest.Unique("key"), Input: map[string]any{"title": "Call back"},
+		Run: func(context.Context) (ticket, error) { runs.Add(1); return ticket{ID: "t1"}, nil }}
+
+	srv.Freeze()
+	for i, wantReplayed := range []bool{false, true} {
+		start := time.Now()
+		got, replayed, err := idempotency.Do(context.Background(), g, action)
+		if err != nil || replayed != wantReplayed || got.ID != "t1" {
+			t.Fatalf("call %d with Redis frozen: %+v replayed=%v %v", i, got, replayed, err)
+		}
+		if d := time.Since(start); d > timeout+200*time.Millisecond {
+			t.Errorf("call %d with Redis frozen took %s, want at most about one Redis timeout", i, d)
+		}
+	}
+	srv.Thaw()
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.Up() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, replayed, err := idempotency.Do(context.Background(), g, action); err != nil || !replayed {
+		t.Errorf("after Redis returned: replayed=%v %v, want the result kept while it was away", replayed, err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the action ran %d times, want once", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
+	"github.com/talkdesk-intercom/api/internal/cache"
 )
 
 // canClaim is the rule both stores apply atomically.
@@ -77,15 +78,17 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 
 // RedisStore keeps records in Redis, so that every replica of the server
 // sees the same keys. Claim is one Lua script: atomic on a single key, which
-// also holds on Redis Cluster.
+// also holds on Redis Cluster. Every call is bounded by the health's
+// timeout (REDIS_TIMEOUT) and fails fast while Redis is away: Tiered then
+// keeps the promise from its in-process mirror.
 type RedisStore struct {
-	client  redis.UniversalClient
-	timeout time.Duration
+	health *cache.RedisHealth
+	client redis.UniversalClient
 }
 
-// NewRedisStore returns a store over client.
-func NewRedisStore(client redis.UniversalClient) *RedisStore {
-	return &RedisStore{client: client, timeout: 2 * time.Second}
+// NewRedisStore returns a store over the client h watches.
+func NewRedisStore(h *cache.RedisHealth) *RedisStore {
+	return &RedisStore{health: h, client: h.Client()}
 }
 
 // claimScript: KEYS[1] key; ARGV[1] new record JSON, ARGV[2] TTL ms,
@@ -109,13 +112,15 @@ return {1, enc, rec.state}
 `)
 
 func (s *RedisStore) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return Record{}, "", false, err
 	}
-	res, err := claimScript.Run(ctx, s.client, []string{key}, string(b), ttl.Milliseconds(), rec.Fingerprint, time.Now().UnixMilli()).Slice()
+	var res []any
+	err = s.health.Do(ctx, func(ctx context.Context) error {
+		res, err = claimScript.Run(ctx, s.client, []string{key}, string(b), ttl.Milliseconds(), rec.Fingerprint, time.Now().UnixMilli()).Slice()
+		return err
+	})
 	if err != nil || len(res) != 3 {
 		return Record{}, "", false, fmt.Errorf("idempotency claim: %w", err)
 	}
@@ -128,19 +133,15 @@ func (s *RedisStore) Claim(ctx context.Context, key string, rec Record, ttl time
 }
 
 func (s *RedisStore) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return s.client.Set(ctx, key, b, ttl).Err()
+	return s.health.Do(ctx, func(ctx context.Context) error { return s.client.Set(ctx, key, b, ttl).Err() })
 }
 
 func (s *RedisStore) Delete(ctx context.Context, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.client.Del(ctx, key).Err()
+	return s.health.Do(ctx, func(ctx context.Context) error { return s.client.Del(ctx, key).Err() })
 }
 
 // Tiered keeps records in a shared Primary (Redis) and mirrors them in a

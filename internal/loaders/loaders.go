@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/tenants"
@@ -153,14 +156,19 @@ func options[K comparable, V any](cfg Config, clock *batchClock) []dataloader.Op
 // serves every field that loaded into it, not just the first, so it keeps
 // the first caller's values and drops its cancellation; it stops when the
 // request the loaders serve ends (its client left, its deadline passed).
+//
+// The batch is a span (child of the first caller's), ended by the returned
+// cancel; batchFunc records on it how many keys were found.
 func startBatch(ctx context.Context, cfg Config, name string, size int) (context.Context, context.CancelFunc) {
 	cfg.Metrics.LoaderBatchSize.WithLabelValues(name).Observe(float64(size))
+	ctx, span := otel.Tracer("github.com/talkdesk-intercom/api/internal/loaders").Start(ctx, "loader "+name,
+		trace.WithAttributes(attribute.String("loader.name", name), attribute.Int("loader.keys", size)))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
 	if cfg.request == nil {
-		return ctx, cancel
+		return ctx, func() { cancel(); span.End() }
 	}
 	stop := context.AfterFunc(cfg.request, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, func() { stop(); cancel(); span.End() }
 }
 
 // batchFunc adapts a source's batch method: one result per key, in key
@@ -171,6 +179,7 @@ func batchFunc[V any](cfg Config, clock *batchClock, name string, fetch func(con
 		ctx, cancel := startBatch(ctx, cfg, name, len(keys))
 		defer cancel()
 		found, err := fetch(ctx, keys)
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Int("loader.hits", len(found)))
 		results := make([]*dataloader.Result[V], len(keys))
 		for i, k := range keys {
 			switch v, ok := found[k]; {

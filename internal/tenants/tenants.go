@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -40,8 +41,9 @@ type Tenant struct {
 	// a cache.
 	Invalidator sources.Invalidator
 
-	mu        sync.Mutex
-	workspace *sources.Workspace
+	mu         sync.Mutex
+	workspace  *sources.Workspace
+	validating atomic.Bool // a background /me is under way (KnownWorkspaceID)
 }
 
 // WorkspaceID names the tenant: Intercom's workspace id, asked of /me until
@@ -70,6 +72,25 @@ func (t *Tenant) Workspace(ctx context.Context) (*sources.Workspace, error) {
 	t.workspace = ws
 	t.mu.Unlock()
 	return ws, nil
+}
+
+// KnownWorkspaceID is the workspace id when the token has been validated;
+// otherwise it starts the validation in the background (one at a time) and
+// fails at once. The cache namespaces its keys with it: while Intercom is
+// too slow to answer /me, a request is then served uncached at the cost of
+// its own call, instead of waiting for /me and then for that call, each up
+// to INTERCOM_TIMEOUT.
+func (t *Tenant) KnownWorkspaceID(ctx context.Context) (string, error) {
+	if id := t.knownWorkspace(); id != "" {
+		return id, nil
+	}
+	if t.validating.CompareAndSwap(false, true) {
+		go func() {
+			defer t.validating.Store(false)
+			_, _ = t.Workspace(context.WithoutCancel(ctx)) // bounded by the client's own timeout
+		}()
+	}
+	return "", sources.Errorf(sources.EUpstreamUnavailable, "the workspace of this token is not known yet")
 }
 
 func (t *Tenant) setWorkspace(ws *sources.Workspace) {
@@ -227,6 +248,9 @@ func (r *Registry) validate(ctx context.Context, token, baseURL, key string, kno
 	t, ok := r.tenants.ComputeIfAbsent(key, func() (*Tenant, bool) {
 		t, err := r.New(token, baseURL, ws)
 		newErr = err
+		if err == nil {
+			t.setWorkspace(ws) // before anyone else can find it
+		}
 		return t, err != nil
 	})
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,3 +132,73 @@ func TestRejectingAKnownTokenForgetsItsTenant(t *testing.T) {
 		t.Errorf("%d tenants kept, want 0", n)
 	}
 }
+
+// However many first requests race with a new token, Intercom is asked /me
+// once, and they all get the one tenant.
+func TestRacingFirstRequestsShareOneValidation(t *testing.T) {
+	r, f, _ := newRegistry(10, 10)
+	slow := f.validate
+	release := make(chan struct{})
+	r.Validate = func(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
+		<-release // every racer is waiting before /me answers
+		return slow(ctx, token, baseURL)
+	}
+	const racers = 50
+	got := make(chan *Tenant, racers)
+	var started sync.WaitGroup
+	for range racers {
+		started.Add(1)
+		go func() {
+			started.Done()
+			tn, err := r.ForToken(context.Background(), "fresh", "https://api.intercom.io")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- tn
+		}()
+	}
+	started.Wait()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	first := <-got
+	for range racers - 1 {
+		if tn := <-got; tn != first {
+			t.Fatal("racing requests got different tenants for one token")
+		}
+	}
+	if n := f.callsOf("fresh"); n != 1 {
+		t.Errorf("%d /me calls for %d racing requests, want 1", n, racers)
+	}
+}
+
+// KnownWorkspaceID never waits for /me: it fails at once and validates in
+// the background, once however many ask meanwhile.
+func TestKnownWorkspaceIDValidatesInTheBackground(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	tn := &Tenant{Validator: validatorFunc(func(context.Context) (*sources.Workspace, error) {
+		calls.Add(1)
+		<-release
+		return &sources.Workspace{ID: "ws-1"}, nil
+	})}
+	for range 10 {
+		if id, err := tn.KnownWorkspaceID(context.Background()); err == nil {
+			t.Fatalf("got %q before /me answered", id)
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(time.Second)
+	for tn.knownWorkspace() == "" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if id, err := tn.KnownWorkspaceID(context.Background()); err != nil || id != "ws-1" {
+		t.Errorf("after /me answered: %q, %v", id, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d /me calls, want 1", n)
+	}
+}
+
+type validatorFunc func(context.Context) (*sources.Workspace, error)
+
+func (f validatorFunc) Validate(ctx context.Context) (*sources.Workspace, error) { return f(ctx) }

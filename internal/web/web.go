@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"runtime/debug"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Middleware wraps a handler.
@@ -73,7 +75,11 @@ func WithRequest(base *slog.Logger) Middleware {
 			}
 			w.Header().Set(RequestIDHeader, id)
 			ctx := context.WithValue(r.Context(), requestIDKey, id)
-			ctx = context.WithValue(ctx, loggerKey, base.With("request_id", id))
+			logger := base.With("request_id", id)
+			if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+				logger = logger.With("trace_id", sc.TraceID().String()) // every line of the request finds its trace
+			}
+			ctx = context.WithValue(ctx, loggerKey, logger)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

@@ -54,9 +54,10 @@ type Config struct {
 	AppURL string
 	// Timeout bounds each call, retries included. Default 10 s.
 	Timeout time.Duration
-	// HTTPClient sends the requests; pass one shared by every Client so
-	// that all workspaces use one pool of connections. By default each
-	// Client gets a transport of its own.
+	// HTTPClient's Transport sends the requests, under this Client's own
+	// layers (transport.go); pass one shared by every Client so that all
+	// workspaces use one pool of connections. By default each Client gets
+	// a transport of its own.
 	HTTPClient *http.Client
 	// Workspace is the workspace id when already known (a validation told
 	// it), so that deep links need no /me call.
@@ -89,6 +90,9 @@ type Config struct {
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
 	Observe func(endpoint string, status int, elapsed time.Duration)
+	// Tracing gives each attempt a client span of the global OpenTelemetry
+	// tracer provider, named by its endpoint pattern.
+	Tracing bool
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -104,17 +108,14 @@ type Client struct {
 	version string
 	appURL  string
 	timeout time.Duration
-	http    *http.Client
-	observe func(string, int, time.Duration)
+	http    *http.Client // the layers of transport.go over the shared transport
 	phones  phoneSearch
 
 	concurrency int
 	// phoneLookups gathers concurrent caller lookups into shared searches.
 	phoneLookups *coalesce.Coalescer[[]*sources.Contact]
 
-	governor    *governor
-	breaker     *breaker
-	maxAttempts int
+	breaker *breaker
 
 	workspace *memo.Memo[string] // the workspace id deep links need, from /me or Config.Workspace
 }
@@ -135,8 +136,6 @@ func New(cfg Config) (*Client, error) {
 		version: cmp.Or(cfg.Version, DefaultVersion),
 		appURL:  strings.TrimRight(cmp.Or(cfg.AppURL, appURLFor(u.Host)), "/"),
 		timeout: cfg.Timeout,
-		http:    cfg.HTTPClient,
-		observe: cfg.Observe,
 	}
 	// Learnt once: a token's workspace never changes.
 	c.workspace = memo.New(memo.Config{}, func(ctx context.Context) (string, error) {
@@ -152,16 +151,22 @@ func New(cfg Config) (*Client, error) {
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
 	}
-	if c.http == nil {
+	var rt http.RoundTripper
+	if cfg.HTTPClient != nil {
+		rt = cfg.HTTPClient.Transport
+	}
+	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		// Batches fan out to one host: keep enough warm connections for them.
 		t.MaxIdleConnsPerHost = 64
-		c.http = &http.Client{Transport: t}
+		rt = t
 	}
-	c.governor = newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
-	// max(…, 0): a negative setting takes the default too.
-	c.breaker = newBreaker(cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
-	c.maxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), 3)
+	// The governor and the breaker are this workspace's own; they hold no
+	// goroutine or connection, so a dropped tenant leaves nothing behind.
+	c.breaker = newBreaker(u.Host, cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
+	c.http = &http.Client{Transport: newChain(rt,
+		newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent),
+		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
 	c.phoneLookups = coalesce.New(cfg.CoalesceWindow, maxINValues, phoneWeight, c.searchPhoneGroups)
 	if c.concurrency <= 0 {
@@ -205,105 +210,29 @@ func versionAtLeast(v string, major, minor int) bool {
 }
 
 // do calls Intercom and decodes a 2xx JSON answer into out. endpoint is the
-// route pattern used for metrics and error messages; it never contains ids
-// or secrets. Safe calls are retried (see resilience.go); the whole call,
-// retries included, is bounded by the client's timeout and ctx.
+// route pattern used for metrics, spans and error messages; it never
+// contains ids or secrets. The layers of transport.go retry safe calls and
+// guard the workspace; the whole call, retries included, is bounded by the
+// client's timeout and ctx.
 func (c *Client) do(ctx context.Context, method, endpoint, path string, query url.Values, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeoutCause(withEndpoint(ctx, endpoint), c.timeout, errCallTimeout)
 	defer cancel()
 
-	var payload []byte
+	var payload io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("intercom: encode %s: %w", endpoint, err)
 		}
-		payload = b
+		payload = bytes.NewReader(b) // NewRequest sets GetBody: retries resend it
 	}
 	u := c.baseURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	safe := method == "GET" || method == "PUT" || method == "DELETE" || strings.HasSuffix(path, "/search")
-	for attempt := 1; ; attempt++ {
-		if err := c.admit(ctx); err != nil {
-			return err
-		}
-		status, header, data, err := c.attempt(ctx, method, endpoint, u, payload)
-		now := time.Now()
-		c.governor.observe(status, header, now)
-		if errors.Is(ctx.Err(), context.Canceled) {
-			c.breaker.abandon() // the caller left (a sibling read failed, the client went away): not Intercom's failure
-		} else {
-			c.breaker.record(upstreamFailed(status), now)
-		}
-		if err == nil && status >= 200 && status <= 299 {
-			if out == nil {
-				return nil
-			}
-			if err := json.Unmarshal(data, out); err != nil {
-				return &sources.Error{Code: sources.EUpstreamUnavailable,
-					Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
-			}
-			return nil
-		}
-		if err == nil {
-			err = statusError(endpoint, status, header, data)
-		} else {
-			err = transportError(ctx, endpoint, err)
-		}
-		if !safe || attempt >= c.maxAttempts || !retryable(status) || ctx.Err() != nil {
-			return err
-		}
-		wait := backoff(attempt, time.Duration(retryAfter(header, status, now))*time.Second)
-		if deadline, ok := ctx.Deadline(); ok && now.Add(wait).After(deadline) {
-			return err // no time left for another attempt
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
-}
-
-// admit asks the breaker and the governor whether a call may go now, for
-// the caller and at the priority ctx carries.
-func (c *Client) admit(ctx context.Context) error {
-	now := time.Now()
-	if wait, ok := c.breaker.allow(now); !ok {
-		return &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: ceilSeconds(wait),
-			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
-	}
-	wait, why := c.governor.take(now, sources.CallerFrom(ctx), sources.PriorityFrom(ctx))
-	if why == admitted {
-		return nil
-	}
-	e := &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: max(1, ceilSeconds(wait))}
-	switch why {
-	case callerShareSpent:
-		e.Message = "this caller has spent its share of the workspace's Intercom budget; retry after the window resets"
-	case reservedForInteractive:
-		e.Message = "the rest of the workspace's Intercom budget is kept for interactive reads (caller lookups, contacts); searches and syncs may retry after the window resets"
-	default:
-		e.Message = "the Intercom rate budget of this workspace is spent; retry after the window resets"
-	}
-	return e
-}
-
-func ceilSeconds(d time.Duration) int {
-	return int((d + time.Second - 1) / time.Second)
-}
-
-// attempt sends one request. status is 0 when no response arrived.
-func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payload []byte) (int, http.Header, []byte, error) {
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, method, u, payload)
 	if err != nil {
-		return 0, nil, nil, err
+		return fmt.Errorf("intercom: %s: %w", endpoint, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Intercom-Version", c.version)
@@ -311,19 +240,36 @@ func (c *Client) attempt(ctx context.Context, method, endpoint, u string, payloa
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.record(endpoint, 0, start)
-		return 0, http.Header{}, nil, err
+		var refused *sources.Error // the governor's or the breaker's
+		if errors.As(err, &refused) {
+			return refused
+		}
+		return transportError(ctx, endpoint, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	c.record(endpoint, resp.StatusCode, start)
+	data, err := io.ReadAll(resp.Body) // in memory already (transport.go: observed)
 	if err != nil {
-		return 0, resp.Header, nil, err
+		return transportError(ctx, endpoint, err)
 	}
-	return resp.StatusCode, resp.Header, data, nil
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return statusError(endpoint, resp.StatusCode, resp.Header, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &sources.Error{Code: sources.EUpstreamUnavailable,
+			Message: fmt.Sprintf("Intercom sent an unreadable answer to %s", endpoint), Err: err}
+	}
+	return nil
+}
+
+// BreakerOpen says whether calls to this workspace are paused because
+// Intercom kept failing, and for how long at most.
+func (c *Client) BreakerOpen() (time.Duration, bool) {
+	return c.breaker.open()
 }
 
 // linkWorkspace returns the workspace id deep links need, asking /me only
@@ -359,12 +305,6 @@ func (c *Client) contactURL(ws, id string) string {
 
 func (c *Client) rememberWorkspace(id string) {
 	c.workspace.Set(id)
-}
-
-func (c *Client) record(endpoint string, status int, start time.Time) {
-	if c.observe != nil {
-		c.observe(endpoint, status, time.Since(start))
-	}
 }
 
 func transportError(ctx context.Context, endpoint string, err error) error {
@@ -407,10 +347,10 @@ func statusError(endpoint string, status int, header http.Header, body []byte) e
 		e.Code, e.Message = sources.EConflict, "Intercom reports a conflict"+suffix(detail)
 	case s == http.StatusTooManyRequests:
 		e.Code, e.Message = sources.ERateLimited, "Intercom's rate limit is spent"
-		e.RetryAfterSeconds = retryAfter(header, status, time.Now())
+		e.RetryAfterSeconds = ceilSeconds(retryAfter(header, status, time.Now()))
 	case s >= 500:
 		e.Code, e.Message = sources.EUpstreamUnavailable, fmt.Sprintf("Intercom failed on %s (HTTP %d)", endpoint, s)
-		e.RetryAfterSeconds = retryAfter(header, status, time.Now())
+		e.RetryAfterSeconds = ceilSeconds(retryAfter(header, status, time.Now()))
 	default:
 		e.Code, e.Message = sources.EBadUserInput, "Intercom refused the request"+suffix(detail)
 	}
@@ -431,23 +371,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// retryAfter reads Retry-After (seconds), and for a 429 X-RateLimit-Reset
-// (Unix time); every Intercom answer carries the latter, so it only means
-// "wait" when the limit was hit.
-func retryAfter(h http.Header, status int, now time.Time) int {
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
-		return s
-	}
-	if status != http.StatusTooManyRequests {
-		return 0
-	}
-	if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
-		if d := reset - now.Unix(); d > 0 {
-			return int(d)
-		}
-		return 1
-	}
-	return 0
 }

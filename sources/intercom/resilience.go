@@ -1,7 +1,7 @@
 package intercom
 
 import (
-	"math/rand/v2"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -10,19 +10,12 @@ import (
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// Three guards stand between the client and Intercom:
-//   - the governor keeps the workspace inside its rate limit, following
-//     Intercom's X-RateLimit-* headers and its 10-second windows, so that this
-//     service never causes a 429 storm, and shares each window out among
-//     callers and between interactive and bulk work (see newGovernor): when
-//     a budget is spent, calls fail fast with RATE_LIMITED and a retry-after
-//     hint;
-//   - the breaker stops calling an Intercom that keeps failing (5xx,
-//     timeouts, resets), and lets one probe through after a cool-down;
-//   - retries repeat safe calls (reads and searches, idempotent PUT/DELETE)
-//     on 429/5xx/timeouts/resets with jittered backoff that honours
-//     Retry-After, within the call's deadline. Creating writes are never
-//     retried here: the idempotency guard above the client owns that.
+// The governor keeps the workspace inside its rate limit, following
+// Intercom's X-RateLimit-* headers and its 10-second windows, so that this
+// service never causes a 429 storm, and shares each window out among
+// callers and between interactive and bulk work (see newGovernor): when a
+// budget is spent, calls fail fast with RATE_LIMITED and a retry-after hint.
+// It is one layer of the call path (transport.go).
 
 // rateWindow is Intercom's enforcement window.
 const rateWindow = 10 * time.Second
@@ -79,8 +72,36 @@ func newGovernor(perMinute, callerSharePercent, interactiveReservePercent int) *
 // long to wait. Calls without a caller are the service's own (start-up
 // checks, cache warm-up): no share applies to them, the reserve does.
 func (g *governor) take(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal) {
+	wait, why, _ := g.takeIn(now, caller, p)
+	return wait, why
+}
+
+// takeIn is take, also telling the window the call was counted in.
+func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal, time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	wait, why := g.takeLocked(now, caller, p)
+	return wait, why, g.windowStart
+}
+
+// giveBack returns a call admitted in window that never reached Intercom
+// (the breaker refused it), so that a paused workspace does not spend its
+// budget on nothing. A window since ended is left alone.
+func (g *governor) giveBack(caller string, window time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.windowStart.Equal(window) {
+		return
+	}
+	g.used = max(g.used-1, 0)
+	if n := g.byCaller[caller]; n > 1 {
+		g.byCaller[caller] = n - 1
+	} else {
+		delete(g.byCaller, caller)
+	}
+}
+
+func (g *governor) takeLocked(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal) {
 	if now.Sub(g.windowStart) >= rateWindow {
 		g.windowStart, g.used = now, 0
 		clear(g.byCaller) // callers are counted for one window: the map never outgrows it
@@ -131,84 +152,54 @@ func (g *governor) observe(status int, h http.Header, now time.Time) {
 	if status == http.StatusTooManyRequests {
 		g.remaining = 0
 		if d := retryAfter(h, status, now); d > 0 {
-			g.resetAt = now.Add(time.Duration(d) * time.Second)
+			g.resetAt = now.Add(d)
 		} else if !g.resetAt.After(now) {
 			g.resetAt = now.Add(time.Second)
 		}
 	}
 }
 
-// breaker is a circuit breaker: closed (calls flow), open (calls fail fast
-// for cooldown), half-open (one probe decides).
-type breaker struct {
-	mu        sync.Mutex
-	threshold int
-	cooldown  time.Duration
-	failures  int
-	openUntil time.Time
-	probing   bool
+// governorTransport asks the governor before each attempt, for the caller
+// and at the priority the request's context carries, and tells it what
+// Intercom said of the budget.
+type governorTransport struct {
+	next http.RoundTripper
+	g    *governor
 }
 
-func newBreaker(threshold int, cooldown time.Duration) *breaker {
-	return &breaker{threshold: threshold, cooldown: cooldown}
+func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	caller := sources.CallerFrom(ctx)
+	wait, why, window := t.g.takeIn(time.Now(), caller, sources.PriorityFrom(ctx))
+	if why != admitted {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, refusedError(why, wait)
+	}
+	resp, err := t.next.RoundTrip(req)
+	if errors.Is(err, errBreakerOpen) {
+		t.g.giveBack(caller, window)
+	}
+	if resp != nil {
+		t.g.observe(resp.StatusCode, resp.Header, time.Now())
+	}
+	return resp, err
 }
 
-// allow says whether a call may go, or how long until the breaker probes.
-func (b *breaker) allow(now time.Time) (wait time.Duration, ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.openUntil.IsZero():
-		return 0, true
-	case now.Before(b.openUntil):
-		return b.openUntil.Sub(now), false
-	case b.probing:
-		return time.Second, false
+func refusedError(why refusal, wait time.Duration) *sources.Error {
+	e := &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: max(1, ceilSeconds(wait))}
+	switch why {
+	case callerShareSpent:
+		e.Message = "this caller has spent its share of the workspace's Intercom budget; retry after the window resets"
+	case reservedForInteractive:
+		e.Message = "the rest of the workspace's Intercom budget is kept for interactive reads (caller lookups, contacts); searches and syncs may retry after the window resets"
 	default:
-		b.probing = true // half-open: this call is the probe
-		return 0, true
+		e.Message = "the Intercom rate budget of this workspace is spent; retry after the window resets"
 	}
+	return e
 }
 
-// record tells the breaker how a call went.
-func (b *breaker) record(failed bool, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !failed {
-		b.failures, b.openUntil, b.probing = 0, time.Time{}, false
-		return
-	}
-	b.failures++
-	if b.probing || b.failures >= b.threshold {
-		b.openUntil, b.probing = now.Add(b.cooldown), false
-	}
-}
-
-// abandon tells the breaker that a call was cancelled by its caller: it
-// counts neither way, and if it was the probe another call may probe.
-func (b *breaker) abandon() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.probing = false
-}
-
-// upstreamFailed is what counts against the breaker: no answer, or a 5xx.
-// A 429 is the governor's business, a 4xx the caller's.
-func upstreamFailed(status int) bool { return status == 0 || status >= 500 }
-
-// retryable says whether a failed attempt of a safe call is worth repeating.
-func retryable(status int) bool {
-	switch status {
-	case 0, http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return status == http.StatusInternalServerError
-}
-
-// backoff is the wait before retry n (from 1): exponential with full jitter,
-// at least what the server asked for.
-func backoff(n int, asked time.Duration) time.Duration {
-	base := 100 * time.Millisecond << min(n-1, 5)
-	d := time.Duration(rand.Int64N(int64(base))) + base/2
-	return max(d, asked)
+func ceilSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
 }
