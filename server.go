@@ -273,7 +273,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	} else {
 		logger.Info("caching in Redis")
 	}
-	svc.events = events.New(svc.redis, logger)
+	svc.events = events.New(svc.redis, svc.redisHealth, logger)
 	if !svc.cfg.CacheLocal.Enabled {
 		return store
 	}

@@ -47,12 +47,20 @@ type Handler interface {
 // Bus publishes and receives events through Redis.
 type Bus struct {
 	client redis.UniversalClient
+	calls  Calls
 	logger *slog.Logger
 }
 
-// New returns a bus over client.
-func New(client redis.UniversalClient, logger *slog.Logger) *Bus {
-	return &Bus{client: client, logger: logger}
+// Calls runs a Redis call within the service's Redis timeout, failing fast
+// while Redis is away (cache.RedisHealth): a change made while Redis is gone
+// costs no more than any other Redis call.
+type Calls interface {
+	Do(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// New returns a bus over client, whose publishes go through calls.
+func New(client redis.UniversalClient, calls Calls, logger *slog.Logger) *Bus {
+	return &Bus{client: client, calls: calls, logger: logger}
 }
 
 // channelPrefix names the channels: one per workspace, so that a consumer
@@ -66,7 +74,9 @@ func (b *Bus) Publish(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	return b.client.Publish(ctx, channelPrefix+ev.Workspace, msg).Err()
+	return b.calls.Do(ctx, func(ctx context.Context) error {
+		return b.client.Publish(ctx, channelPrefix+ev.Workspace, msg).Err()
+	})
 }
 
 // Run receives every workspace's events and hands them to h until ctx ends.
@@ -81,7 +91,9 @@ func (b *Bus) Run(ctx context.Context, h Handler) {
 	pinged := false
 	broke := func(err error) {
 		if whole {
-			b.logger.Warn("the event stream broke: the in-process cache is dropped until it is whole again", "error", err)
+			// Info, not a warning: Redis going away is warned about once,
+			// by whoever notices first (cache.RedisHealth).
+			b.logger.Info("the event stream broke: the in-process cache is dropped until it is whole again", "error", err)
 		}
 		whole = false
 		h.Reset(false)
