@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/events"
+	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -92,9 +92,9 @@ type Source struct {
 	flights      *flightGroup
 	events       Publisher
 
-	validateMu  sync.Mutex
-	validated   *sources.Workspace
-	validatedAt time.Time
+	// workspace is /me, asked again once a minute (a revoked token is
+	// noticed within a minute).
+	workspace *memo.Memo[*sources.Workspace]
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -110,8 +110,10 @@ func New(next sources.Source, cfg Config) *Source {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
-	return &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
+	c := &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
 		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup(), events: cfg.Events}
+	c.workspace = memo.New(memo.Config{TTL: time.Minute, Now: cfg.Now}, next.Validate)
+	return c
 }
 
 // Entity kinds, as they appear in keys and metrics.
@@ -195,16 +197,10 @@ func (c *Source) ListTags(ctx context.Context) ([]*sources.Tag, error) {
 
 // Validate asks the upstream at most once a minute.
 func (c *Source) Validate(ctx context.Context) (*sources.Workspace, error) {
-	c.validateMu.Lock()
-	defer c.validateMu.Unlock()
-	if c.validated != nil && c.now().Sub(c.validatedAt) < time.Minute {
-		return c.validated, nil
-	}
-	ws, err := c.next.Validate(ctx)
+	ws, err := c.workspace.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.validated, c.validatedAt = ws, c.now()
 	return ws, nil
 }
 
