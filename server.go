@@ -170,7 +170,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL); err != nil {
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster); err != nil {
 			return nil, err
 		}
 		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}

@@ -35,24 +35,19 @@ func NewRedisStore(client redis.UniversalClient, timeout time.Duration, m *metri
 	return &RedisStore{client: client, timeout: timeout, backoff: time.Second, metrics: m}
 }
 
-// OpenRedis builds a client from a redis:// or rediss:// URL.
-func OpenRedis(url string) (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(url)
+// OpenRedis builds a client from REDIS_URL (one node, a Cluster or
+// Sentinel: see RedisOptions); cluster is REDIS_CLUSTER.
+func OpenRedis(url string, cluster bool) (redis.UniversalClient, error) {
+	opts, err := RedisOptions(url, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:     []string{opts.Addr},
-		Username:  opts.Username,
-		Password:  opts.Password,
-		DB:        opts.DB,
-		TLSConfig: opts.TLSConfig,
-		// The store's own deadlines are shorter; these bound a stuck socket.
-		DialTimeout:  time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-		PoolSize:     64,
-	}), nil
+	// The store's own deadlines are shorter; these bound a stuck socket.
+	opts.DialTimeout = time.Second
+	opts.ReadTimeout = time.Second
+	opts.WriteTimeout = time.Second
+	opts.PoolSize = 64
+	return redis.NewUniversalClient(opts), nil
 }
 
 func (s *RedisStore) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {

@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	RedisURL         string
+	RedisCluster     bool
 	RedisTimeout     time.Duration
 	CacheEnabled     bool
 	CacheTTL         CacheTTLs
@@ -132,7 +133,8 @@ func settings(c *Config) []setting {
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.Introspection)},
 		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.MaxBodyBytes, 1024)},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.ShutdownTimeout)},
-		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (`redis://[:password@]host:6379/0`); empty caches in process", parse: redisURL(&c.RedisURL)},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.RedisURL)},
+		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.RedisCluster)},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.RedisTimeout)},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.CacheEnabled)},
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.CacheTTL.Contact)},
