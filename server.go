@@ -413,7 +413,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
-	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
+	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redis})
 	mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
 	}))
