@@ -47,7 +47,7 @@ func OpenRedis(url string, cluster bool) (redis.UniversalClient, error) {
 	opts.ReadTimeout = time.Second
 	opts.WriteTimeout = time.Second
 	opts.PoolSize = 64
-	return redis.NewUniversalClient(opts), nil
+	return NewRedisClient(opts), nil
 }
 
 func (s *RedisStore) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -135,6 +136,22 @@ func redisOptions(u *url.URL, cluster bool) (*redis.UniversalOptions, error) {
 		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	return o, nil
+}
+
+// clusterStateReload is how old a Cluster client's map of slots may grow
+// before it is read again (go-redis: a minute). A killed master is only
+// noticed by reading the map again, not by failing to dial it: until then
+// every call of its slots fails, so the map is kept fresh.
+const clusterStateReload = time.Second
+
+// NewRedisClient builds the client of options from RedisOptions.
+func NewRedisClient(opts *redis.UniversalOptions) redis.UniversalClient {
+	if opts.MasterName == "" && (opts.IsClusterMode || len(opts.Addrs) > 1) {
+		co := opts.Cluster()
+		co.ClusterStateReloadInterval = clusterStateReload
+		return redis.NewClusterClient(co)
+	}
+	return redis.NewUniversalClient(opts)
 }
 
 // sentinelHosts takes the comma-separated hosts out of a sentinel URL,

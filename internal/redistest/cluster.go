@@ -23,6 +23,7 @@ type Cluster struct {
 	// Addrs are every node's address, masters first; any is a seed.
 	Addrs []string
 	t     testing.TB
+	dir   string
 	mu    sync.Mutex
 	nodes map[string]*exec.Cmd // by address; nil once killed
 }
@@ -58,6 +59,7 @@ func StartCluster(t testing.TB) *Cluster {
 	c := &Cluster{t: t, nodes: map[string]*exec.Cmd{}}
 	t.Cleanup(c.stop)
 	dir := t.TempDir()
+	c.dir = dir
 	for _, port := range clusterPorts(t, 6) {
 		p := strconv.Itoa(port)
 		nodeDir := filepath.Join(dir, p)
@@ -68,7 +70,7 @@ func StartCluster(t testing.TB) *Cluster {
 		// a short node timeout makes a killed master's failover quick.
 		cmd := exec.Command(bin, "--port", p, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",
-			"--appendonly", "yes", "--save", "", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
+			"--appendonly", "yes", "--save", "", "--repl-diskless-sync-delay", "0", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
@@ -147,13 +149,22 @@ func (c *Cluster) health() string {
 	ctx := context.Background()
 	for _, addr := range c.live() {
 		n := redis.NewClient(&redis.Options{Addr: addr})
+		defer n.Close()
 		info, err := n.ClusterInfo(ctx).Result()
-		_ = n.Close()
 		if err != nil {
 			return addr + ": " + err.Error()
 		}
 		if !strings.Contains(info, "cluster_state:ok") {
 			return addr + ": cluster_state not ok"
+		}
+		// A replica that has not synced with its master could not take
+		// over from it: wait for every link to be up.
+		repl, err := n.Info(ctx, "replication").Result()
+		if err != nil {
+			return addr + ": " + err.Error()
+		}
+		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+			return addr + ": the replica's link to its master is down"
 		}
 	}
 	return ""
@@ -172,8 +183,16 @@ func (c *Cluster) live() []string {
 }
 
 // MasterOf returns the address of the master serving key's slot.
-func (c *Cluster) MasterOf(key string) string {
-	c.t.Helper()
+func (c *Cluster) MasterOf(t testing.TB, key string) string {
+	t.Helper()
+	if addr := c.masterOf(key); addr != "" {
+		return addr
+	}
+	t.Fatalf("no master serves the slot of %q", key)
+	return ""
+}
+
+func (c *Cluster) masterOf(key string) string {
 	ctx := context.Background()
 	for _, addr := range c.live() {
 		n := redis.NewClient(&redis.Options{Addr: addr})
@@ -189,22 +208,24 @@ func (c *Cluster) MasterOf(key string) string {
 			}
 		}
 	}
-	c.t.Fatalf("no master serves the slot of %q", key)
 	return ""
 }
 
 // KillMasterOf kills (as a crash would) the master serving key's slot and
 // returns once its replica has taken over and the cluster is healthy again.
-func (c *Cluster) KillMasterOf(key string) string {
-	c.t.Helper()
-	addr := c.MasterOf(key)
+func (c *Cluster) KillMasterOf(t testing.TB, key string) string {
+	t.Helper()
+	addr := c.MasterOf(t, key)
 	c.Kill(addr)
+	var health string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if c.health() == "" && c.MasterOf(key) != addr {
-			return addr
+		if health = c.health(); health == "" {
+			if m := c.masterOf(key); m != "" && m != addr {
+				return addr
+			}
 		}
 	}
-	c.t.Fatalf("no replica took over from %s", addr)
+	t.Fatalf("no replica took over from %s: %s, master %s", addr, health, c.masterOf(key))
 	return ""
 }
 
@@ -230,7 +251,7 @@ func (c *Cluster) stop() {
 // the test ends.
 func ClusterClient(t testing.TB, addrs []string) redis.UniversalClient {
 	t.Helper()
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true})
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: time.Second})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
