@@ -173,9 +173,33 @@ func (t Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Dura
 	return cur, previous, owned, nil
 }
 
+// putRetries bound how long a record the primary refused is offered to it
+// again: a Redis Cluster failover takes seconds (its node timeout and an
+// election), and an execution's lease is a minute.
+const (
+	putRetryEvery = 250 * time.Millisecond
+	putRetryFor   = 45 * time.Second
+)
+
 func (t Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
 	_ = t.Local.Put(ctx, key, rec, ttl)
-	return t.Primary.Put(ctx, key, rec, ttl)
+	err := t.Primary.Put(ctx, key, rec, ttl)
+	if err != nil {
+		// A result the primary missed would leave its record pending there:
+		// every other replica would wait out the lease, then reconcile. Keep
+		// offering it until the primary (a promoted replica) takes it.
+		go t.retryPut(context.WithoutCancel(ctx), key, rec, ttl)
+	}
+	return err
+}
+
+func (t Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.Duration) {
+	for start := time.Now(); time.Since(start) < putRetryFor; {
+		time.Sleep(putRetryEvery)
+		if t.Primary.Put(ctx, key, rec, ttl-time.Since(start)) == nil {
+			return
+		}
+	}
 }
 
 func (t Tiered) Delete(ctx context.Context, key string) error {

@@ -2,6 +2,8 @@ package idempotency
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,5 +56,49 @@ func TestMemoryStoreKeepsRecordsForTheirTTL(t *testing.T) {
 				t.Errorf("after Delete: previous %q owned %v, want a free key", previous, owned)
 			}
 		})
+	}
+}
+
+// flaky refuses its first fail writes, as Redis does during a failover.
+type flaky struct {
+	*MemoryStore
+	mu   sync.Mutex
+	fail int
+}
+
+func (f *flaky) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+	f.mu.Lock()
+	refuse := f.fail > 0
+	f.fail--
+	f.mu.Unlock()
+	if refuse {
+		return errors.New("redis: connection refused")
+	}
+	return f.MemoryStore.Put(ctx, key, rec, ttl)
+}
+
+// A result the primary refused reaches it once it answers again: other
+// replicas must not find the key pending there for a whole lease.
+func TestTieredOffersARefusedResultAgain(t *testing.T) {
+	ctx := context.Background()
+	primary := &flaky{MemoryStore: NewMemoryStore(), fail: 3}
+	s := Tiered{Primary: primary, Local: NewMemoryStore()}
+	done := Record{State: stateDone, Fingerprint: "a"}
+	if err := s.Put(ctx, "key", done, time.Hour); err == nil {
+		t.Fatal("the first write was not refused")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cur, previous, owned, _ := primary.Claim(ctx, "key", Record{State: statePending, Fingerprint: "a"}, time.Hour)
+		if previous == stateDone && !owned && cur.State == stateDone {
+			return
+		}
+		if owned {
+			_ = primary.Delete(ctx, "key") // not there yet: undo the probe
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the result never reached the primary")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
