@@ -71,6 +71,7 @@ func StartCluster(t testing.TB) *Cluster {
 		cmd := exec.Command(bin, "--port", p, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",
 			"--appendonly", "yes", "--save", "", "--repl-diskless-sync-delay", "0", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
+		dieWithTest(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
