@@ -161,3 +161,44 @@ func TestFleetOnRedisCluster(t *testing.T) {
 		}
 	})
 }
+
+// Two replicas share one Intercom budget through the Cluster: a burst of
+// cold reads to both within one window makes at most the window's budget of
+// calls, not twice it.
+func TestFleetSharesOneIntercomBudget(t *testing.T) {
+	settings := []string{"REDIS_URL", redistest.ClusterURL(redistest.ClusterAddrs(t)), "INTERCOM_RATE_LIMIT", "60", // 10 a window
+		"INTERCOM_CALLER_SHARE", "100", "CACHE_LOCAL_ENABLED", "false"}
+	a := newTestEnvWith(t, emulator.Options{}, settings...)
+	b := newTestEnvOn(t, a.Intercom, settings...)
+	ws := a.Intercom.Workspace
+	// Start the burst early in a window (they are aligned to the clock).
+	if left := time.Until(time.Now().Truncate(10 * time.Second).Add(10 * time.Second)); left < 5*time.Second {
+		time.Sleep(left + 50*time.Millisecond)
+	}
+	calls := ws.TotalCalls()
+	var limited, served atomic.Int64
+	var wg sync.WaitGroup
+	for i, c := range ws.Contacts()[:30] {
+		env := []*testEnv{a, b}[i%2]
+		wg.Go(func() {
+			r := env.query(t, `query($id: ID!) { contact(id: $id) { id } }`, map[string]any{"id": c.ID}, nil)
+			switch {
+			case len(r.Errors) == 0:
+				served.Add(1)
+			case r.code() == "RATE_LIMITED":
+				limited.Add(1)
+			default:
+				t.Errorf("contact %s: %+v", c.ID, r.Errors)
+			}
+		})
+	}
+	wg.Wait()
+	got := ws.TotalCalls() - calls
+	t.Logf("30 cold reads on 2 replicas: %d served, %d rate limited, %d Intercom calls", served.Load(), limited.Load(), got)
+	if got > 10 {
+		t.Errorf("the fleet made %d Intercom calls in a window of 10", got)
+	}
+	if limited.Load() == 0 || served.Load() == 0 {
+		t.Errorf("%d served, %d rate limited: want both", served.Load(), limited.Load())
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
@@ -139,6 +140,7 @@ type services struct {
 	metrics *metrics.Metrics
 	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
 	redis   redis.UniversalClient // nil without REDIS_URL
+	fleet   intercom.FleetBudget  // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard   *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
@@ -174,6 +176,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 			return nil, err
 		}
 		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
+		svc.fleet = budget.New(svc.redis, cfg.RedisTimeout)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {
@@ -267,6 +270,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,
 		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
+		Fleet:                     s.fleet,
 	})
 	if err != nil {
 		return nil, nil, nil, err

@@ -73,6 +73,11 @@ type Config struct {
 	// calls, 1 to 99 (default DefaultInteractiveReserve); it is also kept of
 	// each caller's share.
 	InteractiveReservePercent int
+	// Fleet, when set, counts the workspace's calls for every replica (in
+	// Redis): the budget and each caller's share hold for the fleet, not
+	// per replica. The in-process governor decides first, and alone when
+	// Fleet errs.
+	Fleet FleetBudget
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
 	// BreakerThreshold consecutive failures open the circuit for
@@ -89,6 +94,13 @@ type Config struct {
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
 	Observe func(endpoint string, status int, elapsed time.Duration)
+}
+
+// FleetBudget is a count of a workspace's calls shared by every replica
+// (package budget). Take reserves one call of the window holding now; refused
+// is "" when admitted, else "workspace" or "caller".
+type FleetBudget interface {
+	Take(ctx context.Context, workspace, caller string, now time.Time, window time.Duration, perWindow, callerShare int) (refused string, wait time.Duration, err error)
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -113,6 +125,7 @@ type Client struct {
 	phoneLookups *coalesce.Coalescer[[]*sources.Contact]
 
 	governor    *governor
+	fleet       FleetBudget
 	breaker     *breaker
 	maxAttempts int
 
@@ -159,6 +172,7 @@ func New(cfg Config) (*Client, error) {
 		c.http = &http.Client{Transport: t}
 	}
 	c.governor = newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
+	c.fleet = cfg.Fleet
 	// max(…, 0): a negative setting takes the default too.
 	c.breaker = newBreaker(cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
 	c.maxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), 3)
@@ -275,7 +289,11 @@ func (c *Client) admit(ctx context.Context) error {
 		return &sources.Error{Code: sources.EUpstreamUnavailable, RetryAfterSeconds: ceilSeconds(wait),
 			Message: "Intercom is failing; calls are paused for a moment (circuit breaker open)"}
 	}
-	wait, why := c.governor.take(now, sources.CallerFrom(ctx), sources.PriorityFrom(ctx))
+	caller := sources.CallerFrom(ctx)
+	wait, why := c.governor.take(now, caller, sources.PriorityFrom(ctx))
+	if why == admitted {
+		why, wait = c.takeFleet(ctx, now, caller)
+	}
 	if why == admitted {
 		return nil
 	}
@@ -289,6 +307,29 @@ func (c *Client) admit(ctx context.Context) error {
 		e.Message = "the Intercom rate budget of this workspace is spent; retry after the window resets"
 	}
 	return e
+}
+
+// takeFleet asks the fleet's count once the governor admitted a call. Until
+// the workspace id is known (the first /me) and while Redis errs, the
+// governor's word stands.
+func (c *Client) takeFleet(ctx context.Context, now time.Time, caller string) (refusal, time.Duration) {
+	ws, ok := c.workspace.Peek()
+	if c.fleet == nil || !ok || ws == "" {
+		return admitted, 0
+	}
+	share := c.governor.callerShare
+	if caller == "" {
+		share = c.governor.perWindow
+	}
+	refused, wait, err := c.fleet.Take(ctx, ws, caller, now, rateWindow, c.governor.perWindow, share)
+	switch {
+	case err != nil || refused == "":
+		return admitted, 0
+	case refused == "caller":
+		return callerShareSpent, wait
+	default:
+		return workspaceSpent, wait
+	}
 }
 
 func ceilSeconds(d time.Duration) int {
