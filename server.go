@@ -175,7 +175,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster); err != nil {
 			return nil, err
 		}
-		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
+		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redis), Local: idempotency.NewMemoryStore()}
 		svc.fleet = budget.New(svc.redis, cfg.RedisTimeout)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})

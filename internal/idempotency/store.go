@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -152,13 +153,37 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 type Tiered struct {
 	Primary Store
 	Local   Store
+	// failingSince is when the primary started failing (unix nanos; 0: it
+	// answers): once it has failed longer than claimWait, claims no longer
+	// wait for it.
+	failingSince atomic.Int64
 }
 
-func (t Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+// claimWait is how long a claim keeps asking a failing primary before this
+// process's memory decides alone: long enough for a Redis Cluster's replica
+// to take over from a dead master in a few seconds (the other replicas of
+// the service cannot see a claim made only here), short enough for a
+// request.
+const (
+	claimWait       = 4 * time.Second
+	claimRetryEvery = 100 * time.Millisecond
+)
+
+func (t *Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
 	cur, previous, owned, err := t.Primary.Claim(ctx, key, rec, ttl)
+	if err != nil {
+		now := time.Now().UnixNano()
+		t.failingSince.CompareAndSwap(0, now)
+		since := time.Unix(0, t.failingSince.Load())
+		for err != nil && time.Since(since) < claimWait && ctx.Err() == nil {
+			time.Sleep(claimRetryEvery)
+			cur, previous, owned, err = t.Primary.Claim(ctx, key, rec, ttl)
+		}
+	}
 	if err != nil {
 		return t.Local.Claim(ctx, key, rec, ttl)
 	}
+	t.failingSince.Store(0)
 	if owned && previous == "" {
 		// New to the primary: if this process knows the key, the primary
 		// lost it. Decide from the local record and restore it.
@@ -181,7 +206,7 @@ const (
 	putRetryFor   = 45 * time.Second
 )
 
-func (t Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+func (t *Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
 	_ = t.Local.Put(ctx, key, rec, ttl)
 	err := t.Primary.Put(ctx, key, rec, ttl)
 	if err != nil {
@@ -193,7 +218,7 @@ func (t Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Durati
 	return err
 }
 
-func (t Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.Duration) {
+func (t *Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.Duration) {
 	for start := time.Now(); time.Since(start) < putRetryFor; {
 		time.Sleep(putRetryEvery)
 		if t.Primary.Put(ctx, key, rec, ttl-time.Since(start)) == nil {
@@ -202,7 +227,7 @@ func (t Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.D
 	}
 }
 
-func (t Tiered) Delete(ctx context.Context, key string) error {
+func (t *Tiered) Delete(ctx context.Context, key string) error {
 	_ = t.Local.Delete(ctx, key)
 	return t.Primary.Delete(ctx, key)
 }

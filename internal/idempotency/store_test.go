@@ -82,7 +82,7 @@ func (f *flaky) Put(ctx context.Context, key string, rec Record, ttl time.Durati
 func TestTieredOffersARefusedResultAgain(t *testing.T) {
 	ctx := context.Background()
 	primary := &flaky{MemoryStore: NewMemoryStore(), fail: 3}
-	s := Tiered{Primary: primary, Local: NewMemoryStore()}
+	s := &Tiered{Primary: primary, Local: NewMemoryStore()}
 	done := Record{State: stateDone, Fingerprint: "a"}
 	if err := s.Put(ctx, "key", done, time.Hour); err == nil {
 		t.Fatal("the first write was not refused")
@@ -100,5 +100,40 @@ func TestTieredOffersARefusedResultAgain(t *testing.T) {
 			t.Fatal("the result never reached the primary")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// down fails its first fail claims, as a Redis master that died does until
+// its replica takes over.
+type down struct {
+	*MemoryStore
+	mu   sync.Mutex
+	fail int
+}
+
+func (d *down) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+	d.mu.Lock()
+	refuse := d.fail > 0
+	d.fail--
+	d.mu.Unlock()
+	if refuse {
+		return Record{}, "", false, errors.New("redis: connection refused")
+	}
+	return d.MemoryStore.Claim(ctx, key, rec, ttl)
+}
+
+// A claim waits out a short failover of the primary instead of deciding
+// from this process's memory, which the other replicas cannot see.
+func TestTieredClaimWaitsForAFailover(t *testing.T) {
+	ctx := context.Background()
+	primary := &down{MemoryStore: NewMemoryStore(), fail: 5}
+	s := &Tiered{Primary: primary, Local: NewMemoryStore()}
+	rec := Record{State: statePending, Fingerprint: "a", LeaseUntil: time.Now().Add(time.Minute).UnixMilli()}
+	if _, _, owned, err := s.Claim(ctx, "key", rec, time.Hour); err != nil || !owned {
+		t.Fatalf("claim: owned %v, %v", owned, err)
+	}
+	// The primary holds it: another replica's claim is refused.
+	if _, previous, owned, _ := primary.Claim(ctx, "key", rec, time.Hour); owned || previous != statePending {
+		t.Errorf("the claim did not reach the primary: owned %v, previous %q", owned, previous)
 	}
 }
