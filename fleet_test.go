@@ -1,9 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,4 +209,193 @@ func TestFleetSharesOneIntercomBudget(t *testing.T) {
 	if limited.Load() == 0 || served.Load() == 0 {
 		t.Errorf("%d served, %d rate limited: want both", served.Load(), limited.Load())
 	}
+}
+
+// balancer is a round-robin load balancer over replicas that, like
+// HAProxy's redispatch, tries the next replica when one refuses the
+// connection; a request cut off mid-flight is answered 502.
+type balancer struct {
+	backends []*url.URL
+	next     atomic.Int64
+	proxies  []*httputil.ReverseProxy
+}
+
+func newBalancer(envs ...*testEnv) *balancer {
+	b := &balancer{}
+	for _, e := range envs {
+		u, _ := url.Parse(e.URL)
+		b.backends = append(b.backends, u)
+		p := httputil.NewSingleHostReverseProxy(u)
+		p.ErrorLog = log.New(io.Discard, "", 0)
+		b.proxies = append(b.proxies, p)
+	}
+	return b
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	start := int(b.next.Add(1))
+	for i := range b.backends {
+		k := (start + i) % len(b.backends)
+		conn, err := net.DialTimeout("tcp", b.backends[k].Host, time.Second)
+		if err != nil {
+			continue // down: redispatch
+		}
+		_ = conn.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		b.proxies[k].ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "no replica is up", http.StatusServiceUnavailable)
+}
+
+// Three replicas behind a load balancer on the Cluster, one emulator: under
+// load a replica is killed, then a Redis master. No request fails with an
+// internal error, every acknowledged action exists exactly once (clients
+// retry with the same idempotency key, as Talkdesk does), and the emulator
+// never sees more calls in a window than the budget.
+func TestFleetBehindALoadBalancer(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	const perMinute = 600 // 100 a window
+	settings := []string{"REDIS_URL", redistest.ClusterURL(cluster.Addrs[:3]), "INTERCOM_RATE_LIMIT", strconv.Itoa(perMinute),
+		"INTERCOM_CALLER_SHARE", "100", "FLEET_REPLICAS", "3"}
+	r1 := newTestEnvWith(t, emulator.Options{}, settings...)
+	r2 := newTestEnvOn(t, r1.Intercom, settings...)
+	r3 := newTestEnvOn(t, r1.Intercom, settings...)
+	lb := httptest.NewServer(newBalancer(r1, r2, r3))
+	t.Cleanup(lb.Close)
+	front := lb.URL
+	ws := r1.Intercom.Workspace
+	wsID := ws.App().IDCode
+	demo, _ := ws.DemoCaller()
+	contacts := ws.Contacts()
+
+	// The emulator's calls, by clock-aligned window.
+	var windowsMu sync.Mutex
+	windows := map[int64]int{}
+	stopCount := make(chan struct{})
+	var counting sync.WaitGroup
+	counting.Go(func() {
+		last := ws.TotalCalls()
+		for {
+			select {
+			case <-stopCount:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			now := ws.TotalCalls()
+			windowsMu.Lock()
+			windows[time.Now().Truncate(10*time.Second).Unix()] += now - last
+			windowsMu.Unlock()
+			last = now
+		}
+	})
+
+	var internal, served, limited atomic.Int64
+	var mu sync.Mutex
+	acked := map[string]string{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := contacts[(w*97+i)%len(contacts)]
+				r := tryQuery(front, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil)
+				if count(r, &internal, &served, &limited) {
+					time.Sleep(50 * time.Millisecond) // a client backs off as told
+				}
+				if w%2 == 1 {
+					continue
+				}
+				key := fmt.Sprintf("lb-%d-%d", w, i)
+				// A client retries until it is answered, with the same key.
+				for try := 0; try < 50; try++ {
+					var out createTicketJSON
+					r := tryQuery(front, createTicketMutation, map[string]any{"input": map[string]any{
+						"idempotencyKey": key, "contactId": demo.ID, "title": "LB " + key, "ticketType": "Callback request"}}, &out)
+					count(r, &internal, &served, &limited)
+					if out.CreateTicket.Ticket != nil {
+						mu.Lock()
+						acked[key] = out.CreateTicket.Ticket.ID
+						mu.Unlock()
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	r2.Server.CloseClientConnections() // a replica dies mid-load
+	r2.Server.Close()
+	time.Sleep(time.Second)
+	cluster.KillMasterOf(t, cache.TenantTag(wsID))
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	close(stopCount)
+	counting.Wait()
+
+	t.Logf("%d answered, %d rate limited, %d internal errors, %d actions acknowledged; Intercom calls by window %v",
+		served.Load(), limited.Load(), internal.Load(), len(acked), windows)
+	if internal.Load() != 0 {
+		t.Errorf("%d internal errors", internal.Load())
+	}
+	for key := range acked {
+		if n := ticketsTitled(ws, demo.ID, "LB "+key); n != 1 {
+			t.Errorf("%s: %d tickets, want 1", key, n)
+		}
+	}
+	if len(acked) == 0 {
+		t.Error("no action was acknowledged")
+	}
+	for start, n := range windows {
+		if n > perMinute/6 {
+			t.Errorf("window %d: the emulator saw %d calls, the budget is %d", start, n, perMinute/6)
+		}
+	}
+}
+
+// tryQuery is query for a client that may see a replica die: a transport
+// error or a body that is not JSON (the balancer's 502) is a status, not a
+// failed test.
+func tryQuery(base, query string, vars map[string]any, data any) gqlResponse {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return gqlResponse{Status: http.StatusBadGateway}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := gqlResponse{Status: resp.StatusCode}
+	if json.Unmarshal(raw, &out) != nil {
+		return out
+	}
+	if data != nil && len(out.Data) > 0 {
+		_ = json.Unmarshal(out.Data, data)
+	}
+	return out
+}
+
+// count sorts an answer: internal errors (or none at all) are what must
+// never happen; a 502 from the balancer is a replica that died mid-request.
+// It reports whether the client should back off.
+func count(r gqlResponse, internal, served, limited *atomic.Int64) (backOff bool) {
+	switch {
+	case r.Status == http.StatusBadGateway || r.Status == http.StatusServiceUnavailable:
+	case len(r.Errors) == 0:
+		served.Add(1)
+	case r.code() == "RATE_LIMITED":
+		limited.Add(1)
+	case r.code() == "INTERNAL" || r.code() == "":
+		internal.Add(1)
+	default:
+		served.Add(1) // a coded answer, e.g. UPSTREAM_UNAVAILABLE for a moment
+	}
+	return r.Status != http.StatusOK || len(r.Errors) > 0
 }

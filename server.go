@@ -271,6 +271,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		CallerSharePercent:        cfg.IntercomCallerShare,
 		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
 		Fleet:                     s.fleet,
+		FleetReplicas:             cfg.FleetReplicas,
 	})
 	if err != nil {
 		return nil, nil, nil, err

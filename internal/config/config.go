@@ -54,6 +54,7 @@ type Config struct {
 	CallLogAs        string
 	CallTicketType   string
 	IntercomRate     int
+	FleetReplicas    int
 	// The fair share of a workspace's Intercom budget, in percent of a window.
 	IntercomCallerShare        int
 	IntercomInteractiveReserve int
@@ -126,6 +127,7 @@ func settings(c *Config) []setting {
 		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", parse: intercomVersion(&c.IntercomVersion)},
 		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", parse: positiveDuration(&c.IntercomTimeout)},
 		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's `X-RateLimit-*` headers are followed too)", parse: count(&c.IntercomRate, 6, 1_000_000)},
+		{env: "FLEET_REPLICAS", flag: "fleet-replicas", def: "1", usage: "how many replicas share the Intercom budget: they count it together in Redis, and while Redis cannot count each allows itself this share of `INTERCOM_RATE_LIMIT`", parse: count(&c.FleetReplicas, 1, 1000)},
 		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend (1 to 100)", parse: count(&c.IntercomCallerShare, 1, 100)},
 		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions (1 to 90)", parse: count(&c.IntercomInteractiveReserve, 1, 90)},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: `debug`, `info`, `warn` or `error`", parse: logLevel(&c.LogLevel)},

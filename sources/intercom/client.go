@@ -78,6 +78,11 @@ type Config struct {
 	// per replica. The in-process governor decides first, and alone when
 	// Fleet errs.
 	Fleet FleetBudget
+	// FleetReplicas is how many replicas share the budget: while Fleet errs,
+	// this replica allows itself 1/FleetReplicas of each window (0 or 1: all
+	// of it), so that a Redis failover does not let the fleet spend a
+	// budget per replica.
+	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
 	// BreakerThreshold consecutive failures open the circuit for
@@ -126,6 +131,7 @@ type Client struct {
 
 	governor    *governor
 	fleet       FleetBudget
+	fleetShare  int // calls of a window this replica allows itself while fleet errs
 	breaker     *breaker
 	maxAttempts int
 
@@ -173,6 +179,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.governor = newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
 	c.fleet = cfg.Fleet
+	c.fleetShare = c.governor.perWindow / max(cfg.FleetReplicas, 1)
 	// max(…, 0): a negative setting takes the default too.
 	c.breaker = newBreaker(cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
 	c.maxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), 3)
@@ -323,7 +330,12 @@ func (c *Client) takeFleet(ctx context.Context, now time.Time, caller string) (r
 	}
 	refused, wait, err := c.fleet.Take(ctx, ws, caller, now, rateWindow, c.governor.perWindow, share)
 	switch {
-	case err != nil || refused == "":
+	case err != nil:
+		if used, wait := c.governor.usedInWindow(now); used > c.fleetShare {
+			return workspaceSpent, wait
+		}
+		return admitted, 0
+	case refused == "":
 		return admitted, 0
 	case refused == "caller":
 		return callerShareSpent, wait

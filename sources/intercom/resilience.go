@@ -118,6 +118,14 @@ func (g *governor) take(now time.Time, caller string, p sources.CallPriority) (t
 	return 0, admitted
 }
 
+// usedInWindow is how many calls the current window has admitted (this one
+// included) and how long until it ends.
+func (g *governor) usedInWindow(now time.Time) (int, time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.used, g.windowStart.Add(rateWindow).Sub(now)
+}
+
 // observe learns the workspace's remaining budget from a response.
 func (g *governor) observe(status int, h http.Header, now time.Time) {
 	g.mu.Lock()
