@@ -32,6 +32,7 @@ type testEnv struct {
 	Logs     *syncWriter
 	Metrics  *metrics.Metrics
 	Services *services
+	Server   *httptest.Server // closing it is a replica going away
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -87,7 +88,7 @@ func newTestEnvOn(t *testing.T, em *emulator.Server, settings ...string) *testEn
 			t.Errorf("the Intercom token appears in the server's logs")
 		}
 	})
-	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: svc.metrics, Services: svc}
+	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: svc.metrics, Services: svc, Server: srv}
 }
 
 var workspaceSeq atomic.Int64

@@ -30,6 +30,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
@@ -161,6 +162,7 @@ type services struct {
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
 	redisHealth *cache.RedisHealth
+	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
@@ -192,7 +194,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisTimeout); err != nil {
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
 		if cfg.Tracing() {
@@ -211,7 +213,11 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 				logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "error", err)
 			}
 		})
-		idem = idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
+		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
+		if cache.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
+			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
+		}
+		svc.fleet = budget.New(svc.redis, cfg.RedisTimeout)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {
@@ -307,6 +313,8 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,
 		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
+		Fleet:                     s.fleet,
+		FleetReplicas:             cfg.FleetReplicas,
 	})
 	if err != nil {
 		return nil, nil, nil, err
@@ -454,7 +462,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
-	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor})
+	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redis})
 	mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
 	}))

@@ -67,8 +67,12 @@ free_port() {
 REDIS_PORT="$(free_port)"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
 	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
-REDIS_PID=$!
-cleanup() { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; rm -rf "$REDIS_DIR"; }
+REDIS_PIDS=($!)
+cleanup() {
+	kill "${REDIS_PIDS[@]}" 2>/dev/null || true
+	wait "${REDIS_PIDS[@]}" 2>/dev/null || true
+	rm -rf "$REDIS_DIR"
+}
 trap 'rc=$?; cleanup; (exit $rc); finish' EXIT
 for _ in $(seq 1 50); do
 	redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
@@ -77,6 +81,47 @@ done
 export TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
 export REDIS_SERVER_BIN="$(command -v redis-server)"
 step "redis-server for the suite on $TEST_REDIS_ADDR"
+
+# 1c. A Redis Cluster (3 masters, 3 replicas) for the tests of cluster-safe
+# keys. A node's cluster bus listens on its port + 10000, so ports stay at
+# most 55535 and both must be free. Tests that kill a master start their own
+# (internal/redistest.StartCluster), and so does a test run without this one.
+cluster_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 35535))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
+			echo "$p"; return
+		fi
+	done
+	echo "no free port found" >&2; exit 1
+}
+CLUSTER_ADDRS=()
+for _ in 1 2 3 4 5 6; do
+	p="$(cluster_port)"
+	mkdir -p "$REDIS_DIR/$p"
+	redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+		--cluster-node-timeout 1000 --appendonly yes --save "" --repl-diskless-sync-delay 0 \
+		--dir "$REDIS_DIR/$p" --logfile "$REDIS_DIR/$p/redis.log" --daemonize no &
+	REDIS_PIDS+=($!)
+	CLUSTER_ADDRS+=("127.0.0.1:$p")
+	for _ in $(seq 1 50); do
+		redis-cli -p "$p" ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+done
+redis-cli --cluster create "${CLUSTER_ADDRS[@]}" --cluster-replicas 1 --cluster-yes >"$REDIS_DIR/cluster-create.log"
+for _ in $(seq 1 100); do
+	ok=1
+	for a in "${CLUSTER_ADDRS[@]}"; do
+		redis-cli -p "${a##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+	done
+	[ "$ok" = 1 ] && break
+	sleep 0.1
+done
+if [ "$ok" != 1 ]; then echo "the Redis Cluster did not reach cluster_state:ok" >&2; exit 1; fi
+export TEST_REDIS_CLUSTER_ADDRS="$(IFS=,; echo "${CLUSTER_ADDRS[*]}")"
+step "Redis Cluster for the suite on $TEST_REDIS_CLUSTER_ADDRS"
 
 # 2. Generated code must match the schema.
 step "go generate ./... leaves no diff"

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
@@ -119,7 +120,9 @@ func guarded[R any](ctx context.Context, s *Service, action, key string, input a
 		return zero, err
 	}
 	r, _, err := idempotency.Do(ctx, s.cfg.Guard, idempotency.Action[R]{
-		Key:       "tdi:v1:" + tenant + ":idem:" + action + ":" + key,
+		// The records' own version (not the cache's: a cache bump must not
+		// forget them), with the workspace's hash tag (cache.TenantTag).
+		Key:       "tdi:v2:" + cache.TenantTag(tenant) + ":idem:" + action + ":" + key,
 		Input:     input,
 		Run:       run,
 		Reconcile: reconcile,

@@ -15,33 +15,27 @@ import (
 // ErrUnavailable is returned while Redis is away (see RedisHealth).
 var ErrUnavailable = errors.New("cache store unavailable")
 
-// OpenRedis builds a client from a redis:// or rediss:// URL whose every
-// call, dials and waits for a pooled connection included, is bounded by the
+// OpenRedis builds a client from REDIS_URL (one node, a Cluster or
+// Sentinel: see RedisOptions; cluster is REDIS_CLUSTER) whose every call,
+// dials and waits for a pooled connection included, is bounded by the
 // deadline of its context: go-redis honours a context's deadline only with
 // ContextTimeoutEnabled, and otherwise waits out its own socket timeouts.
 // timeout (REDIS_TIMEOUT) is also the socket timeout, for a call without one.
-func OpenRedis(url string, timeout time.Duration) (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(url)
+func OpenRedis(url string, cluster bool, timeout time.Duration) (redis.UniversalClient, error) {
+	opts, err := RedisOptions(url, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if timeout <= 0 {
 		timeout = 100 * time.Millisecond
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:     []string{opts.Addr},
-		Username:  opts.Username,
-		Password:  opts.Password,
-		DB:        opts.DB,
-		TLSConfig: opts.TLSConfig,
-
-		ContextTimeoutEnabled: true,
-		DialTimeout:           timeout,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		PoolTimeout:           timeout,
-		PoolSize:              64,
-	}), nil
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout = timeout
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.PoolTimeout = timeout
+	opts.PoolSize = 64
+	return NewRedisClient(opts), nil
 }
 
 // RedisHealth bounds every Redis call by one timeout, and remembers that

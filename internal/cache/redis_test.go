@@ -26,7 +26,7 @@ func TestRedisAwayCostsOneTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			client, err := cache.OpenRedis("redis://"+srv.Addr, timeout)
+			client, err := cache.OpenRedis("redis://"+srv.Addr, false, timeout)
 			if err != nil {
 				t.Fatal(err)
 			}

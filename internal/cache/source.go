@@ -13,9 +13,10 @@ import (
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// keyVersion is bumped whenever the encoding of any entry changes, so that a
-// new release never reads an old release's bytes.
-const keyVersion = "v1"
+// keyVersion is bumped whenever the encoding of any entry or the layout of
+// the keys changes, so that a new release never reads an old release's
+// bytes. v2: the workspace became a hash tag.
+const keyVersion = "v2"
 
 // TTLs says how long each kind of entry is fresh.
 type TTLs struct {
@@ -128,8 +129,16 @@ const (
 // Key returns the store key of an entry: versioned, namespaced by tenant and
 // kind. It never contains credentials.
 func Key(tenant, kind, id string) string {
-	return "tdi:" + keyVersion + ":" + tenant + ":" + kind + ":" + id
+	return "tdi:" + keyVersion + ":" + TenantTag(tenant) + ":" + kind + ":" + id
 }
+
+// TenantTag is the Redis Cluster hash tag of every key of a workspace (the
+// cache's, idempotency records, webhook de-duplication): all of them hash
+// to one slot, so a loader batch's MGET, a write-back pipeline and any
+// script stay on one node in one round trip and are never CROSSSLOT. The
+// cost is that one workspace lives on one master; workspaces spread.
+// Nothing before the tag holds a brace, so the tag is always this one.
+func TenantTag(tenant string) string { return "{" + tenant + "}" }
 
 func (c *Source) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
 	return readThrough(ctx, c, kindContact, c.ttl.Contact, ids, c.next.ContactsByIDs)

@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	RedisURL         string
+	RedisCluster     bool
 	RedisTimeout     time.Duration
 	CacheEnabled     bool
 	CacheTTL         CacheTTLs
@@ -53,6 +54,7 @@ type Config struct {
 	CallLogAs        string
 	CallTicketType   string
 	IntercomRate     int
+	FleetReplicas    int
 	// The fair share of a workspace's Intercom budget, in percent of a window.
 	IntercomCallerShare        int
 	IntercomInteractiveReserve int
@@ -134,6 +136,7 @@ func settings(c *Config) []setting {
 		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", parse: intercomVersion(&c.IntercomVersion)},
 		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", parse: positiveDuration(&c.IntercomTimeout)},
 		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's `X-RateLimit-*` headers are followed too)", parse: count(&c.IntercomRate, 6, 1_000_000)},
+		{env: "FLEET_REPLICAS", flag: "fleet-replicas", def: "1", usage: "how many replicas share the Intercom budget: they count it together in Redis, and while Redis cannot count each allows itself this share of `INTERCOM_RATE_LIMIT`", parse: count(&c.FleetReplicas, 1, 1000)},
 		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend (1 to 100)", parse: count(&c.IntercomCallerShare, 1, 100)},
 		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions (1 to 90)", parse: count(&c.IntercomInteractiveReserve, 1, 90)},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: `debug`, `info`, `warn` or `error`", parse: logLevel(&c.LogLevel)},
@@ -141,7 +144,8 @@ func settings(c *Config) []setting {
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.Introspection)},
 		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.MaxBodyBytes, 1024)},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.ShutdownTimeout)},
-		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache (`redis://[:password@]host:6379/0`); empty caches in process", parse: redisURL(&c.RedisURL)},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.RedisURL)},
+		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.RedisCluster)},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.RedisTimeout)},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.CacheEnabled)},
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.CacheTTL.Contact)},

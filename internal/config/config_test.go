@@ -90,6 +90,30 @@ func TestRedisURLIsNotEchoed(t *testing.T) {
 	}
 }
 
+func TestRedisURLForms(t *testing.T) {
+	for _, v := range []string{
+		"redis://localhost:6379/0",
+		"rediss://app:hunter2@cache.internal:6380",
+		"redis://h1:7000?addr=h2:7001&addr=h3:7002",
+		"redis-sentinel://app:hunter2@s1:26379,s2:26379/mymaster?db=0",
+		"rediss-sentinel://s1:26379/mymaster?sentinel_password=hunter2",
+	} {
+		if c, err := load(t, nil, map[string]string{"REDIS_URL": v, "REDIS_CLUSTER": "true"}); err != nil || c.RedisURL != v || !c.RedisCluster {
+			t.Errorf("REDIS_URL=%s: %v", v, err)
+		}
+	}
+	for _, v := range []string{
+		"redis://:hunter2@h1:7000/1?addr=h2:7001", // a Cluster has only database 0
+		"redis-sentinel://:hunter2@s1:26379",      // no master name
+		"redis://:hunter2@h:6379?hunter2=1",
+	} {
+		_, err := load(t, nil, map[string]string{"REDIS_URL": v})
+		if err == nil || !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("REDIS_URL=%s: error = %v", v, err)
+		}
+	}
+}
+
 func TestListenAddrAcceptsWhatListenAccepts(t *testing.T) {
 	for _, addr := range []string{":8080", "127.0.0.1:0", "[::1]:9000", "localhost:65535"} {
 		if c, err := load(t, nil, map[string]string{"ADDR": addr}); err != nil || c.Addr != addr {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/cache"
 )
 
 // A parser turns a setting's text into its field of Config. Its error says
@@ -135,8 +136,10 @@ func redisURL(dst *string) parser {
 		if *dst == "" {
 			return nil
 		}
-		if u, err := url.Parse(*dst); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return errors.New("is not a redis:// or rediss:// URL") // the URL may hold a password: not echoed
+		// The cache package's parser is the one OpenRedis uses; its errors
+		// never repeat the URL, which may hold a password.
+		if _, err := cache.RedisOptions(*dst, false); err != nil {
+			return fmt.Errorf("is not a Redis URL (redis://, rediss://, redis-sentinel://, rediss-sentinel://): %w", err)
 		}
 		return nil
 	}

@@ -153,13 +153,13 @@ func TestFailureWithoutEffectFreesTheKey(t *testing.T) {
 func TestRedisFrozenKeepsTheGuarantees(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	srv := redistest.Start(t)
-	client, err := cache.OpenRedis("redis://"+srv.Addr, timeout)
+	client, err := cache.OpenRedis("redis://"+srv.Addr, false, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
 	h := cache.NewRedisHealth(client, timeout, nil)
-	g := idempotency.New(idempotency.Tiered{Primary: idempotency.NewRedisStore(h), Local: idempotency.NewMemoryStore()}, idempotency.Options{})
+	g := idempotency.New(&idempotency.Tiered{Primary: idempotency.NewRedisStore(h), Local: idempotency.NewMemoryStore()}, idempotency.Options{})
 	var runs atomic.Int32
 	action := idempotency.Action[ticket]{Key: redistest.Unique("key"), Input: map[string]any{"title": "Call back"},
 		Run: func(context.Context) (ticket, error) { runs.Add(1); return ticket{ID: "t1"}, nil }}

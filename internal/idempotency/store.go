@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -153,13 +154,40 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 type Tiered struct {
 	Primary Store
 	Local   Store
+	// ClaimWait is how long a claim keeps asking a failing primary before
+	// this process's memory decides alone (ClaimWaitForFailover where Redis
+	// fails over: a Cluster, Sentinel). 0: at once, where nothing would
+	// take over from a dead Redis and waiting only makes the request slow.
+	ClaimWait time.Duration
+	// failingSince is when the primary started failing (unix nanos; 0: it
+	// answers): once it has failed longer than ClaimWait, claims no longer
+	// wait for it.
+	failingSince atomic.Int64
 }
 
-func (t Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+// ClaimWaitForFailover is long enough for a Redis Cluster's replica to take
+// over from a dead master in a few seconds (the other replicas of the
+// service cannot see a claim made only here), short enough for a request.
+const (
+	ClaimWaitForFailover = 4 * time.Second
+	claimRetryEvery      = 100 * time.Millisecond
+)
+
+func (t *Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
 	cur, previous, owned, err := t.Primary.Claim(ctx, key, rec, ttl)
+	if err != nil {
+		now := time.Now().UnixNano()
+		t.failingSince.CompareAndSwap(0, now)
+		since := time.Unix(0, t.failingSince.Load())
+		for err != nil && time.Since(since) < t.ClaimWait && ctx.Err() == nil {
+			time.Sleep(claimRetryEvery)
+			cur, previous, owned, err = t.Primary.Claim(ctx, key, rec, ttl)
+		}
+	}
 	if err != nil {
 		return t.Local.Claim(ctx, key, rec, ttl)
 	}
+	t.failingSince.Store(0)
 	if owned && previous == "" {
 		// New to the primary: if this process knows the key, the primary
 		// lost it. Decide from the local record and restore it.
@@ -174,12 +202,36 @@ func (t Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Dura
 	return cur, previous, owned, nil
 }
 
-func (t Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+// putRetries bound how long a record the primary refused is offered to it
+// again: a Redis Cluster failover takes seconds (its node timeout and an
+// election), and an execution's lease is a minute.
+const (
+	putRetryEvery = 250 * time.Millisecond
+	putRetryFor   = 45 * time.Second
+)
+
+func (t *Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
 	_ = t.Local.Put(ctx, key, rec, ttl)
-	return t.Primary.Put(ctx, key, rec, ttl)
+	err := t.Primary.Put(ctx, key, rec, ttl)
+	if err != nil {
+		// A result the primary missed would leave its record pending there:
+		// every other replica would wait out the lease, then reconcile. Keep
+		// offering it until the primary (a promoted replica) takes it.
+		go t.retryPut(context.WithoutCancel(ctx), key, rec, ttl)
+	}
+	return err
 }
 
-func (t Tiered) Delete(ctx context.Context, key string) error {
+func (t *Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.Duration) {
+	for start := time.Now(); time.Since(start) < putRetryFor; {
+		time.Sleep(putRetryEvery)
+		if t.Primary.Put(ctx, key, rec, ttl-time.Since(start)) == nil {
+			return
+		}
+	}
+}
+
+func (t *Tiered) Delete(ctx context.Context, key string) error {
 	_ = t.Local.Delete(ctx, key)
 	return t.Primary.Delete(ctx, key)
 }

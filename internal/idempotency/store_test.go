@@ -2,6 +2,8 @@ package idempotency
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,5 +56,100 @@ func TestMemoryStoreKeepsRecordsForTheirTTL(t *testing.T) {
 				t.Errorf("after Delete: previous %q owned %v, want a free key", previous, owned)
 			}
 		})
+	}
+}
+
+// flaky refuses its first fail writes, as Redis does during a failover.
+type flaky struct {
+	*MemoryStore
+	mu   sync.Mutex
+	fail int
+}
+
+func (f *flaky) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+	f.mu.Lock()
+	refuse := f.fail > 0
+	f.fail--
+	f.mu.Unlock()
+	if refuse {
+		return errors.New("redis: connection refused")
+	}
+	return f.MemoryStore.Put(ctx, key, rec, ttl)
+}
+
+// A result the primary refused reaches it once it answers again: other
+// replicas must not find the key pending there for a whole lease.
+func TestTieredOffersARefusedResultAgain(t *testing.T) {
+	ctx := context.Background()
+	primary := &flaky{MemoryStore: NewMemoryStore(), fail: 3}
+	s := &Tiered{Primary: primary, Local: NewMemoryStore()}
+	done := Record{State: stateDone, Fingerprint: "a"}
+	if err := s.Put(ctx, "key", done, time.Hour); err == nil {
+		t.Fatal("the first write was not refused")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cur, previous, owned, _ := primary.Claim(ctx, "key", Record{State: statePending, Fingerprint: "a"}, time.Hour)
+		if previous == stateDone && !owned && cur.State == stateDone {
+			return
+		}
+		if owned {
+			_ = primary.Delete(ctx, "key") // not there yet: undo the probe
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the result never reached the primary")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// down fails its first fail claims, as a Redis master that died does until
+// its replica takes over.
+type down struct {
+	*MemoryStore
+	mu   sync.Mutex
+	fail int
+}
+
+func (d *down) Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, string, bool, error) {
+	d.mu.Lock()
+	refuse := d.fail > 0
+	d.fail--
+	d.mu.Unlock()
+	if refuse {
+		return Record{}, "", false, errors.New("redis: connection refused")
+	}
+	return d.MemoryStore.Claim(ctx, key, rec, ttl)
+}
+
+// A claim waits out a short failover of the primary instead of deciding
+// from this process's memory, which the other replicas cannot see.
+func TestTieredClaimWaitsForAFailover(t *testing.T) {
+	ctx := context.Background()
+	primary := &down{MemoryStore: NewMemoryStore(), fail: 5}
+	s := &Tiered{Primary: primary, Local: NewMemoryStore(), ClaimWait: ClaimWaitForFailover}
+	rec := Record{State: statePending, Fingerprint: "a", LeaseUntil: time.Now().Add(time.Minute).UnixMilli()}
+	if _, _, owned, err := s.Claim(ctx, "key", rec, time.Hour); err != nil || !owned {
+		t.Fatalf("claim: owned %v, %v", owned, err)
+	}
+	// The primary holds it: another replica's claim is refused.
+	if _, previous, owned, _ := primary.Claim(ctx, "key", rec, time.Hour); owned || previous != statePending {
+		t.Errorf("the claim did not reach the primary: owned %v, previous %q", owned, previous)
+	}
+}
+
+// Where nothing takes over from a dead Redis (ClaimWait 0), a claim does not
+// wait for it: this process's memory decides at once.
+func TestTieredClaimDoesNotWaitWithoutFailover(t *testing.T) {
+	primary := &down{MemoryStore: NewMemoryStore(), fail: 1000}
+	s := &Tiered{Primary: primary, Local: NewMemoryStore()}
+	rec := Record{State: statePending, Fingerprint: "a", LeaseUntil: time.Now().Add(time.Minute).UnixMilli()}
+	if _, _, owned, err := s.Claim(context.Background(), "key", rec, time.Hour); err != nil || !owned {
+		t.Fatalf("claim: owned %v, %v", owned, err)
+	}
+	primary.mu.Lock()
+	defer primary.mu.Unlock()
+	if asked := 1000 - primary.fail; asked != 1 {
+		t.Errorf("the claim asked a dead primary %d times, want once", asked)
 	}
 }

@@ -21,8 +21,10 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
@@ -36,6 +38,11 @@ type Handler struct {
 	// Workspace returns the invalidator of the workspace (Intercom app id)
 	// a notification is about, or nil when this server does not serve it.
 	Workspace func(ctx context.Context, appID string) sources.Invalidator
+
+	// Redis, when set, de-duplicates for the whole fleet: a redelivery that
+	// lands on another replica is not applied again. Without it, or while it
+	// does not answer, each process remembers what it handled.
+	Redis redis.UniversalClient
 
 	once  sync.Once
 	clock *bounded.Clock                 // nil: the wall clock
@@ -103,9 +110,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &n); err != nil || n.Type != "notification_event" || n.ID == "" {
 		return sources.Errorf(sources.EBadRequest, "the body is not an Intercom notification_event")
 	}
-	if h.firstDelivery(n.ID) {
+	if h.firstDelivery(r.Context(), n.AppID, n.ID) {
 		if err := h.handle(r.Context(), n); err != nil {
-			h.forget(n.ID) // let Intercom's retry try again
+			h.forget(r.Context(), n.AppID, n.ID) // let Intercom's retry try again
 			web.Logger(r.Context()).Warn("webhook not applied", "topic", n.Topic, "error", err)
 			return sources.Errorf(sources.EUnavailable, "the change could not be applied; Intercom will retry")
 		}
@@ -136,17 +143,44 @@ func signature(secret string, body []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// firstDelivery reports whether id is new, and remembers it.
-func (h *Handler) firstDelivery(id string) bool {
+// redisTimeout bounds the fleet-wide check: past it, this process's own
+// memory decides.
+const redisTimeout = 200 * time.Millisecond
+
+// firstDelivery reports whether id is new, and remembers it: in process
+// first (a redelivery to this replica costs no round trip), then in Redis
+// with SET NX, which one replica of the fleet wins.
+func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 	h.once.Do(func() {
 		h.seen = bounded.New(otter.Options[string, struct{}]{MaximumSize: maxSeen,
 			ExpiryCalculator: otter.ExpiryCreating[string, struct{}](seenFor)}, h.clock)
 	})
-	_, first := h.seen.SetIfAbsent(id, struct{}{})
+	if _, first := h.seen.SetIfAbsent(id, struct{}{}); !first || h.Redis == nil {
+		return first
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisTimeout)
+	defer cancel()
+	first, err := h.Redis.SetNX(ctx, seenKey(appID, id), 1, seenFor).Result()
+	if err != nil {
+		web.Logger(ctx).Warn("webhook de-duplication falls back to this process", "error", err)
+		return true
+	}
 	return first
 }
 
-func (h *Handler) forget(id string) { h.seen.Invalidate(id) }
+func (h *Handler) forget(ctx context.Context, appID, id string) {
+	h.seen.Invalidate(id)
+	if h.Redis != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisTimeout)
+		defer cancel()
+		_ = h.Redis.Del(ctx, seenKey(appID, id)).Err()
+	}
+}
+
+// seenKey carries the workspace's hash tag, like every key of a workspace.
+func seenKey(appID, id string) string {
+	return "tdi:v2:" + cache.TenantTag(appID) + ":webhook:" + id
+}
 
 // handle drops what the notification made stale.
 func (h *Handler) handle(ctx context.Context, n envelope) error {

@@ -74,6 +74,16 @@ type Config struct {
 	// calls, 1 to 99 (default DefaultInteractiveReserve); it is also kept of
 	// each caller's share.
 	InteractiveReservePercent int
+	// Fleet, when set, counts the workspace's calls for every replica (in
+	// Redis): the budget and each caller's share hold for the fleet, not
+	// per replica. The in-process governor decides first, and alone when
+	// Fleet errs.
+	Fleet FleetBudget
+	// FleetReplicas is how many replicas share the budget: while Fleet errs,
+	// this replica allows itself 1/FleetReplicas of each window (0 or 1: all
+	// of it), so that a Redis failover does not let the fleet spend a
+	// budget per replica.
+	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
 	// BreakerThreshold consecutive failures open the circuit for
@@ -93,6 +103,13 @@ type Config struct {
 	// Tracing gives each attempt a client span of the global OpenTelemetry
 	// tracer provider, named by its endpoint pattern.
 	Tracing bool
+}
+
+// FleetBudget is a count of a workspace's calls shared by every replica
+// (package budget). Take reserves one call of the window holding now; refused
+// is "" when admitted, else "workspace" or "caller".
+type FleetBudget interface {
+	Take(ctx context.Context, workspace, caller string, now time.Time, window time.Duration, perWindow, callerShare int) (refused string, wait time.Duration, err error)
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -164,8 +181,9 @@ func New(cfg Config) (*Client, error) {
 	// The governor and the breaker are this workspace's own; they hold no
 	// goroutine or connection, so a dropped tenant leaves nothing behind.
 	c.breaker = newBreaker(u.Host, cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
-	c.http = &http.Client{Transport: newChain(rt,
-		newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent),
+	g := newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
+	fleet := &fleetCount{budget: cfg.Fleet, share: g.perWindow / max(cfg.FleetReplicas, 1), workspace: c.workspace.Peek}
+	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
 	c.phoneLookups = coalesce.New(cfg.CoalesceWindow, maxINValues, phoneWeight, c.searchPhoneGroups)

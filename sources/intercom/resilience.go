@@ -1,6 +1,7 @@
 package intercom
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -139,6 +140,14 @@ func (g *governor) takeLocked(now time.Time, caller string, p sources.CallPriori
 	return 0, admitted
 }
 
+// usedInWindow is how many calls the current window has admitted (this one
+// included) and how long until it ends.
+func (g *governor) usedInWindow(now time.Time) (int, time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.used, g.windowStart.Add(rateWindow).Sub(now)
+}
+
 // observe learns the workspace's remaining budget from a response.
 func (g *governor) observe(status int, h http.Header, now time.Time) {
 	g.mu.Lock()
@@ -163,14 +172,21 @@ func (g *governor) observe(status int, h http.Header, now time.Time) {
 // and at the priority the request's context carries, and tells it what
 // Intercom said of the budget.
 type governorTransport struct {
-	next http.RoundTripper
-	g    *governor
+	next  http.RoundTripper
+	g     *governor
+	fleet *fleetCount // nil: this replica's count alone
 }
 
 func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	caller := sources.CallerFrom(ctx)
-	wait, why, window := t.g.takeIn(time.Now(), caller, sources.PriorityFrom(ctx))
+	now := time.Now()
+	wait, why, window := t.g.takeIn(now, caller, sources.PriorityFrom(ctx))
+	if why == admitted {
+		if why, wait = t.fleet.take(ctx, t.g, now, caller); why != admitted {
+			t.g.giveBack(caller, window) // not sent: the replica's unit is not spent
+		}
+	}
 	if why != admitted {
 		if req.Body != nil {
 			req.Body.Close()
@@ -185,6 +201,45 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		t.g.observe(resp.StatusCode, resp.Header, time.Now())
 	}
 	return resp, err
+}
+
+// fleetCount is the fleet's count of a workspace's calls (package budget,
+// in Redis), asked once this replica's governor has admitted a call: the
+// budget and each caller's share then hold for every replica together.
+// Until the workspace id is known (the first /me) and while Redis errs, the
+// governor's word stands, within this replica's share of the window.
+type fleetCount struct {
+	budget    FleetBudget // nil without Redis
+	share     int         // calls of a window this replica allows itself while budget errs
+	workspace func() (string, bool)
+}
+
+func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (refusal, time.Duration) {
+	if f == nil || f.budget == nil {
+		return admitted, 0
+	}
+	ws, ok := f.workspace()
+	if !ok || ws == "" {
+		return admitted, 0
+	}
+	share := g.callerShare
+	if caller == "" {
+		share = g.perWindow
+	}
+	refused, wait, err := f.budget.Take(ctx, ws, caller, now, rateWindow, g.perWindow, share)
+	switch {
+	case err != nil:
+		if used, wait := g.usedInWindow(now); used > f.share {
+			return workspaceSpent, wait
+		}
+		return admitted, 0
+	case refused == "":
+		return admitted, 0
+	case refused == "caller":
+		return callerShareSpent, wait
+	default:
+		return workspaceSpent, wait
+	}
 }
 
 func refusedError(why refusal, wait time.Duration) *sources.Error {

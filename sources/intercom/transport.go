@@ -30,7 +30,7 @@ import (
 // refuses never occupies the breaker's half-open slot. Refusals are
 // *sources.Error values returned by RoundTrip; do() finds them through the
 // *url.Error the http.Client wraps them in.
-func newChain(base http.RoundTripper, g *governor, b *breaker, maxAttempts int, observe func(string, int, time.Duration), tracing bool) http.RoundTripper {
+func newChain(base http.RoundTripper, g *governor, fleet *fleetCount, b *breaker, maxAttempts int, observe func(string, int, time.Duration), tracing bool) http.RoundTripper {
 	var rt http.RoundTripper = &observed{next: base, observe: observe}
 	if tracing { // otherwise no layer at all: tracing off costs nothing
 		// No propagator: Intercom is a third party and has no use for our
@@ -40,7 +40,7 @@ func newChain(base http.RoundTripper, g *governor, b *breaker, maxAttempts int, 
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "intercom " + endpointOf(r.Context()) }))
 	}
 	rt = &breakerTransport{next: rt, b: b}
-	rt = &governorTransport{next: rt, g: g}
+	rt = &governorTransport{next: rt, g: g, fleet: fleet}
 	return &retryTransport{next: rt, maxAttempts: maxAttempts}
 }
 

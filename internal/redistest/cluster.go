@@ -1,0 +1,274 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cluster is a private Redis Cluster of 3 masters, each with one replica,
+// from Debian's redis-server, stopped when the test ends.
+type Cluster struct {
+	// Addrs are every node's address, masters first; any is a seed.
+	Addrs []string
+	t     testing.TB
+	dir   string
+	mu    sync.Mutex
+	nodes map[string]*exec.Cmd // by address; nil once killed
+}
+
+// ClusterAddrs returns the seed addresses of a Redis Cluster the test may
+// use: TEST_REDIS_CLUSTER_ADDRS (comma-separated, started by scripts/test.sh)
+// or a private one. Tests share it: namespace keys, never flush.
+func ClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	if v := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return StartCluster(t).Addrs
+}
+
+// StartCluster starts a private cluster. Ports are at most 55535: a node's
+// cluster bus listens on its port + 10000.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin := os.Getenv("REDIS_SERVER_BIN")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("redis-server"); err != nil {
+			t.Fatal("these tests need a real Redis: install redis-server (apt-get install redis-server) or run ./scripts/test.sh, which does")
+		}
+	}
+	cli := filepath.Join(filepath.Dir(bin), "redis-cli")
+	if _, err := os.Stat(cli); err != nil {
+		if cli, err = exec.LookPath("redis-cli"); err != nil {
+			t.Fatal("a Redis Cluster needs redis-cli (Debian's redis-tools)")
+		}
+	}
+	c := &Cluster{t: t, nodes: map[string]*exec.Cmd{}}
+	t.Cleanup(c.stop)
+	dir := t.TempDir()
+	c.dir = dir
+	for _, port := range clusterPorts(t, 6) {
+		p := strconv.Itoa(port)
+		nodeDir := filepath.Join(dir, p)
+		if err := os.Mkdir(nodeDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// appendonly: idempotency records must survive a node's restart;
+		// a short node timeout makes a killed master's failover quick.
+		cmd := exec.Command(bin, "--port", p, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",
+			"--appendonly", "yes", "--save", "", "--repl-diskless-sync-delay", "0", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
+		dieWithTest(cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		addr := "127.0.0.1:" + p
+		c.Addrs = append(c.Addrs, addr)
+		c.mu.Lock()
+		c.nodes[addr] = cmd
+		c.mu.Unlock()
+	}
+	for _, addr := range c.Addrs {
+		waitPing(t, addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.waitHealthy(30 * time.Second)
+	return c
+}
+
+// clusterPorts finds n free ports whose bus ports (+10000) are free too.
+func clusterPorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	taken := map[int]bool{}
+	for tries := 0; len(ports) < n && tries < 1000; tries++ {
+		p := 20000 + rand.IntN(35535-20000)
+		if taken[p] || taken[p+10000] || !portFree(p) || !portFree(p+10000) {
+			continue
+		}
+		taken[p], taken[p+10000] = true, true
+		ports = append(ports, p)
+	}
+	if len(ports) < n {
+		t.Fatal("no free ports for a Redis Cluster")
+	}
+	return ports
+}
+
+func portFree(p int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		return false
+	}
+	_ = ln.Close()
+	return true
+}
+
+func waitPing(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c.Ping(context.Background()).Err() == nil {
+			return
+		}
+	}
+	t.Fatalf("redis-server on %s did not answer", addr)
+}
+
+// waitHealthy waits until every live node reports cluster_state:ok and
+// agrees that each slot range has a live master.
+func (c *Cluster) waitHealthy(within time.Duration) {
+	c.t.Helper()
+	var last string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if last = c.health(); last == "" {
+			return
+		}
+	}
+	c.t.Fatalf("the Redis Cluster is not healthy: %s", last)
+}
+
+func (c *Cluster) health() string {
+	ctx := context.Background()
+	for _, addr := range c.live() {
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		defer n.Close()
+		info, err := n.ClusterInfo(ctx).Result()
+		if err != nil {
+			return addr + ": " + err.Error()
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return addr + ": cluster_state not ok"
+		}
+		// A replica that has not synced with its master could not take
+		// over from it: wait for every link to be up.
+		repl, err := n.Info(ctx, "replication").Result()
+		if err != nil {
+			return addr + ": " + err.Error()
+		}
+		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+			return addr + ": the replica's link to its master is down"
+		}
+	}
+	return ""
+}
+
+func (c *Cluster) live() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, a := range c.Addrs {
+		if c.nodes[a] != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// MasterOf returns the address of the master serving key's slot.
+func (c *Cluster) MasterOf(t testing.TB, key string) string {
+	t.Helper()
+	if addr := c.masterOf(key); addr != "" {
+		return addr
+	}
+	t.Fatalf("no master serves the slot of %q", key)
+	return ""
+}
+
+func (c *Cluster) masterOf(key string) string {
+	ctx := context.Background()
+	for _, addr := range c.live() {
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		slots, err := n.ClusterSlots(ctx).Result()
+		slot, err2 := n.ClusterKeySlot(ctx, key).Result()
+		_ = n.Close()
+		if err != nil || err2 != nil {
+			continue
+		}
+		for _, s := range slots {
+			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+				return s.Nodes[0].Addr
+			}
+		}
+	}
+	return ""
+}
+
+// KillMasterOf kills (as a crash would) the master serving key's slot and
+// returns once its replica has taken over and the cluster is healthy again.
+func (c *Cluster) KillMasterOf(t testing.TB, key string) string {
+	t.Helper()
+	addr := c.MasterOf(t, key)
+	c.Kill(addr)
+	var health string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if health = c.health(); health == "" {
+			if m := c.masterOf(key); m != "" && m != addr {
+				return addr
+			}
+		}
+	}
+	t.Fatalf("no replica took over from %s: %s, master %s", addr, health, c.masterOf(key))
+	return ""
+}
+
+// Kill stops one node without warning.
+func (c *Cluster) Kill(addr string) {
+	c.mu.Lock()
+	cmd := c.nodes[addr]
+	c.nodes[addr] = nil
+	c.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+func (c *Cluster) stop() {
+	for _, a := range c.Addrs {
+		c.Kill(a)
+	}
+}
+
+// ClusterClient returns a go-redis Cluster client over addrs, closed when
+// the test ends.
+func ClusterClient(t testing.TB, addrs []string) redis.UniversalClient {
+	t.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: time.Second})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// ClusterURL is REDIS_URL for a cluster over addrs, in go-redis's form.
+func ClusterURL(addrs []string) string {
+	u := "redis://" + addrs[0]
+	for i, a := range addrs[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		u += fmt.Sprintf("%saddr=%s", sep, a)
+	}
+	if len(addrs) == 1 {
+		u += "?cluster=true"
+	}
+	return u
+}
