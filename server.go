@@ -217,7 +217,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		if cache.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
 			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
 		}
-		svc.fleet = budget.New(svc.redis, cfg.RedisTimeout)
+		svc.fleet = budget.New(svc.redis, svc.redisHealth)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
 	if cfg.CacheEnabled {

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,17 +20,15 @@ import (
 // Redis is the fleet's count of calls by fixed windows aligned to the wall
 // clock (every replica's window is the same one).
 type Redis struct {
-	client    redis.UniversalClient
-	timeout   time.Duration
-	downUntil atomic.Int64 // unix nanos: after a failure Redis is skipped for a second
+	client redis.UniversalClient
+	health *cache.RedisHealth
 }
 
-// New counts in client; each call waits at most timeout for Redis.
-func New(client redis.UniversalClient, timeout time.Duration) *Redis {
-	if timeout <= 0 {
-		timeout = 50 * time.Millisecond
-	}
-	return &Redis{client: client, timeout: timeout}
+// New counts in client, each call bounded by health's timeout (REDIS_TIMEOUT)
+// and skipped at once while health knows Redis away: one watch for every
+// Redis user, so that a request pays at most one timeout when Redis dies.
+func New(client redis.UniversalClient, health *cache.RedisHealth) *Redis {
+	return &Redis{client: client, health: health}
 }
 
 // takeScript: KEYS[1] the workspace's count of the window, KEYS[2] (when
@@ -65,9 +62,6 @@ return 0
 // The error is non-nil when Redis could not tell: the replica's own
 // governor decides.
 func (r *Redis) Take(ctx context.Context, workspace, caller string, now time.Time, window time.Duration, perWindow, callerShare int) (refused string, wait time.Duration, err error) {
-	if time.Now().UnixNano() < r.downUntil.Load() {
-		return "", 0, errSkipped
-	}
 	start := now.Truncate(window)
 	wait = start.Add(window).Sub(now)
 	prefix := "tdi:v2:" + cache.TenantTag(workspace) + ":budget:" + strconv.FormatInt(start.Unix(), 10)
@@ -77,22 +71,16 @@ func (r *Redis) Take(ctx context.Context, workspace, caller string, now time.Tim
 		sum := sha256.Sum256([]byte(caller))
 		keys = append(keys, prefix+":caller:"+hex.EncodeToString(sum[:8]))
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
-	defer cancel()
-	// The counts outlive their window a little, so that a replica whose
-	// clock is slightly behind still finds them.
-	v, err := takeScript.Run(ctx, r.client, keys, perWindow, callerShare, (2 * window).Milliseconds()).Int()
+	var v int
+	err = r.health.Do(ctx, func(ctx context.Context) error {
+		// The counts outlive their window a little, so that a replica
+		// whose clock is slightly behind still finds them.
+		var err error
+		v, err = takeScript.Run(ctx, r.client, keys, perWindow, callerShare, (2 * window).Milliseconds()).Int()
+		return err
+	})
 	if err != nil {
-		r.downUntil.Store(time.Now().Add(time.Second).UnixNano())
 		return "", 0, err
 	}
 	return [...]string{"", "workspace", "caller"}[min(max(v, 0), 2)], wait, nil
 }
-
-type skipped struct{}
-
-func (skipped) Error() string {
-	return "the fleet budget is skipped for a moment after a Redis failure"
-}
-
-var errSkipped error = skipped{}

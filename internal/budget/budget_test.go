@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -16,7 +18,8 @@ import (
 // caller's share of it.
 func TestTheFleetSharesOneBudget(t *testing.T) {
 	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
-	replicas := []*Redis{New(client, time.Second), New(client, time.Second), New(client, time.Second)}
+	health := cache.NewRedisHealth(client, time.Second, nil)
+	replicas := []*Redis{New(client, health), New(client, health), New(client, health)}
 	ws := redistest.Unique("ws")
 	now := time.Now()
 	var admitted, callerAdmitted, spentWorkspace, spentCaller atomic.Int64
@@ -59,12 +62,12 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 func TestWithoutRedisTheGovernorDecides(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
-	r := New(dead, 50*time.Millisecond)
+	r := New(dead, cache.NewRedisHealth(dead, 50*time.Millisecond, nil))
 	if _, _, err := r.Take(context.Background(), "ws", "", time.Now(), 10*time.Second, 10, 5); err == nil {
 		t.Fatal("no error from a dead Redis")
 	}
 	start := time.Now()
-	if _, _, err := r.Take(context.Background(), "ws", "", time.Now(), 10*time.Second, 10, 5); err != errSkipped || time.Since(start) > 5*time.Millisecond {
+	if _, _, err := r.Take(context.Background(), "ws", "", time.Now(), 10*time.Second, 10, 5); !errors.Is(err, cache.ErrUnavailable) || time.Since(start) > 5*time.Millisecond {
 		t.Errorf("second call: %v after %v, want skipped at once", err, time.Since(start))
 	}
 }
