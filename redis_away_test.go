@@ -15,14 +15,8 @@ import (
 // that it returned.
 func TestRedisAwayCostsAtMostItsTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	for _, tc := range []struct {
-		name       string
-		away, back func(*redistest.Server)
-	}{
-		{"frozen", (*redistest.Server).Freeze, (*redistest.Server).Thaw},
-		{"killed", (*redistest.Server).Stop, (*redistest.Server).Restart},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range redistest.Outages {
+		t.Run(tc.Name, func(t *testing.T) {
 			rds := redistest.Start(t)
 			env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", "redis://"+rds.Addr, "REDIS_TIMEOUT", timeout.String())
 			demo, _ := env.Intercom.Workspace.DemoCaller()
@@ -42,19 +36,19 @@ func TestRedisAwayCostsAtMostItsTimeout(t *testing.T) {
 			up := timed("lookup, Redis up", lookup, vars)
 			upNote := timed("addNote, Redis up", addNote, map[string]any{"id": demo.ID, "k": redistest.Unique("up")})
 
-			tc.away(rds)
+			tc.Away(rds)
 			key := redistest.Unique("away")
 			for i := range 3 {
 				d, dn := timed("lookup, Redis away", lookup, vars), timed("addNote, Redis away", addNote, map[string]any{"id": demo.ID, "k": key})
-				t.Logf("Redis %s, request %d: lookup %s (up %s), addNote %s (up %s)", tc.name, i, d, up, dn, upNote)
+				t.Logf("Redis %s, request %d: lookup %s (up %s), addNote %s (up %s)", tc.Name, i, d, up, dn, upNote)
 				if d > up+timeout+150*time.Millisecond {
-					t.Errorf("lookup %d with Redis %s took %s (%s with Redis up), want at most REDIS_TIMEOUT more", i, tc.name, d, up)
+					t.Errorf("lookup %d with Redis %s took %s (%s with Redis up), want at most REDIS_TIMEOUT more", i, tc.Name, d, up)
 				}
 				if dn > upNote+timeout+150*time.Millisecond {
-					t.Errorf("addNote %d with Redis %s took %s (%s with Redis up), want at most REDIS_TIMEOUT more", i, tc.name, dn, upNote)
+					t.Errorf("addNote %d with Redis %s took %s (%s with Redis up), want at most REDIS_TIMEOUT more", i, tc.Name, dn, upNote)
 				}
 			}
-			tc.back(rds)
+			tc.Back(rds)
 			deadline := time.Now().Add(5 * time.Second)
 			for !env.Services.redisHealth.Up() && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)

@@ -17,14 +17,8 @@ import (
 // Redis return; each change is told once.
 func TestRedisAwayCostsOneTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	for _, tc := range []struct {
-		name       string
-		away, back func(*redistest.Server)
-	}{
-		{"frozen", (*redistest.Server).Freeze, (*redistest.Server).Thaw},
-		{"killed", (*redistest.Server).Stop, (*redistest.Server).Restart},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range redistest.Outages {
+		t.Run(tc.Name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			client, err := cache.OpenRedis("redis://"+srv.Addr, false, timeout)
 			if err != nil {
@@ -45,7 +39,7 @@ func TestRedisAwayCostsOneTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			tc.away(srv)
+			tc.Away(srv)
 			start := time.Now()
 			if _, err := store.MGet(ctx, []string{key}); err == nil {
 				t.Fatal("MGet succeeded with Redis away")
@@ -63,7 +57,7 @@ func TestRedisAwayCostsOneTimeout(t *testing.T) {
 				t.Errorf("20 calls while Redis is known away took %s, want no wait", d)
 			}
 
-			tc.back(srv)
+			tc.Back(srv)
 			deadline := time.Now().Add(5 * time.Second)
 			for !h.Up() && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)

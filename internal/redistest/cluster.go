@@ -43,13 +43,7 @@ func ClusterAddrs(t testing.TB) []string {
 // cluster bus listens on its port + 10000.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
-	bin := os.Getenv("REDIS_SERVER_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			t.Fatal("these tests need a real Redis: install redis-server (apt-get install redis-server) or run ./scripts/test.sh, which does")
-		}
-	}
+	bin := serverBin(t)
 	cli := filepath.Join(filepath.Dir(bin), "redis-cli")
 	if _, err := os.Stat(cli); err != nil {
 		if cli, err = exec.LookPath("redis-cli"); err != nil {

@@ -38,16 +38,36 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
+// serverBin is the redis-server to run: REDIS_SERVER_BIN, or the one on PATH.
+func serverBin(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
+		return bin
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("these tests need a real Redis: install redis-server (apt-get install redis-server) or run ./scripts/test.sh, which does")
+	}
+	return bin
+}
+
+// Outage is a way for Redis to go away and come back.
+type Outage struct {
+	Name       string
+	Away, Back func(*Server)
+}
+
+// Outages are Redis frozen (SIGSTOP: connections open, nothing answers) and
+// killed (then restarted, empty).
+var Outages = []Outage{
+	{"frozen", (*Server).Freeze, (*Server).Thaw},
+	{"killed", (*Server).Stop, (*Server).Restart},
+}
+
 // Start runs a private redis-server on a free port until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv("REDIS_SERVER_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			t.Fatal("these tests need a real Redis: install redis-server (apt-get install redis-server) or run ./scripts/test.sh, which does")
-		}
-	}
+	bin := serverBin(t)
 	s := &Server{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.start()
