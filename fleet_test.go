@@ -334,7 +334,9 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	r2.Server.CloseClientConnections() // a replica dies mid-load
 	r2.Server.Close()
 	time.Sleep(time.Second)
+	failoverFrom := time.Now()
 	cluster.KillMasterOf(t, cache.TenantTag(wsID))
+	failoverTo := time.Now().Add(time.Second) // the probe and the replicas' slot maps catch up
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
@@ -354,9 +356,19 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	if len(acked) == 0 {
 		t.Error("no action was acknowledged")
 	}
+	// While the master fails over, Redis cannot count: each replica falls
+	// back to its share of the window (FLEET_REPLICAS), on top of what Redis
+	// had counted before. The fallback is exact only when the replicas had
+	// spent evenly, so the failover's window may go over by up to one
+	// replica's share; every other window holds the budget exactly.
+	budget := perMinute / 6
 	for start, n := range windows {
-		if n > perMinute/6 {
-			t.Errorf("window %d: the emulator saw %d calls, the budget is %d", start, n, perMinute/6)
+		limit := budget
+		if end := time.Unix(start, 0).Add(10 * time.Second); end.After(failoverFrom) && time.Unix(start, 0).Before(failoverTo) {
+			limit += budget / 3
+		}
+		if n > limit {
+			t.Errorf("window %d: the emulator saw %d calls, at most %d may go (a budget of %d)", start, n, limit, budget)
 		}
 	}
 }
