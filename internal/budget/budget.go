@@ -1,8 +1,12 @@
 // Package budget counts a workspace's Intercom calls for the whole fleet in
 // Redis, so that N replicas together stay inside one budget (and a caller
 // inside one share of it) instead of N times it. Each replica's in-process
-// governor (sources/intercom) still decides first and alone decides while
-// Redis does not answer.
+// governor (sources/intercom) still decides first.
+//
+// While Redis fails over, no replica can count with the others. So that the
+// fleet still never goes over, a replica sets aside ("holds") some calls of
+// the next window while Redis answers: they are counted already, and it
+// spends them alone when the fleet's window is spent or Redis is away.
 package budget
 
 import (
@@ -31,56 +35,94 @@ func New(client redis.UniversalClient, health *cache.RedisHealth) *Redis {
 	return &Redis{client: client, health: health}
 }
 
-// takeScript: KEYS[1] the workspace's count of the window, KEYS[2] (when
-// given) the caller's; ARGV[1] the workspace's budget, ARGV[2] the
-// caller's share, ARGV[3] how long the counts live (ms). Both keys carry the
-// workspace's hash tag: one slot, never CROSSSLOT. Returns 0 admitted, 1 the
-// workspace's window is spent, 2 the caller's share is. A refused call is
-// not counted.
+// Ask is one call's question to the fleet's count.
+type Ask struct {
+	Workspace string
+	// Caller is who the call is for ("" for the service's own calls: no
+	// share applies to them).
+	Caller      string
+	Now         time.Time
+	Window      time.Duration
+	PerWindow   int // the workspace's budget of a window
+	CallerShare int // the most calls of a window one caller may make
+	// HoldNext is how many more calls of the next window to set aside for
+	// the asking replica alone.
+	HoldNext int
+}
+
+// Answer is the fleet's word on one call.
+type Answer struct {
+	// Refused is "" when the call is admitted, else whose budget is spent:
+	// "workspace" or "caller".
+	Refused string
+	Wait    time.Duration // until the window ends
+	// HeldNext calls of the next window were set aside for the replica
+	// (at most Ask.HoldNext; fewer when the next window is nearly spent).
+	HeldNext int
+}
+
+// takeScript: KEYS[1] the workspace's count of the window, KEYS[2] of the
+// next window, KEYS[3] (when given) the caller's count of the window;
+// ARGV[1] the workspace's budget, ARGV[2] the caller's share, ARGV[3] how
+// long counts live (ms), ARGV[4] the calls of the next window to hold.
+// Every key carries the workspace's hash tag: one slot, never CROSSSLOT.
+// Returns {verdict, held}: verdict 0 admitted, 1 the workspace's window is
+// spent (held calls count), 2 the caller's share is. A refused call is not
+// counted.
 var takeScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-if n > tonumber(ARGV[1]) then
-  redis.call('DECR', KEYS[1])
-  return 1
+local budget = tonumber(ARGV[1])
+local function add(key, n)
+  if redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, ARGV[3]) end
 end
-if #KEYS == 2 then
-  local m = redis.call('INCR', KEYS[2])
-  if m == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-  if m > tonumber(ARGV[2]) then
-    redis.call('DECR', KEYS[2])
-    redis.call('DECR', KEYS[1])
-    return 2
+local verdict = 0
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= budget then
+  verdict = 1
+elseif #KEYS == 3 then
+  if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then
+    verdict = 2
+  else
+    add(KEYS[3], 1)
   end
 end
-return 0
+if verdict == 0 then add(KEYS[1], 1) end
+local held = 0
+local want = tonumber(ARGV[4])
+if want > 0 then
+  held = math.max(0, math.min(want, budget - tonumber(redis.call('GET', KEYS[2]) or '0')))
+  if held > 0 then add(KEYS[2], held) end
+end
+return {verdict, held}
 `)
 
-// Take reserves one call of workspace's window that holds now for caller
-// ("" for the service's own calls: no share applies). refused is "" when
-// admitted, else "workspace" or "caller": whose budget is spent, for wait.
-// The error is non-nil when Redis could not tell: the replica's own
-// governor decides.
-func (r *Redis) Take(ctx context.Context, workspace, caller string, now time.Time, window time.Duration, perWindow, callerShare int) (refused string, wait time.Duration, err error) {
-	start := now.Truncate(window)
-	wait = start.Add(window).Sub(now)
-	prefix := "tdi:v2:" + cache.TenantTag(workspace) + ":budget:" + strconv.FormatInt(start.Unix(), 10)
-	keys := []string{prefix}
-	if caller != "" {
+// Take asks the fleet for one call of the window that holds a.Now. The
+// error is non-nil when Redis could not tell: the replica decides alone.
+func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
+	start := a.Now.Truncate(a.Window)
+	ans := Answer{Wait: start.Add(a.Window).Sub(a.Now)}
+	keys := []string{windowKey(a.Workspace, start), windowKey(a.Workspace, start.Add(a.Window))}
+	if a.Caller != "" {
 		// Callers are hashed: a caller's name may be an API key.
-		sum := sha256.Sum256([]byte(caller))
-		keys = append(keys, prefix+":caller:"+hex.EncodeToString(sum[:8]))
+		sum := sha256.Sum256([]byte(a.Caller))
+		keys = append(keys, keys[0]+":caller:"+hex.EncodeToString(sum[:8]))
 	}
-	var v int
-	err = r.health.Do(ctx, func(ctx context.Context) error {
+	var v []int64
+	err := r.health.Do(ctx, func(ctx context.Context) error {
 		// The counts outlive their window a little, so that a replica
 		// whose clock is slightly behind still finds them.
 		var err error
-		v, err = takeScript.Run(ctx, r.client, keys, perWindow, callerShare, (2 * window).Milliseconds()).Int()
+		v, err = takeScript.Run(ctx, r.client, keys, a.PerWindow, a.CallerShare, (3 * a.Window).Milliseconds(), max(a.HoldNext, 0)).Int64Slice()
 		return err
 	})
 	if err != nil {
-		return "", 0, err
+		return Answer{}, err
 	}
-	return [...]string{"", "workspace", "caller"}[min(max(v, 0), 2)], wait, nil
+	if len(v) == 2 {
+		ans.Refused = [...]string{"", "workspace", "caller"}[min(max(v[0], 0), 2)]
+		ans.HeldNext = int(v[1])
+	}
+	return ans, nil
+}
+
+func windowKey(workspace string, start time.Time) string {
+	return "tdi:v2:" + cache.TenantTag(workspace) + ":budget:" + strconv.FormatInt(start.Unix(), 10)
 }

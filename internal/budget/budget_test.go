@@ -30,8 +30,9 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 			if i%2 == 0 {
 				caller = "key-one"
 			}
-			refused, _, err := replicas[i%3].Take(context.Background(), ws, caller, now, 10*time.Second, 20, 5)
-			switch {
+			ans, err := replicas[i%3].Take(context.Background(), Ask{Workspace: ws, Caller: caller, Now: now,
+				Window: 10 * time.Second, PerWindow: 20, CallerShare: 5})
+			switch refused := ans.Refused; {
 			case err != nil:
 				t.Error(err)
 			case refused == "":
@@ -52,8 +53,30 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 			admitted.Load(), callerAdmitted.Load(), spentWorkspace.Load(), spentCaller.Load())
 	}
 	// The next window starts afresh.
-	if refused, _, err := replicas[0].Take(context.Background(), ws, "key-one", now.Add(10*time.Second), 10*time.Second, 20, 5); err != nil || refused != "" {
-		t.Errorf("next window: refused %q, %v", refused, err)
+	if ans, err := replicas[0].Take(context.Background(), Ask{Workspace: ws, Caller: "key-one", Now: now.Add(10 * time.Second),
+		Window: 10 * time.Second, PerWindow: 20, CallerShare: 5}); err != nil || ans.Refused != "" {
+		t.Errorf("next window: refused %q, %v", ans.Refused, err)
+	}
+}
+
+// Calls held of the next window are counted in it: the rest of the fleet
+// gets the budget less what is held, and a hold never passes the budget.
+func TestHeldCallsAreCountedInTheNextWindow(t *testing.T) {
+	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
+	r := New(client, cache.NewRedisHealth(client, time.Second, nil))
+	ws := redistest.Unique("ws")
+	now := time.Now()
+	ask := Ask{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, HoldNext: 6}
+	if ans, err := r.Take(context.Background(), ask); err != nil || ans.Refused != "" || ans.HeldNext != 6 {
+		t.Fatalf("first take: %+v, %v; want admitted, 6 held", ans, err)
+	}
+	ask.HoldNext = 30 // more than is left of the next window
+	if ans, err := r.Take(context.Background(), ask); err != nil || ans.HeldNext != 14 {
+		t.Fatalf("second take: %+v, %v; want the 14 left held", ans, err)
+	}
+	next := Ask{Workspace: ws, Now: now.Add(10 * time.Second), Window: 10 * time.Second, PerWindow: 20}
+	if ans, err := r.Take(context.Background(), next); err != nil || ans.Refused != "workspace" {
+		t.Errorf("next window, all of it held: %+v, %v; want refused", ans, err)
 	}
 }
 
@@ -63,11 +86,12 @@ func TestWithoutRedisTheGovernorDecides(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
 	r := New(dead, cache.NewRedisHealth(dead, 50*time.Millisecond, nil))
-	if _, _, err := r.Take(context.Background(), "ws", "", time.Now(), 10*time.Second, 10, 5); err == nil {
+	ask := Ask{Workspace: "ws", Now: time.Now(), Window: 10 * time.Second, PerWindow: 10, CallerShare: 5}
+	if _, err := r.Take(context.Background(), ask); err == nil {
 		t.Fatal("no error from a dead Redis")
 	}
 	start := time.Now()
-	if _, _, err := r.Take(context.Background(), "ws", "", time.Now(), 10*time.Second, 10, 5); !errors.Is(err, cache.ErrUnavailable) || time.Since(start) > 5*time.Millisecond {
+	if _, err := r.Take(context.Background(), ask); !errors.Is(err, cache.ErrUnavailable) || time.Since(start) > 5*time.Millisecond {
 		t.Errorf("second call: %v after %v, want skipped at once", err, time.Since(start))
 	}
 }

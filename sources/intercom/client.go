@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
@@ -79,10 +80,11 @@ type Config struct {
 	// per replica. The in-process governor decides first, and alone when
 	// Fleet errs.
 	Fleet FleetBudget
-	// FleetReplicas is how many replicas share the budget: while Fleet errs,
-	// this replica allows itself 1/FleetReplicas of each window (0 or 1: all
-	// of it), so that a Redis failover does not let the fleet spend a
-	// budget per replica.
+	// FleetReplicas is how many replicas share the budget. While Fleet errs
+	// a replica spends only the calls Fleet had set aside for it; in a
+	// window it holds none of (Redis away since before it began), it allows
+	// itself 1/FleetReplicas of the window (0 or 1: all of it), so that a
+	// Redis outage does not let the fleet spend a budget per replica.
 	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
@@ -106,10 +108,9 @@ type Config struct {
 }
 
 // FleetBudget is a count of a workspace's calls shared by every replica
-// (package budget). Take reserves one call of the window holding now; refused
-// is "" when admitted, else "workspace" or "caller".
+// (package budget): Take asks it for one call of the window holding a.Now.
 type FleetBudget interface {
-	Take(ctx context.Context, workspace, caller string, now time.Time, window time.Duration, perWindow, callerShare int) (refused string, wait time.Duration, err error)
+	Take(ctx context.Context, a budget.Ask) (budget.Answer, error)
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -206,12 +207,22 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // fleetCount is the fleet's count of a workspace's calls (package budget,
 // in Redis), asked once this replica's governor has admitted a call: the
 // budget and each caller's share then hold for every replica together.
-// Until the workspace id is known (the first /me) and while Redis errs, the
-// governor's word stands, within this replica's share of the window.
+// Until the workspace id is known (the first /me) the governor's word
+// stands.
+//
+// While Redis answers, each call also sets aside a few calls of the next
+// window for this replica (holds): about half of what it has spent in this
+// window, at most half its share. When Redis errs, the replica spends only
+// what it holds, so a failover never lets the fleet go over; an idle
+// replica holds little, so little is left unspent when the fleet is busy. A
+// window this replica could not hold for (Redis away since before it
+// began, or a replica just started) falls back to its share of the window:
+// 1/FLEET_REPLICAS, exact when the whole fleet lost Redis together.
 type fleetCount struct {
 	budget    FleetBudget // nil without Redis
-	share     int         // calls of a window this replica allows itself while budget errs
+	share     int         // calls of a window this replica allows itself when it holds none
 	workspace func() (string, bool)
+	holds     holds
 }
 
 func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (refusal, time.Duration) {
@@ -226,19 +237,112 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	if caller == "" {
 		share = g.perWindow
 	}
-	refused, wait, err := f.budget.Take(ctx, ws, caller, now, rateWindow, g.perWindow, share)
-	switch {
-	case err != nil:
+	window := now.Truncate(rateWindow)
+	wait := window.Add(rateWindow).Sub(now)
+	want := f.holds.want(window, f.share/2)
+	ans, err := f.budget.Take(ctx, budget.Ask{Workspace: ws, Caller: caller, Now: now, Window: rateWindow,
+		PerWindow: g.perWindow, CallerShare: share, HoldNext: want})
+	if err != nil {
+		f.holds.asked(window, want, 0, false)
+		switch spent, exact := f.holds.spend(window); {
+		case spent:
+			return admitted, 0
+		case exact:
+			return workspaceSpent, wait
+		}
 		if used, wait := g.usedInWindow(now); used > f.share {
 			return workspaceSpent, wait
 		}
 		return admitted, 0
-	case refused == "":
+	}
+	f.holds.asked(window, want, ans.HeldNext, true)
+	switch ans.Refused {
+	case "":
+		f.holds.count(window)
 		return admitted, 0
-	case refused == "caller":
-		return callerShareSpent, wait
+	case "caller":
+		return callerShareSpent, ans.Wait
 	default:
-		return workspaceSpent, wait
+		if spent, _ := f.holds.spend(window); spent {
+			return admitted, 0
+		}
+		return workspaceSpent, ans.Wait
+	}
+}
+
+// holds are the calls of the current and the next window that Redis has
+// counted already and set aside for this replica alone.
+type holds struct {
+	mu       sync.Mutex
+	window   time.Time // the current window's start
+	left     int       // held calls of the window not yet spent
+	held     bool      // the window was held for while Redis answered (even if none are left)
+	next     int       // calls held of the next window
+	nextHeld bool
+	asking   int // calls of the next window asked for by calls still waiting for Redis
+	spent    int // calls Redis admitted to this replica in the window: what the next hold is sized by
+}
+
+// roll moves to window (of the caller's clock), which may be the next one.
+func (h *holds) roll(window time.Time) {
+	switch {
+	case window.Equal(h.window) || window.Before(h.window):
+	case window.Equal(h.window.Add(rateWindow)):
+		h.window, h.left, h.held, h.next, h.nextHeld, h.asking, h.spent = window, h.next, h.nextHeld, 0, false, 0, 0
+	default:
+		h.window, h.left, h.held, h.next, h.nextHeld, h.asking, h.spent = window, 0, false, 0, false, 0, 0
+	}
+}
+
+// want is how many more calls of the window after window to ask Redis to
+// hold: half of what the replica spent in window, at least one, at most
+// most.
+func (h *holds) want(window time.Time, most int) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	n := max(0, min(most, max(1, (h.spent+1)/2))-h.next-h.asking)
+	h.asking += n
+	return n
+}
+
+// asked records Redis's answer to a call of window that asked for want
+// calls of the next window and got held (answered: Redis did answer).
+func (h *holds) asked(window time.Time, want, held int, answered bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	switch {
+	case window.Equal(h.window):
+		h.asking = max(0, h.asking-want)
+		h.next += held
+		h.nextHeld = h.nextHeld || (answered && want > 0)
+	case window.Add(rateWindow).Equal(h.window): // the window turned meanwhile
+		h.left += held
+		h.held = h.held || (answered && want > 0)
+	}
+}
+
+// spend takes one held call of window; exact says whether the window was
+// held for, so that none left means none may go.
+func (h *holds) spend(window time.Time) (spent, exact bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if h.left > 0 {
+		h.left--
+		return true, true
+	}
+	return false, h.held
+}
+
+// count notes a call Redis admitted to this replica in window.
+func (h *holds) count(window time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if window.Equal(h.window) {
+		h.spent++
 	}
 }
 

@@ -1,0 +1,114 @@
+package intercom
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/budget"
+	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// replica is one replica's admission of Intercom calls: its governor, then
+// the fleet's count in a real Redis.
+type replica struct {
+	g     *governor
+	fleet *fleetCount
+}
+
+func newReplicas(fleet *budget.Redis, ws string, n, perMinute int) []replica {
+	rs := make([]replica, n)
+	for i := range rs {
+		g := newGovernor(perMinute, 100, 30)
+		rs[i] = replica{g: g, fleet: &fleetCount{budget: fleet, share: g.perWindow / n,
+			workspace: func() (string, bool) { return ws, true }}}
+	}
+	return rs
+}
+
+// calls asks for n calls at now, as governorTransport does, and counts the
+// admitted ones.
+func (r replica) calls(now time.Time, n int) (admittedCalls int) {
+	for range n {
+		_, why, window := r.g.takeIn(now, "agent", sources.Interactive)
+		if why == admitted {
+			if why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
+				r.g.giveBack("agent", window)
+			}
+		}
+		if why == admitted {
+			admittedCalls++
+		}
+	}
+	return admittedCalls
+}
+
+// While Redis is away the fleet spends only what each replica held: the
+// window Redis dies in never goes over the budget, however unevenly the
+// replicas had spent, and neither does the next one.
+func TestARedisOutageNeverLetsTheFleetGoOver(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv.Addr)
+	fleet := budget.New(client, cache.NewRedisHealth(client, 200*time.Millisecond, nil))
+	const perWindow = 30
+	rs := newReplicas(fleet, redistest.Unique("ws"), 3, perWindow*6)
+	w0 := time.Now().Truncate(rateWindow)
+	w1 := w0.Add(rateWindow)
+
+	// Window 0: replica 0 is busy, replica 2 nearly idle.
+	got := rs[0].calls(w0, 20) + rs[1].calls(w0, 8) + rs[2].calls(w0, 1)
+	if got != 29 {
+		t.Fatalf("window 0 admitted %d of 29 calls within the budget", got)
+	}
+	// Window 1: uneven again through Redis (replica 0 past its share of
+	// 10), then Redis dies and every replica wants more than its share.
+	// Falling back to shares would make 12 + 6 + 1 + 0 + 4 + 9 = 32.
+	spent := rs[0].calls(w1, 12) + rs[1].calls(w1, 6) + rs[2].calls(w1, 1)
+	srv.Stop()
+	for i, r := range rs {
+		n := r.calls(w1.Add(time.Second), perWindow)
+		t.Logf("window 1: replica %d made %d calls while Redis was away", i, n)
+		spent += n
+	}
+	if spent > perWindow {
+		t.Errorf("window 1: the fleet made %d calls, the budget is %d", spent, perWindow)
+	}
+	if spent <= 19 {
+		t.Errorf("window 1: the fleet made %d calls: the held ones were not spent", spent)
+	}
+	// Window 2 was held for in window 1 too (before Redis died).
+	spent = 0
+	for _, r := range rs {
+		spent += r.calls(w1.Add(rateWindow), perWindow)
+	}
+	if spent > perWindow || spent == 0 {
+		t.Errorf("window 2 without Redis: the fleet made %d calls, want some and at most %d", spent, perWindow)
+	}
+	// Window 3 was never held for: each replica falls back to its share.
+	spent = 0
+	for _, r := range rs {
+		spent += r.calls(w1.Add(2*rateWindow), perWindow)
+	}
+	if spent != perWindow {
+		t.Errorf("window 3 without Redis: the fleet made %d calls, want its shares, %d", spent, perWindow)
+	}
+}
+
+// When the fleet's window is spent in Redis, a replica still spends what it
+// held: the holds are part of the budget, not lost to it.
+func TestHeldCallsAreSpentWhenTheWindowIs(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv.Addr)
+	fleet := budget.New(client, cache.NewRedisHealth(client, time.Second, nil))
+	const perWindow = 30
+	rs := newReplicas(fleet, redistest.Unique("ws"), 3, perWindow*6)
+	w0 := time.Now().Truncate(rateWindow)
+	rs[0].calls(w0, 10)
+	rs[1].calls(w0, 10) // both hold some of window 1
+	w1 := w0.Add(rateWindow)
+	if got := rs[0].calls(w1, perWindow) + rs[1].calls(w1, perWindow); got != perWindow {
+		t.Errorf("window 1 admitted %d calls, want the whole budget, %d", got, perWindow)
+	}
+}
