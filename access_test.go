@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -67,6 +68,41 @@ func TestCallerRateLimit(t *testing.T) {
 	if last.Status != http.StatusTooManyRequests || last.code() != "RATE_LIMITED" || last.Header.Get("Retry-After") == "" {
 		t.Errorf("11th request: HTTP %d, code %q, Retry-After %q; want 429 RATE_LIMITED with Retry-After",
 			last.Status, last.code(), last.Header.Get("Retry-After"))
+	}
+}
+
+// A caller's allowance holds for the fleet: what it spent on one replica is
+// spent on the other, once the replica has reported it (every
+// RATE_LIMIT_SYNC_INTERVAL), while no request waits for Redis.
+func TestCallerRateLimitHoldsForTheFleet(t *testing.T) {
+	settings := []string{"REDIS_URL", "redis://" + redistest.Addr(t) + "/0",
+		"RATE_LIMIT_PER_MINUTE", "60", "RATE_LIMIT_SYNC_INTERVAL", "20ms"} // a burst of 10
+	a := newTestEnvWith(t, emulator.Options{}, settings...)
+	b := newTestEnvOn(t, a.Intercom, settings...)
+	for i := range 10 {
+		if r := a.post(t, `{ workspace { id } }`, nil); r.Status != http.StatusOK {
+			t.Fatalf("request %d on A, within the burst: HTTP %d", i+1, r.Status)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // A reports
+	// B's own bucket is full; the fleet's is spent. B admits at most what
+	// comes before its own report.
+	admitted, limited := 0, gqlResponse{}
+	for range 5 {
+		r := b.post(t, `{ workspace { id } }`, nil)
+		if r.Status == http.StatusOK {
+			admitted++
+		} else {
+			limited = r
+		}
+		time.Sleep(60 * time.Millisecond)
+	}
+	if admitted > 1 {
+		t.Errorf("B admitted %d of 5 requests of a caller whose allowance was spent on A, want at most 1", admitted)
+	}
+	if limited.Status != http.StatusTooManyRequests || limited.code() != "RATE_LIMITED" || limited.Header.Get("Retry-After") == "" {
+		t.Errorf("B refused with HTTP %d, code %q, Retry-After %q; want 429 RATE_LIMITED with Retry-After",
+			limited.Status, limited.code(), limited.Header.Get("Retry-After"))
 	}
 }
 

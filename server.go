@@ -178,13 +178,20 @@ type services struct {
 	// however many tokens callers bring.
 	upstream *http.Client
 	// events is the stream of changes shared by every replica (nil without
-	// Redis); stopEvents ends this replica's subscription.
-	events     *events.Bus
-	stopEvents context.CancelFunc
+	// Redis).
+	events *events.Bus
+	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
+	// the fleet's with Redis.
+	callers *access.Limiter
+	// background lives as long as the services: the event stream's
+	// subscription and the limiters' reports run in it until close.
+	background context.Context
+	stop       context.CancelFunc
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
 	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg)}
+	svc.background, svc.stop = context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.PersistedFile != "" {
 		var err error
 		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.PersistedFile); err != nil {
@@ -223,6 +230,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.CacheEnabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
+	svc.callers = access.NewLimiter(cfg.CallerRate)
 	newTokens := access.NewLimiter(cfg.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
@@ -238,6 +246,13 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var err error
 	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
 		return nil, err
+	}
+	if svc.redis != nil {
+		// A caller's allowances hold for the fleet (the replicas of the main
+		// workspace), not per replica.
+		deployment := svc.mainClient.KnownWorkspace
+		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.RateLimitSync)
+		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.RateLimitSync)
 	}
 	return svc, nil
 }
@@ -287,9 +302,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 		MaxBytes: svc.cfg.CacheLocal.MaxBytes, TTL: svc.cfg.CacheLocal.TTL}, svc.metrics)
 	// The in-process level opens once this replica hears every other's
 	// invalidations.
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	svc.stopEvents = stop
-	go svc.events.Run(runCtx, local)
+	go svc.events.Run(svc.background, local)
 	return local
 }
 
@@ -396,9 +409,7 @@ func (s *services) publisher() cache.Publisher {
 }
 
 func (s *services) close() {
-	if s.stopEvents != nil {
-		s.stopEvents()
-	}
+	s.stop()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -462,7 +473,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
 	}))
 	// Intercom's webhooks keep the cache coherent with changes made in Intercom.
-	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redis})
+	mux.Handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
 	mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
 	}))
@@ -476,7 +487,7 @@ func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Hand
 		// bridge checks its key in the body (Talkdesk sends auth fields there).
 		access.RequireKey(keys, "/healthz", "/readyz", "/metrics", "/talkdesk/", playground.AssetsPath, "/",
 			"/webhooks/intercom"), // signed with the client secret instead
-		access.RateLimit(access.NewLimiter(cfg.CallerRate)),
+		access.RateLimit(svc.callers),
 		access.Deadline(cfg.RequestTimeout),
 		web.LimitBody(cfg.MaxBodyBytes),
 	)

@@ -141,7 +141,8 @@ func clientIP(r *http.Request) string {
 }
 
 // Limiter allows each caller perMinute requests, refilled continuously
-// (a token bucket with a burst of a tenth of a minute's allowance).
+// (a token bucket with a burst of a tenth of a minute's allowance), in this
+// replica, or in the whole fleet once shared (Share).
 //
 // It remembers at most maxCallers buckets. A full limiter forgets the idle
 // callers (see package bounded), never all at once: forgetting a caller
@@ -152,6 +153,7 @@ type Limiter struct {
 	burst     float64
 	buckets   *otter.Cache[string, bucket]
 	now       func() time.Time
+	fleet     *fleet // nil: this replica's buckets alone (see Share)
 }
 
 const maxCallers = 100_000
@@ -175,6 +177,16 @@ func (l *Limiter) Allow(caller string) (wait time.Duration, ok bool) {
 		return 0, true
 	}
 	now := l.now()
+	if l.fleet != nil {
+		if wait, over := l.fleet.over(caller, now); over {
+			return wait, false
+		}
+		defer func() {
+			if ok {
+				l.fleet.admit(caller)
+			}
+		}()
+	}
 	// Compute updates the caller's bucket atomically, without a lock over
 	// every caller.
 	l.buckets.Compute(caller, func(b bucket, found bool) (bucket, otter.ComputeOp) {

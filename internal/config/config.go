@@ -59,9 +59,10 @@ type Config struct {
 	IntercomCallerShare        int
 	IntercomInteractiveReserve int
 
-	ClientSecret   string // Intercom app client secret: webhook signatures; never logged
-	APIKeys        string // comma-separated; never logged
-	CallerRate     int    // requests per minute per caller; 0: no limit
+	ClientSecret   string        // Intercom app client secret: webhook signatures; never logged
+	APIKeys        string        // comma-separated; never logged
+	CallerRate     int           // requests per minute per caller; 0: no limit
+	RateLimitSync  time.Duration // how often a replica reports its callers' requests to the fleet's buckets
 	CORSOrigins    []string
 	MultiTenant    bool
 	Playground     bool
@@ -168,6 +169,7 @@ func settings(c *Config) []setting {
 		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (`POST /webhooks/intercom`); empty: webhooks are refused", parse: trimmed(&c.ClientSecret)},
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.APIKeys)},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.CallerRate, 0, 10_000_000)},
+		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.RateLimitSync)},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.CORSOrigins)},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.MultiTenant)},
 		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.Playground)},

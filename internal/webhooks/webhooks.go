@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
 	"github.com/talkdesk-intercom/api/internal/cache"
@@ -41,8 +40,9 @@ type Handler struct {
 
 	// Redis, when set, de-duplicates for the whole fleet: a redelivery that
 	// lands on another replica is not applied again. Without it, or while it
-	// does not answer, each process remembers what it handled.
-	Redis redis.UniversalClient
+	// does not answer (each call bounded by REDIS_TIMEOUT, none while it is
+	// known away), each process remembers what it handled.
+	Redis *cache.RedisHealth
 
 	once  sync.Once
 	clock *bounded.Clock                 // nil: the wall clock
@@ -143,10 +143,6 @@ func signature(secret string, body []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// redisTimeout bounds the fleet-wide check: past it, this process's own
-// memory decides.
-const redisTimeout = 200 * time.Millisecond
-
 // firstDelivery reports whether id is new, and remembers it: in process
 // first (a redelivery to this replica costs no round trip), then in Redis
 // with SET NX, which one replica of the fleet wins.
@@ -158,9 +154,12 @@ func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 	if _, first := h.seen.SetIfAbsent(id, struct{}{}); !first || h.Redis == nil {
 		return first
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisTimeout)
-	defer cancel()
-	first, err := h.Redis.SetNX(ctx, seenKey(appID, id), 1, seenFor).Result()
+	first := true
+	err := h.Redis.Do(ctx, func(ctx context.Context) error {
+		var err error
+		first, err = h.Redis.Client().SetNX(ctx, seenKey(appID, id), 1, seenFor).Result()
+		return err
+	})
 	if err != nil {
 		web.Logger(ctx).Warn("webhook de-duplication falls back to this process", "error", err)
 		return true
@@ -171,9 +170,7 @@ func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 func (h *Handler) forget(ctx context.Context, appID, id string) {
 	h.seen.Invalidate(id)
 	if h.Redis != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisTimeout)
-		defer cancel()
-		_ = h.Redis.Del(ctx, seenKey(appID, id)).Err()
+		_ = h.Redis.Do(ctx, func(ctx context.Context) error { return h.Redis.Client().Del(ctx, seenKey(appID, id)).Err() })
 	}
 }
 

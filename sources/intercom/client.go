@@ -298,8 +298,9 @@ func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
 	return c.workspace.Get(ctx)
 }
 
-// knownWorkspace is the workspace id if a call has told it, else "".
-func (c *Client) knownWorkspace() string {
+// KnownWorkspace is the workspace id if a call (or Config.Workspace) has
+// told it, else "".
+func (c *Client) KnownWorkspace() string {
 	id, _ := c.workspace.Peek()
 	return id
 }

@@ -192,11 +192,11 @@ func direction(deliveredAs string, author *wireAuthor) sources.Direction {
 }
 
 func (x *Interactions) inboxURL(id string) string {
-	return x.c.inboxURL(x.c.knownWorkspace(), id)
+	return x.c.inboxURL(x.c.KnownWorkspace(), id)
 }
 
 func (x *Interactions) contactURL(contactID string) string {
-	return x.c.contactURL(x.c.knownWorkspace(), contactID)
+	return x.c.contactURL(x.c.KnownWorkspace(), contactID)
 }
 
 func cmpTime(t, def time.Time) time.Time {
