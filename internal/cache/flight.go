@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/talkdesk-intercom/api/internal/shared"
 )
 
 // flightGroup collapses concurrent fetches of the same keys: the first caller
@@ -11,10 +13,8 @@ import (
 // for that result instead of asking the upstream again. It is
 // singleflight for batches.
 //
-// A fetch serves everyone waiting for it, so it is detached from its first
-// caller's cancellation; it is cancelled when every caller waiting for it has
-// gone (their clients left, their deadlines passed): work nobody waits for
-// stops.
+// A fetch serves everyone waiting for it: it is shared work (package
+// shared), cancelled when every caller waiting for it has gone.
 type flightGroup struct {
 	mu    sync.Mutex
 	calls map[string]*flight
@@ -28,11 +28,10 @@ type flight struct {
 	batch *flightBatch
 }
 
-// flightBatch is one fetch and how many callers still wait for it.
+// flightBatch is one fetch and the callers still waiting for it.
 type flightBatch struct {
-	waiters int      // guarded by flightGroup.mu
-	keys    []string // the group's keys of its flights
-	cancel  context.CancelFunc
+	work *shared.Work // joined and left under flightGroup.mu
+	keys []string     // the group's keys of its flights
 }
 
 func newFlightGroup() *flightGroup { return &flightGroup{calls: map[string]*flight{}} }
@@ -45,22 +44,20 @@ func (g *flightGroup) do(ctx context.Context, namespace string, keys []string,
 	var mine []string
 	joined := map[string]*flight{}
 	var batch *flightBatch
-	var fetchCtx context.Context
 	for _, k := range keys {
 		fk := namespace + "\x00" + k
 		if f, ok := g.calls[fk]; ok {
 			joined[k] = f
-			f.batch.waiters++
+			f.batch.work.Join()
 			continue
 		}
 		if batch == nil {
-			batch = &flightBatch{}
-			fetchCtx, batch.cancel = context.WithCancel(context.WithoutCancel(ctx))
+			batch = &flightBatch{work: shared.New(ctx)}
 		}
 		f := &flight{done: make(chan struct{}), batch: batch}
 		g.calls[fk] = f
 		joined[k] = f
-		batch.waiters++
+		batch.work.Join()
 		batch.keys = append(batch.keys, fk)
 		mine = append(mine, k)
 	}
@@ -72,8 +69,8 @@ func (g *flightGroup) do(ctx context.Context, namespace string, keys []string,
 			owned[k] = joined[k]
 		}
 		go func() {
-			defer batch.cancel()
-			res, err := g.run(fetchCtx, mine, fetch)
+			defer batch.work.Finish()
+			res, err := g.run(batch.work.Context(), mine, fetch)
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			for _, k := range mine {
@@ -114,11 +111,9 @@ func (g *flightGroup) do(ctx context.Context, namespace string, keys []string,
 func (g *flightGroup) leave(f *flight) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f.batch.waiters--
-	if f.batch.waiters == 0 {
+	if f.batch.work.Leave() {
 		// Nobody waits: the fetch stops, and a caller arriving now starts
 		// a fetch of its own rather than join one being cancelled.
-		f.batch.cancel()
 		for _, fk := range f.batch.keys {
 			if g.calls[fk] != nil && g.calls[fk].batch == f.batch {
 				delete(g.calls, fk)

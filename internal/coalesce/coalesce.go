@@ -8,6 +8,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/shared"
 )
 
 // Coalescer gathers lookups by group (callers choose groups so that a fetch
@@ -26,15 +28,13 @@ type Coalescer[V any] struct {
 
 // gathering is one group's keys on their way to one fetch.
 type gathering[V any] struct {
-	keys    []string
-	weight  int
-	ctx     context.Context // the first lookup's, detached: the fetch serves everyone
-	cancel  context.CancelFunc
-	waiters int // guarded by Coalescer.mu; at 0 the fetch is cancelled
-	timer   *time.Timer
-	done    chan struct{}
-	found   map[string]V
-	err     error
+	keys   []string
+	weight int
+	work   *shared.Work // the fetch, for every lookup of the gathering; joined and left under Coalescer.mu
+	timer  *time.Timer
+	done   chan struct{}
+	found  map[string]V
+	err    error
 }
 
 // New returns a coalescer of fetch: keys weigh weight(key) each (nil: 1).
@@ -62,8 +62,7 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 		if g != nil {
 			c.sendLocked(group, g) // full: it goes now, a new one starts
 		}
-		g = &gathering[V]{done: make(chan struct{})}
-		g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		g = &gathering[V]{done: make(chan struct{}), work: shared.New(ctx)}
 		c.pending[group] = g
 		g.timer = time.AfterFunc(c.window, func() {
 			c.mu.Lock()
@@ -75,7 +74,7 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 	}
 	g.keys = append(g.keys, keys...)
 	g.weight += w
-	g.waiters++
+	g.work.Join()
 	if g.weight >= c.max {
 		c.sendLocked(group, g)
 	}
@@ -106,8 +105,7 @@ func (c *Coalescer[V]) Do(ctx context.Context, group string, keys []string) (map
 func (c *Coalescer[V]) leave(group string, g *gathering[V]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if g.waiters--; g.waiters == 0 {
-		g.cancel()
+	if g.work.Leave() {
 		if c.pending[group] == g {
 			delete(c.pending, group)
 			g.timer.Stop()
@@ -124,8 +122,8 @@ func (c *Coalescer[V]) sendLocked(group string, g *gathering[V]) {
 	g.timer.Stop()
 	keys := g.keys
 	go func() {
-		defer g.cancel()
-		g.found, g.err = c.fetch(g.ctx, keys)
+		defer g.work.Finish()
+		g.found, g.err = c.fetch(g.work.Context(), keys)
 		close(g.done)
 	}()
 }
