@@ -207,7 +207,8 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		if cfg.Tracing() {
 			// A span per command or pipeline, without the statement: keys
 			// hold phone numbers, values contacts and idempotent results.
-			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false)); err != nil {
+			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false),
+				redisotel.WithCommandsFilter(access.IsReport)); err != nil {
 				return nil, fmt.Errorf("trace Redis: %w", err)
 			}
 		}

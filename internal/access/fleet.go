@@ -44,13 +44,15 @@ type fleet struct {
 // since the last report, ARGV[2] ms per request. Returns how far ahead of
 // now the allowance is spent, in ms: over the burst's worth, the caller is
 // over its allowance.
-var gcraScript = redis.NewScript(`
+const gcraSource = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + tonumber(ARGV[1]) * tonumber(ARGV[2])
 redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
 return tostring(tat - now)
-`)
+`
+
+var gcraScript = redis.NewScript(gcraSource)
 
 // Share makes l's allowance the fleet's, counted in health's Redis under
 // name (and deployment's name for the fleet) and reported every every,
@@ -139,6 +141,22 @@ func (f *fleet) report(ctx context.Context) {
 			f.blocked[callers[i]] = now.Add(time.Duration(over * float64(time.Millisecond)))
 		}
 	}
+}
+
+// IsReport says whether a pipeline is a limiter's report: background
+// bookkeeping, up to ten a second per replica, which tracing leaves out (it
+// belongs to no request).
+func IsReport(cmds []redis.Cmder) bool {
+	if len(cmds) == 0 {
+		return false
+	}
+	for _, c := range cmds {
+		args := c.Args()
+		if len(args) < 4 || c.Name() != "eval" || args[1] != gcraSource {
+			return false
+		}
+	}
+	return true
 }
 
 // bucketKey is a caller's bucket of a deployment, under its own hash tag:

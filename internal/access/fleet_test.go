@@ -1,0 +1,25 @@
+package access
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Tracing leaves out the limiters' reports, and only them.
+func TestIsReport(t *testing.T) {
+	p := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}).Pipeline()
+	ctx := context.Background()
+	report := gcraScript.Eval(ctx, p, []string{bucketKey("requests", "ws", "ip:a")}, 3, 1000.0)
+	other := redis.NewScript("return 1").Eval(ctx, p, []string{"k"}, 1, 2)
+	get := p.Get(ctx, "k")
+	if !IsReport([]redis.Cmder{report, report}) {
+		t.Error("a report is not recognised")
+	}
+	for name, cmds := range map[string][]redis.Cmder{"another script": {report, other}, "a GET": {get}, "nothing": nil} {
+		if IsReport(cmds) {
+			t.Errorf("%s is taken for a report", name)
+		}
+	}
+}
