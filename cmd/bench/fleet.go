@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,10 +74,13 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // fleet is one Intercom workspace (an emulator in this process, so a fresh
 // tenant with a cold cache) and the server instances in front of it, which
-// share the benchmark's Redis on the real path.
+// share the benchmark's Redis on the real path, and maybe a load balancer in
+// front of them.
 type fleet struct {
 	em        *emulator.Server
 	instances []*instance
+	lb        *balancer // nil: requests go round the instances from here
+	front     *instance // the load balancer's address, for requests only
 }
 
 // instance is one running server process.
@@ -96,16 +100,27 @@ func (b *bench) pathSettings(path string) map[string]string {
 	return map[string]string{"REDIS_URL": b.opts.redisURL}
 }
 
-// startFleet starts a fresh workspace and n server instances for it with the
-// path's settings, then extra (which wins; an empty value removes a setting).
-func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[string]string) (*fleet, error) {
-	em, err := emulator.Start(emulator.Options{
+// startEmulator starts a fresh workspace.
+func (b *bench) startEmulator() (*emulator.Server, error) {
+	return emulator.Start(emulator.Options{
 		Token: benchToken, Latency: b.opts.latency, RateLimit: 1_000_000, Phone: true,
 		WorkspaceID: fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
 	})
+}
+
+// startFleet starts a fresh workspace and n server instances for it with the
+// path's settings, then extra (which wins; an empty value removes a setting).
+func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[string]string) (*fleet, error) {
+	em, err := b.startEmulator()
 	if err != nil {
 		return nil, err
 	}
+	return b.startFleetOn(ctx, em, n, path, extra)
+}
+
+// startFleetOn is startFleet on a workspace already started; the fleet
+// closes it.
+func (b *bench) startFleetOn(ctx context.Context, em *emulator.Server, n int, path string, extra map[string]string) (*fleet, error) {
 	f := &fleet{em: em}
 	settings := map[string]string{
 		"INTERCOM_TOKEN": benchToken, "INTERCOM_BASE_URL": em.URL,
@@ -131,11 +146,65 @@ func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[st
 	return f, nil
 }
 
+// startBehind puts a load balancer of kind (lbHAProxy or lbGo) in front of
+// f: from then on every request of a workload goes through it.
+func (f *fleet) startBehind(ctx context.Context, kind string) error {
+	var urls []string
+	for _, in := range f.instances {
+		urls = append(urls, in.url)
+	}
+	lb, err := startBalancer(ctx, kind, urls)
+	if err != nil {
+		return err
+	}
+	f.lb, f.front = lb, &instance{url: lb.url}
+	return nil
+}
+
 // instance returns the instance that serves request i: requests go round
-// the fleet, as behind a load balancer.
-func (f *fleet) instance(i int) *instance { return f.instances[i%len(f.instances)] }
+// the fleet, as behind a load balancer, or through the fleet's own one.
+func (f *fleet) instance(i int) *instance {
+	if f.front != nil {
+		return f.front
+	}
+	return f.instances[i%len(f.instances)]
+}
+
+// warmEveryReplica sends requests 0..n-1 to each replica directly when the
+// fleet is behind a load balancer: a replica's in-process level holds only
+// what it served itself, and a warm row through the balancer measures a
+// fleet where every replica has served every key before (as one replica
+// has when it is alone). Without a balancer it does nothing.
+func (f *fleet) warmEveryReplica(n int, req func(in *instance, i int) error) error {
+	if f.front == nil {
+		return nil
+	}
+	for _, in := range f.instances {
+		var next atomic.Int64
+		var firstErr error
+		var once sync.Once
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					if err := req(in, i); err != nil {
+						once.Do(func() { firstErr = err })
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return fmt.Errorf("warm %s: %w", in.url, firstErr)
+		}
+	}
+	return nil
+}
 
 func (f *fleet) close() {
+	if f.lb != nil {
+		f.lb.close()
+	}
 	var wg sync.WaitGroup
 	for _, in := range f.instances {
 		wg.Go(in.stop)

@@ -6,7 +6,10 @@
 // emulator it runs in process (with upstream latency) and a real Redis, runs
 // each workload on the naive path (loaders and cache off) and the real path,
 // reads the servers' own counters from their /metrics, and prints one table
-// and its checks. It exits non-zero when a check fails.
+// and its checks. It exits non-zero when a check fails. The fleet workload
+// also starts a private Redis Cluster (internal/redistest's, as the tests
+// do) and a load balancer: HAProxy when it is installed, else a reverse proxy
+// in this process.
 package main
 
 import (
@@ -23,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
 func main() {
@@ -53,12 +58,19 @@ type options struct {
 	w5        int
 	coherence int
 	w6        int
-	workloads []string
-	paths     []string
+	// The fleet workload.
+	fleetConc      int
+	fleetW1        int
+	fleetW2Cold    int
+	fleetW2Warm    int
+	fleetBudgetFor time.Duration
+	fleetLB        string
+	workloads      []string
+	paths          []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -80,7 +92,13 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.coherence, "coherence", 20, "changes made on one instance and read on another (coherence row)")
 	fs.IntVar(&o.w5, "w5", 1000, "W1 lookups measured alone and again while the abuse corpus is sent (W5)")
 	fs.IntVar(&o.w6, "w6", 200, "W1 warm lookups and addNote mutations measured with Redis up, down and frozen (W6)")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers)")
+	fs.IntVar(&o.fleetConc, "fleet-c", 32, "concurrency of the fleet's W1 and floor rows")
+	fs.IntVar(&o.fleetW1, "fleet-w1", 256, "caller lookups per fleet W1 run (one replica on a Redis node, three on a Redis Cluster)")
+	fs.IntVar(&o.fleetW2Cold, "fleet-w2-cold", 3, "cold W2 dashboards per fleet (each on a fresh fleet)")
+	fs.IntVar(&o.fleetW2Warm, "fleet-w2-warm", 50, "warm W2 dashboards per fleet")
+	fs.DurationVar(&o.fleetBudgetFor, "fleet-budget", 20*time.Second, "how long the fleet budget row sends cold lookups (from the start of a clock-aligned 10-second window) at three replicas sharing 100 Intercom calls a window")
+	fs.StringVar(&o.fleetLB, "fleet-lb", lbAuto, "the fleet's load balancer: haproxy, go (a round-robin reverse proxy in this process) or auto (haproxy when it is on PATH)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -103,6 +121,12 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 		if o.workloads, err = list("-workloads", workloads, allWorkloads); err == nil {
 			o.paths, err = list("-paths", paths, allPaths)
 		}
+	}
+	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {
+		err = fmt.Errorf("-fleet-lb: unknown %q (known: %s)", o.fleetLB, strings.Join(lbKinds, ", "))
+	}
+	if err == nil && (o.fleetConc < 1 || o.fleetW1 < 1 || o.fleetW2Cold < 1 || o.fleetW2Warm < 1 || o.fleetBudgetFor <= 0) {
+		err = errors.New("-fleet-c, -fleet-w1, -fleet-w2-cold, -fleet-w2-warm and -fleet-budget must be positive")
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -135,12 +159,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if o.redisURL == "" && slices.Contains(o.paths, "real") {
-		url, stop, err := startPrivateRedis()
+		rs, err := redistest.Launch()
 		if err != nil {
 			return fmt.Errorf("the benchmark needs a real Redis: set REDIS_URL or install redis-server (%w)", err)
 		}
-		defer stop()
-		o.redisURL = url
+		defer rs.Close()
+		o.redisURL = redisURL(rs)
 	}
 	b := &bench{opts: o, getenv: getenv, server: o.server}
 	if b.server == "" {
@@ -171,6 +195,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// redisURL is REDIS_URL for a private redis-server.
+func redisURL(s *redistest.Server) string { return "redis://" + s.Addr + "/0" }
 
 // redactURL hides a password in a Redis URL.
 func redactURL(s string) string {

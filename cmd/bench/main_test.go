@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/talkdesk-intercom/api/internal/redistest"
@@ -19,6 +23,7 @@ import (
 func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
+		"-fleet-w1", "8", "-fleet-w2-cold", "1", "-fleet-w2-warm", "2", "-fleet-budget", "1s",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -52,6 +57,25 @@ func TestBenchmarkRuns(t *testing.T) {
 		if cells(table, workload, "real") == nil {
 			t.Errorf("no row %q:\n%s", workload, table)
 		}
+	}
+	// The fleet rows, behind HAProxy when it is installed.
+	kind, err := chooseBalancer(lbAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := balancerName(kind)
+	for _, replicas := range []int{1, 3} {
+		for _, workload := range []string{
+			fleetW1(lb, replicas, 32) + ", cold", fleetW1(lb, replicas, 32) + ", warm", fleetW1(lb, replicas, 32) + ", Redis only, warm",
+			fleetFloor(lb, replicas, 32), fleetW2(lb, replicas) + ", cold", fleetW2(lb, replicas) + ", warm",
+		} {
+			if cells(table, workload, "real") == nil {
+				t.Errorf("no row %q:\n%s", workload, table)
+			}
+		}
+	}
+	if cells(table, fleetBudgetRow(lb, fleetBudgetConc), "real") == nil || !strings.Contains(table, "fleet budget: at most 100 Intercom calls") {
+		t.Errorf("no fleet budget row or check:\n%s", table)
 	}
 	if !strings.Contains(table, "Checks:") {
 		t.Errorf("no checks:\n%s", table)
@@ -93,5 +117,80 @@ func TestUnknownWorkload(t *testing.T) {
 	err := run(context.Background(), []string{"-workloads", "w1,w9"}, func(string) string { return "" }, io.Discard, &stderr)
 	if err == nil || !strings.Contains(stderr.String(), `unknown "w9"`) {
 		t.Fatalf("got %v and %q, want an unknown workload on stderr", err, stderr.String())
+	}
+}
+
+func TestUnknownLoadBalancer(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-fleet-lb", "nginx"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), `-fleet-lb: unknown "nginx"`) {
+		t.Fatalf("got %v and %q, want an unknown load balancer on stderr", err, stderr.String())
+	}
+}
+
+// Each load balancer sends requests round the backends, and the Go proxy
+// sends a request whose backend is down to the next one.
+func TestBalancers(t *testing.T) {
+	kinds := []string{lbGo}
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		kinds = append(kinds, lbHAProxy)
+	}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			var hits [3]atomic.Int64
+			var urls []string
+			for i := range hits {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path != "/healthz" {
+						hits[i].Add(1)
+					}
+					_, _ = io.WriteString(w, `{"status":"ok"}`)
+				}))
+				t.Cleanup(srv.Close)
+				urls = append(urls, srv.URL)
+			}
+			lb, err := startBalancer(context.Background(), kind, urls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(lb.close)
+			post := func() int {
+				resp, err := benchClient.Post(lb.url+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			for range 9 {
+				if code := post(); code != http.StatusOK {
+					t.Fatalf("HTTP %d through %s", code, lb.name)
+				}
+			}
+			for i := range hits {
+				if n := hits[i].Load(); n != 3 {
+					t.Errorf("backend %d got %d of 9 requests, want 3 (round robin)", i, n)
+				}
+			}
+			if kind != lbGo {
+				return // HAProxy's redispatch waits for its retries: HAProxy's own business
+			}
+			port, err := freePort() // nothing listens there
+			if err != nil {
+				t.Fatal(err)
+			}
+			lb.close()
+			lb, err = startBalancer(context.Background(), kind, []string{urls[0], "http://127.0.0.1:" + strconv.Itoa(port), urls[2]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(lb.close)
+			for range 6 {
+				if code := post(); code != http.StatusOK {
+					t.Errorf("HTTP %d with a backend down, want every request sent to another", code)
+				}
+			}
+		})
 	}
 }

@@ -12,19 +12,25 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/abuse"
 	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 type bench struct {
 	opts            options
 	getenv          func(string) string
-	server          string // the server binary
-	uniqueCompanies int    // among the W2 dashboard's contacts
-	withNotes       int    // W2 contacts with notes: one notes read each
-	w2Budget        int    // the most upstream calls a cold W2 may cost
-	abuseSent       int    // W5: abusive requests sent
-	abuseUnexpected int    // W5: of those, answered with another code than the corpus says
-	redisAwayNotes  string // W6: notes sent and created per state, when they differ
+	server          string        // the server binary
+	uniqueCompanies int           // among the W2 dashboard's contacts
+	withNotes       int           // W2 contacts with notes: one notes read each
+	w2Budget        int           // the most upstream calls a cold W2 may cost
+	abuseSent       int           // W5: abusive requests sent
+	abuseUnexpected int           // W5: of those, answered with another code than the corpus says
+	redisAwayNotes  string        // W6: notes sent and created per state, when they differ
+	lbName          string        // fleet: the load balancer in the rows' labels
+	lbVersion       string        // fleet: haproxy -v, when it is HAProxy
+	clusterStart    time.Duration // fleet: how long the private Cluster took to start
+	fleetTook       time.Duration // fleet: the whole workload
+	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 }
 
 // row is one line of the table.
@@ -152,6 +158,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 				return nil, err
 			}
 		}
+		if runs("fleet") && path == "real" {
+			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -200,6 +211,11 @@ func (b *bench) coldThenWarm(f *fleet, name, path string, conc, n int, add func(
 	phones := seededPhones(f.em.Workspace, n)
 	lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
 	if err := add(f.measure(name+", cold", path, len(phones), conc, lookup)); err != nil {
+		return err
+	}
+	if err := f.warmEveryReplica(len(phones), func(in *instance, i int) error {
+		return in.query(callerQuery, map[string]any{"p": phones[i]})
+	}); err != nil {
 		return err
 	}
 	// Warm answers take microseconds: four rounds of the numbers make a
@@ -374,21 +390,21 @@ func w6Row(state, what string) string { return fmt.Sprintf("W6 Redis %s: %s", st
 // REDIS_TIMEOUT, and create each note exactly once.
 func (b *bench) runRedisAway(ctx context.Context, add func(row, error) error) error {
 	for _, state := range w6States {
-		rp, err := startRedisProcess()
+		rp, err := redistest.Launch()
 		if err != nil {
 			return fmt.Errorf("W6 needs redis-server: %w", err)
 		}
-		f, err := b.startFleet(ctx, 1, "real", map[string]string{"REDIS_URL": rp.url, "REDIS_TIMEOUT": w6Timeout.String()})
+		f, err := b.startFleet(ctx, 1, "real", map[string]string{"REDIS_URL": redisURL(rp), "REDIS_TIMEOUT": w6Timeout.String()})
 		if err != nil {
-			rp.close()
+			rp.Close()
 			return err
 		}
 		err = b.measureRedisAway(f, rp, state, add)
 		if state == "frozen" {
-			rp.thaw()
+			rp.Thaw()
 		}
 		f.close()
-		rp.close()
+		rp.Close()
 		if err != nil {
 			return err
 		}
@@ -396,7 +412,7 @@ func (b *bench) runRedisAway(ctx context.Context, add func(row, error) error) er
 	return nil
 }
 
-func (b *bench) measureRedisAway(f *fleet, rp *redisProcess, state string, add func(row, error) error) error {
+func (b *bench) measureRedisAway(f *fleet, rp *redistest.Server, state string, add func(row, error) error) error {
 	phones := seededPhones(f.em.Workspace, 64)
 	lookup := func(i int) error { return f.instance(i).query(callerQuery, map[string]any{"p": phones[i%len(phones)]}) }
 	for i := range phones { // warm the cache
@@ -406,9 +422,9 @@ func (b *bench) measureRedisAway(f *fleet, rp *redisProcess, state string, add f
 	}
 	switch state {
 	case "down":
-		rp.kill()
+		rp.Stop()
 	case "frozen":
-		rp.freeze()
+		rp.Freeze()
 	}
 	if err := add(f.measure(w6Row(state, "W1 warm"), "real", b.opts.w6, 1, lookup)); err != nil {
 		return err
@@ -430,14 +446,23 @@ func (b *bench) measureRedisAway(f *fleet, rp *redisProcess, state string, add f
 // runDashboard measures W2: cold runs each on an empty cache (a fresh
 // workspace and server), then warm runs.
 func (b *bench) runDashboard(ctx context.Context, path string, scale func(int) int, add func(row, error) error) error {
+	start := func() (*fleet, error) { return b.startFleet(ctx, 1, path, nil) }
+	return b.dashboard(w2Dashboard, path, scale(b.opts.w2Cold), scale(b.opts.w2Warm), start, add)
+}
+
+const w2Dashboard = "W2 dashboard (50 contacts)"
+
+// dashboard measures cold W2 dashboards, each on a fleet of its own (a fresh
+// workspace: an empty cache), then warm ones on another fleet.
+func (b *bench) dashboard(name, path string, coldRuns, warmRuns int, start func() (*fleet, error), add func(row, error) error) error {
 	var cold []row
-	for range scale(b.opts.w2Cold) {
-		f, err := b.startFleet(ctx, 1, path, nil)
+	for range coldRuns {
+		f, err := start()
 		if err != nil {
 			return err
 		}
 		ids := b.dashboardIDs(f.em.Workspace)
-		r, err := f.measure("W2 dashboard (50 contacts), cold", path, 1, 1, func(i int) error {
+		r, err := f.measure(name+", cold", path, 1, 1, func(i int) error {
 			return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids})
 		})
 		f.close()
@@ -449,18 +474,20 @@ func (b *bench) runDashboard(ctx context.Context, path string, scale func(int) i
 	if err := add(mergeRows(cold), nil); err != nil {
 		return err
 	}
-	f, err := b.startFleet(ctx, 1, path, nil)
+	f, err := start()
 	if err != nil {
 		return err
 	}
 	defer f.close()
 	ids := b.dashboardIDs(f.em.Workspace)
-	if err := f.instance(0).query(dashboardQuery, map[string]any{"ids": ids}); err != nil {
+	dashboard := func(in *instance, _ int) error { return in.query(dashboardQuery, map[string]any{"ids": ids}) }
+	if err := dashboard(f.instance(0), 0); err != nil {
 		return err
 	}
-	return add(f.measure("W2 dashboard (50 contacts), warm", path, scale(b.opts.w2Warm), 1, func(i int) error {
-		return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids})
-	}))
+	if err := f.warmEveryReplica(1, dashboard); err != nil {
+		return err
+	}
+	return add(f.measure(name+", warm", path, warmRuns, 1, func(i int) error { return dashboard(f.instance(i), i) }))
 }
 
 // mergeRows combines single-request rows into one with percentiles.

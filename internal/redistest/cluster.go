@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,14 +19,16 @@ import (
 )
 
 // Cluster is a private Redis Cluster of 3 masters, each with one replica,
-// from Debian's redis-server, stopped when the test ends.
+// from Debian's redis-server, stopped when the test ends (or, from
+// LaunchCluster, when Close is called).
 type Cluster struct {
 	// Addrs are every node's address, masters first; any is a seed.
-	Addrs []string
-	t     testing.TB
-	dir   string
-	mu    sync.Mutex
-	nodes map[string]*exec.Cmd // by address; nil once killed
+	Addrs  []string
+	t      testing.TB // nil for a cluster from LaunchCluster
+	dir    string
+	ownDir bool // Close removes dir (LaunchCluster made it)
+	mu     sync.Mutex
+	nodes  map[string]*exec.Cmd // by address; nil once killed
 }
 
 // ClusterAddrs returns the seed addresses of a Redis Cluster the test may
@@ -44,21 +47,75 @@ func ClusterAddrs(t testing.TB) []string {
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	bin := serverBin(t)
-	cli := filepath.Join(filepath.Dir(bin), "redis-cli")
-	if _, err := os.Stat(cli); err != nil {
-		if cli, err = exec.LookPath("redis-cli"); err != nil {
-			t.Fatal("a Redis Cluster needs redis-cli (Debian's redis-tools)")
-		}
+	cli, err := findCLI(bin)
+	if err != nil {
+		t.Fatal(err)
 	}
 	c := &Cluster{t: t, nodes: map[string]*exec.Cmd{}}
 	t.Cleanup(c.stop)
-	dir := t.TempDir()
-	c.dir = dir
-	for _, port := range clusterPorts(t, 6) {
+	c.dir = t.TempDir()
+	if err := c.launch(bin, cli); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// LaunchCluster starts a private cluster, as StartCluster does, for a
+// program that has no test: the caller must Close it.
+func LaunchCluster() (*Cluster, error) {
+	bin, err := findServerBin()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := findCLI(bin)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-cluster-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir, ownDir: true, nodes: map[string]*exec.Cmd{}}
+	if err := c.launch(bin, cli); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops every node and, for a cluster from LaunchCluster, removes its
+// files.
+func (c *Cluster) Close() {
+	c.stop()
+	if c.ownDir {
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// findCLI is the redis-cli beside bin, or the one on PATH.
+func findCLI(bin string) (string, error) {
+	cli := filepath.Join(filepath.Dir(bin), "redis-cli")
+	if _, err := os.Stat(cli); err == nil {
+		return cli, nil
+	}
+	if cli, err := exec.LookPath("redis-cli"); err == nil {
+		return cli, nil
+	}
+	return "", errors.New("a Redis Cluster needs redis-cli (Debian's redis-tools)")
+}
+
+// launch starts the six nodes in c.dir, creates the cluster and waits until
+// it is healthy. The nodes it started are c's to stop, also when it fails.
+func (c *Cluster) launch(bin, cli string) error {
+	ports, err := pickClusterPorts(6)
+	if err != nil {
+		return err
+	}
+	for _, port := range ports {
 		p := strconv.Itoa(port)
-		nodeDir := filepath.Join(dir, p)
+		nodeDir := filepath.Join(c.dir, p)
 		if err := os.Mkdir(nodeDir, 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		// appendonly: idempotency records must survive a node's restart;
 		// a short node timeout makes a killed master's failover quick.
@@ -67,7 +124,7 @@ func StartCluster(t testing.TB) *Cluster {
 			"--appendonly", "yes", "--save", "", "--repl-diskless-sync-delay", "0", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
 		dieWithTest(cmd)
 		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
+			return fmt.Errorf("start redis-server: %w", err)
 		}
 		addr := "127.0.0.1:" + p
 		c.Addrs = append(c.Addrs, addr)
@@ -76,20 +133,29 @@ func StartCluster(t testing.TB) *Cluster {
 		c.mu.Unlock()
 	}
 	for _, addr := range c.Addrs {
-		waitPing(t, addr)
+		if err := ping(addr, 10*time.Second); err != nil {
+			return err
+		}
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
 	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
 	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+		return fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c.waitHealthy(30 * time.Second)
-	return c
+	return c.awaitHealthy(30 * time.Second)
 }
 
 // clusterPorts finds n free ports whose bus ports (+10000) are free too.
 func clusterPorts(t testing.TB, n int) []int {
 	t.Helper()
+	ports, err := pickClusterPorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ports
+}
+
+func pickClusterPorts(n int) ([]int, error) {
 	var ports []int
 	taken := map[int]bool{}
 	for tries := 0; len(ports) < n && tries < 1000; tries++ {
@@ -101,9 +167,9 @@ func clusterPorts(t testing.TB, n int) []int {
 		ports = append(ports, p)
 	}
 	if len(ports) < n {
-		t.Fatal("no free ports for a Redis Cluster")
+		return nil, errors.New("no free ports for a Redis Cluster")
 	}
-	return ports
+	return ports, nil
 }
 
 func portFree(p int) bool {
@@ -117,27 +183,31 @@ func portFree(p int) bool {
 
 func waitPing(t testing.TB, addr string) {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
+	if err := ping(addr, 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("redis-server on %s did not answer", addr)
 }
 
 // waitHealthy waits until every live node reports cluster_state:ok and
 // agrees that each slot range has a live master.
 func (c *Cluster) waitHealthy(within time.Duration) {
-	c.t.Helper()
+	if c.t != nil {
+		c.t.Helper()
+	}
+	if err := c.awaitHealthy(within); err != nil && c.t != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// awaitHealthy is waitHealthy that returns an error.
+func (c *Cluster) awaitHealthy(within time.Duration) error {
 	var last string
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if last = c.health(); last == "" {
-			return
+			return nil
 		}
 	}
-	c.t.Fatalf("the Redis Cluster is not healthy: %s", last)
+	return fmt.Errorf("the Redis Cluster is not healthy: %s", last)
 }
 
 func (c *Cluster) health() string {

@@ -41,3 +41,41 @@ func TestClusterFailover(t *testing.T) {
 		t.Error("the killed master still serves the slot")
 	}
 }
+
+// A program without a test starts the same servers and cluster, and Close
+// leaves nothing behind.
+func TestLaunch(t *testing.T) {
+	s, err := Launch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Client(t, s.Addr).Ping(context.Background()).Err(); err != nil {
+		t.Errorf("ping the launched server: %v", err)
+	}
+	s.Close()
+	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s behind (%v)", s.dir, err)
+	}
+	if ping(s.Addr, 100*time.Millisecond) == nil {
+		t.Error("the server answers after Close")
+	}
+
+	c, err := LaunchCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	client := ClusterClient(t, c.Addrs)
+	if err := client.Set(ctx, "{launch}:k", "v", 0).Err(); err != nil {
+		t.Errorf("write to the launched cluster: %v", err)
+	}
+	c.Close()
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s behind (%v)", c.dir, err)
+	}
+	for _, a := range c.Addrs {
+		if ping(a, 100*time.Millisecond) == nil {
+			t.Errorf("node %s answers after Close", a)
+		}
+	}
+}

@@ -1,10 +1,13 @@
 // Package redistest gives tests a real Redis server: the suite's shared one
 // (TEST_REDIS_ADDR, started by scripts/test.sh) or a private redis-server
-// process that a test may stop and restart.
+// process that a test may stop and restart. Programs without a test (the
+// benchmark, cmd/bench) start the same private servers and clusters with
+// Launch and LaunchCluster, which return errors instead of failing a test.
 package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -30,21 +33,35 @@ func Addr(t testing.TB) string {
 
 // Server is a private redis-server process.
 type Server struct {
-	Addr string
-	t    testing.TB
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
+	Addr   string
+	t      testing.TB // nil for a server from Launch
+	bin    string
+	port   int
+	dir    string
+	ownDir bool // Close removes dir (Launch made it)
+	cmd    *exec.Cmd
 }
 
-// serverBin is the redis-server to run: REDIS_SERVER_BIN, or the one on PATH.
-func serverBin(t testing.TB) string {
-	t.Helper()
+// errNoServer is why there is no redis-server to run.
+var errNoServer = errors.New("no redis-server: install it (apt-get install redis-server) or set REDIS_SERVER_BIN")
+
+// findServerBin is the redis-server to run: REDIS_SERVER_BIN, or the one on
+// PATH.
+func findServerBin() (string, error) {
 	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
-		return bin
+		return bin, nil
 	}
 	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errNoServer
+	}
+	return bin, nil
+}
+
+// serverBin is findServerBin for a test, which it fails without one.
+func serverBin(t testing.TB) string {
+	t.Helper()
+	bin, err := findServerBin()
 	if err != nil {
 		t.Fatal("these tests need a real Redis: install redis-server (apt-get install redis-server) or run ./scripts/test.sh, which does")
 	}
@@ -75,23 +92,71 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Launch runs a private redis-server on a free port for a program that has
+// no test: the caller must Close it. Freeze, Thaw and Restart of such a
+// server have no test to fail: they ignore their errors, which the server's
+// next client sees.
+func Launch() (*Server, error) {
+	bin, err := findServerBin()
+	if err != nil {
+		return nil, err
+	}
+	port, err := pickPort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, port: port, dir: dir, ownDir: true}
+	s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+	if err := s.run(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server and, for one from Launch, removes its files.
+func (s *Server) Close() {
+	s.Stop()
+	if s.ownDir {
+		_ = os.RemoveAll(s.dir)
+	}
+}
+
 func (s *Server) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	if s.t != nil {
+		s.t.Helper()
+	}
+	if err := s.run(); err != nil {
+		s.fail(err)
+	}
+}
+
+// run starts the process and waits until it answers.
+func (s *Server) run() error {
+	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
+	dieWithTest(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	s.cmd = cmd
+	if err := ping(s.Addr, 10*time.Second); err != nil {
+		s.Stop()
+		return err
 	}
-	s.t.Fatalf("redis-server on %s did not answer", s.Addr)
+	return nil
+}
+
+// fail fails the test of a server from Start; one from Launch has none.
+func (s *Server) fail(err error) {
+	if s.t != nil {
+		s.t.Helper()
+		s.t.Fatal(err)
+	}
 }
 
 // Stop kills the server (as a crash would) and waits for it to exit.
@@ -107,35 +172,62 @@ func (s *Server) Stop() {
 // Freeze stops the server with SIGSTOP, as a stuck host would: connections
 // stay open and nothing answers. Thaw resumes it.
 func (s *Server) Freeze() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		s.t.Fatalf("freeze redis-server: %v", err)
+		s.fail(fmt.Errorf("freeze redis-server: %w", err))
 	}
 }
 
 // Thaw resumes a frozen server (SIGCONT).
 func (s *Server) Thaw() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		s.t.Fatalf("thaw redis-server: %v", err)
+		s.fail(fmt.Errorf("thaw redis-server: %w", err))
 	}
 }
 
 // Restart starts the server again on the same port, empty.
 func (s *Server) Restart() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	s.Stop()
 	s.start()
 }
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := pickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// pickPort returns a loopback port that was free a moment ago.
+func pickPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ping waits until the Redis at addr answers PING.
+func ping(addr string, within time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c.Ping(context.Background()).Err() == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("redis-server on %s did not answer", addr)
 }
 
 // Client returns a go-redis client for addr, closed when the test ends.
