@@ -48,6 +48,9 @@ type Ask struct {
 	// HoldNext is how many more calls of the next window to set aside for
 	// the asking replica alone.
 	HoldNext int
+	// Uncounted are calls the replica made before it could ask (before it
+	// knew the workspace): counted in this window, whatever the answer.
+	Uncounted int
 }
 
 // Answer is the fleet's word on one call.
@@ -64,7 +67,8 @@ type Answer struct {
 // takeScript: KEYS[1] the workspace's count of the window, KEYS[2] of the
 // next window, KEYS[3] (when given) the caller's count of the window;
 // ARGV[1] the workspace's budget, ARGV[2] the caller's share, ARGV[3] how
-// long counts live (ms), ARGV[4] the calls of the next window to hold.
+// long counts live (ms), ARGV[4] the calls of the next window to hold,
+// ARGV[5] calls already made, to count first.
 // Every key carries the workspace's hash tag: one slot, never CROSSSLOT.
 // Returns {verdict, held}: verdict 0 admitted, 1 the workspace's window is
 // spent (held calls count), 2 the caller's share is. A refused call is not
@@ -74,6 +78,7 @@ local budget = tonumber(ARGV[1])
 local function add(key, n)
   if redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, ARGV[3]) end
 end
+if tonumber(ARGV[5]) > 0 then add(KEYS[1], tonumber(ARGV[5])) end
 local verdict = 0
 if tonumber(redis.call('GET', KEYS[1]) or '0') >= budget then
   verdict = 1
@@ -110,7 +115,7 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 		// The counts outlive their window a little, so that a replica
 		// whose clock is slightly behind still finds them.
 		var err error
-		v, err = takeScript.Run(ctx, r.client, keys, a.PerWindow, a.CallerShare, (3 * a.Window).Milliseconds(), max(a.HoldNext, 0)).Int64Slice()
+		v, err = takeScript.Run(ctx, r.client, keys, a.PerWindow, a.CallerShare, (3 * a.Window).Milliseconds(), max(a.HoldNext, 0), max(a.Uncounted, 0)).Int64Slice()
 		return err
 	})
 	if err != nil {

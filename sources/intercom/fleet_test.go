@@ -112,3 +112,25 @@ func TestHeldCallsAreSpentWhenTheWindowIs(t *testing.T) {
 		t.Errorf("window 1 admitted %d calls, want the whole budget, %d", got, perWindow)
 	}
 }
+
+// Calls made before the workspace is known (the first /me) are counted with
+// the first call after: a fleet starting under load stays within the budget.
+func TestCallsBeforeTheWorkspaceIsKnownAreCounted(t *testing.T) {
+	client := redistest.Client(t, redistest.Addr(t))
+	fleet := budget.New(client, cache.NewRedisHealth(client, time.Second, nil))
+	const perWindow = 10
+	ws := redistest.Unique("ws")
+	known := false
+	g := newGovernor(perWindow*6, 100, 30)
+	r := replica{g: g, fleet: &fleetCount{budget: fleet, share: perWindow,
+		workspace: func() (string, bool) { return ws, known }}}
+	now := time.Now().Truncate(rateWindow)
+	if got := r.calls(now, 3); got != 3 {
+		t.Fatalf("before the workspace is known: %d of 3 calls admitted", got)
+	}
+	known = true
+	other := newReplicas(fleet, ws, 1, perWindow*6)[0]
+	if got := r.calls(now, 1) + other.calls(now, perWindow); got != perWindow-3 {
+		t.Errorf("after 3 uncounted calls the fleet admitted %d more, want %d", got, perWindow-3)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/budget"
@@ -208,7 +209,8 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // in Redis), asked once this replica's governor has admitted a call: the
 // budget and each caller's share then hold for every replica together.
 // Until the workspace id is known (the first /me) the governor's word
-// stands.
+// stands, and the calls it admits are counted in Redis with the first call
+// after.
 //
 // While Redis answers, each call also sets aside a few calls of the next
 // window for this replica (holds): about half of what it has spent in this
@@ -223,6 +225,7 @@ type fleetCount struct {
 	share     int         // calls of a window this replica allows itself when it holds none
 	workspace func() (string, bool)
 	holds     holds
+	uncounted atomic.Int64 // calls made before the workspace was known, or not counted since
 }
 
 func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (refusal, time.Duration) {
@@ -231,6 +234,7 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	}
 	ws, ok := f.workspace()
 	if !ok || ws == "" {
+		f.uncounted.Add(1)
 		return admitted, 0
 	}
 	share := g.callerShare
@@ -240,9 +244,11 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	window := now.Truncate(rateWindow)
 	wait := window.Add(rateWindow).Sub(now)
 	want := f.holds.want(window, f.share/2)
+	uncounted := f.uncounted.Swap(0)
 	ans, err := f.budget.Take(ctx, budget.Ask{Workspace: ws, Caller: caller, Now: now, Window: rateWindow,
-		PerWindow: g.perWindow, CallerShare: share, HoldNext: want})
+		PerWindow: g.perWindow, CallerShare: share, HoldNext: want, Uncounted: int(uncounted)})
 	if err != nil {
+		f.uncounted.Add(uncounted)
 		f.holds.asked(window, want, 0, false)
 		switch spent, exact := f.holds.spend(window); {
 		case spent:
