@@ -100,7 +100,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	}
 
 	// Read whole histories (no since) so that the entry serves any later since.
-	epoch := c.epoch()
+	epoch := c.epoch(tenant)
 	found, err := c.interactions.InteractionsByContacts(ctx, need, kinds, time.Time{})
 	var partial *sources.PartialError
 	if err != nil && !errors.As(err, &partial) {
@@ -131,7 +131,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 			items = append(items, Item{Key: Key(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
 		}
 	}
-	if c.epoch() == epoch { // see readThrough
+	if c.epoch(tenant) == epoch { // see readThrough
 		_ = c.store.MSet(ctx, items)
 	}
 	return out, err

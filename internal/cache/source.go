@@ -59,16 +59,16 @@ type Config struct {
 	Events Publisher
 }
 
-// epocher is a store that counts the invalidations it has heard of (from
-// any replica).
-type epocher interface{ Epoch() uint64 }
+// epocher is a store that counts the invalidations of a tenant's keys it
+// has heard of (from any replica).
+type epocher interface{ Epoch(tenant string) uint64 }
 
-// epoch is the store's count of invalidations, 0 for a store that cannot
-// hear other replicas' (one process is its own truth: its own Del is
+// epoch is the store's count of tenant's invalidations, 0 for a store that
+// cannot hear other replicas' (one process is its own truth: its own Del is
 // ordered with its own writes by the flight group).
-func (c *Source) epoch() uint64 {
+func (c *Source) epoch(tenant string) uint64 {
 	if e, ok := c.store.(epocher); ok {
-		return e.Epoch()
+		return e.Epoch(tenant)
 	}
 	return 0
 }
@@ -366,12 +366,12 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	// A fetch spends its owner's Intercom budget and may be refused for it
 	// (its share, or bulk work): only calls with the same owner share one.
 	vals, errs := c.flights.do(ctx, tenant+":"+kind+"\x00"+sources.BudgetOwner(ctx), need, func(ctx context.Context, keys []string) (map[string]any, error) {
-		epoch := c.epoch()
+		epoch := c.epoch(tenant)
 		found, err := fetch(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
-		if c.epoch() == epoch {
+		if c.epoch(tenant) == epoch {
 			// An invalidation that overtook the fetch may have dropped
 			// what it read: then it is answered, not kept.
 			writeBack(ctx, c, tenant, kind, ttl, keys, found)

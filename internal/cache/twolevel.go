@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"hash/maphash"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,9 +28,11 @@ type TwoLevel struct {
 	shared Store
 	// trusted is false while the event stream is broken.
 	trusted atomic.Bool
-	// epoch counts invalidations: a read from the shared store that an
-	// invalidation overtook does not fill the local level.
-	epoch   atomic.Uint64
+	// epochs count invalidations, by stripe of workspaces (hash tags): a
+	// read from the shared store that an invalidation of its workspace
+	// overtook does not fill the local level. Striped, so that a busy
+	// workspace's changes do not stop every other's write-backs.
+	epochs  [epochStripes]atomic.Uint64
 	metrics *metrics.Metrics
 }
 
@@ -121,16 +125,19 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	epoch := t.epoch.Load()
+	before := make([]uint64, len(missing))
+	for j, k := range missing {
+		before[j] = t.epochOf(k).Load()
+	}
 	vals, err := t.shared.MGet(ctx, missing)
 	if err != nil {
 		// What the process holds still answers: the rest are misses.
 		return out, nil
 	}
-	fill := t.trusted.Load() && t.epoch.Load() == epoch
+	trusted := t.trusted.Load()
 	for j, v := range vals {
 		out[at[j]] = v
-		if v != nil && fill {
+		if v != nil && trusted && t.epochOf(missing[j]).Load() == before[j] {
 			t.local.Set(missing[j], &localValue{raw: v})
 		}
 	}
@@ -155,9 +162,28 @@ func (t *TwoLevel) Del(ctx context.Context, keys []string) error {
 
 func (t *TwoLevel) Ping(ctx context.Context) error { return t.shared.Ping(ctx) }
 
-// Epoch counts the invalidations this replica has heard of: a fetch that an
-// invalidation overtook must not write back what it read.
-func (t *TwoLevel) Epoch() uint64 { return t.epoch.Load() }
+// Epoch counts the invalidations of tenant's keys this replica has heard of
+// (and of the workspaces sharing its stripe): a fetch that an invalidation
+// overtook must not write back what it read.
+func (t *TwoLevel) Epoch(tenant string) uint64 { return t.epochs[stripe(TenantTag(tenant))].Load() }
+
+// epochStripes is how many counters the workspaces share.
+const epochStripes = 64
+
+// epochOf is the counter of key's workspace.
+func (t *TwoLevel) epochOf(key string) *atomic.Uint64 {
+	tag := key
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i:], '}'); j > 0 {
+			tag = key[i : i+j+1]
+		}
+	}
+	return &t.epochs[stripe(tag)]
+}
+
+var stripeSeed = maphash.MakeSeed()
+
+func stripe(tag string) int { return int(maphash.String(stripeSeed, tag) % epochStripes) }
 
 // Event drops the keys another replica (or this one) invalidated.
 func (t *TwoLevel) Event(ev events.Event) {
@@ -170,7 +196,9 @@ func (t *TwoLevel) Event(ev events.Event) {
 func (t *TwoLevel) Reset(ok bool) {
 	t.metrics.CacheEvents.WithLabelValues(map[bool]string{false: "broken", true: "whole"}[ok]).Inc()
 	t.trusted.Store(false)
-	t.epoch.Add(1)
+	for i := range t.epochs {
+		t.epochs[i].Add(1)
+	}
 	t.local.InvalidateAll()
 	if ok {
 		t.trusted.Store(true)
@@ -178,8 +206,8 @@ func (t *TwoLevel) Reset(ok bool) {
 }
 
 func (t *TwoLevel) dropLocal(keys []string) {
-	t.epoch.Add(1)
 	for _, k := range keys {
+		t.epochOf(k).Add(1)
 		t.local.Invalidate(k)
 	}
 }
