@@ -30,7 +30,7 @@ func (d *duringMGet) MGet(ctx context.Context, keys []string) ([][]byte, error) 
 func TestAnInvalidationStopsOnlyItsWorkspacesFill(t *testing.T) {
 	shared := &duringMGet{Store: NewMemoryStore(0)}
 	tl := NewTwoLevel(shared, LocalConfig{MaxEntries: 1000, MaxBytes: 1 << 20, TTL: time.Minute}, metrics.New())
-	tl.Reset(true) // the event stream is whole
+	tl.Reset(true)  // the event stream is whole
 	other := "ws-b" // a workspace of another stripe (the seed is the process's)
 	for i := 0; stripe(TenantTag(other)) == stripe(TenantTag("ws-a")); i++ {
 		other = fmt.Sprintf("ws-b%d", i)
