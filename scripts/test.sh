@@ -4,7 +4,8 @@
 # It starts a private redis-server on a free port for the suite (installing
 # Debian's redis-server package when the binary is missing) so tests never
 # touch a shared Redis, installs Debian's chromium for the playground's
-# browser test when it is missing, checks that generated code is up to date,
+# browser test and Debian's haproxy for the fleet test when they are
+# missing, checks that generated code is up to date,
 # vets, and runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,22 @@ if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# 1c. HAProxy for the fleet test (TestFleetBehindALoadBalancer: three server
+# processes behind it). Set HAPROXY_BIN to use another haproxy binary.
+# Debian installs it in /usr/sbin, which a non-root PATH may lack.
+if [ -z "${HAPROXY_BIN:-}" ]; then
+	HAPROXY_BIN="$(command -v haproxy || true)"
+	if [ -z "$HAPROXY_BIN" ] && [ -x /usr/sbin/haproxy ]; then HAPROXY_BIN=/usr/sbin/haproxy; fi
+	if [ -z "$HAPROXY_BIN" ]; then
+		step "installing haproxy (Debian package) for the fleet test"
+		if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+		$SUDO apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
+		HAPROXY_BIN="$(command -v haproxy || echo /usr/sbin/haproxy)"
+	fi
+fi
+export HAPROXY_BIN
+
 REDIS_DIR="$(mktemp -d)"
 free_port() {
 	local p
@@ -82,7 +99,7 @@ export TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
 export REDIS_SERVER_BIN="$(command -v redis-server)"
 step "redis-server for the suite on $TEST_REDIS_ADDR"
 
-# 1c. A Redis Cluster (3 masters, 3 replicas) for the tests of cluster-safe
+# 1d. A Redis Cluster (3 masters, 3 replicas) for the tests of cluster-safe
 # keys. A node's cluster bus listens on its port + 10000, so ports stay at
 # most 55535 and both must be free. Tests that kill a master start their own
 # (internal/redistest.StartCluster), and so does a test run without this one.

@@ -170,6 +170,9 @@ func (s *RedisStore) MGet(ctx context.Context, keys []string) ([][]byte, error) 
 	}
 	err := s.call(ctx, "mget", func(ctx context.Context) error {
 		vals, err := s.client.MGet(ctx, keys...).Result()
+		if err != nil && len(keys) > 1 && slotMoving(err) {
+			vals, err = s.getEach(ctx, keys)
+		}
 		if err != nil {
 			return err
 		}
@@ -203,8 +206,59 @@ func (s *RedisStore) Del(ctx context.Context, keys []string) error {
 		return nil
 	}
 	return s.call(ctx, "del", func(ctx context.Context) error {
-		return s.client.Del(ctx, keys...).Err()
+		err := s.client.Del(ctx, keys...).Err()
+		if err != nil && len(keys) > 1 && slotMoving(err) {
+			s.metrics.RedisRoundTrips.WithLabelValues("pipeline_del").Inc()
+			_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Del(ctx, k)
+				}
+				return nil
+			})
+		}
+		return err
 	})
+}
+
+// slotMoving says whether err is a Redis Cluster refusing a command over
+// several keys of one slot because the slot is being migrated to another
+// master: TRYAGAIN while the keys are on both sides or missing on the
+// target, or the MOVED or ASK go-redis ends on once it has spent its
+// redirects on TRYAGAIN. A command of one key is always served during a
+// migration (the source sends it to the target with ASK, which go-redis
+// follows), so the keys are then asked one command each.
+func slotMoving(err error) bool {
+	if redis.IsTryAgainError(err) {
+		return true
+	}
+	if _, ok := redis.IsMovedError(err); ok {
+		return true
+	}
+	_, ok := redis.IsAskError(err)
+	return ok
+}
+
+// getEach is MGET as one GET a key, in one pipeline: what a slot being
+// migrated serves (slotMoving).
+func (s *RedisStore) getEach(ctx context.Context, keys []string) ([]any, error) {
+	s.metrics.RedisRoundTrips.WithLabelValues("pipeline_get").Inc()
+	cmds, _ := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Get(ctx, k)
+		}
+		return nil
+	})
+	vals := make([]any, len(keys))
+	for i, c := range cmds {
+		v, err := c.(*redis.StringCmd).Result()
+		switch {
+		case err == nil:
+			vals[i] = v
+		case !errors.Is(err, redis.Nil): // a missing key is nil, as in MGET's answer
+			return nil, err
+		}
+	}
+	return vals, nil
 }
 
 // Ping checks Redis directly, even while it is thought away, so that
