@@ -317,8 +317,11 @@ func TestIdempotencyKeys(t *testing.T) {
 	if first.CreateTicket.Ticket == nil || second.CreateTicket.Ticket == nil || first.CreateTicket.Ticket.ID != second.CreateTicket.Ticket.ID {
 		t.Errorf("repeat returned another ticket: %+v vs %+v", first.CreateTicket.Ticket, second.CreateTicket.Ticket)
 	}
-	if n := ws.Calls("POST /tickets"); n != 0 {
-		t.Errorf("the repeat called Intercom %d times", n)
+	// Answered from the record alone: not even the input's checks (the
+	// ticket type, the contact) reach Intercom, so a retry is answered
+	// while the budget is spent or Intercom is down.
+	if n := ws.TotalCalls(); n != 0 {
+		t.Errorf("the repeat called Intercom %d times, want 0", n)
 	}
 	input["title"] = "Another title"
 	r := env.query(t, createTicketMutation, map[string]any{"input": input}, nil)

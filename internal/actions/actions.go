@@ -114,15 +114,13 @@ func guarded[R any](ctx context.Context, s *Service, action, key string, input a
 	if key == "" {
 		return run(ctx)
 	}
-	tenant, err := s.cfg.Tenant(ctx)
+	recordKey, err := s.recordKey(ctx, action, key)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
 	r, _, err := idempotency.Do(ctx, s.cfg.Guard, idempotency.Action[R]{
-		// The records' own version (not the cache's: a cache bump must not
-		// forget them), with the workspace's hash tag (cache.TenantTag).
-		Key:       "tdi:v2:" + cache.TenantTag(tenant) + ":idem:" + action + ":" + key,
+		Key:       recordKey,
 		Input:     input,
 		Run:       run,
 		Reconcile: reconcile,
@@ -130,9 +128,37 @@ func guarded[R any](ctx context.Context, s *Service, action, key string, input a
 	return r, err
 }
 
+// replay answers a retry of an action already done under key with its
+// result, before anything is checked against Intercom (see
+// idempotency.Replay): found is false when the action must go on.
+func replay[R any](ctx context.Context, s *Service, action, key string, input any) (r R, found bool, err error) {
+	if key == "" || len(key) > maxKey {
+		return r, false, nil
+	}
+	recordKey, err := s.recordKey(ctx, action, key)
+	if err != nil {
+		return r, false, nil // the action reports it
+	}
+	return idempotency.Replay[R](ctx, s.cfg.Guard, recordKey, input)
+}
+
+// recordKey is where the idempotency record of action under key lives: the
+// records' own version (not the cache's: a cache bump must not forget
+// them), with the workspace's hash tag (cache.TenantTag).
+func (s *Service) recordKey(ctx context.Context, action, key string) (string, error) {
+	tenant, err := s.cfg.Tenant(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "tdi:v2:" + cache.TenantTag(tenant) + ":idem:" + action + ":" + key, nil
+}
+
+// maxKey is the longest idempotency key.
+const maxKey = 255
+
 // checkKey validates an idempotency key.
 func checkKey(p *Problems, key string) {
-	if len(key) > 255 {
+	if len(key) > maxKey {
 		p.add("idempotencyKey", "idempotencyKey must be at most 255 characters")
 	}
 }

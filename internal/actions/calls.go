@@ -38,6 +38,9 @@ type LogCallResult struct {
 // on the customer's contact: the caller of an inbound call, the callee of an
 // outbound one.
 func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (LogCallResult, error) {
+	if r, ok, err := replay[LogCallResult](ctx, s, ActionLogCall, key, req); ok || err != nil {
+		return r, err
+	}
 	var p Problems
 	checkKey(&p, key)
 	from := checkPhone(&p, "from", req.From, req.DefaultCountry)

@@ -30,6 +30,9 @@ type CreateContactResult struct {
 // CreateContact creates a contact unless one with the same email or phone
 // exists (then it returns that one, Created false).
 func (s *Service) CreateContact(ctx context.Context, key string, req CreateContactRequest) (CreateContactResult, error) {
+	if r, ok, err := replay[CreateContactResult](ctx, s, ActionCreateContact, key, req); ok || err != nil {
+		return r, err
+	}
 	var p Problems
 	checkKey(&p, key)
 	nc := sources.NewContact{
@@ -119,6 +122,9 @@ type UpdateContactRequest struct {
 
 // UpdateContact changes a contact and returns it as it now is.
 func (s *Service) UpdateContact(ctx context.Context, key string, req UpdateContactRequest) (*sources.Contact, error) {
+	if r, ok, err := replay[*sources.Contact](ctx, s, ActionUpdateContact, key, req); ok || err != nil {
+		return r, err
+	}
 	var p Problems
 	checkKey(&p, key)
 	var ch sources.ContactChanges
@@ -196,6 +202,9 @@ func (s *Service) tag(ctx context.Context, key string, req TagRequest, action st
 	var p Problems
 	checkKey(&p, key)
 	req.Tag = checkLength(&p, "tag", req.Tag, 1, maxTag)
+	if r, ok, err := replay[TagResult](ctx, s, action, key, req); ok || err != nil {
+		return r, err
+	}
 	if _, err := s.contact(ctx, &p, "contactId", req.ContactID); err != nil {
 		return TagResult{}, err
 	}

@@ -16,6 +16,9 @@ type AddNoteRequest struct {
 
 // AddNote adds a note, written by AdminID or the token's admin.
 func (s *Service) AddNote(ctx context.Context, key string, req AddNoteRequest) (*sources.Note, error) {
+	if r, ok, err := replay[*sources.Note](ctx, s, ActionAddNote, key, req); ok || err != nil {
+		return r, err
+	}
 	var p Problems
 	checkKey(&p, key)
 	body := checkLength(&p, "body", req.Body, 1, maxBody)

@@ -21,6 +21,9 @@ type CreateTicketRequest struct {
 // CreateTicket opens a ticket. An unknown ticket type is an input problem
 // that lists the workspace's types.
 func (s *Service) CreateTicket(ctx context.Context, key string, req CreateTicketRequest) (*sources.Ticket, error) {
+	if r, ok, err := replay[*sources.Ticket](ctx, s, ActionCreateTicket, key, req); ok || err != nil {
+		return r, err
+	}
 	var p Problems
 	checkKey(&p, key)
 	title := checkLength(&p, "title", req.Title, 1, maxTitle)

@@ -46,6 +46,8 @@ type Store interface {
 	// then keeps its Started). It returns the record as it now stands, the
 	// state it had before (empty when absent) and whether the caller owns it.
 	Claim(ctx context.Context, key string, rec Record, ttl time.Duration) (current Record, previous string, owned bool, err error)
+	// Get reads the record of key, if any.
+	Get(ctx context.Context, key string) (rec Record, found bool, err error)
 	// Put overwrites the record.
 	Put(ctx context.Context, key string, rec Record, ttl time.Duration) error
 	// Delete removes the record: the attempt certainly had no effect.
@@ -153,6 +155,32 @@ func Do[R any](ctx context.Context, g *Guard, a Action[R]) (result R, replayed b
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Replay returns the stored result of key when its action is done for this
+// same input, without running anything: a retry is answered before the
+// action would check its input against the upstream (which a spent budget
+// or an outage could refuse). found is false when there is no finished
+// record (the caller goes on to Do); a key used for another input is
+// CONFLICT, as in Do.
+func Replay[R any](ctx context.Context, g *Guard, key string, input any) (result R, found bool, err error) {
+	fp, err := Fingerprint(input)
+	if err != nil {
+		return result, false, err
+	}
+	rec, ok, err := g.store.Get(ctx, key)
+	if err != nil || !ok {
+		return result, false, nil // Do decides, with its own fallbacks
+	}
+	if rec.Fingerprint != fp {
+		return result, false, sources.Errorf(sources.EConflict,
+			"this idempotency key was used for a different request; use a new key for a new request")
+	}
+	if rec.State != stateDone || json.Unmarshal(rec.Result, &result) != nil {
+		var zero R
+		return zero, false, nil
+	}
+	return result, true, nil
 }
 
 func execute[R any](ctx context.Context, g *Guard, a Action[R], cur Record, previous string) (result R, replayed bool, err error) {

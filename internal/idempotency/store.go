@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,11 @@ func (m *MemoryStore) Claim(_ context.Context, key string, rec Record, ttl time.
 		return memoryRecord{rec, ttl}, otter.WriteOp
 	})
 	return cur, previous, owned, nil
+}
+
+func (m *MemoryStore) Get(_ context.Context, key string) (Record, bool, error) {
+	r, ok := m.records.GetIfPresent(key)
+	return r.rec, ok, nil
 }
 
 func (m *MemoryStore) Put(_ context.Context, key string, rec Record, ttl time.Duration) error {
@@ -131,6 +137,26 @@ func (s *RedisStore) Claim(ctx context.Context, key string, rec Record, ttl time
 	}
 	owned, _ := res[0].(int64)
 	return cur, fmt.Sprint(res[2]), owned == 1, nil
+}
+
+func (s *RedisStore) Get(ctx context.Context, key string) (Record, bool, error) {
+	var b []byte
+	err := s.health.Do(ctx, func(ctx context.Context) error {
+		var err error
+		b, err = s.client.Get(ctx, key).Bytes()
+		return err
+	})
+	switch {
+	case errors.Is(err, redis.Nil):
+		return Record{}, false, nil
+	case err != nil:
+		return Record{}, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return Record{}, false, fmt.Errorf("idempotency record: %w", err)
+	}
+	return rec, true, nil
 }
 
 func (s *RedisStore) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
@@ -209,6 +235,15 @@ const (
 	putRetryEvery = 250 * time.Millisecond
 	putRetryFor   = 45 * time.Second
 )
+
+// Get reads the primary, and this process's mirror when the primary fails
+// or lacks the key (it may have lost it).
+func (t *Tiered) Get(ctx context.Context, key string) (Record, bool, error) {
+	if rec, ok, err := t.Primary.Get(ctx, key); err == nil && ok {
+		return rec, true, nil
+	}
+	return t.Local.Get(ctx, key)
+}
 
 func (t *Tiered) Put(ctx context.Context, key string, rec Record, ttl time.Duration) error {
 	_ = t.Local.Put(ctx, key, rec, ttl)
