@@ -72,11 +72,11 @@ func TestCallerRateLimit(t *testing.T) {
 }
 
 // A caller's allowance holds for the fleet: what it spent on one replica is
-// spent on the other, once the replica has reported it (every
+// spent on the other, once the replicas have reported it (every
 // RATE_LIMIT_SYNC_INTERVAL), while no request waits for Redis.
 func TestCallerRateLimitHoldsForTheFleet(t *testing.T) {
 	settings := []string{"REDIS_URL", "redis://" + redistest.Addr(t) + "/0",
-		"RATE_LIMIT_PER_MINUTE", "60", "RATE_LIMIT_SYNC_INTERVAL", "20ms"} // a burst of 10
+		"RATE_LIMIT_PER_MINUTE", "10", "RATE_LIMIT_SYNC_INTERVAL", "20ms"} // a burst of 10, then one request every 6 s
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	for i := range 10 {
@@ -84,25 +84,26 @@ func TestCallerRateLimitHoldsForTheFleet(t *testing.T) {
 			t.Fatalf("request %d on A, within the burst: HTTP %d", i+1, r.Status)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // A reports
-	// B's own bucket is full; the fleet's is spent. B admits at most what
-	// comes before its own report.
-	admitted, limited := 0, gqlResponse{}
-	for range 5 {
-		r := b.post(t, `{ workspace { id } }`, nil)
-		if r.Status == http.StatusOK {
+	// B's own bucket is full (10); the fleet's is spent. B admits only what
+	// comes before its first report, then refuses for seconds.
+	admitted, refused := 0, gqlResponse{}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && refused.Status == 0; {
+		if r := b.post(t, `{ workspace { id } }`, nil); r.Status == http.StatusOK {
 			admitted++
 		} else {
-			limited = r
+			refused = r
 		}
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	if admitted > 1 {
-		t.Errorf("B admitted %d of 5 requests of a caller whose allowance was spent on A, want at most 1", admitted)
+	if refused.Status != http.StatusTooManyRequests || refused.code() != "RATE_LIMITED" || refused.Header.Get("Retry-After") == "" {
+		t.Fatalf("B: HTTP %d, code %q, Retry-After %q after %d admitted; want 429 RATE_LIMITED with Retry-After",
+			refused.Status, refused.code(), refused.Header.Get("Retry-After"), admitted)
 	}
-	if limited.Status != http.StatusTooManyRequests || limited.code() != "RATE_LIMITED" || limited.Header.Get("Retry-After") == "" {
-		t.Errorf("B refused with HTTP %d, code %q, Retry-After %q; want 429 RATE_LIMITED with Retry-After",
-			limited.Status, limited.code(), limited.Header.Get("Retry-After"))
+	if admitted >= 10 {
+		t.Errorf("B admitted %d requests of a caller whose allowance was spent on A: its own burst, not the fleet's", admitted)
+	}
+	if r := b.post(t, `{ workspace { id } }`, nil); r.Status != http.StatusTooManyRequests {
+		t.Errorf("after the first refusal B answered HTTP %d, want 429 until the bucket has room (6 s)", r.Status)
 	}
 }
 

@@ -246,6 +246,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	}
 	var err error
 	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
+		svc.close()
 		return nil, err
 	}
 	if svc.redis != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // The fleet workload: W1 and W2 on one replica on one Redis node, and on
@@ -267,7 +268,7 @@ func (b *bench) runFleetBudget(ctx context.Context, kind, clusterURL string, add
 				mine = append(mine, time.Since(t0))
 				switch {
 				case err == nil && code == "":
-				case err == nil && code == "RATE_LIMITED":
+				case err == nil && code == sources.ERateLimited:
 					windowsMu.Lock()
 					refused[window(time.Now())]++
 					windowsMu.Unlock()

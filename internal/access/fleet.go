@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"sync"
 	"time"
 
@@ -98,8 +99,9 @@ func (f *fleet) run(ctx context.Context) {
 	}
 }
 
-// report adds what this replica admitted to each caller's bucket, in one
-// pipeline (one round trip per Redis node), and learns who is over.
+// report adds what this replica admitted to each caller's bucket, in
+// pipelines (one round trip per Redis node for up to reportBatch callers),
+// and learns who is over.
 func (f *fleet) report(ctx context.Context) {
 	f.mu.Lock()
 	admitted := f.admitted
@@ -116,23 +118,38 @@ func (f *fleet) report(ctx context.Context) {
 	}
 	deployment := f.deployment()
 	callers := make([]string, 0, len(admitted))
-	cmds := make([]*redis.Cmd, 0, len(admitted))
-	// Requests not reported because Redis is away are not reported later:
-	// the fleet then forgets some of a caller's spending, never invents it.
-	_ = f.health.Do(ctx, func(ctx context.Context) error {
-		_, err := f.health.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
-			for caller, n := range admitted {
-				callers = append(callers, caller)
-				cmds = append(cmds, gcraScript.Eval(ctx, p, []string{bucketKey(f.name, deployment, caller)}, n, f.interval))
-			}
-			return nil
+	for caller := range admitted {
+		callers = append(callers, caller)
+	}
+	// Pipelines of at most reportBatch callers, each bounded by
+	// REDIS_TIMEOUT: a spray of callers (client addresses) makes more
+	// round trips, not one that outlasts the timeout.
+	cmds := make([]*redis.Cmd, len(callers))
+	for start := 0; start < len(callers); start += reportBatch {
+		batch := callers[start:min(start+reportBatch, len(callers))]
+		// Requests not reported because Redis is away are not reported
+		// later: the fleet then forgets some of a caller's spending, never
+		// invents it.
+		err := f.health.Do(ctx, func(ctx context.Context) error {
+			_, err := f.health.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, caller := range batch {
+					cmds[start+i] = gcraScript.Eval(ctx, p, []string{bucketKey(f.name, deployment, caller)}, admitted[caller], f.interval)
+				}
+				return nil
+			})
+			return err
 		})
-		return err
-	})
+		if errors.Is(err, cache.ErrUnavailable) {
+			break
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now = time.Now()
 	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
 		ahead, err := cmd.Float64()
 		if err != nil {
 			continue
@@ -158,6 +175,9 @@ func IsReport(cmds []redis.Cmder) bool {
 	}
 	return true
 }
+
+// reportBatch is the most callers one report pipeline carries.
+const reportBatch = 256
 
 // bucketKey is a caller's bucket of a deployment, under its own hash tag:
 // callers spread over a Cluster's nodes. Callers are hashed: a caller's name

@@ -35,6 +35,9 @@ func New(client redis.UniversalClient, health *cache.RedisHealth) *Redis {
 	return &Redis{client: client, health: health}
 }
 
+// AwaySince is when Redis stopped answering, zero while it answers.
+func (r *Redis) AwaySince() time.Time { return r.health.AwaySince() }
+
 // Ask is one call's question to the fleet's count.
 type Ask struct {
 	Workspace string

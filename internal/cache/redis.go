@@ -35,6 +35,12 @@ func OpenRedis(url string, cluster bool, timeout time.Duration) (redis.Universal
 	opts.WriteTimeout = timeout
 	opts.PoolTimeout = timeout
 	opts.PoolSize = 64
+	// No sleep between go-redis's own retries: its backoff (up to 170 ms
+	// over a Cluster's TRYAGAIN while a slot migrates, 8–512 ms after a
+	// network error) is longer than REDIS_TIMEOUT, so the call would time
+	// out, Redis be taken for away, and the store's own fallback (key by
+	// key while a slot migrates) never run.
+	opts.MinRetryBackoff = -1
 	return NewRedisClient(opts), nil
 }
 
@@ -52,8 +58,9 @@ type RedisHealth struct {
 	// when it returns (err is nil): one line each, not one per call.
 	onChange func(up bool, err error)
 
-	down    atomic.Bool
-	probing atomic.Bool
+	down      atomic.Bool
+	downSince atomic.Int64 // unix nanos of the failure that made it away
+	probing   atomic.Bool
 }
 
 // NewRedisHealth watches client; timeout bounds each call (default 100 ms).
@@ -69,6 +76,14 @@ func (h *RedisHealth) Client() redis.UniversalClient { return h.client }
 
 // Up says whether Redis answered the last call or probe.
 func (h *RedisHealth) Up() bool { return !h.down.Load() }
+
+// AwaySince is when Redis went away, zero while it answers.
+func (h *RedisHealth) AwaySince() time.Time {
+	if !h.down.Load() {
+		return time.Time{}
+	}
+	return time.Unix(0, h.downSince.Load())
+}
 
 // Do runs fn with a context bounded by the timeout and detached from ctx's
 // cancellation (a write-back must not be cut short because the client went
@@ -94,6 +109,7 @@ func answered(err error) bool {
 }
 
 func (h *RedisHealth) wentAway(err error) {
+	h.downSince.CompareAndSwap(0, time.Now().UnixNano())
 	if !h.down.CompareAndSwap(false, true) {
 		return
 	}
@@ -124,6 +140,7 @@ func (h *RedisHealth) probe() {
 }
 
 func (h *RedisHealth) cameBack() {
+	h.downSince.Store(0)
 	if h.down.CompareAndSwap(true, false) && h.onChange != nil {
 		h.onChange(true, nil)
 	}

@@ -161,7 +161,9 @@ func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 		return err
 	})
 	if err != nil {
-		web.Logger(ctx).Warn("webhook de-duplication falls back to this process", "error", err)
+		if !errors.Is(err, cache.ErrUnavailable) { // said once, when Redis went away
+			web.Logger(ctx).Warn("webhook de-duplication falls back to this process", "error", err)
+		}
 		return true
 	}
 	return first

@@ -81,10 +81,11 @@ type Config struct {
 	// Fleet errs.
 	Fleet FleetBudget
 	// FleetReplicas is how many replicas share the budget. While Fleet errs
-	// a replica spends only the calls Fleet had set aside for it; in a
-	// window it holds none of (Redis away since before it began), it allows
-	// itself 1/FleetReplicas of the window (0 or 1: all of it), so that a
-	// Redis outage does not let the fleet spend a budget per replica.
+	// a replica spends only the calls Fleet had set aside for it; once Redis
+	// has been away for a whole window, it allows itself 1/FleetReplicas of
+	// each window, so that a Redis outage does not let the fleet spend a
+	// budget per replica. 0 or 1: this replica is the fleet, and its
+	// governor decides alone while Fleet errs.
 	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
@@ -108,9 +109,11 @@ type Config struct {
 }
 
 // FleetBudget is a count of a workspace's calls shared by every replica
-// (package budget): Take asks it for one call of the window holding a.Now.
+// (package budget): Take asks it for one call of the window holding a.Now;
+// AwaySince is when Redis stopped answering (zero while it answers).
 type FleetBudget interface {
 	Take(ctx context.Context, a budget.Ask) (budget.Answer, error)
+	AwaySince() time.Time
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -183,7 +186,8 @@ func New(cfg Config) (*Client, error) {
 	// goroutine or connection, so a dropped tenant leaves nothing behind.
 	c.breaker = newBreaker(u.Host, cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
 	g := newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
-	fleet := &fleetCount{budget: cfg.Fleet, share: g.perWindow / max(cfg.FleetReplicas, 1), workspace: c.workspace.Peek}
+	fleet := &fleetCount{budget: cfg.Fleet, replicas: max(cfg.FleetReplicas, 1), share: g.perWindow / max(cfg.FleetReplicas, 1),
+		workspace: c.workspace.Peek}
 	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency

@@ -214,18 +214,20 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 //
 // While Redis answers, each call also sets aside a few calls of the next
 // window for this replica (holds): about half of what it has spent in this
-// window, at most half its share. When Redis errs, the replica spends only
-// what it holds, so a failover never lets the fleet go over; an idle
-// replica holds little, so little is left unspent when the fleet is busy. A
-// window this replica could not hold for (Redis away since before it
-// began, or a replica just started) falls back to its share of the window:
-// 1/FLEET_REPLICAS, exact when the whole fleet lost Redis together.
+// window, at most half its share. When Redis cannot count, a replica spends
+// only what it holds, so a failover never lets the fleet go over; an idle
+// replica holds little, so little is left unspent when the fleet is busy.
+// Once Redis has been away for the whole of the previous window nobody
+// holds anything of this one, and each replica takes its share of it,
+// 1/FLEET_REPLICAS, counted in Redis when it is back. A single replica
+// (FLEET_REPLICAS=1) is the fleet: its governor decides alone.
 type fleetCount struct {
 	budget    FleetBudget // nil without Redis
-	share     int         // calls of a window this replica allows itself when it holds none
+	replicas  int         // FLEET_REPLICAS
+	share     int         // calls of a window this replica takes alone once nobody holds any
 	workspace func() (string, bool)
 	holds     holds
-	uncounted atomic.Int64 // calls made before the workspace was known, or not counted since
+	uncounted atomic.Int64 // calls Redis has not counted yet: made before the workspace was known, or alone
 }
 
 func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (refusal, time.Duration) {
@@ -249,19 +251,20 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 		PerWindow: g.perWindow, CallerShare: share, HoldNext: want, Uncounted: int(uncounted)})
 	if err != nil {
 		f.uncounted.Add(uncounted)
-		f.holds.asked(window, want, 0, false)
-		switch spent, exact := f.holds.spend(window); {
-		case spent:
+		f.holds.asked(window, want, 0)
+		switch away := f.budget.AwaySince(); {
+		case f.holds.spend(window):
 			return admitted, 0
-		case exact:
+		case f.replicas <= 1:
+			return admitted, 0
+		case !away.IsZero() && !away.After(window.Add(-rateWindow)) && f.holds.alone(window, f.share):
+			f.uncounted.Add(1)
+			return admitted, 0
+		default:
 			return workspaceSpent, wait
 		}
-		if used, wait := g.usedInWindow(now); used > f.share {
-			return workspaceSpent, wait
-		}
-		return admitted, 0
 	}
-	f.holds.asked(window, want, ans.HeldNext, true)
+	f.holds.asked(window, want, ans.HeldNext)
 	switch ans.Refused {
 	case "":
 		f.holds.count(window)
@@ -269,7 +272,7 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	case "caller":
 		return callerShareSpent, ans.Wait
 	default:
-		if spent, _ := f.holds.spend(window); spent {
+		if f.holds.spend(window) {
 			return admitted, 0
 		}
 		return workspaceSpent, ans.Wait
@@ -279,24 +282,23 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 // holds are the calls of the current and the next window that Redis has
 // counted already and set aside for this replica alone.
 type holds struct {
-	mu       sync.Mutex
-	window   time.Time // the current window's start
-	left     int       // held calls of the window not yet spent
-	held     bool      // the window was held for while Redis answered (even if none are left)
-	next     int       // calls held of the next window
-	nextHeld bool
-	asking   int // calls of the next window asked for by calls still waiting for Redis
-	spent    int // calls Redis admitted to this replica in the window: what the next hold is sized by
+	mu     sync.Mutex
+	window time.Time // the current window's start
+	left   int       // held calls of the window not yet spent
+	next   int       // calls held of the next window
+	asking int       // calls of the next window asked for by calls still waiting for Redis
+	spent  int       // calls Redis admitted to this replica in the window: what the next hold is sized by
+	solo   int       // calls the replica took alone in the window (see fleetCount)
 }
 
 // roll moves to window (of the caller's clock), which may be the next one.
 func (h *holds) roll(window time.Time) {
 	switch {
-	case window.Equal(h.window) || window.Before(h.window):
+	case !window.After(h.window):
 	case window.Equal(h.window.Add(rateWindow)):
-		h.window, h.left, h.held, h.next, h.nextHeld, h.asking, h.spent = window, h.next, h.nextHeld, 0, false, 0, 0
+		h.window, h.left, h.next, h.asking, h.spent, h.solo = window, h.next, 0, 0, 0, 0
 	default:
-		h.window, h.left, h.held, h.next, h.nextHeld, h.asking, h.spent = window, 0, false, 0, false, 0, 0
+		h.window, h.left, h.next, h.asking, h.spent, h.solo = window, 0, 0, 0, 0, 0
 	}
 }
 
@@ -307,14 +309,17 @@ func (h *holds) want(window time.Time, most int) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roll(window)
+	if !window.Equal(h.window) {
+		return 0 // another call has moved on to the next window
+	}
 	n := max(0, min(most, max(1, (h.spent+1)/2))-h.next-h.asking)
 	h.asking += n
 	return n
 }
 
-// asked records Redis's answer to a call of window that asked for want
-// calls of the next window and got held (answered: Redis did answer).
-func (h *holds) asked(window time.Time, want, held int, answered bool) {
+// asked records what Redis held of the next window for a call of window
+// that asked for want calls (0 when Redis did not answer).
+func (h *holds) asked(window time.Time, want, held int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roll(window)
@@ -322,24 +327,33 @@ func (h *holds) asked(window time.Time, want, held int, answered bool) {
 	case window.Equal(h.window):
 		h.asking = max(0, h.asking-want)
 		h.next += held
-		h.nextHeld = h.nextHeld || (answered && want > 0)
 	case window.Add(rateWindow).Equal(h.window): // the window turned meanwhile
 		h.left += held
-		h.held = h.held || (answered && want > 0)
 	}
 }
 
-// spend takes one held call of window; exact says whether the window was
-// held for, so that none left means none may go.
-func (h *holds) spend(window time.Time) (spent, exact bool) {
+// spend takes one held call of window.
+func (h *holds) spend(window time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roll(window)
-	if h.left > 0 {
+	if window.Equal(h.window) && h.left > 0 {
 		h.left--
-		return true, true
+		return true
 	}
-	return false, h.held
+	return false
+}
+
+// alone takes one of the share calls of window the replica may make alone.
+func (h *holds) alone(window time.Time, share int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if window.Equal(h.window) && h.solo < share {
+		h.solo++
+		return true
+	}
+	return false
 }
 
 // count notes a call Redis admitted to this replica in window.

@@ -157,6 +157,7 @@ type Workspace struct {
 	ctl         sync.Mutex // guards the controls below
 	calls       map[string]int
 	total       int
+	perSecond   map[int64]int // calls by the second (unix) they arrived in
 	latency     time.Duration
 	faults      Faults
 	faultRand   *rand.Rand
@@ -480,6 +481,10 @@ func (w *Workspace) begin(endpoint, version string) (faultPlan, time.Duration) {
 	defer w.ctl.Unlock()
 	w.calls[endpoint]++
 	w.total++
+	if w.perSecond == nil {
+		w.perSecond = map[int64]int{}
+	}
+	w.perSecond[time.Now().Unix()]++
 	if version != "" {
 		w.lastVersion = version
 	}
@@ -529,12 +534,26 @@ func (w *Workspace) TotalCalls() int {
 	return w.total
 }
 
+// CallsByWindow counts the calls by the clock-aligned window (a whole
+// number of seconds, like Intercom's 10-second windows) they arrived in,
+// keyed by the window's start.
+func (w *Workspace) CallsByWindow(window time.Duration) map[time.Time]int {
+	w.ctl.Lock()
+	defer w.ctl.Unlock()
+	out := map[time.Time]int{}
+	for sec, n := range w.perSecond {
+		out[time.Unix(sec, 0).Truncate(window)] += n
+	}
+	return out
+}
+
 // ResetCalls zeroes the request counters.
 func (w *Workspace) ResetCalls() {
 	w.ctl.Lock()
 	defer w.ctl.Unlock()
 	w.calls = map[string]int{}
 	w.total = 0
+	w.perSecond = nil
 }
 
 // SetLatency changes the delay added to every request.
