@@ -67,66 +67,89 @@ type Answer struct {
 	HeldNext int
 }
 
-// takeScript: KEYS[1] the workspace's count of the window, KEYS[2] of the
-// next window, KEYS[3] (when given) the caller's count of the window;
-// ARGV[1] the workspace's budget, ARGV[2] the caller's share, ARGV[3] how
-// long counts live (ms), ARGV[4] the calls of the next window to hold,
-// ARGV[5] calls already made, to count first.
-// Every key carries the workspace's hash tag: one slot, never CROSSSLOT.
-// Returns {verdict, held}: verdict 0 admitted, 1 the workspace's window is
-// spent (held calls count), 2 the caller's share is. A refused call is not
-// counted.
+// takeScript: KEYS[1] the workspace's window, a hash of counts: "all" the
+// workspace's, "c:<hash>" each caller's. ARGV[1] the workspace's budget,
+// ARGV[2] the caller's share, ARGV[3] the caller's field ("" for none),
+// ARGV[4] how long counts live (ms), ARGV[5] calls already made, to count
+// first. Returns 0 admitted, 1 the workspace's window is spent (held calls
+// count), 2 the caller's share is. A refused call is not counted.
+//
+// One key a script: a Cluster serves a one-key command while its slot
+// migrates (following ASK), where it refuses one over several keys of the
+// slot (TRYAGAIN) until the migration ends.
 var takeScript = redis.NewScript(`
-local budget = tonumber(ARGV[1])
-local function add(key, n)
-  if redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, ARGV[3]) end
+local function add(field, n)
+  redis.call('HINCRBY', KEYS[1], field, n)
 end
-if tonumber(ARGV[5]) > 0 then add(KEYS[1], tonumber(ARGV[5])) end
-local verdict = 0
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= budget then
-  verdict = 1
-elseif #KEYS == 3 then
-  if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then
-    verdict = 2
-  else
-    add(KEYS[3], 1)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'all', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+if tonumber(ARGV[5]) > 0 then add('all', tonumber(ARGV[5])) end
+if tonumber(redis.call('HGET', KEYS[1], 'all') or '0') >= tonumber(ARGV[1]) then
+  return 1
+end
+if ARGV[3] ~= '' then
+  if tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') >= tonumber(ARGV[2]) then
+    return 2
   end
+  add(ARGV[3], 1)
 end
-if verdict == 0 then add(KEYS[1], 1) end
-local held = 0
-local want = tonumber(ARGV[4])
-if want > 0 then
-  held = math.max(0, math.min(want, budget - tonumber(redis.call('GET', KEYS[2]) or '0')))
-  if held > 0 then add(KEYS[2], held) end
-end
-return {verdict, held}
+add('all', 1)
+return 0
 `)
 
-// Take asks the fleet for one call of the window that holds a.Now. The
-// error is non-nil when Redis could not tell: the replica decides alone.
+// holdScript: KEYS[1] the next window (as takeScript's); ARGV[1] the
+// workspace's budget, ARGV[2] the calls to hold, ARGV[3] how long counts
+// live (ms). Holds what is left of the window, at most ARGV[2]; returns it.
+var holdScript = redis.NewScript(`
+local all = tonumber(redis.call('HGET', KEYS[1], 'all') or '0')
+local held = math.max(0, math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - all))
+if held > 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('HSET', KEYS[1], 'all', 0)
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  end
+  redis.call('HINCRBY', KEYS[1], 'all', held)
+end
+return held
+`)
+
+// Take asks the fleet for one call of the window that holds a.Now, and
+// for a.HoldNext calls of the next window, in one round trip. The error is
+// non-nil when Redis could not tell: the replica decides alone.
 func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 	start := a.Now.Truncate(a.Window)
 	ans := Answer{Wait: start.Add(a.Window).Sub(a.Now)}
-	keys := []string{windowKey(a.Workspace, start), windowKey(a.Workspace, start.Add(a.Window))}
+	callerField := ""
 	if a.Caller != "" {
 		// Callers are hashed: a caller's name may be an API key.
 		sum := sha256.Sum256([]byte(a.Caller))
-		keys = append(keys, keys[0]+":caller:"+hex.EncodeToString(sum[:8]))
+		callerField = "c:" + hex.EncodeToString(sum[:8])
 	}
-	var v []int64
+	// The counts outlive their window a little, so that a replica whose
+	// clock is slightly behind still finds them.
+	ttl := (3 * a.Window).Milliseconds()
+	var take, hold *redis.Cmd
+	// EVAL, not EVALSHA: in a pipeline a NOSCRIPT (a promoted replica that
+	// never saw the script) cannot be retried; the scripts are short.
 	err := r.health.Do(ctx, func(ctx context.Context) error {
-		// The counts outlive their window a little, so that a replica
-		// whose clock is slightly behind still finds them.
-		var err error
-		v, err = takeScript.Run(ctx, r.client, keys, a.PerWindow, a.CallerShare, (3 * a.Window).Milliseconds(), max(a.HoldNext, 0), max(a.Uncounted, 0)).Int64Slice()
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			take = takeScript.Eval(ctx, p, []string{windowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
+			if a.HoldNext > 0 {
+				hold = holdScript.Eval(ctx, p, []string{windowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
+			}
+			return nil
+		})
 		return err
 	})
 	if err != nil {
 		return Answer{}, err
 	}
-	if len(v) == 2 {
-		ans.Refused = [...]string{"", "workspace", "caller"}[min(max(v[0], 0), 2)]
-		ans.HeldNext = int(v[1])
+	v, _ := take.Int()
+	ans.Refused = [...]string{"", "workspace", "caller"}[min(max(v, 0), 2)]
+	if hold != nil {
+		ans.HeldNext, _ = hold.Int()
 	}
 	return ans, nil
 }
