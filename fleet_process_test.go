@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/haproxy"
 )
 
 // The fleet as it is deployed: replicas are processes of the server binary,
@@ -42,23 +43,13 @@ func serverBinary(t *testing.T) string {
 	return bin
 }
 
-// haproxyBin is the HAProxy to run: HAPROXY_BIN (scripts/test.sh sets it),
-// or the one on PATH or where Debian puts it. Like a missing redis-server
-// (internal/redistest), a missing HAProxy fails the test: the fleet test is
-// not optional.
-func haproxyBin(t *testing.T) string {
+// haproxyBin checks that HAProxy is installed: the fleet test fails, not
+// skips, without it.
+func haproxyBin(t *testing.T) {
 	t.Helper()
-	if bin := os.Getenv("HAPROXY_BIN"); bin != "" {
-		return bin
+	if _, err := haproxy.Bin(); err != nil {
+		t.Fatalf("the fleet test runs the replicas behind a real load balancer: %v", err)
 	}
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		return bin
-	}
-	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-		return "/usr/sbin/haproxy" // not on a non-root user's PATH
-	}
-	t.Fatal("the fleet test runs the replicas behind a real load balancer: install HAProxy (apt-get install haproxy) or run ./scripts/test.sh, which does")
-	return ""
 }
 
 // processLog is the file a process of the test writes its output to: in
@@ -188,8 +179,8 @@ func (r *processReplica) stop() {
 	}
 }
 
-// startHAProxy runs HAProxy in front of the replicas, as the fleet is
-// deployed, and returns its URL. Round robin; a replica is checked every
+// startHAProxy runs HAProxy in front of the replicas (package haproxy), as
+// the fleet is deployed, and returns its URL. A replica is checked every
 // 200 ms on /healthz (liveness, no Intercom call) and out at the first
 // failed check; a request whose connection is refused is sent again, to
 // another replica (retries, redispatch). A request cut off mid-flight by a
@@ -197,86 +188,31 @@ func (r *processReplica) stop() {
 // idempotency key.
 func startHAProxy(t *testing.T, replicas ...*processReplica) string {
 	t.Helper()
-	bin := haproxyBin(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	addr := ln.Addr().String()
 	_ = ln.Close()
-	var servers strings.Builder
+	opts := haproxy.Options{Addr: addr, Every: 200 * time.Millisecond, Fall: 1, Rise: 2}
 	for _, r := range replicas {
-		fmt.Fprintf(&servers, "\tserver %s %s check\n", r.Name, strings.TrimPrefix(r.URL, "http://"))
-	}
-	cfg := `global
-	log stderr format raw local0 notice
-	maxconn 4096
-
-defaults
-	mode http
-	log global
-	timeout connect 1s
-	timeout client 30s
-	timeout server 30s
-	timeout http-request 10s
-	# A refused connection is tried again up to 3 times, each time on
-	# another replica.
-	retries 3
-	option redispatch 1
-
-frontend fleet
-	bind 127.0.0.1:` + strconv.Itoa(port) + `
-	default_backend replicas
-
-backend replicas
-	balance roundrobin
-	option httpchk
-	http-check send meth GET uri /healthz
-	http-check expect status 200
-	default-server inter 200ms fall 1 rise 2
-` + servers.String()
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfg)
+		opts.Backends = append(opts.Backends, strings.TrimPrefix(r.URL, "http://"))
 	}
 	f, logPath := processLog(t, "haproxy")
-	cmd := exec.Command(bin, "-f", path, "-db") // -db: in the foreground
-	cmd.Stdout, cmd.Stderr = f, f
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start haproxy: %v", err)
+	p, err := haproxy.Start(opts, f, dieWithTest)
+	if err != nil {
+		f.Close()
+		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(exited) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		p.Close()
+		f.Close()
 		if t.Failed() {
 			logs, _ := os.ReadFile(logPath)
 			t.Logf("HAProxy's log (%s):\n%s", logPath, lastLines(logs, 40))
 		}
 	})
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(25 * time.Millisecond) {
-		select {
-		case <-exited:
-			logs, _ := os.ReadFile(logPath)
-			t.Fatalf("haproxy exited at start (%v):\n%s", cmd.ProcessState, logs)
-		default:
-		}
-		if resp, err := http.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("HAProxy did not pass a request to a replica within 10s")
-		}
-	}
+	return p.URL
 }
 
 // lineWriter passes what is written to w, and each complete line to line.

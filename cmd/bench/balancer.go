@@ -10,13 +10,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/haproxy"
 )
 
 // Load balancers in front of a fleet: HAProxy when it is installed (what a
@@ -38,7 +36,7 @@ type balancer struct {
 
 // chooseBalancer resolves -fleet-lb: auto is HAProxy when haproxy is on PATH.
 func chooseBalancer(kind string) (string, error) {
-	_, err := exec.LookPath("haproxy")
+	_, err := haproxy.Bin()
 	switch {
 	case kind == lbGo || (kind == lbAuto && err != nil):
 		return lbGo, nil
@@ -81,103 +79,30 @@ func startBalancer(ctx context.Context, kind string, backends []string) (*balanc
 	return lb, nil
 }
 
-// haproxyConfig is a minimal HTTP load balancer: round robin, health checks
-// on /healthz (which costs the server nothing, unlike /readyz, which asks
-// Intercom now and then: calls the budget row would count), and a request
-// whose connection fails is sent again to another server.
-func haproxyConfig(addr string, backends []string) (string, error) {
-	var b strings.Builder
-	// No maxconn: HAProxy derives it from the file descriptors it may open.
-	fmt.Fprintf(&b, `defaults
-	mode http
-	option http-keep-alive
-	option redispatch
-	retries 3
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-	timeout http-keep-alive 60s
-
-frontend bench
-	bind %s
-	default_backend fleet
-
-backend fleet
-	balance roundrobin
-	option httpchk GET /healthz
-	http-check expect status 200
-`, addr)
-	for i, be := range backends {
-		u, err := url.Parse(be)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "\tserver r%d %s check inter 1s fall 2 rise 1\n", i, u.Host)
-	}
-	return b.String(), nil
-}
-
+// startHAProxy puts HAProxy in front of backends (package haproxy), with
+// health checks every second (two failures take a replica out): a replica
+// busy under the benchmark's load is not taken for dead.
 func startHAProxy(backends []string) (*balancer, error) {
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		return nil, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	conf, err := haproxyConfig(addr, backends)
+	opts := haproxy.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Every: time.Second, Fall: 2, Rise: 1}
+	for _, be := range backends {
+		u, err := url.Parse(be)
+		if err != nil {
+			return nil, err
+		}
+		opts.Backends = append(opts.Backends, u.Host)
+	}
+	p, err := haproxy.Start(opts, io.Discard, nil)
+	if errors.Is(err, haproxy.ErrAddrInUse) {
+		return nil, errPortTaken
+	}
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "bench-haproxy-")
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	// -db: in the foreground, so that this process owns it and kills it.
-	cmd := exec.Command(bin, "-db", "-f", path)
-	log := &tail{max: 8 << 10}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("start haproxy: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	lb := &balancer{name: "HAProxy", url: "http://" + addr, close: func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		_ = os.RemoveAll(dir)
-	}}
-	// Wait for the port (or for haproxy to give up on it).
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			_ = os.RemoveAll(dir)
-			if strings.Contains(log.String(), "Address already in use") || strings.Contains(log.String(), "cannot bind") {
-				return nil, errPortTaken
-			}
-			return nil, fmt.Errorf("haproxy exited at start (%v):\n%s", cmd.ProcessState, log.String())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			_ = c.Close()
-			return lb, nil
-		}
-	}
-	lb.close()
-	return nil, fmt.Errorf("haproxy did not listen on %s:\n%s", addr, log.String())
+	return &balancer{name: "HAProxy", url: p.URL, close: p.Close}, nil
 }
 
 // roundRobin is the Go proxy's transport: it sends each request to the next
