@@ -72,41 +72,55 @@ fi
 export HAPROXY_BIN
 
 REDIS_DIR="$(mktemp -d)"
+# Ports are drawn below Linux's ephemeral range (32768 and up by default), so
+# that no outgoing connection takes one between the check and the bind.
 free_port() {
 	local p
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((23000 + RANDOM % 9700))
 		# Nothing answers on a free port: the connection attempt fails.
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	echo "no free port found" >&2; exit 1
 }
-REDIS_PORT="$(free_port)"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
-REDIS_PIDS=($!)
+REDIS_PIDS=()
 cleanup() {
 	kill "${REDIS_PIDS[@]}" 2>/dev/null || true
 	wait "${REDIS_PIDS[@]}" 2>/dev/null || true
 	rm -rf "$REDIS_DIR"
 }
 trap 'rc=$?; cleanup; (exit $rc); finish' EXIT
-for _ in $(seq 1 50); do
-	redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-	sleep 0.1
+up=0
+for _ in 1 2 3 4 5; do
+	REDIS_PORT="$(free_port)"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
+	pid=$!
+	for _ in $(seq 1 50); do
+		if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then up=1; break; fi
+		sleep 0.1
+	done
+	if [ "$up" = 1 ]; then break; fi
+	echo "redis-server on port $REDIS_PORT did not start; another port" >&2
+	kill "$pid" 2>/dev/null || true
 done
+if [ "$up" != 1 ]; then echo "could not start redis-server for the suite" >&2; exit 1; fi
+REDIS_PIDS+=("$pid")
 export TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
 export REDIS_SERVER_BIN="$(command -v redis-server)"
 step "redis-server for the suite on $TEST_REDIS_ADDR"
 
 # 1d. A Redis Cluster (3 masters, 3 replicas) for the tests of cluster-safe
-# keys. A node's cluster bus listens on its port + 10000, so ports stay at
-# most 55535 and both must be free. Tests that kill a master start their own
-# (internal/redistest.StartCluster), and so does a test run without this one.
+# keys. A node's cluster bus listens on its port + 10000, so ports are drawn
+# from 20000-22767 (buses 30000-32767, below the ephemeral range) and both
+# must be free. A node that does not answer within 5 s (its port was taken
+# after all) is started again on another. Tests that kill a master start
+# their own (internal/redistest.StartCluster), and so does a test run
+# without this one.
 cluster_port() {
 	local p
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 35535))
+		p=$((20000 + RANDOM % 2768))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
 			echo "$p"; return
 		fi
@@ -115,17 +129,26 @@ cluster_port() {
 }
 CLUSTER_ADDRS=()
 for _ in 1 2 3 4 5 6; do
-	p="$(cluster_port)"
-	mkdir -p "$REDIS_DIR/$p"
-	redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
-		--cluster-node-timeout 1000 --appendonly yes --save "" --repl-diskless-sync-delay 0 \
-		--dir "$REDIS_DIR/$p" --logfile "$REDIS_DIR/$p/redis.log" --daemonize no &
-	REDIS_PIDS+=($!)
-	CLUSTER_ADDRS+=("127.0.0.1:$p")
-	for _ in $(seq 1 50); do
-		redis-cli -p "$p" ping >/dev/null 2>&1 && break
-		sleep 0.1
+	up=0
+	for _ in 1 2 3 4 5; do
+		p="$(cluster_port)"
+		mkdir -p "$REDIS_DIR/$p"
+		redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+			--cluster-node-timeout 1000 --appendonly yes --save "" --repl-diskless-sync-delay 0 \
+			--dir "$REDIS_DIR/$p" --logfile "$REDIS_DIR/$p/redis.log" --daemonize no &
+		pid=$!
+		for _ in $(seq 1 50); do
+			if redis-cli -p "$p" ping >/dev/null 2>&1; then up=1; break; fi
+			sleep 0.1
+		done
+		if [ "$up" = 1 ]; then break; fi
+		echo "a cluster node on port $p did not start; another port:" >&2
+		tail -3 "$REDIS_DIR/$p/redis.log" >&2 || true
+		kill "$pid" 2>/dev/null || true
 	done
+	if [ "$up" != 1 ]; then echo "could not start a Redis Cluster node" >&2; exit 1; fi
+	REDIS_PIDS+=("$pid")
+	CLUSTER_ADDRS+=("127.0.0.1:$p")
 done
 redis-cli --cluster create "${CLUSTER_ADDRS[@]}" --cluster-replicas 1 --cluster-yes >"$REDIS_DIR/cluster-create.log"
 for _ in $(seq 1 100); do
