@@ -100,53 +100,40 @@ func TestFleetOnRedisCluster(t *testing.T) {
 
 	t.Run("a master killed and failed over fails no request and loses no idempotency record", func(t *testing.T) {
 		var failed, served atomic.Int64
-		var mu sync.Mutex
-		acked := map[string]string{} // idempotency key → ticket id
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w, env := range []*testEnv{a, b, a, b} {
-			wg.Go(func() {
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					r := env.query(t, lookups, vars, nil)
-					if r.Status != http.StatusOK || len(r.Errors) > 0 {
-						failed.Add(1)
-						t.Errorf("lookup: HTTP %d %+v", r.Status, r.Errors)
-					}
-					key := fmt.Sprintf("failover-%d-%d", w, i)
-					var out createTicketJSON
-					r = env.query(t, createTicketMutation, map[string]any{"input": map[string]any{
-						"idempotencyKey": key, "contactId": demo.ID, "title": "Failover " + key, "ticketType": "Callback request"}}, &out)
-					if r.Status != http.StatusOK || len(r.Errors) > 0 || out.CreateTicket.Ticket == nil {
-						failed.Add(1)
-						t.Errorf("createTicket %s: HTTP %d %+v", key, r.Status, r.Errors)
-						continue
-					}
-					served.Add(2)
-					mu.Lock()
-					acked[key] = out.CreateTicket.Ticket.ID
-					mu.Unlock()
-					time.Sleep(20 * time.Millisecond)
-				}
-			})
-		}
+		acked := &acks{} // idempotency key → ticket id
+		envs := []*testEnv{a, b, a, b}
+		stop := load(len(envs), func(w, i int) {
+			env := envs[w]
+			r := env.query(t, lookups, vars, nil)
+			if r.Status != http.StatusOK || len(r.Errors) > 0 {
+				failed.Add(1)
+				t.Errorf("lookup: HTTP %d %+v", r.Status, r.Errors)
+			}
+			key := fmt.Sprintf("failover-%d-%d", w, i)
+			var out createTicketJSON
+			r = env.query(t, createTicketMutation, map[string]any{"input": map[string]any{
+				"idempotencyKey": key, "contactId": demo.ID, "title": "Failover " + key, "ticketType": "Callback request"}}, &out)
+			if r.Status != http.StatusOK || len(r.Errors) > 0 || out.CreateTicket.Ticket == nil {
+				failed.Add(1)
+				t.Errorf("createTicket %s: HTTP %d %+v", key, r.Status, r.Errors)
+				return
+			}
+			served.Add(2)
+			acked.add(key, out.CreateTicket.Ticket.ID)
+			time.Sleep(20 * time.Millisecond)
+		})
 		time.Sleep(500 * time.Millisecond)
 		killed := cluster.KillMasterOf(t, cache.TenantTag(wsID))
 		t.Logf("killed master %s; its replica took over", killed)
 		time.Sleep(500 * time.Millisecond)
-		close(stop)
-		wg.Wait()
+		stop()
 		if failed.Load() != 0 {
 			t.Errorf("%d of %d requests failed", failed.Load(), failed.Load()+served.Load())
 		}
 		t.Logf("%d requests served, Redis errors: A %v, B %v", served.Load(), metrics.Sum(a.Metrics.RedisErrors), metrics.Sum(b.Metrics.RedisErrors))
 		// Every acknowledged key, sent again to the replica that did not
 		// make it (after the failover), replays the same ticket.
-		for key, id := range acked {
+		for key, id := range acked.m {
 			for _, env := range []*testEnv{a, b} {
 				var out createTicketJSON
 				env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
@@ -248,40 +235,28 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	}
 
 	var failed, served atomic.Int64
-	var mu sync.Mutex
-	acked := map[string]string{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w, env := range []*testEnv{a, b, a, b} {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ok := func(what string, r gqlResponse) bool {
-					if r.Status != http.StatusOK || len(r.Errors) > 0 {
-						failed.Add(1)
-						t.Errorf("%s: HTTP %d %+v", what, r.Status, r.Errors)
-						return false
-					}
-					served.Add(1)
-					return true
-				}
-				ok("lookups", env.query(t, threeLookups, lookups, nil))
-				c := contacts[(w*75+i)%len(contacts)]
-				ok("contact "+c.ID, env.query(t, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil))
-				key := fmt.Sprintf("during-%d-%d", w, i)
-				if r, out := ticket(env, key); ok("createTicket "+key, r) && out.CreateTicket.Ticket != nil {
-					mu.Lock()
-					acked[key] = out.CreateTicket.Ticket.ID
-					mu.Unlock()
-				}
-				time.Sleep(10 * time.Millisecond)
+	acked := &acks{}
+	envs := []*testEnv{a, b, a, b}
+	stop := load(len(envs), func(w, i int) {
+		env := envs[w]
+		ok := func(what string, r gqlResponse) bool {
+			if r.Status != http.StatusOK || len(r.Errors) > 0 {
+				failed.Add(1)
+				t.Errorf("%s: HTTP %d %+v", what, r.Status, r.Errors)
+				return false
 			}
-		})
-	}
+			served.Add(1)
+			return true
+		}
+		ok("lookups", env.query(t, threeLookups, lookups, nil))
+		c := contacts[(w*75+i)%len(contacts)]
+		ok("contact "+c.ID, env.query(t, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil))
+		key := fmt.Sprintf("during-%d-%d", w, i)
+		if r, out := ticket(env, key); ok("createTicket "+key, r) && out.CreateTicket.Ticket != nil {
+			acked.add(key, out.CreateTicket.Ticket.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	})
 	time.Sleep(300 * time.Millisecond)
 	began := time.Now()
 	// Midway, the first lookup's key is on the new master and the two
@@ -308,10 +283,9 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	})
 	t.Logf("slot %d moved from %s to %s in %s (%d keys)", m.Slot, m.From, m.To, time.Since(began).Round(time.Millisecond), m.Moved)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 
-	t.Logf("%d requests answered, %d failed, %d actions acknowledged", served.Load(), failed.Load(), len(acked))
+	t.Logf("%d requests answered, %d failed, %d actions acknowledged", served.Load(), failed.Load(), len(acked.m))
 	if split == 0 {
 		t.Error("midway, no batch was read key by key (cache.RedisStore's answer to TRYAGAIN): the lookups did not meet the split slot")
 	}
@@ -340,8 +314,8 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	}
 	// The key acknowledged before the migration, and every one during it,
 	// replay their ticket on both replicas; none was made twice.
-	acked["before"] = first.CreateTicket.Ticket.ID
-	for key, id := range acked {
+	acked.add("before", first.CreateTicket.Ticket.ID)
+	for key, id := range acked.m {
 		for _, env := range []*testEnv{a, b} {
 			if r, out := ticket(env, key); out.CreateTicket.Ticket == nil || out.CreateTicket.Ticket.ID != id {
 				t.Errorf("%s after the migration: HTTP %d %+v %+v, want ticket %s", key, r.Status, r.Errors, out.CreateTicket.Ticket, id)
@@ -430,44 +404,30 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	}
 
 	var internal, served, limited, cut atomic.Int64
-	var mu sync.Mutex
-	acked := map[string]string{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 6 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := contacts[(w*97+i)%len(contacts)]
-				r := tryQuery(front, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil)
-				if count(r, &internal, &served, &limited, &cut) {
-					time.Sleep(50 * time.Millisecond) // a client backs off as told
-				}
-				if w%2 == 1 {
-					continue
-				}
-				key := fmt.Sprintf("lb-%d-%d", w, i)
-				// A client retries until it is answered, with the same key.
-				for try := 0; try < 50; try++ {
-					var out createTicketJSON
-					r := tryQuery(front, createTicketMutation, map[string]any{"input": map[string]any{
-						"idempotencyKey": key, "contactId": demo.ID, "title": "LB " + key, "ticketType": "Callback request"}}, &out)
-					count(r, &internal, &served, &limited, &cut)
-					if out.CreateTicket.Ticket != nil {
-						mu.Lock()
-						acked[key] = out.CreateTicket.Ticket.ID
-						mu.Unlock()
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+	acked := &acks{}
+	stop := load(6, func(w, i int) {
+		c := contacts[(w*97+i)%len(contacts)]
+		r := tryQuery(front, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil)
+		if count(r, &internal, &served, &limited, &cut) {
+			time.Sleep(50 * time.Millisecond) // a client backs off as told
+		}
+		if w%2 == 1 {
+			return
+		}
+		key := fmt.Sprintf("lb-%d-%d", w, i)
+		// A client retries until it is answered, with the same key.
+		for try := 0; try < 50; try++ {
+			var out createTicketJSON
+			r := tryQuery(front, createTicketMutation, map[string]any{"input": map[string]any{
+				"idempotencyKey": key, "contactId": demo.ID, "title": "LB " + key, "ticketType": "Callback request"}}, &out)
+			count(r, &internal, &served, &limited, &cut)
+			if out.CreateTicket.Ticket != nil {
+				acked.add(key, out.CreateTicket.Ticket.ID)
+				break
 			}
-		})
-	}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	time.Sleep(time.Second)
 	fleet[1].Kill(t) // a replica dies mid-load
 	t.Logf("killed %s (SIGKILL)", fleet[1].Name)
@@ -476,21 +436,20 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	killed := cluster.KillMasterOf(t, cache.TenantTag(wsID))
 	t.Logf("killed Redis master %s; its replica took over after %s", killed, time.Since(failoverFrom).Round(time.Millisecond))
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	stop()
 	// The emulator's calls by the clock-aligned window they arrived in,
 	// the replicas' start-up included (counted in the budget too).
 	windows := ws.CallsByWindow(10 * time.Second)
 
 	t.Logf("%d answered, %d rate limited, %d cut off by a dying replica, %d internal errors, %d actions acknowledged; Intercom calls by window %v",
-		served.Load(), limited.Load(), cut.Load(), internal.Load(), len(acked), windows)
+		served.Load(), limited.Load(), cut.Load(), internal.Load(), len(acked.m), windows)
 	for _, r := range []*processReplica{fleet[0], fleet[2]} {
 		t.Logf("%s: %v Redis errors", r.Name, scrapeSum(t, r.URL, "redis_errors_total"))
 	}
 	if internal.Load() != 0 {
 		t.Errorf("%d internal errors", internal.Load())
 	}
-	if len(acked) == 0 {
+	if len(acked.m) == 0 {
 		t.Error("no action was acknowledged")
 	}
 	// Every acknowledged key, sent again through the balancer after both
@@ -500,7 +459,7 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	// read again from Intercom, and while the window's budget is spent that
 	// read is refused RATE_LIMITED. A client then retries after the
 	// window, as told.
-	for key, id := range acked {
+	for key, id := range acked.m {
 		var out createTicketJSON
 		var r gqlResponse
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
@@ -603,4 +562,40 @@ func count(r gqlResponse, internal, served, limited, cut *atomic.Int64) (backOff
 		served.Add(1) // a coded answer, e.g. UPSTREAM_UNAVAILABLE for a moment
 	}
 	return r.Status != http.StatusOK || len(r.Errors) > 0
+}
+
+// load runs n clients, client w calling step(w, i) for i = 0, 1, … until
+// the returned stop is called; stop waits for them.
+func load(n int, step func(client, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				step(w, i)
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
+}
+
+// acks are the idempotency keys clients saw acknowledged, with the ticket
+// each made.
+type acks struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (a *acks) add(key, ticketID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]string{}
+	}
+	a.m[key] = ticketID
 }

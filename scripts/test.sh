@@ -90,22 +90,36 @@ cleanup() {
 	rm -rf "$REDIS_DIR"
 }
 trap 'rc=$?; cleanup; (exit $rc); finish' EXIT
-up=0
-for _ in 1 2 3 4 5; do
-	REDIS_PORT="$(free_port)"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-		--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
-	pid=$!
-	for _ in $(seq 1 50); do
-		if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then up=1; break; fi
-		sleep 0.1
+# start_redis PICK ARGS...: starts redis-server with ARGS on a port the
+# function PICK draws, in a directory of its own, and sets STARTED_PORT once
+# it answers. A server that does not answer within 5 s (its port was taken
+# after all) is stopped and started again on another port, up to 5 times.
+start_redis() {
+	local pick=$1 p pid
+	shift
+	for _ in 1 2 3 4 5; do
+		p="$($pick)"
+		mkdir -p "$REDIS_DIR/$p"
+		redis-server --port "$p" --bind 127.0.0.1 --save "" --dir "$REDIS_DIR/$p" \
+			--logfile "$REDIS_DIR/$p/redis.log" --daemonize no "$@" &
+		pid=$!
+		for _ in $(seq 1 50); do
+			if redis-cli -p "$p" ping >/dev/null 2>&1; then
+				REDIS_PIDS+=("$pid")
+				STARTED_PORT=$p
+				return
+			fi
+			sleep 0.1
+		done
+		echo "redis-server on port $p did not start; another port:" >&2
+		tail -3 "$REDIS_DIR/$p/redis.log" >&2 || true
+		kill "$pid" 2>/dev/null || true
 	done
-	if [ "$up" = 1 ]; then break; fi
-	echo "redis-server on port $REDIS_PORT did not start; another port" >&2
-	kill "$pid" 2>/dev/null || true
-done
-if [ "$up" != 1 ]; then echo "could not start redis-server for the suite" >&2; exit 1; fi
-REDIS_PIDS+=("$pid")
+	echo "could not start redis-server" >&2
+	exit 1
+}
+start_redis free_port --appendonly no
+REDIS_PORT=$STARTED_PORT
 export TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
 export REDIS_SERVER_BIN="$(command -v redis-server)"
 step "redis-server for the suite on $TEST_REDIS_ADDR"
@@ -129,26 +143,9 @@ cluster_port() {
 }
 CLUSTER_ADDRS=()
 for _ in 1 2 3 4 5 6; do
-	up=0
-	for _ in 1 2 3 4 5; do
-		p="$(cluster_port)"
-		mkdir -p "$REDIS_DIR/$p"
-		redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
-			--cluster-node-timeout 1000 --appendonly yes --save "" --repl-diskless-sync-delay 0 \
-			--dir "$REDIS_DIR/$p" --logfile "$REDIS_DIR/$p/redis.log" --daemonize no &
-		pid=$!
-		for _ in $(seq 1 50); do
-			if redis-cli -p "$p" ping >/dev/null 2>&1; then up=1; break; fi
-			sleep 0.1
-		done
-		if [ "$up" = 1 ]; then break; fi
-		echo "a cluster node on port $p did not start; another port:" >&2
-		tail -3 "$REDIS_DIR/$p/redis.log" >&2 || true
-		kill "$pid" 2>/dev/null || true
-	done
-	if [ "$up" != 1 ]; then echo "could not start a Redis Cluster node" >&2; exit 1; fi
-	REDIS_PIDS+=("$pid")
-	CLUSTER_ADDRS+=("127.0.0.1:$p")
+	start_redis cluster_port --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000 \
+		--appendonly yes --repl-diskless-sync-delay 0
+	CLUSTER_ADDRS+=("127.0.0.1:$STARTED_PORT")
 done
 redis-cli --cluster create "${CLUSTER_ADDRS[@]}" --cluster-replicas 1 --cluster-yes >"$REDIS_DIR/cluster-create.log"
 for _ in $(seq 1 100); do
