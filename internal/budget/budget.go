@@ -131,16 +131,29 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 	// clock is slightly behind still finds them.
 	ttl := (3 * a.Window).Milliseconds()
 	var take, hold *redis.Cmd
-	// EVAL, not EVALSHA: in a pipeline a NOSCRIPT (a promoted replica that
-	// never saw the script) cannot be retried; the scripts are short.
-	err := r.health.Do(ctx, func(ctx context.Context) error {
+	send := func(ctx context.Context, byHash bool) error {
+		run := (*redis.Script).EvalSha
+		if !byHash {
+			run = (*redis.Script).Eval
+		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			take = takeScript.Eval(ctx, p, []string{windowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
+			take = run(takeScript, ctx, p, []string{windowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
 			if a.HoldNext > 0 {
-				hold = holdScript.Eval(ctx, p, []string{windowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
+				hold = run(holdScript, ctx, p, []string{windowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
 			}
 			return nil
 		})
+		return err
+	}
+	// By hash (EVALSHA), and by source (EVAL) when a node does not know the
+	// script yet (NOSCRIPT: the first call, a promoted replica): a pipeline
+	// cannot fall back command by command, as Script.Run does (a command
+	// of the first send that ran is then counted twice: over, never under).
+	err := r.health.Do(ctx, func(ctx context.Context) error {
+		err := send(ctx, true)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = send(ctx, false)
+		}
 		return err
 	})
 	if err != nil {
