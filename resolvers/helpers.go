@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/talkdesk-intercom/api/graph/model"
-	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -52,15 +52,13 @@ func normalizeEmail(raw string) (string, error) {
 	return email, nil
 }
 
-// loaders returns the request's dataloaders.
-func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
-	t := r.tenant(ctx)
-	return loaders.For(ctx, t.Source, t.History)
-}
-
 // companies loads companies by id, in the order of ids, skipping unknown ones.
 func (r *Resolver) companies(ctx context.Context, ids []string) ([]*model.Company, error) {
-	found, err := r.loaders(ctx).Companies(ctx, ids)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Loaders.Companies(ctx, ids)
 	out := make([]*model.Company, len(found))
 	for i, c := range found {
 		out[i] = toCompany(c)

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/talkdesk-intercom/api/graph/model"
+	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -66,7 +67,11 @@ func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, typ
 	if since != nil {
 		sinceTime = *since
 	}
-	list, err := r.loaders(ctx).Interactions(ctx, ref, kinds, sinceTime)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := w.Loaders.Interactions(ctx, ref, kinds, sinceTime)
 	var partial *sources.PartialError
 	if errors.As(err, &partial) {
 		graphql.AddError(ctx, err) // partial data: the other kinds are still shown

@@ -15,6 +15,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/graph/model"
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -39,7 +40,11 @@ func (r *contactResolver) Interactions(ctx context.Context, obj *model.Contact, 
 
 // CreateContact is the resolver for the createContact field.
 func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error) {
-	res, err := r.tenant(ctx).Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.Actions.CreateContact(ctx, str(input.IdempotencyKey), actions.CreateContactRequest{
 		Name: str(input.Name), Email: str(input.Email), Phone: str(input.Phone), DefaultCountry: str(input.DefaultCountry),
 		Role: str(roleName(input.Role)), ExternalID: str(input.ExternalID), CompanyID: str(input.CompanyID),
 		CustomAttributes: input.CustomAttributes, AllowDuplicate: input.AllowDuplicate != nil && *input.AllowDuplicate,
@@ -53,7 +58,11 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 
 // UpdateContact is the resolver for the updateContact field.
 func (r *mutationResolver) UpdateContact(ctx context.Context, input model.UpdateContactInput) (*model.UpdateContactPayload, error) {
-	c, err := r.tenant(ctx).Actions.UpdateContact(ctx, str(input.IdempotencyKey), actions.UpdateContactRequest{
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := w.Actions.UpdateContact(ctx, str(input.IdempotencyKey), actions.UpdateContactRequest{
 		ID: input.ID, Name: input.Name, Email: input.Email, Phone: input.Phone, DefaultCountry: str(input.DefaultCountry),
 		Role: roleName(input.Role), ExternalID: input.ExternalID, CustomAttributes: input.CustomAttributes,
 	})
@@ -66,7 +75,11 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, input model.Update
 
 // TagContact is the resolver for the tagContact field.
 func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
-	res, err := r.tenant(ctx).Actions.TagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.Actions.TagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
 	problems, err := userErrors(err)
 	if err != nil {
 		return nil, err
@@ -76,7 +89,11 @@ func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContac
 
 // UntagContact is the resolver for the untagContact field.
 func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
-	res, err := r.tenant(ctx).Actions.UntagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.Actions.UntagContact(ctx, str(input.IdempotencyKey), actions.TagRequest{ContactID: input.ContactID, Tag: input.Tag})
 	problems, err := userErrors(err)
 	if err != nil {
 		return nil, err
@@ -86,7 +103,11 @@ func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagCont
 
 // AddNote is the resolver for the addNote field.
 func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput) (*model.AddNotePayload, error) {
-	n, err := r.tenant(ctx).Actions.AddNote(ctx, str(input.IdempotencyKey), actions.AddNoteRequest{
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := w.Actions.AddNote(ctx, str(input.IdempotencyKey), actions.AddNoteRequest{
 		ContactID: input.ContactID, Body: input.Body, AdminID: str(input.AdminID)})
 	problems, err := userErrors(err)
 	if err != nil {
@@ -97,7 +118,11 @@ func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput
 
 // CreateTicket is the resolver for the createTicket field.
 func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateTicketInput) (*model.CreateTicketPayload, error) {
-	t, err := r.tenant(ctx).Actions.CreateTicket(ctx, str(input.IdempotencyKey), actions.CreateTicketRequest{
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := w.Actions.CreateTicket(ctx, str(input.IdempotencyKey), actions.CreateTicketRequest{
 		ContactID: input.ContactID, Title: input.Title, Description: str(input.Description),
 		TicketType: input.TicketType, AdminID: str(input.AdminID)})
 	problems, err := userErrors(err)
@@ -109,7 +134,11 @@ func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateT
 
 // LogCall is the resolver for the logCall field.
 func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput) (*model.LogCallPayload, error) {
-	res, err := r.tenant(ctx).Actions.LogCall(ctx, str(input.IdempotencyKey), actions.LogCallRequest{
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.Actions.LogCall(ctx, str(input.IdempotencyKey), actions.LogCallRequest{
 		ContactID: str(input.ContactID), From: input.From, To: input.To, DefaultCountry: str(input.DefaultCountry),
 		Direction: strings.ToLower(string(input.Direction)), StartedAt: input.StartedAt, DurationSeconds: input.DurationSeconds,
 		AgentID: str(input.AgentID), Disposition: str(input.Disposition), RecordingURL: str(input.RecordingURL),
@@ -129,7 +158,11 @@ func (r *queryResolver) ContactsByPhone(ctx context.Context, phone string, defau
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.loaders(ctx).ContactsByPhone(ctx, e164)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Loaders.ContactsByPhone(ctx, e164)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +174,11 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact,
 	if id == "" {
 		return nil, sources.InputError("id", "id must not be empty")
 	}
-	found, err := r.loaders(ctx).Contact(ctx, id)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Loaders.Contact(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +193,11 @@ func (r *queryResolver) ContactsByIds(ctx context.Context, ids []string) ([]*mod
 	if slices.Contains(ids, "") {
 		return nil, sources.InputError("ids", "ids must not contain an empty id")
 	}
-	found, err := r.loaders(ctx).Contacts(ctx, ids)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Loaders.Contacts(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +210,11 @@ func (r *queryResolver) ContactsByEmail(ctx context.Context, email string) ([]*m
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.tenant(ctx).Source.ContactsByEmails(ctx, []string{addr})
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Source.ContactsByEmails(ctx, []string{addr})
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +231,11 @@ func (r *queryResolver) SearchContacts(ctx context.Context, text string, first *
 	if err != nil {
 		return nil, err
 	}
-	found, err := r.tenant(ctx).Source.SearchContacts(ctx, text, limit)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Source.SearchContacts(ctx, text, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +262,11 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 	if updatedSince != nil {
 		req.UpdatedSince = *updatedSince
 	}
-	page, err := r.tenant(ctx).Source.ListContacts(ctx, req)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := w.Source.ListContacts(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +275,11 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 
 // Workspace is the resolver for the workspace field.
 func (r *queryResolver) Workspace(ctx context.Context) (*model.Workspace, error) {
-	ws, err := r.tenant(ctx).Source.Validate(ctx)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := w.Source.Validate(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +288,11 @@ func (r *queryResolver) Workspace(ctx context.Context) (*model.Workspace, error)
 
 // Agents is the resolver for the agents field.
 func (r *queryResolver) Agents(ctx context.Context) ([]*model.Agent, error) {
-	agents, err := r.tenant(ctx).Source.ListAgents(ctx)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	agents, err := w.Source.ListAgents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +321,11 @@ func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error)
 	if obj.Name != nil {
 		return obj.Name, nil
 	}
-	name, err := r.loaders(ctx).TagName(ctx, obj.ID)
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, err := w.Loaders.TagName(ctx, obj.ID)
 	return optional(name), err
 }
 

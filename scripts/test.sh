@@ -200,7 +200,7 @@ if [ -z "$(ls -A "$TEST_LOG_DIR")" ]; then
 	echo "no test server logged anything to $TEST_LOG_DIR: the secrets scan would be empty" >&2
 	exit 1
 fi
-if grep -rlF -f testdata/secrets.txt "$TEST_LOG_DIR"; then
+if grep -rlF -f internal/server/testdata/secrets.txt "$TEST_LOG_DIR"; then
 	echo "a test secret appears in the files above" >&2
 	exit 1
 fi

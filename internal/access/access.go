@@ -18,21 +18,17 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
-	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// Reject answers a refused request in the shape its endpoint speaks:
-// GraphQL errors on /graphql, web's error answer elsewhere; the status is
-// the code's.
-func Reject(w http.ResponseWriter, r *http.Request, err error) {
-	if strings.HasPrefix(r.URL.Path, "/graphql") {
-		graphqlhttp.Refuse(w, r, err)
-		return
-	}
-	web.WriteError(w, r, web.Present, err)
-}
+// Refuse answers a refused request in the shape its route speaks (GraphQL
+// errors, or web's error answer); the status is the code's. Each group of
+// routes hands its own to the guards it uses.
+type Refuse func(w http.ResponseWriter, r *http.Request, err error)
+
+// Plain refuses in web's error answer: the shape of every route but GraphQL.
+func Plain(w http.ResponseWriter, r *http.Request, err error) { web.WriteError(w, r, web.Present, err) }
 
 // Keys is a set of API keys, held as hashes and compared in constant time.
 type Keys struct{ hashes [][32]byte }
@@ -101,35 +97,36 @@ func FromRequest(r *http.Request) string {
 func Caller(ctx context.Context) string { return sources.CallerFrom(ctx) }
 
 // RequireKey refuses requests without a valid API key (401) when keys are
-// configured, except on the paths in except: an entry ending in "/" (other
-// than "/" itself) covers the paths under it, any other must match exactly.
-func RequireKey(keys *Keys, except ...string) func(http.Handler) http.Handler {
+// configured, and names the caller by its key (by its address without keys).
+func RequireKey(keys *Keys, refuse Refuse) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller := clientIP(r)
 			if keys.Enabled() {
-				exempt := false
-				for _, p := range except {
-					under := p != "/" && strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)
-					exempt = exempt || under || r.URL.Path == p
-				}
 				key := FromRequest(r)
 				sum, valid := keys.match(key)
 				switch {
-				case exempt:
 				case key == "":
-					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer"))
+					refuse(w, r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer"))
 					return
 				case !valid:
-					Reject(w, r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid"))
+					refuse(w, r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid"))
 					return
-				default:
-					caller = keyCaller(sum)
 				}
+				caller = keyCaller(sum)
 			}
 			next.ServeHTTP(w, r.WithContext(sources.WithCaller(r.Context(), caller)))
 		})
 	}
+}
+
+// ByAddress names the caller by its address, for routes that take no API
+// key (probes, the playground's page, the bridge, which checks its key in the
+// body, and signed webhooks).
+func ByAddress(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(sources.WithCaller(r.Context(), clientIP(r))))
+	})
 }
 
 func clientIP(r *http.Request) string {
@@ -207,12 +204,12 @@ func (l *Limiter) Allow(caller string) (wait time.Duration, ok bool) {
 }
 
 // RateLimit refuses callers over their allowance with 429 and Retry-After.
-func RateLimit(l *Limiter) func(http.Handler) http.Handler {
+func RateLimit(l *Limiter, refuse Refuse) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if wait, ok := l.Allow(Caller(r.Context())); !ok {
 				secs := int(wait/time.Second) + 1
-				Reject(w, r, &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
+				refuse(w, r, &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
 					Message: "too many requests from this caller; retry in " + strconv.Itoa(secs) + " s"})
 				return
 			}

@@ -95,10 +95,6 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 	if l.history == nil {
 		return nil, sources.Errorf(sources.EForbidden, "this source has no interactions")
 	}
-	if l.cfg.Disabled {
-		found, err := l.history.InteractionsByContacts(ctx, []sources.ContactRef{ref}, kinds, since)
-		return found[ref.ID], err
-	}
 	if l.historyMemory != nil {
 		if list, ok := l.historyMemory.PeekHistory(ctx, ref, kinds, since); ok {
 			return list, nil

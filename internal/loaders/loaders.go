@@ -7,7 +7,6 @@ package loaders
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -34,10 +32,7 @@ type Config struct {
 	// Timeout bounds a batch, which runs detached from the cancellation of
 	// the request that started it (other requests' keys may be in it).
 	Timeout time.Duration
-	// Disabled makes every load a direct, unbatched source call: the naive
-	// path the benchmark compares against.
-	Disabled bool
-	Metrics  *metrics.Metrics
+	Metrics *metrics.Metrics
 
 	// request is the context of the request the loaders serve (set by
 	// Middleware): when it ends, nobody waits for its batches any more.
@@ -47,10 +42,14 @@ type Config struct {
 // DefaultConfig is what the server uses unless configured otherwise.
 var DefaultConfig = Config{Wait: 5 * time.Millisecond, MaxBatch: 100, Timeout: 30 * time.Second}
 
+// Unbatched is a configuration of no batching: each key its own source call
+// at once (a batch of one, no wait), the naive path that LOADERS_ENABLED=false
+// serves for comparison. Within a request a key is still read once.
+func Unbatched(m *metrics.Metrics) Config { return Config{MaxBatch: 1, Metrics: m} }
+
 // Loaders are one request's loaders.
 type Loaders struct {
 	cfg           Config
-	source        sources.Source
 	history       sources.InteractionFinder
 	contactByID   loader[string, *sources.Contact]
 	contactsByTel loader[string, []*sources.Contact]
@@ -89,7 +88,6 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 	}
 	l := &Loaders{
 		cfg:           cfg,
-		source:        source,
 		contactByID:   newLoader(cfg, "contact_by_id", source.ContactsByIDs),
 		contactsByTel: newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
 		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
@@ -236,10 +234,6 @@ func await[V any](ctx context.Context, th dataloader.Thunk[V]) (V, error) {
 
 // Contact returns the contact with id, or nil when there is none.
 func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, error) {
-	if l.cfg.Disabled {
-		found, err := l.source.ContactsByIDs(ctx, []string{id})
-		return found[id], err
-	}
 	if l.memory != nil {
 		if c, ok := l.memory.PeekContact(ctx, id); ok {
 			return c, nil
@@ -251,17 +245,6 @@ func (l *Loaders) Contact(ctx context.Context, id string) (*sources.Contact, err
 // Contacts returns the contacts with these ids, in order, nil where there is
 // none. All ids go into the loader before any is awaited, so they share a batch.
 func (l *Loaders) Contacts(ctx context.Context, ids []string) ([]*sources.Contact, error) {
-	if l.cfg.Disabled {
-		out := make([]*sources.Contact, len(ids))
-		for i, id := range ids {
-			c, err := l.Contact(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
-	}
 	var peek func(context.Context, string) (*sources.Contact, bool)
 	if l.memory != nil {
 		peek = l.memory.PeekContact
@@ -307,10 +290,6 @@ func loadMany[V any](ctx context.Context, l loader[string, V], keys []string,
 
 // ContactsByPhone returns the contacts with an E.164 phone number.
 func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.Contact, error) {
-	if l.cfg.Disabled {
-		found, err := l.source.ContactsByPhones(ctx, []string{e164})
-		return found[e164], err
-	}
 	if l.memory != nil {
 		if found, ok := l.memory.PeekPhone(ctx, e164); ok {
 			return found, nil
@@ -324,18 +303,6 @@ func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.
 // contacts share it.
 func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Company, error) {
 	out := make([]*sources.Company, 0, len(ids))
-	if l.cfg.Disabled {
-		for _, id := range ids {
-			found, err := l.source.CompaniesByIDs(ctx, []string{id})
-			if err != nil {
-				return nil, err
-			}
-			if c := found[id]; c != nil {
-				out = append(out, c)
-			}
-		}
-		return out, nil
-	}
 	var peek func(context.Context, string) (*sources.Company, bool)
 	if l.memory != nil {
 		peek = l.memory.PeekCompany
@@ -349,36 +316,9 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 	return out, err
 }
 
-type ctxKey struct{}
-
-// Middleware gives each request its own loaders, over the sources of the
-// request's workspace (see package tenants).
-func Middleware(cfg Config) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			t := tenants.From(r.Context())
-			if t == nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			ctx := context.WithValue(r.Context(), ctxKey{}, ForRequest(r.Context(), t.Source, t.History, cfg))
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
 // ForRequest returns fresh loaders for the request whose context is ctx: their
 // batches stop when it ends.
 func ForRequest(ctx context.Context, source sources.Source, history sources.InteractionFinder, cfg Config) *Loaders {
 	cfg.request = ctx
 	return New(source, history, cfg)
-}
-
-// For returns the request's loaders. Outside a request (a test, a job) it
-// returns unbatched loaders so that callers need no special case.
-func For(ctx context.Context, fallback sources.Source, history sources.InteractionFinder) *Loaders {
-	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok {
-		return l
-	}
-	return New(fallback, history, Config{Disabled: true})
 }

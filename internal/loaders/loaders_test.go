@@ -129,9 +129,9 @@ func TestCancelledFirstCallerDoesNotFailTheBatch(t *testing.T) {
 	}
 }
 
-func TestDisabledLoadersCallTheSourcePerKey(t *testing.T) {
+func TestUnbatchedLoadersCallTheSourcePerKey(t *testing.T) {
 	client, ws := setup(t)
-	l := loaders.New(client, nil, loaders.Config{Disabled: true})
+	l := loaders.New(client, nil, loaders.Unbatched(nil))
 	all := ws.Contacts()
 	ws.ResetCalls()
 	got, err := l.Contacts(context.Background(), []string{all[0].ID, all[1].ID, all[2].ID})

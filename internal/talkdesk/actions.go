@@ -94,7 +94,7 @@ func (b *Bridge) action() http.Handler {
 		}
 		b.call(func(ctx context.Context, c *call) (reply, error) {
 			key := idempotencyKey(r.Header.Get(IdempotencyHeader), name, runner.creates, c)
-			res, err := runner.run(ctx, c.tenant.Actions, &inputs{meta: c.meta, data: c.data}, key)
+			res, err := runner.run(ctx, c.ws.Actions, &inputs{meta: c.meta, data: c.data}, key)
 			if err != nil {
 				return reply{}, inBridgeTerms(err)
 			}

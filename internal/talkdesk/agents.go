@@ -24,7 +24,7 @@ type agentsResponse struct {
 }
 
 func (b *Bridge) agentSync(ctx context.Context, c *call) (reply, error) {
-	admins, err := c.tenant.Source.ListAgents(ctx)
+	admins, err := c.ws.Source.ListAgents(ctx)
 	if err != nil {
 		return reply{}, err
 	}

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/access"
-	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
+	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 )
@@ -29,24 +29,15 @@ import (
 // Prefix is where the bridge is mounted.
 const Prefix = "/talkdesk/"
 
-// Tenants finds the workspace of a token (tenants.Registry does).
-type Tenants interface {
-	ForToken(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
-	// Revalidate is ForToken asking Intercom now, even for a known token.
-	Revalidate(ctx context.Context, token, baseURL string) (*tenants.Tenant, error)
-}
-
 // Config holds the bridge's dependencies and settings.
 type Config struct {
-	Tenants Tenants
-	// BaseURL returns the Intercom API base URL for a region (us, eu, au;
-	// "" for the default). The server pins it to one host in demo mode and
-	// when INTERCOM_BASE_URL is set, whatever the region says.
-	BaseURL func(region string) (string, error)
+	// Workspaces finds the workspace of the token each call brings, and
+	// gives the call its loaders. Its BaseURL pins every region to one host
+	// in demo mode and when INTERCOM_BASE_URL is set.
+	Workspaces *workspace.Resolver
 	// Keys, when enabled, must be presented as auth.api_key (or the
 	// X-API-Key / Authorization header).
-	Keys    *access.Keys
-	Loaders loaders.Config
+	Keys *access.Keys
 	// PageSize is the number of contacts per contact_sync page (max 150).
 	PageSize int
 	// MaxList bounds a list whose items are each looked up in Intercom
@@ -67,10 +58,15 @@ type Config struct {
 // Bridge serves the Talkdesk endpoints.
 type Bridge struct {
 	cfg Config
-	mux *http.ServeMux
 }
 
-// New returns the bridge's handler, to be mounted at Prefix.
+// Route is one endpoint of the bridge: a ServeMux pattern and its handler.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// New returns the bridge; the server mounts its Routes.
 func New(cfg Config) *Bridge {
 	switch {
 	case cfg.PageSize <= 0:
@@ -87,25 +83,28 @@ func New(cfg Config) *Bridge {
 	if len(cfg.InteractionKinds) == 0 {
 		cfg.InteractionKinds = sources.InteractionKinds()
 	}
-	b := &Bridge{cfg: cfg, mux: http.NewServeMux()}
-	// Methods are checked by only(), not by the patterns, so that a wrong
-	// method gets the bridge's JSON 405 rather than ServeMux's plain text.
-	b.mux.Handle("/talkdesk/auth_validation", only("POST", b.callWith(b.cfg.Tenants.Revalidate, b.authValidation)))
-	b.mux.Handle("/talkdesk/contact_sync", only("POST", b.call(b.contactSync)))
-	b.mux.Handle("/talkdesk/interaction_update", only("POST", b.call(b.interactionUpdate)))
-	b.mux.Handle("/talkdesk/agent_sync", only("POST", b.call(b.agentSync)))
-	b.mux.Handle("/talkdesk/actions/{name}", only("POST", b.action()))
-	b.mux.Handle("/talkdesk/integration.json", only("GET", http.HandlerFunc(b.integrationDocument)))
-	b.mux.Handle("/talkdesk/actions.json", only("GET", http.HandlerFunc(b.actionsDocument)))
-	b.mux.Handle("/talkdesk/logo.svg", only("GET", http.HandlerFunc(serveLogo)))
-	b.mux.Handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
-		return sources.Errorf(sources.ENotFound, "no such bridge endpoint: %s %s; the endpoints are listed in GET /talkdesk/integration.json",
-			r.Method, sources.Quote(r.URL.Path))
-	}))
-	return b
+	return &Bridge{cfg: cfg}
 }
 
-func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
+// Routes are the bridge's endpoints, the one list of them. Methods are
+// checked by only(), not by the patterns, so that a wrong method gets the
+// bridge's JSON 405 rather than ServeMux's plain text.
+func (b *Bridge) Routes() []Route {
+	return []Route{
+		{Prefix + "auth_validation", only("POST", b.callWith(b.cfg.Workspaces.Tenants.Revalidate, b.authValidation))},
+		{Prefix + "contact_sync", only("POST", b.call(b.contactSync))},
+		{Prefix + "interaction_update", only("POST", b.call(b.interactionUpdate))},
+		{Prefix + "agent_sync", only("POST", b.call(b.agentSync))},
+		{Prefix + "actions/{name}", only("POST", b.action())},
+		{Prefix + "integration.json", only("GET", http.HandlerFunc(b.integrationDocument))},
+		{Prefix + "actions.json", only("GET", http.HandlerFunc(b.actionsDocument))},
+		{Prefix + "logo.svg", only("GET", http.HandlerFunc(serveLogo))},
+		{Prefix, web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+			return sources.Errorf(sources.ENotFound, "no such bridge endpoint: %s %s; the endpoints are listed in GET /talkdesk/integration.json",
+				r.Method, sources.Quote(r.URL.Path))
+		})},
+	}
+}
 
 // only answers other methods than method with 405 (HEAD is allowed with GET).
 func only(method string, h http.Handler) http.Handler {
@@ -122,11 +121,10 @@ func only(method string, h http.Handler) http.Handler {
 // call is one request of Talkdesk's: its envelope and the workspace `auth`
 // names.
 type call struct {
-	tenant  *tenants.Tenant
-	loaders *loaders.Loaders
-	caller  string // the API key's caller; "" without keys (the client address stays)
-	meta    object
-	data    object
+	ws     *workspace.Workspace
+	caller string // the API key's caller; "" without keys (the client address stays)
+	meta   object
+	data   object
 }
 
 // reply is what a handler answers: a status and a JSON body (none for 204).
@@ -142,21 +140,21 @@ type opener func(ctx context.Context, token, baseURL string) (*tenants.Tenant, e
 
 // call decodes the envelope, opens the workspace `auth` names and runs h.
 func (b *Bridge) call(h callHandler) http.Handler {
-	return b.callWith(b.cfg.Tenants.ForToken, h)
+	return b.callWith(b.cfg.Workspaces.Tenants.ForToken, h)
 }
 
 // callWith is call with the tenant found by open.
 func (b *Bridge) callWith(open opener, h callHandler) http.Handler {
 	return web.HandleWith(present, func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		c, err := b.open(ctx, r, open)
+		ctx, c, err := b.open(ctx, r, open)
 		if err != nil {
 			return err
 		}
 		if c.caller != "" {
 			ctx = sources.WithCaller(ctx, c.caller) // the key in the body names the caller, as X-API-Key does
 		}
-		res, err := h(tenants.With(ctx, c.tenant), c)
+		res, err := h(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -165,11 +163,11 @@ func (b *Bridge) callWith(open opener, h callHandler) http.Handler {
 	})
 }
 
-// open decodes the request and finds the tenant of its credentials.
-func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call, error) {
+// open decodes the request and opens the workspace of its credentials.
+func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (context.Context, *call, error) {
 	env, err := decodeEnvelope(r)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
 	var caller string
 	if b.cfg.Keys.Enabled() {
@@ -179,30 +177,25 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (*call,
 		}
 		var ok bool
 		if caller, ok = b.cfg.Keys.Identify(key); !ok {
-			return nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
+			return ctx, nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
 		}
 	}
 	if env.auth.token == "" {
-		return nil, sources.Errorf(sources.EUnauthenticated, "auth.token (the Intercom access token) is required")
+		return ctx, nil, sources.Errorf(sources.EUnauthenticated, "auth.token (the Intercom access token) is required")
 	}
 	// A region that does not exist is a credential that cannot work (even
 	// when the server sends every token to one host).
 	_, known := intercom.RegionBaseURL(env.auth.region)
-	baseURL, err := b.cfg.BaseURL(env.auth.region)
+	baseURL, err := b.cfg.Workspaces.BaseURL(env.auth.region)
 	if err != nil || (!known && env.auth.region != "") {
-		return nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %s is not an Intercom region: use us, eu or au", sources.Quote(env.auth.region))
+		return ctx, nil, sources.Errorf(sources.EUnauthenticated, "auth.region: %s is not an Intercom region: use us, eu or au", sources.Quote(env.auth.region))
 	}
 	t, err := open(ctx, env.auth.token, baseURL)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
-	return &call{
-		tenant:  t,
-		loaders: loaders.ForRequest(ctx, t.Source, t.History, b.cfg.Loaders),
-		caller:  caller,
-		meta:    env.meta,
-		data:    env.data,
-	}, nil
+	ctx, ws := b.cfg.Workspaces.Open(ctx, t)
+	return ctx, &call{ws: ws, caller: caller, meta: env.meta, data: env.data}, nil
 }
 
 // publicBaseURL is the server's URL as Talkdesk reaches it.

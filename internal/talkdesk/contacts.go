@@ -35,7 +35,7 @@ func (b *Bridge) toTalkdeskContacts(ctx context.Context, c *call, list []*source
 	}
 	names := map[string]string{}
 	if len(ids) > 0 {
-		companies, err := c.loaders.Companies(ctx, sources.UniqueIDs(ids))
+		companies, err := c.ws.Loaders.Companies(ctx, sources.UniqueIDs(ids))
 		if err != nil {
 			// A page without its companies' names would not be sent again:
 			// fail it, and Talkdesk retries.

@@ -126,7 +126,7 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 		return nil, err
 	}
 	if id = strings.TrimSpace(id); id != "" {
-		ct, err := c.loaders.Contact(ctx, id)
+		ct, err := c.ws.Loaders.Contact(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 			emails[i] = strings.ToLower(emails[i])
 		}
 		emails = sources.UniqueIDs(emails)
-		found, err := c.tenant.Source.ContactsByEmails(ctx, emails)
+		found, err := c.ws.Source.ContactsByEmails(ctx, emails)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +155,7 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 	}
 	if len(e164) > 0 {
 		e164 = sources.UniqueIDs(e164)
-		found, err := c.tenant.Source.ContactsByPhones(ctx, e164)
+		found, err := c.ws.Source.ContactsByPhones(ctx, e164)
 		if err != nil {
 			return nil, err
 		}
@@ -202,13 +202,13 @@ func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Con
 	var wg sync.WaitGroup
 	for i, ct := range contacts {
 		wg.Go(func() {
-			lists[i], errs[i] = c.loaders.Interactions(ctx, sources.ContactRefOf(ct), kinds, time.Time{})
+			lists[i], errs[i] = c.ws.Loaders.Interactions(ctx, sources.ContactRefOf(ct), kinds, time.Time{})
 		})
 	}
 	wg.Wait()
 	asked := kinds
 	if len(asked) == 0 {
-		asked = c.tenant.History.SupportedInteractionKinds()
+		asked = c.ws.History.SupportedInteractionKinds()
 	}
 	var merged []*sources.Interaction
 	seen := map[string]bool{}

@@ -97,7 +97,7 @@ func (b *Bridge) contactSync(ctx context.Context, c *call) (reply, error) {
 			web.Logger(ctx).Debug("talkdesk contact_sync: next page without our context; reading from the checkpoint")
 		}
 	}
-	page, err := c.tenant.Source.ListContacts(ctx, sources.ContactPageRequest{
+	page, err := c.ws.Source.ListContacts(ctx, sources.ContactPageRequest{
 		UpdatedSince: state.Since, Cursor: offset, Limit: b.cfg.PageSize})
 	if offset != "" && sources.ErrorCode(err) == sources.EBadUserInput {
 		return reply{}, badRequest("meta.offset", "meta.offset %s is not a next_offset this bridge answered: start the sync again without an offset (Intercom: %s)",

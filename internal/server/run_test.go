@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func waitReady(t *testing.T, url string) {
 func TestReadmeConfigurationMatchesHelp(t *testing.T) {
 	var help bytes.Buffer
 	run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,34 +178,6 @@ func TestReadmeConfigurationMatchesHelp(t *testing.T) {
 		if def != `""` && !strings.Contains(line, "`"+def+"`") {
 			t.Errorf("README row for %s does not give the default %s: %s", env, def, line)
 		}
-	}
-}
-
-// A mistyped flag is reported on stderr, by its flag name, with the nearest
-// flag; stdout (where the logs go) stays empty.
-func TestRunReportsAWrongFlagOnStderr(t *testing.T) {
-	for _, tc := range []struct {
-		args      []string
-		want, not string
-	}{
-		{[]string{"--adr=:9090"}, "unknown flag --adr (did you mean --addr?)\nUsage: talkdesk-intercom [flags]", ""},
-		{[]string{"--intercom-timeout=soon"}, `--intercom-timeout: "soon" is not a positive duration`, "INTERCOM_TIMEOUT"},
-	} {
-		var stdout, stderr bytes.Buffer
-		code := exitCode(run(context.Background(), tc.args, func(string) string { return "" }, &stdout), &stderr)
-		if code == 0 || !strings.Contains(stderr.String(), tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", tc.args, code, stderr.String(), tc.want)
-		}
-		if tc.not != "" && strings.Contains(stderr.String(), tc.not) {
-			t.Errorf("%v: stderr %q names %s", tc.args, stderr.String(), tc.not)
-		}
-		if stdout.Len() > 0 {
-			t.Errorf("%v: stdout %q, want nothing", tc.args, stdout.String())
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	if code := exitCode(run(context.Background(), []string{"--help"}, func(string) string { return "" }, &stdout), &stderr); code != 0 || stderr.Len() > 0 || !strings.Contains(stdout.String(), "--addr") {
-		t.Errorf("--help: exit %d, stderr %q, stdout %d bytes", code, stderr.String(), stdout.Len())
 	}
 }
 

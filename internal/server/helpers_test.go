@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,22 +74,38 @@ func newTestEnvOn(t *testing.T, em *emulator.Server, settings ...string) *testEn
 	}
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, suiteLog(t)), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := newServices(context.Background(), cfg, testToken, em.URL, logger)
+	app, err := New(context.Background(), cfg, logger)
 	if err != nil {
-		t.Fatalf("services: %v", err)
+		t.Fatalf("server: %v", err)
 	}
-	t.Cleanup(svc.close)
-	if err := svc.checkCredentials(context.Background(), logger); err != nil {
-		t.Fatalf("credentials: %v", err)
-	}
-	srv := httptest.NewServer(newHandler(cfg, svc, logger))
+	t.Cleanup(app.Close)
+	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), testToken) {
 			t.Errorf("the Intercom token appears in the server's logs")
 		}
 	})
-	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: svc.metrics, Services: svc, Server: srv}
+	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: app.svc.metrics, Services: app.svc, Server: srv}
+}
+
+// run serves as the command does (config.Load, New, Serve) until ctx is
+// cancelled: the tests of what a user sees when starting the server.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	srv, err := New(ctx, cfg, NewLogger(cfg, stdout))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return srv.Serve(ctx, ln)
 }
 
 var workspaceSeq atomic.Int64

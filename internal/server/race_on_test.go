@@ -1,6 +1,6 @@
 //go:build race
 
-package main
+package server
 
 // raceEnabled says whether the test binary was built with -race.
 const raceEnabled = true

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/talkdesk-intercom/api/graph"
+	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/loaders"
+	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/talkdesk"
+	"github.com/talkdesk-intercom/api/internal/telemetry"
+	"github.com/talkdesk-intercom/api/internal/web"
+	"github.com/talkdesk-intercom/api/internal/webhooks"
+	"github.com/talkdesk-intercom/api/internal/workspace"
+	"github.com/talkdesk-intercom/api/resolvers"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// routes declares every route of the server, in groups. Each group is one
+// policy (who may call, how a refusal is worded, whether it is traced),
+// applied once to each of its routes: no middleware looks at a path to
+// decide. A new kind of connection (WebSocket, server-sent events) is a
+// group of its own here.
+func (s *Server) routes() http.Handler {
+	cfg, svc := s.cfg, s.svc
+	mux := http.NewServeMux()
+	workspaces := &workspace.Resolver{
+		Main: svc.main, Tenants: svc.registry, MultiTenant: cfg.MultiTenant, BaseURL: svc.baseURLFor,
+		Loaders: s.loaderConfig(),
+	}
+	keys := access.NewKeys(cfg.APIKeys)
+
+	// Probes and metrics: no key, not traced (they would drown the
+	// requests that matter).
+	probes := s.group(mux, false, access.Plain, access.ByAddress)
+	probes.handle("GET /healthz", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return nil
+	}))
+	probes.handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store, svc.mainClient.BreakerOpen).serve))
+	probes.handle("GET /metrics", svc.metrics.Handler())
+
+	// Pages: the playground, and the answer to a path no route has.
+	pages := s.group(mux, true, access.Plain, access.ByAddress)
+	if cfg.Playground {
+		pages.handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
+		pages.handle("GET "+playground.AssetsPath, playground.Assets())
+	}
+	pages.handle("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return sources.Errorf(sources.ENotFound, "no such endpoint: %s %s", r.Method, sources.Quote(r.URL.Path))
+	}))
+
+	// GraphQL: API keys, and the workspace of the request (the configured
+	// one, or the caller's token in multi-tenant mode).
+	api := s.group(mux, true, graphqlhttp.Refuse, access.RequireKey(keys, graphqlhttp.Refuse))
+	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(s.graphql()))
+
+	// The Talkdesk bridge: each call brings its Intercom token (and API key)
+	// in its body.
+	bridge := s.group(mux, true, access.Plain, access.ByAddress)
+	for _, r := range talkdesk.New(talkdesk.Config{
+		Workspaces: workspaces, Keys: keys, MaxList: cfg.TalkdeskMaxList,
+		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
+	}).Routes() {
+		bridge.handle(r.Pattern, r.Handler)
+	}
+
+	// Intercom's webhooks, signed with the app's client secret, keep the
+	// cache coherent with changes made in Intercom.
+	signed := s.group(mux, true, access.Plain, access.ByAddress)
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
+	return mux
+}
+
+// group is routes that share one policy: the plumbing every route has
+// (request id, access log, panic recovery, CORS), then who the caller is,
+// then the caller's allowance, the request's deadline and body limit.
+type group struct {
+	mux        *http.ServeMux
+	traced     bool
+	middleware []web.Middleware
+	server     *Server
+}
+
+func (s *Server) group(mux *http.ServeMux, traced bool, refuse access.Refuse, identify web.Middleware) group {
+	return group{mux: mux, traced: traced, server: s, middleware: []web.Middleware{
+		web.WithRequest(s.logger),
+		web.AccessLog,
+		web.Recover,
+		access.CORS(s.cfg.CORSOrigins),
+		identify,
+		access.RateLimit(s.svc.callers, refuse),
+		access.Deadline(s.cfg.RequestTimeout),
+		web.LimitBody(s.cfg.MaxBodyBytes),
+	}}
+}
+
+// handle mounts h at pattern with the group's middleware. A traced route is
+// a server span (otelhttp) named by its method and pattern, continuing a
+// caller's trace (W3C traceparent): a span name never grows with what callers
+// send.
+func (g group) handle(pattern string, h http.Handler) {
+	h = web.Chain(h, g.middleware...)
+	if g.traced && g.server.cfg.Tracing() {
+		h = otelhttp.NewHandler(h, pattern, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			return r.Method + " " + pattern
+		}))
+	}
+	g.mux.Handle(pattern, h)
+}
+
+// graphql is the GraphQL handler over the resolvers.
+func (s *Server) graphql() http.Handler {
+	cfg, svc := s.cfg, s.svc
+	var tracer graphql.HandlerExtension
+	if cfg.Tracing() {
+		tracer = telemetry.GraphQLTracer{}
+	}
+	return graphqlhttp.NewHandler(
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: phone.NewNormalizer(10_000)}}),
+		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
+			Limits: graphqlhttp.Limits{
+				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,
+				MaxDirectives: cfg.MaxQueryDirectives, MaxNesting: cfg.MaxQueryNesting, MaxNameLength: cfg.MaxQueryNameLength,
+				MaxVariableValues: cfg.MaxVariableValues,
+				MaxDepth:          cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity,
+				MaxIntercomCalls: cfg.MaxIntercomCallsPerOperation, MaxActions: cfg.MaxActionsPerRequest,
+				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
+			},
+			Costs:            resolvers.Costs(),
+			Tracer:           tracer,
+			PersistedStore:   svc.store,
+			TrustedDocuments: svc.trusted, PersistedOnly: cfg.PersistedOnly,
+		},
+	)
+}
+
+// loaderConfig is how each request's loaders batch: unbatched (a batch of
+// one, no wait) when LOADERS_ENABLED=false, the benchmark's naive path.
+func (s *Server) loaderConfig() loaders.Config {
+	cfg := s.cfg
+	if !cfg.LoadersEnabled {
+		return loaders.Unbatched(s.svc.metrics)
+	}
+	return loaders.Config{Wait: cfg.LoaderWait, Waits: loaders.NewWaits(cfg.LoaderMinWait, cfg.LoaderWait),
+		MaxBatch: cfg.LoaderMaxBatch, Metrics: s.svc.metrics}
+}

@@ -1,0 +1,167 @@
+// Package server is the application: it builds the services of the
+// configured workspace (Intercom or the built-in demo, Redis or in-process
+// caching, the bridge's and multi-tenant callers' workspaces) and serves
+// them over HTTP, routes in groups each with its own middleware (routes.go).
+// Command talkdesk-intercom, the tests, the benchmark and e2e build it the
+// same way: New, Handler, Close.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+)
+
+// DemoToken is the token of the built-in demo workspace.
+const DemoToken = "demo"
+
+// Server is the application, built once from its configuration.
+type Server struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	svc     *services
+	demo    *emulator.Server // the built-in demo workspace; nil with INTERCOM_TOKEN
+	handler http.Handler
+}
+
+// New builds the server: it starts the demo workspace when no Intercom token
+// is set, connects to Redis, checks the token with Intercom (a token Intercom
+// rejects is an error; an Intercom that does not answer yet is not:
+// readiness reports it) and starts the background jobs, which Close stops.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, logger: logger}
+	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
+	if regional, _ := intercom.RegionBaseURL(cfg.IntercomRegion); cfg.Demo() && cfg.IntercomBaseURL != regional {
+		// The demo workspace has its own URL: say so rather than ignore the setting.
+		logger.Warn("INTERCOM_BASE_URL is set but INTERCOM_TOKEN is not: ignoring the base URL and serving the demo workspace",
+			"intercom_base_url", redactedURL(cfg.IntercomBaseURL))
+	}
+	if cfg.Demo() {
+		demo, err := emulator.Start(emulator.Options{Token: DemoToken, Phone: true})
+		if err != nil {
+			return nil, fmt.Errorf("start the demo workspace: %w", err)
+		}
+		s.demo = demo
+		token, baseURL = DemoToken, demo.URL
+		caller, _ := demo.Workspace.DemoCaller()
+		logger.Info("no INTERCOM_TOKEN set: serving the built-in demo workspace (seeded sample data, not a real Intercom)",
+			"emulator", demo.URL, "contacts", len(demo.Workspace.Contacts()),
+			"try_caller", caller.Phone)
+	}
+	svc, err := newServices(ctx, cfg, token, baseURL, logger)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.svc = svc
+	if err := svc.checkCredentials(ctx, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.CompanyWarmup > 0 && svc.mainCache != nil {
+		go svc.warmCompanies(cfg.CompanyWarmup, logger)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves every route of the server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics are the server's Prometheus metrics (GET /metrics).
+func (s *Server) Metrics() *metrics.Metrics { return s.svc.metrics }
+
+// Close stops the background jobs and closes Redis and the demo workspace.
+func (s *Server) Close() {
+	if s.svc != nil {
+		s.svc.close()
+	}
+	if s.demo != nil {
+		s.demo.Close()
+	}
+}
+
+// Serve answers on ln until ctx is cancelled, then lets in-flight requests
+// finish within SHUTDOWN_TIMEOUT.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/")
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.logger.Info("stopped")
+	return nil
+}
+
+// NewLogger is the server's structured log, as LOG_LEVEL and LOG_FORMAT say.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// checkCredentials validates the token at start: a rejected token is a
+// configuration error; an unreachable Intercom is not (readiness reports it).
+func (s *services) checkCredentials(ctx context.Context, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ws, err := s.main.Workspace(ctx)
+	switch code := sources.ErrorCode(err); {
+	case err == nil:
+		logger.Info("connected to Intercom", "workspace", ws.ID, "name", ws.Name, "region", ws.Region)
+	case code == sources.EUnauthenticated || code == sources.EForbidden:
+		return fmt.Errorf("INTERCOM_TOKEN: %s", sources.ErrorMessage(err))
+	default:
+		logger.Warn("Intercom is not reachable yet; serving anyway", "error", sources.ErrorMessage(err))
+	}
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil || host == "::" || host == "0.0.0.0" || host == "" {
+		return "localhost:" + port
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// redactedURL hides a password a URL may carry, for a log line.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,303 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/budget"
+	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/internal/events"
+	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/idempotency"
+	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/tenants"
+	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/intercom"
+)
+
+// services are the long-lived dependencies of the handlers, built once.
+type services struct {
+	cfg     config.Config
+	metrics *metrics.Metrics
+	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
+	redis   redis.UniversalClient // nil without REDIS_URL
+	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
+	// while it is away; nil without REDIS_URL.
+	redisHealth *cache.RedisHealth
+	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
+	guard       *idempotency.Guard
+	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
+	main       *tenants.Tenant
+	mainClient *intercom.Client
+	mainCache  *cache.Source // nil when caching is off
+	// registry holds the workspaces whose tokens callers bring.
+	registry *tenants.Registry
+	// mainBaseURL is the main workspace's API base URL (the emulator's in demo mode).
+	mainBaseURL string
+	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
+	trusted map[string]string
+	// upstream sends every tenant's Intercom calls: one pool of connections
+	// however many tokens callers bring.
+	upstream *http.Client
+	// events is the stream of changes shared by every replica (nil without
+	// Redis).
+	events *events.Bus
+	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
+	// the fleet's with Redis.
+	callers *access.Limiter
+	// background lives as long as the services: the event stream's
+	// subscription and the limiters' reports run in it until close.
+	background context.Context
+	stop       context.CancelFunc
+}
+
+func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
+	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg)}
+	svc.background, svc.stop = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.PersistedFile != "" {
+		var err error
+		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.PersistedFile); err != nil {
+			return nil, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err)
+		}
+	}
+	var idem idempotency.Store = idempotency.NewMemoryStore()
+	if cfg.RedisURL != "" {
+		var err error
+		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
+			return nil, err
+		}
+		if cfg.Tracing() {
+			// A span per command or pipeline, without the statement: keys
+			// hold phone numbers, values contacts and idempotent results.
+			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false),
+				redisotel.WithCommandsFilter(access.IsReport)); err != nil {
+				return nil, fmt.Errorf("trace Redis: %w", err)
+			}
+		}
+		// One watch for every Redis user: when a call finds Redis away, all
+		// of them skip it until a background probe sees it back.
+		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+			if up {
+				logger.Info("Redis is back: caching and idempotency records in Redis again")
+			} else {
+				logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "error", err)
+			}
+		})
+		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
+		if cache.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
+			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
+		}
+		svc.fleet = budget.New(svc.redis, svc.redisHealth)
+	}
+	svc.guard = idempotency.New(idem, idempotency.Options{})
+	if cfg.CacheEnabled {
+		svc.store = newCacheStore(ctx, svc, logger)
+	}
+	svc.callers = access.NewLimiter(cfg.CallerRate)
+	newTokens := access.NewLimiter(cfg.NewTokenRate)
+	svc.registry = &tenants.Registry{
+		Validate: svc.validateToken,
+		New: func(token, baseURL string, ws *sources.Workspace) (*tenants.Tenant, error) {
+			t, _, _, err := svc.newTenant(token, baseURL, ws.ID)
+			return t, err
+		},
+		AllowNew: func(ctx context.Context) (time.Duration, bool) {
+			return newTokens.Allow(access.Caller(ctx))
+		},
+		Max: cfg.MaxTenants, RejectFor: cfg.TokenRejectTTL, MaxRejected: cfg.TokenRejectMax,
+	}
+	var err error
+	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
+		svc.close()
+		return nil, err
+	}
+	if svc.redis != nil {
+		// A caller's allowances hold for the fleet (the replicas of the main
+		// workspace), not per replica.
+		deployment := svc.mainClient.KnownWorkspace
+		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.RateLimitSync)
+		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.RateLimitSync)
+	}
+	return svc, nil
+}
+
+// newUpstreamClient is the one HTTP client of every Intercom call, with
+// bounded connections: callers' tokens must not each open a pool.
+func newUpstreamClient(cfg config.Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxConnsPerHost = cfg.IntercomMaxConns
+	t.MaxIdleConnsPerHost = cfg.IntercomMaxConns // batches fan out to one host: keep them warm
+	t.MaxIdleConns = 4 * cfg.IntercomMaxConns    // a few regions, or the emulator
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// validateToken asks Intercom's /me about a caller's token with a bare
+// client: nothing else is built for a token until Intercom accepts it.
+func (s *services) validateToken(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
+	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.IntercomVersion,
+		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream, Tracing: s.cfg.Tracing()})
+	if err != nil {
+		return nil, err
+	}
+	return client.Validate(ctx)
+}
+
+// newCacheStore is Redis when configured, else in process.
+func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cache.Store {
+	if svc.redis == nil {
+		logger.Info("no REDIS_URL: caching in process")
+		return cache.NewMemoryStore(0)
+	}
+	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := store.Ping(pingCtx); err != nil {
+		// Said once by the RedisHealth's warning, which this ping set off.
+		logger.Debug("Redis is not reachable at start", "error", err)
+	} else {
+		logger.Info("caching in Redis")
+	}
+	svc.events = events.New(svc.redis, svc.redisHealth, logger)
+	if !svc.cfg.CacheLocal.Enabled {
+		return store
+	}
+	local := cache.NewTwoLevel(store, cache.LocalConfig{MaxEntries: svc.cfg.CacheLocal.MaxEntries,
+		MaxBytes: svc.cfg.CacheLocal.MaxBytes, TTL: svc.cfg.CacheLocal.TTL}, svc.metrics)
+	// The in-process level opens once this replica hears every other's
+	// invalidations.
+	go svc.events.Run(svc.background, local)
+	return local
+}
+
+// newTenant wires one workspace: the Intercom client, the cache in front of
+// it, the interactions reader and the actions. It makes no network call.
+// workspace is the workspace id when a validation has told it.
+func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
+	cfg := s.cfg
+	client, err := intercom.New(intercom.Config{
+		Token:          token,
+		BaseURL:        baseURL,
+		Version:        cfg.IntercomVersion,
+		Timeout:        cfg.IntercomTimeout,
+		Concurrency:    cfg.FetchConcurrency,
+		CoalesceWindow: cfg.CoalesceWindow,
+		Observe:        s.metrics.ObserveUpstream,
+		HTTPClient:     s.upstream,
+		Workspace:      workspace,
+		Tracing:        cfg.Tracing(),
+
+		RateLimitPerMinute:        cfg.IntercomRate,
+		CallerSharePercent:        cfg.IntercomCallerShare,
+		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
+		Fleet:                     s.fleet,
+		FleetReplicas:             cfg.FleetReplicas,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
+	t := &tenants.Tenant{Validator: client, Source: client, History: history}
+	var cached *cache.Source
+	if cfg.CacheEnabled {
+		cached = cache.New(client, cache.Config{
+			Store:        s.store,
+			Interactions: history,
+			Tenant:       t.KnownWorkspaceID, // never makes a read wait for /me first
+			TTL: cache.TTLs{
+				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
+				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
+				Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
+			},
+			Metrics: s.metrics,
+			Events:  s.publisher(),
+		})
+		t.Source, t.History, t.Invalidator = cached, cached, cached
+	}
+	t.Actions = actions.New(actions.Config{
+		Executor:       client,
+		Finder:         t.Source,
+		Agents:         t.Source,
+		Workspace:      t.Source,
+		Invalidator:    t.Invalidator,
+		Guard:          s.guard,
+		Tenant:         t.WorkspaceID,
+		CallLogAs:      cfg.CallLogAs,
+		CallTicketType: cfg.CallTicketType,
+	})
+	return t, client, cached, nil
+}
+
+// baseURLFor is the API base URL for a caller's token in a region (us, eu,
+// au; empty: the configured region). In demo mode, or when
+// INTERCOM_BASE_URL names a host other than the region's, every token goes
+// to that one host: the demo workspace or a local emulator.
+func (s *services) baseURLFor(region string) (string, error) {
+	if regional, _ := intercom.RegionBaseURL(s.cfg.IntercomRegion); s.cfg.Demo() || s.mainBaseURL != regional {
+		return s.mainBaseURL, nil
+	}
+	if region == "" {
+		region = s.cfg.IntercomRegion
+	}
+	u, ok := intercom.RegionBaseURL(region)
+	if !ok {
+		return "", sources.InputError("region", "%s is not an Intercom region: use us, eu or au", sources.Quote(region))
+	}
+	return u, nil
+}
+
+// publisher is where the cache publishes invalidations: nil without Redis
+// (one process is its own truth).
+func (s *services) publisher() cache.Publisher {
+	if s.events == nil {
+		return nil
+	}
+	return s.events
+}
+
+func (s *services) close() {
+	s.stop()
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+}
+
+// warmCompanies refills the company cache from Intercom's company list
+// until the services close.
+func (svc *services) warmCompanies(every time.Duration, logger *slog.Logger) {
+	ctx := sources.WithPriority(svc.background, sources.Bulk) // never at the cost of a screen pop
+	for {
+		n, err := svc.mainCache.WarmCompanies(ctx, svc.mainClient)
+		if err != nil {
+			logger.Warn("company cache warm-up failed", "error", sources.ErrorMessage(err), "cached", n)
+		} else {
+			logger.Info("company cache warmed", "companies", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// invalidatorFor finds the cache of the workspace a webhook is about: the
+// main one, or one whose token a caller brought.
+func (s *services) invalidatorFor(ctx context.Context, appID string) sources.Invalidator {
+	if id, err := s.main.WorkspaceID(ctx); err == nil && id == appID {
+		return s.main.Invalidator
+	}
+	if t := s.registry.ByWorkspace(appID); t != nil {
+		return t.Invalidator
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package workspace resolves, once per request, the Intercom workspace the
+// request works on, and puts it in the request's context with the services
+// the request uses: the tenant's sources, cache and actions, and loaders of
+// its own. GraphQL resolves it from the request's headers (Middleware), the
+// Talkdesk bridge from the credentials in its body (Open); both go through
+// Open, and everything below reads it with From.
+package workspace
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/loaders"
+	"github.com/talkdesk-intercom/api/internal/tenants"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Workspace is one request's workspace: its tenant's services and the
+// request's own loaders (which batch under this request's credentials only).
+type Workspace struct {
+	*tenants.Tenant
+	Loaders *loaders.Loaders
+}
+
+type ctxKey struct{}
+
+// From returns the workspace of the request ctx belongs to. A request
+// without one is a server fault (a route without the workspace middleware),
+// never a reason to serve another workspace.
+func From(ctx context.Context) (*Workspace, error) {
+	if w, ok := ctx.Value(ctxKey{}).(*Workspace); ok {
+		return w, nil
+	}
+	return nil, sources.Errorf(sources.EInternal, "this request has no workspace: its route lacks the workspace middleware")
+}
+
+// Resolver finds the workspace of a request's credentials.
+type Resolver struct {
+	// Main is the configured workspace (INTERCOM_TOKEN, or the demo).
+	Main *tenants.Tenant
+	// Tenants are the workspaces whose tokens callers bring.
+	Tenants *tenants.Registry
+	// MultiTenant makes GraphQL callers bring their own token
+	// (X-Intercom-Token) instead of using Main.
+	MultiTenant bool
+	// BaseURL is the Intercom API base URL for a region (us, eu, au; ""
+	// for the configured one).
+	BaseURL func(region string) (string, error)
+	// Loaders configures each request's loaders.
+	Loaders loaders.Config
+}
+
+// Open returns ctx carrying tenant's workspace, with fresh loaders whose
+// batches stop when ctx ends, and a marker that tells whether anything served
+// was stale.
+func (res *Resolver) Open(ctx context.Context, t *tenants.Tenant) (context.Context, *Workspace) {
+	ctx, _ = cache.WithStaleMarker(ctx)
+	w := &Workspace{Tenant: t, Loaders: loaders.ForRequest(ctx, t.Source, t.History, res.Loaders)}
+	return context.WithValue(ctx, ctxKey{}, w), w
+}
+
+// Middleware resolves the workspace of a GraphQL request: the configured
+// one, or in multi-tenant mode the one whose Intercom token the caller sends
+// (X-Intercom-Token, X-Intercom-Region), validated once through /me and
+// remembered by a hash of the token. refuse answers a request whose
+// workspace cannot be told.
+func (res *Resolver) Middleware(refuse access.Refuse) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t, err := res.tenantOf(r)
+			if err != nil {
+				refuse(w, r, err)
+				return
+			}
+			ctx, _ := res.Open(r.Context(), t)
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+func (res *Resolver) tenantOf(r *http.Request) (*tenants.Tenant, error) {
+	if !res.MultiTenant {
+		return res.Main, nil
+	}
+	token := r.Header.Get("X-Intercom-Token")
+	if token == "" {
+		return nil, sources.Errorf(sources.EUnauthenticated,
+			"this server is multi-tenant: send your Intercom access token as X-Intercom-Token")
+	}
+	baseURL, err := res.BaseURL(r.Header.Get("X-Intercom-Region"))
+	if err != nil {
+		return nil, err
+	}
+	return res.Tenants.ForToken(r.Context(), token, baseURL)
+}
