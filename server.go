@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -52,16 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.OTLPProtocol, "endpoint", cmp.Or(cfg.OTLPTracesEndpoint, cfg.OTLPEndpoint))
 	}
 
-	srv, err := server.New(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	return srv.Serve(ctx, ln)
+	return server.ListenAndServe(ctx, cfg, logger)
 }
 
 // exitCode reports run's error on stderr (--help has printed the usage on

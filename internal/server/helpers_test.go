@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,23 +88,14 @@ func newTestEnvOn(t *testing.T, em *emulator.Server, settings ...string) *testEn
 	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: app.svc.metrics, Services: app.svc, Server: srv}
 }
 
-// run serves as the command does (config.Load, New, Serve) until ctx is
-// cancelled: the tests of what a user sees when starting the server.
+// run serves as the command does until ctx is cancelled: the tests of what
+// a user sees when starting the server.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	srv, err := New(ctx, cfg, NewLogger(cfg, stdout))
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	return srv.Serve(ctx, ln)
+	return ListenAndServe(ctx, cfg, NewLogger(cfg, stdout))
 }
 
 var workspaceSeq atomic.Int64

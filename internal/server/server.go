@@ -93,6 +93,21 @@ func (s *Server) Close() {
 	}
 }
 
+// ListenAndServe builds the server, listens on ADDR and serves until ctx is
+// cancelled: what the command does once it has its configuration.
+func ListenAndServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	srv, err := New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
 // Serve answers on ln until ctx is cancelled, then lets in-flight requests
 // finish within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
