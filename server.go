@@ -24,7 +24,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/extra/redisotel/v9"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/talkdesk-intercom/api/graph"
@@ -40,6 +40,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/internal/tenants"
@@ -90,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.Tracing() {
 		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.OTLPProtocol, "endpoint", cmp.Or(cfg.OTLPTracesEndpoint, cfg.OTLPEndpoint))
 	}
-	redis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
+	goredis.SetLogger(redisLog{logger}) // go-redis logs reconnect trouble through it
 
 	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
 	if regional, _ := intercom.RegionBaseURL(cfg.IntercomRegion); cfg.Demo() && cfg.IntercomBaseURL != regional {
@@ -157,11 +158,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 type services struct {
 	cfg     config.Config
 	metrics *metrics.Metrics
-	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
-	redis   redis.UniversalClient // nil without REDIS_URL
+	store   cache.Store             // shared by every tenant: keys carry the workspace id; nil when caching is off
+	redis   goredis.UniversalClient // nil without REDIS_URL
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
-	redisHealth *cache.RedisHealth
+	redisHealth *redis.Health
 	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
@@ -201,7 +202,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
+		if svc.redis, err = redis.Open(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
 		if cfg.Tracing() {
@@ -214,7 +215,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		}
 		// One watch for every Redis user: when a call finds Redis away, all
 		// of them skip it until a background probe sees it back.
-		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+		svc.redisHealth = redis.NewHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
 			if up {
 				logger.Info("Redis is back: caching and idempotency records in Redis again")
 			} else {
@@ -222,7 +223,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 			}
 		})
 		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
-		if cache.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
+		if redis.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
 			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
 		}
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
@@ -600,7 +601,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // redisLog routes go-redis's own messages into the structured log, at debug
 // level: with Redis away it says "failed to dial" on every try, and the
-// service's own watch (cache.RedisHealth) says it once, and when it returns.
+// service's own watch (redis.Health) says it once, and when it returns.
 type redisLog struct{ logger *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
