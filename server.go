@@ -292,7 +292,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := store.Ping(pingCtx); err != nil {
-		// Said once by the RedisHealth's warning, which this ping set off.
+		// Said once by the redis.Health's warning, which this ping set off.
 		logger.Debug("Redis is not reachable at start", "error", err)
 	} else {
 		logger.Info("caching in Redis")
