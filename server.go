@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/server"
@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := server.NewLogger(cfg, stdout)
-	redis.SetLogger(redisLog{logger})
+	goredis.SetLogger(redisLog{logger})
 	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Protocol: cfg.OTLPProtocol})
 	if err != nil {
 		return err

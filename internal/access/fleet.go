@@ -2,15 +2,13 @@ package access
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // fleet makes a Limiter's allowance the whole fleet's: one token bucket per
@@ -30,7 +28,7 @@ type fleet struct {
 	// deployment names the fleet (its main workspace), so that two fleets
 	// sharing a Redis do not share their callers' buckets.
 	deployment func() string
-	health     *cache.RedisHealth
+	health     *redis.Health
 	interval   float64 // ms per request at the allowance's rate
 	burst      float64 // requests
 	every      time.Duration
@@ -53,12 +51,12 @@ redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
 return tostring(tat - now)
 `
 
-var gcraScript = redis.NewScript(gcraSource)
+var gcraScript = goredis.NewScript(gcraSource)
 
 // Share makes l's allowance the fleet's, counted in health's Redis under
 // name (and deployment's name for the fleet) and reported every every,
 // until ctx ends. Call it before l is used.
-func (l *Limiter) Share(ctx context.Context, name string, deployment func() string, health *cache.RedisHealth, every time.Duration) {
+func (l *Limiter) Share(ctx context.Context, name string, deployment func() string, health *redis.Health, every time.Duration) {
 	if l.perMinute <= 0 {
 		return
 	}
@@ -124,22 +122,22 @@ func (f *fleet) report(ctx context.Context) {
 	// Pipelines of at most reportBatch callers, each bounded by
 	// REDIS_TIMEOUT: a spray of callers (client addresses) makes more
 	// round trips, not one that outlasts the timeout.
-	cmds := make([]*redis.Cmd, len(callers))
+	cmds := make([]*goredis.Cmd, len(callers))
 	for start := 0; start < len(callers); start += reportBatch {
 		batch := callers[start:min(start+reportBatch, len(callers))]
 		// Requests not reported because Redis is away are not reported
 		// later: the fleet then forgets some of a caller's spending, never
 		// invents it.
 		err := f.health.Do(ctx, func(ctx context.Context) error {
-			_, err := f.health.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+			_, err := f.health.Client().Pipelined(ctx, func(p goredis.Pipeliner) error {
 				for i, caller := range batch {
-					cmds[start+i] = gcraScript.Eval(ctx, p, []string{bucketKey(f.name, deployment, caller)}, admitted[caller], f.interval)
+					cmds[start+i] = gcraScript.Eval(ctx, p, []string{redis.RateBucketKey(f.name, deployment, caller)}, admitted[caller], f.interval)
 				}
 				return nil
 			})
 			return err
 		})
-		if errors.Is(err, cache.ErrUnavailable) {
+		if errors.Is(err, redis.ErrUnavailable) {
 			break
 		}
 	}
@@ -163,7 +161,7 @@ func (f *fleet) report(ctx context.Context) {
 // IsReport says whether a pipeline is a limiter's report: background
 // bookkeeping, up to ten a second per replica, which tracing leaves out (it
 // belongs to no request).
-func IsReport(cmds []redis.Cmder) bool {
+func IsReport(cmds []goredis.Cmder) bool {
 	if len(cmds) == 0 {
 		return false
 	}
@@ -178,11 +176,3 @@ func IsReport(cmds []redis.Cmder) bool {
 
 // reportBatch is the most callers one report pipeline carries.
 const reportBatch = 256
-
-// bucketKey is a caller's bucket of a deployment, under its own hash tag:
-// callers spread over a Cluster's nodes. Callers are hashed: a caller's name
-// may hold an API key's hash prefix, and keys stay one length.
-func bucketKey(name, deployment, caller string) string {
-	sum := sha256.Sum256([]byte(deployment + "\x00" + caller))
-	return "tdi:v2:{caller:" + hex.EncodeToString(sum[:8]) + "}:rate:" + name
-}

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/memo"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -142,15 +142,15 @@ func replay[R any](ctx context.Context, s *Service, action, key string, input an
 	return idempotency.Replay[R](ctx, s.cfg.Guard, recordKey, input)
 }
 
-// recordKey is where the idempotency record of action under key lives: the
-// records' own version (not the cache's: a cache bump must not forget
-// them), with the workspace's hash tag (cache.TenantTag).
+// recordKey is where the idempotency record of action under key lives: a
+// durable name (a cache bump must not forget the records), with the
+// workspace's hash tag.
 func (s *Service) recordKey(ctx context.Context, action, key string) (string, error) {
 	tenant, err := s.cfg.Tenant(ctx)
 	if err != nil {
 		return "", err
 	}
-	return "tdi:v2:" + cache.TenantTag(tenant) + ":idem:" + action + ":" + key, nil
+	return redis.IdempotencyKey(tenant, action, key), nil
 }
 
 // maxKey is the longest idempotency key.

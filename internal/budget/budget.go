@@ -13,25 +13,24 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // Redis is the fleet's count of calls by fixed windows aligned to the wall
 // clock (every replica's window is the same one).
 type Redis struct {
-	client redis.UniversalClient
-	health *cache.RedisHealth
+	client goredis.UniversalClient
+	health *redis.Health
 }
 
 // New counts in client, each call bounded by health's timeout (REDIS_TIMEOUT)
 // and skipped at once while health knows Redis away: one watch for every
 // Redis user, so that a request pays at most one timeout when Redis dies.
-func New(client redis.UniversalClient, health *cache.RedisHealth) *Redis {
+func New(client goredis.UniversalClient, health *redis.Health) *Redis {
 	return &Redis{client: client, health: health}
 }
 
@@ -77,7 +76,7 @@ type Answer struct {
 // One key a script: a Cluster serves a one-key command while its slot
 // migrates (following ASK), where it refuses one over several keys of the
 // slot (TRYAGAIN) until the migration ends.
-var takeScript = redis.NewScript(`
+var takeScript = goredis.NewScript(`
 local function add(field, n)
   redis.call('HINCRBY', KEYS[1], field, n)
 end
@@ -102,7 +101,7 @@ return 0
 // holdScript: KEYS[1] the next window (as takeScript's); ARGV[1] the
 // workspace's budget, ARGV[2] the calls to hold, ARGV[3] how long counts
 // live (ms). Holds what is left of the window, at most ARGV[2]; returns it.
-var holdScript = redis.NewScript(`
+var holdScript = goredis.NewScript(`
 local all = tonumber(redis.call('HGET', KEYS[1], 'all') or '0')
 local held = math.max(0, math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - all))
 if held > 0 then
@@ -130,16 +129,16 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 	// The counts outlive their window a little, so that a replica whose
 	// clock is slightly behind still finds them.
 	ttl := (3 * a.Window).Milliseconds()
-	var take, hold *redis.Cmd
+	var take, hold *goredis.Cmd
 	send := func(ctx context.Context, byHash bool) error {
-		run := (*redis.Script).EvalSha
+		run := (*goredis.Script).EvalSha
 		if !byHash {
-			run = (*redis.Script).Eval
+			run = (*goredis.Script).Eval
 		}
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			take = run(takeScript, ctx, p, []string{windowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
+		_, err := r.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			take = run(takeScript, ctx, p, []string{redis.BudgetWindowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
 			if a.HoldNext > 0 {
-				hold = run(holdScript, ctx, p, []string{windowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
+				hold = run(holdScript, ctx, p, []string{redis.BudgetWindowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
 			}
 			return nil
 		})
@@ -151,7 +150,7 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 	// of the first send that ran is then counted twice: over, never under).
 	err := r.health.Do(ctx, func(ctx context.Context) error {
 		err := send(ctx, true)
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			err = send(ctx, false)
 		}
 		return err
@@ -165,8 +164,4 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 		ans.HeldNext, _ = hold.Int()
 	}
 	return ans, nil
-}
-
-func windowKey(workspace string, start time.Time) string {
-	return "tdi:v2:" + cache.TenantTag(workspace) + ":budget:" + strconv.FormatInt(start.Unix(), 10)
 }

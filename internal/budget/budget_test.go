@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -18,7 +18,7 @@ import (
 // caller's share of it.
 func TestTheFleetSharesOneBudget(t *testing.T) {
 	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
-	health := cache.NewRedisHealth(client, time.Second, nil)
+	health := redis.NewHealth(client, time.Second, nil)
 	replicas := []*Redis{New(client, health), New(client, health), New(client, health)}
 	ws := redistest.Unique("ws")
 	now := time.Now()
@@ -63,7 +63,7 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 // gets the budget less what is held, and a hold never passes the budget.
 func TestHeldCallsAreCountedInTheNextWindow(t *testing.T) {
 	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
-	r := New(client, cache.NewRedisHealth(client, time.Second, nil))
+	r := New(client, redis.NewHealth(client, time.Second, nil))
 	ws := redistest.Unique("ws")
 	now := time.Now()
 	ask := Ask{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, HoldNext: 6}
@@ -83,15 +83,15 @@ func TestHeldCallsAreCountedInTheNextWindow(t *testing.T) {
 // Without Redis the fleet's count says it cannot tell, fast, and skips
 // Redis for a moment.
 func TestWithoutRedisTheGovernorDecides(t *testing.T) {
-	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	dead := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
-	r := New(dead, cache.NewRedisHealth(dead, 50*time.Millisecond, nil))
+	r := New(dead, redis.NewHealth(dead, 50*time.Millisecond, nil))
 	ask := Ask{Workspace: "ws", Now: time.Now(), Window: 10 * time.Second, PerWindow: 10, CallerShare: 5}
 	if _, err := r.Take(context.Background(), ask); err == nil {
 		t.Fatal("no error from a dead Redis")
 	}
 	start := time.Now()
-	if _, err := r.Take(context.Background(), ask); !errors.Is(err, cache.ErrUnavailable) || time.Since(start) > 5*time.Millisecond {
+	if _, err := r.Take(context.Background(), ask); !errors.Is(err, redis.ErrUnavailable) || time.Since(start) > 5*time.Millisecond {
 		t.Errorf("second call: %v after %v, want skipped at once", err, time.Since(start))
 	}
 }

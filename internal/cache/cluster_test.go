@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -40,17 +41,17 @@ type nodeHook struct {
 	calls *nodeCalls
 }
 
-func (h nodeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (h nodeHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h nodeHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if !housekeeping[cmd.Name()] {
 			h.calls.add(h.addr)
 		}
 		return next(ctx, cmd)
 	}
 }
-func (h nodeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
+func (h nodeHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		if len(cmds) > 0 && !housekeeping[cmds[0].Name()] {
 			h.calls.add(h.addr)
 		}
@@ -63,17 +64,17 @@ func (h nodeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 // CROSSSLOT, because every key of the workspace carries its hash tag.
 func TestClusterBatchIsOneRoundTripToOneNode(t *testing.T) {
 	addrs := redistest.ClusterAddrs(t)
-	client, err := cache.OpenRedis(redistest.ClusterURL(addrs[:1]), true, 0)
+	client, err := redis.Open(redistest.ClusterURL(addrs[:1]), true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	cc, ok := client.(*redis.ClusterClient)
+	cc, ok := client.(*goredis.ClusterClient)
 	if !ok {
-		t.Fatalf("OpenRedis made a %T, want a Cluster client", client)
+		t.Fatalf("redis.Open made a %T, want a Cluster client", client)
 	}
 	calls := &nodeCalls{by: map[string]int{}}
-	cc.OnNewNode(func(c *redis.Client) { c.AddHook(nodeHook{c.Options().Addr, calls}) })
+	cc.OnNewNode(func(c *goredis.Client) { c.AddHook(nodeHook{c.Options().Addr, calls}) })
 
 	f := newFixture(t, func(m *metrics.Metrics) cache.Store { return cache.NewRedisStore(client, time.Second, m) }, emulator.Options{})
 	var ids []string
@@ -109,7 +110,7 @@ func TestClusterBatchIsOneRoundTripToOneNode(t *testing.T) {
 	slots := map[int64]bool{}
 	for _, id := range ids {
 		for _, kind := range []string{"contact", "phone", "interactions"} {
-			slot, err := cc.ClusterKeySlot(ctx, cache.Key("ws1", kind, id)).Result()
+			slot, err := cc.ClusterKeySlot(ctx, redis.CacheKey("ws1", kind, id)).Result()
 			if err != nil {
 				t.Fatal(err)
 			}

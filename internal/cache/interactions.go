@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -70,7 +71,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	}
 	keys := make([]string, len(refs))
 	for i, r := range refs {
-		keys[i] = Key(tenant, kindInteractions, r.ID)
+		keys[i] = redis.CacheKey(tenant, kindInteractions, r.ID)
 	}
 	raw, err := c.store.MGet(ctx, keys)
 	if err != nil {
@@ -128,7 +129,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 		h := history{Kinds: covered, Items: found[r.ID]}
 		out[r.ID] = h.filter(wanted, since)
 		if b, err := encode(h, fresh, false); err == nil && len(covered) > 0 {
-			items = append(items, Item{Key: Key(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
+			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
 		}
 	}
 	if c.epoch(tenant) == epoch { // see readThrough

@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -17,7 +18,7 @@ import (
 // store reads and deletes such a batch key by key, and fails nothing.
 func TestRedisStoreDuringASlotMigration(t *testing.T) {
 	c := redistest.StartCluster(t) // private: its slot moves
-	client, err := cache.OpenRedis(redistest.ClusterURL(c.Addrs[:3]), false, 2*time.Second)
+	client, err := redis.Open(redistest.ClusterURL(c.Addrs[:3]), false, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func TestRedisStoreDuringASlotMigration(t *testing.T) {
 	m := metrics.New()
 	store := cache.NewRedisStore(client, 2*time.Second, m)
 	ctx := context.Background()
-	key := func(name string) string { return cache.Key("mig", "contact", name) }
+	key := func(name string) string { return redis.CacheKey("mig", "contact", name) }
 	var items []cache.Item
 	for _, k := range []string{"moved", "kept", "moved-del", "kept-del"} {
 		items = append(items, cache.Item{Key: key(k), Value: []byte(k), TTL: time.Minute})
@@ -34,9 +35,9 @@ func TestRedisStoreDuringASlotMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	moveFirst := func(k string) bool { return k == key("moved") || k == key("moved-del") }
-	c.MigrateSlotOf(t, cache.TenantTag("mig"), redistest.MigrateOptions{MoveFirst: moveFirst, Midway: func(redistest.Migration) {
+	c.MigrateSlotOf(t, redis.Tag("mig"), redistest.MigrateOptions{MoveFirst: moveFirst, Midway: func(redistest.Migration) {
 		batch := []string{key("moved"), key("kept"), key("missing")}
-		if err := client.MGet(ctx, batch...).Err(); !redis.IsTryAgainError(err) {
+		if err := client.MGet(ctx, batch...).Err(); !goredis.IsTryAgainError(err) {
 			t.Errorf("midway, go-redis's MGET over both masters: %v, want TRYAGAIN (or the test splits nothing)", err)
 		}
 		got, err := store.MGet(ctx, batch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -31,7 +32,7 @@ func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, a
 	if err != nil {
 		return v, false, false
 	}
-	key := Key(tenant, kind, id)
+	key := redis.CacheKey(tenant, kind, id)
 	var e entry[V]
 	switch store := c.store.(type) {
 	case decodedReader:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -20,14 +21,14 @@ func TestRedisAwayCostsOneTimeout(t *testing.T) {
 	for _, tc := range redistest.Outages {
 		t.Run(tc.Name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			client, err := cache.OpenRedis("redis://"+srv.Addr, false, timeout)
+			client, err := redis.Open("redis://"+srv.Addr, false, timeout)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer client.Close()
 			var mu sync.Mutex
 			var changes []bool
-			h := cache.NewRedisHealth(client, timeout, func(up bool, _ error) {
+			h := redis.NewHealth(client, timeout, func(up bool, _ error) {
 				mu.Lock()
 				changes = append(changes, up)
 				mu.Unlock()
@@ -49,7 +50,7 @@ func TestRedisAwayCostsOneTimeout(t *testing.T) {
 			}
 			start = time.Now()
 			for range 20 {
-				if _, err := store.MGet(ctx, []string{key}); !errors.Is(err, cache.ErrUnavailable) {
+				if _, err := store.MGet(ctx, []string{key}); !errors.Is(err, redis.ErrUnavailable) {
 					t.Fatalf("while away: %v, want ErrUnavailable at once", err)
 				}
 			}

@@ -10,13 +10,9 @@ import (
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
-
-// keyVersion is bumped whenever the encoding of any entry or the layout of
-// the keys changes, so that a new release never reads an old release's
-// bytes. v2: the workspace became a hash tag.
-const keyVersion = "v2"
 
 // TTLs says how long each kind of entry is fresh.
 type TTLs struct {
@@ -125,20 +121,6 @@ const (
 	kindCompany = "company"
 	kindTags    = "tags"
 )
-
-// Key returns the store key of an entry: versioned, namespaced by tenant and
-// kind. It never contains credentials.
-func Key(tenant, kind, id string) string {
-	return "tdi:" + keyVersion + ":" + TenantTag(tenant) + ":" + kind + ":" + id
-}
-
-// TenantTag is the Redis Cluster hash tag of every key of a workspace (the
-// cache's, idempotency records, webhook de-duplication): all of them hash
-// to one slot, so a loader batch's MGET, a write-back pipeline and any
-// script stay on one node in one round trip and are never CROSSSLOT. The
-// cost is that one workspace lives on one master; workspaces spread.
-// Nothing before the tag holds a brace, so the tag is always this one.
-func TenantTag(tenant string) string { return "{" + tenant + "}" }
 
 func (c *Source) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
 	return readThrough(ctx, c, kindContact, c.ttl.Contact, ids, c.next.ContactsByIDs)
@@ -250,7 +232,7 @@ func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration
 	items := make([]Item, 0, len(list))
 	for _, v := range list {
 		if b, err := encode(v, fresh, false); err == nil {
-			items = append(items, Item{Key: Key(tenant, kind, id(v)), Value: b, TTL: ttl + c.ttl.StaleFor})
+			items = append(items, Item{Key: redis.CacheKey(tenant, kind, id(v)), Value: b, TTL: ttl + c.ttl.StaleFor})
 		}
 	}
 	_ = c.store.MSet(ctx, items)
@@ -270,13 +252,13 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	}
 	keys := make([]string, 0, 2*len(ch.ContactIDs)+len(ch.Phones)+len(ch.Emails))
 	for _, id := range sources.UniqueIDs(ch.ContactIDs) {
-		keys = append(keys, Key(tenant, kindContact, id), Key(tenant, kindInteractions, id))
+		keys = append(keys, redis.CacheKey(tenant, kindContact, id), redis.CacheKey(tenant, kindInteractions, id))
 	}
 	for _, p := range ch.Phones {
-		keys = append(keys, Key(tenant, kindPhone, p))
+		keys = append(keys, redis.CacheKey(tenant, kindPhone, p))
 	}
 	for _, e := range ch.Emails {
-		keys = append(keys, Key(tenant, kindEmail, strings.ToLower(e)))
+		keys = append(keys, redis.CacheKey(tenant, kindEmail, strings.ToLower(e)))
 	}
 	if len(keys) == 0 {
 		return nil
@@ -329,7 +311,7 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = Key(tenant, kind, id)
+		keys[i] = redis.CacheKey(tenant, kind, id)
 	}
 	raw, err := c.store.MGet(ctx, keys)
 	if err != nil {
@@ -423,7 +405,7 @@ func writeBack[V any](ctx context.Context, c *Source, tenant, kind string, ttl t
 			keep = c.ttl.Negative
 		}
 		if err == nil {
-			items = append(items, Item{Key: Key(tenant, kind, id), Value: b, TTL: keep})
+			items = append(items, Item{Key: redis.CacheKey(tenant, kind, id), Value: b, TTL: keep})
 		}
 	}
 	_ = c.store.MSet(ctx, items)

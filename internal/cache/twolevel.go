@@ -11,6 +11,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // TwoLevel is an in-process level in front of a shared store (Redis): the
@@ -165,7 +166,7 @@ func (t *TwoLevel) Ping(ctx context.Context) error { return t.shared.Ping(ctx) }
 // Epoch counts the invalidations of tenant's keys this replica has heard of
 // (and of the workspaces sharing its stripe): a fetch that an invalidation
 // overtook must not write back what it read.
-func (t *TwoLevel) Epoch(tenant string) uint64 { return t.epochs[stripe(TenantTag(tenant))].Load() }
+func (t *TwoLevel) Epoch(tenant string) uint64 { return t.epochs[stripe(redis.Tag(tenant))].Load() }
 
 // epochStripes is how many counters the workspaces share.
 const epochStripes = 64

@@ -8,6 +8,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // duringMGet is a shared store that runs a step while a read is on its way
@@ -32,15 +33,17 @@ func TestAnInvalidationStopsOnlyItsWorkspacesFill(t *testing.T) {
 	tl := NewTwoLevel(shared, LocalConfig{MaxEntries: 1000, MaxBytes: 1 << 20, TTL: time.Minute}, metrics.New())
 	tl.Reset(true)  // the event stream is whole
 	other := "ws-b" // a workspace of another stripe (the seed is the process's)
-	for i := 0; stripe(TenantTag(other)) == stripe(TenantTag("ws-a")); i++ {
+	for i := 0; stripe(redis.Tag(other)) == stripe(redis.Tag("ws-a")); i++ {
 		other = fmt.Sprintf("ws-b%d", i)
 	}
-	a, b := Key("ws-a", "contact", "1"), Key(other, "contact", "1")
+	a, b := redis.CacheKey("ws-a", "contact", "1"), redis.CacheKey(other, "contact", "1")
 	if err := shared.MSet(context.Background(), []Item{{Key: a, Value: []byte("A"), TTL: time.Minute}, {Key: b, Value: []byte("B"), TTL: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
 	epochA, epochB := tl.Epoch("ws-a"), tl.Epoch(other)
-	shared.step = func() { tl.Event(events.Event{Workspace: "ws-a", Keys: []string{Key("ws-a", "contact", "2")}}) }
+	shared.step = func() {
+		tl.Event(events.Event{Workspace: "ws-a", Keys: []string{redis.CacheKey("ws-a", "contact", "2")}})
+	}
 	got, err := tl.MGet(context.Background(), []string{a, b})
 	if err != nil || string(got[0]) != "A" || string(got[1]) != "B" {
 		t.Fatalf("MGet: %q, %v", got, err)

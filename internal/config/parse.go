@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // A parser turns a setting's text into its field of Config. Its error says
@@ -136,9 +136,9 @@ func redisURL(dst *string) parser {
 		if *dst == "" {
 			return nil
 		}
-		// The cache package's parser is the one OpenRedis uses; its errors
+		// internal/redis's parser is the one redis.Open uses; its errors
 		// never repeat the URL, which may hold a password.
-		if _, err := cache.RedisOptions(*dst, false); err != nil {
+		if _, err := redis.ParseURL(*dst, false); err != nil {
 			return fmt.Errorf("is not a Redis URL (redis://, rediss://, redis-sentinel://, rediss-sentinel://): %w", err)
 		}
 		return nil

@@ -18,11 +18,11 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -46,27 +46,22 @@ type Handler interface {
 
 // Bus publishes and receives events through Redis.
 type Bus struct {
-	client redis.UniversalClient
+	client goredis.UniversalClient
 	calls  Calls
 	logger *slog.Logger
 }
 
 // Calls runs a Redis call within the service's Redis timeout, failing fast
-// while Redis is away (cache.RedisHealth): a change made while Redis is gone
+// while Redis is away (redis.Health): a change made while Redis is gone
 // costs no more than any other Redis call.
 type Calls interface {
 	Do(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // New returns a bus over client, whose publishes go through calls.
-func New(client redis.UniversalClient, calls Calls, logger *slog.Logger) *Bus {
+func New(client goredis.UniversalClient, calls Calls, logger *slog.Logger) *Bus {
 	return &Bus{client: client, calls: calls, logger: logger}
 }
-
-// channelPrefix names the channels: one per workspace, so that a consumer
-// interested in one workspace (a dashboard's subscription) need not read
-// the others'.
-const channelPrefix = "tdi:v1:events:"
 
 // Publish sends ev to every replica.
 func (b *Bus) Publish(ctx context.Context, ev Event) error {
@@ -75,14 +70,14 @@ func (b *Bus) Publish(ctx context.Context, ev Event) error {
 		return err
 	}
 	return b.calls.Do(ctx, func(ctx context.Context) error {
-		return b.client.Publish(ctx, channelPrefix+ev.Workspace, msg).Err()
+		return b.client.Publish(ctx, redis.EventsChannel(ev.Workspace), msg).Err()
 	})
 }
 
 // Run receives every workspace's events and hands them to h until ctx ends.
 // The stream starts broken: h is told Reset(true) once subscribed.
 func (b *Bus) Run(ctx context.Context, h Handler) {
-	ps := b.client.PSubscribe(ctx, channelPrefix+"*")
+	ps := b.client.PSubscribe(ctx, redis.EventsChannels)
 	defer func() { ps.Close() }()
 	whole := false
 	// pinged is a ping sent on a quiet stream and not yet answered: go-redis
@@ -92,7 +87,7 @@ func (b *Bus) Run(ctx context.Context, h Handler) {
 	broke := func(err error) {
 		if whole {
 			// Info, not a warning: Redis going away is warned about once,
-			// by whoever notices first (cache.RedisHealth).
+			// by whoever notices first (redis.Health).
 			b.logger.Info("the event stream broke: the in-process cache is dropped until it is whole again", "error", err)
 		}
 		whole = false
@@ -126,10 +121,10 @@ func (b *Bus) Run(ctx context.Context, h Handler) {
 			// A fresh subscription on a fresh connection: the old one may
 			// be half-open, which go-redis would keep using.
 			ps.Close()
-			ps = b.client.PSubscribe(ctx, channelPrefix+"*")
-		case *redis.Pong:
+			ps = b.client.PSubscribe(ctx, redis.EventsChannels)
+		case *goredis.Pong:
 			pinged = false
-		case *redis.Subscription:
+		case *goredis.Subscription:
 			if m.Kind == "psubscribe" {
 				if !whole {
 					b.logger.Info("the event stream is whole: the in-process cache starts afresh")
@@ -137,10 +132,10 @@ func (b *Bus) Run(ctx context.Context, h Handler) {
 				whole = true
 				h.Reset(true)
 			}
-		case *redis.Message:
+		case *goredis.Message:
 			var ev Event
 			if err := json.Unmarshal([]byte(m.Payload), &ev); err == nil &&
-				ev.Workspace == strings.TrimPrefix(m.Channel, channelPrefix) {
+				m.Channel == redis.EventsChannel(ev.Workspace) {
 				h.Event(ev)
 			}
 		}

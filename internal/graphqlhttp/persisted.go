@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -79,7 +80,7 @@ func (p persistedQueries) MutateOperationParameters(ctx context.Context, params 
 	if p.only {
 		return notInList()
 	}
-	if vals, err := p.store.MGet(ctx, []string{apqKey(hash)}); err == nil && vals[0] != nil {
+	if vals, err := p.store.MGet(ctx, []string{redis.PersistedDocumentKey(hash)}); err == nil && vals[0] != nil {
 		params.Query = string(vals[0])
 		return nil
 	}
@@ -130,11 +131,9 @@ func (a apqRegistration) MutateOperationContext(ctx context.Context, oc *graphql
 	}
 	// Best effort: when the store fails, the client sends the document
 	// again next time.
-	_ = a.store.MSet(ctx, []cache.Item{{Key: apqKey(hash), Value: []byte(oc.RawQuery), TTL: apqTTL}})
+	_ = a.store.MSet(ctx, []cache.Item{{Key: redis.PersistedDocumentKey(hash), Value: []byte(oc.RawQuery), TTL: apqTTL}})
 	return nil
 }
-
-func apqKey(hash string) string { return "tdi:v1:apq:" + hash }
 
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
 func stores(t *testing.T) map[string]idempotency.Store {
 	return map[string]idempotency.Store{
-		"redis":  idempotency.NewRedisStore(cache.NewRedisHealth(redistest.Client(t, redistest.Addr(t)), time.Second, nil)),
+		"redis":  idempotency.NewRedisStore(redis.NewHealth(redistest.Client(t, redistest.Addr(t)), time.Second, nil)),
 		"memory": idempotency.NewMemoryStore(),
 	}
 }
@@ -153,12 +153,12 @@ func TestFailureWithoutEffectFreesTheKey(t *testing.T) {
 func TestRedisFrozenKeepsTheGuarantees(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	srv := redistest.Start(t)
-	client, err := cache.OpenRedis("redis://"+srv.Addr, false, timeout)
+	client, err := redis.Open("redis://"+srv.Addr, false, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	h := cache.NewRedisHealth(client, timeout, nil)
+	h := redis.NewHealth(client, timeout, nil)
 	g := idempotency.New(&idempotency.Tiered{Primary: idempotency.NewRedisStore(h), Local: idempotency.NewMemoryStore()}, idempotency.Options{})
 	var runs atomic.Int32
 	action := idempotency.Action[ticket]{Key: redistest.Unique("key"), Input: map[string]any{"title": "Call back"},

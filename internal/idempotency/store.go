@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // canClaim is the rule both stores apply atomically.
@@ -89,18 +89,18 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 // timeout (REDIS_TIMEOUT) and fails fast while Redis is away: Tiered then
 // keeps the promise from its in-process mirror.
 type RedisStore struct {
-	health *cache.RedisHealth
-	client redis.UniversalClient
+	health *redis.Health
+	client goredis.UniversalClient
 }
 
 // NewRedisStore returns a store over the client h watches.
-func NewRedisStore(h *cache.RedisHealth) *RedisStore {
+func NewRedisStore(h *redis.Health) *RedisStore {
 	return &RedisStore{health: h, client: h.Client()}
 }
 
 // claimScript: KEYS[1] key; ARGV[1] new record JSON, ARGV[2] TTL ms,
 // ARGV[3] fingerprint, ARGV[4] now ms. Returns {owned, record JSON, previous state}.
-var claimScript = redis.NewScript(`
+var claimScript = goredis.NewScript(`
 local old = redis.call('GET', KEYS[1])
 if not old then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -147,7 +147,7 @@ func (s *RedisStore) Get(ctx context.Context, key string) (Record, bool, error) 
 		return err
 	})
 	switch {
-	case errors.Is(err, redis.Nil):
+	case errors.Is(err, goredis.Nil):
 		return Record{}, false, nil
 	case err != nil:
 		return Record{}, false, err

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
@@ -123,7 +123,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		})
 		time.Sleep(500 * time.Millisecond)
-		killed := cluster.KillMasterOf(t, cache.TenantTag(wsID))
+		killed := cluster.KillMasterOf(t, redis.Tag(wsID))
 		t.Logf("killed master %s; its replica took over", killed)
 		time.Sleep(500 * time.Millisecond)
 		stop()
@@ -216,7 +216,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	ws := a.Intercom.Workspace
-	tag := cache.TenantTag(ws.App().IDCode)
+	tag := redis.Tag(ws.App().IDCode)
 	demo, _ := ws.DemoCaller()
 	contacts := ws.Contacts()
 	lookups := phoneVars(ws, 0)
@@ -261,7 +261,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	began := time.Now()
 	// Midway, the first lookup's key is on the new master and the two
 	// others on the old one: the lookups' MGET is refused (TRYAGAIN).
-	phoneKey := func(v any) string { return cache.Key(ws.App().IDCode, "phone", v.(string)) }
+	phoneKey := func(v any) string { return redis.CacheKey(ws.App().IDCode, "phone", v.(string)) }
 	split := 0.0
 	m := cluster.MigrateSlotOf(t, tag, redistest.MigrateOptions{
 		MoveFirst: func(key string) bool {
@@ -270,7 +270,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 		Midway: func(m redistest.Migration) {
 			t.Logf("midway: %d of the slot's %d keys on %s, the rest on %s", m.Moved, m.Total, m.To, m.From)
 			from := redistest.Client(t, m.From)
-			if _, ask := redis.IsAskError(from.Get(context.Background(), phoneKey(lookups["a"])).Err()); !ask {
+			if _, ask := goredis.IsAskError(from.Get(context.Background(), phoneKey(lookups["a"])).Err()); !ask {
 				t.Errorf("midway, the old master does not send the first lookup's key to the new one (ASK)")
 			}
 			if err := from.Get(context.Background(), phoneKey(lookups["b"])).Err(); err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/actions"
@@ -19,6 +19,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
@@ -28,11 +29,11 @@ import (
 type services struct {
 	cfg     config.Config
 	metrics *metrics.Metrics
-	store   cache.Store           // shared by every tenant: keys carry the workspace id; nil when caching is off
-	redis   redis.UniversalClient // nil without REDIS_URL
+	store   cache.Store             // shared by every tenant: keys carry the workspace id; nil when caching is off
+	redis   goredis.UniversalClient // nil without REDIS_URL
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
-	redisHealth *cache.RedisHealth
+	redisHealth *redis.Health
 	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
@@ -72,7 +73,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.RedisURL != "" {
 		var err error
-		if svc.redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
+		if svc.redis, err = redis.Open(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
 			return nil, err
 		}
 		if cfg.Tracing() {
@@ -85,7 +86,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		}
 		// One watch for every Redis user: when a call finds Redis away, all
 		// of them skip it until a background probe sees it back.
-		svc.redisHealth = cache.NewRedisHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+		svc.redisHealth = redis.NewHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
 			if up {
 				logger.Info("Redis is back: caching and idempotency records in Redis again")
 			} else {
@@ -93,7 +94,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 			}
 		})
 		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
-		if cache.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
+		if redis.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
 			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
 		}
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
@@ -162,7 +163,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := store.Ping(pingCtx); err != nil {
-		// Said once by the RedisHealth's warning, which this ping set off.
+		// Said once by the redis.Health's warning, which this ping set off.
 		logger.Debug("Redis is not reachable at start", "error", err)
 	} else {
 		logger.Info("caching in Redis")

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -40,7 +40,7 @@ func TestDeliveriesAreAppliedOncePerFleet(t *testing.T) {
 	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
 	inv := &countingInvalidator{}
 	replica := func() *Handler {
-		return &Handler{Secret: secret, Redis: cache.NewRedisHealth(client, time.Second, nil),
+		return &Handler{Secret: secret, Redis: redis.NewHealth(client, time.Second, nil),
 			Workspace: func(context.Context, string) sources.Invalidator { return inv }}
 	}
 	a, b := replica(), replica()
@@ -67,10 +67,10 @@ func TestDeliveriesAreAppliedOncePerFleet(t *testing.T) {
 // deliveries, and none fails.
 func TestDeliveriesFallBackToThisProcessWithoutRedis(t *testing.T) {
 	const secret = "s3cret"
-	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	dead := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
 	inv := &countingInvalidator{}
-	h := &Handler{Secret: secret, Redis: cache.NewRedisHealth(dead, time.Second, nil),
+	h := &Handler{Secret: secret, Redis: redis.NewHealth(dead, time.Second, nil),
 		Workspace: func(context.Context, string) sources.Invalidator { return inv }}
 	body := []byte(`{"type":"notification_event","id":"notif_1","topic":"contact.user.updated",` +
 		`"app_id":"app","data":{"item":{"type":"contact","id":"c1"}}}`)
@@ -91,8 +91,8 @@ func TestFailedDeliveryIsRetriedOnAnotherReplica(t *testing.T) {
 	client := redistest.ClusterClient(t, redistest.ClusterAddrs(t))
 	failing := &invalidator{fail: 1}
 	working := &countingInvalidator{}
-	a := &Handler{Secret: secret, Redis: cache.NewRedisHealth(client, time.Second, nil), Workspace: func(context.Context, string) sources.Invalidator { return failing }}
-	b := &Handler{Secret: secret, Redis: cache.NewRedisHealth(client, time.Second, nil), Workspace: func(context.Context, string) sources.Invalidator { return working }}
+	a := &Handler{Secret: secret, Redis: redis.NewHealth(client, time.Second, nil), Workspace: func(context.Context, string) sources.Invalidator { return failing }}
+	b := &Handler{Secret: secret, Redis: redis.NewHealth(client, time.Second, nil), Workspace: func(context.Context, string) sources.Invalidator { return working }}
 	body := []byte(`{"type":"notification_event","id":"notif_1","topic":"contact.user.updated",` +
 		`"app_id":"` + redistest.Unique("app") + `","data":{"item":{"type":"contact","id":"c1"}}}`)
 	if code := deliver(t, a, secret, body); code != http.StatusServiceUnavailable {

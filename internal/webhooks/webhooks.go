@@ -23,8 +23,8 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
-	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -42,7 +42,7 @@ type Handler struct {
 	// lands on another replica is not applied again. Without it, or while it
 	// does not answer (each call bounded by REDIS_TIMEOUT, none while it is
 	// known away), each process remembers what it handled.
-	Redis *cache.RedisHealth
+	Redis *redis.Health
 
 	once  sync.Once
 	clock *bounded.Clock                 // nil: the wall clock
@@ -157,11 +157,11 @@ func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 	first := true
 	err := h.Redis.Do(ctx, func(ctx context.Context) error {
 		var err error
-		first, err = h.Redis.Client().SetNX(ctx, seenKey(appID, id), 1, seenFor).Result()
+		first, err = h.Redis.Client().SetNX(ctx, redis.WebhookKey(appID, id), 1, seenFor).Result()
 		return err
 	})
 	if err != nil {
-		if !errors.Is(err, cache.ErrUnavailable) { // said once, when Redis went away
+		if !errors.Is(err, redis.ErrUnavailable) { // said once, when Redis went away
 			web.Logger(ctx).Warn("webhook de-duplication falls back to this process", "error", err)
 		}
 		return true
@@ -172,13 +172,8 @@ func (h *Handler) firstDelivery(ctx context.Context, appID, id string) bool {
 func (h *Handler) forget(ctx context.Context, appID, id string) {
 	h.seen.Invalidate(id)
 	if h.Redis != nil {
-		_ = h.Redis.Do(ctx, func(ctx context.Context) error { return h.Redis.Client().Del(ctx, seenKey(appID, id)).Err() })
+		_ = h.Redis.Do(ctx, func(ctx context.Context) error { return h.Redis.Client().Del(ctx, redis.WebhookKey(appID, id)).Err() })
 	}
-}
-
-// seenKey carries the workspace's hash tag, like every key of a workspace.
-func seenKey(appID, id string) string {
-	return "tdi:v2:" + cache.TenantTag(appID) + ":webhook:" + id
 }
 
 // handle drops what the notification made stale.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/budget"
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -69,7 +69,7 @@ func TestARedisOutageNeverLetsTheFleetGoOver(t *testing.T) {
 	client := redistest.Client(t, srv.Addr)
 	w0 := time.Now().Truncate(rateWindow)
 	w1 := w0.Add(rateWindow)
-	fleet := &awayAt{Redis: budget.New(client, cache.NewRedisHealth(client, 200*time.Millisecond, nil)), at: w1.Add(time.Second)}
+	fleet := &awayAt{Redis: budget.New(client, redis.NewHealth(client, 200*time.Millisecond, nil)), at: w1.Add(time.Second)}
 	const perWindow = 30
 	rs := newReplicas(fleet, redistest.Unique("ws"), 3, perWindow*6)
 
@@ -118,7 +118,7 @@ func TestARedisOutageNeverLetsTheFleetGoOver(t *testing.T) {
 func TestHeldCallsAreSpentWhenTheWindowIs(t *testing.T) {
 	srv := redistest.Start(t)
 	client := redistest.Client(t, srv.Addr)
-	fleet := budget.New(client, cache.NewRedisHealth(client, time.Second, nil))
+	fleet := budget.New(client, redis.NewHealth(client, time.Second, nil))
 	const perWindow = 30
 	rs := newReplicas(fleet, redistest.Unique("ws"), 3, perWindow*6)
 	w0 := time.Now().Truncate(rateWindow)
@@ -134,7 +134,7 @@ func TestHeldCallsAreSpentWhenTheWindowIs(t *testing.T) {
 // the first call after: a fleet starting under load stays within the budget.
 func TestCallsBeforeTheWorkspaceIsKnownAreCounted(t *testing.T) {
 	client := redistest.Client(t, redistest.Addr(t))
-	fleet := budget.New(client, cache.NewRedisHealth(client, time.Second, nil))
+	fleet := budget.New(client, redis.NewHealth(client, time.Second, nil))
 	const perWindow = 10
 	ws := redistest.Unique("ws")
 	known := false

@@ -1,4 +1,4 @@
-package cache
+package redis
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestRedisOptions(t *testing.T) {
+func TestParseURL(t *testing.T) {
 	type want struct {
 		addrs              []string
 		cluster            bool
@@ -39,7 +39,7 @@ func TestRedisOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, err := RedisOptions(tt.url, tt.cluster)
+			o, err := ParseURL(tt.url, tt.cluster)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestRedisOptions(t *testing.T) {
 	}
 }
 
-func TestRedisOptionsRefusesWithoutEchoingSecrets(t *testing.T) {
+func TestParseURLRefusesWithoutEchoingSecrets(t *testing.T) {
 	tests := []struct{ name, url string }{
 		{"other scheme", "http://:hunter2@h:6379"},
 		{"bad port", "redis://:hunter2@h:99999"},
@@ -66,7 +66,7 @@ func TestRedisOptionsRefusesWithoutEchoingSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := RedisOptions(tt.url, false)
+			_, err := ParseURL(tt.url, false)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -74,5 +74,25 @@ func TestRedisOptionsRefusesWithoutEchoingSecrets(t *testing.T) {
 				t.Errorf("the error repeats the password: %v", err)
 			}
 		})
+	}
+}
+
+// A Cluster or Sentinel has a replica to take over; one node does not; a
+// URL that does not parse fails over to nothing.
+func TestFailsOver(t *testing.T) {
+	for _, tt := range []struct {
+		url     string
+		cluster bool
+		want    bool
+	}{
+		{"redis://h:6379", false, false},
+		{"redis://h:6379", true, true},
+		{"redis://h1:7000?addr=h2:7001", false, true},
+		{"redis-sentinel://s1:26379/m", false, true},
+		{"http://h:6379", false, false},
+	} {
+		if got := FailsOver(tt.url, tt.cluster); got != tt.want {
+			t.Errorf("FailsOver(%q, %v) = %v, want %v", tt.url, tt.cluster, got, tt.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package cache_test
+package redis_test
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
 // REDIS_URL's Sentinel form reaches the master a real Sentinel names.
 func TestSentinelURLReachesTheMaster(t *testing.T) {
 	sentinel, master := redistest.StartSentinel(t, "mymaster")
-	client, err := cache.OpenRedis("redis-sentinel://"+sentinel+"/mymaster?db=0", false, 0)
+	client, err := redis.Open("redis-sentinel://"+sentinel+"/mymaster?db=0", false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestACLUserInTheURL(t *testing.T) {
 		{"redis://app:s3cret-pw@" + srv.Addr, true},
 		{"redis://app:wrong-pw@" + srv.Addr, false},
 	} {
-		client, err := cache.OpenRedis(tt.url, false, 0)
+		client, err := redis.Open(tt.url, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package cache
+package redis
 
 import (
 	"crypto/tls"
@@ -8,12 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// RedisOptions turns REDIS_URL into the options of a go-redis
+// ParseURL turns REDIS_URL into the options of a go-redis
 // UniversalClient. The forms (README, "Running several replicas"):
 //
 //	redis://[user:pass@]host:6379[/db]                    one node
@@ -26,7 +25,7 @@ import (
 // ACL user of the data nodes; a Sentinel's own credentials, when it has
 // any, are the sentinel_* parameters. Unknown parameters are refused rather
 // than ignored. No error repeats the URL: it may hold a password.
-func RedisOptions(rawURL string, cluster bool) (*redis.UniversalOptions, error) {
+func ParseURL(rawURL string, cluster bool) (*goredis.UniversalOptions, error) {
 	rawURL, hosts := sentinelHosts(rawURL)
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -36,16 +35,16 @@ func RedisOptions(rawURL string, cluster bool) (*redis.UniversalOptions, error) 
 		u.Host = hosts
 	}
 	secret, _ := u.User.Password()
-	opts, err := redisOptions(u, cluster)
+	opts, err := options(u, cluster)
 	if err != nil {
 		return nil, redact(err, secret, u.Query().Get("sentinel_password"))
 	}
 	return opts, nil
 }
 
-func redisOptions(u *url.URL, cluster bool) (*redis.UniversalOptions, error) {
+func options(u *url.URL, cluster bool) (*goredis.UniversalOptions, error) {
 	q := u.Query()
-	o := &redis.UniversalOptions{ClientName: q.Get("client_name")}
+	o := &goredis.UniversalOptions{ClientName: q.Get("client_name")}
 	o.Username = u.User.Username()
 	o.Password, _ = u.User.Password()
 	var tlsOn bool
@@ -138,22 +137,6 @@ func redisOptions(u *url.URL, cluster bool) (*redis.UniversalOptions, error) {
 	return o, nil
 }
 
-// clusterStateReload is how old a Cluster client's map of slots may grow
-// before it is read again (go-redis: a minute). A killed master is only
-// noticed by reading the map again, not by failing to dial it: until then
-// every call of its slots fails, so the map is kept fresh.
-const clusterStateReload = time.Second
-
-// NewRedisClient builds the client of options from RedisOptions.
-func NewRedisClient(opts *redis.UniversalOptions) redis.UniversalClient {
-	if opts.MasterName == "" && (opts.IsClusterMode || len(opts.Addrs) > 1) {
-		co := opts.Cluster()
-		co.ClusterStateReloadInterval = clusterStateReload
-		return redis.NewClusterClient(co)
-	}
-	return redis.NewUniversalClient(opts)
-}
-
 // sentinelHosts takes the comma-separated hosts out of a sentinel URL,
 // which url.Parse refuses ("s1:26379,s2" has no valid port), leaving one
 // placeholder host in their place.
@@ -207,6 +190,6 @@ func redact(err error, secrets ...string) error {
 // over from a dead master (a Cluster, Sentinel): worth waiting a few seconds
 // for, where a single node's death is not.
 func FailsOver(url string, cluster bool) bool {
-	opts, err := RedisOptions(url, cluster)
+	opts, err := ParseURL(url, cluster)
 	return err == nil && (opts.MasterName != "" || opts.IsClusterMode || len(opts.Addrs) > 1)
 }

@@ -1,0 +1,79 @@
+package redis
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// cachePrefix starts every cache key. Its version is bumped whenever the
+// encoding of a cached entry or the layout of cache keys changes, so that a
+// new release never reads an old release's bytes: a bump only costs a cold
+// cache. v2: the workspace became a hash tag.
+//
+// The durable names (idempotency records, budget windows, webhook
+// de-duplication, callers' rate buckets, persisted documents, the events
+// channels) never change, and do not follow it: during a rolling deploy
+// replicas of two releases share one Redis, and a record one of them cannot
+// find is lost (an action run twice, a budget spent twice over). Each keeps
+// the version it was born with, written out in its function; the tests pin
+// each to its literal.
+const cachePrefix = "tdi:v2:"
+
+// Tag is the Redis Cluster hash tag of every key of a workspace (the
+// cache's, idempotency records, budget windows, webhook de-duplication):
+// all of them hash to one slot, so a loader batch's MGET, a write-back
+// pipeline and any script stay on one node in one round trip and are never
+// CROSSSLOT. The cost is that one workspace lives on one master; workspaces
+// spread. Nothing before the tag holds a brace, so the tag is always this
+// one.
+func Tag(workspace string) string { return "{" + workspace + "}" }
+
+// CacheKey is the key of a cached entry of a workspace: kind is what it
+// holds ("contact", "phone", ...), id which one. It never contains
+// credentials.
+func CacheKey(workspace, kind, id string) string {
+	return cachePrefix + Tag(workspace) + ":" + kind + ":" + id
+}
+
+// IdempotencyKey is where the idempotency record of an action run under a
+// caller's key lives (durable).
+func IdempotencyKey(workspace, action, key string) string {
+	return "tdi:v2:" + Tag(workspace) + ":idem:" + action + ":" + key
+}
+
+// BudgetWindowKey is the fleet's count of a workspace's Intercom calls in
+// the window that starts at start (durable).
+func BudgetWindowKey(workspace string, start time.Time) string {
+	return "tdi:v2:" + Tag(workspace) + ":budget:" + strconv.FormatInt(start.Unix(), 10)
+}
+
+// WebhookKey marks an Intercom notification of a workspace as handled by
+// the fleet (durable).
+func WebhookKey(workspace, notificationID string) string {
+	return "tdi:v2:" + Tag(workspace) + ":webhook:" + notificationID
+}
+
+// RateBucketKey is a caller's bucket of the allowance name in a deployment
+// (durable), under the caller's own hash tag: callers spread over a
+// Cluster's nodes. Callers are hashed: a caller's name may hold an API
+// key's hash prefix, and keys stay one length.
+func RateBucketKey(name, deployment, caller string) string {
+	sum := sha256.Sum256([]byte(deployment + "\x00" + caller))
+	return "tdi:v2:{caller:" + hex.EncodeToString(sum[:8]) + "}:rate:" + name
+}
+
+// PersistedDocumentKey holds a GraphQL document a client registered under
+// its SHA-256 (hex), for every replica (durable).
+func PersistedDocumentKey(hash string) string { return "tdi:v1:apq:" + hash }
+
+// EventsChannel carries a workspace's events (durable): one channel per
+// workspace, so that a consumer interested in one workspace (a dashboard's
+// subscription) need not read the others'.
+func EventsChannel(workspace string) string { return eventsPrefix + workspace }
+
+// EventsChannels is the pattern of every workspace's events channel.
+const EventsChannels = eventsPrefix + "*"
+
+const eventsPrefix = "tdi:v1:events:"
