@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/haproxy"
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // The fleet as it is deployed: replicas are processes of the server binary,
@@ -110,7 +111,7 @@ func startReplica(t *testing.T, bin, name string, settings map[string]string) *p
 	r.cmd = exec.Command(bin)
 	r.cmd.Env = env
 	r.cmd.Stdout, r.cmd.Stderr = out, out // one writer: exec.Cmd copies both from one goroutine
-	dieWithTest(r.cmd)
+	process.DieWithParent(r.cmd)
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -199,7 +200,7 @@ func startHAProxy(t *testing.T, replicas ...*processReplica) string {
 		opts.Backends = append(opts.Backends, strings.TrimPrefix(r.URL, "http://"))
 	}
 	f, logPath := processLog(t, "haproxy")
-	p, err := haproxy.Start(opts, f, dieWithTest)
+	p, err := haproxy.Start(opts, f, process.DieWithParent)
 	if err != nil {
 		f.Close()
 		t.Fatal(err)
