@@ -1,38 +1,30 @@
-// Package e2e runs the real server the way a developer does (`go run .` with
-// no settings, so in demo mode) for tests that use it as its users do: the
-// browser test of the playground, the playground's examples over HTTP, and
-// the programs in examples/.
+// Package e2e runs the real server binary the way its users do, for tests
+// that use it as they do: the browser test of the playground, the
+// playground's examples over HTTP and the programs in examples/ (demo mode,
+// as `go run .` with no settings), the command line, and a fleet of
+// replicas behind a load balancer. Processes are started by the harness in
+// internal/process; this package adds what a test needs around it.
 package e2e
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// Server is the server binary running in demo mode on a free loopback port.
-type Server struct {
-	// URL is the server's base URL, such as "http://127.0.0.1:41234".
-	URL string
-}
+	"github.com/talkdesk-intercom/api/internal/process"
+)
 
 // binary is the server built once for a test binary's tests (see Main).
 var binary struct {
 	sync.Mutex
 	dir  string // set by Main
-	path string // set by the first Start
+	path string // set by the first Binary
 	err  error
 }
 
@@ -53,205 +45,130 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
-// build compiles the server from this module's root, once.
-func build() (string, error) {
+// Binary is the server binary, built from this module's root once for the
+// test binary's tests, with the race detector when they run with it (the
+// build then reuses what go test compiled, and the servers report their
+// races: see StartServer). Under go test -short it skips the test: the
+// quick path builds and starts no process.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("builds and runs the server binary: not under -short")
+	}
 	binary.Lock()
 	defer binary.Unlock()
 	if binary.dir == "" {
-		return "", errors.New("e2e: call e2e.Main from the package's TestMain")
+		tb.Fatal("e2e: call e2e.Main from the package's TestMain")
 	}
-	if binary.path != "" || binary.err != nil {
-		return binary.path, binary.err
-	}
-	root, err := ModuleRoot()
-	if err != nil {
+	if binary.path == "" && binary.err == nil {
+		start := time.Now()
+		root, err := process.ModuleRoot()
+		if err == nil {
+			binary.path, err = process.Build(context.Background(), root, binary.dir, raceEnabled)
+		}
 		binary.err = err
-		return "", err
+		if err == nil {
+			tb.Logf("built the server (race detector %v) in %s", raceEnabled, time.Since(start).Round(time.Millisecond))
+		}
 	}
-	path := filepath.Join(binary.dir, "talkdesk-intercom")
-	cmd := exec.Command("go", "build", "-o", path, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		binary.err = fmt.Errorf("go build the server: %v\n%s", err, out)
-		return "", binary.err
+	if binary.err != nil {
+		tb.Fatal(binary.err)
 	}
-	binary.path = path
-	return path, nil
+	return binary.path
 }
 
-// Start runs the server (built from this module's root) in demo mode: no
-// INTERCOM_TOKEN and no REDIS_URL, whatever the environment says. It stops
-// the server when the test ends, and logs the server's output if the test
-// failed.
-func Start(tb testing.TB) *Server {
-	tb.Helper()
-	bin, err := build()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
+// Server is a server process of a test.
+type Server struct {
+	Name string
+	// URL is the server's base URL, such as "http://127.0.0.1:41234".
+	URL  string
+	proc *process.Server
+}
 
-	cmd := exec.Command(bin)
-	cmd.Dir = root
-	cmd.Env = append(withoutSettings(os.Environ()),
-		"ADDR=127.0.0.1:0", // the kernel picks a free port; the log says which
-		"LOG_FORMAT=json",
-		"LOG_LEVEL=info",
-	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logs := &syncBuffer{}
-	addr := make(chan string, 1)
-	cmd.Stderr = logs
-	cmd.Stdout = &lineWriter{w: logs, line: func(line []byte) {
-		// The server logs one JSON object a line; "listening" carries the
-		// address it bound.
-		var entry struct{ Msg, Addr string }
-		if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" && entry.Addr != "" {
-			select {
-			case addr <- entry.Addr:
-			default:
+// secretSettings are the settings whose values must never reach a log.
+var secretSettings = []string{"INTERCOM_TOKEN", "INTERCOM_CLIENT_SECRET"}
+
+// StartServer runs the server binary (Binary) with exactly these settings
+// on a free loopback port (process.Start) and returns once it is ready. Its
+// output goes to a file (Log). It is stopped when the test ends (SIGTERM),
+// and killed by the kernel should the test process die first; the test
+// fails if the server printed a data race or a secret setting's value.
+func StartServer(tb testing.TB, name string, settings map[string]string) *Server {
+	tb.Helper()
+	bin := Binary(tb)
+	f, path := Log(tb, name)
+	proc, err := process.Start(tb.Context(), bin, settings, f)
+	if err != nil {
+		f.Close()
+		tb.Fatalf("start %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		proc.Stop()
+		f.Close()
+		logs, _ := os.ReadFile(path)
+		for _, k := range secretSettings {
+			if v := settings[k]; v != "" && bytes.Contains(logs, []byte(v)) {
+				tb.Errorf("%s appears in %s's log (%s)", k, name, path)
 			}
 		}
-	}}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start the server: %v", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	srv := &Server{}
-	tb.Cleanup(func() {
-		stop(cmd, exited)
+		if bytes.Contains(logs, []byte("WARNING: DATA RACE")) {
+			tb.Errorf("%s found a data race: see %s", name, path)
+		}
 		if tb.Failed() {
-			tb.Logf("server log:\n%s", logs.String())
+			tb.Logf("%s's log (%s), last lines:\n%s", name, path, LastLines(logs, 40))
 		}
 	})
-
-	select {
-	case a := <-addr:
-		srv.URL = "http://" + a
-	case <-exited:
-		tb.Fatalf("the server exited at start (%v):\n%s", waitErr, logs.String())
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("the server did not log its address within 30s:\n%s", logs.String())
-	}
-	if err := waitHealthy(srv.URL, 10*time.Second); err != nil {
-		tb.Fatalf("%v\n%s", err, logs.String())
-	}
-	return srv
+	return &Server{Name: name, URL: proc.URL, proc: proc}
 }
 
-// stop ends the server as SIGTERM does in production, then kills its whole
-// process group if it has not finished within 10 seconds.
-func stop(cmd *exec.Cmd, exited <-chan struct{}) {
-	pgid := cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-exited
+// Start runs the server in demo mode, as `go run .` with no settings does:
+// no INTERCOM_TOKEN and no REDIS_URL, whatever the environment says.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	return StartServer(tb, "server", map[string]string{"LOG_LEVEL": "info"})
+}
+
+// Kill ends the server without warning, as a crash or the OOM killer
+// would, and returns once it is gone.
+func (s *Server) Kill(tb testing.TB) {
+	tb.Helper()
+	if err := s.proc.Kill(); err != nil {
+		tb.Fatalf("kill %s: %v", s.Name, err)
 	}
 }
 
-func waitHealthy(base string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("GET %s/healthz did not answer 200 within %s (last error: %v)", base, within, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+// Log is a new file for the output of the test's process name: in
+// TEST_LOG_DIR when set (scripts/test.sh scans it for the test secrets),
+// else in the test's own directory.
+func Log(tb testing.TB, name string) (*os.File, string) {
+	tb.Helper()
+	dir := os.Getenv("TEST_LOG_DIR")
+	if dir == "" {
+		dir = tb.TempDir()
 	}
+	base := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
+	f, err := os.CreateTemp(dir, base+"_"+name+"-*.log")
+	if err != nil {
+		tb.Fatalf("log of %s: %v", name, err)
+	}
+	return f, f.Name()
 }
 
-// withoutSettings drops the server's settings from env, so that what a
-// developer's shell exports cannot take the server out of demo mode.
-func withoutSettings(env []string) []string {
-	settings := []string{
-		"ADDR", "INTERCOM_", "REDIS_", "LOG_", "INTROSPECTION", "MAX_BODY_BYTES", "SHUTDOWN_TIMEOUT",
-		"CACHE", "LOADER", "FETCH_", "COMPANY_",
+// LastLines is the end of a log, for a failed test's output.
+func LastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
-	var out []string
-next:
-	for _, kv := range env {
-		for _, s := range settings {
-			if strings.HasPrefix(kv, s) {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
+	return strings.Join(lines, "\n")
 }
 
 // ModuleRoot is the directory of this module's go.mod, found from the
 // working directory (a test runs in its package's directory).
 func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := process.ModuleRoot()
 	if err != nil {
-		return "", err
+		return "", errors.New("e2e: " + err.Error())
 	}
-	for {
-		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(mod, []byte("module github.com/talkdesk-intercom/api\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("e2e: no go.mod of github.com/talkdesk-intercom/api above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// lineWriter passes what is written to w, and each complete line to line.
-// exec.Cmd writes from one goroutine.
-type lineWriter struct {
-	w       io.Writer
-	line    func([]byte)
-	partial []byte
-}
-
-func (lw *lineWriter) Write(p []byte) (int, error) {
-	lw.partial = append(lw.partial, p...)
-	for {
-		i := bytes.IndexByte(lw.partial, '\n')
-		if i < 0 {
-			break
-		}
-		lw.line(lw.partial[:i])
-		lw.partial = lw.partial[i+1:]
-	}
-	return lw.w.Write(p)
-}
-
-// syncBuffer collects a process's output for the test to read.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return root, nil
 }

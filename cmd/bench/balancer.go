@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/haproxy"
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // Load balancers in front of a fleet: HAProxy when it is installed (what a
@@ -95,7 +96,7 @@ func startHAProxy(backends []string) (*balancer, error) {
 		}
 		opts.Backends = append(opts.Backends, u.Host)
 	}
-	p, err := haproxy.Start(opts, io.Discard, nil)
+	p, err := haproxy.Start(opts, io.Discard, process.DieWithParent)
 	if errors.Is(err, haproxy.ErrAddrInUse) {
 		return nil, errPortTaken
 	}
@@ -189,4 +190,16 @@ func waitHealthy(ctx context.Context, base string, within time.Duration) error {
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// errPortTaken is a balancer's port taken between choosing it and binding it.
+var errPortTaken = errors.New("port taken")
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

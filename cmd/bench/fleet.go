@@ -4,27 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/talkdesk-intercom/api/internal/process"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -42,34 +35,11 @@ const benchToken = "bench"
 // buildServer compiles the server from the module's root into dir, once per
 // run, so that the benchmark measures the binary that is deployed.
 func buildServer(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
+	root, err := process.ModuleRoot()
 	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "server")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build the server in %s: %v\n%s", root, err, out)
-	}
-	return bin, nil
-}
-
-// moduleRoot asks the go command for the module that holds this command's
-// source (known from where it was compiled), or else the working directory.
-func moduleRoot(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}")
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if _, err := os.Stat(file); err == nil {
-			cmd.Dir = filepath.Dir(file)
-		}
-	}
-	out, err := cmd.Output()
-	dir := strings.TrimSpace(string(out))
-	if err != nil || dir == "" || strings.Contains(dir, "\n") {
 		return "", fmt.Errorf("find the server's module (run the benchmark from it: go run ./cmd/bench, or pass -server): %v", err)
 	}
-	return dir, nil
+	return process.Build(ctx, root, dir, false)
 }
 
 // fleet is one Intercom workspace (an emulator in this process, so a fresh
@@ -83,12 +53,11 @@ type fleet struct {
 	front     *instance // the load balancer's address, for requests only
 }
 
-// instance is one running server process.
+// instance is one running server process, or the load balancer in front
+// of them (proc nil), which requests are sent to.
 type instance struct {
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *tail
+	url  string
+	proc *process.Server
 }
 
 // pathSettings are the settings that make a path: the naive path has no
@@ -207,102 +176,23 @@ func (f *fleet) close() {
 	}
 	var wg sync.WaitGroup
 	for _, in := range f.instances {
-		wg.Go(in.stop)
+		wg.Go(in.proc.Stop)
 	}
 	wg.Wait()
 	f.em.Close()
 }
 
-// startInstance runs the server binary with exactly these settings (nothing
-// of the benchmark's own environment but what a process needs) on a free
-// loopback port and waits until /readyz says it is ready.
+// startInstance runs the server binary with exactly these settings (an
+// empty value leaves one unset; nothing of the benchmark's own environment
+// but what a process needs) on a free loopback port and waits until /readyz
+// says it is ready. Its output is kept only for the error should it fail
+// to start.
 func startInstance(ctx context.Context, bin string, settings map[string]string) (*instance, error) {
-	var err error
-	// A free port may be taken between choosing it and the server binding
-	// it: try another.
-	for range 3 {
-		var in *instance
-		if in, err = tryInstance(ctx, bin, settings); err == nil {
-			return in, nil
-		}
-		if !errors.Is(err, errPortTaken) {
-			return nil, err
-		}
-	}
-	return nil, err
-}
-
-var errPortTaken = errors.New("port taken")
-
-func tryInstance(ctx context.Context, bin string, settings map[string]string) (*instance, error) {
-	port, err := freePort()
+	proc, err := process.Start(ctx, bin, settings, nil)
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	env := []string{"ADDR=" + addr}
-	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range settings {
-		if v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	in := &instance{url: "http://" + addr, exited: make(chan struct{}), log: &tail{max: 16 << 10}}
-	in.cmd = exec.Command(bin)
-	in.cmd.Env = env
-	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
-	if err := in.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the server: %w", err)
-	}
-	go func() { _ = in.cmd.Wait(); close(in.exited) }()
-	if err := in.waitReady(ctx, 30*time.Second); err != nil {
-		in.stop()
-		if strings.Contains(in.log.String(), "address already in use") {
-			return nil, errPortTaken
-		}
-		return nil, fmt.Errorf("%w; the server's log:\n%s", err, in.log.String())
-	}
-	return in, nil
-}
-
-func (in *instance) waitReady(ctx context.Context, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		select {
-		case <-in.exited:
-			return fmt.Errorf("the server exited at start (%v)", in.cmd.ProcessState)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
-		if resp, err := benchClient.Get(in.url + "/readyz"); err == nil {
-			var body struct{ Status string }
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && body.Status == "ready" {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the server at %s was not ready within %s", in.url, within)
-		}
-	}
-}
-
-// stop ends the server as SIGTERM does in production, and kills it if it
-// has not finished within 10 seconds.
-func (in *instance) stop() {
-	_ = in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(10 * time.Second):
-		_ = in.cmd.Process.Kill()
-		<-in.exited
-	}
+	return &instance{url: proc.URL, proc: proc}, nil
 }
 
 // counters are what a measurement subtracts: the calls the workspace
@@ -394,37 +284,4 @@ func (in *instance) abusiveRequest(body []byte) string {
 		return ""
 	}
 	return out.Errors[0].Extensions.Code
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail keeps the last max bytes a server wrote, for the error when it fails
-// to start.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

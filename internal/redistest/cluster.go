@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // Cluster is a private Redis Cluster of 3 masters, each with one replica,
@@ -122,7 +124,7 @@ func (c *Cluster) launch(bin, cli string) error {
 		cmd := exec.Command(bin, "--port", p, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",
 			"--appendonly", "yes", "--save", "", "--repl-diskless-sync-delay", "0", "--dir", nodeDir, "--logfile", filepath.Join(nodeDir, "redis.log"))
-		dieWithTest(cmd)
+		process.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start redis-server: %w", err)
 		}

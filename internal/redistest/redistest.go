@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // Addr returns the address of a Redis the test may use. Tests share it, so
@@ -139,7 +141,7 @@ func (s *Server) start() {
 func (s *Server) run() error {
 	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
-	dieWithTest(cmd)
+	process.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // StartSentinel runs a private master and one Sentinel watching it under
@@ -24,7 +26,7 @@ func StartSentinel(t testing.TB, master string) (sentinelAddr string, m *Server)
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, conf, "--sentinel", "--logfile", filepath.Join(dir, "sentinel.log"))
-	dieWithTest(cmd)
+	process.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server --sentinel: %v", err)
 	}
