@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/e2e"
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -125,7 +125,7 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	t.Logf("killed %s (SIGKILL)", fleet[1].Name)
 	time.Sleep(time.Second)
 	failoverFrom := time.Now()
-	killed := cluster.KillMasterOf(t, cache.TenantTag(wsID))
+	killed := cluster.KillMasterOf(t, redis.Tag(wsID))
 	t.Logf("killed Redis master %s; its replica took over after %s", killed, time.Since(failoverFrom).Round(time.Millisecond))
 	time.Sleep(time.Second)
 	stop()
