@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -344,52 +342,6 @@ func phoneVars(ws *emulator.Workspace, skip int) map[string]any {
 		}
 	}
 	return map[string]any{"a": phones[skip], "b": phones[skip+1], "c": phones[skip+2]}
-}
-
-// fleetClient is tryQuery's client: a request no replica answers fails
-// the test's load in time rather than hangs it.
-var fleetClient = &http.Client{Timeout: 20 * time.Second}
-
-// tryQuery is query for a client that may see a replica die: a transport
-// error (status 0) or a body that is not JSON (the balancer's 502) is a
-// status, not a failed test.
-func tryQuery(base, query string, vars map[string]any, data any) gqlResponse {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := fleetClient.Post(base+"/graphql", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return gqlResponse{Status: 0}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := gqlResponse{Status: resp.StatusCode}
-	if json.Unmarshal(raw, &out) != nil {
-		return out
-	}
-	if data != nil && len(out.Data) > 0 {
-		_ = json.Unmarshal(out.Data, data)
-	}
-	return out
-}
-
-// count sorts an answer: internal errors (or none at all) are what must
-// never happen; a 502 from the balancer is a replica that died mid-request
-// (cut). It reports whether the client should back off.
-func count(r gqlResponse, internal, served, limited, cut *atomic.Int64) (backOff bool) {
-	switch {
-	case r.Status == 0 || r.Status == http.StatusBadGateway || r.Status == http.StatusServiceUnavailable:
-		cut.Add(1)
-	case r.Status != http.StatusOK:
-		internal.Add(1) // neither GraphQL's answer (always 200 as JSON) nor the balancer's
-	case len(r.Errors) == 0:
-		served.Add(1)
-	case r.code() == "RATE_LIMITED":
-		limited.Add(1)
-	case r.code() == "INTERNAL" || r.code() == "":
-		internal.Add(1)
-	default:
-		served.Add(1) // a coded answer, e.g. UPSTREAM_UNAVAILABLE for a moment
-	}
-	return r.Status != http.StatusOK || len(r.Errors) > 0
 }
 
 // load runs n clients, client w calling step(w, i) for i = 0, 1, … until
