@@ -38,7 +38,6 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
@@ -438,7 +437,7 @@ func warmCompanies(ctx context.Context, svc *services, every time.Duration, logg
 // newHandler holds every route of the server.
 func newHandler(cfg config.Config, svc *services, logger *slog.Logger) http.Handler {
 	gql := graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main, Phones: phone.NewNormalizer(10_000)}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Default: svc.main, Phones: resolvers.NewPhoneNormalizer(10_000)}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
 			Limits: graphqlhttp.Limits{
 				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,

@@ -4,7 +4,6 @@ package resolvers
 
 import (
 	"context"
-	"github.com/talkdesk-intercom/api/internal/phone"
 
 	"github.com/talkdesk-intercom/api/internal/tenants"
 )
@@ -18,7 +17,7 @@ type Resolver struct {
 	Default *tenants.Tenant
 	// Phones normalises caller numbers (remembering recent ones); nil
 	// normalises without remembering.
-	Phones *phone.Normalizer
+	Phones *PhoneNormalizer
 }
 
 func (r *Resolver) tenant(ctx context.Context) *tenants.Tenant {
