@@ -161,7 +161,7 @@ type services struct {
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
 	redisHealth *cache.RedisHealth
-	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
+	fleet       sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
@@ -79,7 +78,7 @@ type Config struct {
 	// Redis): the budget and each caller's share hold for the fleet, not
 	// per replica. The in-process governor decides first, and alone when
 	// Fleet errs.
-	Fleet FleetBudget
+	Fleet sources.FleetBudget
 	// FleetReplicas is how many replicas share the budget. While Fleet errs
 	// a replica spends only the calls Fleet had set aside for it; once Redis
 	// has been away for a whole window, it allows itself 1/FleetReplicas of
@@ -106,14 +105,6 @@ type Config struct {
 	// Tracing gives each attempt a client span of the global OpenTelemetry
 	// tracer provider, named by its endpoint pattern.
 	Tracing bool
-}
-
-// FleetBudget is a count of a workspace's calls shared by every replica
-// (package budget): Take asks it for one call of the window holding a.Now;
-// AwaySince is when Redis stopped answering (zero while it answers).
-type FleetBudget interface {
-	Take(ctx context.Context, a budget.Ask) (budget.Answer, error)
-	AwaySince() time.Time
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
