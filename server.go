@@ -32,6 +32,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
@@ -313,16 +314,16 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
 	client, err := intercom.New(intercom.Config{
-		Token:          token,
-		BaseURL:        baseURL,
-		Version:        cfg.IntercomVersion,
-		Timeout:        cfg.IntercomTimeout,
-		Concurrency:    cfg.FetchConcurrency,
-		CoalesceWindow: cfg.CoalesceWindow,
-		Observe:        s.metrics.ObserveUpstream,
-		HTTPClient:     s.upstream,
-		Workspace:      workspace,
-		Tracing:        cfg.Tracing(),
+		Token:       token,
+		BaseURL:     baseURL,
+		Version:     cfg.IntercomVersion,
+		Timeout:     cfg.IntercomTimeout,
+		Concurrency: cfg.FetchConcurrency,
+		Coalesce:    coalesce.Phones(cfg.CoalesceWindow),
+		Observe:     s.metrics.ObserveUpstream,
+		HTTPClient:  s.upstream,
+		Workspace:   workspace,
+		Tracing:     cfg.Tracing(),
 
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,

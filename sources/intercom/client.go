@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -95,9 +94,9 @@ type Config struct {
 	// Concurrency bounds parallel reads of objects Intercom cannot read in
 	// batches (companies). Default 8.
 	Concurrency int
-	// CoalesceWindow is how long a cold caller lookup waits for the
-	// lookups of other requests to share its search (0: not at all).
-	CoalesceWindow time.Duration
+	// Coalesce, when set, lets caller lookups of concurrent requests share
+	// searches; without it each lookup searches alone.
+	Coalesce sources.CoalescePhones
 	// Observe, when set, is told about every upstream call: the endpoint
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
@@ -124,8 +123,9 @@ type Client struct {
 	phones  phoneSearch
 
 	concurrency int
-	// phoneLookups gathers concurrent caller lookups into shared searches.
-	phoneLookups *coalesce.Coalescer[[]*sources.Contact]
+	// phoneLookups searches callers' numbers, with those of concurrent
+	// requests when Config.Coalesce gathers them.
+	phoneLookups sources.PhoneLookup
 
 	breaker *breaker
 
@@ -182,7 +182,10 @@ func New(cfg Config) (*Client, error) {
 	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
-	c.phoneLookups = coalesce.New(cfg.CoalesceWindow, maxINValues, phoneWeight, c.searchPhoneGroups)
+	c.phoneLookups = c.searchPhoneGroups
+	if cfg.Coalesce != nil {
+		c.phoneLookups = cfg.Coalesce(c.searchPhoneGroups, maxINValues, phoneWeight)
+	}
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency
 	}
