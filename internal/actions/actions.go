@@ -13,8 +13,8 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/idempotency"
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Problem is an input problem the caller can fix.

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/events"
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // keyVersion is bumped whenever the encoding of any entry or the layout of

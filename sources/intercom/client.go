@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Regional API base URLs. A workspace lives in exactly one region and its
