@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/talkdesk-intercom/api/graph/model"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 const (
@@ -28,7 +28,7 @@ func pageSize(field string, n *int, def, most int) (int, error) {
 }
 
 // normalizePhone turns a caller's number into E.164 or explains why not.
-func normalizePhone(phones *phone.Normalizer, raw string, defaultCountry *string) (string, error) {
+func normalizePhone(phones *PhoneNormalizer, raw string, defaultCountry *string) (string, error) {
 	country := ""
 	if defaultCountry != nil {
 		country = strings.TrimSpace(*defaultCountry)

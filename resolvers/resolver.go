@@ -2,10 +2,6 @@
 // validate arguments, ask a source, and map domain types to GraphQL models.
 package resolvers
 
-import (
-	"github.com/talkdesk-intercom/api/internal/phone"
-)
-
 // Resolver holds the dependencies of every resolver; the server builds it
 // once. A request works on the workspace its context carries (package
 // workspace): its loaders serve per-request reads, its Source what does not
@@ -13,5 +9,5 @@ import (
 type Resolver struct {
 	// Phones normalises caller numbers (remembering recent ones); nil
 	// normalises without remembering.
-	Phones *phone.Normalizer
+	Phones *PhoneNormalizer
 }

@@ -218,8 +218,8 @@ fuzz() {
 	step "fuzz $2 (${n} executions)"
 	go test -run '^$' -fuzz "^$2\$" -fuzztime "${n}x" "$1"
 }
-fuzz ./internal/phone/ FuzzNormalize 200000
-fuzz ./internal/preview/ FuzzText 200000
+fuzz ./sources/phone/ FuzzNormalize 200000
+fuzz ./sources/preview/ FuzzText 200000
 fuzz ./sources/intercom/ FuzzSearchQueries 15000
 fuzz ./internal/talkdesk/ FuzzDecodeEnvelope 200000
 fuzz ./internal/graphqlhttp/ FuzzScanDocument 200000

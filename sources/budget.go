@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"strconv"
+	"time"
 )
 
 // Who spends a source's call budget, and how urgently: the transports say it
@@ -56,4 +57,45 @@ func BudgetOwner(ctx context.Context) string {
 func CallerFrom(ctx context.Context) string {
 	c, _ := ctx.Value(callerKey{}).(string)
 	return c
+}
+
+// FleetBudget is a count of a workspace's calls shared by every replica of
+// the service (in Redis: package internal/budget), handed to a source with a
+// rate limit when it is built, so that the budget and each caller's share
+// hold for the fleet, not per replica.
+type FleetBudget interface {
+	// Take asks for one call of the window holding a.Now. The error is
+	// non-nil when the count could not tell: the replica decides alone.
+	Take(ctx context.Context, a BudgetAsk) (BudgetAnswer, error)
+	// AwaySince is when the count stopped answering, zero while it answers.
+	AwaySince() time.Time
+}
+
+// BudgetAsk is one call's question to the fleet's count.
+type BudgetAsk struct {
+	Workspace string
+	// Caller is who the call is for ("" for the service's own calls: no
+	// share applies to them).
+	Caller      string
+	Now         time.Time
+	Window      time.Duration
+	PerWindow   int // the workspace's budget of a window
+	CallerShare int // the most calls of a window one caller may make
+	// HoldNext is how many more calls of the next window to set aside for
+	// the asking replica alone.
+	HoldNext int
+	// Uncounted are calls the replica made before it could ask (before it
+	// knew the workspace): counted in this window, whatever the answer.
+	Uncounted int
+}
+
+// BudgetAnswer is the fleet's word on one call.
+type BudgetAnswer struct {
+	// Refused is "" when the call is admitted, else whose budget is spent:
+	// "workspace" or "caller".
+	Refused string
+	Wait    time.Duration // until the window ends
+	// HeldNext calls of the next window were set aside for the replica
+	// (at most BudgetAsk.HoldNext; fewer when the next window is nearly spent).
+	HeldNext int
 }

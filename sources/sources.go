@@ -110,6 +110,20 @@ type ContactFinder interface {
 	ContactsByEmails(ctx context.Context, emails []string) (map[string][]*Contact, error)
 }
 
+// PhoneLookup finds the contacts of E.164 numbers, keyed by number (a number
+// with none is absent).
+type PhoneLookup func(ctx context.Context, phones []string) (map[string][]*Contact, error)
+
+// CoalescePhones lets a source's caller lookups share searches with those of
+// concurrent requests (dataloaders batch within one request; this batches
+// across requests): when many calls ring at once, each lookup would
+// otherwise be one search. It is handed to a source when the source is
+// built; the source hands it its search, which takes numbers weighing at
+// most max (weight(e164) each), and looks callers up with what it returns.
+// Lookups share a search only with lookups of their BudgetOwner: a search is
+// paid by, and may be refused for, that owner.
+type CoalescePhones func(search PhoneLookup, max int, weight func(e164 string) int) PhoneLookup
+
 // ContactSearcher finds contacts whose name or email contains a text.
 type ContactSearcher interface {
 	SearchContacts(ctx context.Context, text string, limit int) ([]*Contact, error)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 func printRows(w io.Writer, rows []row) {

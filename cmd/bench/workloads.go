@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/abuse"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 type bench struct {

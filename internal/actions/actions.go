@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/idempotency"
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Problem is an input problem the caller can fix.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // Limits on input, checked before Intercom is called.

@@ -18,10 +18,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Redis is the fleet's count of calls by fixed windows aligned to the wall
-// clock (every replica's window is the same one).
+// clock (every replica's window is the same one): a sources.FleetBudget.
 type Redis struct {
 	client goredis.UniversalClient
 	health *redis.Health
@@ -36,35 +37,6 @@ func New(client goredis.UniversalClient, health *redis.Health) *Redis {
 
 // AwaySince is when Redis stopped answering, zero while it answers.
 func (r *Redis) AwaySince() time.Time { return r.health.AwaySince() }
-
-// Ask is one call's question to the fleet's count.
-type Ask struct {
-	Workspace string
-	// Caller is who the call is for ("" for the service's own calls: no
-	// share applies to them).
-	Caller      string
-	Now         time.Time
-	Window      time.Duration
-	PerWindow   int // the workspace's budget of a window
-	CallerShare int // the most calls of a window one caller may make
-	// HoldNext is how many more calls of the next window to set aside for
-	// the asking replica alone.
-	HoldNext int
-	// Uncounted are calls the replica made before it could ask (before it
-	// knew the workspace): counted in this window, whatever the answer.
-	Uncounted int
-}
-
-// Answer is the fleet's word on one call.
-type Answer struct {
-	// Refused is "" when the call is admitted, else whose budget is spent:
-	// "workspace" or "caller".
-	Refused string
-	Wait    time.Duration // until the window ends
-	// HeldNext calls of the next window were set aside for the replica
-	// (at most Ask.HoldNext; fewer when the next window is nearly spent).
-	HeldNext int
-}
 
 // takeScript: KEYS[1] the workspace's window, a hash of counts: "all" the
 // workspace's, "c:<hash>" each caller's. ARGV[1] the workspace's budget,
@@ -117,9 +89,9 @@ return held
 // Take asks the fleet for one call of the window that holds a.Now, and
 // for a.HoldNext calls of the next window, in one round trip. The error is
 // non-nil when Redis could not tell: the replica decides alone.
-func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
+func (r *Redis) Take(ctx context.Context, a sources.BudgetAsk) (sources.BudgetAnswer, error) {
 	start := a.Now.Truncate(a.Window)
-	ans := Answer{Wait: start.Add(a.Window).Sub(a.Now)}
+	ans := sources.BudgetAnswer{Wait: start.Add(a.Window).Sub(a.Now)}
 	callerField := ""
 	if a.Caller != "" {
 		// Callers are hashed: a caller's name may be an API key.
@@ -156,7 +128,7 @@ func (r *Redis) Take(ctx context.Context, a Ask) (Answer, error) {
 		return err
 	})
 	if err != nil {
-		return Answer{}, err
+		return sources.BudgetAnswer{}, err
 	}
 	v, _ := take.Int()
 	ans.Refused = [...]string{"", "workspace", "caller"}[min(max(v, 0), 2)]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Three replicas on one Redis Cluster share one window's budget and one
@@ -30,7 +31,7 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 			if i%2 == 0 {
 				caller = "key-one"
 			}
-			ans, err := replicas[i%3].Take(context.Background(), Ask{Workspace: ws, Caller: caller, Now: now,
+			ans, err := replicas[i%3].Take(context.Background(), sources.BudgetAsk{Workspace: ws, Caller: caller, Now: now,
 				Window: 10 * time.Second, PerWindow: 20, CallerShare: 5})
 			switch refused := ans.Refused; {
 			case err != nil:
@@ -53,7 +54,7 @@ func TestTheFleetSharesOneBudget(t *testing.T) {
 			admitted.Load(), callerAdmitted.Load(), spentWorkspace.Load(), spentCaller.Load())
 	}
 	// The next window starts afresh.
-	if ans, err := replicas[0].Take(context.Background(), Ask{Workspace: ws, Caller: "key-one", Now: now.Add(10 * time.Second),
+	if ans, err := replicas[0].Take(context.Background(), sources.BudgetAsk{Workspace: ws, Caller: "key-one", Now: now.Add(10 * time.Second),
 		Window: 10 * time.Second, PerWindow: 20, CallerShare: 5}); err != nil || ans.Refused != "" {
 		t.Errorf("next window: refused %q, %v", ans.Refused, err)
 	}
@@ -66,7 +67,7 @@ func TestHeldCallsAreCountedInTheNextWindow(t *testing.T) {
 	r := New(client, redis.NewHealth(client, time.Second, nil))
 	ws := redistest.Unique("ws")
 	now := time.Now()
-	ask := Ask{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, HoldNext: 6}
+	ask := sources.BudgetAsk{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, HoldNext: 6}
 	if ans, err := r.Take(context.Background(), ask); err != nil || ans.Refused != "" || ans.HeldNext != 6 {
 		t.Fatalf("first take: %+v, %v; want admitted, 6 held", ans, err)
 	}
@@ -74,7 +75,7 @@ func TestHeldCallsAreCountedInTheNextWindow(t *testing.T) {
 	if ans, err := r.Take(context.Background(), ask); err != nil || ans.HeldNext != 14 {
 		t.Fatalf("second take: %+v, %v; want the 14 left held", ans, err)
 	}
-	next := Ask{Workspace: ws, Now: now.Add(10 * time.Second), Window: 10 * time.Second, PerWindow: 20}
+	next := sources.BudgetAsk{Workspace: ws, Now: now.Add(10 * time.Second), Window: 10 * time.Second, PerWindow: 20}
 	if ans, err := r.Take(context.Background(), next); err != nil || ans.Refused != "workspace" {
 		t.Errorf("next window, all of it held: %+v, %v; want refused", ans, err)
 	}
@@ -86,7 +87,7 @@ func TestWithoutRedisTheGovernorDecides(t *testing.T) {
 	dead := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
 	r := New(dead, redis.NewHealth(dead, 50*time.Millisecond, nil))
-	ask := Ask{Workspace: "ws", Now: time.Now(), Window: 10 * time.Second, PerWindow: 10, CallerShare: 5}
+	ask := sources.BudgetAsk{Workspace: "ws", Now: time.Now(), Window: 10 * time.Second, PerWindow: 10, CallerShare: 5}
 	if _, err := r.Take(context.Background(), ask); err == nil {
 		t.Fatal("no error from a dead Redis")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // A rolling deploy: replicas of the previous release have counted calls in
@@ -29,7 +30,7 @@ func TestTheWindowOfThePreviousReleaseIsCountedAgainst(t *testing.T) {
 	if err := client.Expire(ctx, window, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	ask := Ask{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, CallerShare: 5}
+	ask := sources.BudgetAsk{Workspace: ws, Now: now, Window: 10 * time.Second, PerWindow: 20, CallerShare: 5}
 
 	ask.Caller = "key-one"
 	if ans, err := r.Take(ctx, ask); err != nil || ans.Refused != "caller" {

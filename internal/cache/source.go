@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/events"
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // TTLs says how long each kind of entry is fresh.

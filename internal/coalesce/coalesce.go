@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/shared"
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Coalescer gathers lookups by group (callers choose groups so that a fetch
@@ -126,4 +127,15 @@ func (c *Coalescer[V]) sendLocked(group string, g *gathering[V]) {
 		g.found, g.err = c.fetch(g.work.Context(), keys)
 		close(g.done)
 	}()
+}
+
+// Phones is what a source is handed to coalesce its caller lookups: each
+// waits at most window for others of its budget owner (window 0: none waits).
+func Phones(window time.Duration) sources.CoalescePhones {
+	return func(search sources.PhoneLookup, max int, weight func(string) int) sources.PhoneLookup {
+		c := New(window, max, weight, search)
+		return func(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+			return c.Do(ctx, sources.BudgetOwner(ctx), phones)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // Concurrent lookups share fetches of at most max keys, within one group
@@ -88,5 +90,38 @@ func TestCoalescerCancelsAFetchNobodyWaitsFor(t *testing.T) {
 	case <-cancelled:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the fetch went on after its only lookup left")
+	}
+}
+
+// A source's caller lookups share a search only with lookups of their budget
+// owner: the search is paid by that owner.
+func TestPhonesShareSearchesWithinABudgetOwnerOnly(t *testing.T) {
+	var mu sync.Mutex
+	var searches [][]string
+	search := Phones(time.Second)(func(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+		mu.Lock()
+		searches = append(searches, slices.Clone(phones))
+		mu.Unlock()
+		out := map[string][]*sources.Contact{}
+		for _, p := range phones {
+			out[p] = []*sources.Contact{{ID: sources.CallerFrom(ctx) + p}}
+		}
+		return out, nil
+	}, 4, nil)
+	var wg sync.WaitGroup
+	for _, caller := range []string{"a", "b"} {
+		for i := range 4 {
+			wg.Go(func() {
+				p := fmt.Sprintf("+1415555010%d", i)
+				got, err := search(sources.WithCaller(context.Background(), caller), []string{p})
+				if err != nil || len(got[p]) != 1 || got[p][0].ID != caller+p {
+					t.Errorf("%s %s: %v, %v", caller, p, got, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(searches) != 2 {
+		t.Errorf("%d searches, want 2 (one per owner): %v", len(searches), searches)
 	}
 }

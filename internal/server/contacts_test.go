@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 const contactFields = `id name role email phone phones emails title url photoUrl address twitter websites

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // faultTally counts what the fault suite saw.

@@ -10,7 +10,6 @@ import (
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/loaders"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
@@ -122,7 +121,7 @@ func (s *Server) graphql() http.Handler {
 		tracer = telemetry.GraphQLTracer{}
 	}
 	return graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: phone.NewNormalizer(10_000)}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
 		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
 			Limits: graphqlhttp.Limits{
 				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,

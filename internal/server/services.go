@@ -14,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
@@ -34,7 +35,7 @@ type services struct {
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
 	redisHealth *redis.Health
-	fleet       intercom.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
+	fleet       sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
 	guard       *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
@@ -186,16 +187,16 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
 	client, err := intercom.New(intercom.Config{
-		Token:          token,
-		BaseURL:        baseURL,
-		Version:        cfg.IntercomVersion,
-		Timeout:        cfg.IntercomTimeout,
-		Concurrency:    cfg.FetchConcurrency,
-		CoalesceWindow: cfg.CoalesceWindow,
-		Observe:        s.metrics.ObserveUpstream,
-		HTTPClient:     s.upstream,
-		Workspace:      workspace,
-		Tracing:        cfg.Tracing(),
+		Token:       token,
+		BaseURL:     baseURL,
+		Version:     cfg.IntercomVersion,
+		Timeout:     cfg.IntercomTimeout,
+		Concurrency: cfg.FetchConcurrency,
+		Coalesce:    coalesce.Phones(cfg.CoalesceWindow),
+		Observe:     s.metrics.ObserveUpstream,
+		HTTPClient:  s.upstream,
+		Workspace:   workspace,
+		Tracing:     cfg.Tracing(),
 
 		RateLimitPerMinute:        cfg.IntercomRate,
 		CallerSharePercent:        cfg.IntercomCallerShare,

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // waitCoherent waits until the server's in-process cache level hears the

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // Interaction retrieval (POST /talkdesk/interaction_update).

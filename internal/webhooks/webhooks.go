@@ -23,10 +23,10 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/talkdesk-intercom/api/internal/bounded"
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // Handler serves POST /webhooks/intercom.

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/talkdesk-intercom/api/internal/preview"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/preview"
 )
 
 // Intercom Phone calls: GET /calls lists every call of the workspace (25 a

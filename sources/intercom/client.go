@@ -18,10 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/budget"
-	"github.com/talkdesk-intercom/api/internal/coalesce"
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Regional API base URLs. A workspace lives in exactly one region and its
@@ -79,7 +77,7 @@ type Config struct {
 	// Redis): the budget and each caller's share hold for the fleet, not
 	// per replica. The in-process governor decides first, and alone when
 	// Fleet errs.
-	Fleet FleetBudget
+	Fleet sources.FleetBudget
 	// FleetReplicas is how many replicas share the budget. While Fleet errs
 	// a replica spends only the calls Fleet had set aside for it; once Redis
 	// has been away for a whole window, it allows itself 1/FleetReplicas of
@@ -96,9 +94,9 @@ type Config struct {
 	// Concurrency bounds parallel reads of objects Intercom cannot read in
 	// batches (companies). Default 8.
 	Concurrency int
-	// CoalesceWindow is how long a cold caller lookup waits for the
-	// lookups of other requests to share its search (0: not at all).
-	CoalesceWindow time.Duration
+	// Coalesce, when set, lets caller lookups of concurrent requests share
+	// searches; without it each lookup searches alone.
+	Coalesce sources.CoalescePhones
 	// Observe, when set, is told about every upstream call: the endpoint
 	// pattern (e.g. "POST /contacts/search"), the HTTP status (0 when no
 	// response arrived) and how long it took.
@@ -106,14 +104,6 @@ type Config struct {
 	// Tracing gives each attempt a client span of the global OpenTelemetry
 	// tracer provider, named by its endpoint pattern.
 	Tracing bool
-}
-
-// FleetBudget is a count of a workspace's calls shared by every replica
-// (package budget): Take asks it for one call of the window holding a.Now;
-// AwaySince is when Redis stopped answering (zero while it answers).
-type FleetBudget interface {
-	Take(ctx context.Context, a budget.Ask) (budget.Answer, error)
-	AwaySince() time.Time
 }
 
 // Defaults of the fair share of a workspace's budget (see Config).
@@ -133,8 +123,9 @@ type Client struct {
 	phones  phoneSearch
 
 	concurrency int
-	// phoneLookups gathers concurrent caller lookups into shared searches.
-	phoneLookups *coalesce.Coalescer[[]*sources.Contact]
+	// phoneLookups searches callers' numbers, with those of concurrent
+	// requests when Config.Coalesce gathers them.
+	phoneLookups sources.PhoneLookup
 
 	breaker *breaker
 
@@ -191,7 +182,10 @@ func New(cfg Config) (*Client, error) {
 	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
-	c.phoneLookups = coalesce.New(cfg.CoalesceWindow, maxINValues, phoneWeight, c.searchPhoneGroups)
+	c.phoneLookups = c.searchPhoneGroups
+	if cfg.Coalesce != nil {
+		c.phoneLookups = cfg.Coalesce(c.searchPhoneGroups, maxINValues, phoneWeight)
+	}
 	if c.concurrency <= 0 {
 		c.concurrency = defaultConcurrency
 	}

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 const token = "client-test-token"

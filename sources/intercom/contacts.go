@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 var _ sources.Source = (*Client)(nil)
@@ -126,12 +126,12 @@ type phoneSearch struct {
 // formatted_phone is Intercom's E.164 index (API 2.16+); the spellings find
 // contacts whose phone was stored before Intercom normalised phones. One
 // search, not two in a row, because a caller is waiting on the line.
-// phones must be E.164; keys of the result are those numbers. Lookups of
-// concurrent requests (of one budget owner) that arrive within the
-// coalescing window share searches: a ring storm costs one search per
-// search's worth of numbers, not one per caller.
+// phones must be E.164; keys of the result are those numbers. With
+// Config.Coalesce, lookups of concurrent requests (of one budget owner) share
+// searches: a ring storm costs one search per search's worth of numbers, not
+// one per caller.
 func (c *Client) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
-	return c.phoneLookups.Do(ctx, sources.BudgetOwner(ctx), sources.UniqueIDs(phones))
+	return c.phoneLookups(ctx, sources.UniqueIDs(phones))
 }
 
 // phoneWeight is how many of a search's IN values a number takes: its

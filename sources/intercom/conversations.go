@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/url"
 
-	"github.com/talkdesk-intercom/api/internal/preview"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/preview"
 )
 
 // Conversations: one search per 100 of a batch's contacts, or one read by id.

@@ -18,7 +18,7 @@ type replica struct {
 	fleet *fleetCount
 }
 
-func newReplicas(fleet FleetBudget, ws string, n, perMinute int) []replica {
+func newReplicas(fleet sources.FleetBudget, ws string, n, perMinute int) []replica {
 	rs := make([]replica, n)
 	for i := range rs {
 		g := newGovernor(perMinute, 100, 30)

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // FuzzSearchQueries builds contact searches from arbitrary text and numbers

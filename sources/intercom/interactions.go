@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/talkdesk-intercom/api/internal/memo"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Interaction retrieval: what a caller did before. Conversations and tickets

@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/text/language"
 
-	"github.com/talkdesk-intercom/api/internal/phone"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 func unixTime(n flexInt) time.Time {

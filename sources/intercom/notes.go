@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/talkdesk-intercom/api/internal/preview"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/preview"
 )
 
 // Notes: read per contact, only for the contacts that have some. Adding

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
@@ -205,9 +204,10 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return resp, err
 }
 
-// fleetCount is the fleet's count of a workspace's calls (package budget,
-// in Redis), asked once this replica's governor has admitted a call: the
-// budget and each caller's share then hold for every replica together.
+// fleetCount is the fleet's count of a workspace's calls (a
+// sources.FleetBudget, in Redis), asked once this replica's governor has
+// admitted a call: the budget and each caller's share then hold for every
+// replica together.
 // Until the workspace id is known (the first /me) the governor's word
 // stands, and the calls it admits are counted in Redis with the first call
 // after.
@@ -222,9 +222,9 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // 1/FLEET_REPLICAS, counted in Redis when it is back. A single replica
 // (FLEET_REPLICAS=1) is the fleet: its governor decides alone.
 type fleetCount struct {
-	budget    FleetBudget // nil without Redis
-	replicas  int         // FLEET_REPLICAS
-	share     int         // calls of a window this replica takes alone once nobody holds any
+	budget    sources.FleetBudget // nil without Redis
+	replicas  int                 // FLEET_REPLICAS
+	share     int                 // calls of a window this replica takes alone once nobody holds any
 	workspace func() (string, bool)
 	holds     holds
 	uncounted atomic.Int64 // calls Redis has not counted yet: made before the workspace was known, or alone
@@ -247,7 +247,7 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	wait := window.Add(rateWindow).Sub(now)
 	want := f.holds.want(window, f.share/2)
 	uncounted := f.uncounted.Swap(0)
-	ans, err := f.budget.Take(ctx, budget.Ask{Workspace: ws, Caller: caller, Now: now, Window: rateWindow,
+	ans, err := f.budget.Take(ctx, sources.BudgetAsk{Workspace: ws, Caller: caller, Now: now, Window: rateWindow,
 		PerWindow: g.perWindow, CallerShare: share, HoldNext: want, Uncounted: int(uncounted)})
 	if err != nil {
 		f.uncounted.Add(uncounted)

@@ -9,17 +9,14 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/maypok86/otter/v2"
 	"github.com/nyaruka/phonenumbers"
-
-	"github.com/talkdesk-intercom/api/internal/bounded"
 
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// maxInputLen bounds the work done on hostile input; real numbers with
-// extensions and punctuation stay far below it.
-const maxInputLen = 64
+// MaxLength bounds the work done on hostile input: Normalize refuses longer
+// numbers. Real numbers with extensions and punctuation stay far below it.
+const MaxLength = 64
 
 // Error explains why a number could not be normalised, in words fit for the
 // person who typed it.
@@ -39,43 +36,6 @@ func Normalize(raw, defaultCountry string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
-// Normalizer is Normalize that remembers its latest results: the same
-// callers ring again and again, and the phone library's parsing is a fifth
-// of a warm screen pop's CPU.
-type Normalizer struct {
-	results *otter.Cache[normalized, result]
-}
-
-type normalized struct{ raw, country string }
-
-type result struct {
-	e164 string
-	err  error
-}
-
-// NewNormalizer remembers up to size results (only of inputs of at most
-// maxInputLen bytes: 10,000 results weigh a few MB at most).
-func NewNormalizer(size int) *Normalizer {
-	return &Normalizer{results: bounded.New(otter.Options[normalized, result]{MaximumSize: size}, nil)}
-}
-
-// Normalize is the package's Normalize; a nil Normalizer remembers nothing.
-func (n *Normalizer) Normalize(raw, defaultCountry string) (string, error) {
-	if n == nil {
-		return Normalize(raw, defaultCountry)
-	}
-	if len(raw) > maxInputLen || len(defaultCountry) > 8 {
-		return Normalize(raw, defaultCountry) // refused at once: not worth remembering
-	}
-	key := normalized{raw, defaultCountry}
-	if r, ok := n.results.GetIfPresent(key); ok {
-		return r.e164, r.err
-	}
-	e164, err := Normalize(raw, defaultCountry)
-	n.results.Set(key, result{e164, err})
-	return e164, err
-}
-
 // IsValidCountry reports whether code is a region the phone library knows.
 func IsValidCountry(code string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(code)) != 0
@@ -86,8 +46,8 @@ func parse(raw, defaultCountry string) (*phonenumbers.PhoneNumber, error) {
 	if s == "" {
 		return nil, &Error{"the phone number is empty"}
 	}
-	if len(s) > maxInputLen {
-		return nil, &Error{fmt.Sprintf("the phone number is longer than %d characters", maxInputLen)}
+	if len(s) > MaxLength {
+		return nil, &Error{fmt.Sprintf("the phone number is longer than %d characters", MaxLength)}
 	}
 	if !strings.ContainsFunc(s, unicode.IsDigit) {
 		return nil, &Error{sources.Quote(s) + " has no digits"}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/memo"
+	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 var errDown = errors.New("upstream down")

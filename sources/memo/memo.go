@@ -1,5 +1,8 @@
 // Package memo remembers one value of a workspace that is read rarely and
-// asked for often: its id, its admins, its ticket types.
+// asked for often: its id, its admins, its ticket types. Sources remember
+// with it, and so do the services above them (the cache, the actions): it
+// lives beside the sources because a source imports nothing of the
+// application.
 package memo
 
 import (
