@@ -20,6 +20,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/resolvers"
+	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -45,14 +46,15 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { em.Close() })
-	ic, err := intercom.New(intercom.Config{Token: token, BaseURL: em.URL})
+	id := &sources.WorkspaceID{}
+	ic, err := intercom.New(intercom.Config{Token: token, BaseURL: em.URL, Workspace: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenant := &tenants.Tenant{Validator: ic, Source: ic, History: intercom.NewInteractions(ic, intercom.InteractionsConfig{})}
+	tenant := &tenants.Tenant{Validator: ic, Source: ic, History: intercom.NewInteractions(ic, intercom.InteractionsConfig{}), ID: id}
 	tenant.Actions = actions.New(actions.Config{Executor: ic, Finder: ic, Agents: ic, Workspace: ic,
-		Guard:  idempotency.New(idempotency.NewMemoryStore(), idempotency.Options{}),
-		Tenant: tenant.WorkspaceID})
+		Guard:       idempotency.New(idempotency.NewMemoryStore(), idempotency.Options{}),
+		WorkspaceID: tenant.ID})
 	res := &workspace.Resolver{Main: tenant, Loaders: loaders.DefaultConfig}
 
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}))

@@ -58,7 +58,9 @@ type Config struct {
 	Workspace   sources.CredentialValidator
 	Invalidator sources.Invalidator // nil: nothing to invalidate
 	Guard       *idempotency.Guard
-	Tenant      func(context.Context) (string, error)
+	// WorkspaceID is the workspace's id, kept by its tenant: idempotency
+	// records are scoped to it.
+	WorkspaceID *sources.WorkspaceID
 	// CallLogAs is "note" (default) or "ticket"; CallTicketType names the
 	// ticket type calls are logged as in the latter case.
 	CallLogAs      string
@@ -146,11 +148,16 @@ func replay[R any](ctx context.Context, s *Service, action, key string, input an
 // durable name (a cache bump must not forget the records), with the
 // workspace's hash tag.
 func (s *Service) recordKey(ctx context.Context, action, key string) (string, error) {
-	tenant, err := s.cfg.Tenant(ctx)
-	if err != nil {
-		return "", err
+	id, known := s.cfg.WorkspaceID.Get()
+	if !known {
+		// The action needs its workspace: /me tells it (and the source learns it).
+		ws, err := s.cfg.Workspace.Validate(ctx)
+		if err != nil {
+			return "", err
+		}
+		id = ws.ID
 	}
-	return redis.IdempotencyKey(tenant, action, key), nil
+	return redis.IdempotencyKey(id, action, key), nil
 }
 
 // maxKey is the longest idempotency key.

@@ -74,7 +74,7 @@ func newFixture(t *testing.T, edit func(*actions.Config)) *fixture {
 		Workspace:   client,
 		Invalidator: inv,
 		Guard:       idempotency.New(idempotency.NewMemoryStore(), idempotency.Options{}),
-		Tenant:      func(context.Context) (string, error) { return emulator.DefaultWorkspaceID, nil },
+		WorkspaceID: sources.KnownWorkspaceID(emulator.DefaultWorkspaceID),
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -50,11 +50,11 @@ func upgradeService(t *testing.T, ws string, exec sources.ActionExecutor) *Servi
 	client := redistest.Client(t, redistest.Addr(t))
 	store := &idempotency.Tiered{Primary: idempotency.NewRedisStore(redis.NewHealth(client, time.Second, nil)), Local: idempotency.NewMemoryStore()}
 	return New(Config{
-		Executor:  exec,
-		Finder:    oneContact{},
-		Workspace: workspaceOf{admin: "a-1"},
-		Guard:     idempotency.New(store, idempotency.Options{}),
-		Tenant:    func(context.Context) (string, error) { return ws, nil },
+		Executor:    exec,
+		Finder:      oneContact{},
+		Workspace:   workspaceOf{admin: "a-1"},
+		Guard:       idempotency.New(store, idempotency.Options{}),
+		WorkspaceID: sources.KnownWorkspaceID(ws),
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/events"
@@ -44,12 +45,13 @@ type Config struct {
 	Store Store
 	// Interactions reads contacts' histories; nil when the source has none.
 	Interactions sources.InteractionFinder
-	// Tenant names the workspace a request works on (the Intercom workspace
-	// id). Keys are namespaced by it; while it is unknown nothing is cached.
-	Tenant  func(context.Context) (string, error)
-	TTL     TTLs
-	Metrics *metrics.Metrics
-	Now     func() time.Time
+	// Workspace is the id of the workspace whose entries these are (the
+	// Intercom workspace id): keys are namespaced by it; while it is not
+	// known, nothing is cached.
+	Workspace *sources.WorkspaceID
+	TTL       TTLs
+	Metrics   *metrics.Metrics
+	Now       func() time.Time
 	// Events, when set, receives every invalidation, so that every
 	// replica's in-process level drops what it made stale.
 	Events Publisher
@@ -82,7 +84,8 @@ type Source struct {
 	next         sources.Source
 	interactions sources.InteractionFinder
 	store        Store
-	tenant       func(context.Context) (string, error)
+	workspaceID  *sources.WorkspaceID
+	learning     atomic.Bool // a background /me is under way (see tenant)
 	ttl          TTLs
 	metrics      *metrics.Metrics
 	now          func() time.Time
@@ -98,6 +101,9 @@ var _ sources.Source = (*Source)(nil)
 
 // New wraps next with the cache.
 func New(next sources.Source, cfg Config) *Source {
+	if cfg.Workspace == nil {
+		cfg.Workspace = &sources.WorkspaceID{}
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -107,7 +113,7 @@ func New(next sources.Source, cfg Config) *Source {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
-	c := &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, tenant: cfg.Tenant, ttl: cfg.TTL,
+	c := &Source{next: next, interactions: cfg.Interactions, store: cfg.Store, workspaceID: cfg.Workspace, ttl: cfg.TTL,
 		metrics: cfg.Metrics, now: cfg.Now, flights: newFlightGroup(), events: cfg.Events}
 	c.workspace = memo.New(memo.Config{TTL: time.Minute, Now: cfg.Now}, next.Validate)
 	return c
@@ -420,4 +426,22 @@ func isEmpty(v any) bool {
 
 func (c *Source) count(kind, result string) {
 	c.metrics.CacheResults.WithLabelValues(kind, result).Inc()
+}
+
+// tenant is the workspace id the keys are namespaced by. While it is not
+// known, reads go to the source uncached, and the source is asked for its
+// workspace in the background (one at a time), which teaches it the id: a
+// read never waits for /me and then for its own call, each up to
+// INTERCOM_TIMEOUT.
+func (c *Source) tenant(ctx context.Context) (string, error) {
+	if id, ok := c.workspaceID.Get(); ok {
+		return id, nil
+	}
+	if c.learning.CompareAndSwap(false, true) {
+		go func() {
+			defer c.learning.Store(false)
+			_, _ = c.next.Validate(context.WithoutCancel(ctx)) // bounded by the source's own timeout
+		}()
+	}
+	return "", sources.Errorf(sources.EUpstreamUnavailable, "the workspace of this token is not known yet")
 }

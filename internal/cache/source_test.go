@@ -53,11 +53,11 @@ func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts emu
 	clk := emulator.NewClock(time.Now())
 	tenant := redistest.Unique("tenant")
 	c := cache.New(client, cache.Config{
-		Store:   store(m),
-		Tenant:  func(context.Context) (string, error) { return tenant, nil },
-		TTL:     cache.DefaultTTLs,
-		Metrics: m,
-		Now:     clk.Now,
+		Store:     store(m),
+		Workspace: sources.KnownWorkspaceID(tenant),
+		TTL:       cache.DefaultTTLs,
+		Metrics:   m,
+		Now:       clk.Now,
 	})
 	return &fixture{cache: c, client: client, intercom: em.Workspace, metrics: m, clock: clk}
 }
@@ -312,5 +312,51 @@ func TestCompanyWarmup(t *testing.T) {
 				t.Errorf("%d upstream calls after warm-up, want 0", calls)
 			}
 		})
+	}
+}
+
+// While the workspace's id is not known, reads go to Intercom uncached and
+// never wait for /me: the cache asks its source in the background, once
+// however many reads find the id unknown, and the client learns the id from
+// the answer into the one copy the cache was handed.
+func TestUnknownWorkspaceIsLearntInTheBackground(t *testing.T) {
+	em, err := emulator.Start(emulator.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	id := &sources.WorkspaceID{}
+	client, err := intercom.New(intercom.Config{Token: token, BaseURL: em.URL, Timeout: 5 * time.Second, Workspace: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(client, cache.Config{Store: cache.NewMemoryStore(0), Workspace: id})
+	contact := em.Workspace.Contacts()[0]
+	em.Workspace.SetLatency(50 * time.Millisecond) // /me is still on its way during the reads below
+	for range 5 {
+		found, err := c.ContactsByIDs(context.Background(), []string{contact.ID})
+		if err != nil || found[contact.ID] == nil {
+			t.Fatalf("read while the workspace is unknown: %v, %v", found, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, known := id.Get(); !known && time.Now().Before(deadline); _, known = id.Get() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got, known := id.Get(); !known || got != em.Workspace.App().IDCode {
+		t.Fatalf("workspace id %q (known %v), want %q", got, known, em.Workspace.App().IDCode)
+	}
+	if n := em.Workspace.Calls("GET /me"); n != 1 {
+		t.Errorf("%d calls to /me, want 1", n)
+	}
+	if _, err := c.ContactsByIDs(context.Background(), []string{contact.ID}); err != nil {
+		t.Fatal(err)
+	}
+	before := em.Workspace.TotalCalls()
+	if _, err := c.ContactsByIDs(context.Background(), []string{contact.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := em.Workspace.TotalCalls() - before; n != 0 {
+		t.Errorf("%d Intercom calls for a read once the id is known, want 0 (cached)", n)
 	}
 }

@@ -125,7 +125,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if svc.redis != nil {
 		// A caller's allowances hold for the fleet (the replicas of the main
 		// workspace), not per replica.
-		deployment := svc.mainClient.KnownWorkspace
+		deployment := func() string { id, _ := svc.main.ID.Get(); return id }
 		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.RateLimitSync)
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.RateLimitSync)
 	}
@@ -183,9 +183,11 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 
 // newTenant wires one workspace: the Intercom client, the cache in front of
 // it, the interactions reader and the actions. It makes no network call.
-// workspace is the workspace id when a validation has told it.
+// workspace is the workspace id when a validation has told it; each service
+// is handed the tenant's one copy of it.
 func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
+	id := sources.KnownWorkspaceID(workspace)
 	client, err := intercom.New(intercom.Config{
 		Token:       token,
 		BaseURL:     baseURL,
@@ -195,7 +197,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		Coalesce:    coalesce.Phones(cfg.CoalesceWindow),
 		Observe:     s.metrics.ObserveUpstream,
 		HTTPClient:  s.upstream,
-		Workspace:   workspace,
+		Workspace:   id,
 		Tracing:     cfg.Tracing(),
 
 		RateLimitPerMinute:        cfg.IntercomRate,
@@ -208,13 +210,13 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		return nil, nil, nil, err
 	}
 	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
-	t := &tenants.Tenant{Validator: client, Source: client, History: history}
+	t := &tenants.Tenant{Validator: client, Source: client, History: history, ID: id}
 	var cached *cache.Source
 	if cfg.CacheEnabled {
 		cached = cache.New(client, cache.Config{
 			Store:        s.store,
 			Interactions: history,
-			Tenant:       t.KnownWorkspaceID, // never makes a read wait for /me first
+			Workspace:    id,
 			TTL: cache.TTLs{
 				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
 				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
@@ -232,7 +234,7 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		Workspace:      t.Source,
 		Invalidator:    t.Invalidator,
 		Guard:          s.guard,
-		Tenant:         t.WorkspaceID,
+		WorkspaceID:    id,
 		CallLogAs:      cfg.CallLogAs,
 		CallTicketType: cfg.CallTicketType,
 	})
@@ -295,7 +297,7 @@ func (svc *services) warmCompanies(every time.Duration, logger *slog.Logger) {
 // invalidatorFor finds the cache of the workspace a webhook is about: the
 // main one, or one whose token a caller brought.
 func (s *services) invalidatorFor(ctx context.Context, appID string) sources.Invalidator {
-	if id, err := s.main.WorkspaceID(ctx); err == nil && id == appID {
+	if id, ok := s.main.ID.Get(); ok && id == appID {
 		return s.main.Invalidator
 	}
 	if t := s.registry.ByWorkspace(appID); t != nil {

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -40,86 +39,15 @@ type Tenant struct {
 	// Invalidator drops cached entries made stale by changes; nil without
 	// a cache.
 	Invalidator sources.Invalidator
-
-	mu         sync.Mutex
-	workspace  *sources.Workspace
-	validating atomic.Bool // a background /me is under way (KnownWorkspaceID)
+	// ID is the workspace's id once known, the one copy of it: the
+	// tenant's services were handed it when they were built, and the source
+	// learns it from /me.
+	ID *sources.WorkspaceID
 }
 
-// WorkspaceID names the tenant: Intercom's workspace id, asked of /me until
-// it has answered once (it never changes for a token).
-func (t *Tenant) WorkspaceID(ctx context.Context) (string, error) {
-	ws, err := t.Workspace(ctx)
-	if err != nil {
-		return "", err
-	}
-	return ws.ID, nil
-}
-
-// Workspace returns the workspace, validating the token on first use.
+// Workspace asks the source which workspace the token works on (its /me).
 func (t *Tenant) Workspace(ctx context.Context) (*sources.Workspace, error) {
-	t.mu.Lock()
-	ws := t.workspace
-	t.mu.Unlock()
-	if ws != nil {
-		return ws, nil
-	}
-	ws, err := t.Validator.Validate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	t.workspace = ws
-	t.mu.Unlock()
-	return ws, nil
-}
-
-// KnownWorkspaceID is the workspace id when the token has been validated;
-// otherwise it starts the validation in the background (one at a time) and
-// fails at once. The cache namespaces its keys with it: while Intercom is
-// too slow to answer /me, a request is then served uncached at the cost of
-// its own call, instead of waiting for /me and then for that call, each up
-// to INTERCOM_TIMEOUT.
-func (t *Tenant) KnownWorkspaceID(ctx context.Context) (string, error) {
-	if id := t.knownWorkspace(); id != "" {
-		return id, nil
-	}
-	if t.validating.CompareAndSwap(false, true) {
-		go func() {
-			defer t.validating.Store(false)
-			_, _ = t.Workspace(context.WithoutCancel(ctx)) // bounded by the client's own timeout
-		}()
-	}
-	return "", sources.Errorf(sources.EUpstreamUnavailable, "the workspace of this token is not known yet")
-}
-
-func (t *Tenant) setWorkspace(ws *sources.Workspace) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.workspace = ws
-}
-
-// knownWorkspace is the workspace id if validated, without asking.
-func (t *Tenant) knownWorkspace() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.workspace == nil {
-		return ""
-	}
-	return t.workspace.ID
-}
-
-type ctxKey struct{}
-
-// With returns a context that carries t.
-func With(ctx context.Context, t *Tenant) context.Context {
-	return context.WithValue(ctx, ctxKey{}, t)
-}
-
-// From returns the tenant of ctx, or nil.
-func From(ctx context.Context) *Tenant {
-	t, _ := ctx.Value(ctxKey{}).(*Tenant)
-	return t
+	return t.Validator.Validate(ctx)
 }
 
 // Registry remembers the tenants of validated tokens, and the tokens
@@ -246,17 +174,13 @@ func (r *Registry) validate(ctx context.Context, token, baseURL, key string, kno
 	}
 	var newErr error
 	t, ok := r.tenants.ComputeIfAbsent(key, func() (*Tenant, bool) {
-		t, err := r.New(token, baseURL, ws)
+		t, err := r.New(token, baseURL, ws) // built knowing its workspace
 		newErr = err
-		if err == nil {
-			t.setWorkspace(ws) // before anyone else can find it
-		}
 		return t, err != nil
 	})
 	if !ok {
 		return nil, newErr
 	}
-	t.setWorkspace(ws) // a known token's workspace, asked again
 	return t, nil
 }
 
@@ -286,7 +210,7 @@ func CheckToken(token string) error {
 func (r *Registry) ByWorkspace(id string) *Tenant {
 	r.init()
 	for _, t := range r.tenants.All() {
-		if t.knownWorkspace() == id {
+		if got, ok := t.ID.Get(); ok && got == id {
 			return t
 		}
 	}

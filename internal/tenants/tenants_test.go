@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +42,9 @@ func newRegistry(max, maxRejected int) (*Registry, *fakeIntercom, *bounded.Clock
 	f := &fakeIntercom{calls: map[string]int{}}
 	clock := bounded.NewClock(time.Unix(1_700_000_000, 0))
 	r := &Registry{Validate: f.validate, Max: max, RejectFor: time.Minute, MaxRejected: maxRejected, clock: clock,
-		New: func(string, string, *sources.Workspace) (*Tenant, error) { return &Tenant{}, nil }}
+		New: func(_, _ string, ws *sources.Workspace) (*Tenant, error) {
+			return &Tenant{ID: sources.KnownWorkspaceID(ws.ID)}, nil
+		}}
 	return r, f, clock
 }
 
@@ -168,34 +169,6 @@ func TestRacingFirstRequestsShareOneValidation(t *testing.T) {
 	}
 	if n := f.callsOf("fresh"); n != 1 {
 		t.Errorf("%d /me calls for %d racing requests, want 1", n, racers)
-	}
-}
-
-// KnownWorkspaceID never waits for /me: it fails at once and validates in
-// the background, once however many ask meanwhile.
-func TestKnownWorkspaceIDValidatesInTheBackground(t *testing.T) {
-	release := make(chan struct{})
-	var calls atomic.Int32
-	tn := &Tenant{Validator: validatorFunc(func(context.Context) (*sources.Workspace, error) {
-		calls.Add(1)
-		<-release
-		return &sources.Workspace{ID: "ws-1"}, nil
-	})}
-	for range 10 {
-		if id, err := tn.KnownWorkspaceID(context.Background()); err == nil {
-			t.Fatalf("got %q before /me answered", id)
-		}
-	}
-	close(release)
-	deadline := time.Now().Add(time.Second)
-	for tn.knownWorkspace() == "" && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if id, err := tn.KnownWorkspaceID(context.Background()); err != nil || id != "ws-1" {
-		t.Errorf("after /me answered: %q, %v", id, err)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("%d /me calls, want 1", n)
 	}
 }
 

@@ -18,8 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/talkdesk-intercom/api/sources"
-	"github.com/talkdesk-intercom/api/sources/memo"
 )
 
 // Regional API base URLs. A workspace lives in exactly one region and its
@@ -58,9 +59,11 @@ type Config struct {
 	// workspaces use one pool of connections. By default each Client gets
 	// a transport of its own.
 	HTTPClient *http.Client
-	// Workspace is the workspace id when already known (a validation told
-	// it), so that deep links need no /me call.
-	Workspace string
+	// Workspace is where the workspace's id is kept once known: the
+	// tenant's, shared with the services scoped to it (a validation may have
+	// told it already, so that deep links need no /me call). Nil: the
+	// client's own.
+	Workspace *sources.WorkspaceID
 	// RateLimitPerMinute is this service's own budget of calls to the
 	// workspace (default 10,000: a private app's limit); the governor also
 	// follows Intercom's X-RateLimit-* headers.
@@ -129,7 +132,8 @@ type Client struct {
 
 	breaker *breaker
 
-	workspace *memo.Memo[string] // the workspace id deep links need, from /me or Config.Workspace
+	workspace *sources.WorkspaceID // learnt from /me (or told by Config.Workspace)
+	asking    singleflight.Group   // one /me at a time while the id is not known
 }
 
 // New returns a Client for cfg.
@@ -149,16 +153,9 @@ func New(cfg Config) (*Client, error) {
 		appURL:  strings.TrimRight(cmp.Or(cfg.AppURL, appURLFor(u.Host)), "/"),
 		timeout: cfg.Timeout,
 	}
-	// Learnt once: a token's workspace never changes.
-	c.workspace = memo.New(memo.Config{}, func(ctx context.Context) (string, error) {
-		ws, err := c.Validate(ctx)
-		if err != nil {
-			return "", err
-		}
-		return ws.ID, nil
-	})
-	if cfg.Workspace != "" {
-		c.workspace.Set(cfg.Workspace)
+	c.workspace = cfg.Workspace
+	if c.workspace == nil {
+		c.workspace = &sources.WorkspaceID{}
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -178,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 	c.breaker = newBreaker(u.Host, cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
 	g := newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
 	fleet := &fleetCount{budget: cfg.Fleet, replicas: max(cfg.FleetReplicas, 1), share: g.perWindow / max(cfg.FleetReplicas, 1),
-		workspace: c.workspace.Peek}
+		workspace: c.workspace.Get}
 	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency
@@ -293,13 +290,23 @@ func (c *Client) BreakerOpen() (time.Duration, bool) {
 // if no call has told it yet. A failure is not remembered: the next call
 // asks again.
 func (c *Client) linkWorkspace(ctx context.Context) (string, error) {
-	return c.workspace.Get(ctx)
+	if id, ok := c.workspace.Get(); ok {
+		return id, nil
+	}
+	id, err, _ := c.asking.Do("me", func() (any, error) {
+		ws, err := c.Validate(ctx) // learns the id
+		if err != nil {
+			return "", err
+		}
+		return ws.ID, nil
+	})
+	return id.(string), err
 }
 
 // KnownWorkspace is the workspace id if a call (or Config.Workspace) has
 // told it, else "".
 func (c *Client) KnownWorkspace() string {
-	id, _ := c.workspace.Peek()
+	id, _ := c.workspace.Get()
 	return id
 }
 
@@ -322,7 +329,7 @@ func (c *Client) contactURL(ws, id string) string {
 }
 
 func (c *Client) rememberWorkspace(id string) {
-	c.workspace.Set(id)
+	c.workspace.Learn(id)
 }
 
 func transportError(ctx context.Context, endpoint string, err error) error {
