@@ -82,9 +82,14 @@ func build() (string, error) {
 // Start runs the server (built from this module's root) in demo mode: no
 // INTERCOM_TOKEN and no REDIS_URL, whatever the environment says. It stops
 // the server when the test ends, and logs the server's output if the test
-// failed.
+// failed. Under go test -short it skips the test.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	// The one check for every test that runs the binary (the browser test,
+	// the examples): go test -short builds and starts no process.
+	if testing.Short() {
+		tb.Skip("builds and starts the server binary: not run by go test -short; ./scripts/test.sh runs it")
+	}
 	bin, err := build()
 	if err != nil {
 		tb.Fatal(err)
