@@ -149,7 +149,7 @@ func waitReady(t *testing.T, url string) {
 func TestReadmeConfigurationMatchesHelp(t *testing.T) {
 	var help bytes.Buffer
 	run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
