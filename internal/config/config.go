@@ -257,6 +257,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, flagError(err, table)
 	}
 	if fs.NArg() > 0 {
+		if fs.Arg(0) == "bench" {
+			// The benchmark was once a subcommand; its users still type it.
+			return Config{}, fmt.Errorf("the benchmark is its own command: go run ./cmd/bench (go run ./cmd/bench -h lists its flags)\n%s", usageHint)
+		}
 		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags such as --addr=:8080)\n%s", fs.Arg(0), usageHint)
 	}
 	flagOf := map[string]string{}

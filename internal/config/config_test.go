@@ -127,6 +127,19 @@ func TestListenAddrAcceptsWhatListenAccepts(t *testing.T) {
 	}
 }
 
+// `go run . bench` was the benchmark once: it is answered with the command
+// that runs it now, not a bare refusal.
+func TestBenchArgumentPointsToTheBenchmark(t *testing.T) {
+	_, err := load(t, []string{"bench"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "go run ./cmd/bench") {
+		t.Errorf("bench: error %q, want a hint to go run ./cmd/bench", err)
+	}
+	_, err = load(t, []string{"serve"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "serve"`) {
+		t.Errorf("serve: error %q, want an unexpected argument", err)
+	}
+}
+
 func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 	for _, tc := range []struct{ arg, want string }{
 		{"--adr=:1", "unknown flag --adr (did you mean --addr?)"},
