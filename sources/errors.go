@@ -12,7 +12,7 @@ import (
 // every transport. Each is declared here once; GraphQL reports it as
 // extensions.code (internal/graphqlhttp), other endpoints as "code" with the
 // status HTTPStatus gives (the Talkdesk bridge narrows it to its contract).
-// Codes lists them all, and the README's list must name each.
+// Codes lists them all, and the list in docs/api.md must name each.
 const (
 	ENotFound            = "NOT_FOUND"
 	EBadUserInput        = "BAD_USER_INPUT"

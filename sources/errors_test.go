@@ -25,16 +25,17 @@ func TestHTTPStatus(t *testing.T) {
 	}
 }
 
-// The README's list of codes is the contract with clients: it names every
+// The API page's list of codes is the contract with clients: it names every
 // code the service answers.
-func TestREADMENamesEveryCode(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+func TestDocsNameEveryCode(t *testing.T) {
+	const path = "../docs/api.md"
+	page, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, code := range Codes() {
-		if !strings.Contains(string(readme), "`"+code+"`") {
-			t.Errorf("README.md does not name `%s`", code)
+		if !strings.Contains(string(page), "`"+code+"`") {
+			t.Errorf("%s does not name `%s`", path, code)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/talkdesk-intercom/api/internal/haproxy"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -137,6 +138,9 @@ func TestBalancers(t *testing.T) {
 	}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
+			if kind == lbHAProxy {
+				haproxy.ForTest(t)
+			}
 			var hits [3]atomic.Int64
 			var urls []string
 			for i := range hits {

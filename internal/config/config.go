@@ -4,7 +4,7 @@
 //
 // The table in settings is the one place a setting is written: its names, its
 // default, what it means, and how its text becomes a field of Config. --help,
-// the README's configuration table (see Markdown) and validation all come
+// the table of docs/configuration.md (see Markdown) and validation all come
 // from it.
 package config
 
@@ -116,18 +116,18 @@ type CacheTTLs struct {
 // built-in demo workspace.
 func (c Config) Demo() bool { return c.IntercomToken == "" }
 
-// A setting is one entry of the table. usage is Markdown for the README;
+// A setting is one entry of the table. usage is Markdown for the docs;
 // --help prints it without the backticks. unset says what an empty default
-// means in the README (default: "(none)").
+// means in the docs (default: "(none)").
 type setting struct {
 	env, flag, def, usage string
 	parse                 parser
 	unset                 string
 }
 
-// settings is the table, in the order --help and the README list it. Each
+// settings is the table, in the order --help and the docs list it. Each
 // parser writes straight into its field of c. Add a setting here and nowhere
-// else (then `go test ./internal/config -update` rewrites the README's table).
+// else (then `go test ./internal/config -update` rewrites the docs' table).
 func settings(c *Config) []setting {
 	return []setting{
 		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", parse: listenAddr(&c.Addr)},
@@ -257,6 +257,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, flagError(err, table)
 	}
 	if fs.NArg() > 0 {
+		if fs.Arg(0) == "bench" {
+			// The benchmark was once a subcommand; its users still type it.
+			return Config{}, fmt.Errorf("the benchmark is its own command: go run ./cmd/bench (go run ./cmd/bench -h lists its flags)\n%s", usageHint)
+		}
 		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags such as --addr=:8080)\n%s", fs.Arg(0), usageHint)
 	}
 	flagOf := map[string]string{}
@@ -333,7 +337,7 @@ func writeUsage(out io.Writer, table []setting) {
 	}
 }
 
-// Markdown writes the README's configuration table.
+// Markdown writes the configuration table of docs/configuration.md.
 func Markdown(out io.Writer) {
 	fmt.Fprintln(out, "| Variable | Flag | Default | Meaning |")
 	fmt.Fprintln(out, "|---|---|---|---|")

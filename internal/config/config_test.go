@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's configuration table from the settings")
+var update = flag.Bool("update", false, "rewrite the configuration table of docs/configuration.md from the settings")
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
@@ -127,6 +127,19 @@ func TestListenAddrAcceptsWhatListenAccepts(t *testing.T) {
 	}
 }
 
+// `go run . bench` was the benchmark once: it is answered with the command
+// that runs it now, not a bare refusal.
+func TestBenchArgumentPointsToTheBenchmark(t *testing.T) {
+	_, err := load(t, []string{"bench"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "go run ./cmd/bench") {
+		t.Errorf("bench: error %q, want a hint to go run ./cmd/bench", err)
+	}
+	_, err = load(t, []string{"serve"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "serve"`) {
+		t.Errorf("serve: error %q, want an unexpected argument", err)
+	}
+}
+
 func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 	for _, tc := range []struct{ arg, want string }{
 		{"--adr=:1", "unknown flag --adr (did you mean --addr?)"},
@@ -175,29 +188,29 @@ func TestEverySettingIsNamedOnce(t *testing.T) {
 	}
 }
 
-// The README's configuration table is written by Markdown from the settings;
+// The configuration page's table is written by Markdown from the settings;
 // -update rewrites it.
-func TestReadmeTableIsTheSettings(t *testing.T) {
-	const path = "../../README.md"
-	readme, err := os.ReadFile(path)
+func TestDocsTableIsTheSettings(t *testing.T) {
+	const path = "../../docs/configuration.md"
+	page, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := bytes.Index(readme, []byte("| Variable | Flag | Default | Meaning |\n"))
+	start := bytes.Index(page, []byte("| Variable | Flag | Default | Meaning |\n"))
 	if start < 0 {
-		t.Fatal("README has no configuration table")
+		t.Fatal(path + " has no configuration table")
 	}
-	end := start + bytes.Index(readme[start:], []byte("\n\n")) + 1
+	end := start + bytes.Index(page[start:], []byte("\n\n")) + 1
 	var want bytes.Buffer
 	Markdown(&want)
-	if got := string(readme[start:end]); got != want.String() {
+	if got := string(page[start:end]); got != want.String() {
 		if *update {
-			out := append(append(append([]byte{}, readme[:start]...), want.Bytes()...), readme[end:]...)
+			out := append(append(append([]byte{}, page[:start]...), want.Bytes()...), page[end:]...)
 			if err := os.WriteFile(path, out, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return
 		}
-		t.Errorf("README's configuration table differs from the settings; run go test ./internal/config -update\ngot:\n%s\nwant:\n%s", got, want.String())
+		t.Errorf(path+"'s configuration table differs from the settings; run go test ./internal/config -update\ngot:\n%s\nwant:\n%s", got, want.String())
 	}
 }

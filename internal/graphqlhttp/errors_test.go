@@ -9,7 +9,7 @@ import (
 )
 
 // gqlgen sets these codes itself; the vocabulary declares them so that
-// clients and the README see one list.
+// clients and the docs see one list.
 func TestGQLGenCodesAreInTheVocabulary(t *testing.T) {
 	for got, want := range map[string]string{
 		sources.EGraphQLParseFailed:      errcode.ParseFailed,

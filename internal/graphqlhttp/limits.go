@@ -37,6 +37,7 @@ type Limits struct {
 // The settings that set each limit, named in refusals so that a developer
 // knows what was exceeded (and an operator what to raise).
 const (
+	settingBodyBytes     = "MAX_BODY_BYTES" // enforced by web.LimitBody, answered here
 	settingTokens        = "MAX_QUERY_TOKENS"
 	settingFields        = "MAX_QUERY_FIELDS"
 	settingAliases       = "MAX_QUERY_ALIASES"

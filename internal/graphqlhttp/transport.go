@@ -51,12 +51,17 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			"Accept must allow application/graphql-response+json or application/json")
 		return
 	}
-	params, status, msg := readParams(r)
-	if status != 0 {
-		if status == http.StatusMethodNotAllowed {
+	params, bad := readParams(r)
+	if bad != nil {
+		switch {
+		case bad.tooLarge != nil:
+			writeBodyTooLarge(w, r, media, bad.tooLarge.Limit)
+		case bad.status == http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", "GET, POST")
+			fallthrough
+		default:
+			writeError(w, media, bad.status, bad.msg)
 		}
-		writeError(w, media, status, msg)
 		return
 	}
 
@@ -85,9 +90,17 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	write(w, media, http.StatusOK, capErrors(handle(ctx), t.MaxErrors), true)
 }
 
+// malformed is a request that is not a GraphQL over HTTP request: the
+// status it is answered with and why (tooLarge: the body is over the limit).
+type malformed struct {
+	status   int
+	msg      string
+	tooLarge *http.MaxBytesError
+}
+
 // readParams reads the request's query, operation name, variables and
-// extensions. A non-zero status means the request is malformed.
-func readParams(r *http.Request) (*graphql.RawParams, int, string) {
+// extensions, or says why the request is malformed.
+func readParams(r *http.Request) (*graphql.RawParams, *malformed) {
 	params := &graphql.RawParams{}
 	switch r.Method {
 	case http.MethodGet:
@@ -97,35 +110,34 @@ func readParams(r *http.Request) (*graphql.RawParams, int, string) {
 		for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 			if s := q.Get(name); s != "" {
 				if err := decode([]byte(s), dst); err != nil {
-					return nil, http.StatusBadRequest, name + " must be a JSON object"
+					return nil, &malformed{status: http.StatusBadRequest, msg: name + " must be a JSON object"}
 				}
 			}
 		}
 	case http.MethodPost:
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != mediaJSON {
-			return nil, http.StatusUnsupportedMediaType, "POST bodies must be application/json"
+			return nil, &malformed{status: http.StatusUnsupportedMediaType, msg: "POST bodies must be application/json"}
 		}
 		var body bytes.Buffer
 		if _, err := body.ReadFrom(r.Body); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, http.StatusRequestEntityTooLarge, "the request body is larger than " +
-					strconv.FormatInt(tooBig.Limit, 10) + " bytes"
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, &malformed{status: http.StatusRequestEntityTooLarge, tooLarge: tooLarge}
 			}
-			return nil, http.StatusBadRequest, "the request body could not be read"
+			return nil, &malformed{status: http.StatusBadRequest, msg: "the request body could not be read"}
 		}
 		if err := decode(body.Bytes(), params); err != nil {
 			// The body is not echoed back: it may be large or hold secrets.
-			return nil, http.StatusBadRequest, "the request body is not a JSON object with a query: " + err.Error()
+			return nil, &malformed{status: http.StatusBadRequest, msg: "the request body is not a JSON object with a query: " + err.Error()}
 		}
 	default:
-		return nil, http.StatusMethodNotAllowed, "use GET or POST"
+		return nil, &malformed{status: http.StatusMethodNotAllowed, msg: "use GET or POST"}
 	}
 	if strings.TrimSpace(params.Query) == "" && params.Extensions["persistedQuery"] == nil {
-		return nil, http.StatusBadRequest, "the request has no query"
+		return nil, &malformed{status: http.StatusBadRequest, msg: "the request has no query"}
 	}
-	return params, 0, ""
+	return params, nil
 }
 
 func decode(b []byte, dst any) error {
@@ -250,20 +262,32 @@ type requestError struct {
 }
 
 // writeError answers a request that is not a GraphQL over HTTP request.
-// The specification's statuses decide: a wrong method or a body over the
-// limit has its own code (and status), any other malformed request is
-// BAD_REQUEST whatever the status (406, 415, 400).
+// The specification's statuses decide: a wrong method has its own code (and
+// status), any other malformed request is BAD_REQUEST whatever the status
+// (406, 415, 400); a body over the limit is writeBodyTooLarge's.
 func writeError(w http.ResponseWriter, media string, status int, msg string) {
 	code := sources.EBadRequest
-	switch status {
-	case http.StatusMethodNotAllowed:
+	if status == http.StatusMethodNotAllowed {
 		code = sources.EMethodNotAllowed
-	case http.StatusRequestEntityTooLarge:
-		code = sources.EBodyTooLarge
 	}
 	write(w, media, status, &graphql.Response{Errors: gqlerror.List{{
 		Message:    msg,
 		Extensions: map[string]any{"code": code},
+	}}}, false)
+}
+
+// writeBodyTooLarge answers a body over MAX_BODY_BYTES (web.LimitBody) as
+// every other limit is answered: the setting, its bound and, when the
+// client declared it, the size reached (the body is not read past the bound).
+func writeBodyTooLarge(w http.ResponseWriter, r *http.Request, media string, limit int64) {
+	ext := map[string]any{"code": sources.EBodyTooLarge, "limit": settingBodyBytes, "max": limit}
+	msg := fmt.Sprintf("the request body is larger than %d bytes (%s)", limit, settingBodyBytes)
+	if r.ContentLength > limit {
+		ext["value"] = r.ContentLength
+		msg = fmt.Sprintf("the request body has %d bytes; at most %d are allowed (%s)", r.ContentLength, limit, settingBodyBytes)
+	}
+	write(w, media, http.StatusRequestEntityTooLarge, &graphql.Response{Errors: gqlerror.List{{
+		Message: msg, Extensions: ext,
 	}}}, false)
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -30,6 +31,22 @@ func Bin() (string, error) {
 		return "/usr/sbin/haproxy", nil
 	}
 	return "", errors.New("haproxy is not installed (Debian: apt-get install haproxy; ./scripts/test.sh installs it)")
+}
+
+// ForTest is HAProxy's binary for a test that starts it. Under go test
+// -short, the quick path that starts no process and needs nothing
+// installed, the test is skipped; without HAProxy it fails, saying how to
+// install it.
+func ForTest(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts HAProxy: not run by go test -short; ./scripts/test.sh runs it")
+	}
+	bin, err := Bin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // Options describe the balancer.

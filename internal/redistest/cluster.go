@@ -38,6 +38,7 @@ type Cluster struct {
 // or a private one. Tests share it: namespace keys, never flush.
 func ClusterAddrs(t testing.TB) []string {
 	t.Helper()
+	SkipShort(t)
 	if v := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); v != "" {
 		return strings.Split(v, ",")
 	}
@@ -48,6 +49,7 @@ func ClusterAddrs(t testing.TB) []string {
 // cluster bus listens on its port + 10000.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	SkipShort(t)
 	bin := serverBin(t)
 	cli, err := findCLI(bin)
 	if err != nil {

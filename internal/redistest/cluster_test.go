@@ -45,6 +45,7 @@ func TestClusterFailover(t *testing.T) {
 // A program without a test starts the same servers and cluster, and Close
 // leaves nothing behind.
 func TestLaunch(t *testing.T) {
+	SkipShort(t) // Launch is for programs: it has no test to skip
 	s, err := Launch()
 	if err != nil {
 		t.Fatal(err)

@@ -23,10 +23,21 @@ import (
 	"github.com/talkdesk-intercom/api/internal/process"
 )
 
+// SkipShort skips a test that needs a real Redis under go test -short, the
+// quick path that starts no service and needs none installed. Every helper
+// of this package that gives a test a Redis calls it, so no test has to.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real Redis (redis-server, a Cluster or a Sentinel): not run by go test -short; ./scripts/test.sh runs it")
+	}
+}
+
 // Addr returns the address of a Redis the test may use. Tests share it, so
 // they must namespace their keys (a unique tenant does) and never flush it.
 func Addr(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
 		return addr
 	}
@@ -86,6 +97,7 @@ var Outages = []Outage{
 // Start runs a private redis-server on a free port until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	SkipShort(t)
 	bin := serverBin(t)
 	s := &Server{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)

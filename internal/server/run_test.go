@@ -144,12 +144,12 @@ func waitReady(t *testing.T, url string) {
 	t.Fatalf("%s never became ready", url)
 }
 
-// The README's configuration table lists exactly the settings --help lists,
+// The configuration table of docs/configuration.md lists exactly the settings --help lists,
 // with the same defaults.
-func TestReadmeConfigurationMatchesHelp(t *testing.T) {
+func TestDocsConfigurationMatchesHelp(t *testing.T) {
 	var help bytes.Buffer
 	run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help)
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +169,14 @@ func TestReadmeConfigurationMatchesHelp(t *testing.T) {
 		flagName, env, def := m[1], m[2], m[3]
 		line, ok := rows[env]
 		if !ok {
-			t.Errorf("README's configuration table has no row for %s", env)
+			t.Errorf("docs/configuration.md has no row for %s", env)
 			continue
 		}
 		if !strings.Contains(line, "`--"+flagName+"`") {
-			t.Errorf("README row for %s does not name --%s", env, flagName)
+			t.Errorf("docs/configuration.md row for %s does not name --%s", env, flagName)
 		}
 		if def != `""` && !strings.Contains(line, "`"+def+"`") {
-			t.Errorf("README row for %s does not give the default %s: %s", env, def, line)
+			t.Errorf("docs/configuration.md row for %s does not give the default %s: %s", env, def, line)
 		}
 	}
 }
