@@ -36,9 +36,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	logger := server.NewLogger(cfg, stdout)
+	logger := server.NewLogger(cfg.Log, stdout)
 	goredis.SetLogger(redisLog{logger})
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Protocol: cfg.OTLPProtocol})
+	shutdownTracing, err := telemetry.Setup(ctx, cfg.Tracing)
 	if err != nil {
 		return err
 	}
@@ -47,8 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer cancel()
 		_ = shutdownTracing(flushCtx) // the last spans, sent before exiting
 	}()
-	if cfg.Tracing() {
-		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.OTLPProtocol, "endpoint", cmp.Or(cfg.OTLPTracesEndpoint, cfg.OTLPEndpoint))
+	if cfg.Tracing.Enabled() {
+		logger.Info("tracing: sending spans over OTLP", "protocol", cfg.Tracing.Protocol, "endpoint", cmp.Or(cfg.Tracing.TracesEndpoint, cfg.Tracing.Endpoint))
 	}
 
 	return server.ListenAndServe(ctx, cfg, logger)

@@ -21,100 +21,125 @@ import (
 
 	"github.com/agnivade/levenshtein"
 
+	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/talkdesk"
+	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/sources/intercom"
 )
 
-// Config is the validated configuration of the server.
+// Config is the validated configuration of the server, in sections. A
+// section that a package owns is that package's own configuration type,
+// handed to it whole (the server adds the dependencies it builds).
 type Config struct {
+	HTTP     HTTP
+	Log      Log
+	Intercom Intercom
+	Redis    Redis
+	Cache    Cache
+	Loaders  Loaders
+	GraphQL  GraphQL
+	Access   Access
+	Tenants  Tenants
+	// Talkdesk is the bridge's configuration (/talkdesk/...).
+	Talkdesk talkdesk.Config
+	// Actions is how actions are carried out (how calls are logged).
+	Actions actions.Config
+	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
+	// reads the other OTEL_* variables (headers, sampler, service name)
+	// itself.
+	Tracing telemetry.Config
+}
+
+// HTTP is how the server listens and bounds requests.
+type HTTP struct {
 	Addr            string
-	IntercomToken   string
-	IntercomBaseURL string
-	IntercomRegion  string
-	IntercomVersion string
-	IntercomTimeout time.Duration
-	LogLevel        slog.Level
-	LogFormat       string
-	Introspection   bool
 	MaxBodyBytes    int64
+	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	CORSOrigins     []string
+}
 
-	RedisURL         string
-	RedisCluster     bool
-	RedisTimeout     time.Duration
-	CacheEnabled     bool
-	CacheTTL         CacheTTLs
-	CacheLocal       LocalCache
-	CoalesceWindow   time.Duration
-	LoaderWait       time.Duration
-	LoaderMinWait    time.Duration
-	LoaderMaxBatch   int
-	LoadersEnabled   bool
-	FetchConcurrency int
-	CompanyWarmup    time.Duration
-	CallLogAs        string
-	CallTicketType   string
-	IntercomRate     int
-	FleetReplicas    int
-	// The fair share of a workspace's Intercom budget, in percent of a window.
-	IntercomCallerShare        int
-	IntercomInteractiveReserve int
+// Log is the structured log's level and format.
+type Log struct {
+	Level  slog.Level
+	Format string
+}
 
-	ClientSecret   string        // Intercom app client secret: webhook signatures; never logged
-	APIKeys        string        // comma-separated; never logged
-	CallerRate     int           // requests per minute per caller; 0: no limit
-	RateLimitSync  time.Duration // how often a replica reports its callers' requests to the fleet's buckets
-	CORSOrigins    []string
-	MultiTenant    bool
-	Playground     bool
-	RequestTimeout time.Duration
-	MaxQueryDepth  int
-	MaxComplexity  int
-	// The rest of a request's bounds (see graphqlhttp.Limits).
-	MaxQueryTokens, MaxQueryFields, MaxQueryAliases, MaxQueryDirectives, MaxQueryNesting, MaxQueryNameLength, MaxVariableValues int
-	MaxIntercomCallsPerOperation, MaxActionsPerRequest, MaxIntrospectionFields, MaxErrors                                       int
+// Intercom is the configured workspace and how every workspace is called.
+type Intercom struct {
+	// Client is every workspace's client configuration (the token and base
+	// URL are the configured workspace's; callers' tokens bring their own).
+	Client intercom.Config
+	Region string
+	// ClientSecret is the Intercom app's client secret: webhook
+	// signatures; never logged.
+	ClientSecret string
+	// MaxConns bounds the open connections to each Intercom host, shared
+	// by every workspace.
+	MaxConns int
+	// CoalesceWindow is how long a cold caller lookup waits for others to
+	// share one search.
+	CoalesceWindow time.Duration
+}
+
+// Redis is where replicas share the cache, idempotency records, budgets and
+// events; empty URL: everything in process.
+type Redis struct {
+	URL     string
+	Cluster bool
+	Timeout time.Duration
+}
+
+// Cache is the cache of Intercom reads.
+type Cache struct {
+	Enabled bool
+	TTL     cache.TTLs
+	// LocalEnabled keeps an in-process level (Local) in front of Redis.
+	LocalEnabled bool
+	Local        cache.LocalConfig
+	// CompanyWarmup refills the company cache this often (0: off).
+	CompanyWarmup time.Duration
+}
+
+// Loaders is how each request's reads are batched.
+type Loaders struct {
+	Enabled  bool // false: unbatched, the benchmark's naive path
+	Wait     time.Duration
+	MinWait  time.Duration
+	MaxBatch int
+}
+
+// GraphQL is the GraphQL endpoint's features and limits.
+type GraphQL struct {
+	Introspection bool
+	Playground    bool
+	Limits        graphqlhttp.Limits
 	// Persisted operations: run only the trusted documents of a file.
 	PersistedOnly bool
 	PersistedFile string
-
-	// The Talkdesk bridge (/talkdesk/...).
-	PublicBaseURL       string        // where Talkdesk reaches this server; "" takes each request's Host
-	TalkdeskPageSize    int           // contacts per contact_sync page
-	TalkdeskSearchDelay time.Duration // how far the sync checkpoint stays behind Intercom's search indexing
-	TalkdeskMaxList     int           // most items of a list in a bridge call that fans out to Intercom (contact_phones, contact_emails)
-
-	// Callers' own tokens (the bridge, MULTI_TENANT): what an unknown token may cost.
-	TokenRejectTTL   time.Duration // how long a token Intercom rejected is refused without asking again
-	TokenRejectMax   int           // most rejected tokens remembered (by hash)
-	NewTokenRate     int           // validations of unknown tokens per minute per caller
-	MaxTenants       int           // most workspaces of callers' tokens kept
-	IntercomMaxConns int           // open connections to each Intercom host, shared by every workspace
-
-	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
-	// reads the other OTEL_* variables (headers, sampler, service name) itself.
-	OTLPEndpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT
-	OTLPTracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-	OTLPProtocol       string // http/protobuf or grpc
 }
 
-// Tracing says whether traces are exported.
-func (c Config) Tracing() bool { return c.OTLPEndpoint != "" || c.OTLPTracesEndpoint != "" }
-
-// LocalCache bounds the in-process level in front of Redis.
-type LocalCache struct {
-	Enabled    bool
-	MaxEntries int
-	MaxBytes   int64
-	TTL        time.Duration
+// Access is who may call, and how much.
+type Access struct {
+	APIKeys       string        // comma-separated; never logged
+	CallerRate    int           // requests per minute per caller; 0: no limit
+	RateLimitSync time.Duration // how often a replica reports its callers' requests to the fleet's buckets
+	NewTokenRate  int           // validations of unknown tokens per minute per caller
 }
 
-// CacheTTLs are the freshness settings of the cache.
-type CacheTTLs struct {
-	Contact, Company, Negative, Interactions, Stale time.Duration
+// Tenants is what callers' own tokens (the bridge, MULTI_TENANT) may cost.
+type Tenants struct {
+	MultiTenant bool
+	RejectFor   time.Duration // how long a token Intercom rejected is refused without asking again
+	MaxRejected int           // most rejected tokens remembered (by hash)
+	Max         int           // most workspaces of callers' tokens kept
 }
 
 // Demo reports whether no Intercom token is set, so the server runs its
 // built-in demo workspace.
-func (c Config) Demo() bool { return c.IntercomToken == "" }
+func (c Config) Demo() bool { return c.Intercom.Client.Token == "" }
 
 // A setting is one entry of the table. usage is Markdown for the docs;
 // --help prints it without the backticks. unset says what an empty default
@@ -130,78 +155,78 @@ type setting struct {
 // else (then `go test ./internal/config -update` rewrites the docs' table).
 func settings(c *Config) []setting {
 	return []setting{
-		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", parse: listenAddr(&c.Addr)},
-		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", parse: trimmed(&c.IntercomToken)},
-		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: `us`, `eu` or `au` (sets the base URL)", parse: oneOf(&c.IntercomRegion, "us", "eu", "au")},
-		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (`" + intercom.DefaultBaseURL + "` for `us`)", parse: httpURL(&c.IntercomBaseURL, "an http(s) URL"), unset: "(the region's)"},
-		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", parse: intercomVersion(&c.IntercomVersion)},
-		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", parse: positiveDuration(&c.IntercomTimeout)},
-		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's `X-RateLimit-*` headers are followed too)", parse: count(&c.IntercomRate, 6, 1_000_000)},
-		{env: "FLEET_REPLICAS", flag: "fleet-replicas", def: "1", usage: "how many replicas share the Intercom budget: they count it together in Redis, and while Redis cannot count each allows itself this share of `INTERCOM_RATE_LIMIT`", parse: count(&c.FleetReplicas, 1, 1000)},
-		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend (1 to 100)", parse: count(&c.IntercomCallerShare, 1, 100)},
-		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions (1 to 90)", parse: count(&c.IntercomInteractiveReserve, 1, 90)},
-		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: `debug`, `info`, `warn` or `error`", parse: logLevel(&c.LogLevel)},
-		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: `text` or `json`", parse: oneOf(&c.LogFormat, "text", "json")},
-		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.Introspection)},
-		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.MaxBodyBytes, 1024)},
-		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.ShutdownTimeout)},
-		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.RedisURL)},
-		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.RedisCluster)},
-		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.RedisTimeout)},
-		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.CacheEnabled)},
-		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.CacheTTL.Contact)},
-		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", parse: positiveDuration(&c.CacheTTL.Company)},
-		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", parse: positiveDuration(&c.CacheTTL.Negative)},
-		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", parse: positiveDuration(&c.CacheTTL.Interactions)},
-		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", parse: duration(&c.CacheTTL.Stale)},
-		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", parse: boolean(&c.CacheLocal.Enabled)},
-		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.CacheLocal.MaxEntries, 100, 100_000_000)},
-		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", parse: byteCount(&c.CacheLocal.MaxBytes, 1<<20)},
-		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.CacheLocal.TTL)},
-		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.CoalesceWindow)},
-		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.LoaderWait)},
-		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.LoaderMinWait)},
-		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", parse: count(&c.LoaderMaxBatch, 1, 1000)},
-		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: one source call per field)", parse: boolean(&c.LoadersEnabled)},
-		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", parse: count(&c.FetchConcurrency, 1, 256)},
-		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how `logCall` records a call in Intercom: `note` or `ticket`", parse: oneOf(&c.CallLogAs, "note", "ticket")},
-		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when `CALL_LOG_AS=ticket`", parse: trimmed(&c.CallTicketType)},
-		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (`POST /webhooks/intercom`); empty: webhooks are refused", parse: trimmed(&c.ClientSecret)},
-		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.APIKeys)},
-		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.CallerRate, 0, 10_000_000)},
-		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.RateLimitSync)},
-		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.CORSOrigins)},
-		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.MultiTenant)},
-		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.Playground)},
-		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", parse: positiveDuration(&c.RequestTimeout)},
-		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", parse: count(&c.MaxQueryDepth, 2, 100)},
-		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.MaxComplexity, 10, 10_000_000)},
-		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryTokens, 100, 1_000_000)},
-		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryFields, 10, 100_000)},
-		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryAliases, 0, 100_000)},
-		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryDirectives, 0, 100_000)},
-		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", parse: count(&c.MaxQueryNesting, 4, 1000)},
-		{env: "MAX_QUERY_NAME_LENGTH", flag: "max-query-name-length", def: "128", usage: "longest name (of a field, argument, type, …) in a GraphQL document, in bytes (checked before it is parsed)", parse: count(&c.MaxQueryNameLength, 16, 100_000)},
-		{env: "MAX_VARIABLE_VALUES", flag: "max-variable-values", def: "1000", usage: "most JSON values (members, elements, scalars) in a GraphQL request's variables", parse: count(&c.MaxVariableValues, 10, 10_000_000)},
-		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", parse: count(&c.MaxIntercomCallsPerOperation, 1, 1_000_000)},
-		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", parse: count(&c.MaxActionsPerRequest, 1, 10_000)},
-		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most `__schema` and `__type` fields in one GraphQL operation", parse: count(&c.MaxIntrospectionFields, 1, 1000)},
-		{env: "MAX_ERRORS", flag: "max-errors", def: "50", usage: "most errors in one GraphQL answer (the rest are counted in one more)", parse: count(&c.MaxErrors, 1, 100_000)},
-		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of `PERSISTED_OPERATIONS_FILE` (the production setting for known dashboards)", parse: boolean(&c.PersistedOnly)},
-		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", parse: trimmed(&c.PersistedFile)},
-		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (`0`: off)", parse: duration(&c.CompanyWarmup)},
-		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. `https://bridge.example.com`) that Talkdesk's `integration.json` and `actions.json` point to; empty: each request's `Host`", parse: httpURL(&c.PublicBaseURL, "an http(s) URL such as https://bridge.example.com")},
-		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", parse: count(&c.TalkdeskPageSize, 1, 150)},
-		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (`contact_phones`, `contact_emails`); more is a `400` that says the limit", parse: count(&c.TalkdeskMaxList, 1, 1000)},
-		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused (`401`) without asking Intercom again", parse: duration(&c.TokenRejectTTL)},
-		{env: "TOKEN_REJECT_MAX", flag: "token-reject-max", def: "10000", usage: "most rejected tokens remembered (by hash)", parse: count(&c.TokenRejectMax, 1, 10_000_000)},
-		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through `/me`; more is `429 RATE_LIMITED`", parse: count(&c.NewTokenRate, 1, 1_000_000)},
-		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", parse: count(&c.MaxTenants, 1, 1_000_000)},
-		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", parse: count(&c.IntercomMaxConns, 1, 10_000)},
-		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. `http://localhost:4318`, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", parse: httpURL(&c.OTLPEndpoint, "an http(s) URL such as http://localhost:4318")},
-		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. `http://localhost:4318/v1/traces`); overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces", parse: httpURL(&c.OTLPTracesEndpoint, "an http(s) URL such as http://localhost:4318/v1/traces")},
-		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: `http/protobuf` (port 4318) or `grpc` (port 4317)", parse: oneOf(&c.OTLPProtocol, "http/protobuf", "grpc")},
-		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.TalkdeskSearchDelay)},
+		{env: "ADDR", flag: "addr", def: ":8080", usage: "address to listen on", parse: listenAddr(&c.HTTP.Addr)},
+		{env: "INTERCOM_TOKEN", flag: "intercom-token", usage: "Intercom access token; empty serves the built-in demo workspace", parse: trimmed(&c.Intercom.Client.Token)},
+		{env: "INTERCOM_REGION", flag: "intercom-region", def: "us", usage: "region of the Intercom workspace: `us`, `eu` or `au` (sets the base URL)", parse: oneOf(&c.Intercom.Region, "us", "eu", "au")},
+		{env: "INTERCOM_BASE_URL", flag: "intercom-base-url", usage: "Intercom API base URL; overrides the region's (`" + intercom.DefaultBaseURL + "` for `us`)", parse: httpURL(&c.Intercom.Client.BaseURL, "an http(s) URL"), unset: "(the region's)"},
+		{env: "INTERCOM_VERSION", flag: "intercom-version", def: intercom.DefaultVersion, usage: "Intercom API version sent in every request", parse: intercomVersion(&c.Intercom.Client.Version)},
+		{env: "INTERCOM_TIMEOUT", flag: "intercom-timeout", def: "10s", usage: "deadline of each Intercom call, retries included", parse: positiveDuration(&c.Intercom.Client.Timeout)},
+		{env: "INTERCOM_RATE_LIMIT", flag: "intercom-rate-limit", def: "10000", usage: "calls per minute this service allows itself per workspace (Intercom's `X-RateLimit-*` headers are followed too)", parse: count(&c.Intercom.Client.RateLimitPerMinute, 6, 1_000_000)},
+		{env: "FLEET_REPLICAS", flag: "fleet-replicas", def: "1", usage: "how many replicas share the Intercom budget: they count it together in Redis, and while Redis cannot count each allows itself this share of `INTERCOM_RATE_LIMIT`", parse: count(&c.Intercom.Client.FleetReplicas, 1, 1000)},
+		{env: "INTERCOM_CALLER_SHARE", flag: "intercom-caller-share", def: strconv.Itoa(intercom.DefaultCallerShare), usage: "most of a workspace's Intercom budget (percent of each 10-second window) one API key or client address may spend (1 to 100)", parse: count(&c.Intercom.Client.CallerSharePercent, 1, 100)},
+		{env: "INTERCOM_INTERACTIVE_RESERVE", flag: "intercom-interactive-reserve", def: strconv.Itoa(intercom.DefaultInteractiveReserve), usage: "part of each window's Intercom budget (percent, of the workspace's and of each caller's share) that searches and contact syncs leave to caller lookups, contacts, histories and actions (1 to 90)", parse: count(&c.Intercom.Client.InteractiveReservePercent, 1, 90)},
+		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: `debug`, `info`, `warn` or `error`", parse: logLevel(&c.Log.Level)},
+		{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: `text` or `json`", parse: oneOf(&c.Log.Format, "text", "json")},
+		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.GraphQL.Introspection)},
+		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.HTTP.MaxBodyBytes, 1024)},
+		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.HTTP.ShutdownTimeout)},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.Redis.URL)},
+		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.Redis.Cluster)},
+		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.Redis.Timeout)},
+		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.Cache.Enabled)},
+		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.Cache.TTL.Contact, &c.Cache.TTL.Phone, &c.Cache.TTL.Email)},
+		{env: "CACHE_COMPANY_TTL", flag: "cache-company-ttl", def: "1h", usage: "how long companies stay fresh", parse: positiveDuration(&c.Cache.TTL.Company)},
+		{env: "CACHE_NEGATIVE_TTL", flag: "cache-negative-ttl", def: "1m", usage: "how long a lookup that found nothing (an unknown caller) is remembered", parse: positiveDuration(&c.Cache.TTL.Negative)},
+		{env: "CACHE_INTERACTION_TTL", flag: "cache-interaction-ttl", def: "1m", usage: "how long a contact's history (conversations, tickets, notes, calls) stays fresh", parse: positiveDuration(&c.Cache.TTL.Interactions)},
+		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", parse: duration(&c.Cache.TTL.StaleFor)},
+		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", parse: boolean(&c.Cache.LocalEnabled)},
+		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.Cache.Local.MaxEntries, 100, 100_000_000)},
+		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
+		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.Cache.Local.TTL)},
+		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.Intercom.CoalesceWindow)},
+		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
+		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.Loaders.MinWait)},
+		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", parse: count(&c.Loaders.MaxBatch, 1, 1000)},
+		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: one source call per field)", parse: boolean(&c.Loaders.Enabled)},
+		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", parse: count(&c.Intercom.Client.Concurrency, 1, 256)},
+		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how `logCall` records a call in Intercom: `note` or `ticket`", parse: oneOf(&c.Actions.CallLogAs, "note", "ticket")},
+		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when `CALL_LOG_AS=ticket`", parse: trimmed(&c.Actions.CallTicketType)},
+		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (`POST /webhooks/intercom`); empty: webhooks are refused", parse: trimmed(&c.Intercom.ClientSecret)},
+		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.Access.APIKeys)},
+		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
+		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.HTTP.CORSOrigins)},
+		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.Tenants.MultiTenant)},
+		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.GraphQL.Playground)},
+		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", parse: positiveDuration(&c.HTTP.RequestTimeout)},
+		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", parse: count(&c.GraphQL.Limits.MaxDepth, 2, 100)},
+		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.GraphQL.Limits.MaxComplexity, 10, 10_000_000)},
+		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxTokens, 100, 1_000_000)},
+		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxFields, 10, 100_000)},
+		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxAliases, 0, 100_000)},
+		{env: "MAX_QUERY_DIRECTIVES", flag: "max-query-directives", def: "50", usage: "most directives in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxDirectives, 0, 100_000)},
+		{env: "MAX_QUERY_NESTING", flag: "max-query-nesting", def: "32", usage: "most braces, brackets and parentheses open at once in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxNesting, 4, 1000)},
+		{env: "MAX_QUERY_NAME_LENGTH", flag: "max-query-name-length", def: "128", usage: "longest name (of a field, argument, type, …) in a GraphQL document, in bytes (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxNameLength, 16, 100_000)},
+		{env: "MAX_VARIABLE_VALUES", flag: "max-variable-values", def: "1000", usage: "most JSON values (members, elements, scalars) in a GraphQL request's variables", parse: count(&c.GraphQL.Limits.MaxVariableValues, 10, 10_000_000)},
+		{env: "MAX_INTERCOM_CALLS_PER_OPERATION", flag: "max-intercom-calls-per-operation", def: "600", usage: "most Intercom calls one GraphQL operation may cost at worst (estimated before it runs)", parse: count(&c.GraphQL.Limits.MaxIntercomCalls, 1, 1_000_000)},
+		{env: "MAX_ACTIONS_PER_REQUEST", flag: "max-actions-per-request", def: "10", usage: "most mutations that write in one GraphQL request", parse: count(&c.GraphQL.Limits.MaxActions, 1, 10_000)},
+		{env: "MAX_INTROSPECTION_FIELDS", flag: "max-introspection-fields", def: "3", usage: "most `__schema` and `__type` fields in one GraphQL operation", parse: count(&c.GraphQL.Limits.MaxIntrospection, 1, 1000)},
+		{env: "MAX_ERRORS", flag: "max-errors", def: "50", usage: "most errors in one GraphQL answer (the rest are counted in one more)", parse: count(&c.GraphQL.Limits.MaxErrors, 1, 100_000)},
+		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of `PERSISTED_OPERATIONS_FILE` (the production setting for known dashboards)", parse: boolean(&c.GraphQL.PersistedOnly)},
+		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", parse: trimmed(&c.GraphQL.PersistedFile)},
+		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (`0`: off)", parse: duration(&c.Cache.CompanyWarmup)},
+		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. `https://bridge.example.com`) that Talkdesk's `integration.json` and `actions.json` point to; empty: each request's `Host`", parse: httpURL(&c.Talkdesk.PublicBaseURL, "an http(s) URL such as https://bridge.example.com")},
+		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", parse: count(&c.Talkdesk.PageSize, 1, 150)},
+		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (`contact_phones`, `contact_emails`); more is a `400` that says the limit", parse: count(&c.Talkdesk.MaxList, 1, 1000)},
+		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused (`401`) without asking Intercom again", parse: duration(&c.Tenants.RejectFor)},
+		{env: "TOKEN_REJECT_MAX", flag: "token-reject-max", def: "10000", usage: "most rejected tokens remembered (by hash)", parse: count(&c.Tenants.MaxRejected, 1, 10_000_000)},
+		{env: "NEW_TOKEN_RATE_LIMIT", flag: "new-token-rate-limit", def: "120", usage: "unknown Intercom tokens per minute each caller (API key, or client address without keys) may have validated through `/me`; more is `429 RATE_LIMITED`", parse: count(&c.Access.NewTokenRate, 1, 1_000_000)},
+		{env: "MAX_TENANTS", flag: "max-tenants", def: "1000", usage: "most workspaces of callers' tokens kept (least recently used go first)", parse: count(&c.Tenants.Max, 1, 1_000_000)},
+		{env: "INTERCOM_MAX_CONNS", flag: "intercom-max-conns", def: "64", usage: "open connections to each Intercom host, shared by every workspace", parse: count(&c.Intercom.MaxConns, 1, 10_000)},
+		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. `http://localhost:4318`, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", parse: httpURL(&c.Tracing.Endpoint, "an http(s) URL such as http://localhost:4318")},
+		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. `http://localhost:4318/v1/traces`); overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces", parse: httpURL(&c.Tracing.TracesEndpoint, "an http(s) URL such as http://localhost:4318/v1/traces")},
+		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: `http/protobuf` (port 4318) or `grpc` (port 4317)", parse: oneOf(&c.Tracing.Protocol, "http/protobuf", "grpc")},
+		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
 	}
 }
 
@@ -209,17 +234,17 @@ func settings(c *Config) []setting {
 // parsed. name gives a setting's name as the user wrote it (flag or variable).
 func (c *Config) crossChecks(name func(env string) string) []error {
 	var errs []error
-	if c.IntercomBaseURL == "" {
-		c.IntercomBaseURL, _ = intercom.RegionBaseURL(c.IntercomRegion)
+	if c.Intercom.Client.BaseURL == "" {
+		c.Intercom.Client.BaseURL, _ = intercom.RegionBaseURL(c.Intercom.Region)
 	}
-	if c.CallLogAs == "ticket" && c.CallTicketType == "" {
+	if c.Actions.CallLogAs == "ticket" && c.Actions.CallTicketType == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=ticket", name("CALL_TICKET_TYPE"), name("CALL_LOG_AS")))
 	}
-	if c.PersistedOnly && c.PersistedFile == "" {
+	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
 	}
-	if c.LoaderMinWait > c.LoaderWait {
-		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.LoaderMinWait, name("LOADER_WAIT"), c.LoaderWait))
+	if c.Loaders.MinWait > c.Loaders.Wait {
+		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.Loaders.MinWait, name("LOADER_WAIT"), c.Loaders.Wait))
 	}
 	return errs
 }

@@ -27,8 +27,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.IntercomBaseURL != "https://api.intercom.io" || c.MaxBodyBytes != 262144 ||
-		c.CacheTTL.Stale != 24*time.Hour || !c.Playground || c.MultiTenant || c.CallLogAs != "note" || c.CORSOrigins != nil {
+	if c.HTTP.Addr != ":8080" || c.Cache.TTL.Phone != 5*time.Minute || c.Cache.TTL.Email != c.Cache.TTL.Contact || c.Intercom.Client.BaseURL != "https://api.intercom.io" || c.HTTP.MaxBodyBytes != 262144 ||
+		c.Cache.TTL.StaleFor != 24*time.Hour || !c.GraphQL.Playground || c.Tenants.MultiTenant || c.Actions.CallLogAs != "note" || c.HTTP.CORSOrigins != nil {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -39,8 +39,8 @@ func TestFlagWinsOverVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LoaderMaxBatch != 7 || c.TalkdeskPageSize != 150 || c.IntercomBaseURL != "https://api.eu.intercom.io" ||
-		strings.Join(c.CORSOrigins, "|") != "a|b" {
+	if c.Loaders.MaxBatch != 7 || c.Talkdesk.PageSize != 150 || c.Intercom.Client.BaseURL != "https://api.eu.intercom.io" ||
+		strings.Join(c.HTTP.CORSOrigins, "|") != "a|b" {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -98,7 +98,7 @@ func TestRedisURLForms(t *testing.T) {
 		"redis-sentinel://app:hunter2@s1:26379,s2:26379/mymaster?db=0",
 		"rediss-sentinel://s1:26379/mymaster?sentinel_password=hunter2",
 	} {
-		if c, err := load(t, nil, map[string]string{"REDIS_URL": v, "REDIS_CLUSTER": "true"}); err != nil || c.RedisURL != v || !c.RedisCluster {
+		if c, err := load(t, nil, map[string]string{"REDIS_URL": v, "REDIS_CLUSTER": "true"}); err != nil || c.Redis.URL != v || !c.Redis.Cluster {
 			t.Errorf("REDIS_URL=%s: %v", v, err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestRedisURLForms(t *testing.T) {
 
 func TestListenAddrAcceptsWhatListenAccepts(t *testing.T) {
 	for _, addr := range []string{":8080", "127.0.0.1:0", "[::1]:9000", "localhost:65535"} {
-		if c, err := load(t, nil, map[string]string{"ADDR": addr}); err != nil || c.Addr != addr {
+		if c, err := load(t, nil, map[string]string{"ADDR": addr}); err != nil || c.HTTP.Addr != addr {
 			t.Errorf("ADDR=%s: %v", addr, err)
 		}
 	}

@@ -72,14 +72,17 @@ func byteCount(dst *int64, atLeast int64) parser {
 	}
 }
 
-// positiveDuration is a deadline or a TTL that cannot be zero.
-func positiveDuration(dst *time.Duration) parser {
+// positiveDuration is a deadline or a TTL that cannot be zero, written to
+// each of dsts (one setting may set several fields of a section).
+func positiveDuration(dsts ...*time.Duration) parser {
 	return func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return fmt.Errorf("%q is not a positive duration such as 10s or 5m", v)
 		}
-		*dst = d
+		for _, dst := range dsts {
+			*dst = d
+		}
 		return nil
 	}
 }

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	return ListenAndServe(ctx, cfg, NewLogger(cfg, stdout))
+	return ListenAndServe(ctx, cfg, NewLogger(cfg.Log, stdout))
 }
 
 var workspaceSeq atomic.Int64

@@ -29,10 +29,10 @@ func (s *Server) routes() http.Handler {
 	cfg, svc := s.cfg, s.svc
 	mux := http.NewServeMux()
 	workspaces := &workspace.Resolver{
-		Main: svc.main, Tenants: svc.registry, MultiTenant: cfg.MultiTenant, BaseURL: svc.baseURLFor,
+		Main: svc.main, Tenants: svc.registry, MultiTenant: cfg.Tenants.MultiTenant, BaseURL: svc.baseURLFor,
 		Loaders: s.loaderConfig(),
 	}
-	keys := access.NewKeys(cfg.APIKeys)
+	keys := access.NewKeys(cfg.Access.APIKeys)
 
 	// Probes and metrics: no key, not traced (they would drown the
 	// requests that matter).
@@ -46,7 +46,7 @@ func (s *Server) routes() http.Handler {
 
 	// Pages: the playground, and the answer to a path no route has.
 	pages := s.group(mux, true, access.Plain, access.ByAddress)
-	if cfg.Playground {
+	if cfg.GraphQL.Playground {
 		pages.handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 		pages.handle("GET "+playground.AssetsPath, playground.Assets())
 	}
@@ -62,17 +62,16 @@ func (s *Server) routes() http.Handler {
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
 	// in its body.
 	bridge := s.group(mux, true, access.Plain, access.ByAddress)
-	for _, r := range talkdesk.New(talkdesk.Config{
-		Workspaces: workspaces, Keys: keys, MaxList: cfg.TalkdeskMaxList,
-		PageSize: cfg.TalkdeskPageSize, SearchDelay: cfg.TalkdeskSearchDelay, PublicBaseURL: cfg.PublicBaseURL,
-	}).Routes() {
+	bridgeCfg := cfg.Talkdesk
+	bridgeCfg.Workspaces, bridgeCfg.Keys = workspaces, keys
+	for _, r := range talkdesk.New(bridgeCfg).Routes() {
 		bridge.handle(r.Pattern, r.Handler)
 	}
 
 	// Intercom's webhooks, signed with the app's client secret, keep the
 	// cache coherent with changes made in Intercom.
 	signed := s.group(mux, true, access.Plain, access.ByAddress)
-	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
 	return mux
 }
 
@@ -91,11 +90,11 @@ func (s *Server) group(mux *http.ServeMux, traced bool, refuse access.Refuse, id
 		web.WithRequest(s.logger),
 		web.AccessLog,
 		web.Recover,
-		access.CORS(s.cfg.CORSOrigins),
+		access.CORS(s.cfg.HTTP.CORSOrigins),
 		identify,
 		access.RateLimit(s.svc.callers, refuse),
-		access.Deadline(s.cfg.RequestTimeout),
-		web.LimitBody(s.cfg.MaxBodyBytes),
+		access.Deadline(s.cfg.HTTP.RequestTimeout),
+		web.LimitBody(s.cfg.HTTP.MaxBodyBytes),
 	}}
 }
 
@@ -105,7 +104,7 @@ func (s *Server) group(mux *http.ServeMux, traced bool, refuse access.Refuse, id
 // send.
 func (g group) handle(pattern string, h http.Handler) {
 	h = web.Chain(h, g.middleware...)
-	if g.traced && g.server.cfg.Tracing() {
+	if g.traced && g.server.cfg.Tracing.Enabled() {
 		h = otelhttp.NewHandler(h, pattern, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			return r.Method + " " + pattern
 		}))
@@ -117,24 +116,17 @@ func (g group) handle(pattern string, h http.Handler) {
 func (s *Server) graphql() http.Handler {
 	cfg, svc := s.cfg, s.svc
 	var tracer graphql.HandlerExtension
-	if cfg.Tracing() {
+	if cfg.Tracing.Enabled() {
 		tracer = telemetry.GraphQLTracer{}
 	}
 	return graphqlhttp.NewHandler(
 		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
-		graphqlhttp.Options{Introspection: cfg.Introspection, Metrics: svc.metrics,
-			Limits: graphqlhttp.Limits{
-				MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields, MaxAliases: cfg.MaxQueryAliases,
-				MaxDirectives: cfg.MaxQueryDirectives, MaxNesting: cfg.MaxQueryNesting, MaxNameLength: cfg.MaxQueryNameLength,
-				MaxVariableValues: cfg.MaxVariableValues,
-				MaxDepth:          cfg.MaxQueryDepth, MaxComplexity: cfg.MaxComplexity,
-				MaxIntercomCalls: cfg.MaxIntercomCallsPerOperation, MaxActions: cfg.MaxActionsPerRequest,
-				MaxIntrospection: cfg.MaxIntrospectionFields, MaxErrors: cfg.MaxErrors,
-			},
+		graphqlhttp.Options{Introspection: cfg.GraphQL.Introspection, Metrics: svc.metrics,
+			Limits:           cfg.GraphQL.Limits,
 			Costs:            resolvers.Costs(),
 			Tracer:           tracer,
 			PersistedStore:   svc.store,
-			TrustedDocuments: svc.trusted, PersistedOnly: cfg.PersistedOnly,
+			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 		},
 	)
 }
@@ -142,10 +134,10 @@ func (s *Server) graphql() http.Handler {
 // loaderConfig is how each request's loaders batch: unbatched (a batch of
 // one, no wait) when LOADERS_ENABLED=false, the benchmark's naive path.
 func (s *Server) loaderConfig() loaders.Config {
-	cfg := s.cfg
-	if !cfg.LoadersEnabled {
+	cfg := s.cfg.Loaders
+	if !cfg.Enabled {
 		return loaders.Unbatched(s.svc.metrics)
 	}
-	return loaders.Config{Wait: cfg.LoaderWait, Waits: loaders.NewWaits(cfg.LoaderMinWait, cfg.LoaderWait),
-		MaxBatch: cfg.LoaderMaxBatch, Metrics: s.svc.metrics}
+	return loaders.Config{Wait: cfg.Wait, Waits: loaders.NewWaits(cfg.MinWait, cfg.Wait),
+		MaxBatch: cfg.MaxBatch, Metrics: s.svc.metrics}
 }

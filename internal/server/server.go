@@ -42,11 +42,11 @@ type Server struct {
 // readiness reports it) and starts the background jobs, which Close stops.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, logger: logger}
-	token, baseURL := cfg.IntercomToken, cfg.IntercomBaseURL
-	if regional, _ := intercom.RegionBaseURL(cfg.IntercomRegion); cfg.Demo() && cfg.IntercomBaseURL != regional {
+	token, baseURL := cfg.Intercom.Client.Token, cfg.Intercom.Client.BaseURL
+	if regional, _ := intercom.RegionBaseURL(cfg.Intercom.Region); cfg.Demo() && baseURL != regional {
 		// The demo workspace has its own URL: say so rather than ignore the setting.
 		logger.Warn("INTERCOM_BASE_URL is set but INTERCOM_TOKEN is not: ignoring the base URL and serving the demo workspace",
-			"intercom_base_url", redactedURL(cfg.IntercomBaseURL))
+			"intercom_base_url", redactedURL(baseURL))
 	}
 	if cfg.Demo() {
 		demo, err := emulator.Start(emulator.Options{Token: DemoToken, Phone: true})
@@ -70,8 +70,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, err
 	}
-	if cfg.CompanyWarmup > 0 && svc.mainCache != nil {
-		go svc.warmCompanies(cfg.CompanyWarmup, logger)
+	if cfg.Cache.CompanyWarmup > 0 && svc.mainCache != nil {
+		go svc.warmCompanies(cfg.Cache.CompanyWarmup, logger)
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -101,9 +101,9 @@ func ListenAndServe(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	return srv.Serve(ctx, ln)
 }
@@ -128,8 +128,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.logger.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	s.logger.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.HTTP.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
@@ -139,9 +139,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // NewLogger is the server's structured log, as LOG_LEVEL and LOG_FORMAT say.
-func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

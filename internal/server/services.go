@@ -65,19 +65,19 @@ type services struct {
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
 	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg)}
 	svc.background, svc.stop = context.WithCancel(context.WithoutCancel(ctx))
-	if cfg.PersistedFile != "" {
+	if cfg.GraphQL.PersistedFile != "" {
 		var err error
-		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.PersistedFile); err != nil {
+		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.GraphQL.PersistedFile); err != nil {
 			return nil, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err)
 		}
 	}
 	var idem idempotency.Store = idempotency.NewMemoryStore()
-	if cfg.RedisURL != "" {
+	if cfg.Redis.URL != "" {
 		var err error
-		if svc.redis, err = redis.Open(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout); err != nil {
+		if svc.redis, err = redis.Open(cfg.Redis.URL, cfg.Redis.Cluster, cfg.Redis.Timeout); err != nil {
 			return nil, err
 		}
-		if cfg.Tracing() {
+		if cfg.Tracing.Enabled() {
 			// A span per command or pipeline, without the statement: keys
 			// hold phone numbers, values contacts and idempotent results.
 			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false),
@@ -87,7 +87,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		}
 		// One watch for every Redis user: when a call finds Redis away, all
 		// of them skip it until a background probe sees it back.
-		svc.redisHealth = redis.NewHealth(svc.redis, cfg.RedisTimeout, func(up bool, err error) {
+		svc.redisHealth = redis.NewHealth(svc.redis, cfg.Redis.Timeout, func(up bool, err error) {
 			if up {
 				logger.Info("Redis is back: caching and idempotency records in Redis again")
 			} else {
@@ -95,17 +95,17 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 			}
 		})
 		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
-		if redis.FailsOver(cfg.RedisURL, cfg.RedisCluster) {
+		if redis.FailsOver(cfg.Redis.URL, cfg.Redis.Cluster) {
 			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
 		}
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
-	if cfg.CacheEnabled {
+	if cfg.Cache.Enabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
-	svc.callers = access.NewLimiter(cfg.CallerRate)
-	newTokens := access.NewLimiter(cfg.NewTokenRate)
+	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
+	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
 		New: func(token, baseURL string, ws *sources.Workspace) (*tenants.Tenant, error) {
@@ -115,7 +115,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		AllowNew: func(ctx context.Context) (time.Duration, bool) {
 			return newTokens.Allow(access.Caller(ctx))
 		},
-		Max: cfg.MaxTenants, RejectFor: cfg.TokenRejectTTL, MaxRejected: cfg.TokenRejectMax,
+		Max: cfg.Tenants.Max, RejectFor: cfg.Tenants.RejectFor, MaxRejected: cfg.Tenants.MaxRejected,
 	}
 	var err error
 	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
@@ -126,8 +126,8 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		// A caller's allowances hold for the fleet (the replicas of the main
 		// workspace), not per replica.
 		deployment := func() string { id, _ := svc.main.ID.Get(); return id }
-		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.RateLimitSync)
-		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.RateLimitSync)
+		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
+		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
 	return svc, nil
 }
@@ -136,9 +136,9 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 // bounded connections: callers' tokens must not each open a pool.
 func newUpstreamClient(cfg config.Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxConnsPerHost = cfg.IntercomMaxConns
-	t.MaxIdleConnsPerHost = cfg.IntercomMaxConns // batches fan out to one host: keep them warm
-	t.MaxIdleConns = 4 * cfg.IntercomMaxConns    // a few regions, or the emulator
+	t.MaxConnsPerHost = cfg.Intercom.MaxConns
+	t.MaxIdleConnsPerHost = cfg.Intercom.MaxConns // batches fan out to one host: keep them warm
+	t.MaxIdleConns = 4 * cfg.Intercom.MaxConns    // a few regions, or the emulator
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
 }
@@ -146,8 +146,8 @@ func newUpstreamClient(cfg config.Config) *http.Client {
 // validateToken asks Intercom's /me about a caller's token with a bare
 // client: nothing else is built for a token until Intercom accepts it.
 func (s *services) validateToken(ctx context.Context, token, baseURL string) (*sources.Workspace, error) {
-	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.IntercomVersion,
-		Timeout: s.cfg.IntercomTimeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream, Tracing: s.cfg.Tracing()})
+	client, err := intercom.New(intercom.Config{Token: token, BaseURL: baseURL, Version: s.cfg.Intercom.Client.Version,
+		Timeout: s.cfg.Intercom.Client.Timeout, HTTPClient: s.upstream, Observe: s.metrics.ObserveUpstream, Tracing: s.cfg.Tracing.Enabled()})
 	if err != nil {
 		return nil, err
 	}
@@ -170,11 +170,10 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 		logger.Info("caching in Redis")
 	}
 	svc.events = events.New(svc.redis, svc.redisHealth, logger)
-	if !svc.cfg.CacheLocal.Enabled {
+	if !svc.cfg.Cache.LocalEnabled {
 		return store
 	}
-	local := cache.NewTwoLevel(store, cache.LocalConfig{MaxEntries: svc.cfg.CacheLocal.MaxEntries,
-		MaxBytes: svc.cfg.CacheLocal.MaxBytes, TTL: svc.cfg.CacheLocal.TTL}, svc.metrics)
+	local := cache.NewTwoLevel(store, svc.cfg.Cache.Local, svc.metrics)
 	// The in-process level opens once this replica hears every other's
 	// invalidations.
 	go svc.events.Run(svc.background, local)
@@ -188,56 +187,32 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant, *intercom.Client, *cache.Source, error) {
 	cfg := s.cfg
 	id := sources.KnownWorkspaceID(workspace)
-	client, err := intercom.New(intercom.Config{
-		Token:       token,
-		BaseURL:     baseURL,
-		Version:     cfg.IntercomVersion,
-		Timeout:     cfg.IntercomTimeout,
-		Concurrency: cfg.FetchConcurrency,
-		Coalesce:    coalesce.Phones(cfg.CoalesceWindow),
-		Observe:     s.metrics.ObserveUpstream,
-		HTTPClient:  s.upstream,
-		Workspace:   id,
-		Tracing:     cfg.Tracing(),
-
-		RateLimitPerMinute:        cfg.IntercomRate,
-		CallerSharePercent:        cfg.IntercomCallerShare,
-		InteractiveReservePercent: cfg.IntercomInteractiveReserve,
-		Fleet:                     s.fleet,
-		FleetReplicas:             cfg.FleetReplicas,
-	})
+	ic := cfg.Intercom.Client // the settings; the rest is this workspace's
+	ic.Token, ic.BaseURL, ic.Workspace = token, baseURL, id
+	ic.Coalesce = coalesce.Phones(cfg.Intercom.CoalesceWindow)
+	ic.Observe, ic.HTTPClient, ic.Fleet, ic.Tracing = s.metrics.ObserveUpstream, s.upstream, s.fleet, cfg.Tracing.Enabled()
+	client, err := intercom.New(ic)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
 	t := &tenants.Tenant{Validator: client, Source: client, History: history, ID: id}
 	var cached *cache.Source
-	if cfg.CacheEnabled {
+	if cfg.Cache.Enabled {
 		cached = cache.New(client, cache.Config{
 			Store:        s.store,
 			Interactions: history,
 			Workspace:    id,
-			TTL: cache.TTLs{
-				Contact: cfg.CacheTTL.Contact, Phone: cfg.CacheTTL.Contact, Email: cfg.CacheTTL.Contact,
-				Company: cfg.CacheTTL.Company, Negative: cfg.CacheTTL.Negative,
-				Interactions: cfg.CacheTTL.Interactions, StaleFor: cfg.CacheTTL.Stale,
-			},
-			Metrics: s.metrics,
-			Events:  s.publisher(),
+			TTL:          cfg.Cache.TTL,
+			Metrics:      s.metrics,
+			Events:       s.publisher(),
 		})
 		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}
-	t.Actions = actions.New(actions.Config{
-		Executor:       client,
-		Finder:         t.Source,
-		Agents:         t.Source,
-		Workspace:      t.Source,
-		Invalidator:    t.Invalidator,
-		Guard:          s.guard,
-		WorkspaceID:    id,
-		CallLogAs:      cfg.CallLogAs,
-		CallTicketType: cfg.CallTicketType,
-	})
+	ac := cfg.Actions // how calls are logged; the rest is this workspace's
+	ac.Executor, ac.Finder, ac.Agents, ac.Workspace = client, t.Source, t.Source, t.Source
+	ac.Invalidator, ac.Guard, ac.WorkspaceID = t.Invalidator, s.guard, id
+	t.Actions = actions.New(ac)
 	return t, client, cached, nil
 }
 
@@ -246,11 +221,11 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 // INTERCOM_BASE_URL names a host other than the region's, every token goes
 // to that one host: the demo workspace or a local emulator.
 func (s *services) baseURLFor(region string) (string, error) {
-	if regional, _ := intercom.RegionBaseURL(s.cfg.IntercomRegion); s.cfg.Demo() || s.mainBaseURL != regional {
+	if regional, _ := intercom.RegionBaseURL(s.cfg.Intercom.Region); s.cfg.Demo() || s.mainBaseURL != regional {
 		return s.mainBaseURL, nil
 	}
 	if region == "" {
-		region = s.cfg.IntercomRegion
+		region = s.cfg.Intercom.Region
 	}
 	u, ok := intercom.RegionBaseURL(region)
 	if !ok {

@@ -33,11 +33,14 @@ type Config struct {
 	Protocol       string // http/protobuf (default) or grpc
 }
 
+// Enabled says whether traces are exported.
+func (c Config) Enabled() bool { return c.Endpoint != "" || c.TracesEndpoint != "" }
+
 // Setup installs a tracer provider exporting to cfg's endpoint as the
 // global one, and the W3C trace-context propagator. Without an endpoint it
 // installs nothing. shutdown flushes the spans not yet sent.
 func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
-	if cfg.Endpoint == "" && cfg.TracesEndpoint == "" {
+	if !cfg.Enabled() {
 		return func(context.Context) error { return nil }, nil
 	}
 	exp, err := exporter(ctx, cfg)
