@@ -187,7 +187,7 @@ func settings(c *Config) []setting {
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
 		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.Loaders.MinWait)},
 		{env: "LOADER_MAX_BATCH", flag: "loader-max-batch", def: "100", usage: "most keys in one dataloader batch", parse: count(&c.Loaders.MaxBatch, 1, 1000)},
-		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: one source call per field)", parse: boolean(&c.Loaders.Enabled)},
+		{env: "LOADERS_ENABLED", flag: "loaders-enabled", def: "true", usage: "batch reads with dataloaders (`false`: a batch of one key, at once: the benchmark's naive path)", parse: boolean(&c.Loaders.Enabled)},
 		{env: "FETCH_CONCURRENCY", flag: "fetch-concurrency", def: "32", usage: "parallel Intercom reads for objects without a batch API (companies)", parse: count(&c.Intercom.Client.Concurrency, 1, 256)},
 		{env: "CALL_LOG_AS", flag: "call-log-as", def: "note", usage: "how `logCall` records a call in Intercom: `note` or `ticket`", parse: oneOf(&c.Actions.CallLogAs, "note", "ticket")},
 		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when `CALL_LOG_AS=ticket`", parse: trimmed(&c.Actions.CallTicketType)},
