@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/e2e"
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
@@ -96,8 +97,8 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	}
 
 	var internal, served, limited, cut atomic.Int64
-	acked := &acks{}
-	stop := load(6, func(w, i int) {
+	acked := &loadtest.Acks{}
+	stop := loadtest.Run(6, func(w, i int) {
 		c := contacts[(w*97+i)%len(contacts)]
 		r := tryQuery(front, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil)
 		if count(r, &internal, &served, &limited, &cut) {
@@ -114,7 +115,7 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 				"idempotencyKey": key, "contactId": demo.ID, "title": "LB " + key, "ticketType": "Callback request"}}, &out)
 			count(r, &internal, &served, &limited, &cut)
 			if out.CreateTicket.Ticket != nil {
-				acked.add(key, out.CreateTicket.Ticket.ID)
+				acked.Add(key, out.CreateTicket.Ticket.ID)
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -134,14 +135,14 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	windows := ws.CallsByWindow(10 * time.Second)
 
 	t.Logf("%d answered, %d rate limited, %d cut off by a dying replica, %d internal errors, %d actions acknowledged; Intercom calls by window %v",
-		served.Load(), limited.Load(), cut.Load(), internal.Load(), len(acked.m), windows)
+		served.Load(), limited.Load(), cut.Load(), internal.Load(), acked.Len(), windows)
 	for _, r := range []*e2e.Server{fleet[0], fleet[2]} {
 		t.Logf("%s: %v Redis errors", r.Name, scrapeSum(t, r.URL, "redis_errors_total"))
 	}
 	if internal.Load() != 0 {
 		t.Errorf("%d internal errors", internal.Load())
 	}
-	if len(acked.m) == 0 {
+	if acked.Len() == 0 {
 		t.Error("no action was acknowledged")
 	}
 	// Every acknowledged key, sent again through the balancer after both
@@ -151,7 +152,7 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	// read again from Intercom, and while the window's budget is spent that
 	// read is refused RATE_LIMITED. A client then retries after the
 	// window, as told.
-	for key, id := range acked.m {
+	for key, id := range acked.All() {
 		var out createTicketJSON
 		var r gqlResponse
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
@@ -254,42 +255,6 @@ func count(r gqlResponse, internal, served, limited, cut *atomic.Int64) (backOff
 		served.Add(1) // a coded answer, e.g. UPSTREAM_UNAVAILABLE for a moment
 	}
 	return r.Status != http.StatusOK || len(r.Errors) > 0
-}
-
-// load runs n clients, client w calling step(w, i) for i = 0, 1, … until
-// the returned stop is called; stop waits for them.
-func load(n int, step func(client, i int)) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				step(w, i)
-			}
-		})
-	}
-	return func() { close(done); wg.Wait() }
-}
-
-// acks are the idempotency keys clients saw acknowledged, with the ticket
-// each made.
-type acks struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (a *acks) add(key, ticketID string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[string]string{}
-	}
-	a.m[key] = ticketID
 }
 
 // testToken is the Intercom token of the fleet's emulator; a server log

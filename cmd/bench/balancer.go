@@ -84,7 +84,7 @@ func startBalancer(ctx context.Context, kind string, backends []string) (*balanc
 // health checks every second (two failures take a replica out): a replica
 // busy under the benchmark's load is not taken for dead.
 func startHAProxy(backends []string) (*balancer, error) {
-	port, err := freePort()
+	port, err := process.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +194,3 @@ func waitHealthy(ctx context.Context, base string, within time.Duration) error {
 
 // errPortTaken is a balancer's port taken between choosing it and binding it.
 var errPortTaken = errors.New("port taken")
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}

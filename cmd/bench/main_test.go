@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/talkdesk-intercom/api/internal/haproxy"
+	"github.com/talkdesk-intercom/api/internal/process"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -180,7 +181,7 @@ func TestBalancers(t *testing.T) {
 			if kind != lbGo {
 				return // HAProxy's redispatch waits for its retries: HAProxy's own business
 			}
-			port, err := freePort() // nothing listens there
+			port, err := process.FreePort() // nothing listens there
 			if err != nil {
 				t.Fatal(err)
 			}

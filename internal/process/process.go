@@ -138,7 +138,7 @@ func Start(ctx context.Context, bin string, settings map[string]string, out io.W
 	var err error
 	for range 3 {
 		var port int
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
@@ -265,7 +265,9 @@ func quiet(level string) bool {
 	return level != "" && l.UnmarshalText([]byte(level)) == nil && l > slog.LevelInfo
 }
 
-func freePort() (int, error) {
+// FreePort is a loopback port nothing listens on now (it may be taken before
+// it is bound: callers retry on another).
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

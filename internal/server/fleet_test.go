@@ -14,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
@@ -98,9 +99,9 @@ func TestFleetOnRedisCluster(t *testing.T) {
 
 	t.Run("a master killed and failed over fails no request and loses no idempotency record", func(t *testing.T) {
 		var failed, served atomic.Int64
-		acked := &acks{} // idempotency key → ticket id
+		acked := &loadtest.Acks{} // idempotency key → ticket id
 		envs := []*testEnv{a, b, a, b}
-		stop := load(len(envs), func(w, i int) {
+		stop := loadtest.Run(len(envs), func(w, i int) {
 			env := envs[w]
 			r := env.query(t, lookups, vars, nil)
 			if r.Status != http.StatusOK || len(r.Errors) > 0 {
@@ -117,7 +118,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 				return
 			}
 			served.Add(2)
-			acked.add(key, out.CreateTicket.Ticket.ID)
+			acked.Add(key, out.CreateTicket.Ticket.ID)
 			time.Sleep(20 * time.Millisecond)
 		})
 		time.Sleep(500 * time.Millisecond)
@@ -131,7 +132,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 		t.Logf("%d requests served, Redis errors: A %v, B %v", served.Load(), metrics.Sum(a.Metrics.RedisErrors), metrics.Sum(b.Metrics.RedisErrors))
 		// Every acknowledged key, sent again to the replica that did not
 		// make it (after the failover), replays the same ticket.
-		for key, id := range acked.m {
+		for key, id := range acked.All() {
 			for _, env := range []*testEnv{a, b} {
 				var out createTicketJSON
 				env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
@@ -233,9 +234,9 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	}
 
 	var failed, served atomic.Int64
-	acked := &acks{}
+	acked := &loadtest.Acks{}
 	envs := []*testEnv{a, b, a, b}
-	stop := load(len(envs), func(w, i int) {
+	stop := loadtest.Run(len(envs), func(w, i int) {
 		env := envs[w]
 		ok := func(what string, r gqlResponse) bool {
 			if r.Status != http.StatusOK || len(r.Errors) > 0 {
@@ -251,7 +252,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 		ok("contact "+c.ID, env.query(t, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil))
 		key := fmt.Sprintf("during-%d-%d", w, i)
 		if r, out := ticket(env, key); ok("createTicket "+key, r) && out.CreateTicket.Ticket != nil {
-			acked.add(key, out.CreateTicket.Ticket.ID)
+			acked.Add(key, out.CreateTicket.Ticket.ID)
 		}
 		time.Sleep(10 * time.Millisecond)
 	})
@@ -283,7 +284,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	stop()
 
-	t.Logf("%d requests answered, %d failed, %d actions acknowledged", served.Load(), failed.Load(), len(acked.m))
+	t.Logf("%d requests answered, %d failed, %d actions acknowledged", served.Load(), failed.Load(), acked.Len())
 	if split == 0 {
 		t.Error("midway, no batch was read key by key (cache.RedisStore's answer to TRYAGAIN): the lookups did not meet the split slot")
 	}
@@ -312,8 +313,8 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	}
 	// The key acknowledged before the migration, and every one during it,
 	// replay their ticket on both replicas; none was made twice.
-	acked.add("before", first.CreateTicket.Ticket.ID)
-	for key, id := range acked.m {
+	acked.Add("before", first.CreateTicket.Ticket.ID)
+	for key, id := range acked.All() {
 		for _, env := range []*testEnv{a, b} {
 			if r, out := ticket(env, key); out.CreateTicket.Ticket == nil || out.CreateTicket.Ticket.ID != id {
 				t.Errorf("%s after the migration: HTTP %d %+v %+v, want ticket %s", key, r.Status, r.Errors, out.CreateTicket.Ticket, id)
@@ -342,40 +343,4 @@ func phoneVars(ws *emulator.Workspace, skip int) map[string]any {
 		}
 	}
 	return map[string]any{"a": phones[skip], "b": phones[skip+1], "c": phones[skip+2]}
-}
-
-// load runs n clients, client w calling step(w, i) for i = 0, 1, … until
-// the returned stop is called; stop waits for them.
-func load(n int, step func(client, i int)) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				step(w, i)
-			}
-		})
-	}
-	return func() { close(done); wg.Wait() }
-}
-
-// acks are the idempotency keys clients saw acknowledged, with the ticket
-// each made.
-type acks struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (a *acks) add(key, ticketID string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[string]string{}
-	}
-	a.m[key] = ticketID
 }
