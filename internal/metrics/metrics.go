@@ -28,6 +28,14 @@ type Metrics struct {
 	RedisErrors     *prometheus.CounterVec   // op
 	GraphQLLatency  *prometheus.HistogramVec // operation
 	GraphQLRequests *prometheus.CounterVec   // operation, result
+	// Readiness is what /readyz found: for each check (process, redis,
+	// intercom), 1 on its current state and no other series.
+	Readiness *prometheus.GaugeVec // check, state
+	// InteractionUpdates counts the bridge's interaction_update answers by
+	// how complete they were, and UnreadKinds the kinds missing from them:
+	// Talkdesk's contract has no way to say a history is partial.
+	InteractionUpdates *prometheus.CounterVec // answer: complete, partial, unavailable
+	UnreadKinds        *prometheus.CounterVec // kind
 }
 
 // New registers every collector on a new registry.
@@ -69,9 +77,19 @@ func New() *Metrics {
 		GraphQLRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_operations_total", Help: "GraphQL operations by operation name and result (ok, error).",
 		}, []string{"operation", "result"}),
+		Readiness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "readiness_check", Help: "What /readyz last found, by check (process, redis, intercom) and state: 1 on each check's current state " +
+				"(ok, off, skipped, breaker_open, rate_limited, rejected, unavailable, shutting_down). Only process=shutting_down makes /readyz fail.",
+		}, []string{"check", "state"}),
+		InteractionUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "talkdesk_interaction_updates_total", Help: "Talkdesk interaction_update answers by answer: complete, partial (200 without some kinds), unavailable (no kind could be read).",
+		}, []string{"answer"}),
+		UnreadKinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "talkdesk_interaction_kinds_unread_total", Help: "Interaction kinds missing from Talkdesk interaction_update answers because they could not be read, by kind.",
+		}, []string{"kind"}),
 	}
 	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents, m.LoaderBatchSize,
-		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests)
+		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests, m.Readiness, m.InteractionUpdates, m.UnreadKinds)
 	return m
 }
 
@@ -84,6 +102,12 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) ObserveUpstream(endpoint string, status int, elapsed time.Duration) {
 	m.UpstreamCalls.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
 	m.UpstreamLatency.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+}
+
+// SetReadiness records check's current state, replacing its previous one.
+func (m *Metrics) SetReadiness(check, state string) {
+	m.Readiness.DeletePartialMatch(prometheus.Labels{"check": check})
+	m.Readiness.WithLabelValues(check, state).Set(1)
 }
 
 // Sum adds up every series of a counter vector, e.g. all upstream calls.
