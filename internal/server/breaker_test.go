@@ -48,30 +48,6 @@ func TestHangUpsLeaveTheBreakerClosed(t *testing.T) {
 	}
 }
 
-// An open breaker makes /readyz say so.
-func TestReadinessReportsAnOpenBreaker(t *testing.T) {
-	env := newTestEnv(t)
-	env.Intercom.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
-	for i := range 6 {
-		env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+1202555020" + string(rune('0'+i))}, nil)
-	}
-	if _, open := env.Services.mainClient.BreakerOpen(); !open {
-		t.Fatal("six failing lookups did not open the breaker")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, env.URL+"/readyz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "circuit breaker open") {
-		t.Errorf("readyz with the breaker open: %d %s", resp.StatusCode, body)
-	}
-}
-
 // Tenants share one transport and hold no goroutine of their own: however
 // many come and go, the process keeps at most the shared pool's connections.
 func TestTenantsLeaveNothingBehind(t *testing.T) {

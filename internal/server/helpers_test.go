@@ -33,6 +33,7 @@ type testEnv struct {
 	Metrics  *metrics.Metrics
 	Services *services
 	Server   *httptest.Server // closing it is a replica going away
+	App      *Server
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -85,7 +86,7 @@ func newTestEnvOn(t *testing.T, em *emulator.Server, settings ...string) *testEn
 			t.Errorf("the Intercom token appears in the server's logs")
 		}
 	})
-	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: app.svc.metrics, Services: app.svc, Server: srv}
+	return &testEnv{URL: srv.URL, Intercom: em, Logs: logs, Metrics: app.svc.metrics, Services: app.svc, Server: srv, App: app}
 }
 
 // run serves as the command does until ctx is cancelled: the tests of what

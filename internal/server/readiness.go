@@ -7,71 +7,193 @@ import (
 	"sync"
 	"time"
 
-	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/sources"
 )
 
-// readiness answers /readyz from a recent check of Intercom and the cache
-// store, so that a probe every second does not become an Intercom call every
-// second. Intercom failing makes the server unavailable (503, UNAVAILABLE);
-// the cache store failing only degrades it (reads go to Intercom).
+// readiness answers /readyz: whether this process can serve. It has started
+// (a configuration that is not valid, or a token Intercom rejects, stops it
+// at start), it is not shutting down, and Redis answers or is knowingly
+// skipped. Only shutting down makes it fail (503).
+//
+// Intercom's state is reported, never a reason to fail: an Intercom that is
+// down, throttling or paused by the circuit breaker is the same for every
+// replica, so a balancer that pulled this one would pull them all, and a
+// replica still serves cached cards, the other workspaces and the bridge's
+// callers' tokens. A caller's spent share of the budget is that caller's
+// alone and is not asked about at all: the probe's own call is the
+// service's, with no caller.
 type readiness struct {
-	source sources.CredentialValidator
-	store  cache.Store // nil when caching is off
-	// breakerOpen says whether the main workspace's calls are paused
-	// (sources/intercom's circuit breaker).
+	stopping    func() bool
+	redis       *redis.Health // nil without REDIS_URL
+	intercom    sources.CredentialValidator
 	breakerOpen func() (time.Duration, bool)
-	maxAge      time.Duration
-	mu          sync.Mutex
-	checked     time.Time
-	checks      map[string]string
-	err         error // why the server is not ready; nil when it is
+	metrics     *metrics.Metrics
+	background  context.Context // the Intercom checks run in it, so that Close ends them
+
+	// A probe every second must not become an Intercom call every second
+	// per replica: that would be paid from the workspace's budget.
+	redisEvery, intercomEvery time.Duration
+	// intercomWait is how long a probe waits for an Intercom check under
+	// way before it answers with the last one: a slow Intercom must not
+	// make the probe itself time out.
+	intercomWait time.Duration
+
+	mu             sync.Mutex
+	redisChecked   time.Time
+	redisState     string
+	redisReport    string
+	intercomAsked  time.Time
+	intercomState  string
+	intercomReport string
+	intercomDone   chan struct{} // closed when the check under way ends; nil when none is
 }
 
-func newReadiness(source sources.CredentialValidator, store cache.Store, breakerOpen func() (time.Duration, bool)) *readiness {
-	return &readiness{source: source, store: store, breakerOpen: breakerOpen, maxAge: 2 * time.Second}
+// The states of a check, as readiness_check labels them.
+const (
+	stateOK           = "ok"
+	stateOff          = "off"
+	stateSkipped      = "skipped"
+	stateUnavailable  = "unavailable"
+	stateBreakerOpen  = "breaker_open"
+	stateRateLimited  = "rate_limited"
+	stateRejected     = "rejected"
+	stateChecking     = "checking"
+	stateShuttingDown = "shutting_down"
+)
+
+func newReadiness(background context.Context, stopping func() bool, health *redis.Health, intercom sources.CredentialValidator,
+	breakerOpen func() (time.Duration, bool), m *metrics.Metrics) *readiness {
+	return &readiness{stopping: stopping, redis: health, intercom: intercom, breakerOpen: breakerOpen, metrics: m,
+		background: background, redisEvery: 2 * time.Second, intercomEvery: 10 * time.Second, intercomWait: 500 * time.Millisecond,
+		intercomState: stateChecking, intercomReport: "checking: Intercom has not answered this replica's check yet"}
 }
 
-// serve is a web.Handle handler: a server that is not ready answers an error.
+// serve is a web.Handle handler: 200 while this process can serve ("ready",
+// or "degraded" when a check reports a problem), 503 once it shuts down.
 func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) error {
-	checks, err := rd.check(r.Context())
-	if err != nil {
-		return err
+	checks, degraded, stopping := rd.check(r.Context())
+	if stopping {
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"status": "stopping", "code": sources.EUnavailable, "checks": checks,
+			"message": "not ready: this replica is shutting down",
+		})
+		return nil
 	}
-	state := "ready"
-	if checks["cache"] != "ok" && checks["cache"] != "off" {
-		state = "degraded"
+	status := "ready"
+	if degraded {
+		status = "degraded"
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"status": state, "checks": checks})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"status": status, "checks": checks})
 	return nil
 }
 
-func (rd *readiness) check(ctx context.Context) (map[string]string, error) {
+// check reports each check in words and in metrics, whether one reports a
+// problem, and whether the process is shutting down.
+func (rd *readiness) check(ctx context.Context) (checks map[string]string, degraded, stopping bool) {
+	checks = map[string]string{"process": stateOK}
+	stopping = rd.stopping()
+	processState := stateOK
+	if stopping {
+		checks["process"], processState = "shutting down: finishing in-flight requests", stateShuttingDown
+	}
+	rd.metrics.SetReadiness("process", processState)
+
+	redisState, redisReport := rd.checkRedis()
+	checks["redis"] = redisReport
+	rd.metrics.SetReadiness("redis", redisState)
+
+	intercomState, intercomReport := rd.checkIntercom(ctx)
+	checks["intercom"] = intercomReport
+	rd.metrics.SetReadiness("intercom", intercomState)
+	degraded = (redisState != stateOK && redisState != stateOff) || intercomState != stateOK
+	return checks, degraded, stopping
+}
+
+// checkRedis pings Redis at most every redisEvery. While Redis is known to
+// be away there is nothing to ask: every user skips it, and the Health's
+// own probe says when it is back.
+func (rd *readiness) checkRedis() (state, report string) {
+	if rd.redis == nil {
+		return stateOff, "off: no REDIS_URL; caches, budgets and idempotency records are this process's own"
+	}
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	if time.Since(rd.checked) < rd.maxAge {
-		return rd.checks, rd.err
+	if rd.redis.Up() && time.Since(rd.redisChecked) < rd.redisEvery && rd.redisState == stateOK {
+		return rd.redisState, rd.redisReport
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	checks := map[string]string{"intercom": "ok", "cache": "ok"}
-	if rd.store == nil {
-		checks["cache"] = "off"
-	} else if err := rd.store.Ping(ctx); err != nil {
-		checks["cache"] = "unavailable: serving from Intercom"
+	if rd.redis.Up() {
+		// Detached from the probe: one that hangs up must not count as
+		// Redis going away.
+		if err := rd.redis.Ping(rd.background); err == nil {
+			rd.redisChecked, rd.redisState, rd.redisReport = time.Now(), stateOK, "ok"
+			return rd.redisState, rd.redisReport
+		}
 	}
-	rd.err = nil
-	// An open breaker is reported as such, without a call it would refuse
-	// anyway.
+	rd.redisChecked = time.Now()
+	if since := rd.redis.AwaySince(); !since.IsZero() {
+		rd.redisState = stateSkipped
+		rd.redisReport = fmt.Sprintf("skipped: Redis has not answered for %s; serving from Intercom, with idempotency records in process, until it is back",
+			time.Since(since).Round(time.Second))
+	} else {
+		rd.redisState, rd.redisReport = stateUnavailable, "unavailable: Redis did not answer the check"
+	}
+	return rd.redisState, rd.redisReport
+}
+
+// checkIntercom reports the configured workspace: an open breaker at once,
+// without a call it would refuse anyway; otherwise the last /me check,
+// started again when older than intercomEvery.
+func (rd *readiness) checkIntercom(ctx context.Context) (state, report string) {
 	if wait, open := rd.breakerOpen(); open {
-		checks["intercom"] = fmt.Sprintf("%s: Intercom kept failing; calls are paused for up to %s (circuit breaker open)",
+		return stateBreakerOpen, fmt.Sprintf("%s: Intercom kept failing; calls to the configured workspace are paused for up to %s (circuit breaker open)",
 			sources.EUpstreamUnavailable, wait.Round(time.Second))
-		rd.err = sources.Errorf(sources.EUnavailable, "not ready: Intercom: %s (cache: %s)", checks["intercom"], checks["cache"])
-	} else if _, err := rd.source.Validate(ctx); err != nil {
-		checks["intercom"] = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
-		rd.err = sources.Errorf(sources.EUnavailable, "not ready: Intercom: %s (cache: %s)", checks["intercom"], checks["cache"])
 	}
-	rd.checked, rd.checks = time.Now(), checks
-	return rd.checks, rd.err
+	rd.mu.Lock()
+	done := rd.intercomDone
+	if done == nil && time.Since(rd.intercomAsked) >= rd.intercomEvery {
+		done = make(chan struct{})
+		rd.intercomDone, rd.intercomAsked = done, time.Now()
+		go rd.askIntercom(done)
+	}
+	rd.mu.Unlock()
+	if done != nil {
+		wait := time.NewTimer(rd.intercomWait)
+		defer wait.Stop()
+		select {
+		case <-done:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.intercomState, rd.intercomReport
+}
+
+// askIntercom asks /me as the service's own bulk call: no caller's share
+// applies, and it never takes the reserve kept for screen pops.
+func (rd *readiness) askIntercom(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(sources.WithPriority(rd.background, sources.Bulk), 5*time.Second)
+	defer cancel()
+	_, err := rd.intercom.Validate(ctx)
+	state, report := stateOK, "ok"
+	if err != nil {
+		report = sources.ErrorCode(err) + ": " + sources.ErrorMessage(err)
+		switch sources.ErrorCode(err) {
+		case sources.ERateLimited:
+			state = stateRateLimited
+		case sources.EUnauthenticated, sources.EForbidden:
+			state = stateRejected
+			report += " (the configured token; workspaces of callers' own tokens are not affected)"
+		default:
+			state = stateUnavailable
+		}
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.intercomState, rd.intercomReport, rd.intercomDone = state, report, nil
+	close(done)
 }

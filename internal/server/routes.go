@@ -41,7 +41,8 @@ func (s *Server) routes() http.Handler {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return nil
 	}))
-	probes.handle("GET /readyz", web.Handle(newReadiness(svc.main.Source, svc.store, svc.mainClient.BreakerOpen).serve))
+	probes.handle("GET /readyz", web.Handle(newReadiness(svc.background, s.stopping.Load, svc.redisHealth,
+		svc.main.Validator, svc.mainClient.BreakerOpen, svc.metrics).serve))
 	probes.handle("GET /metrics", svc.metrics.Handler())
 
 	// Pages: the playground, and the answer to a path no route has.

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/config"
@@ -34,6 +35,9 @@ type Server struct {
 	svc     *services
 	demo    *emulator.Server // the built-in demo workspace; nil with INTERCOM_TOKEN
 	handler http.Handler
+	// stopping is set once shutdown begins: /readyz then fails, so that a
+	// balancer stops sending what this replica would not finish.
+	stopping atomic.Bool
 }
 
 // New builds the server: it starts the demo workspace when no Intercom token
@@ -85,6 +89,7 @@ func (s *Server) Metrics() *metrics.Metrics { return s.svc.metrics }
 
 // Close stops the background jobs and closes Redis and the demo workspace.
 func (s *Server) Close() {
+	s.stopping.Store(true)
 	if s.svc != nil {
 		s.svc.close()
 	}
@@ -128,6 +133,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	s.stopping.Store(true)
 	s.logger.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.HTTP.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
