@@ -508,6 +508,77 @@ func TestBridgeInteractionUpdateWithoutIntercomPhone(t *testing.T) {
 	}
 }
 
+// Some kinds unreadable: 200 with the kinds that were read, the others
+// named in X-Unread-Interaction-Types (as Talkdesk asked for them), counted
+// and logged. Nothing readable: the failure's status, never an empty 200
+// that would say the contact has no history.
+func TestBridgeInteractionUpdateWhenKindsFail(t *testing.T) {
+	ask := func(t *testing.T, env *testEnv) bridgeReply {
+		t.Helper()
+		caller, _ := env.Intercom.Workspace.DemoCaller()
+		return bridgePost(t, env.URL+"/talkdesk/interaction_update", example(t, interactionUpdateExample, testAuth(), func(b map[string]any) {
+			sub(b, "data")["contact_external_id"] = caller.ID // meta.interaction_types: case (tickets) and note
+		}))
+	}
+	t.Run("tickets fail", func(t *testing.T) {
+		env := newTestEnv(t)
+		ws := env.Intercom.Workspace
+		caller, _ := ws.DemoCaller()
+		ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503, Endpoints: []string{emulator.EndpointSearchTickets}})
+		r := ask(t, env)
+		var list []talkdeskInteraction
+		r.decode(t, &list)
+		if r.Status != http.StatusOK || len(list) != len(ws.Notes(caller.ID)) || len(list) == 0 {
+			t.Fatalf("HTTP %d, %d interactions; want 200 with the %d notes", r.Status, len(list), len(ws.Notes(caller.ID)))
+		}
+		for _, it := range list {
+			if it.Type != "note" {
+				t.Errorf("interaction of type %q, want notes only", it.Type)
+			}
+		}
+		if got := r.Header.Get("X-Unread-Interaction-Types"); got != "case" {
+			t.Errorf("X-Unread-Interaction-Types %q, want %q (tickets, as asked for)", got, "case")
+		}
+		if !scraped(t, env, `talkdesk_interaction_updates_total{answer="partial"} 1`) ||
+			!scraped(t, env, `talkdesk_interaction_kinds_unread_total{kind="ticket"} 1`) {
+			t.Error("/metrics does not count the partial answer and its unread tickets")
+		}
+		if logs := env.Logs.String(); !strings.Contains(logs, "some interaction kinds could not be read") || !strings.Contains(logs, `"unread":"ticket"`) {
+			t.Error("the partial answer is not logged with the kind that failed")
+		}
+		ws.SetFaults(emulator.Faults{})
+		if r := ask(t, env); r.Status != http.StatusOK || r.Header.Get("X-Unread-Interaction-Types") != "" {
+			t.Errorf("Intercom back: HTTP %d, X-Unread-Interaction-Types %q; want a complete 200", r.Status, r.Header.Get("X-Unread-Interaction-Types"))
+		}
+	})
+	t.Run("every kind fails", func(t *testing.T) {
+		env := newTestEnv(t)
+		env.Intercom.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503,
+			Endpoints: []string{emulator.EndpointSearchTickets, emulator.EndpointContactNotes}})
+		r := ask(t, env)
+		if r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("HTTP %d %s, want 503", r.Status, r.Body)
+		}
+		if msg := r.message(t); !strings.Contains(msg, "tickets") || !strings.Contains(msg, "notes") {
+			t.Errorf("message %q does not name the kinds that failed", msg)
+		}
+		if !scraped(t, env, `talkdesk_interaction_updates_total{answer="unavailable"} 1`) ||
+			!scraped(t, env, `talkdesk_interaction_kinds_unread_total{kind="note"} 1`) {
+			t.Error("/metrics does not count the unavailable answer and its unread kinds")
+		}
+	})
+	t.Run("every kind throttled", func(t *testing.T) {
+		// A short Intercom deadline: a Retry-After beyond it is answered at once.
+		env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_TIMEOUT", "1s")
+		env.Intercom.Workspace.SetFaults(emulator.Faults{Fail429Next: 50,
+			Endpoints: []string{emulator.EndpointSearchTickets, emulator.EndpointContactNotes}})
+		r := ask(t, env)
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Errorf("HTTP %d, Retry-After %q; want 429 with Retry-After (%s)", r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+	})
+}
+
 func TestBridgeAgentSyncContract(t *testing.T) {
 	env := newTestEnv(t)
 	r := bridgePost(t, env.URL+"/talkdesk/agent_sync", example(t, agentSyncExample, testAuth(), nil))

@@ -64,7 +64,7 @@ func (s *Server) routes() http.Handler {
 	// in its body.
 	bridge := s.group(mux, true, access.Plain, access.ByAddress)
 	bridgeCfg := cfg.Talkdesk
-	bridgeCfg.Workspaces, bridgeCfg.Keys = workspaces, keys
+	bridgeCfg.Workspaces, bridgeCfg.Keys, bridgeCfg.Metrics = workspaces, keys, svc.metrics
 	for _, r := range talkdesk.New(bridgeCfg).Routes() {
 		bridge.handle(r.Pattern, r.Handler)
 	}

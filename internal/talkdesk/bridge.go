@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/internal/web"
 	"github.com/talkdesk-intercom/api/internal/workspace"
@@ -52,7 +53,9 @@ type Config struct {
 	// InteractionKinds are the kinds integration.json offers (default every
 	// kind).
 	InteractionKinds []sources.InteractionKind
-	Now              func() time.Time
+	// Metrics count interaction_update answers that lack some kinds.
+	Metrics *metrics.Metrics
+	Now     func() time.Time
 }
 
 // Bridge serves the Talkdesk endpoints.
@@ -127,9 +130,11 @@ type call struct {
 	data   object
 }
 
-// reply is what a handler answers: a status and a JSON body (none for 204).
+// reply is what a handler answers: a status, headers and a JSON body (none
+// for 204).
 type reply struct {
 	status int
+	header http.Header
 	body   any
 }
 

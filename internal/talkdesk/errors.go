@@ -40,6 +40,9 @@ func present(err error) (int, web.ErrorBody) {
 // writeReply answers a success; 204 has no body but says it is JSON, as
 // every bridge response does.
 func writeReply(w http.ResponseWriter, r reply) {
+	for name, values := range r.header {
+		w.Header()[name] = values
+	}
 	if r.status == http.StatusNoContent {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNoContent)

@@ -23,6 +23,20 @@ import (
 // user for one person. Their interactions of the kinds meta.interaction_types
 // names are answered newest first, at most maxInteractions of them, as a
 // JSON array in Talkdesk's format. No contact found is an empty array.
+//
+// When some kinds could not be read, the answer is still 200 with the kinds
+// that were, and UnreadTypesHeader names the others: the contract's answer is
+// a bare array with no room to say so, and a contact screen is better with
+// most of its history than with none. When none could be read, the answer is
+// the failure's error (503, or 429 when throttled, with Retry-After when
+// known): an empty 200 would say the contact has no history. Both are logged
+// with the kinds that failed and counted (talkdesk_interaction_updates_total,
+// talkdesk_interaction_kinds_unread_total), since how Talkdesk shows either
+// is not documented.
+
+// UnreadTypesHeader names, on a 200 answer of interaction_update, the asked
+// types that could not be read (comma-separated, as Talkdesk named them).
+const UnreadTypesHeader = "X-Unread-Interaction-Types"
 
 // maxInteractions bounds the answer: a contact screen shows the recent ones.
 const maxInteractions = 100
@@ -62,7 +76,7 @@ func (b *Bridge) interactionUpdate(ctx context.Context, c *call) (reply, error) 
 	if err != nil {
 		return reply{}, err
 	}
-	list, err := b.histories(ctx, c, contacts, kinds)
+	list, unread, err := b.histories(ctx, c, contacts, kinds)
 	if err != nil {
 		return reply{}, err
 	}
@@ -70,7 +84,15 @@ func (b *Bridge) interactionUpdate(ctx context.Context, c *call) (reply, error) 
 	for _, it := range list {
 		out = append(out, toTalkdeskInteraction(it, typeNames[it.Kind]))
 	}
-	return reply{status: http.StatusOK, body: out}, nil
+	res := reply{status: http.StatusOK, body: out}
+	if unread != nil {
+		names := make([]string, 0, len(unread.Failed))
+		for _, k := range unread.Kinds() {
+			names = append(names, typeNames[k])
+		}
+		res.header = http.Header{UnreadTypesHeader: {strings.Join(names, ", ")}}
+	}
+	return res, nil
 }
 
 // interactionKinds reads the asked types: kind names (conversation, ticket,
@@ -189,14 +211,13 @@ func collect(keys []string, found map[string][]*sources.Contact) []*sources.Cont
 }
 
 // histories reads the contacts' histories through the call's loaders (one
-// batch for all of them) and merges them newest first.
-//
-// A kind that failed while others were read leaves the answer without it
-// (logged); the contract has no way to say "partial", and a contact screen
-// is better with most of its history than with none. A kind the workspace
-// does not have (calls without Intercom Phone) is simply empty. Only when
-// every kind asked for failed is the call an error.
-func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Contact, kinds []sources.InteractionKind) ([]*sources.Interaction, error) {
+// batch for all of them) and merges them newest first. unread names the
+// kinds that failed for some contact while something was read (nil when
+// none did); when nothing could be read the error says why. A kind the
+// workspace does not have (calls without Intercom Phone) is not a failure:
+// it is simply empty.
+func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Contact,
+	kinds []sources.InteractionKind) (list []*sources.Interaction, unread *sources.PartialError, err error) {
 	lists := make([][]*sources.Interaction, len(contacts))
 	errs := make([]error, len(contacts))
 	var wg sync.WaitGroup
@@ -210,14 +231,24 @@ func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Con
 	if len(asked) == 0 {
 		asked = c.ws.History.SupportedInteractionKinds()
 	}
+	failed := map[sources.InteractionKind]error{}
+	readAny := len(contacts) == 0
 	var merged []*sources.Interaction
 	seen := map[string]bool{}
 	for i, list := range lists {
-		if err := usableHistory(errs[i], asked); err != nil {
-			return nil, err
+		var partial *sources.PartialError
+		if errs[i] != nil && !errors.As(errs[i], &partial) {
+			return nil, nil, errs[i] // not about some kinds: bad input, the call's deadline
 		}
-		if errs[i] != nil && !onlyUnsupported(errs[i]) {
-			web.Logger(ctx).Warn("talkdesk interaction_update: some interactions could not be read", "error", errs[i].Error())
+		if usableHistory(errs[i], asked) == nil {
+			readAny = true
+		}
+		if partial != nil {
+			for k, e := range partial.Failed {
+				if reallyFailed(e) && failed[k] == nil {
+					failed[k] = e
+				}
+			}
 		}
 		for _, it := range list {
 			key := string(it.Kind) + "\x00" + it.ID
@@ -227,8 +258,51 @@ func (b *Bridge) histories(ctx context.Context, c *call, contacts []*sources.Con
 			}
 		}
 	}
+	if len(failed) > 0 {
+		unread = &sources.PartialError{Failed: failed}
+	}
+	b.count(ctx, readAny, unread)
+	if !readAny {
+		return nil, nil, nothingRead(unread)
+	}
 	sources.SortInteractions(merged)
-	return merged[:min(len(merged), maxInteractions)], nil
+	return merged[:min(len(merged), maxInteractions)], unread, nil
+}
+
+// count records how complete an answer is, in the metrics and the log.
+func (b *Bridge) count(ctx context.Context, readAny bool, unread *sources.PartialError) {
+	answer := "complete"
+	switch {
+	case !readAny:
+		answer = "unavailable"
+	case unread != nil:
+		answer = "partial"
+	}
+	b.cfg.Metrics.InteractionUpdates.WithLabelValues(answer).Inc()
+	if unread == nil {
+		return
+	}
+	kinds := make([]string, 0, len(unread.Failed))
+	for _, k := range unread.Kinds() {
+		kinds = append(kinds, string(k))
+		b.cfg.Metrics.UnreadKinds.WithLabelValues(string(k)).Inc()
+	}
+	web.Logger(ctx).Warn("talkdesk interaction_update: some interaction kinds could not be read",
+		"answer", answer, "unread", strings.Join(kinds, ","), "error", unread.Error())
+}
+
+// nothingRead is the error of an answer with no kind read: the first failed
+// kind's code (UPSTREAM_UNAVAILABLE, RATE_LIMITED, ...) and the longest wait
+// any of them asked for, so that Retry-After covers every kind.
+func nothingRead(unread *sources.PartialError) error {
+	e := &sources.Error{Code: sources.ErrorCode(unread), Message: unread.Error(), Err: unread}
+	for _, err := range unread.Failed {
+		var coded *sources.Error
+		if errors.As(err, &coded) {
+			e.RetryAfterSeconds = max(e.RetryAfterSeconds, coded.RetryAfterSeconds)
+		}
+	}
+	return e
 }
 
 // usableHistory returns err when it leaves nothing to answer: an error that
@@ -251,21 +325,6 @@ func usableHistory(err error, asked []sources.InteractionKind) error {
 		return nil // only unsupported kinds: an empty history
 	}
 	return err
-}
-
-// onlyUnsupported reports whether err is partial with no kind that really
-// failed, i.e. nothing worth a warning.
-func onlyUnsupported(err error) bool {
-	var partial *sources.PartialError
-	if !errors.As(err, &partial) {
-		return false
-	}
-	for _, e := range partial.Failed {
-		if reallyFailed(e) {
-			return false
-		}
-	}
-	return true
 }
 
 // reallyFailed reports whether a kind's read failed for a reason other than
