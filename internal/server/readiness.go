@@ -41,10 +41,12 @@ type readiness struct {
 	// make the probe itself time out.
 	intercomWait time.Duration
 
+	redisMu      sync.Mutex // held while Redis is pinged: a slow ping must not hold up Intercom's report
+	redisChecked time.Time
+	redisState   string
+	redisReport  string
+
 	mu             sync.Mutex
-	redisChecked   time.Time
-	redisState     string
-	redisReport    string
 	intercomAsked  time.Time
 	intercomState  string
 	intercomReport string
@@ -119,8 +121,8 @@ func (rd *readiness) checkRedis() (state, report string) {
 	if rd.redis == nil {
 		return stateOff, "off: no REDIS_URL; caches, budgets and idempotency records are this process's own"
 	}
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
+	rd.redisMu.Lock()
+	defer rd.redisMu.Unlock()
 	if rd.redis.Up() && time.Since(rd.redisChecked) < rd.redisEvery && rd.redisState == stateOK {
 		return rd.redisState, rd.redisReport
 	}
