@@ -172,18 +172,47 @@ type CompanyLister interface {
 	ListCompanies(ctx context.Context, page, perPage int) ([]*Company, bool, error)
 }
 
-// Changed names what a write or a webhook changed, so that a cache can drop
-// what it holds about it: contacts (and their histories) by id, and the
-// caller and email lookups that may now find, or no longer find, a contact.
+// Changed names what a write or a webhook changed, so that a cache can stop
+// trusting what it holds about it: contacts (and their histories) by id, and
+// the caller and email lookups that may now find, or no longer find, a
+// contact.
+//
+// What a cache holds about a change is usually old rather than wrong: it may
+// keep it, no longer fresh, to answer while the source fails. The Deleted and
+// Removed lists (each also listed above, for readers that know only those)
+// name what the change made wrong: a contact deleted, archived or merged
+// away, a phone or email a contact no longer has. Nothing is kept of those.
+// They are optional on the wire: events of the previous release have none.
 type Changed struct {
 	ContactIDs []string
 	Phones     []string // E.164
 	Emails     []string
+
+	DeletedContactIDs []string `json:",omitempty"`
+	RemovedPhones     []string `json:",omitempty"` // E.164
+	RemovedEmails     []string `json:",omitempty"`
 }
 
-// Invalidator drops what a cache holds about a change, in one round trip.
+// Invalidator makes a cache stop trusting what it holds about a change, in
+// one round trip.
 type Invalidator interface {
 	Invalidate(ctx context.Context, ch Changed) error
+}
+
+type withoutStaleKey struct{}
+
+// WithoutStale marks the reads made under ctx as needing the source's
+// answer: an action decides on what it reads, so a cache must not answer it
+// with a value that is no longer fresh, even while the source fails.
+func WithoutStale(ctx context.Context) context.Context {
+	return context.WithValue(ctx, withoutStaleKey{}, true)
+}
+
+// StaleAllowed reports whether a read under ctx may be answered with a
+// value that is no longer fresh when the source fails.
+func StaleAllowed(ctx context.Context) bool {
+	no, _ := ctx.Value(withoutStaleKey{}).(bool)
+	return !no
 }
 
 // NormalizeEmail checks that s (trimmed) is a bare email address of at most

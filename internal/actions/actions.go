@@ -90,6 +90,9 @@ func New(cfg Config) *Service {
 	if cfg.CallLogAs == "" {
 		cfg.CallLogAs = "note"
 	}
+	if cfg.Finder != nil {
+		cfg.Finder = freshFinder{cfg.Finder}
+	}
 	lists := memo.Config{TTL: listsFor, Now: cfg.Now}
 	return &Service{
 		cfg: cfg,
@@ -202,6 +205,23 @@ func (s *Service) tokenAdmin(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return ws.Admin.ID, nil
+}
+
+// freshFinder reads for actions: an action decides on what it reads (does
+// the contact exist, is there a duplicate), so it is never answered with a
+// stale value, even while Intercom fails.
+type freshFinder struct{ next sources.ContactFinder }
+
+func (f freshFinder) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sources.Contact, error) {
+	return f.next.ContactsByIDs(sources.WithoutStale(ctx), ids)
+}
+
+func (f freshFinder) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+	return f.next.ContactsByPhones(sources.WithoutStale(ctx), phones)
+}
+
+func (f freshFinder) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
+	return f.next.ContactsByEmails(sources.WithoutStale(ctx), emails)
 }
 
 // contact checks that a contact exists and returns it.

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,8 +170,11 @@ func (s *Service) UpdateContact(ctx context.Context, key string, req UpdateConta
 		if err != nil {
 			return nil, err
 		}
+		// The lookups of numbers and addresses the contact no longer has
+		// would now find it wrongly: they are deleted, not kept stale.
 		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ID},
-			Phones: append(old.Phones, c.Phones...), Emails: append(old.Emails, c.Emails...)})
+			Phones: append(slices.Clone(old.Phones), c.Phones...), Emails: append(slices.Clone(old.Emails), c.Emails...),
+			RemovedPhones: missing(old.Phones, c.Phones), RemovedEmails: missing(old.Emails, c.Emails)})
 		return c, nil
 	}, nil)
 }
@@ -223,6 +227,18 @@ func (s *Service) tag(ctx context.Context, key string, req TagRequest, action st
 		found, err := s.cfg.Finder.ContactsByIDs(ctx, []string{req.ContactID})
 		return TagResult{Contact: found[req.ContactID], Tag: tag}, err
 	}, nil)
+}
+
+// missing lists the values of was that is lacks (emails compared without
+// case).
+func missing(was, is []string) []string {
+	var out []string
+	for _, v := range was {
+		if !slices.ContainsFunc(is, func(w string) bool { return strings.EqualFold(v, w) }) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func nonEmpty(values ...string) []string {

@@ -542,8 +542,9 @@ func TestInvalidatorToldOfEachChange(t *testing.T) {
 			return err
 		}, func(ch sources.Changed) bool {
 			return slices.Equal(ch.ContactIDs, []string{id}) &&
-				slices.Contains(ch.Phones, "+14155550142") && slices.Contains(ch.Phones, "+14155550199")
-		}, "the contact and its old and new phones"},
+				slices.Contains(ch.Phones, "+14155550142") && slices.Contains(ch.Phones, "+14155550199") &&
+				slices.Equal(ch.RemovedPhones, []string{"+14155550142"}) && len(ch.RemovedEmails) == 0
+		}, "the contact and its old and new phones, the old one removed (its lookup is wrong, not old)"},
 		{"tag contact", func() error {
 			_, err := f.svc.TagContact(ctx, "", actions.TagRequest{ContactID: id, Tag: "VIP caller"})
 			return err

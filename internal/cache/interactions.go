@@ -12,8 +12,8 @@ import (
 
 // Interactions are cached as one entry per contact (key kind
 // "interactions"), holding the whole history of the kinds read: a request
-// with `since` filters after reading, and one Del drops a contact's history
-// when an action or a webhook changes it. Histories change often: their TTL
+// with `since` filters after reading, and one invalidation marks a contact's
+// history stale when an action or a webhook changes it. Histories change often: their TTL
 // is short.
 
 const kindInteractions = "interactions"
@@ -54,8 +54,9 @@ func (c *Source) SupportedInteractionKinds() []sources.InteractionKind {
 
 // InteractionsByContacts reads histories through the cache: one MGET for the
 // batch, one upstream call per kind for the contacts it missed, one
-// pipelined write-back. Kinds that fail upstream are not cached; an expired
-// history is served (marked stale) when the upstream fails altogether.
+// pipelined write-back. Kinds that fail upstream are not cached; a history
+// that is no longer fresh is served (flagged stale) when the upstream fails
+// altogether.
 func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.ContactRef, kinds []sources.InteractionKind,
 	since time.Time) (map[string][]*sources.Interaction, error) {
 	if c.interactions == nil {
@@ -79,17 +80,19 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	}
 	now := c.now().UnixMilli()
 	out := make(map[string][]*sources.Interaction, len(refs))
-	stale := map[string]history{}
+	stale := map[string]entry[history]{}
 	var need []sources.ContactRef
 	for i, r := range refs {
 		e, ok := decode[history](raw[i])
 		switch {
-		case ok && now < e.FreshUntil && e.Value.covers(wanted):
+		case ok && e.fresh(now) && e.Value.covers(wanted):
 			c.count(kindInteractions, "hit")
 			out[r.ID] = e.Value.filter(wanted, since)
 		case ok && e.Value.covers(wanted):
 			c.count(kindInteractions, "expired")
-			stale[r.ID] = e.Value
+			if e.servable(now, c.ttl.StaleFor) && sources.StaleAllowed(ctx) {
+				stale[r.ID] = e
+			}
 			need = append(need, r)
 		default:
 			c.count(kindInteractions, "miss")
@@ -105,11 +108,12 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	found, err := c.interactions.InteractionsByContacts(ctx, need, kinds, time.Time{})
 	var partial *sources.PartialError
 	if err != nil && !errors.As(err, &partial) {
+		now := c.now().UnixMilli()
 		for _, r := range need {
-			if h, ok := stale[r.ID]; ok {
+			if e, ok := stale[r.ID]; ok {
 				c.count(kindInteractions, "stale")
-				markStale(ctx)
-				out[r.ID] = h.filter(wanted, since)
+				noteStale(ctx, e.staleAge(now))
+				out[r.ID] = e.Value.filter(wanted, since)
 			}
 		}
 		if len(out) == len(refs) {

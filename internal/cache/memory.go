@@ -70,4 +70,29 @@ func (m *MemoryStore) Del(_ context.Context, keys []string) error {
 	return nil
 }
 
+// Invalidate marks and deletes; each mark is made under the entry's lock, so
+// that a value written meanwhile is not replaced by the old one marked.
+func (m *MemoryStore) Invalidate(_ context.Context, inv Invalidation) error {
+	for _, k := range inv.Stale {
+		m.entries.ComputeIfPresent(k, func(old memoryEntry) (memoryEntry, otter.ComputeOp) {
+			if isMarked(old.value) {
+				return old, otter.CancelOp // its first mark stands
+			}
+			marked, keep := markStale(old.value, inv.At)
+			if !keep {
+				return old, otter.InvalidateOp
+			}
+			ttl := inv.Keep
+			if e, ok := m.entries.GetEntryQuietly(k); ok {
+				ttl = min(ttl, e.ExpiresAfter())
+			}
+			if ttl <= 0 {
+				return old, otter.InvalidateOp
+			}
+			return memoryEntry{value: marked, ttl: ttl}, otter.WriteOp
+		})
+	}
+	return m.Del(context.Background(), inv.Gone)
+}
+
 func (m *MemoryStore) Ping(context.Context) error { return nil }

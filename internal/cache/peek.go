@@ -49,7 +49,7 @@ func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, a
 	default:
 		return v, false, false
 	}
-	if c.now().UnixMilli() >= e.FreshUntil {
+	if !e.fresh(c.now().UnixMilli()) {
 		return v, false, false
 	}
 	if e.Negative {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -95,6 +96,36 @@ func (s *RedisStore) Del(ctx context.Context, keys []string) error {
 			_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 				for _, k := range keys {
 					p.Del(ctx, k)
+				}
+				return nil
+			})
+		}
+		return err
+	})
+}
+
+// marker is markScript, sent by its SHA and loaded when Redis lacks it.
+var marker = goredis.NewScript(markScript)
+
+// Invalidate marks and deletes in one script (markScript): one round trip.
+func (s *RedisStore) Invalidate(ctx context.Context, inv Invalidation) error {
+	if len(inv.Stale)+len(inv.Gone) == 0 {
+		return nil
+	}
+	keys := append(append(make([]string, 0, len(inv.Stale)+len(inv.Gone)), inv.Stale...), inv.Gone...)
+	args := []any{len(inv.Stale), string(staleMark) + strconv.FormatInt(inv.At.UnixMilli(), 10) + ";", inv.Keep.Milliseconds()}
+	return s.call(ctx, "mark_stale", func(ctx context.Context) error {
+		err := marker.Run(ctx, s.client, keys, args...).Err()
+		if err != nil && len(keys) > 1 && slotMoving(err) {
+			// One script a key, which a slot being migrated serves.
+			s.metrics.RedisRoundTrips.WithLabelValues("pipeline_mark_stale").Inc()
+			_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for i, k := range keys {
+					n := 0
+					if i < len(inv.Stale) {
+						n = 1
+					}
+					p.Eval(ctx, markScript, []string{k}, n, args[1], args[2])
 				}
 				return nil
 			})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,8 +25,9 @@ type TTLs struct {
 	Negative time.Duration // lookups that found nothing
 	// Interactions is how long a contact's history stays fresh.
 	Interactions time.Duration
-	// StaleFor is how long an expired entry is kept to be served when the
-	// upstream fails.
+	// StaleFor is how long an entry is kept, once it is no longer fresh
+	// (expired, or marked stale by an invalidation), to be served when the
+	// upstream fails (CACHE_STALE_TTL).
 	StaleFor time.Duration
 }
 
@@ -53,7 +55,7 @@ type Config struct {
 	Metrics   *metrics.Metrics
 	Now       func() time.Time
 	// Events, when set, receives every invalidation, so that every
-	// replica's in-process level drops what it made stale.
+	// replica's in-process level marks stale, or drops, what it touched.
 	Events Publisher
 }
 
@@ -71,7 +73,7 @@ func (c *Source) epoch(tenant string) uint64 {
 	return 0
 }
 
-// invalidateTimeout bounds an invalidation (a Redis DEL and a PUBLISH).
+// invalidateTimeout bounds an invalidation (a Redis script and a PUBLISH).
 const invalidateTimeout = 2 * time.Second
 
 // Publisher publishes changes to every replica (events.Bus).
@@ -244,9 +246,11 @@ func prime[V any](ctx context.Context, c *Source, kind string, ttl time.Duration
 	_ = c.store.MSet(ctx, items)
 }
 
-// Invalidate drops, in one DEL, the cached contacts and histories of
-// ch.ContactIDs and the caller and email lookups of ch.Phones and ch.Emails
-// (after an action or a webhook changed them).
+// Invalidate stops trusting, in one round trip, the cached contacts and
+// histories of ch.ContactIDs and the caller and email lookups of ch.Phones
+// and ch.Emails (after an action or a webhook changed them). What is old is
+// marked stale and kept, at most StaleFor, to answer while Intercom fails;
+// what the change made wrong (ch's Deleted and Removed lists) is deleted.
 func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	// The change happened: its invalidation must not fail because the
 	// client that made it hung up, or the webhook's deadline passed.
@@ -256,28 +260,63 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	if err != nil {
 		return nil
 	}
-	keys := make([]string, 0, 2*len(ch.ContactIDs)+len(ch.Phones)+len(ch.Emails))
-	for _, id := range sources.UniqueIDs(ch.ContactIDs) {
-		keys = append(keys, redis.CacheKey(tenant, kindContact, id), redis.CacheKey(tenant, kindInteractions, id))
+	inv := Invalidation{At: c.now(), Keep: c.ttl.StaleFor}
+	add := func(gone bool, id string, kinds ...string) {
+		for _, kind := range kinds {
+			key := redis.CacheKey(tenant, kind, id)
+			if gone {
+				inv.Gone = append(inv.Gone, key)
+				c.metrics.CacheInvalidations.WithLabelValues(kind, "deleted").Inc()
+			} else {
+				inv.Stale = append(inv.Stale, key)
+				c.metrics.CacheInvalidations.WithLabelValues(kind, "marked_stale").Inc()
+			}
+		}
 	}
-	for _, p := range ch.Phones {
-		keys = append(keys, redis.CacheKey(tenant, kindPhone, p))
+	deleted := set(ch.DeletedContactIDs)
+	for _, id := range sources.UniqueIDs(append(slices.Clone(ch.ContactIDs), ch.DeletedContactIDs...)) {
+		add(deleted[id], id, kindContact, kindInteractions)
 	}
-	for _, e := range ch.Emails {
-		keys = append(keys, redis.CacheKey(tenant, kindEmail, strings.ToLower(e)))
+	removed := set(ch.RemovedPhones)
+	for _, p := range sources.UniqueIDs(append(slices.Clone(ch.Phones), ch.RemovedPhones...)) {
+		add(removed[p], p, kindPhone)
 	}
-	if len(keys) == 0 {
+	lower := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, e := range list {
+			out[i] = strings.ToLower(e)
+		}
+		return out
+	}
+	removed = set(lower(ch.RemovedEmails))
+	for _, e := range sources.UniqueIDs(append(lower(ch.Emails), lower(ch.RemovedEmails)...)) {
+		add(removed[e], e, kindEmail)
+	}
+	if len(inv.Stale)+len(inv.Gone) == 0 {
 		return nil
 	}
-	err = c.store.Del(ctx, keys)
+	err = c.store.Invalidate(ctx, inv)
 	if c.events != nil {
-		// Published even when the Del failed: the replicas' in-process
-		// copies must go whatever Redis did.
-		if perr := c.events.Publish(ctx, events.Event{Workspace: tenant, Changed: ch, Keys: keys}); err == nil {
+		// Published even when Redis failed: the replicas' in-process copies
+		// must follow whatever Redis did. Keys names every key, so that a
+		// replica of the previous release (which knows no Stale) drops them.
+		ev := events.Event{Workspace: tenant, Changed: ch, Keys: append(slices.Clone(inv.Stale), inv.Gone...)}
+		if len(inv.Stale) > 0 {
+			ev.Stale, ev.StaleAt = inv.Stale, inv.At.UnixMilli()
+		}
+		if perr := c.events.Publish(ctx, ev); err == nil {
 			err = perr
 		}
 	}
 	return err
+}
+
+func set(list []string) map[string]bool {
+	out := make(map[string]bool, len(list))
+	for _, v := range list {
+		out[v] = true
+	}
+	return out
 }
 
 // entry is the stored form of a value: the value, when it stops being fresh,
@@ -286,6 +325,32 @@ type entry[V any] struct {
 	Value      V     `json:"v,omitempty"`
 	FreshUntil int64 `json:"f"`
 	Negative   bool  `json:"n,omitempty"`
+	// staleSince is when an invalidation marked the entry stale (Unix ms),
+	// 0 when none did; the mark is stored in front of the JSON (mark.go).
+	staleSince int64
+}
+
+// fresh reports whether the entry answers without asking the upstream at
+// now (Unix ms). A marked entry never does, whatever the clocks of the
+// replicas that wrote and marked it.
+func (e entry[V]) fresh(now int64) bool { return e.staleSince == 0 && now < e.FreshUntil }
+
+// staleAge is how long the entry has not been fresh at now (Unix ms): since
+// its TTL ran out, or an invalidation marked it, whichever came first. It
+// is what a stale answer reports, and what StaleFor bounds.
+func (e entry[V]) staleAge(now int64) time.Duration {
+	since := e.FreshUntil
+	if e.staleSince != 0 && e.staleSince < since {
+		since = e.staleSince
+	}
+	return time.Duration(max(0, now-since)) * time.Millisecond
+}
+
+// servable reports whether the entry may answer, stale, at now (Unix ms): it
+// holds a value, and has not been stale longer than staleFor (a store may
+// keep it longer: the in-process level's TTL is its own).
+func (e entry[V]) servable(now int64, staleFor time.Duration) bool {
+	return !e.Negative && e.staleAge(now) <= staleFor
 }
 
 // encodingVersion prefixes every stored value.
@@ -301,9 +366,11 @@ func encode[V any](v V, freshUntil time.Time, negative bool) ([]byte, error) {
 
 func decode[V any](b []byte) (entry[V], bool) {
 	var e entry[V]
+	staleSince, b := unmark(b)
 	if len(b) < 2 || b[0] != encodingVersion || json.Unmarshal(b[1:], &e) != nil {
 		return e, false
 	}
+	e.staleSince = staleSince
 	return e, true
 }
 
@@ -324,9 +391,9 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		raw = make([][]byte, len(ids)) // a store failure is a miss for every key
 	}
 
-	now := c.now()
+	now := c.now().UnixMilli()
 	out := make(map[string]V, len(ids))
-	stale := map[string]V{}
+	stale := map[string]entry[V]{}
 	var need []string
 	for i, id := range ids {
 		e, ok := decode[V](raw[i])
@@ -334,15 +401,15 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		case !ok:
 			c.count(kind, "miss")
 			need = append(need, id)
-		case now.UnixMilli() < e.FreshUntil && e.Negative:
+		case e.fresh(now) && e.Negative:
 			c.count(kind, "negative_hit")
-		case now.UnixMilli() < e.FreshUntil:
+		case e.fresh(now):
 			c.count(kind, "hit")
 			out[id] = e.Value
 		default:
 			c.count(kind, "expired")
-			if !e.Negative {
-				stale[id] = e.Value
+			if e.servable(now, c.ttl.StaleFor) {
+				stale[id] = e
 			}
 			need = append(need, id)
 		}
@@ -380,10 +447,10 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		if !failed {
 			continue // the upstream has none
 		}
-		if v, ok := stale[id]; ok && !errors.Is(err, context.Canceled) {
+		if e, ok := stale[id]; ok && !errors.Is(err, context.Canceled) && sources.StaleAllowed(ctx) {
 			c.count(kind, "stale")
-			markStale(ctx)
-			out[id] = v
+			noteStale(ctx, e.staleAge(c.now().UnixMilli()))
+			out[id] = e.Value
 			continue
 		}
 		if firstErr == nil {

@@ -24,6 +24,7 @@ type fixture struct {
 	intercom *emulator.Workspace
 	metrics  *metrics.Metrics
 	clock    *emulator.Clock
+	tenant   string // the workspace the keys are namespaced by
 }
 
 // stores are the two stores every behaviour is checked against.
@@ -59,7 +60,7 @@ func newFixture(t *testing.T, store func(*metrics.Metrics) cache.Store, opts emu
 		Metrics:   m,
 		Now:       clk.Now,
 	})
-	return &fixture{cache: c, client: client, intercom: em.Workspace, metrics: m, clock: clk}
+	return &fixture{cache: c, client: client, intercom: em.Workspace, metrics: m, clock: clk, tenant: tenant}
 }
 
 func (f *fixture) upstreamCallsDuring(fn func()) int {

@@ -3,7 +3,8 @@
 // wraps, reads every batch with one MGET, fetches all misses upstream in one
 // batched call, writes the results back in one pipeline, caches misses for a
 // short time, collapses concurrent identical misses into one upstream call,
-// and serves an expired entry (marked stale) when the upstream fails.
+// and serves a value that is no longer fresh (expired, or marked stale by an
+// invalidation) when the upstream fails, flagged as stale.
 //
 // The bytes live in a Store: Redis when REDIS_URL is set, else in process.
 package cache
@@ -21,6 +22,9 @@ type Store interface {
 	MSet(ctx context.Context, items []Item) error
 	// Del removes keys in one round trip.
 	Del(ctx context.Context, keys []string) error
+	// Invalidate marks the entries of inv.Stale stale and deletes those of
+	// inv.Gone, in one round trip (see Invalidation).
+	Invalidate(ctx context.Context, inv Invalidation) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 }

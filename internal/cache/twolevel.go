@@ -21,7 +21,7 @@ import (
 // found.
 //
 // Coherence across replicas comes from the event stream: every invalidation
-// is published, and every replica drops the keys it names. While the stream
+// is published, and every replica marks stale or drops the keys it names. While the stream
 // is broken the in-process level is bypassed, and it is emptied when the
 // stream is whole again: it is never trusted blind.
 type TwoLevel struct {
@@ -161,6 +161,16 @@ func (t *TwoLevel) Del(ctx context.Context, keys []string) error {
 	return t.shared.Del(ctx, keys)
 }
 
+// Invalidate marks and drops in this replica's level, then in the shared
+// store; the caller publishes the change so that the other replicas do the
+// same. The level keeps its marked copies so that, with Redis away, the
+// last-known values still answer while Intercom fails.
+func (t *TwoLevel) Invalidate(ctx context.Context, inv Invalidation) error {
+	t.markLocal(inv.Stale, inv.At)
+	t.dropLocal(inv.Gone)
+	return t.shared.Invalidate(ctx, inv)
+}
+
 func (t *TwoLevel) Ping(ctx context.Context) error { return t.shared.Ping(ctx) }
 
 // Epoch counts the invalidations of tenant's keys this replica has heard of
@@ -186,10 +196,25 @@ var stripeSeed = maphash.MakeSeed()
 
 func stripe(tag string) int { return int(maphash.String(stripeSeed, tag) % epochStripes) }
 
-// Event drops the keys another replica (or this one) invalidated.
+// Event marks stale the keys another replica (or this one) marked, and
+// drops the others it invalidated (every one, from a replica of the
+// previous release).
 func (t *TwoLevel) Event(ev events.Event) {
 	t.metrics.CacheEvents.WithLabelValues("event").Inc()
-	t.dropLocal(ev.Keys)
+	if len(ev.Stale) == 0 || ev.StaleAt <= 0 {
+		t.dropLocal(ev.Keys)
+		return
+	}
+	t.markLocal(ev.Stale, time.UnixMilli(ev.StaleAt))
+	stale := make(map[string]bool, len(ev.Stale))
+	for _, k := range ev.Stale {
+		stale[k] = true
+	}
+	for _, k := range ev.Keys {
+		if !stale[k] {
+			t.dropLocal([]string{k})
+		}
+	}
 }
 
 // Reset empties the local level when the event stream breaks (and bypasses
@@ -203,6 +228,24 @@ func (t *TwoLevel) Reset(ok bool) {
 	t.local.InvalidateAll()
 	if ok {
 		t.trusted.Store(true)
+	}
+}
+
+// markLocal marks the values of keys held in process stale since at (a
+// value marked already keeps its first mark).
+func (t *TwoLevel) markLocal(keys []string, at time.Time) {
+	for _, k := range keys {
+		t.epochOf(k).Add(1)
+		t.local.ComputeIfPresent(k, func(old *localValue) (*localValue, otter.ComputeOp) {
+			if isMarked(old.raw) {
+				return old, otter.CancelOp
+			}
+			marked, keep := markStale(old.raw, at)
+			if !keep {
+				return old, otter.InvalidateOp
+			}
+			return &localValue{raw: marked}, otter.WriteOp
+		})
 	}
 }
 

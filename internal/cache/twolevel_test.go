@@ -59,3 +59,49 @@ func TestAnInvalidationStopsOnlyItsWorkspacesFill(t *testing.T) {
 		t.Errorf("epochs: ws-a %d → %d, the other %d → %d; want only ws-a's moved", epochA, tl.Epoch("ws-a"), epochB, tl.Epoch(other))
 	}
 }
+
+// Another replica's invalidation reaches this one's in-process level: the
+// keys it marked stale are marked here too (the value kept, no longer
+// fresh, with the other replica's time), the others dropped; an event of
+// the previous release, which knows no Stale, drops every key it names.
+func TestEventsMarkOrDropTheInProcessCopies(t *testing.T) {
+	tl := NewTwoLevel(NewMemoryStore(0), LocalConfig{MaxEntries: 1000, MaxBytes: 1 << 20, TTL: time.Minute}, metrics.New())
+	tl.Reset(true)
+	now := time.Now()
+	value, err := encode(map[string]string{"name": "Maria"}, now.Add(time.Minute), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(id string) string { return redis.CacheKey("ws", "contact", id) }
+	fill := func() {
+		t.Helper()
+		var items []Item
+		for _, id := range []string{"old", "wrong", "untouched"} {
+			items = append(items, Item{Key: key(id), Value: value, TTL: time.Hour})
+		}
+		if err := tl.MSet(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fill()
+	markedAt := now.Add(-3 * time.Second)
+	tl.Event(events.Event{Workspace: "ws", Keys: []string{key("old"), key("wrong")}, Stale: []string{key("old")}, StaleAt: markedAt.UnixMilli()})
+	got := tl.MGetLocal([]string{key("old"), key("wrong"), key("untouched")})
+	e, ok := decode[map[string]string](got[0])
+	if !ok || e.fresh(now.UnixMilli()) || e.Value["name"] != "Maria" || e.staleAge(now.UnixMilli()) != 3*time.Second {
+		t.Errorf("the key marked stale: %q; want Maria, not fresh, stale for 3s", got[0])
+	}
+	if got[1] != nil {
+		t.Errorf("the key the change made wrong is still held: %q", got[1])
+	}
+	if string(got[2]) != string(value) {
+		t.Errorf("an untouched key changed: %q", got[2])
+	}
+
+	fill()
+	tl.Event(events.Event{Workspace: "ws", Keys: []string{key("old"), key("wrong")}}) // the previous release's
+	if got := tl.MGetLocal([]string{key("old"), key("wrong")}); got[0] != nil || got[1] != nil {
+		t.Errorf("after an event of the previous release: %q; want both dropped", got)
+	}
+}

@@ -1,9 +1,9 @@
 // Package events is the one stream of changes of the service: every change
 // made through it (an action) or reported to it (an Intercom webhook)
 // becomes one event on a Redis channel per workspace. Every replica
-// subscribes: its in-process cache drops what the change made stale, and
-// (later) GraphQL subscriptions push it to dashboards. Nothing else
-// publishes.
+// subscribes: its in-process cache marks stale or drops what the change
+// touched, and (later) GraphQL subscriptions push it to dashboards. Nothing
+// else publishes.
 //
 // Redis pub/sub delivers to whoever is connected and forgets: a replica
 // whose subscription breaks (a Redis restart, a lost connection) cannot know
@@ -32,8 +32,15 @@ type Event struct {
 	// Changed is what changed, in the product's terms (for subscribers
 	// that push changes).
 	Changed sources.Changed `json:"c"`
-	// Keys are the cache keys the change made stale.
+	// Keys are the cache keys the change touched: a replica drops those it
+	// is not told to keep stale (every one, for a replica of the previous
+	// release, which knows no Stale).
 	Keys []string `json:"k,omitempty"`
+	// Stale are those of Keys whose values are kept, no longer fresh, since
+	// StaleAt (Unix milliseconds): old rather than wrong, they may still
+	// answer while Intercom fails.
+	Stale   []string `json:"s,omitempty"`
+	StaleAt int64    `json:"t,omitempty"`
 }
 
 // Handler receives the stream. Event is called for every event (from any

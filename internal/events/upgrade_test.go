@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"reflect"
@@ -88,5 +89,42 @@ func TestEventsCrossBetweenReleases(t *testing.T) {
 	}
 	if wantJSON := `{"w":"` + ws + `","c":{"ContactIDs":["c2"],"Phones":null,"Emails":null},"k":["tdi:v2:{` + ws + `}:contact:c2"]}`; msg.Payload != wantJSON {
 		t.Errorf("published %s, want %s", msg.Payload, wantJSON)
+	}
+}
+
+// An event of this release that keeps values stale is read by a replica of
+// the previous release (its Event typed out here): the new fields are
+// unknown to it, and Keys still names every key touched, so it drops its
+// copies of them all. An event of the previous release read by this one
+// keeps nothing stale.
+func TestStaleMarksAreOptionalOnTheWire(t *testing.T) {
+	ev := Event{Workspace: "ws", Changed: sources.Changed{ContactIDs: []string{"c1", "c2"}, DeletedContactIDs: []string{"c2"},
+		Phones: []string{"+14155550100"}, RemovedPhones: []string{"+14155550100"}},
+		Keys:  []string{"tdi:v2:{ws}:contact:c1", "tdi:v2:{ws}:contact:c2", "tdi:v2:{ws}:phone:+14155550100"},
+		Stale: []string{"tdi:v2:{ws}:contact:c1"}, StaleAt: 1700000000000}
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var previous struct {
+		Workspace string `json:"w"`
+		Changed   struct {
+			ContactIDs []string
+			Phones     []string
+			Emails     []string
+		} `json:"c"`
+		Keys []string `json:"k,omitempty"`
+	}
+	if err := json.Unmarshal(msg, &previous); err != nil {
+		t.Fatalf("the previous release cannot read %s: %v", msg, err)
+	}
+	if !reflect.DeepEqual(previous.Keys, ev.Keys) || !reflect.DeepEqual(previous.Changed.ContactIDs, ev.Changed.ContactIDs) {
+		t.Errorf("the previous release reads %+v from %s; want every key and contact", previous, msg)
+	}
+
+	var got Event
+	old := `{"w":"ws","c":{"ContactIDs":["c1"],"Phones":null,"Emails":null},"k":["tdi:v2:{ws}:contact:c1"]}`
+	if err := json.Unmarshal([]byte(old), &got); err != nil || got.Stale != nil || got.StaleAt != 0 || got.Changed.DeletedContactIDs != nil {
+		t.Errorf("the previous release's event reads as %+v, %v; want nothing kept stale", got, err)
 	}
 }

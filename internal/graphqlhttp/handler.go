@@ -97,13 +97,20 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 		if resp == nil {
 			return nil
 		}
-		if cache.StaleServed(ctx) {
-			// Part of the answer is older than its TTL: Intercom failed and
-			// the last known value was served instead.
+		if age, stale := cache.StaleAge(ctx); stale {
+			// Part of the answer is no longer fresh (expired, or changed
+			// since it was read): Intercom failed, or was not asked, and the
+			// last known value was served instead. staleAgeSeconds is how
+			// long the oldest such value has not been fresh.
 			if resp.Extensions == nil {
 				resp.Extensions = map[string]any{}
 			}
 			resp.Extensions["stale"] = true
+			resp.Extensions["staleAgeSeconds"] = int64(age / time.Second)
+			if opts.Metrics != nil {
+				opts.Metrics.StaleAnswers.WithLabelValues("graphql").Inc()
+				opts.Metrics.StaleAge.Observe(age.Seconds())
+			}
 		}
 		if opts.Metrics != nil && graphql.HasOperationContext(ctx) {
 			oc := graphql.GetOperationContext(ctx)

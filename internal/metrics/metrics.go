@@ -23,6 +23,14 @@ type Metrics struct {
 	CacheResults    *prometheus.CounterVec   // kind, result: hit, miss, stale, negative_hit
 	CacheLevel      *prometheus.CounterVec   // level: entries answered in process (local) without Redis
 	CacheEvents     *prometheus.CounterVec   // what the event stream did: event, broken, whole
+	// CacheInvalidations counts the entries invalidations touched: kind,
+	// effect (marked_stale: kept to answer while Intercom fails; deleted:
+	// made wrong by the change).
+	CacheInvalidations *prometheus.CounterVec
+	// StaleAnswers counts answers that served stale values (transport), and
+	// StaleAge how stale the oldest value of each was.
+	StaleAnswers    *prometheus.CounterVec
+	StaleAge        prometheus.Histogram
 	LoaderBatchSize *prometheus.HistogramVec // loader
 	RedisRoundTrips *prometheus.CounterVec   // op
 	RedisErrors     *prometheus.CounterVec   // op
@@ -60,6 +68,16 @@ func New() *Metrics {
 		CacheEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cache_events_total", Help: "The invalidation stream: events received, and times it broke and became whole again.",
 		}, []string{"what"}),
+		CacheInvalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_invalidations_total", Help: "Cache entries invalidated by entity kind and effect (marked_stale: kept to answer while Intercom fails; deleted: wrong after the change).",
+		}, []string{"kind", "effect"}),
+		StaleAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stale_answers_total", Help: "Answers that served values no longer fresh because Intercom failed, refused or was not asked (extensions.stale), by transport.",
+		}, []string{"transport"}),
+		StaleAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "stale_answer_age_seconds", Help: "How long the oldest value of a stale answer had not been fresh (extensions.staleAgeSeconds).",
+			Buckets: []float64{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
+		}),
 		LoaderBatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "loader_batch_size", Help: "Keys per dataloader batch.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 200},
@@ -88,7 +106,8 @@ func New() *Metrics {
 			Name: "talkdesk_interaction_kinds_unread_total", Help: "Interaction kinds missing from Talkdesk interaction_update answers because they could not be read, by kind.",
 		}, []string{"kind"}),
 	}
-	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents, m.LoaderBatchSize,
+	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents,
+		m.CacheInvalidations, m.StaleAnswers, m.StaleAge, m.LoaderBatchSize,
 		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests, m.Readiness, m.InteractionUpdates, m.UnreadKinds)
 	return m
 }

@@ -10,7 +10,8 @@ import (
 // cachePrefix starts every cache key. Its version is bumped whenever the
 // encoding of a cached entry or the layout of cache keys changes, so that a
 // new release never reads an old release's bytes: a bump only costs a cold
-// cache. v2: the workspace became a hash tag.
+// cache. v2: the workspace became a hash tag. (The stale mark, a prefix in
+// front of an entry that an older release reads as a miss, needed none.)
 //
 // The durable names (idempotency records, budget windows, webhook
 // de-duplication, callers' rate buckets, persisted documents, the events

@@ -176,7 +176,18 @@ func (h *Handler) forget(ctx context.Context, appID, id string) {
 	}
 }
 
-// handle drops what the notification made stale.
+// goneTopics are the topics of a contact that is gone: deleted, archived
+// (Intercom's searches no longer find it) or merged into another (its id no
+// longer answers). Whichever contact of a merge the item names, nothing
+// cached about it is kept to answer stale.
+var goneTopics = map[string]bool{
+	"contact.deleted": true, "contact.user.deleted": true, "contact.lead.deleted": true,
+	"contact.archived": true, "contact.user.archived": true, "contact.lead.archived": true,
+	"contact.merged": true, "contact.user.merged": true, "contact.lead.merged": true,
+}
+
+// handle makes the cache stop trusting what the notification changed: old
+// values are kept stale, those of a contact that is gone are deleted.
 func (h *Handler) handle(ctx context.Context, n envelope) error {
 	inv := h.Workspace(ctx, n.AppID)
 	if inv == nil {
@@ -198,6 +209,11 @@ func (h *Handler) handle(ctx context.Context, n envelope) error {
 		}
 		if it.Email != "" {
 			ch.Emails = []string{it.Email}
+		}
+		if goneTopics[n.Topic] {
+			// The contact is no longer one to show: what is cached about it,
+			// and the lookups that found it, are wrong, not old.
+			ch.DeletedContactIDs, ch.RemovedPhones, ch.RemovedEmails = ch.ContactIDs, ch.Phones, ch.Emails
 		}
 		return inv.Invalidate(ctx, ch)
 	case strings.HasPrefix(n.Topic, "conversation.") || strings.HasPrefix(n.Topic, "ticket."):
