@@ -22,7 +22,7 @@ func newReplicas(fleet sources.FleetBudget, ws string, n, perMinute int) []repli
 	rs := make([]replica, n)
 	for i := range rs {
 		g := newGovernor(perMinute, 100, 30)
-		rs[i] = replica{g: g, fleet: &fleetCount{budget: fleet, replicas: n, share: g.perWindow / n,
+		rs[i] = replica{g: g, fleet: &fleetCount{budget: fleet, share: g.perWindow / n,
 			workspace: func() (string, bool) { return ws, true }}}
 	}
 	return rs
@@ -34,7 +34,7 @@ func (r replica) calls(now time.Time, n int) (admittedCalls int) {
 	for range n {
 		_, why, window := r.g.takeIn(now, "agent", sources.Interactive)
 		if why == admitted {
-			if why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
+			if _, why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
 				r.g.giveBack("agent", window)
 			}
 		}
@@ -149,5 +149,36 @@ func TestCallsBeforeTheWorkspaceIsKnownAreCounted(t *testing.T) {
 	other := newReplicas(fleet, ws, 1, perWindow*6)[0]
 	if got := r.calls(now, 1) + other.calls(now, perWindow); got != perWindow-3 {
 		t.Errorf("after 3 uncounted calls the fleet admitted %d more, want %d", got, perWindow-3)
+	}
+}
+
+// A fleet left on FLEET_REPLICAS=1 still counts together: while Redis is
+// away each replica spends what it held, not a budget of its own, and the
+// calls it makes alone later are counted in Redis once it is back.
+func TestAFleetOnOneReplicaStillSharesOneBudget(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv.Addr)
+	w0 := time.Now().Truncate(rateWindow)
+	w1 := w0.Add(rateWindow)
+	fleet := &awayAt{Redis: budget.New(client, redis.NewHealth(client, 200*time.Millisecond, nil)), at: w1.Add(time.Second)}
+	const perWindow = 30
+	ws := redistest.Unique("ws")
+	rs := make([]replica, 3)
+	for i := range rs {
+		g := newGovernor(perWindow*6, 100, 30)
+		rs[i] = replica{g: g, fleet: &fleetCount{budget: fleet, share: g.perWindow, // FLEET_REPLICAS=1
+			workspace: func() (string, bool) { return ws, true }}}
+	}
+	spent := rs[0].calls(w0, 10) + rs[1].calls(w0, 10) + rs[2].calls(w0, 5)
+	if spent != 25 {
+		t.Fatalf("window 0 admitted %d of 25 calls within the budget", spent)
+	}
+	spent = rs[0].calls(w1, 5) + rs[1].calls(w1, 5)
+	srv.Stop()
+	for _, r := range rs {
+		spent += r.calls(w1.Add(time.Second), perWindow)
+	}
+	if spent > perWindow {
+		t.Errorf("window 1, Redis away: the fleet made %d calls, the budget is %d", spent, perWindow)
 	}
 }
