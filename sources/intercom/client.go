@@ -85,7 +85,9 @@ type Config struct {
 	// Fleet errs a replica spends only the calls Fleet had set aside for it;
 	// once Redis has been away for a whole window, it allows itself
 	// 1/FleetReplicas of each window, so that a Redis outage does not let the
-	// fleet spend a budget per replica.
+	// fleet spend a budget per replica. A replica told it is the only one
+	// takes its share at once. Either way its calls are counted in Fleet
+	// when it answers again.
 	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
@@ -198,7 +200,8 @@ func New(cfg Config) (*Client, error) {
 		probes:         cmp.Or(max(cfg.BreakerProbes, 0), DefaultBreakerProbes),
 	})
 	g := newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
-	fleet := &fleetCount{budget: cfg.Fleet, share: g.perWindow / max(cfg.FleetReplicas, 1), workspace: c.workspace.Get}
+	fleet := &fleetCount{budget: cfg.Fleet, replicas: max(cfg.FleetReplicas, 1), share: g.perWindow / max(cfg.FleetReplicas, 1),
+		workspace: c.workspace.Get}
 	c.http = &http.Client{Transport: newChain(rt, g, fleet,
 		c.breaker, cmp.Or(max(cfg.MaxAttempts, 0), 3), cfg.Observe, cfg.Tracing)}
 	c.concurrency = cfg.Concurrency

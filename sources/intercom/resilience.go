@@ -228,9 +228,14 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // replica holds little, so little is left unspent when the fleet is busy.
 // Once Redis has been away for the whole of the previous window nobody
 // holds anything of this one, and each replica takes its share of it,
-// 1/FLEET_REPLICAS, counted in Redis when it is back.
+// 1/FLEET_REPLICAS, counted in Redis when it is back. A replica told it is
+// the only one (FLEET_REPLICAS=1) has nobody to wait for: once its holds
+// are spent it takes its share (the whole window) at once, and those calls
+// too are counted in Redis when it is back, so that a fleet left on the
+// default still counts every call together.
 type fleetCount struct {
 	budget    sources.FleetBudget // nil without Redis
+	replicas  int                 // FLEET_REPLICAS
 	share     int                 // calls of a window this replica takes alone once nobody holds any
 	workspace func() (string, bool)
 	holds     holds
@@ -284,7 +289,7 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 		case f.holds.spend(window):
 			unit.from = held
 			return unit, admitted, 0
-		case !away.IsZero() && !away.After(window.Add(-rateWindow)) && f.holds.alone(window, f.share):
+		case (f.replicas <= 1 || !away.IsZero() && !away.After(window.Add(-rateWindow))) && f.holds.alone(window, f.share):
 			f.uncounted.Add(1)
 			unit.from = takenAlone
 			return unit, admitted, 0
