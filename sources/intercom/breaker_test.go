@@ -68,7 +68,7 @@ func TestBreakerTripsOnTheFailureRatio(t *testing.T) {
 
 	// Half-open: a few probes go at once, the rest wait for their word.
 	time.Sleep(cooldown + 20*time.Millisecond)
-	ws.SetLatency(150 * time.Millisecond)
+	ws.SetLatency(300 * time.Millisecond) // the probes are still out when the others ask
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	refused := 0
