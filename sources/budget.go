@@ -67,6 +67,11 @@ type FleetBudget interface {
 	// Take asks for one call of the window holding a.Now. The error is
 	// non-nil when the count could not tell: the replica decides alone.
 	Take(ctx context.Context, a BudgetAsk) (BudgetAnswer, error)
+	// GiveBack returns one call Take admitted that never left the process
+	// (the breaker refused it, or it failed before it was sent), so that
+	// calls not made spend nothing of the fleet's budget. A call is given
+	// back at most once; a window that has ended is left alone.
+	GiveBack(ctx context.Context, r BudgetReturn) error
 	// AwaySince is when the count stopped answering, zero while it answers.
 	AwaySince() time.Time
 }
@@ -98,4 +103,17 @@ type BudgetAnswer struct {
 	// HeldNext calls of the next window were set aside for the replica
 	// (at most BudgetAsk.HoldNext; fewer when the next window is nearly spent).
 	HeldNext int
+	// Receipt names the count an admitted call was counted in, for
+	// GiveBack: a count lost and started afresh since is not given back to.
+	Receipt string
+}
+
+// BudgetReturn gives back one call of the fleet's count (see GiveBack).
+type BudgetReturn struct {
+	Workspace string
+	Caller    string        // as asked
+	Taken     time.Time     // the BudgetAsk.Now of the call
+	Now       time.Time     // when it is given back
+	Window    time.Duration // as asked
+	Receipt   string        // the BudgetAnswer.Receipt of the call
 }

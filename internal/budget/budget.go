@@ -7,12 +7,19 @@
 // fleet still never goes over, a replica sets aside ("holds") some calls of
 // the next window while Redis answers: they are counted already, and it
 // spends them alone when the fleet's window is spent or Redis is away.
+//
+// A call counted here that then never leaves the process (the breaker
+// refused it, or it failed before it was sent) is given back, so that an
+// outage of Intercom does not spend the fleet's budget on calls not made.
 package budget
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -39,11 +46,13 @@ func New(client goredis.UniversalClient, health *redis.Health) *Redis {
 func (r *Redis) AwaySince() time.Time { return r.health.AwaySince() }
 
 // takeScript: KEYS[1] the workspace's window, a hash of counts: "all" the
-// workspace's, "c:<hash>" each caller's. ARGV[1] the workspace's budget,
-// ARGV[2] the caller's share, ARGV[3] the caller's field ("" for none),
-// ARGV[4] how long counts live (ms), ARGV[5] calls already made, to count
-// first. Returns 0 admitted, 1 the workspace's window is spent (held calls
-// count), 2 the caller's share is. A refused call is not counted.
+// workspace's, "c:<hash>" each caller's, and "id" the count's name (see
+// giveBackScript). ARGV[1] the workspace's budget, ARGV[2] the caller's
+// share, ARGV[3] the caller's field ("" for none), ARGV[4] how long counts
+// live (ms), ARGV[5] calls already made, to count first, ARGV[6] a name for
+// the count should it have none yet. Returns {0, the count's name} admitted,
+// {1} the workspace's window is spent (held calls count), {2} the caller's
+// share is. A refused call is not counted.
 //
 // One key a script: a Cluster serves a one-key command while its slot
 // migrates (following ASK), where it refuses one over several keys of the
@@ -58,16 +67,36 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 if tonumber(ARGV[5]) > 0 then add('all', tonumber(ARGV[5])) end
 if tonumber(redis.call('HGET', KEYS[1], 'all') or '0') >= tonumber(ARGV[1]) then
-  return 1
+  return {1}
 end
 if ARGV[3] ~= '' then
   if tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') >= tonumber(ARGV[2]) then
-    return 2
+    return {2}
   end
   add(ARGV[3], 1)
 end
 add('all', 1)
-return 0
+redis.call('HSETNX', KEYS[1], 'id', ARGV[6])
+return {0, redis.call('HGET', KEYS[1], 'id')}
+`)
+
+// giveBackScript: KEYS[1] the window a call was counted in, ARGV[1] the
+// name of the count it was counted in, ARGV[2] the caller's field ("" for
+// none). Takes the call off the workspace's and the caller's counts, and
+// returns 1; returns 0 and changes nothing when the window's count is no
+// longer the one the call was counted in (Redis lost it and it started
+// afresh without the call): a count never goes below the calls made.
+var giveBackScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then
+  return 0
+end
+if tonumber(redis.call('HGET', KEYS[1], 'all') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'all', -1)
+end
+if ARGV[2] ~= '' and tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[2], -1)
+end
+return 1
 `)
 
 // holdScript: KEYS[1] the next window (as takeScript's); ARGV[1] the
@@ -92,15 +121,14 @@ return held
 func (r *Redis) Take(ctx context.Context, a sources.BudgetAsk) (sources.BudgetAnswer, error) {
 	start := a.Now.Truncate(a.Window)
 	ans := sources.BudgetAnswer{Wait: start.Add(a.Window).Sub(a.Now)}
-	callerField := ""
-	if a.Caller != "" {
-		// Callers are hashed: a caller's name may be an API key.
-		sum := sha256.Sum256([]byte(a.Caller))
-		callerField = "c:" + hex.EncodeToString(sum[:8])
-	}
+	field := callerField(a.Caller)
 	// The counts outlive their window a little, so that a replica whose
 	// clock is slightly behind still finds them.
 	ttl := (3 * a.Window).Milliseconds()
+	// A name for the window's count, should this call start it: unique, so
+	// that a count Redis lost and another replica started afresh is never
+	// taken for the one a call was counted in.
+	countName := strconv.FormatUint(rand.Uint64(), 36)
 	var take, hold *goredis.Cmd
 	send := func(ctx context.Context, byHash bool) error {
 		run := (*goredis.Script).EvalSha
@@ -108,7 +136,7 @@ func (r *Redis) Take(ctx context.Context, a sources.BudgetAsk) (sources.BudgetAn
 			run = (*goredis.Script).Eval
 		}
 		_, err := r.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			take = run(takeScript, ctx, p, []string{redis.BudgetWindowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, callerField, ttl, max(a.Uncounted, 0))
+			take = run(takeScript, ctx, p, []string{redis.BudgetWindowKey(a.Workspace, start)}, a.PerWindow, a.CallerShare, field, ttl, max(a.Uncounted, 0), countName)
 			if a.HoldNext > 0 {
 				hold = run(holdScript, ctx, p, []string{redis.BudgetWindowKey(a.Workspace, start.Add(a.Window))}, a.PerWindow, a.HoldNext, ttl)
 			}
@@ -130,10 +158,45 @@ func (r *Redis) Take(ctx context.Context, a sources.BudgetAsk) (sources.BudgetAn
 	if err != nil {
 		return sources.BudgetAnswer{}, err
 	}
-	v, _ := take.Int()
+	verdict, err := take.Slice()
+	if err != nil {
+		return sources.BudgetAnswer{}, err
+	}
+	if len(verdict) == 0 {
+		return sources.BudgetAnswer{}, errors.New("budget: an empty answer from the count")
+	}
+	v, _ := verdict[0].(int64)
 	ans.Refused = [...]string{"", "workspace", "caller"}[min(max(v, 0), 2)]
+	if len(verdict) > 1 {
+		ans.Receipt, _ = verdict[1].(string)
+	}
 	if hold != nil {
 		ans.HeldNext, _ = hold.Int()
 	}
 	return ans, nil
+}
+
+// GiveBack takes a call that never left the process off the window it was
+// counted in, in one round trip, unless that window has ended (it is not
+// spent again, and a later window must not be given a call it never
+// counted) or its count is not the one the call was counted in any more.
+func (r *Redis) GiveBack(ctx context.Context, b sources.BudgetReturn) error {
+	start := b.Taken.Truncate(b.Window)
+	if b.Receipt == "" || !b.Now.Truncate(b.Window).Equal(start) {
+		return nil
+	}
+	return r.health.Do(ctx, func(ctx context.Context) error {
+		// Run: EVALSHA, then EVAL when the node does not know the script yet.
+		return giveBackScript.Run(ctx, r.client, []string{redis.BudgetWindowKey(b.Workspace, start)}, b.Receipt, callerField(b.Caller)).Err()
+	})
+}
+
+// callerField is a caller's count in a window's hash, "" for none. Callers
+// are hashed: a caller's name may be an API key.
+func callerField(caller string) string {
+	if caller == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(caller))
+	return "c:" + hex.EncodeToString(sum[:8])
 }

@@ -101,7 +101,8 @@ func TestReadyzDuringASpentShare(t *testing.T) {
 // An open breaker is reported, in the body and the metrics, and leaves the
 // replica in rotation: every replica would see the same Intercom.
 func TestReadyzReportsAnOpenBreaker(t *testing.T) {
-	env := newTestEnv(t)
+	// The breaker opens on a share of failed calls once enough have ended.
+	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_BREAKER_MIN_CALLS", "6")
 	env.Intercom.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 	for i := range 6 {
 		env.query(t, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+1202555020" + string(rune('0'+i))}, nil)

@@ -81,19 +81,27 @@ type Config struct {
 	// per replica. The in-process governor decides first, and alone when
 	// Fleet errs.
 	Fleet sources.FleetBudget
-	// FleetReplicas is how many replicas share the budget. While Fleet errs
-	// a replica spends only the calls Fleet had set aside for it; once Redis
-	// has been away for a whole window, it allows itself 1/FleetReplicas of
-	// each window, so that a Redis outage does not let the fleet spend a
-	// budget per replica. 0 or 1: this replica is the fleet, and its
-	// governor decides alone while Fleet errs.
+	// FleetReplicas is how many replicas share the budget (0 is 1). While
+	// Fleet errs a replica spends only the calls Fleet had set aside for it;
+	// once Redis has been away for a whole window, it allows itself
+	// 1/FleetReplicas of each window, so that a Redis outage does not let the
+	// fleet spend a budget per replica. A replica told it is the only one
+	// takes its share at once. Either way its calls are counted in Fleet
+	// when it answers again.
 	FleetReplicas int
 	// MaxAttempts bounds the tries of a safe call (default 3).
 	MaxAttempts int
-	// BreakerThreshold consecutive failures open the circuit for
-	// BreakerCooldown (defaults 5 and 10 s).
-	BreakerThreshold int
-	BreakerCooldown  time.Duration
+	// The circuit breaker opens when, over the last BreakerWindow, at least
+	// BreakerMinCalls calls ended and BreakerFailurePercent of them or more
+	// failed (no answer, or a 5xx; a call and its retries count once, as its
+	// last attempt). After BreakerCooldown it lets BreakerProbes calls
+	// through: all of them succeeding closes it, any failing opens it again.
+	// Zero values take the defaults (DefaultBreakerFailurePercent, ...).
+	BreakerFailurePercent int
+	BreakerMinCalls       int
+	BreakerWindow         time.Duration
+	BreakerCooldown       time.Duration
+	BreakerProbes         int
 	// Concurrency bounds parallel reads of objects Intercom cannot read in
 	// batches (companies). Default 8.
 	Concurrency int
@@ -113,6 +121,18 @@ type Config struct {
 const (
 	DefaultCallerShare        = 50
 	DefaultInteractiveReserve = 30
+)
+
+// Defaults of the circuit breaker (see Config). Half of the calls failing,
+// retries included, is an Intercom that is down rather than flaky: at half
+// of its answers failing, three attempts leave one call in eight failed,
+// and the breaker stays closed.
+const (
+	DefaultBreakerFailurePercent = 50
+	DefaultBreakerMinCalls       = 10
+	DefaultBreakerWindow         = 10 * time.Second
+	DefaultBreakerCooldown       = 5 * time.Second
+	DefaultBreakerProbes         = 3
 )
 
 // Client calls one Intercom workspace's REST API. It is safe for concurrent use.
@@ -172,7 +192,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	// The governor and the breaker are this workspace's own; they hold no
 	// goroutine or connection, so a dropped tenant leaves nothing behind.
-	c.breaker = newBreaker(u.Host, cmp.Or(max(cfg.BreakerThreshold, 0), 5), cmp.Or(max(cfg.BreakerCooldown, 0), 10*time.Second))
+	c.breaker = newBreaker(u.Host, breakerPolicy{
+		failurePercent: cmp.Or(min(max(cfg.BreakerFailurePercent, 0), 100), DefaultBreakerFailurePercent),
+		minCalls:       cmp.Or(max(cfg.BreakerMinCalls, 0), DefaultBreakerMinCalls),
+		window:         cmp.Or(max(cfg.BreakerWindow, 0), DefaultBreakerWindow),
+		cooldown:       cmp.Or(max(cfg.BreakerCooldown, 0), DefaultBreakerCooldown),
+		probes:         cmp.Or(max(cfg.BreakerProbes, 0), DefaultBreakerProbes),
+	})
 	g := newGovernor(cfg.RateLimitPerMinute, cfg.CallerSharePercent, cfg.InteractiveReservePercent)
 	fleet := &fleetCount{budget: cfg.Fleet, replicas: max(cfg.FleetReplicas, 1), share: g.perWindow / max(cfg.FleetReplicas, 1),
 		workspace: c.workspace.Get}

@@ -34,7 +34,7 @@ func (r replica) calls(now time.Time, n int) (admittedCalls int) {
 	for range n {
 		_, why, window := r.g.takeIn(now, "agent", sources.Interactive)
 		if why == admitted {
-			if why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
+			if _, why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
 				r.g.giveBack("agent", window)
 			}
 		}
@@ -149,5 +149,46 @@ func TestCallsBeforeTheWorkspaceIsKnownAreCounted(t *testing.T) {
 	other := newReplicas(fleet, ws, 1, perWindow*6)[0]
 	if got := r.calls(now, 1) + other.calls(now, perWindow); got != perWindow-3 {
 		t.Errorf("after 3 uncounted calls the fleet admitted %d more, want %d", got, perWindow-3)
+	}
+}
+
+// A fleet left on FLEET_REPLICAS=1 still counts together: while Redis is
+// away each replica serves on (it cannot know of the others), and the calls
+// it made meanwhile are counted in Redis once it is back, so that the fleet
+// then shares what is left of the budget.
+func TestAFleetOnOneReplicaStillSharesOneBudget(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv.Addr)
+	fleet := budget.New(client, redis.NewHealth(client, 100*time.Millisecond, nil))
+	const perWindow = 30
+	ws := redistest.Unique("ws")
+	rs := newReplicas(fleet, ws, 2, perWindow*6)
+	for i := range rs {
+		rs[i].fleet.replicas, rs[i].fleet.share = 1, perWindow // the default, FLEET_REPLICAS=1
+	}
+	w0 := time.Now().Truncate(rateWindow)
+	if got := rs[0].calls(w0, 5); got != 5 {
+		t.Fatalf("window 0 admitted %d of 5 calls", got)
+	}
+	srv.Freeze()
+	alone := rs[0].calls(w0, 4) + rs[1].calls(w0, 6)
+	srv.Thaw()
+	if alone != 10 {
+		t.Errorf("Redis away: the replicas served %d of 10 calls, want all of them", alone)
+	}
+	// Back: the window counts the 10 calls made without it, with each
+	// replica's next call.
+	deadline := time.Now().Add(5 * time.Second)
+	for !fleet.AwaySince().IsZero() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := rs[0].calls(w0, 1) + rs[1].calls(w0, 1); got != 2 {
+		t.Fatalf("with Redis back: %d of 2 calls admitted", got)
+	}
+	counted, err := client.HGet(context.Background(), redis.BudgetWindowKey(ws, w0), "all").Int()
+	// The call that met the frozen Redis may be counted twice: it ran
+	// there once Redis thawed, its answer lost (over, never under).
+	if err != nil || counted < 5+10+2 || counted > 5+10+2+1 {
+		t.Errorf("the window counts %d calls (%v), want the %d made, Redis away or not", counted, err, 5+10+2)
 	}
 }

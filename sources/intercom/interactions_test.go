@@ -411,7 +411,7 @@ func TestInteractionsKinds(t *testing.T) {
 
 // A kind that fails upstream does not fail the others.
 func TestInteractionsPartialFailure(t *testing.T) {
-	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{MaxAttempts: 1, BreakerThreshold: 100})
+	e := startInteractions(t, emulator.Options{Phone: true}, intercom.Config{MaxAttempts: 1, BreakerMinCalls: 100})
 	refs := e.refs(t, []string{emulator.DemoCallerID})
 	e.ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Endpoints: []string{emulator.EndpointSearchTickets}})
 	got, err := e.x.InteractionsByContacts(context.Background(), refs, nil, time.Time{})

@@ -64,12 +64,18 @@ func refusedByBreaker(err error) bool {
 	return errors.As(err, &e) && e.Code == sources.EUpstreamUnavailable && e.RetryAfterSeconds >= 1
 }
 
+// testPolicy opens the breaker after 3 calls that all failed, and closes
+// it after one probe.
+func testPolicy(cooldown time.Duration) breakerPolicy {
+	return breakerPolicy{failurePercent: 50, minCalls: 3, window: time.Minute, cooldown: cooldown, probes: 1}
+}
+
 func TestBreaker(t *testing.T) {
 	const cooldown = 50 * time.Millisecond
 	setup := func() (*fakeUpstream, *breaker, http.RoundTripper) {
 		up := &fakeUpstream{answer: answer(503)}
-		b := newBreaker("test", 3, cooldown)
-		return up, b, &breakerTransport{next: up, b: b}
+		b := newBreaker("test", testPolicy(cooldown))
+		return up, b, &breakerCall{next: &breakerTransport{next: up, b: b}}
 	}
 	open := func(t *testing.T, rt http.RoundTripper) {
 		t.Helper()
@@ -163,9 +169,9 @@ func TestBreaker(t *testing.T) {
 	// breaker, which then still lets the next admitted call probe.
 	t.Run("a probe the governor refuses cannot wedge it", func(t *testing.T) {
 		up := &fakeUpstream{answer: answer(503)}
-		b := newBreaker("test", 3, cooldown)
+		b := newBreaker("test", testPolicy(cooldown))
 		g := newGovernor(60, 100, 30) // 10 calls a window
-		rt := &governorTransport{next: &breakerTransport{next: up, b: b}, g: g}
+		rt := &breakerCall{next: &governorTransport{next: &breakerTransport{next: up, b: b}, g: g}}
 		open(t, rt)
 		time.Sleep(cooldown + 10*time.Millisecond)
 		g.mu.Lock()
@@ -179,7 +185,11 @@ func TestBreaker(t *testing.T) {
 		g.used = 0
 		g.mu.Unlock()
 		// While the breaker is open, refused calls spend nothing of the budget.
-		b.cb.Execute(func() (*http.Response, error) { return nil, errFailedStatus }) // a failed probe reopens it
+		probe, err := b.cb.Allow()
+		if err != nil {
+			t.Fatalf("no probe after the cool-down: %v", err)
+		}
+		probe(errFailedStatus) // a failed probe reopens it
 		for range 20 {
 			if _, err := send(t, rt, context.Background()); !refusedByBreaker(err) {
 				t.Fatalf("reopened breaker: %v", err)

@@ -2,8 +2,8 @@ package intercom
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -87,8 +87,9 @@ func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) 
 }
 
 // giveBack returns a call admitted in window that never reached Intercom
-// (the breaker refused it), so that a paused workspace does not spend its
-// budget on nothing. A window since ended is left alone.
+// (the breaker refused it, or it failed before it was sent), so that a
+// paused workspace does not spend its budget on nothing. A window since
+// ended is left alone.
 func (g *governor) giveBack(caller string, window time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -170,8 +171,11 @@ func (g *governor) observe(status int, h http.Header, now time.Time) {
 }
 
 // governorTransport asks the governor before each attempt, for the caller
-// and at the priority the request's context carries, and tells it what
-// Intercom said of the budget.
+// and at the priority the request's context carries, then the fleet's
+// count, and tells the governor what Intercom said of the budget. An
+// attempt that fails before its request was written (the breaker refused
+// it, the connection could not be made, its caller left first) never
+// reached Intercom: its unit goes back to both.
 type governorTransport struct {
 	next  http.RoundTripper
 	g     *governor
@@ -183,8 +187,9 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	caller := sources.CallerFrom(ctx)
 	now := time.Now()
 	wait, why, window := t.g.takeIn(now, caller, sources.PriorityFrom(ctx))
+	var unit fleetUnit
 	if why == admitted {
-		if why, wait = t.fleet.take(ctx, t.g, now, caller); why != admitted {
+		if unit, why, wait = t.fleet.take(ctx, t.g, now, caller); why != admitted {
 			t.g.giveBack(caller, window) // not sent: the replica's unit is not spent
 		}
 	}
@@ -194,9 +199,12 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		return nil, refusedError(why, wait)
 	}
-	resp, err := t.next.RoundTrip(req)
-	if errors.Is(err, errBreakerOpen) {
+	var sent atomic.Bool
+	resp, err := t.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx,
+		&httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})))
+	if err != nil && !sent.Load() {
 		t.g.giveBack(caller, window)
+		t.fleet.giveBack(ctx, unit, time.Now())
 	}
 	if resp != nil {
 		t.g.observe(resp.StatusCode, resp.Header, time.Now())
@@ -207,7 +215,8 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // fleetCount is the fleet's count of a workspace's calls (a
 // sources.FleetBudget, in Redis), asked once this replica's governor has
 // admitted a call: the budget and each caller's share then hold for every
-// replica together.
+// replica together, whenever Redis is configured, however many replicas
+// FLEET_REPLICAS says there are.
 // Until the workspace id is known (the first /me) the governor's word
 // stands, and the calls it admits are counted in Redis with the first call
 // after.
@@ -219,8 +228,11 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // replica holds little, so little is left unspent when the fleet is busy.
 // Once Redis has been away for the whole of the previous window nobody
 // holds anything of this one, and each replica takes its share of it,
-// 1/FLEET_REPLICAS, counted in Redis when it is back. A single replica
-// (FLEET_REPLICAS=1) is the fleet: its governor decides alone.
+// 1/FLEET_REPLICAS, counted in Redis when it is back. A replica told it is
+// the only one (FLEET_REPLICAS=1) has nobody to wait for: once its holds
+// are spent it takes its share (the whole window) at once, and those calls
+// too are counted in Redis when it is back, so that a fleet left on the
+// default still counts every call together.
 type fleetCount struct {
 	budget    sources.FleetBudget // nil without Redis
 	replicas  int                 // FLEET_REPLICAS
@@ -230,14 +242,34 @@ type fleetCount struct {
 	uncounted atomic.Int64 // calls Redis has not counted yet: made before the workspace was known, or alone
 }
 
-func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (refusal, time.Duration) {
+// fleetUnit is where the fleet's count took a call from, so that a call
+// that never leaves the process can give it back there.
+type fleetUnit struct {
+	from    unitSource
+	ws      string
+	caller  string
+	taken   time.Time
+	receipt string // the count's in Redis (sources.BudgetAnswer.Receipt)
+}
+
+type unitSource int
+
+const (
+	notCounted unitSource = iota // no fleet, or refused
+	inRedis                      // counted in Redis
+	held                         // one of the replica's held calls
+	uncounted                    // to be counted in Redis with a later call
+	takenAlone                   // uncounted, and one of the replica's share while Redis is away
+)
+
+func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, caller string) (fleetUnit, refusal, time.Duration) {
 	if f == nil || f.budget == nil {
-		return admitted, 0
+		return fleetUnit{}, admitted, 0
 	}
 	ws, ok := f.workspace()
 	if !ok || ws == "" {
 		f.uncounted.Add(1)
-		return admitted, 0
+		return fleetUnit{from: uncounted}, admitted, 0
 	}
 	share := g.callerShare
 	if caller == "" {
@@ -246,36 +278,74 @@ func (f *fleetCount) take(ctx context.Context, g *governor, now time.Time, calle
 	window := now.Truncate(rateWindow)
 	wait := window.Add(rateWindow).Sub(now)
 	want := f.holds.want(window, f.share/2)
-	uncounted := f.uncounted.Swap(0)
+	uncountedCalls := f.uncounted.Swap(0)
 	ans, err := f.budget.Take(ctx, sources.BudgetAsk{Workspace: ws, Caller: caller, Now: now, Window: rateWindow,
-		PerWindow: g.perWindow, CallerShare: share, HoldNext: want, Uncounted: int(uncounted)})
+		PerWindow: g.perWindow, CallerShare: share, HoldNext: want, Uncounted: int(uncountedCalls)})
+	unit := fleetUnit{ws: ws, caller: caller, taken: now}
 	if err != nil {
-		f.uncounted.Add(uncounted)
+		f.uncounted.Add(uncountedCalls)
 		f.holds.asked(window, want, 0)
 		switch away := f.budget.AwaySince(); {
 		case f.holds.spend(window):
-			return admitted, 0
-		case f.replicas <= 1:
-			return admitted, 0
-		case !away.IsZero() && !away.After(window.Add(-rateWindow)) && f.holds.alone(window, f.share):
+			unit.from = held
+			return unit, admitted, 0
+		case (f.replicas <= 1 || !away.IsZero() && !away.After(window.Add(-rateWindow))) && f.holds.alone(window, f.share):
 			f.uncounted.Add(1)
-			return admitted, 0
+			unit.from = takenAlone
+			return unit, admitted, 0
 		default:
-			return workspaceSpent, wait
+			return unit, workspaceSpent, wait
 		}
 	}
 	f.holds.asked(window, want, ans.HeldNext)
 	switch ans.Refused {
 	case "":
 		f.holds.count(window)
-		return admitted, 0
+		unit.from, unit.receipt = inRedis, ans.Receipt
+		return unit, admitted, 0
 	case "caller":
-		return callerShareSpent, ans.Wait
+		return unit, callerShareSpent, ans.Wait
 	default:
 		if f.holds.spend(window) {
-			return admitted, 0
+			unit.from = held
+			return unit, admitted, 0
 		}
-		return workspaceSpent, ans.Wait
+		return unit, workspaceSpent, ans.Wait
+	}
+}
+
+// giveBack returns a call that never left the process to where take took
+// it from, unless its window has ended.
+func (f *fleetCount) giveBack(ctx context.Context, u fleetUnit, now time.Time) {
+	if f == nil {
+		return
+	}
+	window := u.taken.Truncate(rateWindow)
+	switch u.from {
+	case inRedis:
+		f.holds.uncount(window)
+		// An error leaves the call counted: the fleet's count is then over
+		// what was spent, never under.
+		_ = f.budget.GiveBack(ctx, sources.BudgetReturn{Workspace: u.ws, Caller: u.caller, Taken: u.taken, Now: now,
+			Window: rateWindow, Receipt: u.receipt})
+	case held:
+		f.holds.unspend(window)
+	case takenAlone:
+		f.holds.unalone(window)
+		f.uncount()
+	case uncounted:
+		f.uncount()
+	}
+}
+
+// uncount takes one call off those Redis has not counted yet; one a call
+// has since taken to Redis stays counted there.
+func (f *fleetCount) uncount() {
+	for {
+		n := f.uncounted.Load()
+		if n <= 0 || f.uncounted.CompareAndSwap(n, n-1) {
+			return
+		}
 	}
 }
 
@@ -363,6 +433,36 @@ func (h *holds) count(window time.Time) {
 	h.roll(window)
 	if window.Equal(h.window) {
 		h.spent++
+	}
+}
+
+// uncount takes back a call count noted: it never left, so it sizes no hold.
+func (h *holds) uncount(window time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if window.Equal(h.window) && h.spent > 0 {
+		h.spent--
+	}
+}
+
+// unspend gives back a held call of window that spend took.
+func (h *holds) unspend(window time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if window.Equal(h.window) {
+		h.left++
+	}
+}
+
+// unalone gives back a call of window that alone took.
+func (h *holds) unalone(window time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(window)
+	if window.Equal(h.window) && h.solo > 0 {
+		h.solo--
 	}
 }
 

@@ -49,7 +49,7 @@ func TestRetriesStopAtTheDeadline(t *testing.T) {
 // After sustained failure the breaker opens: calls fail fast without
 // reaching Intercom; after the cool-down one probe goes through and closes it.
 func TestBreakerOpensAndProbes(t *testing.T) {
-	c, ws := startWith(t, intercom.Config{BreakerThreshold: 3, BreakerCooldown: 200 * time.Millisecond, MaxAttempts: 1})
+	c, ws := startWith(t, intercom.Config{BreakerMinCalls: 3, BreakerCooldown: 200 * time.Millisecond, BreakerProbes: 1, MaxAttempts: 1})
 	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
 	for range 3 {
 		c.ListAgents(context.Background())
@@ -77,7 +77,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 // they do not open the breaker (readEach cancels a batch's other reads when
 // one is refused by the governor).
 func TestBreakerIgnoresCancelledCalls(t *testing.T) {
-	c, _ := startWith(t, intercom.Config{BreakerThreshold: 2, MaxAttempts: 1})
+	c, _ := startWith(t, intercom.Config{BreakerMinCalls: 2, MaxAttempts: 1})
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 3 {

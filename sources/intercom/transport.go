@@ -19,8 +19,11 @@ import (
 // The call path to Intercom is a chain of http.RoundTrippers, each with one
 // job and tested alone (outermost first):
 //
+//	call      a request and its retries are one call to the breaker
 //	retries   safe calls only, jittered backoff, Retry-After, inside the deadline
-//	governor  the workspace's rate budget, shared among callers and priorities
+//	governor  the workspace's rate budget, shared among callers and priorities,
+//	          and the fleet's count in Redis; an attempt that never left the
+//	          process gives its unit back to both
 //	breaker   stops calling an Intercom that keeps failing (sony/gobreaker)
 //	otelhttp  one client span per attempt (when Config.Tracing)
 //	observed  metrics, span attributes, the body read in full
@@ -41,7 +44,8 @@ func newChain(base http.RoundTripper, g *governor, fleet *fleetCount, b *breaker
 	}
 	rt = &breakerTransport{next: rt, b: b}
 	rt = &governorTransport{next: rt, g: g, fleet: fleet}
-	return &retryTransport{next: rt, maxAttempts: maxAttempts}
+	rt = &retryTransport{next: rt, maxAttempts: maxAttempts}
+	return &breakerCall{next: rt}
 }
 
 type ctxKey int
@@ -49,6 +53,7 @@ type ctxKey int
 const (
 	endpointKey ctxKey = iota
 	attemptKey
+	callKey // the *call an attempt belongs to (breakerCall)
 )
 
 // withEndpoint tells the layers the route pattern of a call (e.g. "POST
