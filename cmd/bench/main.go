@@ -65,12 +65,16 @@ type options struct {
 	fleetW2Warm    int
 	fleetBudgetFor time.Duration
 	fleetLB        string
-	workloads      []string
-	paths          []string
+	// W8, a flaky Intercom.
+	w8For      time.Duration
+	w8Outage   time.Duration
+	w8Recovery time.Duration
+	workloads  []string
+	paths      []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -98,7 +102,10 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.fleetW2Warm, "fleet-w2-warm", 50, "warm W2 dashboards per fleet")
 	fs.DurationVar(&o.fleetBudgetFor, "fleet-budget", 20*time.Second, "how long the fleet budget row sends cold lookups (from the start of a clock-aligned 10-second window) at three replicas sharing 100 Intercom calls a window")
 	fs.StringVar(&o.fleetLB, "fleet-lb", lbAuto, "the fleet's load balancer: haproxy, go (a round-robin reverse proxy in this process) or auto (haproxy when it is on PATH)")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget)")
+	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
+	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
+	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -124,6 +131,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {
 		err = fmt.Errorf("-fleet-lb: unknown %q (known: %s)", o.fleetLB, strings.Join(lbKinds, ", "))
+	}
+	if err == nil && (o.w8For <= 0 || o.w8Outage <= 0 || o.w8Recovery <= 0) {
+		err = errors.New("-w8-for, -w8-outage and -w8-recovery must be positive")
 	}
 	if err == nil && (o.fleetConc < 1 || o.fleetW1 < 1 || o.fleetW2Cold < 1 || o.fleetW2Warm < 1 || o.fleetBudgetFor <= 0) {
 		err = errors.New("-fleet-c, -fleet-w1, -fleet-w2-cold, -fleet-w2-warm and -fleet-budget must be positive")

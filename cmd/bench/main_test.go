@@ -26,6 +26,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
 		"-fleet-w1", "8", "-fleet-w2-cold", "1", "-fleet-w2-warm", "2", "-fleet-budget", "1s",
+		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -78,6 +79,14 @@ func TestBenchmarkRuns(t *testing.T) {
 	}
 	if cells(table, fleetBudgetRow(lb, fleetBudgetConc), "real") == nil || !strings.Contains(table, "fleet budget: at most 100 Intercom calls") {
 		t.Errorf("no fleet budget row or check:\n%s", table)
+	}
+	for _, phase := range []string{w8PhaseHealthy, w8PhaseHalf, w8PhaseOutage, w8PhaseRecovery} {
+		if cells(table, w8Row(phase, w8Warm), "real") == nil {
+			t.Errorf("no row %q:\n%s", w8Row(phase, w8Warm), table)
+		}
+	}
+	if !strings.Contains(table, "W8 recovery:") {
+		t.Errorf("no W8 recovery check:\n%s", table)
 	}
 	if !strings.Contains(table, "Checks:") {
 		t.Errorf("no checks:\n%s", table)

@@ -31,6 +31,7 @@ type bench struct {
 	clusterStart    time.Duration // fleet: how long the private Cluster took to start
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
+	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
 }
 
 // row is one line of the table.
@@ -160,6 +161,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("fleet") && path == "real" {
 			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w8") && path == "real" {
+			if err := b.runFlaky(ctx, add); err != nil {
 				return nil, err
 			}
 		}
