@@ -129,12 +129,28 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	}
 	fresh := c.now().Add(c.ttl.Interactions)
 	items := make([]Item, 0, len(need))
+	unread := 0 // contacts missing the kinds that failed
 	for _, r := range need {
 		h := history{Kinds: covered, Items: found[r.ID]}
 		out[r.ID] = h.filter(wanted, since)
+		if partial != nil {
+			// The kinds that failed come from the stale copy when there is
+			// one: a stale card beats a hole in the history.
+			if e, ok := stale[r.ID]; ok {
+				c.count(kindInteractions, "stale")
+				noteStale(ctx, e.staleAge(c.now().UnixMilli()))
+				out[r.ID] = append(out[r.ID], e.Value.filter(partial.Kinds(), since)...)
+				sources.SortInteractions(out[r.ID])
+			} else {
+				unread++
+			}
+		}
 		if b, err := encode(h, fresh, false); err == nil && len(covered) > 0 {
 			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
 		}
+	}
+	if partial != nil && unread == 0 {
+		err = nil // every failed kind was served stale
 	}
 	if c.epoch(tenant) == epoch { // see readThrough
 		_ = c.store.MSet(ctx, items)

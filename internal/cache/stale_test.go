@@ -2,6 +2,8 @@ package cache_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources"
+	"github.com/talkdesk-intercom/api/sources/intercom"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -281,5 +284,64 @@ func TestTheInProcessLevelKeepsItsStaleCopies(t *testing.T) {
 	}
 	if !marker.Served() || marker.Age() != time.Minute {
 		t.Errorf("stale %v, age %s; want stale, 1m0s", marker.Served(), marker.Age())
+	}
+}
+
+// A history whose read fails for some kinds only (Intercom's ticket search
+// answering 503) is completed from its stale copy: the kinds that were read
+// are fresh, the failed ones come from the copy, the answer is flagged stale
+// and is no error. Without a copy the failed kinds are reported.
+func TestAPartlyFailedHistoryIsCompletedFromItsStaleCopy(t *testing.T) {
+	for name, store := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			em, err := emulator.Start(emulator.Options{Token: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { em.Close() })
+			client, err := intercom.New(intercom.Config{Token: token, BaseURL: em.URL, Timeout: 5 * time.Second, BreakerMinCalls: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			history := intercom.NewInteractions(client, intercom.InteractionsConfig{})
+			c := cache.New(client, cache.Config{Store: store(metrics.New()), Interactions: history,
+				Workspace: sources.KnownWorkspaceID(redistest.Unique("tenant"))})
+			demo, _ := em.Workspace.DemoCaller()
+			ref := sources.ContactRefByID(demo.ID)
+			ctx := context.Background()
+			all, err := c.InteractionsByContacts(ctx, []sources.ContactRef{ref}, nil, time.Time{})
+			tickets := 0
+			for _, it := range all[demo.ID] {
+				if it.Kind == sources.KindTicket {
+					tickets++
+				}
+			}
+			if err != nil || tickets == 0 {
+				t.Fatalf("the demo caller's history: %d items, %d tickets, %v; want some tickets", len(all[demo.ID]), tickets, err)
+			}
+			if err := c.Invalidate(ctx, sources.Changed{ContactIDs: []string{demo.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			em.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503, Endpoints: []string{emulator.EndpointSearchTickets}})
+			sctx, marker := cache.WithStaleMarker(ctx)
+			got, err := c.InteractionsByContacts(sctx, []sources.ContactRef{ref}, nil, time.Time{})
+			if err != nil || len(got[demo.ID]) != len(all[demo.ID]) || !marker.Served() {
+				t.Fatalf("with the ticket search failing: %d items, stale %v, %v; want all %d, stale, no error",
+					len(got[demo.ID]), marker.Served(), err, len(all[demo.ID]))
+			}
+			for i := 1; i < len(got[demo.ID]); i++ {
+				if sources.CompareInteractions(got[demo.ID][i-1], got[demo.ID][i]) > 0 {
+					t.Fatalf("the completed history is out of order at %d", i)
+				}
+			}
+
+			// Another contact, never read before: nothing stale to complete it with.
+			other := em.Workspace.Contacts()[1]
+			_, err = c.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(other.ID)}, nil, time.Time{})
+			var partial *sources.PartialError
+			if !errors.As(err, &partial) || !slices.Contains(partial.Kinds(), sources.KindTicket) {
+				t.Errorf("a history with no stale copy: %v; want a partial error naming tickets", err)
+			}
+		})
 	}
 }
