@@ -110,7 +110,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	if err != nil && !errors.As(err, &partial) {
 		now := c.now().UnixMilli()
 		for _, r := range need {
-			if e, ok := stale[r.ID]; ok {
+			if e, ok := stale[r.ID]; ok && servesStale(err) {
 				c.count(kindInteractions, "stale")
 				noteStale(ctx, e.staleAge(now))
 				out[r.ID] = e.Value.filter(wanted, since)
@@ -141,9 +141,9 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 				noteStale(ctx, e.staleAge(c.now().UnixMilli()))
 				out[r.ID] = append(out[r.ID], e.Value.filter(partial.Kinds(), since)...)
 				sources.SortInteractions(out[r.ID])
-			} else {
-				unread++
+				continue // the stale copy stays whole for the next read: nothing is written back
 			}
+			unread++
 		}
 		if b, err := encode(h, fresh, false); err == nil && len(covered) > 0 {
 			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})

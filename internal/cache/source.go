@@ -447,7 +447,7 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		if !failed {
 			continue // the upstream has none
 		}
-		if e, ok := stale[id]; ok && !errors.Is(err, context.Canceled) && sources.StaleAllowed(ctx) {
+		if e, ok := stale[id]; ok && servesStale(err) && sources.StaleAllowed(ctx) {
 			c.count(kind, "stale")
 			noteStale(ctx, e.staleAge(c.now().UnixMilli()))
 			out[id] = e.Value
@@ -511,4 +511,19 @@ func (c *Source) tenant(ctx context.Context) (string, error) {
 		}()
 	}
 	return "", sources.Errorf(sources.EUpstreamUnavailable, "the workspace of this token is not known yet")
+}
+
+// servesStale says whether a failed read may be answered from a stale
+// copy: only when Intercom failed, refused for its (or our) budget, or the
+// breaker paused it. A caller that left gets nothing, and a token Intercom
+// rejects must not go on reading what was cached under it.
+func servesStale(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch sources.ErrorCode(err) {
+	case sources.EUpstreamUnavailable, sources.ERateLimited, sources.EUnavailable:
+		return true
+	}
+	return false
 }

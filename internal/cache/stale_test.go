@@ -335,6 +335,15 @@ func TestAPartlyFailedHistoryIsCompletedFromItsStaleCopy(t *testing.T) {
 				}
 			}
 
+			// The stale copy stays whole: a second read while the ticket
+			// search still fails is completed again.
+			sctx, marker = cache.WithStaleMarker(ctx)
+			again, err := c.InteractionsByContacts(sctx, []sources.ContactRef{ref}, nil, time.Time{})
+			if err != nil || len(again[demo.ID]) != len(all[demo.ID]) || !marker.Served() {
+				t.Errorf("a second read with the ticket search failing: %d items, stale %v, %v; want all %d, stale",
+					len(again[demo.ID]), marker.Served(), err, len(all[demo.ID]))
+			}
+
 			// Another contact, never read before: nothing stale to complete it with.
 			other := em.Workspace.Contacts()[1]
 			_, err = c.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(other.ID)}, nil, time.Time{})
