@@ -118,7 +118,9 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 	var missing []string
 	var at []int
 	for i, v := range out {
-		if v == nil {
+		// A copy marked stale is asked of Redis too: another replica may
+		// have fetched it fresh since, and the mark stays the fallback.
+		if v == nil || isMarked(v) {
 			missing = append(missing, keys[i])
 			at = append(at, i)
 		}
@@ -137,8 +139,11 @@ func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	trusted := t.trusted.Load()
 	for j, v := range vals {
+		if v == nil {
+			continue // a miss, or the marked copy held here
+		}
 		out[at[j]] = v
-		if v != nil && trusted && t.epochOf(missing[j]).Load() == before[j] {
+		if trusted && t.epochOf(missing[j]).Load() == before[j] {
 			t.local.Set(missing[j], &localValue{raw: v})
 		}
 	}

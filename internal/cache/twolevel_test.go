@@ -105,3 +105,52 @@ func TestEventsMarkOrDropTheInProcessCopies(t *testing.T) {
 		t.Errorf("after an event of the previous release: %q; want both dropped", got)
 	}
 }
+
+// A copy marked stale in process does not hide a fresher one in the shared
+// store: after an invalidation, the replica that fetched the value again
+// wrote it back, and another replica reads that instead of asking Intercom.
+// With nothing in the shared store, the marked copy still answers.
+func TestAMarkedCopyAsksTheSharedStoreFirst(t *testing.T) {
+	shared := NewMemoryStore(0)
+	cfg := LocalConfig{MaxEntries: 1000, MaxBytes: 1 << 20, TTL: time.Minute}
+	a, b := NewTwoLevel(shared, cfg, metrics.New()), NewTwoLevel(shared, cfg, metrics.New())
+	a.Reset(true)
+	b.Reset(true)
+	ctx := context.Background()
+	key := redis.CacheKey("ws-a", "contact", "1")
+	old, _ := encode("old", time.Now().Add(time.Minute), false)
+	if err := a.MSet(ctx, []Item{{Key: key, Value: old, TTL: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.MGet(ctx, []string{key}); err != nil || got[0] == nil {
+		t.Fatalf("b's first read: %q, %v", got, err)
+	}
+	at := time.Now()
+	if err := a.Invalidate(ctx, Invalidation{Stale: []string{key}, At: at, Keep: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	b.Event(events.Event{Workspace: "ws-a", Keys: []string{key}, Stale: []string{key}, StaleAt: at.UnixMilli()})
+	if local := b.MGetLocal([]string{key}); !isMarked(local[0]) {
+		t.Fatalf("b's copy after the event: %q; want it marked stale", local[0])
+	}
+
+	fresh, _ := encode("fresh", time.Now().Add(time.Minute), false)
+	if err := a.MSet(ctx, []Item{{Key: key, Value: fresh, TTL: time.Hour}}); err != nil { // a read it again
+		t.Fatal(err)
+	}
+	if got, err := b.MGet(ctx, []string{key}); err != nil || string(got[0]) != string(fresh) {
+		t.Errorf("b's read after a wrote the value back: %q, %v; want the fresh copy", got, err)
+	}
+
+	// Nothing in the shared store: the marked copy in process answers.
+	if err := a.Invalidate(ctx, Invalidation{Stale: []string{key}, At: time.Now(), Keep: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	b.markLocal([]string{key}, time.Now())
+	if err := shared.Del(ctx, []string{key}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.MGet(ctx, []string{key}); err != nil || !isMarked(got[0]) {
+		t.Errorf("b's read with the shared copy gone: %q, %v; want its marked copy", got, err)
+	}
+}
