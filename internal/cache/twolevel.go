@@ -168,8 +168,9 @@ func (t *TwoLevel) Del(ctx context.Context, keys []string) error {
 
 // Invalidate marks and drops in this replica's level, then in the shared
 // store; the caller publishes the change so that the other replicas do the
-// same. The level keeps its marked copies so that, with Redis away, the
-// last-known values still answer while Intercom fails.
+// same. The level keeps its marked copies as the fallback of a read that
+// finds no copy in Redis (see MGet), so that the last-known values still
+// answer while Intercom fails.
 func (t *TwoLevel) Invalidate(ctx context.Context, inv Invalidation) error {
 	t.markLocal(inv.Stale, inv.At)
 	t.dropLocal(inv.Gone)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,7 +114,7 @@ func Launch() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := pickPort()
+	port, err := process.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -215,21 +214,11 @@ func (s *Server) Restart() {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	p, err := pickPort()
+	p, err := process.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// pickPort returns a loopback port that was free a moment ago.
-func pickPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ping waits until the Redis at addr answers PING.

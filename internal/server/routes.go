@@ -34,9 +34,10 @@ func (s *Server) routes() http.Handler {
 	}
 	keys := access.NewKeys(cfg.Access.APIKeys)
 
-	// Probes and metrics: no key, not traced (they would drown the
+	// Probes and metrics: no key, never limited (a balancer's checks share
+	// one address with its traffic), not traced (they would drown the
 	// requests that matter).
-	probes := s.group(mux, false, access.Plain, access.ByAddress)
+	probes := s.group(mux, false, access.ByAddress)
 	probes.handle("GET /healthz", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return nil
@@ -46,7 +47,8 @@ func (s *Server) routes() http.Handler {
 	probes.handle("GET /metrics", svc.metrics.Handler())
 
 	// Pages: the playground, and the answer to a path no route has.
-	pages := s.group(mux, true, access.Plain, access.ByAddress)
+	limited := access.RateLimit(svc.callers, access.Plain)
+	pages := s.group(mux, true, access.ByAddress, limited)
 	if cfg.GraphQL.Playground {
 		pages.handle("GET /{$}", playground.Handler("Talkdesk ⇄ Intercom", "/graphql"))
 		pages.handle("GET "+playground.AssetsPath, playground.Assets())
@@ -57,12 +59,12 @@ func (s *Server) routes() http.Handler {
 
 	// GraphQL: API keys, and the workspace of the request (the configured
 	// one, or the caller's token in multi-tenant mode).
-	api := s.group(mux, true, graphqlhttp.Refuse, access.RequireKey(keys, graphqlhttp.Refuse))
+	api := s.group(mux, true, access.RequireKey(keys, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
 	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(s.graphql()))
 
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
 	// in its body.
-	bridge := s.group(mux, true, access.Plain, access.ByAddress)
+	bridge := s.group(mux, true, access.ByAddress, limited)
 	bridgeCfg := cfg.Talkdesk
 	bridgeCfg.Workspaces, bridgeCfg.Keys, bridgeCfg.Metrics = workspaces, keys, svc.metrics
 	for _, r := range talkdesk.New(bridgeCfg).Routes() {
@@ -71,14 +73,15 @@ func (s *Server) routes() http.Handler {
 
 	// Intercom's webhooks, signed with the app's client secret, keep the
 	// cache coherent with changes made in Intercom.
-	signed := s.group(mux, true, access.Plain, access.ByAddress)
+	signed := s.group(mux, true, access.ByAddress, limited)
 	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
 	return mux
 }
 
 // group is routes that share one policy: the plumbing every route has
-// (request id, access log, panic recovery, CORS), then who the caller is,
-// then the caller's allowance, the request's deadline and body limit.
+// (request id, access log, panic recovery, CORS), then the group's guards
+// (who the caller is, its allowance), then the request's deadline and body
+// limit.
 type group struct {
 	mux        *http.ServeMux
 	traced     bool
@@ -86,17 +89,11 @@ type group struct {
 	server     *Server
 }
 
-func (s *Server) group(mux *http.ServeMux, traced bool, refuse access.Refuse, identify web.Middleware) group {
-	return group{mux: mux, traced: traced, server: s, middleware: []web.Middleware{
-		web.WithRequest(s.logger),
-		web.AccessLog,
-		web.Recover,
-		access.CORS(s.cfg.HTTP.CORSOrigins),
-		identify,
-		access.RateLimit(s.svc.callers, refuse),
-		access.Deadline(s.cfg.HTTP.RequestTimeout),
-		web.LimitBody(s.cfg.HTTP.MaxBodyBytes),
-	}}
+func (s *Server) group(mux *http.ServeMux, traced bool, guards ...web.Middleware) group {
+	mw := []web.Middleware{web.WithRequest(s.logger), web.AccessLog, web.Recover, access.CORS(s.cfg.HTTP.CORSOrigins)}
+	mw = append(mw, guards...)
+	mw = append(mw, access.Deadline(s.cfg.HTTP.RequestTimeout), web.LimitBody(s.cfg.HTTP.MaxBodyBytes))
+	return group{mux: mux, traced: traced, server: s, middleware: mw}
 }
 
 // handle mounts h at pattern with the group's middleware. A traced route is

@@ -68,6 +68,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.GraphQL.PersistedFile != "" {
 		var err error
 		if svc.trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.GraphQL.PersistedFile); err != nil {
+			svc.close()
 			return nil, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err)
 		}
 	}
@@ -75,6 +76,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.Redis.URL != "" {
 		var err error
 		if svc.redis, err = redis.Open(cfg.Redis.URL, cfg.Redis.Cluster, cfg.Redis.Timeout); err != nil {
+			svc.close()
 			return nil, err
 		}
 		if cfg.Tracing.Enabled() {
@@ -82,6 +84,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 			// hold phone numbers, values contacts and idempotent results.
 			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false),
 				redisotel.WithCommandsFilter(access.IsReport)); err != nil {
+				svc.close()
 				return nil, fmt.Errorf("trace Redis: %w", err)
 			}
 		}

@@ -63,7 +63,11 @@ func newBreaker(name string, p breakerPolicy) *breaker {
 		Timeout:      p.cooldown,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			ended := uint64(c.TotalSuccesses) + uint64(c.TotalFailures)
-			return ended >= uint64(p.minCalls) && uint64(c.TotalFailures)*100 >= uint64(p.failurePercent)*ended
+			byRatio := ended >= uint64(p.minCalls) && uint64(c.TotalFailures)*100 >= uint64(p.failurePercent)*ended
+			// A dead Intercom opens it at once, without waiting for the
+			// successes of before the outage to leave the window: twice the
+			// minimum of calls failing in a row is (almost) never a flaky one.
+			return byRatio || c.ConsecutiveFailures >= uint32(2*max(p.minCalls, 1))
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
 		OnStateChange: func(_ string, _, to gobreaker.State) {
