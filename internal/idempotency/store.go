@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,7 +219,9 @@ func (t *Tiered) Claim(ctx context.Context, key string, rec Record, ttl time.Dur
 		// New to the primary: if this process knows the key, the primary
 		// lost it. Decide from the local record and restore it.
 		lcur, lprevious, lowned, _ := t.Local.Claim(ctx, key, rec, ttl)
-		if lprevious != "" {
+		// A concurrent loser may have mirrored this very claim here first:
+		// that is ours, not a record the primary lost.
+		if lprevious != "" && !sameRecord(lcur, cur) {
 			_ = t.Primary.Put(ctx, key, lcur, ttl)
 			return lcur, lprevious, lowned, nil
 		}
@@ -269,4 +272,10 @@ func (t *Tiered) retryPut(ctx context.Context, key string, rec Record, ttl time.
 func (t *Tiered) Delete(ctx context.Context, key string) error {
 	_ = t.Local.Delete(ctx, key)
 	return t.Primary.Delete(ctx, key)
+}
+
+// sameRecord says whether two records are one claim or result.
+func sameRecord(a, b Record) bool {
+	return a.State == b.State && a.Fingerprint == b.Fingerprint && a.Started == b.Started &&
+		a.LeaseUntil == b.LeaseUntil && bytes.Equal(a.Result, b.Result)
 }
