@@ -167,6 +167,9 @@ func TestCallsNotMadeSpendNoBudget(t *testing.T) {
 	}
 	g := governorOf(c)
 	usedBefore, _ := g.usedInWindow(time.Now())
+	g.mu.Lock()
+	remainingBefore := g.remaining // Intercom's X-RateLimit-Remaining, as last told
+	g.mu.Unlock()
 	before := counted()
 	// A count whose answer came too late (a busy machine) is counted again
 	// with the next call: over by one at most, never under.
@@ -180,6 +183,13 @@ func TestCallsNotMadeSpendNoBudget(t *testing.T) {
 	}
 	if used, _ := g.usedInWindow(time.Now()); used != usedBefore {
 		t.Errorf("the governor counted %d calls after 40 refusals, %d before", used, usedBefore)
+	}
+	g.mu.Lock()
+	remainingAfter := g.remaining
+	g.mu.Unlock()
+	if remainingBefore <= 0 || remainingAfter != remainingBefore {
+		t.Errorf("Intercom's remaining budget as the governor counts it: %d after 40 refusals, %d before; want it told and unchanged",
+			remainingAfter, remainingBefore)
 	}
 	if after := counted(); after != before {
 		t.Errorf("the fleet counted %d calls after 40 refusals, %d before", after, before)

@@ -32,10 +32,10 @@ func newReplicas(fleet sources.FleetBudget, ws string, n, perMinute int) []repli
 // admitted ones.
 func (r replica) calls(now time.Time, n int) (admittedCalls int) {
 	for range n {
-		_, why, window := r.g.takeIn(now, "agent", sources.Interactive)
+		_, why, taken := r.g.takeIn(now, "agent", sources.Interactive)
 		if why == admitted {
 			if _, why, _ = r.fleet.take(context.Background(), r.g, now, "agent"); why != admitted {
-				r.g.giveBack("agent", window)
+				r.g.giveBack(taken)
 			}
 		}
 		if why == admitted {

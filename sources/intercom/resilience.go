@@ -78,29 +78,43 @@ func (g *governor) take(now time.Time, caller string, p sources.CallPriority) (t
 	return wait, why
 }
 
-// takeIn is take, also telling the window the call was counted in.
-func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal, time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	wait, why := g.takeLocked(now, caller, p)
-	return wait, why, g.windowStart
+// governorUnit is a call the governor admitted: what giveBack returns.
+type governorUnit struct {
+	caller string
+	window time.Time // the window it was counted in
+	// fromIntercomCount says it was also taken off Intercom's own remaining count
+	// (X-RateLimit-Remaining, as last told).
+	fromIntercomCount bool
 }
 
-// giveBack returns a call admitted in window that never reached Intercom
-// (the breaker refused it, or it failed before it was sent), so that a
-// paused workspace does not spend its budget on nothing. A window since
-// ended is left alone.
-func (g *governor) giveBack(caller string, window time.Time) {
+// takeIn is take, also telling what the call took (see giveBack).
+func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal, governorUnit) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.windowStart.Equal(window) {
+	before := g.remaining
+	wait, why := g.takeLocked(now, caller, p)
+	return wait, why, governorUnit{caller: caller, window: g.windowStart, fromIntercomCount: g.remaining < before}
+}
+
+// giveBack returns a call admitted that never reached Intercom (the breaker
+// refused it, or it failed before it was sent), so that a paused workspace
+// does not spend its budget on nothing: to the window it was counted in
+// (one since ended is left alone), and to Intercom's remaining count, which
+// Intercom's next answer tells afresh anyway.
+func (g *governor) giveBack(u governorUnit) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if u.fromIntercomCount && g.remaining >= 0 {
+		g.remaining++
+	}
+	if !g.windowStart.Equal(u.window) {
 		return
 	}
 	g.used = max(g.used-1, 0)
-	if n := g.byCaller[caller]; n > 1 {
-		g.byCaller[caller] = n - 1
+	if n := g.byCaller[u.caller]; n > 1 {
+		g.byCaller[u.caller] = n - 1
 	} else {
-		delete(g.byCaller, caller)
+		delete(g.byCaller, u.caller)
 	}
 }
 
@@ -186,11 +200,11 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	ctx := req.Context()
 	caller := sources.CallerFrom(ctx)
 	now := time.Now()
-	wait, why, window := t.g.takeIn(now, caller, sources.PriorityFrom(ctx))
+	wait, why, taken := t.g.takeIn(now, caller, sources.PriorityFrom(ctx))
 	var unit fleetUnit
 	if why == admitted {
 		if unit, why, wait = t.fleet.take(ctx, t.g, now, caller); why != admitted {
-			t.g.giveBack(caller, window) // not sent: the replica's unit is not spent
+			t.g.giveBack(taken) // not sent: the replica's unit is not spent
 		}
 	}
 	if why != admitted {
@@ -203,7 +217,7 @@ func (t *governorTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	resp, err := t.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx,
 		&httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})))
 	if err != nil && !sent.Load() {
-		t.g.giveBack(caller, window)
+		t.g.giveBack(taken)
 		t.fleet.giveBack(ctx, unit, time.Now())
 	}
 	if resp != nil {
