@@ -90,9 +90,9 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 
 	// Caller lookups cached by replica 1 alone, before the faults: later
 	// read on replica 3, whose in-process level never saw them.
-	lookups := phoneVars(ws, 0)
+	lookups := loadtest.ThreeLookupVars(ws, 0)
 	var found map[string][]struct{ ID string }
-	if r := tryQuery(fleet[0].URL, threeLookups, lookups, &found); r.Status != http.StatusOK || len(r.Errors) > 0 || len(found["a"]) == 0 {
+	if r := tryQuery(fleet[0].URL, loadtest.ThreeLookups, lookups, &found); r.Status != http.StatusOK || len(r.Errors) > 0 || len(found["a"]) == 0 {
 		t.Fatalf("cold lookups on replica1: HTTP %d %+v, found %v", r.Status, r.Errors, found)
 	}
 
@@ -183,32 +183,13 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 	// faults are warm on replica 3, from the promoted master.
 	calls := ws.TotalCalls()
 	var warm map[string][]struct{ ID string }
-	r := tryQuery(fleet[2].URL, threeLookups, lookups, &warm)
+	r := tryQuery(fleet[2].URL, loadtest.ThreeLookups, lookups, &warm)
 	if r.Status != http.StatusOK || len(r.Errors) > 0 || fmt.Sprint(warm) != fmt.Sprint(found) {
 		t.Errorf("warm lookups on replica3 after the failover: HTTP %d %+v, found %v, want %v", r.Status, r.Errors, warm, found)
 	}
 	if got := ws.TotalCalls() - calls; got != 0 {
 		t.Errorf("after the failover, lookups cached before it made %d Intercom calls on another replica, want 0", got)
 	}
-}
-
-// threeLookups asks for three callers in one request: one MGET a batch.
-const threeLookups = `query($a: String!, $b: String!, $c: String!) {
-	a: contactsByPhone(phone: $a) { id } b: contactsByPhone(phone: $b) { id } c: contactsByPhone(phone: $c) { id } }`
-
-// phoneVars are threeLookups' variables: the phones of the workspace's
-// contacts from the skip-th one that has a phone, the demo caller aside
-// (the tests' tickets are the demo caller's, and each one drops its
-// contact's entries from the cache).
-func phoneVars(ws *emulator.Workspace, skip int) map[string]any {
-	demo, _ := ws.DemoCaller()
-	var phones []string
-	for _, c := range ws.Contacts() {
-		if c.FormattedPhone != "" && c.ID != demo.ID {
-			phones = append(phones, c.FormattedPhone)
-		}
-	}
-	return map[string]any{"a": phones[skip], "b": phones[skip+1], "c": phones[skip+2]}
 }
 
 // fleetClient is tryQuery's client: a request no replica answers fails

@@ -19,11 +19,10 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/faultproxy"
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources"
-	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
-	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // W8, "flaky Intercom": the server in front of a fault proxy
@@ -174,13 +173,14 @@ func (b *bench) runFlaky(ctx context.Context, add func(row, error) error) error 
 	defer f.close()
 	in := f.instances[0]
 	ws := em.Workspace
-	warm := seededContacts(ws, w8Contacts)
+	warm := loadtest.Callers(ws)
+	warm = warm[:min(len(warm), w8Contacts)]
 	for _, c := range warm {
-		if _, err := in.queryData(callerQuery, map[string]any{"p": c.phone}); err != nil {
-			return fmt.Errorf("W8: warm %s: %w", c.phone, err)
+		if _, err := in.queryData(callerQuery, map[string]any{"p": c.Phone}); err != nil {
+			return fmt.Errorf("W8: warm %s: %w", c.Phone, err)
 		}
-		if _, err := in.queryData(historyQuery, map[string]any{"id": c.id}); err != nil {
-			return fmt.Errorf("W8: warm the history of %s: %w", c.id, err)
+		if _, err := in.queryData(historyQuery, map[string]any{"id": c.ID}); err != nil {
+			return fmt.Errorf("W8: warm the history of %s: %w", c.ID, err)
 		}
 	}
 	units, err := newBudgetSampler(b.opts.redisURL, ws.App().IDCode)
@@ -210,7 +210,7 @@ func (b *bench) runFlaky(ctx context.Context, add func(row, error) error) error 
 			res.healed = p.start
 			go func() { probe <- firstCallAfter(ctx, proxy, calls.Received, p.start.Add(d)) }()
 		}
-		w8Send(ctx, in, p, warm, &cold, d, until)
+		w8Send(ctx, in, p, warm, ws.App().IDCode, &cold, d, until)
 		p.took = time.Since(p.start)
 		if name == w8PhaseRecovery {
 			res.firstProbe = <-probe
@@ -306,7 +306,7 @@ func (r *w8Result) recovered(p *w8Phase, now time.Time) bool {
 // w8Send paces the phase's load for d, or until until says so (checked
 // every 100 ms): each kind at its rate, open loop (a slow answer does not
 // slow the next request), at most 64 requests of a kind in flight.
-func w8Send(ctx context.Context, in *instance, p *w8Phase, warm []seeded, cold *atomic.Int64, d time.Duration, until func(*w8Phase) bool) {
+func w8Send(ctx context.Context, in *instance, p *w8Phase, warm []loadtest.Caller, appID string, cold *atomic.Int64, d time.Duration, until func(*w8Phase) bool) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	pace := func(rate float64, do func(i int)) {
@@ -362,8 +362,8 @@ func w8Send(ctx context.Context, in *instance, p *w8Phase, warm []seeded, cold *
 		}
 		t.lat = append(t.lat, took)
 	}
-	pace(p.load.warm, func(i int) { ask(w8Warm, callerQuery, map[string]any{"p": warm[i%len(warm)].phone}) })
-	pace(p.load.histories, func(i int) { ask(w8History, historyQuery, map[string]any{"id": warm[(i*7)%len(warm)].id}) })
+	pace(p.load.warm, func(i int) { ask(w8Warm, callerQuery, map[string]any{"p": warm[i%len(warm)].Phone}) })
+	pace(p.load.histories, func(i int) { ask(w8History, historyQuery, map[string]any{"id": warm[(i*7)%len(warm)].ID}) })
 	pace(p.load.cold, func(int) {
 		// 202-559-0000 on: numbers of no seeded contact, each looked up
 		// once: always a miss.
@@ -371,7 +371,7 @@ func w8Send(ctx context.Context, in *instance, p *w8Phase, warm []seeded, cold *
 	})
 	pace(p.load.webhooks, func(i int) {
 		p.webhooks.Add(1)
-		if !w8Notify(in, warm[(i*3)%len(warm)]) {
+		if !w8Notify(in, appID, warm[(i*3)%len(warm)]) {
 			p.hookFails.Add(1)
 		}
 	})
@@ -425,12 +425,8 @@ var w8NotifySeq atomic.Int64
 // w8Notify delivers a signed contact.user.updated for c, as Intercom does
 // when a contact changes: the server invalidates the contact, its history
 // and its number.
-func w8Notify(in *instance, c seeded) bool {
-	body, _ := json.Marshal(map[string]any{
-		"type": "notification_event", "id": fmt.Sprintf("notif_w8_%d", w8NotifySeq.Add(1)), "topic": "contact.user.updated",
-		"app_id": c.appID,
-		"data":   map[string]any{"item": map[string]any{"type": "contact", "id": c.id, "phone": c.phone, "email": c.email}},
-	})
+func w8Notify(in *instance, appID string, c loadtest.Caller) bool {
+	body := c.Updated(appID, fmt.Sprintf("notif_w8_%d", w8NotifySeq.Add(1)))
 	req, _ := http.NewRequest(http.MethodPost, in.url+"/webhooks/intercom", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Hub-Signature", webhooks.Sign(w8Secret, body))
@@ -441,28 +437,6 @@ func w8Notify(in *instance, c seeded) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// seeded is a warm contact: its number, as the server normalises it, and
-// what its webhook carries.
-type seeded struct{ id, phone, email, appID string }
-
-// seededContacts returns up to n seeded contacts with distinct numbers.
-func seededContacts(ws *emulator.Workspace, n int) []seeded {
-	var out []seeded
-	seen := map[string]bool{}
-	for _, c := range ws.Contacts() {
-		e164, err := phone.Normalize(c.Phone, c.LocationCountry)
-		if c.Phone == "" || c.Legacy || err != nil || seen[e164] {
-			continue
-		}
-		seen[e164] = true
-		out = append(out, seeded{id: c.ID, phone: e164, email: c.Email, appID: ws.App().IDCode})
-		if len(out) == n {
-			break
-		}
-	}
-	return out
 }
 
 // firstCallAfter waits for the proxy's count of calls to pass received (the

@@ -139,10 +139,7 @@ func (c *Source) ContactsByPhones(ctx context.Context, phones []string) (map[str
 }
 
 func (c *Source) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
-	lower := make([]string, len(emails))
-	for i, e := range emails {
-		lower[i] = strings.ToLower(e)
-	}
+	lower := lowerAll(emails)
 	found, err := readThrough(ctx, c, kindEmail, c.ttl.Email, lower, c.next.ContactsByEmails)
 	out := make(map[string][]*sources.Contact, len(emails))
 	for i, e := range emails {
@@ -281,15 +278,8 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	for _, p := range sources.UniqueIDs(append(slices.Clone(ch.Phones), ch.RemovedPhones...)) {
 		add(removed[p], p, kindPhone)
 	}
-	lower := func(list []string) []string {
-		out := make([]string, len(list))
-		for i, e := range list {
-			out[i] = strings.ToLower(e)
-		}
-		return out
-	}
-	removed = set(lower(ch.RemovedEmails))
-	for _, e := range sources.UniqueIDs(append(lower(ch.Emails), lower(ch.RemovedEmails)...)) {
+	removed = set(lowerAll(ch.RemovedEmails))
+	for _, e := range sources.UniqueIDs(append(lowerAll(ch.Emails), lowerAll(ch.RemovedEmails)...)) {
 		add(removed[e], e, kindEmail)
 	}
 	if len(inv.Stale)+len(inv.Gone) == 0 {
@@ -526,4 +516,13 @@ func servesStale(err error) bool {
 		return true
 	}
 	return false
+}
+
+// lowerAll is emails as they are keyed: lower-cased.
+func lowerAll(emails []string) []string {
+	out := make([]string, len(emails))
+	for i, e := range emails {
+		out[i] = strings.ToLower(e)
+	}
+	return out
 }

@@ -36,12 +36,6 @@ func WithStaleMarker(ctx context.Context) (context.Context, *StaleMarker) {
 	return context.WithValue(ctx, staleKey{}, m), m
 }
 
-// StaleServed reports whether the request of ctx was served stale data.
-func StaleServed(ctx context.Context) bool {
-	m, _ := ctx.Value(staleKey{}).(*StaleMarker)
-	return m.Served()
-}
-
 // StaleAge is the stale age of the oldest value the request of ctx was
 // served (StaleMarker.Age), and whether any was.
 func StaleAge(ctx context.Context) (time.Duration, bool) {

@@ -16,10 +16,10 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/faultproxy"
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
-	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // Partial outages, measured by counts: the server in front of a proxy that
@@ -135,34 +135,13 @@ const (
 	contactHistoryQuery = `query($id: ID!) { contact(id: $id) { id interactions(first: 5) { totalCount nodes { id } } } }`
 )
 
-// callers are seeded contacts with a number the server can look up.
-type caller struct{ id, phone, email string }
-
-func seededCallers(ws *emulator.Workspace) []caller {
-	var out []caller
-	seen := map[string]bool{}
-	for _, c := range ws.Contacts() {
-		p, err := phone.Normalize(c.Phone, c.LocationCountry)
-		if c.Phone == "" || c.Legacy || err != nil || seen[p] {
-			continue
-		}
-		seen[p] = true
-		out = append(out, caller{id: c.ID, phone: p, email: c.Email})
-	}
-	return out
-}
-
 // notify delivers a signed contact.user.updated for c, as Intercom sends
 // one when the contact changes: it invalidates what the server holds of c.
-func notify(t *testing.T, env *testEnv, c caller) {
+func notify(t *testing.T, env *testEnv, c loadtest.Caller) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"type": "notification_event", "id": fmt.Sprintf("notif_%d", notifySeq.Add(1)), "topic": "contact.user.updated",
-		"app_id": env.Intercom.Workspace.App().IDCode,
-		"data":   map[string]any{"item": map[string]any{"type": "contact", "id": c.id, "phone": c.phone, "email": c.email}},
-	})
+	body := c.Updated(env.Intercom.Workspace.App().IDCode, fmt.Sprintf("notif_%d", notifySeq.Add(1)))
 	if status := deliver(t, env, body, webhooks.Sign(testClientSecret, body)); status != http.StatusOK {
-		t.Fatalf("webhook for %s: HTTP %d", c.id, status)
+		t.Fatalf("webhook for %s: HTTP %d", c.ID, status)
 	}
 }
 
@@ -187,17 +166,17 @@ func inParallel(n, workers int, do func(i int)) {
 // least half of the cold ones: a flaky Intercom is not an outage.
 func TestFlakyIntercomAnswersWarmAndColdLookups(t *testing.T) {
 	env, proxy := newFlakyEnv(t)
-	callers := seededCallers(env.Intercom.Workspace)
+	callers := loadtest.Callers(env.Intercom.Workspace)
 	if len(callers) < 50 {
 		t.Fatalf("the seed has %d callers with numbers, want 50", len(callers))
 	}
 	warm, cold := callers[:20], callers[20:50]
 	for _, c := range warm {
-		if o := ask(t, env, lookupQuery, map[string]any{"p": c.phone}); !o.answered {
-			t.Fatalf("warming %s: %+v", c.phone, o)
+		if o := ask(t, env, lookupQuery, map[string]any{"p": c.Phone}); !o.answered {
+			t.Fatalf("warming %s: %+v", c.Phone, o)
 		}
-		if o := ask(t, env, contactHistoryQuery, map[string]any{"id": c.id}); !o.answered {
-			t.Fatalf("warming the history of %s: %+v", c.id, o)
+		if o := ask(t, env, contactHistoryQuery, map[string]any{"id": c.ID}); !o.answered {
+			t.Fatalf("warming the history of %s: %+v", c.ID, o)
 		}
 	}
 
@@ -209,11 +188,11 @@ func TestFlakyIntercomAnswersWarmAndColdLookups(t *testing.T) {
 	inParallel(3*len(warm), 4, func(i int) {
 		c := warm[i%len(warm)]
 		notify(t, env, c)
-		warmLookups.add(ask(t, env, lookupQuery, map[string]any{"p": c.phone}))
-		histories.add(ask(t, env, contactHistoryQuery, map[string]any{"id": c.id}))
+		warmLookups.add(ask(t, env, lookupQuery, map[string]any{"p": c.Phone}))
+		histories.add(ask(t, env, contactHistoryQuery, map[string]any{"id": c.ID}))
 	})
 	inParallel(len(cold), 4, func(i int) {
-		coldLookups.add(ask(t, env, lookupQuery, map[string]any{"p": cold[i].phone}))
+		coldLookups.add(ask(t, env, lookupQuery, map[string]any{"p": cold[i].Phone}))
 	})
 	made := proxy.Counts().Sub(before)
 	t.Logf("at 50 %% 503s: warm lookups %s; histories %s; cold lookups %s; Intercom calls %d (%d answered 503)",

@@ -218,7 +218,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	tag := redis.Tag(ws.App().IDCode)
 	demo, _ := ws.DemoCaller()
 	contacts := ws.Contacts()
-	lookups := phoneVars(ws, 0)
+	lookups := loadtest.ThreeLookupVars(ws, 0)
 	ticket := func(env *testEnv, key string) (gqlResponse, createTicketJSON) {
 		var out createTicketJSON
 		r := env.query(t, createTicketMutation, map[string]any{"input": map[string]any{
@@ -227,7 +227,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	}
 
 	var found map[string][]struct{ ID string }
-	a.mustQuery(t, threeLookups, lookups, &found) // cold: Intercom, then the Cluster
+	a.mustQuery(t, loadtest.ThreeLookups, lookups, &found) // cold: Intercom, then the Cluster
 	_, first := ticket(a, "before")
 	if first.CreateTicket.Ticket == nil {
 		t.Fatalf("createTicket before the migration: %+v", first.CreateTicket.UserErrors)
@@ -247,7 +247,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 			served.Add(1)
 			return true
 		}
-		ok("lookups", env.query(t, threeLookups, lookups, nil))
+		ok("lookups", env.query(t, loadtest.ThreeLookups, lookups, nil))
 		c := contacts[(w*75+i)%len(contacts)]
 		ok("contact "+c.ID, env.query(t, `query($id: ID!) { contact(id: $id) { id name } }`, map[string]any{"id": c.ID}, nil))
 		key := fmt.Sprintf("during-%d-%d", w, i)
@@ -303,7 +303,7 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 	calls := ws.TotalCalls()
 	for _, env := range []*testEnv{a, b} {
 		var warm map[string][]struct{ ID string }
-		env.mustQuery(t, threeLookups, lookups, &warm)
+		env.mustQuery(t, loadtest.ThreeLookups, lookups, &warm)
 		if fmt.Sprint(warm) != fmt.Sprint(found) {
 			t.Errorf("after the migration the lookups found %v, want %v", warm, found)
 		}
@@ -324,23 +324,4 @@ func TestFleetSurvivesASlotMigration(t *testing.T) {
 			t.Errorf("%s: %d tickets, want 1", key, n)
 		}
 	}
-}
-
-// threeLookups asks for three callers in one request: one MGET a batch.
-const threeLookups = `query($a: String!, $b: String!, $c: String!) {
-	a: contactsByPhone(phone: $a) { id } b: contactsByPhone(phone: $b) { id } c: contactsByPhone(phone: $c) { id } }`
-
-// phoneVars are threeLookups' variables: the phones of the workspace's
-// contacts from the skip-th one that has a phone, the demo caller aside
-// (the tests' tickets are the demo caller's, and each one drops its
-// contact's entries from the cache).
-func phoneVars(ws *emulator.Workspace, skip int) map[string]any {
-	demo, _ := ws.DemoCaller()
-	var phones []string
-	for _, c := range ws.Contacts() {
-		if c.FormattedPhone != "" && c.ID != demo.ID {
-			phones = append(phones, c.FormattedPhone)
-		}
-	}
-	return map[string]any{"a": phones[skip], "b": phones[skip+1], "c": phones[skip+2]}
 }

@@ -78,7 +78,7 @@ func TestGovernorSharesTheBudget(t *testing.T) {
 			g := newGovernor(tc.perMinute, tc.share, tc.rs)
 			for i, s := range tc.steps {
 				for range s.n {
-					wait, got := g.take(start.Add(s.at), s.caller, s.p)
+					wait, got, _ := g.takeIn(start.Add(s.at), s.caller, s.p)
 					if got != s.want {
 						t.Fatalf("step %d (%q %v): refusal %d, want %d", i, s.caller, s.p, got, s.want)
 					}
@@ -101,7 +101,7 @@ func TestGovernorKeepsTheReserveOfIntercomsBudget(t *testing.T) {
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(now.Add(4*time.Second).Unix(), 10))
 	g.observe(http.StatusOK, h, now)
 	for i, want := range []refusal{admitted, admitted, reservedForInteractive} {
-		wait, got := g.take(now, "A", sources.Bulk)
+		wait, got, _ := g.takeIn(now, "A", sources.Bulk)
 		if got != want {
 			t.Fatalf("bulk call %d: refusal %d, want %d", i, got, want)
 		}
@@ -109,7 +109,7 @@ func TestGovernorKeepsTheReserveOfIntercomsBudget(t *testing.T) {
 			t.Errorf("bulk call %d: wait %s, want Intercom's reset in 4s", i, wait)
 		}
 	}
-	if _, got := g.take(now, "B", sources.Interactive); got != admitted {
+	if _, got, _ := g.takeIn(now, "B", sources.Interactive); got != admitted {
 		t.Errorf("interactive call within Intercom's reserve: refusal %d", got)
 	}
 }
@@ -120,12 +120,12 @@ func TestGovernorForgetsCallersEachWindow(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	g := newGovernor(60, 50, 30)
 	for i := range 1000 {
-		g.take(now, "caller-"+strconv.Itoa(i), sources.Interactive)
+		g.takeIn(now, "caller-"+strconv.Itoa(i), sources.Interactive)
 	}
 	if n := len(g.byCaller); n != g.perWindow {
 		t.Errorf("%d callers remembered, want %d (one per admitted call)", n, g.perWindow)
 	}
-	g.take(now.Add(rateWindow), "late", sources.Interactive)
+	g.takeIn(now.Add(rateWindow), "late", sources.Interactive)
 	if n := len(g.byCaller); n != 1 {
 		t.Errorf("%d callers remembered in a new window, want 1", n)
 	}

@@ -70,14 +70,6 @@ func newGovernor(perMinute, callerSharePercent, interactiveReservePercent int) *
 		byCaller: map[string]int{}, remaining: -1}
 }
 
-// take reserves one call for caller at priority p, or says why not and how
-// long to wait. Calls without a caller are the service's own (start-up
-// checks, cache warm-up): no share applies to them, the reserve does.
-func (g *governor) take(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal) {
-	wait, why, _ := g.takeIn(now, caller, p)
-	return wait, why
-}
-
 // governorUnit is a call the governor admitted: what giveBack returns.
 type governorUnit struct {
 	caller string
@@ -87,7 +79,10 @@ type governorUnit struct {
 	fromIntercomCount bool
 }
 
-// takeIn is take, also telling what the call took (see giveBack).
+// takeIn reserves one call for caller at priority p, or says why not and
+// how long to wait, and tells what the call took (see giveBack). Calls
+// without a caller are the service's own (start-up checks, cache warm-up):
+// no share applies to them, the reserve does.
 func (g *governor) takeIn(now time.Time, caller string, p sources.CallPriority) (time.Duration, refusal, governorUnit) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
