@@ -90,6 +90,12 @@ type Redis struct {
 	URL     string
 	Cluster bool
 	Timeout time.Duration
+	// DurableURL is where what must not be lost lives (idempotency records,
+	// webhook de-duplication): a Redis that never evicts. Empty: URL.
+	DurableURL string
+	// EvictionCheck is what a durable Redis that may evict keys does at
+	// start: "refuse" to start, or "warn".
+	EvictionCheck string
 }
 
 // Cache is the cache of Intercom reads.
@@ -177,6 +183,8 @@ func settings(c *Config) []setting {
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.HTTP.ShutdownTimeout)},
 		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.Redis.URL)},
 		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.Redis.Cluster)},
+		{env: "IDEMPOTENCY_REDIS_URL", flag: "idempotency-redis-url", usage: "Redis for what must survive memory pressure: idempotency records and webhook de-duplication (same forms as `REDIS_URL`; a Cluster needs more than one address). Empty: `REDIS_URL`. Point it at a Redis with `maxmemory-policy noeviction` when the cache's Redis evicts (see docs/replicas.md)", parse: redisURL(&c.Redis.DurableURL)},
+		{env: "REDIS_EVICTION_CHECK", flag: "redis-eviction-check", def: "refuse", usage: "at start, the durable Redis (`IDEMPOTENCY_REDIS_URL`, else `REDIS_URL`) is asked for its `maxmemory` and `maxmemory-policy`; when it could evict keys: `refuse` to start, or `warn` and go on", parse: oneOf(&c.Redis.EvictionCheck, "refuse", "warn")},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.Redis.Timeout)},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.Cache.Enabled)},
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.Cache.TTL.Contact, &c.Cache.TTL.Phone, &c.Cache.TTL.Email)},
@@ -247,6 +255,9 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if c.Redis.DurableURL != "" && c.Redis.URL == "" {
+		errs = append(errs, fmt.Errorf("%s: needs %s (without it, idempotency records are kept in process)", name("IDEMPOTENCY_REDIS_URL"), name("REDIS_URL")))
 	}
 	if c.Loaders.MinWait > c.Loaders.Wait {
 		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.Loaders.MinWait, name("LOADER_WAIT"), c.Loaders.Wait))

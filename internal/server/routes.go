@@ -74,7 +74,7 @@ func (s *Server) routes() http.Handler {
 	// Intercom's webhooks, signed with the app's client secret, keep the
 	// cache coherent with changes made in Intercom.
 	signed := s.group(mux, true, access.ByAddress, limited)
-	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.durableHealth})
 	return mux
 }
 
