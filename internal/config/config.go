@@ -125,6 +125,11 @@ type GraphQL struct {
 	// Persisted operations: run only the trusted documents of a file.
 	PersistedOnly bool
 	PersistedFile string
+	// PersistedMaxBytes bounds the documents clients register, kept in
+	// process by each replica.
+	PersistedMaxBytes int64
+	// QueryCacheMaxBytes bounds the parsed documents kept in process.
+	QueryCacheMaxBytes int64
 }
 
 // Access is who may call, and how much.
@@ -194,7 +199,7 @@ func settings(c *Config) []setting {
 		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", parse: duration(&c.Cache.TTL.StaleFor)},
 		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", parse: boolean(&c.Cache.LocalEnabled)},
 		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.Cache.Local.MaxEntries, 100, 100_000_000)},
-		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
+		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level (of the whole cache without `REDIS_URL`)", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.Cache.Local.TTL)},
 		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.Intercom.CoalesceWindow)},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
@@ -214,6 +219,9 @@ func settings(c *Config) []setting {
 		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", parse: positiveDuration(&c.HTTP.RequestTimeout)},
 		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", parse: count(&c.GraphQL.Limits.MaxDepth, 2, 100)},
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.GraphQL.Limits.MaxComplexity, 10, 10_000_000)},
+		{env: "MAX_QUERY_BYTES", flag: "max-query-bytes", def: "32768", usage: "largest GraphQL document, in bytes, comments and white space included (what a registered persisted query keeps)", parse: count(&c.GraphQL.Limits.MaxBytes, 1024, 16<<20)},
+		{env: "PERSISTED_QUERIES_MAX_BYTES", flag: "persisted-queries-max-bytes", def: "8388608", usage: "most bytes of registered persisted queries each replica keeps in process (with `REDIS_URL` the fleet also shares them in Redis, each for a day); the least used are forgotten first, and their clients send them again", parse: byteCount(&c.GraphQL.PersistedMaxBytes, 1<<20)},
+		{env: "QUERY_CACHE_MAX_BYTES", flag: "query-cache-max-bytes", def: "33554432", usage: "most bytes of parsed and validated GraphQL documents kept in process (each weighs four times its text, plus 4 KB): a repeated document is not parsed again", parse: byteCount(&c.GraphQL.QueryCacheMaxBytes, 1<<20)},
 		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxTokens, 100, 1_000_000)},
 		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxFields, 10, 100_000)},
 		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxAliases, 0, 100_000)},

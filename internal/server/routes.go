@@ -120,10 +120,11 @@ func (s *Server) graphql() http.Handler {
 	return graphqlhttp.NewHandler(
 		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
 		graphqlhttp.Options{Introspection: cfg.GraphQL.Introspection, Metrics: svc.metrics,
-			Limits:           cfg.GraphQL.Limits,
-			Costs:            resolvers.Costs(),
-			Tracer:           tracer,
-			PersistedStore:   svc.store,
+			Limits:         cfg.GraphQL.Limits,
+			Costs:          resolvers.Costs(),
+			Tracer:         tracer,
+			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
+			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 		},
 	)

@@ -54,6 +54,11 @@ type services struct {
 	mainBaseURL string
 	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
 	trusted map[string]string
+	// persisted shares the documents clients register (automatic persisted
+	// queries) between replicas: Redis, nil without it. Not the cache's
+	// store: registrations must not push cached contacts out of the
+	// in-process level.
+	persisted cache.Store
 	// upstream sends every tenant's Intercom calls: one pool of connections
 	// however many tokens callers bring.
 	upstream *http.Client
@@ -111,6 +116,9 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.Cache.Enabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
+	if svc.redis != nil {
+		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
+	}
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
@@ -165,7 +173,7 @@ func (s *services) validateToken(ctx context.Context, token, baseURL string) (*s
 func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cache.Store {
 	if svc.redis == nil {
 		logger.Info("no REDIS_URL: caching in process")
-		return cache.NewMemoryStore(0)
+		return cache.NewMemoryStore(svc.cfg.Cache.Local.MaxBytes)
 	}
 	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
