@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -9,7 +10,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -89,5 +93,41 @@ func TestALongGETIsRefused(t *testing.T) {
 	if r := do(t, req, &data); r.Status != 200 || data["__typename"] != "Query" {
 		b, _ := json.Marshal(r)
 		t.Errorf("a short GET: %s", b)
+	}
+}
+
+// Ids become cache keys: only ids of a valid form do, and an unknown
+// contact's empty history is remembered for the negative TTL, not a day
+// (207 requests with 200 KB ids added 47.5 MB to Redis before).
+func TestIdsAreValidatedBeforeTheyBecomeKeys(t *testing.T) {
+	redisAddr := redistest.Addr(t)
+	env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", "redis://"+redisAddr+"/0", "CACHE_NEGATIVE_TTL", "30s")
+	for name, id := range map[string]string{
+		"a 200 KB id":      strings.Repeat("a", 200<<10),
+		"an id with space": "6650f0a1 c2b3",
+		"a JSON id":        `{"$gt":""}`,
+	} {
+		for _, q := range []string{
+			`query($id: ID!) { interactions(contactId: $id) { totalCount } }`,
+			`query($id: ID!) { contact(id: $id) { id } }`,
+			`query($id: ID!) { contactsByIds(ids: [$id]) { id } }`,
+		} {
+			r := env.query(t, q, map[string]any{"id": id}, nil)
+			if r.code() != "BAD_USER_INPUT" {
+				t.Errorf("%s in %.40s…: code %q, want BAD_USER_INPUT", name, q, r.code())
+			}
+		}
+	}
+
+	unknown := "000000000000000000000000"
+	var data struct{ Interactions struct{ TotalCount int } }
+	env.mustQuery(t, historyQuery, map[string]any{"id": unknown}, &data)
+	if data.Interactions.TotalCount != 0 {
+		t.Fatalf("an unknown contact has %d interactions", data.Interactions.TotalCount)
+	}
+	key := redis.CacheKey(env.Intercom.Workspace.App().IDCode, "interactions", unknown)
+	ttl := redistest.Client(t, redisAddr).TTL(context.Background(), key).Val()
+	if ttl <= 0 || ttl > 30*time.Second {
+		t.Errorf("the unknown contact's empty history is kept %v in Redis, want at most CACHE_NEGATIVE_TTL (30s)", ttl)
 	}
 }
