@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/talkdesk-intercom/api/internal/config"
@@ -118,5 +119,55 @@ func TestIdempotencyRecordsSurvivePressureOnTheCacheRedis(t *testing.T) {
 	}
 	if n := redistest.Client(t, durable.Addr).DBSize(ctx).Val(); n < 5 {
 		t.Errorf("the durable Redis holds %d keys, want the 5 records at least", n)
+	}
+}
+
+// The issue's shape: concurrent retries of one action with one key, sent at
+// once to one replica and to two, with Redis. Each attempt is answered
+// with the one note, without a retry of the client's: none waits for the
+// request's deadline.
+func TestConcurrentRetriesOfOneActionAllGetItsAnswer(t *testing.T) {
+	a := newTestEnvWith(t, emulator.Options{}, "REQUEST_TIMEOUT", "10s")
+	b := newTestEnvOn(t, a.Intercom, "REQUEST_TIMEOUT", "10s")
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	for trial := range 8 {
+		key := fmt.Sprintf("concurrent-note-%d", trial)
+		body := fmt.Sprintf("Concurrent note %d", trial)
+		ids := make([]string, 4)
+		var wg sync.WaitGroup
+		for i := range ids {
+			env := a
+			if trial%2 == 1 && i%2 == 1 {
+				env = b // odd trials: two replicas
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var out struct {
+					AddNote struct{ Note *struct{ ID string } }
+				}
+				r := env.query(t, `mutation($k: String, $id: ID!, $b: String!) { addNote(input: {idempotencyKey: $k, contactId: $id, body: $b}) { note { id } } }`,
+					map[string]any{"k": key, "id": demo.ID, "b": body}, &out)
+				if r.code() != "" || out.AddNote.Note == nil {
+					t.Errorf("trial %d attempt %d: code %q %+v", trial, i, r.code(), r.Errors)
+					return
+				}
+				ids[i] = out.AddNote.Note.ID
+			}()
+		}
+		wg.Wait()
+		if !(ids[0] != "" && ids[0] == ids[1] && ids[1] == ids[2] && ids[2] == ids[3]) {
+			t.Errorf("trial %d: answered notes %v, want one", trial, ids)
+		}
+		n := 0
+		for _, note := range ws.Notes(demo.ID) {
+			if strings.Contains(note.Body, body) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("trial %d: %d notes written, want 1", trial, n)
+		}
 	}
 }
