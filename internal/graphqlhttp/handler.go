@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/cost"
 	"github.com/talkdesk-intercom/api/internal/metrics"
@@ -46,6 +47,11 @@ type Options struct {
 	PersistedOnly    bool
 	// Tracer, when set, traces operations and resolvers (package telemetry).
 	Tracer graphql.HandlerExtension
+	// Budget is each caller's cost budget, spent by every operation's
+	// complexity; InFlight caps each caller's running operations. Nil:
+	// none.
+	Budget   *access.Budget
+	InFlight *access.InFlight
 }
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
@@ -53,7 +59,11 @@ type Options struct {
 // and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
-	srv.AddTransport(Transport{MaxErrors: opts.Limits.MaxErrors})
+	transport := Transport{MaxErrors: opts.Limits.MaxErrors}
+	if opts.Budget != nil || opts.InFlight != nil {
+		transport.admission = &admission{limits: opts.Limits, budget: opts.Budget, inflight: opts.InFlight}
+	}
+	srv.AddTransport(transport)
 	size := opts.QueryCacheSize
 	if size <= 0 {
 		size = 1000

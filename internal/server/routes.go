@@ -125,6 +125,7 @@ func (s *Server) graphql() http.Handler {
 			Tracer:           tracer,
 			PersistedStore:   svc.store,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
+			Budget: svc.budget, InFlight: svc.inflight,
 		},
 	)
 }
