@@ -152,8 +152,9 @@ func TestCostBudgetDrainsAndRefills(t *testing.T) {
 }
 
 // One caller's spending never refuses another's: each API key has its own
-// budget and its own running operations.
-func TestCostBudgetsAndConcurrencyAreEachCallers(t *testing.T) {
+// budget (the cap on running operations is per caller too: see
+// TestConcurrentRequestsPerCallerAreCapped).
+func TestCostBudgetsAreEachCallers(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB,
 		"MAX_QUERY_COMPLEXITY", "500", "COST_MAXIMUM_AVAILABLE", "1000", "COST_RESTORE_RATE", "1")
 	vars := costlyVars()
