@@ -53,7 +53,10 @@ type w7Result struct {
 }
 
 func (b *bench) runCost(ctx context.Context, add func(row, error) error) error {
-	f, err := b.startFleet(ctx, 1, "real", map[string]string{"API_KEYS": w7Light + "," + w7Costly})
+	// Two callers, each with the default cost budget and cap (an empty
+	// value leaves a setting at its default).
+	f, err := b.startFleet(ctx, 1, "real", map[string]string{"API_KEYS": w7Light + "," + w7Costly,
+		"COST_RESTORE_RATE": "", "MAX_CONCURRENT_REQUESTS_PER_CALLER": ""})
 	if err != nil {
 		return err
 	}
