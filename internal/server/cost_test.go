@@ -3,9 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,5 +215,121 @@ func TestConcurrentRequestsPerCallerAreCapped(t *testing.T) {
 	}
 	if again := env.ask(t, keyA, `{ __typename }`, nil); again.Status != http.StatusOK {
 		t.Errorf("A once its operation ended: HTTP %d, want 200: its place is given back", again.Status)
+	}
+}
+
+// costliestQuery is the costliest operation the default limits admit: seven
+// aliases of 100 contacts with every field that costs no Intercom call (a
+// complexity of 18,207 of MAX_QUERY_COMPLEXITY's 20,000, a 540 KB answer).
+func costliestQuery() string {
+	var b strings.Builder
+	b.WriteString("query Costliest($ids: [ID!]!) {")
+	for i := range 7 {
+		fmt.Fprintf(&b, " a%d: contactsByIds(ids: $ids) { ...Card }", i)
+	}
+	b.WriteString(` } fragment Card on Contact { id externalId role name title email emails phone phones photoUrl address
+		location { country countryCode region city } websites twitter url tags { id name } customAttributes notesCount createdAt updatedAt }`)
+	return b.String()
+}
+
+// 300 of the costliest operations sent at once by one caller, with the
+// default budget and cap (the budget restored at 1 a second, not 50,000:
+// under the race detector each of these takes a second or more, and what
+// the burst may run is the budget's maximum): the budget runs five, every
+// other one is refused with RATE_LIMITED (its budget, or its cap on running
+// operations), another caller is served meanwhile, and goroutines and heap
+// go back to where they were (before the budget, this burst held 36,000
+// goroutines and 1 GB).
+func TestABurstOfTheCostliestOperationIsRefusedAndLeavesNothingBehind(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB, "COST_RESTORE_RATE", "1")
+	var ids []any
+	for _, c := range env.Intercom.Workspace.Contacts()[:100] {
+		ids = append(ids, c.ID)
+	}
+	vars := map[string]any{"ids": ids}
+	query := costliestQuery()
+	warm := env.ask(t, keyB, query, vars) // the contacts are cached; B's own budget pays
+	if warm.Status != http.StatusOK || len(warm.Errors) > 0 || warm.Extensions.Cost == nil || warm.Extensions.Cost.Complexity < 18_000 {
+		t.Fatalf("the costliest query: HTTP %d, errors %+v, cost %+v", warm.Status, warm.Errors, warm.Extensions.Cost)
+	}
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+
+	http.DefaultClient.CloseIdleConnections()
+	baseline := runtime.NumGoroutine()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	const burst = 300
+	client := &http.Client{Transport: &http.Transport{}} // a connection each: all at once
+	start := time.Now()
+	type reply struct {
+		status      int
+		code, limit string
+	}
+	replies := make([]reply, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", env.URL+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-API-Key", keyA)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Errorf("POST /graphql: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			var out struct {
+				Errors []gqlError `json:"errors"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			replies[i].status = resp.StatusCode
+			if len(out.Errors) > 0 {
+				replies[i].code, _ = out.Errors[0].Extensions["code"].(string)
+				replies[i].limit, _ = out.Errors[0].Extensions["limit"].(string)
+			}
+		})
+	}
+	// Another caller's lookups meanwhile.
+	for range 5 {
+		if r := env.ask(t, keyB, `query($p: String!) { contactsByPhone(phone: $p) { id } }`, map[string]any{"p": "+14155550142"}); r.Status != http.StatusOK || len(r.Errors) > 0 {
+			t.Errorf("B during A's burst: HTTP %d, errors %+v; want it served", r.Status, r.Errors)
+		}
+	}
+	wg.Wait()
+	took := time.Since(start)
+	client.CloseIdleConnections()
+
+	ran, byLimit := 0, map[string]int{}
+	for _, r := range replies {
+		switch {
+		case r.status == http.StatusOK && r.code == "":
+			ran++
+		case r.status == http.StatusTooManyRequests && r.code == "RATE_LIMITED":
+			byLimit[r.limit]++
+		default:
+			t.Errorf("an answer of HTTP %d, code %q: want 200 or 429 RATE_LIMITED", r.status, r.code)
+		}
+	}
+	// The budget: 100,000 at once (and 1 a second), 18,207 each.
+	if most := int((100_000+took.Seconds())/18_207) + 1; ran == 0 || ran > most {
+		t.Errorf("%d of %d ran in %s; want 1 to %d (the budget)", ran, burst, took.Round(time.Millisecond), most)
+	}
+	if byLimit["COST_RESTORE_RATE"] == 0 {
+		t.Errorf("refusals by limit %v: none for the budget", byLimit)
+	}
+	t.Logf("%d ran, refused %v, in %s", ran, byLimit, took.Round(time.Millisecond))
+
+	http.DefaultClient.CloseIdleConnections()
+	waitForGoroutines(t, baseline+10)
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 32<<20 {
+		t.Errorf("the heap grew by %d MB over the burst, and stayed", grown>>20)
+	}
+	if r := get(t, env.URL+"/healthz"); !strings.Contains(r, "ok") {
+		t.Errorf("/healthz after the burst: %s", r)
 	}
 }
