@@ -25,8 +25,8 @@ const (
 //
 // It runs in the transport, around one operation's execution and answer:
 // the place is held until the answer is written (the answer's bytes are
-// what a costly operation holds longest). A transport that streams (a
-// subscription) admits each event of its own, not the stream's lifetime.
+// what a costly operation holds longest). It counts operations, not
+// connections: a transport that streams decides how its events count.
 type admission struct {
 	limits   Limits
 	budget   *access.Budget
