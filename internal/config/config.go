@@ -138,6 +138,11 @@ type Access struct {
 	CallerRate    int           // requests per minute per caller; 0: no limit
 	RateLimitSync time.Duration // how often a replica reports its callers' requests to the fleet's buckets
 	NewTokenRate  int           // validations of unknown tokens per minute per caller
+	// The cost budget of each caller, in this replica: the complexity its
+	// operations may spend at once, and restore per second (0: no budget).
+	CostMaximum     int
+	CostRestoreRate int
+	MaxConcurrent   int // operations each caller may have running at once in this replica; 0: no cap
 }
 
 // Tenants is what callers' own tokens (the bridge, MULTI_TENANT) may cost.
@@ -213,6 +218,9 @@ func settings(c *Config) []setting {
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.Access.APIKeys)},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
 		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "COST_MAXIMUM_AVAILABLE", flag: "cost-maximum-available", def: "100000", usage: "the cost budget of each API key (or client address without keys), in complexity points (`MAX_QUERY_COMPLEXITY`'s unit): what its GraphQL operations may spend at once, each its estimated complexity; at least `MAX_QUERY_COMPLEXITY`. Per replica", parse: count(&c.Access.CostMaximum, 1, 1_000_000_000)},
+		{env: "COST_RESTORE_RATE", flag: "cost-restore-rate", def: "50000", usage: "complexity points restored to each caller's cost budget per second; an operation that costs more than is left is `429 RATE_LIMITED` with a retry hint; `0`: no budget", parse: count(&c.Access.CostRestoreRate, 0, 1_000_000_000)},
+		{env: "MAX_CONCURRENT_REQUESTS_PER_CALLER", flag: "max-concurrent-requests-per-caller", def: "100", usage: "GraphQL operations each API key (or client address without keys) may have running at once in one replica, whatever their cost (operations waiting for a slow Intercom hold memory too); more is `429 RATE_LIMITED` at once; `0`: no cap. A key that many agents' dashboards share needs its busiest moment's screen pops under it", parse: count(&c.Access.MaxConcurrent, 0, 100_000)},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.HTTP.CORSOrigins)},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.Tenants.MultiTenant)},
 		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.GraphQL.Playground)},
@@ -263,6 +271,10 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if c.Access.CostRestoreRate > 0 && c.Access.CostMaximum < c.GraphQL.Limits.MaxComplexity {
+		errs = append(errs, fmt.Errorf("%s: %d is less than %s (%d): the costliest operation allowed could never run",
+			name("COST_MAXIMUM_AVAILABLE"), c.Access.CostMaximum, name("MAX_QUERY_COMPLEXITY"), c.GraphQL.Limits.MaxComplexity))
 	}
 	if c.Redis.DurableURL != "" && c.Redis.URL == "" {
 		errs = append(errs, fmt.Errorf("%s: needs %s (without it, idempotency records are kept in process)", name("IDEMPOTENCY_REDIS_URL"), name("REDIS_URL")))

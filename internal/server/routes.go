@@ -126,6 +126,7 @@ func (s *Server) graphql() http.Handler {
 			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
 			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
+			Budget: svc.budget, InFlight: svc.inflight,
 		},
 	)
 }

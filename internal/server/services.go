@@ -68,6 +68,10 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// budget is each caller's cost budget (COST_*) and inflight its cap on
+	// running operations: this replica's, guarding its CPU and memory.
+	budget   *access.Budget
+	inflight *access.InFlight
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -120,6 +124,8 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	}
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
+	svc.budget = access.NewBudget(cfg.Access.CostMaximum, cfg.Access.CostRestoreRate)
+	svc.inflight = access.NewInFlight(cfg.Access.MaxConcurrent)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
