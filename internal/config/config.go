@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,13 @@ type HTTP struct {
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	CORSOrigins     []string
+	// The server's own limits, before any handler runs (see
+	// internal/server's listener.go and Serve).
+	MaxHeaderBytes     int
+	ReadHeaderTimeout  time.Duration
+	IdleTimeout        time.Duration
+	MaxConns           int // open connections in all
+	MaxConnsPerAddress int // open connections from one client address (trusted proxies excepted)
 }
 
 // Log is the structured log's level and format.
@@ -127,6 +135,11 @@ type Access struct {
 	CallerRate    int           // requests per minute per caller; 0: no limit
 	RateLimitSync time.Duration // how often a replica reports its callers' requests to the fleet's buckets
 	NewTokenRate  int           // validations of unknown tokens per minute per caller
+	// AuthFailureRate is how many failed authentications (wrong API keys,
+	// badly signed webhooks) a client address may make per minute.
+	AuthFailureRate int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Tenants is what callers' own tokens (the bridge, MULTI_TENANT) may cost.
@@ -200,6 +213,13 @@ func settings(c *Config) []setting {
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.Access.APIKeys)},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
 		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "AUTH_FAILURES_PER_MINUTE", flag: "auth-failures-per-minute", def: "30", usage: "failed authentications (a wrong or missing API key, a webhook whose signature does not verify) each client address may make per minute; more are `429 RATE_LIMITED` (a valid credential is never refused for them)", parse: count(&c.Access.AuthFailureRate, 1, 1_000_000)},
+		{env: "TRUSTED_PROXIES", flag: "trusted-proxies", usage: "comma-separated addresses or CIDRs of the balancers in front of the server (e.g. `10.0.0.0/8`): from them `X-Forwarded-For` names the client (its right-most untrusted address) and `MAX_CONNECTIONS_PER_ADDRESS` does not apply; empty: every peer is the client", parse: prefixes(&c.Access.TrustedProxies)},
+		{env: "MAX_HEADER_BYTES", flag: "max-header-bytes", def: "16384", usage: "largest request line and headers accepted, in bytes; more is `431`", parse: count(&c.HTTP.MaxHeaderBytes, 4096, 1<<20)},
+		{env: "READ_HEADER_TIMEOUT", flag: "read-header-timeout", def: "5s", usage: "how long a connection may take to send a request's line and headers before it is closed", parse: positiveDuration(&c.HTTP.ReadHeaderTimeout)},
+		{env: "IDLE_TIMEOUT", flag: "idle-timeout", def: "60s", usage: "how long a keep-alive connection may wait for its next request before it is closed", parse: positiveDuration(&c.HTTP.IdleTimeout)},
+		{env: "MAX_CONNECTIONS", flag: "max-connections", def: "10000", usage: "most open connections in all (keep it below the process's file-descriptor limit); more are answered `503 UNAVAILABLE` and closed before a byte is read", parse: count(&c.HTTP.MaxConns, 1, 10_000_000)},
+		{env: "MAX_CONNECTIONS_PER_ADDRESS", flag: "max-connections-per-address", def: "1000", usage: "most open connections from one client address (`TRUSTED_PROXIES` excepted); more are answered `503 UNAVAILABLE` and closed before a byte is read", parse: count(&c.HTTP.MaxConnsPerAddress, 1, 10_000_000)},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.HTTP.CORSOrigins)},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.Tenants.MultiTenant)},
 		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.GraphQL.Playground)},

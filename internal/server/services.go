@@ -56,6 +56,9 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// failures throttles failed authentications per client address
+	// (AUTH_FAILURES_PER_MINUTE), the fleet's with Redis.
+	failures *access.Failures
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -108,6 +111,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
+	svc.failures = access.NewFailures(cfg.Access.AuthFailureRate)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
@@ -131,6 +135,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		deployment := func() string { id, _ := svc.main.ID.Get(); return id }
 		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
+		svc.failures.Share(svc.background, deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
 	return svc, nil
 }
