@@ -126,3 +126,45 @@ func TestIdleConnectionStormOnDefaultSettings(t *testing.T) {
 	}
 	t.Errorf("after the storm: %.0f file descriptors and %.0f goroutines, before it %.0f and %.0f", fds, goroutines, fdsBefore, goroutinesBefore)
 }
+
+// Behind HAProxy (internal/haproxy: `option forwardfor`, as
+// examples/haproxy.cfg) with TRUSTED_PROXIES naming it, each client is
+// counted as itself: one over its allowance is refused while another, whose
+// requests reach the server from the same balancer, is served.
+func TestClientsBehindHAProxyAreCountedApart(t *testing.T) {
+	e2e.Binary(t)
+	haproxyBin(t)
+	srv := e2e.StartServer(t, "server", map[string]string{"LOG_LEVEL": "warn",
+		"RATE_LIMIT_PER_MINUTE": "60", "TRUSTED_PROXIES": "127.0.0.1"})
+	front := startHAProxy(t, srv)
+	client := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		tr := &http.Transport{DialContext: d.DialContext}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	post := func(c *http.Client) int {
+		resp, err := c.Post(front+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+		if err != nil {
+			t.Fatalf("POST /graphql through HAProxy: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	busy, quiet := client("127.0.0.2"), client("127.0.0.3")
+	refused := 0
+	for range 15 { // the burst is 10
+		if post(busy) == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("15 requests of one client at 60 a minute through HAProxy: none refused")
+	}
+	for i := range 5 {
+		if status := post(quiet); status != http.StatusOK {
+			t.Fatalf("another client's request %d through the same HAProxy: HTTP %d, want 200", i+1, status)
+		}
+	}
+}
