@@ -15,6 +15,9 @@ import (
 // checked on the document's tokens before it is parsed, the others on the
 // validated operation with its variables, before it runs.
 type Limits struct {
+	// MaxBytes bounds the document's bytes, comments and white space
+	// included: it is what a registered persisted query keeps.
+	MaxBytes      int
 	MaxTokens     int // tokens of the document
 	MaxFields     int // fields and fragment spreads written in the document
 	MaxAliases    int
@@ -38,6 +41,7 @@ type Limits struct {
 // knows what was exceeded (and an operator what to raise).
 const (
 	settingBodyBytes     = "MAX_BODY_BYTES" // enforced by web.LimitBody, answered here
+	settingBytes         = "MAX_QUERY_BYTES"
 	settingTokens        = "MAX_QUERY_TOKENS"
 	settingFields        = "MAX_QUERY_FIELDS"
 	settingAliases       = "MAX_QUERY_ALIASES"
@@ -74,6 +78,9 @@ func (documentLimits) ExtensionName() string                   { return "Documen
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d documentLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if d.MaxBytes > 0 && len(p.Query) > d.MaxBytes {
+		return refusal(sources.EQueryTooLarge, settingBytes, "bytes (comments and white space count)", len(p.Query), d.MaxBytes)
+	}
 	n := scanDocument(p.Query)
 	for _, c := range []struct {
 		value, limit  int

@@ -33,6 +33,9 @@ type Transport struct {
 	// MaxErrors bounds the errors of one answer (0: 100): the rest are
 	// counted in one last error.
 	MaxErrors int
+	// MaxURLBytes bounds a GET's query string (0: no bound): a GET carries
+	// in its URL what a POST carries in its body (MAX_BODY_BYTES).
+	MaxURLBytes int64
 }
 
 var _ graphql.Transport = Transport{}
@@ -49,6 +52,14 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	if !ok {
 		writeError(w, mediaJSON, http.StatusNotAcceptable,
 			"Accept must allow application/graphql-response+json or application/json")
+		return
+	}
+	if r.Method == http.MethodGet && t.MaxURLBytes > 0 && int64(len(r.URL.RawQuery)) > t.MaxURLBytes {
+		n := len(r.URL.RawQuery)
+		write(w, media, http.StatusRequestURITooLong, &graphql.Response{Errors: gqlerror.List{{
+			Message:    fmt.Sprintf("the URL's query has %d bytes; at most %d are allowed (%s): send a large request as a POST", n, t.MaxURLBytes, settingBodyBytes),
+			Extensions: map[string]any{"code": sources.EBodyTooLarge, "limit": settingBodyBytes, "max": t.MaxURLBytes, "value": n},
+		}}}, false)
 		return
 	}
 	params, bad := readParams(r)

@@ -77,7 +77,7 @@ func (s *Server) routes() http.Handler {
 	// cache coherent with changes made in Intercom. A signed one is never
 	// limited; a badly signed one counts against its address.
 	signed := s.group(mux, true, access.ByAddress)
-	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth,
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.durableHealth,
 		Failures: svc.failures})
 
 	// Before any route: a body framed two ways is refused, and the client
@@ -128,10 +128,11 @@ func (s *Server) graphql() http.Handler {
 	return graphqlhttp.NewHandler(
 		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
 		graphqlhttp.Options{Introspection: cfg.GraphQL.Introspection, Metrics: svc.metrics,
-			Limits:           cfg.GraphQL.Limits,
-			Costs:            resolvers.Costs(),
-			Tracer:           tracer,
-			PersistedStore:   svc.store,
+			Limits:         cfg.GraphQL.Limits,
+			Costs:          resolvers.Costs(),
+			Tracer:         tracer,
+			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
+			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 		},
 	)
