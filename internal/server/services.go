@@ -72,6 +72,9 @@ type services struct {
 	// running operations: this replica's, guarding its CPU and memory.
 	budget   *access.Budget
 	inflight *access.InFlight
+	// failures throttles failed authentications per client address
+	// (AUTH_FAILURES_PER_MINUTE), the fleet's with Redis.
+	failures *access.Failures
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -126,6 +129,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
 	svc.budget = access.NewBudget(cfg.Access.CostMaximum, cfg.Access.CostRestoreRate)
 	svc.inflight = access.NewInFlight(cfg.Access.MaxConcurrent)
+	svc.failures = access.NewFailures(cfg.Access.AuthFailureRate)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
@@ -149,6 +153,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		deployment := func() string { id, _ := svc.main.ID.Get(); return id }
 		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
+		svc.failures.Share(svc.background, deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
 	return svc, nil
 }
