@@ -181,9 +181,9 @@ func (p *postgres) query(ctx context.Context, q string, args ...any) (rows, erro
 // list compares with every element of one text[] parameter: the statement
 // is the same whatever the batch's size, so it is prepared once.
 func (p *postgres) list(column string, n int) string { return fmt.Sprintf("%s = ANY($%d)", column, n) }
-func (p *postgres) arg(keys []string) any          { return keys }
-func (p *postgres) close()                         { p.pool.Close() }
-func (p *postgres) name() string                   { return "postgres" }
+func (p *postgres) arg(keys []string) any            { return keys }
+func (p *postgres) close()                           { p.pool.Close() }
+func (p *postgres) name() string                     { return "postgres" }
 
 type pgRows struct{ pgx.Rows }
 
