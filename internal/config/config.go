@@ -46,6 +46,10 @@ type Config struct {
 	Talkdesk talkdesk.Config
 	// Actions is how actions are carried out (how calls are logged).
 	Actions actions.Config
+	// CustomerDB is the customer's own database as a second source.
+	CustomerDB CustomerDB
+	// Identity is how contacts of several sources become one person.
+	Identity Identity
 	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
 	// reads the other OTEL_* variables (headers, sampler, service name)
 	// itself.
@@ -135,6 +139,23 @@ type Tenants struct {
 	RejectFor   time.Duration // how long a token Intercom rejected is refused without asking again
 	MaxRejected int           // most rejected tokens remembered (by hash)
 	Max         int           // most workspaces of callers' tokens kept
+}
+
+// CustomerDB is the customer's own database (docs/customer-database.md).
+type CustomerDB struct {
+	URL          string // postgres://… or sqlite:PATH; never logged (it may hold a password)
+	Timeout      time.Duration
+	TTL          time.Duration // how long its contacts, lookups and histories stay fresh in the cache
+	MaxConns     int
+	HistoryLimit int
+	// Check validates URL against the view contract and exits.
+	Check bool
+}
+
+// Identity is identity resolution's rules.
+type Identity struct {
+	Blocked     map[string]bool // E.164 numbers and lower-case emails
+	SharedLimit int
 }
 
 // Demo reports whether no Intercom token is set, so the server runs its
@@ -231,6 +252,14 @@ func settings(c *Config) []setting {
 		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. `http://localhost:4318`, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", parse: httpURL(&c.Tracing.Endpoint, "an http(s) URL such as http://localhost:4318")},
 		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. `http://localhost:4318/v1/traces`); overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces", parse: httpURL(&c.Tracing.TracesEndpoint, "an http(s) URL such as http://localhost:4318/v1/traces")},
 		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: `http/protobuf` (port 4318) or `grpc` (port 4317)", parse: oneOf(&c.Tracing.Protocol, "http/protobuf", "grpc")},
+		{env: "CUSTOMER_DB_URL", flag: "customer-db-url", usage: "the customer's own database as a second source, read through the views of docs/customer-database.md: `postgres://user:password@host:5432/db` or `sqlite:PATH`; empty: none (the demo serves its own)", parse: customerDBURL(&c.CustomerDB.URL)},
+		{env: "CUSTOMER_DB_TIMEOUT", flag: "customer-db-timeout", def: "2s", usage: "deadline of each customer database query (PostgreSQL's `statement_timeout` too); a caller lookup waits no longer for the database", parse: positiveDuration(&c.CustomerDB.Timeout)},
+		{env: "CUSTOMER_DB_CACHE_TTL", flag: "customer-db-cache-ttl", def: "1m", usage: "how long the customer database's contacts, lookups and histories stay fresh in the cache (a `NOTIFY tdi_changes` invalidates at once)", parse: positiveDuration(&c.CustomerDB.TTL)},
+		{env: "CUSTOMER_DB_MAX_CONNS", flag: "customer-db-max-conns", def: "8", usage: "most open connections to the customer database", parse: count(&c.CustomerDB.MaxConns, 1, 1000)},
+		{env: "CUSTOMER_DB_HISTORY_LIMIT", flag: "customer-db-history-limit", def: "100", usage: "most interactions read per contact from the customer database (the most recent)", parse: count(&c.CustomerDB.HistoryLimit, 1, 10_000)},
+		{env: "CHECK_CUSTOMER_DB", flag: "check-customer-db", def: "false", usage: "validate `CUSTOMER_DB_URL` against the view contract, say what is missing, and exit", parse: boolean(&c.CustomerDB.Check)},
+		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
+		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
 	}
 }

@@ -56,6 +56,8 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// customer is the customer's own database (nil when none).
+	customer *customerDB
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -122,6 +124,10 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	}
 	var err error
 	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
+		svc.close()
+		return nil, err
+	}
+	if svc.customer, err = svc.openCustomerDB(ctx, logger); err != nil {
 		svc.close()
 		return nil, err
 	}
@@ -248,6 +254,7 @@ func (s *services) publisher() cache.Publisher {
 
 func (s *services) close() {
 	s.stop()
+	s.customer.close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

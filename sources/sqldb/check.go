@@ -3,8 +3,11 @@ package sqldb
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Contract is the view contract as SQL: example tables, the four views
@@ -37,26 +40,47 @@ func (db *DB) Check(ctx context.Context) error {
 			return err
 		}
 	}
-	db.attributes = db.probe(ctx, ViewAttributes, "*") == nil
-	if db.attributes {
-		return db.checkView(ctx, ViewAttributes)
+	err := db.probe(ctx, ViewAttributes, "*")
+	if err != nil && !missing(err) {
+		return fmt.Errorf("customer database: cannot read %s: %s", ViewAttributes, cause(err))
 	}
+	if err != nil {
+		db.attributes.Store(false)
+		return nil
+	}
+	if err := db.checkView(ctx, ViewAttributes); err != nil {
+		return err
+	}
+	db.attributes.Store(true)
 	return nil
 }
 
 // HasAttributes reports whether Check found the optional customer_attributes.
-func (db *DB) HasAttributes() bool { return db.attributes }
+func (db *DB) HasAttributes() bool { return db.attributes.Load() }
+
+// ErrContract is wrapped by Check's error when the database answers but
+// lacks a view or column of the contract (not when it does not answer).
+var ErrContract = errors.New("the database does not match the view contract")
+
+// contractError names what is missing, and is ErrContract.
+type contractError struct{ msg string }
+
+func (e *contractError) Error() string        { return e.msg }
+func (e *contractError) Is(target error) bool { return target == ErrContract }
 
 func (db *DB) checkView(ctx context.Context, view string) error {
 	if err := db.probe(ctx, view, "*"); err != nil {
-		if ctx.Err() == nil && !unreachable(err) {
-			return fmt.Errorf("customer database: the view %s is missing (see docs/customer-database.md): %v", view, cause(err))
+		if missing(err) {
+			return &contractError{fmt.Sprintf("customer database: the view %s is missing (see docs/customer-database.md): %s", view, cause(err))}
 		}
-		return fmt.Errorf("customer database: cannot read %s: %v", view, cause(err))
+		return fmt.Errorf("customer database: cannot read %s: %s", view, cause(err))
 	}
 	for _, col := range Columns[view] {
 		if err := db.probe(ctx, view, col); err != nil {
-			return fmt.Errorf("customer database: the view %s has no column %s (see docs/customer-database.md): %v", view, col, cause(err))
+			if missing(err) {
+				return &contractError{fmt.Sprintf("customer database: the view %s has no column %s (see docs/customer-database.md): %s", view, col, cause(err))}
+			}
+			return fmt.Errorf("customer database: cannot read %s: %s", view, cause(err))
 		}
 	}
 	return nil
@@ -77,18 +101,24 @@ func (db *DB) probe(ctx context.Context, view, column string) error {
 	return r.Err()
 }
 
-// unreachable tells a connection failure from a missing view.
-func unreachable(err error) bool {
+// missing tells a database that answered "no such view, column or right"
+// from one that did not answer.
+func missing(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// undefined_table, undefined_column, insufficient_privilege
+		return pg.Code == "42P01" || pg.Code == "42703" || pg.Code == "42501"
+	}
 	s := err.Error()
-	return strings.Contains(s, "connect") || strings.Contains(s, "dial") || strings.Contains(s, "timeout") ||
-		strings.Contains(s, "unable to open")
+	return strings.Contains(s, "no such table") || strings.Contains(s, "no such column")
 }
 
-// cause is the database's own message, for the operator at start.
+// cause is the database's own message, for the operator at start (pgx's
+// messages never hold the connection's password).
 func cause(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, "password="); i >= 0 {
-		return s[:i] + "(redacted)"
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Message
 	}
-	return s
+	return err.Error()
 }

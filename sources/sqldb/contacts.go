@@ -184,7 +184,7 @@ func (db *DB) readContacts(ctx context.Context, view, q string, args []any, keys
 // their CustomAttributes: one query. Without the optional view it does
 // nothing.
 func (db *DB) withAttributes(ctx context.Context, contacts map[string]*sources.Contact) (map[string]*sources.Contact, error) {
-	if !db.attributes || len(contacts) == 0 {
+	if !db.attributes.Load() || len(contacts) == 0 {
 		return contacts, nil
 	}
 	ids := make([]string, 0, len(contacts))

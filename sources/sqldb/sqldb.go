@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,7 +74,7 @@ type Config struct {
 type DB struct {
 	cfg        Config
 	engine     engine
-	attributes bool // customer_attributes exists
+	attributes atomic.Bool // customer_attributes exists (Check tells)
 }
 
 var (

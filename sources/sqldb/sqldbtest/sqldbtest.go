@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +45,14 @@ func SQLite(t testing.TB, scripts ...string) string {
 // skips when PostgreSQL is not installed.
 func Postgres(t testing.TB, scripts ...string) string {
 	t.Helper()
-	admin := adminURL(t)
+	return CreateDatabase(t, adminURL(t), scripts...)
+}
+
+// CreateDatabase creates a fresh database on the PostgreSQL of admin (an
+// admin URL), runs the contract and then scripts in it, and returns its
+// URL. The database is dropped when the test ends.
+func CreateDatabase(t testing.TB, admin string, scripts ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
@@ -174,6 +182,50 @@ func StartCluster(dir string) (*Cluster, error) {
 	return nil, fmt.Errorf("pg_ctl start failed")
 }
 
+// Freeze stops every process of the cluster with SIGSTOP (the server and
+// each connection's backend), as a machine that hangs; thaw undoes it.
+func (c *Cluster) Freeze() (thaw func(), err error) {
+	pid, err := c.PostmasterPID()
+	if err != nil {
+		return nil, err
+	}
+	pids := append([]int{pid}, children(pid)...)
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGSTOP)
+	}
+	return func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGCONT)
+		}
+	}, nil
+}
+
+// children are the pids whose parent is pid (from /proc).
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after ")".
+		rest := string(b)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // Stop stops the cluster at once.
 func (c *Cluster) Stop() {
 	_, _ = c.run("pg_ctl", "-D", c.Dir, "-m", "immediate", "-w", "stop")
@@ -211,14 +263,45 @@ func (c *Cluster) run(tool string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-func startCluster() (url, skip string, err error) {
+// Private starts a cluster of the test's own (to stop or freeze it), stopped
+// when the test ends; it skips when PostgreSQL cannot be run here.
+func Private(t testing.TB) *Cluster {
+	t.Helper()
+	if skip := unavailable(); skip != "" {
+		t.Skipf("%s: scripts/test.sh installs PostgreSQL", skip)
+	}
+	dir, err := os.MkdirTemp("", "tdi-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := StartCluster(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatalf("start a private PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	return c
+}
+
+// unavailable says why no cluster can be started here ("" when one can).
+func unavailable() string {
 	if binDir() == "" {
-		return "", "PostgreSQL is not installed", nil
+		return "PostgreSQL is not installed"
 	}
 	if os.Geteuid() == 0 {
 		if _, err := user.Lookup("postgres"); err != nil {
-			return "", "running as root without a postgres user", nil
+			return "running as root without a postgres user"
 		}
+	}
+	return ""
+}
+
+func startCluster() (url, skip string, err error) {
+	if skip := unavailable(); skip != "" {
+		return "", skip, nil
 	}
 	dir, err := os.MkdirTemp("", "tdi-pg-")
 	if err != nil {
