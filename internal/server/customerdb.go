@@ -99,6 +99,10 @@ func (s *services) openCustomerDB(ctx context.Context, logger *slog.Logger) (*cu
 			Events:  s.publisher(),
 		})
 		src, history = out.cached, out.cached
+		go db.Listen(s.background, 5*time.Second, func(id string) { out.changed(s.background, id) },
+			func(err error) {
+				logger.Warn("customer database: listening for NOTIFY "+sqldb.Channel+" failed; retrying in 5s", "error", err)
+			})
 	}
 	out.peer = &workspace.PeerSource{Name: sqldb.Name, Source: src, History: history, Timeout: cfg.CustomerDB.Timeout}
 	return out, nil
@@ -124,6 +128,32 @@ func (s *services) recheckCustomerDB(db *sqldb.DB, logger *slog.Logger) {
 			return
 		}
 	}
+}
+
+// changed invalidates, on every replica (the cache publishes to the event
+// stream), what the cache holds of a contact a NOTIFY named: the contact,
+// its history, and the lookups of the numbers and emails it had and has
+// now (those may find it, or no longer).
+func (c *customerDB) changed(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, c.db.Timeout()+2*time.Second)
+	defer cancel()
+	ch := sources.Changed{ContactIDs: []string{id}}
+	add := func(found map[string]*sources.Contact) {
+		if ct := found[id]; ct != nil {
+			for _, p := range ct.Phones {
+				if strings.HasPrefix(p, "+") {
+					ch.Phones = append(ch.Phones, p)
+				}
+			}
+			ch.Emails = append(ch.Emails, ct.Emails...)
+		}
+	}
+	before, _ := c.cached.ContactsByIDs(ctx, []string{id}) // what the cache held
+	add(before)
+	now, _ := c.db.ContactsByIDs(ctx, []string{id}) // what the database holds
+	add(now)
+	ch.Phones, ch.Emails = sources.UniqueIDs(ch.Phones), sources.UniqueIDs(ch.Emails)
+	_ = c.cached.Invalidate(ctx, ch)
 }
 
 func (c *customerDB) close() {

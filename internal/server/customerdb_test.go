@@ -432,3 +432,46 @@ func TestDemoCustomerDB(t *testing.T) {
 		t.Errorf("switchboard matches are shared: %s", b)
 	}
 }
+
+// A trigger's NOTIFY tdi_changes drops what the cache holds of the contact
+// at once, long before its TTL.
+func TestCustomerDBNotifyInvalidates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: scripts/test.sh starts one")
+	}
+	dbURL := sqldbtest.Postgres(t, sqldbtest.Sample, `
+CREATE FUNCTION tdi_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('tdi_changes', COALESCE(NEW.customer_id, OLD.customer_id)); RETURN NULL; END $$;
+CREATE TRIGGER shop_facts_tdi AFTER INSERT OR UPDATE OR DELETE ON shop_facts FOR EACH ROW EXECUTE FUNCTION tdi_notify();`)
+	env := newTestEnvWith(t, emulator.Options{}, "CUSTOMER_DB_URL", dbURL, "CUSTOMER_DB_CACHE_TTL", "1h")
+	plan := func() string {
+		var got callerAnswer
+		env.mustQuery(t, callerQuery, map[string]any{"phone": "+14155550142", "first": 1}, &got)
+		for _, a := range got.Caller.People[0].Attributes {
+			if a.Name == "plan" {
+				return a.Value
+			}
+		}
+		return ""
+	}
+	if p := plan(); p != "Gold" {
+		t.Fatalf("plan = %q", p)
+	}
+	// Without a notification the cache answers: the change is not seen.
+	sqldbtest.Exec(t, dbURL, "ALTER TABLE shop_facts DISABLE TRIGGER shop_facts_tdi",
+		"UPDATE shop_facts SET value = 'Silver' WHERE customer_id = 'c-maria' AND name = 'plan'",
+		"ALTER TABLE shop_facts ENABLE TRIGGER shop_facts_tdi")
+	if p := plan(); p != "Gold" {
+		t.Fatalf("without a NOTIFY, plan = %q: the test does not exercise the cache", p)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for plan() != "Platinum" {
+		if time.Now().After(deadline) {
+			t.Fatal("the NOTIFY did not invalidate the cached contact")
+		}
+		// The trigger notifies; the listener may not be listening yet on
+		// the first update, so each round updates again.
+		sqldbtest.Exec(t, dbURL, "UPDATE shop_facts SET value = 'Platinum' WHERE customer_id = 'c-maria' AND name = 'plan'")
+		time.Sleep(300 * time.Millisecond)
+	}
+}
