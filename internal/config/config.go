@@ -258,6 +258,7 @@ func settings(c *Config) []setting {
 		{env: "CUSTOMER_DB_MAX_CONNS", flag: "customer-db-max-conns", def: "8", usage: "most open connections to the customer database", parse: count(&c.CustomerDB.MaxConns, 1, 1000)},
 		{env: "CUSTOMER_DB_HISTORY_LIMIT", flag: "customer-db-history-limit", def: "100", usage: "most interactions read per contact from the customer database (the most recent)", parse: count(&c.CustomerDB.HistoryLimit, 1, 10_000)},
 		{env: "CHECK_CUSTOMER_DB", flag: "check-customer-db", def: "false", usage: "validate `CUSTOMER_DB_URL` against the view contract, say what is missing, and exit", parse: boolean(&c.CustomerDB.Check)},
+		{env: "TALKDESK_RECORD_KINDS", flag: "talkdesk-record-kinds", usage: "comma-separated kinds of the customer database's interactions (its `kind` column: `order`, `payment`, …) that `integration.json` declares and `interaction_update` serves beside Intercom's; a kind that is one of Intercom's types or aliases (`ticket`, `case`, …) is refused", parse: list(&c.Talkdesk.RecordKinds)},
 		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
 		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
@@ -276,6 +277,9 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if err := talkdesk.CheckRecordKinds(c.Talkdesk.RecordKinds); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name("TALKDESK_RECORD_KINDS"), err))
 	}
 	if c.Loaders.MinWait > c.Loaders.Wait {
 		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.Loaders.MinWait, name("LOADER_WAIT"), c.Loaders.Wait))

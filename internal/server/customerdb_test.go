@@ -475,3 +475,69 @@ CREATE TRIGGER shop_facts_tdi AFTER INSERT OR UPDATE OR DELETE ON shop_facts FOR
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// The bridge declares the database kinds of TALKDESK_RECORD_KINDS and
+// answers interaction_update with the person's records beside Intercom's.
+func TestBridgeServesDatabaseRecords(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{Phone: true}, "CUSTOMER_DB_URL", sqldbtest.SQLite(t, sqldbtest.Sample),
+		"TALKDESK_RECORD_KINDS", "order, case_file")
+	doc := get(t, env.URL+"/talkdesk/integration.json")
+	var integration struct {
+		InteractionTypes []string `json:"interaction_types"`
+	}
+	if err := json.Unmarshal([]byte(doc), &integration); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(integration.InteractionTypes, []string{"conversation", "ticket", "note", "call", "order", "case_file"}) {
+		t.Errorf("interaction_types: %v", integration.InteractionTypes)
+	}
+	ask := func(t *testing.T, types []string, data map[string]any) []talkdeskInteraction {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"auth": testAuth(), "meta": map[string]any{"interaction_types": types}, "data": data})
+		r := bridgePost(t, env.URL+"/talkdesk/interaction_update", string(body))
+		if r.Status != 200 {
+			t.Fatalf("HTTP %d %s", r.Status, r.Body)
+		}
+		var list []talkdeskInteraction
+		r.decode(t, &list)
+		return list
+	}
+	// Found by Intercom's id: her orders (joined through her number and
+	// email, the old record's too) beside her notes, newest first.
+	list := ask(t, []string{"note", "order"}, map[string]any{"contact_external_id": emulator.DemoCallerID})
+	count := map[string]int{}
+	for i, it := range list {
+		count[it.Type]++
+		if i > 0 && it.Date > list[i-1].Date {
+			t.Errorf("not newest first: %s after %s", it.Date, list[i-1].Date)
+		}
+		if it.Type == "order" && (!strings.HasPrefix(it.ID, "sql:order-") || !slices.Contains([]string{"solved", "closed"}, it.Status) || it.Priority != "none") {
+			t.Errorf("an order: %+v", it)
+		}
+	}
+	if count["order"] != 3 || count["note"] == 0 || len(count) != 2 {
+		t.Errorf("types answered: %v", count)
+	}
+	// Only the database's kind, by a number Intercom does not know.
+	list = ask(t, []string{"order"}, map[string]any{"contact_phones": []string{"+14155550111"}})
+	if len(list) != 1 || list[0].ID != "sql:order-2001" || list[0].Status != "solved" {
+		t.Errorf("by the database's own number: %+v", list)
+	}
+	// A kind the database has but the setting does not declare is not served.
+	if list := ask(t, []string{"case"}, map[string]any{"contact_external_id": emulator.DemoCallerID}); slices.ContainsFunc(list, func(it talkdeskInteraction) bool {
+		return strings.HasPrefix(it.ID, "sql:")
+	}) {
+		t.Errorf("an undeclared kind was served: %+v", list)
+	}
+}
+
+func TestRecordKindsThatClashAreRefused(t *testing.T) {
+	for _, kind := range []string{"ticket", "Case", "notes"} {
+		_, err := config.Load(nil, func(k string) string {
+			return map[string]string{"TALKDESK_RECORD_KINDS": "order," + kind}[k]
+		}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "TALKDESK_RECORD_KINDS") {
+			t.Errorf("%s: %v", kind, err)
+		}
+	}
+}

@@ -90,11 +90,23 @@ type Resolver struct {
 func (res *Resolver) Open(ctx context.Context, t *tenants.Tenant) (context.Context, *Workspace) {
 	ctx, _ = cache.WithStaleMarker(ctx)
 	w := &Workspace{Tenant: t, Loaders: loaders.ForRequest(ctx, t.Source, t.History, res.Loaders), Identity: res.Identity}
-	if c := res.Customer; c != nil && t == res.Main {
+	if c := res.Customer; c != nil && res.isMain(t) {
 		w.Customer = &Peer{Name: c.Name, Source: c.Source, Timeout: c.Timeout,
 			Loaders: loaders.ForRequest(ctx, c.Source, c.History, res.Loaders)}
 	}
 	return context.WithValue(ctx, ctxKey{}, w), w
+}
+
+// isMain reports whether t is the configured workspace: Main itself, or
+// the tenant of a token of the same Intercom workspace (the bridge's
+// calls bring the token Talkdesk stores).
+func (res *Resolver) isMain(t *tenants.Tenant) bool {
+	if t == res.Main {
+		return true
+	}
+	id, ok := t.ID.Get()
+	main, mainOK := res.Main.ID.Get()
+	return ok && mainOK && id == main
 }
 
 // Middleware resolves the workspace of a GraphQL request: the configured
