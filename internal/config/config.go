@@ -169,6 +169,9 @@ type setting struct {
 	env, flag, def, usage string
 	parse                 parser
 	unset                 string
+	// command is a setting that is a command given as a bare flag
+	// (--check-customer-db), true when given without a value.
+	command bool
 }
 
 // settings is the table, in the order --help and the docs list it. Each
@@ -257,7 +260,7 @@ func settings(c *Config) []setting {
 		{env: "CUSTOMER_DB_CACHE_TTL", flag: "customer-db-cache-ttl", def: "1m", usage: "how long the customer database's contacts, lookups and histories stay fresh in the cache (a `NOTIFY tdi_changes` invalidates at once)", parse: positiveDuration(&c.CustomerDB.TTL)},
 		{env: "CUSTOMER_DB_MAX_CONNS", flag: "customer-db-max-conns", def: "8", usage: "most open connections to the customer database", parse: count(&c.CustomerDB.MaxConns, 1, 1000)},
 		{env: "CUSTOMER_DB_HISTORY_LIMIT", flag: "customer-db-history-limit", def: "100", usage: "most interactions read per contact from the customer database (the most recent)", parse: count(&c.CustomerDB.HistoryLimit, 1, 10_000)},
-		{env: "CHECK_CUSTOMER_DB", flag: "check-customer-db", def: "false", usage: "validate `CUSTOMER_DB_URL` against the view contract, say what is missing, and exit", parse: boolean(&c.CustomerDB.Check)},
+		{env: "CHECK_CUSTOMER_DB", flag: "check-customer-db", def: "false", usage: "validate `CUSTOMER_DB_URL` against the view contract, say what is missing, and exit", parse: boolean(&c.CustomerDB.Check), command: true},
 		{env: "TALKDESK_RECORD_KINDS", flag: "talkdesk-record-kinds", usage: "comma-separated kinds of the customer database's interactions (its `kind` column: `order`, `payment`, …) that `integration.json` declares and `interaction_update` serves beside Intercom's; a kind that is one of Intercom's types or aliases (`ticket`, `case`, …) is refused", parse: list(&c.Talkdesk.RecordKinds)},
 		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
 		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
@@ -307,10 +310,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if v := getenv(s.env); v != "" {
 			values[i] = v
 		}
-		fs.Func(s.flag, plain(s.usage), func(v string) error {
+		set := func(v string) error {
 			values[i], fromFlag[s.env] = v, true
 			return nil
-		})
+		}
+		if s.command {
+			fs.BoolFunc(s.flag, plain(s.usage), set)
+		} else {
+			fs.Func(s.flag, plain(s.usage), set)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -69,7 +69,8 @@ func (s *services) openCustomerDB(ctx context.Context, logger *slog.Logger) (*cu
 	}
 	out.db = db
 	if err := db.Check(ctx); err != nil {
-		if errors.Is(err, sqldb.ErrContract) {
+		// A SQLite file that cannot be read will not come up later.
+		if errors.Is(err, sqldb.ErrContract) || db.Engine() == "sqlite" {
 			out.close()
 			return nil, fmt.Errorf("CUSTOMER_DB_URL: %w", err)
 		}

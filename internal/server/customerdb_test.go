@@ -541,3 +541,28 @@ func TestRecordKindsThatClashAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// --check-customer-db validates a database against the contract and exits,
+// naming what is missing.
+func TestCheckCustomerDBFlag(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var out strings.Builder
+	good := sqldbtest.SQLite(t, sqldbtest.Sample)
+	if err := run(context.Background(), []string{"--check-customer-db", "--customer-db-url", good}, noEnv, &out); err != nil {
+		t.Fatalf("a database that matches: %v", err)
+	}
+	if !strings.Contains(out.String(), "matches the contract") {
+		t.Errorf("output: %s", out.String())
+	}
+	bad := sqldbtest.SQLite(t, "DROP VIEW customer_contact_points")
+	err := run(context.Background(), []string{"--check-customer-db", "--customer-db-url", bad}, noEnv, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "the view customer_contact_points is missing") {
+		t.Errorf("a database without a view: %v", err)
+	}
+	// The server refuses to start on it too.
+	cfg, _ := config.Load(nil, func(k string) string { return map[string]string{"CUSTOMER_DB_URL": bad}[k] }, io.Discard)
+	if _, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
+		!strings.Contains(err.Error(), "customer_contact_points") {
+		t.Errorf("New on a database without a view: %v", err)
+	}
+}
