@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -130,7 +131,7 @@ func toInteraction(it *sources.Interaction) *model.Interaction {
 		CreatedAt:   optionalTime(it.CreatedAt),
 		UpdatedAt:   optionalTime(it.UpdatedAt),
 		Source:      it.SourceOf(),
-		Kind:        optional(cmpOr(it.SourceKind, string(it.Kind))),
+		Kind:        optional(cmp.Or(it.SourceKind, string(it.Kind))),
 	}
 	if it.Priority == "" {
 		m.Priority = model.InteractionPriorityNone
@@ -153,11 +154,4 @@ func toParticipant(p *sources.Participant) *model.Participant {
 	}
 	return &model.Participant{Kind: model.ParticipantKind(strings.ToUpper(string(p.Kind))), ID: optional(p.ID),
 		Name: optional(p.Name), Email: optional(p.Email)}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

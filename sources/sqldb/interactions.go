@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"slices"
@@ -54,7 +55,7 @@ func (db *DB) InteractionsByContacts(ctx context.Context, refs []sources.Contact
 		it.CreatedAt, it.UpdatedAt = it.Date, it.Date
 		it.Subject = strings.TrimSpace(subject.String)
 		if it.Subject == "" {
-			it.Subject = strings.TrimSpace(cmpOr(it.SourceKind, "record") + " " + id.String)
+			it.Subject = strings.TrimSpace(cmp.Or(it.SourceKind, "record") + " " + id.String)
 		}
 		if !since.IsZero() && it.Date.Before(since) {
 			return nil
@@ -71,15 +72,9 @@ func (db *DB) InteractionsByContacts(ctx context.Context, refs []sources.Contact
 	return out, nil
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // preview folds white space and cuts text to sources.PreviewLength runes
-// at a word boundary, as every source's Description is.
+// at a word boundary, as every source's Description is. The database holds
+// plain text: sources/preview reads HTML, and would take "a <b" for a tag.
 func preview(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if utf8.RuneCountInString(s) <= sources.PreviewLength {
