@@ -150,6 +150,12 @@ func isEmpty(value json.RawMessage) bool {
 	if v == "null" || v == "[]" {
 		return true
 	}
-	var conn struct{ Nodes []json.RawMessage }
-	return strings.HasPrefix(v, "{") && json.Unmarshal(value, &conn) == nil && strings.Contains(v, `"nodes"`) && len(conn.Nodes) == 0
+	// A connection (its own "nodes", not those of a field inside it) with
+	// no node is empty.
+	var conn map[string]json.RawMessage
+	if !strings.HasPrefix(v, "{") || json.Unmarshal(value, &conn) != nil {
+		return false
+	}
+	nodes, ok := conn["nodes"]
+	return ok && strings.TrimSpace(string(nodes)) == "[]"
 }

@@ -49,6 +49,12 @@ func Costs() cost.Model {
 		// Intercom has no batch read of companies: one read per company.
 		"Contact.company":   {PerInstance: perKey(1)},
 		"Contact.companies": {Items: fixed(companiesPerContact), PerInstance: perKey(companiesPerContact)},
+		// A caller across sources: the number, then up to two rounds of the
+		// numbers and emails its contacts hold (identity resolution).
+		"Query.caller":        {Fixed: 5},
+		"Caller.people":       {Items: fixed(matchesPerLookup)},
+		"Person.contacts":     {Items: fixed(matchesPerLookup)},
+		"Person.interactions": cost.Field{Items: page(10), Fixed: 3, PerInstance: perKey(matchesPerLookup * (1 + 3/keysPerSearch))},
 		// The workspace's tag list, read once per request.
 		"Tag.name": {Fixed: 1},
 

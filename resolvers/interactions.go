@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -44,6 +45,18 @@ func decodeHistoryCursor(s string) (*sources.Interaction, bool) {
 	return &sources.Interaction{Date: time.Unix(0, c.Date), Kind: sources.InteractionKind(c.Kind), ID: c.ID}, true
 }
 
+// historyAfter reads a history's `after` cursor (nil: from the start).
+func historyAfter(after *string) (*sources.Interaction, error) {
+	if after == nil || *after == "" {
+		return nil, nil
+	}
+	from, ok := decodeHistoryCursor(*after)
+	if !ok {
+		return nil, sources.InputError("after", "after is not a cursor of this history")
+	}
+	return from, nil
+}
+
 // interactions is the shared resolver of Contact.interactions and
 // Query.interactions.
 func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, types []model.InteractionType,
@@ -52,16 +65,9 @@ func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, typ
 	if err != nil {
 		return nil, err
 	}
-	var from *sources.Interaction
-	if after != nil && *after != "" {
-		var ok bool
-		if from, ok = decodeHistoryCursor(*after); !ok {
-			return nil, sources.InputError("after", "after is not a cursor of this history")
-		}
-	}
-	kinds := make([]sources.InteractionKind, len(types))
-	for i, t := range types {
-		kinds[i] = sources.InteractionKind(strings.ToLower(string(t)))
+	from, err := historyAfter(after)
+	if err != nil {
+		return nil, err
 	}
 	var sinceTime time.Time
 	if since != nil {
@@ -71,11 +77,14 @@ func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, typ
 	if err != nil {
 		return nil, err
 	}
-	list, err := w.Loaders.Interactions(ctx, ref, kinds, sinceTime)
+	list, err := readHistory(ctx, w, ref, types, sinceTime)
 	var partial *sources.PartialError
-	if errors.As(err, &partial) {
+	switch {
+	case errors.As(err, &partial):
 		graphql.AddError(ctx, err) // partial data: the other kinds are still shown
-	} else if err != nil {
+	case err != nil && isPeerID(ref.ID):
+		return nil, &sources.Error{Code: sources.ErrorCode(err), Message: "sql: " + sources.ErrorMessage(err), Err: err}
+	case err != nil:
 		return nil, err
 	}
 	return historyConnection(list, from, size), nil
@@ -121,6 +130,8 @@ func toInteraction(it *sources.Interaction) *model.Interaction {
 		Reference:   optional(it.Reference),
 		CreatedAt:   optionalTime(it.CreatedAt),
 		UpdatedAt:   optionalTime(it.UpdatedAt),
+		Source:      it.SourceOf(),
+		Kind:        optional(cmp.Or(it.SourceKind, string(it.Kind))),
 	}
 	if it.Priority == "" {
 		m.Priority = model.InteractionPriorityNone

@@ -78,6 +78,7 @@ func toContact(c *sources.Contact) *model.Contact {
 		Websites:         orEmpty(c.Websites),
 		Twitter:          optional(c.Twitter),
 		URL:              optional(c.URL),
+		Source:           c.SourceOf(),
 		Tags:             tags,
 		CustomAttributes: attrs,
 		NotesCount:       c.NotesCount,

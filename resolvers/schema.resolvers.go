@@ -57,6 +57,9 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 
 // UpdateContact is the resolver for the updateContact field.
 func (r *mutationResolver) UpdateContact(ctx context.Context, input model.UpdateContactInput) (*model.UpdateContactPayload, error) {
+	if err := intercomOnly("id", input.ID); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,9 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, input model.Update
 
 // TagContact is the resolver for the tagContact field.
 func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
+	if err := intercomOnly("contactId", input.ContactID); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -88,6 +94,9 @@ func (r *mutationResolver) TagContact(ctx context.Context, input model.TagContac
 
 // UntagContact is the resolver for the untagContact field.
 func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagContactInput) (*model.TagContactPayload, error) {
+	if err := intercomOnly("contactId", input.ContactID); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -102,6 +111,9 @@ func (r *mutationResolver) UntagContact(ctx context.Context, input model.TagCont
 
 // AddNote is the resolver for the addNote field.
 func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput) (*model.AddNotePayload, error) {
+	if err := intercomOnly("contactId", input.ContactID); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -117,6 +129,9 @@ func (r *mutationResolver) AddNote(ctx context.Context, input model.AddNoteInput
 
 // CreateTicket is the resolver for the createTicket field.
 func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateTicketInput) (*model.CreateTicketPayload, error) {
+	if err := intercomOnly("contactId", input.ContactID); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -133,6 +148,9 @@ func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateT
 
 // LogCall is the resolver for the logCall field.
 func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput) (*model.LogCallPayload, error) {
+	if err := intercomOnly("contactId", str(input.ContactID)); err != nil {
+		return nil, err
+	}
 	w, err := workspace.From(ctx)
 	if err != nil {
 		return nil, err
@@ -149,6 +167,11 @@ func (r *mutationResolver) LogCall(ctx context.Context, input model.LogCallInput
 	}
 	return &model.LogCallPayload{Contact: toContact(res.Contact), ContactCreated: res.ContactCreated,
 		Note: toNote(res.Note), Ticket: toTicket(res.Ticket), UserErrors: problems}, nil
+}
+
+// Interactions is the resolver for the interactions field.
+func (r *personResolver) Interactions(ctx context.Context, obj *model.Person, types []model.InteractionType, sources []string, first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
+	return r.personInteractions(ctx, obj, types, sources, first, after, since)
 }
 
 // ContactsByPhone is the resolver for the contactsByPhone field.
@@ -317,6 +340,11 @@ func (r *queryResolver) Actions(ctx context.Context) ([]*model.ActionDefinition,
 	return toActionDefinitions(actions.Catalog()), nil
 }
 
+// Caller is the resolver for the caller field.
+func (r *queryResolver) Caller(ctx context.Context, phone string, defaultCountry *string) (*model.Caller, error) {
+	return r.caller(ctx, phone, defaultCountry)
+}
+
 // Name is the resolver for the name field.
 func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error) {
 	if obj.Name != nil {
@@ -336,6 +364,9 @@ func (r *Resolver) Contact() graph.ContactResolver { return &contactResolver{r} 
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
+// Person returns graph.PersonResolver implementation.
+func (r *Resolver) Person() graph.PersonResolver { return &personResolver{r} }
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
@@ -345,6 +376,7 @@ func (r *Resolver) Tag() graph.TagResolver { return &tagResolver{r} }
 type (
 	contactResolver  struct{ *Resolver }
 	mutationResolver struct{ *Resolver }
+	personResolver   struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 	tagResolver      struct{ *Resolver }
 )

@@ -85,6 +85,7 @@ free_port() {
 }
 REDIS_PIDS=()
 cleanup() {
+	if [ -n "${PG_STOP:-}" ]; then eval "$PG_STOP" >/dev/null 2>&1 || true; fi
 	kill "${REDIS_PIDS[@]}" 2>/dev/null || true
 	wait "${REDIS_PIDS[@]}" 2>/dev/null || true
 	rm -rf "$REDIS_DIR"
@@ -159,6 +160,36 @@ done
 if [ "$ok" != 1 ]; then echo "the Redis Cluster did not reach cluster_state:ok" >&2; exit 1; fi
 export TEST_REDIS_CLUSTER_ADDRS="$(IFS=,; echo "${CLUSTER_ADDRS[*]}")"
 step "Redis Cluster for the suite on $TEST_REDIS_CLUSTER_ADDRS"
+
+# 1e. A private PostgreSQL for the customer database tests (sources/sqldb,
+# internal/server): Debian's postgresql, installed when initdb is missing,
+# started with initdb and pg_ctl on a free port, as the unprivileged user
+# postgres when this script runs as root (PostgreSQL refuses to run as
+# root). Never the machine's own server. Each test creates its own
+# database in it; tests that stop or freeze PostgreSQL start their own.
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+	step "installing postgresql (Debian package) for the customer database tests"
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+	PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+fi
+PG_DIR="$REDIS_DIR/postgres"
+mkdir -p "$PG_DIR"
+PG_AS=()
+if [ "$(id -u)" -eq 0 ]; then
+	PG_AS=(runuser -u postgres --)
+	chmod 755 "$REDIS_DIR"
+	chown postgres "$PG_DIR"
+fi
+"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --no-sync -E UTF8 >"$REDIS_DIR/initdb.log"
+PG_PORT="$(free_port)"
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/data/server.log" -w -t 30 \
+	-o "-p $PG_PORT -k $PG_DIR/data -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
+PG_STOP="${PG_AS[*]} $PG_BIN/pg_ctl -D $PG_DIR/data -m immediate stop"
+export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+step "PostgreSQL for the suite on 127.0.0.1:$PG_PORT"
 
 # 2. Compile the module first, naming each package as it is compiled.
 # gqlgen (next step) type-checks the module and go vet analyses every

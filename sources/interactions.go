@@ -21,6 +21,11 @@ const (
 	KindTicket       InteractionKind = "ticket"       // a tracked request
 	KindNote         InteractionKind = "note"         // an internal note about the contact
 	KindCall         InteractionKind = "call"         // a phone call
+	// KindRecord is an entry of a customer's own database (an order, a
+	// payment, a case): Interaction.SourceKind keeps the customer's word.
+	// It is not in InteractionKinds, which lists Intercom's kinds (the
+	// Talkdesk bridge declares those).
+	KindRecord InteractionKind = "record"
 )
 
 // InteractionKinds returns every kind, in the order interfaces list them.
@@ -155,6 +160,20 @@ type Interaction struct {
 	// and whether a recording exists.
 	Duration     time.Duration
 	HasRecording bool
+	// Source names the system the interaction comes from; empty means
+	// Intercom (see Contact.Source).
+	Source string `json:",omitempty"`
+	// SourceKind is the source's own word for the kind of a KindRecord
+	// ("order", "payment", "case").
+	SourceKind string `json:",omitempty"`
+}
+
+// SourceOf returns the name of the source an interaction comes from.
+func (it *Interaction) SourceOf() string {
+	if it.Source == "" {
+		return SourceIntercom
+	}
+	return it.Source
 }
 
 // SortInteractions orders a history newest first: by Date descending, then

@@ -37,6 +37,22 @@ type Contact struct {
 	URL              string // the contact in the source's own web app
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// Source names the system the contact comes from ("sql" for the
+	// customer's database); empty means Intercom, the contact of record,
+	// so that cached entries of earlier releases read the same.
+	Source string `json:",omitempty"`
+}
+
+// SourceIntercom is the name of Intercom as a source (Contact.Source and
+// Interaction.Source are empty for it).
+const SourceIntercom = "intercom"
+
+// SourceOf returns the name of the source a contact comes from.
+func (c *Contact) SourceOf() string {
+	if c.Source == "" {
+		return SourceIntercom
+	}
+	return c.Source
 }
 
 // Location is where a contact is, as precisely as the source knows.

@@ -29,6 +29,7 @@ type bench struct {
 	lbName          string        // fleet: the load balancer in the rows' labels
 	lbVersion       string        // fleet: haproxy -v, when it is HAProxy
 	clusterStart    time.Duration // fleet: how long the private Cluster took to start
+	sqlSeeded       []string      // sql: how long each customer database took to seed
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
@@ -167,6 +168,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("w7") && path == "real" {
 			if err := b.runCost(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("sql") && path == "real" {
+			if err := b.runCustomerDB(ctx, add); err != nil {
 				return nil, err
 			}
 		}

@@ -29,6 +29,7 @@ type Contact struct {
 	NotesCount       int            `json:"notesCount"`
 	CreatedAt        *time.Time     `json:"createdAt,omitempty"`
 	UpdatedAt        *time.Time     `json:"updatedAt,omitempty"`
+	Source           string         `json:"source"`
 
 	CompanyIDs []string `json:"-"`
 }

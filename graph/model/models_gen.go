@@ -68,6 +68,26 @@ type Agent struct {
 	Away bool `json:"away"`
 }
 
+// A free-form fact about a person, from a source.
+type Attribute struct {
+	// The fact's name, such as `plan`.
+	Name string `json:"name"`
+	// Its value, as text.
+	Value *string `json:"value,omitempty"`
+	// The source that holds it.
+	Source string `json:"source"`
+	// The contact it belongs to.
+	ContactID string `json:"contactId"`
+}
+
+// Who is calling: the people whose contacts match the number, in rank order.
+type Caller struct {
+	// The number looked up, in E.164.
+	Phone string `json:"phone"`
+	// The people who match, best first (see `Person.rank`).
+	People []*Person `json:"people"`
+}
+
 // An organisation contacts belong to.
 type Company struct {
 	// Intercom's company id.
@@ -206,6 +226,10 @@ type Interaction struct {
 	DurationSeconds *int `json:"durationSeconds,omitempty"`
 	// Whether a call has a recording.
 	HasRecording *bool `json:"hasRecording,omitempty"`
+	// Where the interaction comes from: `intercom`, or `sql` for the customer's database (whose ids start with `sql:`).
+	Source string `json:"source"`
+	// The source's own word for its kind: the database's `kind` (`order`, `payment`, `case`, …); for Intercom, the type in lower case.
+	Kind *string `json:"kind,omitempty"`
 }
 
 // A page of a contact's history (a Relay connection), newest first.
@@ -282,6 +306,20 @@ type LogCallPayload struct {
 	Ticket *Ticket `json:"ticket,omitempty"`
 	// Problems with the input; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Why a person matches a call.
+type Match struct {
+	// `phone` or `email`.
+	Identifier string `json:"identifier"`
+	// The number (E.164) or email (lower case).
+	Value string `json:"value"`
+	// The source whose contact holds it: `intercom` or `sql`.
+	Source string `json:"source"`
+	// False when the source stores the number in another spelling than E.164.
+	Exact bool `json:"exact"`
+	// True when the value is blocked or held by more contacts than the shared limit: it finds contacts but joins none.
+	Shared bool `json:"shared"`
 }
 
 // The write side: actions an agent (or an automation) runs without leaving the
@@ -745,6 +783,8 @@ const (
 	InteractionTypeNote InteractionType = "NOTE"
 	// A phone call (Intercom Phone).
 	InteractionTypeCall InteractionType = "CALL"
+	// An entry of the customer's own database: an order, a payment, a case (`kind` holds the customer's word).
+	InteractionTypeRecord InteractionType = "RECORD"
 )
 
 var AllInteractionType = []InteractionType{
@@ -752,11 +792,12 @@ var AllInteractionType = []InteractionType{
 	InteractionTypeTicket,
 	InteractionTypeNote,
 	InteractionTypeCall,
+	InteractionTypeRecord,
 }
 
 func (e InteractionType) IsValid() bool {
 	switch e {
-	case InteractionTypeConversation, InteractionTypeTicket, InteractionTypeNote, InteractionTypeCall:
+	case InteractionTypeConversation, InteractionTypeTicket, InteractionTypeNote, InteractionTypeCall, InteractionTypeRecord:
 		return true
 	}
 	return false

@@ -47,6 +47,10 @@ type Config struct {
 	Talkdesk talkdesk.Config
 	// Actions is how actions are carried out (how calls are logged).
 	Actions actions.Config
+	// CustomerDB is the customer's own database as a second source.
+	CustomerDB CustomerDB
+	// Identity is how contacts of several sources become one person.
+	Identity Identity
 	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
 	// reads the other OTEL_* variables (headers, sampler, service name)
 	// itself.
@@ -166,6 +170,23 @@ type Tenants struct {
 	Max         int           // most workspaces of callers' tokens kept
 }
 
+// CustomerDB is the customer's own database (docs/customer-database.md).
+type CustomerDB struct {
+	URL          string // postgres://… or sqlite:PATH; never logged (it may hold a password)
+	Timeout      time.Duration
+	TTL          time.Duration // how long its contacts, lookups and histories stay fresh in the cache
+	MaxConns     int
+	HistoryLimit int
+	// Check validates URL against the view contract and exits.
+	Check bool
+}
+
+// Identity is identity resolution's rules.
+type Identity struct {
+	Blocked     map[string]bool // E.164 numbers and lower-case emails
+	SharedLimit int
+}
+
 // Demo reports whether no Intercom token is set, so the server runs its
 // built-in demo workspace.
 func (c Config) Demo() bool { return c.Intercom.Client.Token == "" }
@@ -177,6 +198,9 @@ type setting struct {
 	env, flag, def, usage string
 	parse                 parser
 	unset                 string
+	// command is a setting that is a command given as a bare flag
+	// (--check-customer-db), true when given without a value.
+	command bool
 }
 
 // settings is the table, in the order --help and the docs list it. Each
@@ -275,6 +299,15 @@ func settings(c *Config) []setting {
 		{env: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "otel-exporter-otlp-endpoint", usage: "OpenTelemetry collector to send traces to (e.g. `http://localhost:4318`, Jaeger's OTLP/HTTP port); empty: no tracing, at no cost", parse: httpURL(&c.Tracing.Endpoint, "an http(s) URL such as http://localhost:4318")},
 		{env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", flag: "otel-exporter-otlp-traces-endpoint", usage: "full URL traces are sent to (e.g. `http://localhost:4318/v1/traces`); overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces", parse: httpURL(&c.Tracing.TracesEndpoint, "an http(s) URL such as http://localhost:4318/v1/traces")},
 		{env: "OTEL_EXPORTER_OTLP_PROTOCOL", flag: "otel-exporter-otlp-protocol", def: "http/protobuf", usage: "OTLP protocol: `http/protobuf` (port 4318) or `grpc` (port 4317)", parse: oneOf(&c.Tracing.Protocol, "http/protobuf", "grpc")},
+		{env: "CUSTOMER_DB_URL", flag: "customer-db-url", usage: "the customer's own database as a second source, read through the views of docs/customer-database.md: `postgres://user:password@host:5432/db` or `sqlite:PATH`; empty: none (the demo serves its own)", parse: customerDBURL(&c.CustomerDB.URL)},
+		{env: "CUSTOMER_DB_TIMEOUT", flag: "customer-db-timeout", def: "2s", usage: "deadline of each customer database query (PostgreSQL's `statement_timeout` too); a caller lookup waits no longer for the database", parse: positiveDuration(&c.CustomerDB.Timeout)},
+		{env: "CUSTOMER_DB_CACHE_TTL", flag: "customer-db-cache-ttl", def: "1m", usage: "how long the customer database's contacts, lookups and histories stay fresh in the cache (a `NOTIFY tdi_changes` invalidates at once)", parse: positiveDuration(&c.CustomerDB.TTL)},
+		{env: "CUSTOMER_DB_MAX_CONNS", flag: "customer-db-max-conns", def: "8", usage: "most open connections to the customer database", parse: count(&c.CustomerDB.MaxConns, 1, 1000)},
+		{env: "CUSTOMER_DB_HISTORY_LIMIT", flag: "customer-db-history-limit", def: "100", usage: "most interactions read per contact from the customer database (the most recent)", parse: count(&c.CustomerDB.HistoryLimit, 1, 10_000)},
+		{env: "CHECK_CUSTOMER_DB", flag: "check-customer-db", def: "false", usage: "validate `CUSTOMER_DB_URL` against the view contract, say what is missing, and exit", parse: boolean(&c.CustomerDB.Check), command: true},
+		{env: "TALKDESK_RECORD_KINDS", flag: "talkdesk-record-kinds", usage: "comma-separated kinds of the customer database's interactions (its `kind` column: `order`, `payment`, …) that `integration.json` declares and `interaction_update` serves beside Intercom's; a kind that is one of Intercom's types or aliases (`ticket`, `case`, …) is refused", parse: list(&c.Talkdesk.RecordKinds)},
+		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
+		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
 	}
 }
@@ -298,6 +331,9 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.Redis.DurableURL != "" && c.Redis.URL == "" {
 		errs = append(errs, fmt.Errorf("%s: needs %s (without it, idempotency records are kept in process)", name("IDEMPOTENCY_REDIS_URL"), name("REDIS_URL")))
+	}
+	if err := talkdesk.CheckRecordKinds(c.Talkdesk.RecordKinds); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name("TALKDESK_RECORD_KINDS"), err))
 	}
 	if c.Loaders.MinWait > c.Loaders.Wait {
 		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.Loaders.MinWait, name("LOADER_WAIT"), c.Loaders.Wait))
@@ -325,10 +361,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if v := getenv(s.env); v != "" {
 			values[i] = v
 		}
-		fs.Func(s.flag, plain(s.usage), func(v string) error {
+		set := func(v string) error {
 			values[i], fromFlag[s.env] = v, true
 			return nil
-		})
+		}
+		if s.command {
+			fs.BoolFunc(s.flag, plain(s.usage), set)
+		} else {
+			fs.Func(s.flag, plain(s.usage), set)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

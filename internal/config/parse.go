@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
@@ -212,4 +213,35 @@ func orList(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// customerDBURL accepts postgres://, postgresql:// or sqlite:PATH. Its
+// errors never repeat the URL, which may hold a password.
+func customerDBURL(dst *string) parser {
+	return func(v string) error {
+		*dst = strings.TrimSpace(v)
+		switch {
+		case *dst == "":
+		case strings.HasPrefix(*dst, "sqlite:") && len(*dst) > len("sqlite:"):
+		case strings.HasPrefix(*dst, "postgres://"), strings.HasPrefix(*dst, "postgresql://"):
+			if u, err := url.Parse(*dst); err != nil || u.Host == "" {
+				return fmt.Errorf("is not a PostgreSQL URL (postgres://user:password@host:5432/db)")
+			}
+		default:
+			return fmt.Errorf("is neither postgres://user:password@host:5432/db nor sqlite:PATH")
+		}
+		return nil
+	}
+}
+
+// blockedValues reads identity.ParseBlocked's list.
+func blockedValues(dst *map[string]bool) parser {
+	return func(v string) error {
+		m, err := identity.ParseBlocked(v)
+		if err != nil {
+			return err
+		}
+		*dst = m
+		return nil
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/playground"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
@@ -30,7 +31,11 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	workspaces := &workspace.Resolver{
 		Main: svc.main, Tenants: svc.registry, MultiTenant: cfg.Tenants.MultiTenant, BaseURL: svc.baseURLFor,
-		Loaders: s.loaderConfig(),
+		Loaders:  s.loaderConfig(),
+		Identity: identity.Rules{Blocked: cfg.Identity.Blocked, SharedLimit: cfg.Identity.SharedLimit},
+	}
+	if svc.customer != nil {
+		workspaces.Customer = svc.customer.peer
 	}
 	keys := access.NewKeys(cfg.Access.APIKeys)
 

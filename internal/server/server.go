@@ -114,6 +114,9 @@ func (s *Server) Close() {
 // ListenAndServe builds the server, listens on ADDR and serves until ctx is
 // cancelled: what the command does once it has its configuration.
 func ListenAndServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if cfg.CustomerDB.Check {
+		return CheckCustomerDB(ctx, cfg, logger)
+	}
 	srv, err := New(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -75,6 +75,8 @@ type services struct {
 	// failures throttles failed authentications per client address
 	// (AUTH_FAILURES_PER_MINUTE), the fleet's with Redis.
 	failures *access.Failures
+	// customer is the customer's own database (nil when none).
+	customer *customerDB
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -144,6 +146,10 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	}
 	var err error
 	if svc.main, svc.mainClient, svc.mainCache, err = svc.newTenant(token, baseURL, ""); err != nil {
+		svc.close()
+		return nil, err
+	}
+	if svc.customer, err = svc.openCustomerDB(ctx, logger); err != nil {
 		svc.close()
 		return nil, err
 	}
@@ -274,6 +280,7 @@ func (s *services) close() {
 	if s.durable != nil && s.durable != s.redis {
 		_ = s.durable.Close()
 	}
+	s.customer.close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

@@ -68,6 +68,10 @@ type Config struct {
 	// InteractionKinds are the kinds integration.json offers (default every
 	// kind).
 	InteractionKinds []sources.InteractionKind
+	// RecordKinds are the customer database's kinds integration.json
+	// declares after Intercom's and interaction_update serves (records.go);
+	// none when empty.
+	RecordKinds []string
 	// Metrics count interaction_update answers that lack some kinds.
 	Metrics *metrics.Metrics
 	Now     func() time.Time
@@ -100,6 +104,9 @@ func New(cfg Config) *Bridge {
 	}
 	if len(cfg.InteractionKinds) == 0 {
 		cfg.InteractionKinds = sources.InteractionKinds()
+	}
+	for i, k := range cfg.RecordKinds {
+		cfg.RecordKinds[i] = strings.ToLower(strings.TrimSpace(k))
 	}
 	return &Bridge{cfg: cfg}
 }

@@ -75,6 +75,7 @@ func (b *Bridge) integrationDocument(w http.ResponseWriter, r *http.Request) err
 	for i, k := range b.cfg.InteractionKinds {
 		types[i] = string(k)
 	}
+	types = append(types, b.cfg.RecordKinds...)
 	web.WriteJSON(w, http.StatusOK, integrationDocument{
 		Name:                           IntegrationName,
 		DisplayName:                    "Intercom",

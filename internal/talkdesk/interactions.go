@@ -68,7 +68,8 @@ func (b *Bridge) interactionUpdate(ctx context.Context, c *call) (reply, error) 
 		return reply{}, err
 	}
 	kinds, typeNames := interactionKinds(types)
-	if len(types) > 0 && len(kinds) == 0 {
+	recordKinds := b.recordKinds(types)
+	if len(types) > 0 && len(kinds) == 0 && len(recordKinds) == 0 {
 		// None of the asked types is one this source has.
 		return reply{status: http.StatusOK, body: []talkdeskInteraction{}}, nil
 	}
@@ -76,20 +77,47 @@ func (b *Bridge) interactionUpdate(ctx context.Context, c *call) (reply, error) 
 	if err != nil {
 		return reply{}, err
 	}
-	list, unread, err := b.histories(ctx, c, contacts, kinds)
-	if err != nil {
-		return reply{}, err
+	var list []*sources.Interaction
+	var unread *sources.PartialError
+	if len(types) == 0 || len(kinds) > 0 {
+		if list, unread, err = b.histories(ctx, c, contacts, kinds); err != nil {
+			return reply{}, err
+		}
+	}
+	var unreadRecords []string
+	if len(recordKinds) > 0 {
+		phones, emails := b.callNumbersAndEmails(c)
+		recs, err := records(ctx, c.ws, contacts, phones, emails, recordKinds)
+		switch {
+		case err != nil && len(kinds) == 0 && len(types) > 0:
+			return reply{}, err // only the database's kinds were asked: nothing to answer
+		case err != nil:
+			unreadRecords = recordKinds
+			web.Logger(ctx).Warn("talkdesk interaction_update: the customer database could not be read",
+				"unread", strings.Join(recordKinds, ","), "error", err)
+		default:
+			list = append(list, recs...)
+			sources.SortInteractions(list)
+			list = list[:min(len(list), maxInteractions)]
+		}
 	}
 	out := make([]talkdeskInteraction, 0, len(list))
 	for _, it := range list {
-		out = append(out, toTalkdeskInteraction(it, typeNames[it.Kind]))
+		name := typeNames[it.Kind]
+		if it.Kind == sources.KindRecord {
+			name = it.SourceKind
+		}
+		out = append(out, toTalkdeskInteraction(it, name))
 	}
 	res := reply{status: http.StatusOK, body: out}
-	if unread != nil {
-		names := make([]string, 0, len(unread.Failed))
-		for _, k := range unread.Kinds() {
-			names = append(names, typeNames[k])
+	if unread != nil || len(unreadRecords) > 0 {
+		var names []string
+		if unread != nil {
+			for _, k := range unread.Kinds() {
+				names = append(names, typeNames[k])
+			}
 		}
+		names = append(names, unreadRecords...)
 		res.header = http.Header{UnreadTypesHeader: {strings.Join(names, ", ")}}
 	}
 	return res, nil
@@ -124,6 +152,25 @@ func interactionKinds(types []string) ([]sources.InteractionKind, map[sources.In
 		}
 	}
 	return kinds, names
+}
+
+// callNumbersAndEmails are the call's own numbers (E.164; those without a
+// country code skipped) and emails (lower case), bounded as findContacts
+// checked.
+func (b *Bridge) callNumbersAndEmails(c *call) (phones, emails []string) {
+	rawPhones, _ := c.data.strs("contact_phones")
+	rawEmails, _ := c.data.strs("contact_emails")
+	for _, p := range rawPhones[:min(len(rawPhones), b.cfg.MaxList)] {
+		if n, err := phone.Normalize(p, ""); err == nil {
+			phones = append(phones, n)
+		}
+	}
+	for _, e := range rawEmails[:min(len(rawEmails), b.cfg.MaxList)] {
+		if n, ok := sources.NormalizeEmail(e); ok {
+			emails = append(emails, n)
+		}
+	}
+	return phones, emails
 }
 
 // findContacts finds the contact the call is about: by id, else by emails,

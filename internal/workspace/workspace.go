@@ -9,9 +9,11 @@ package workspace
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
@@ -22,6 +24,31 @@ import (
 type Workspace struct {
 	*tenants.Tenant
 	Loaders *loaders.Loaders
+	// Customer is the customer's own database with loaders of this
+	// request; nil when none is configured or the request works on a
+	// workspace other than the configured one (the database belongs to
+	// the deployment, not to callers' tokens).
+	Customer *Peer
+	// Identity is how contacts of several sources become one person.
+	Identity identity.Rules
+}
+
+// Peer is a source beside Intercom (the customer's database), as one
+// request reads it.
+type Peer struct {
+	Name    string
+	Source  sources.ContactFinder
+	Loaders *loaders.Loaders
+	// Timeout is the most a caller lookup waits for it.
+	Timeout time.Duration
+}
+
+// PeerSource is a source beside Intercom, as the server builds it once.
+type PeerSource struct {
+	Name    string
+	Source  sources.Source // through the cache
+	History sources.InteractionFinder
+	Timeout time.Duration
 }
 
 type ctxKey struct{}
@@ -50,6 +77,11 @@ type Resolver struct {
 	BaseURL func(region string) (string, error)
 	// Loaders configures each request's loaders.
 	Loaders loaders.Config
+	// Customer is the customer's database, joined to Main's requests; nil
+	// when none.
+	Customer *PeerSource
+	// Identity is identity resolution's rules.
+	Identity identity.Rules
 }
 
 // Open returns ctx carrying tenant's workspace, with fresh loaders whose
@@ -57,8 +89,24 @@ type Resolver struct {
 // was stale.
 func (res *Resolver) Open(ctx context.Context, t *tenants.Tenant) (context.Context, *Workspace) {
 	ctx, _ = cache.WithStaleMarker(ctx)
-	w := &Workspace{Tenant: t, Loaders: loaders.ForRequest(ctx, t.Source, t.History, res.Loaders)}
+	w := &Workspace{Tenant: t, Loaders: loaders.ForRequest(ctx, t.Source, t.History, res.Loaders), Identity: res.Identity}
+	if c := res.Customer; c != nil && res.isMain(t) {
+		w.Customer = &Peer{Name: c.Name, Source: c.Source, Timeout: c.Timeout,
+			Loaders: loaders.ForRequest(ctx, c.Source, c.History, res.Loaders)}
+	}
 	return context.WithValue(ctx, ctxKey{}, w), w
+}
+
+// isMain reports whether t is the configured workspace: Main itself, or
+// the tenant of a token of the same Intercom workspace (the bridge's
+// calls bring the token Talkdesk stores).
+func (res *Resolver) isMain(t *tenants.Tenant) bool {
+	if t == res.Main {
+		return true
+	}
+	id, ok := t.ID.Get()
+	main, mainOK := res.Main.ID.Get()
+	return ok && mainOK && id == main
 }
 
 // Middleware resolves the workspace of a GraphQL request: the configured

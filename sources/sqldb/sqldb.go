@@ -1,0 +1,286 @@
+// Package sqldb is the customer's own database as a source: contacts, their
+// phone numbers and emails, their history (orders, payments, cases) and
+// free-form facts, read through four views whose names and columns are a
+// fixed contract (contract.sql, docs/customer-database.md).
+//
+// It reads only: every query is parameterised, runs in a read-only
+// transaction and is bounded by a timeout on both sides (the context here,
+// statement_timeout on PostgreSQL's side). It is batch-first: one query per
+// view per batch of ids, numbers or emails, whatever the batch's size.
+//
+// Two engines: PostgreSQL through pgx's pool (postgres://…), and SQLite
+// through a pure-Go driver (sqlite:PATH), which the demo uses and which
+// needs no server.
+package sqldb
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver: pure Go, no cgo
+
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// Name is the source's name: Contact.Source, Interaction.Source, and the
+// prefix of every id it hands out ("sql:7001").
+const Name = "sql"
+
+// Prefix starts the id of every contact and interaction of this source, so
+// that ids of several sources never collide and a mutation can tell an id
+// that is not Intercom's.
+const Prefix = Name + ":"
+
+// The views of the contract.
+const (
+	ViewContacts     = "customer_contacts"
+	ViewPoints       = "customer_contact_points"
+	ViewInteractions = "customer_interactions"
+	ViewAttributes   = "customer_attributes" // optional
+)
+
+// Config configures the source.
+type Config struct {
+	// URL is postgres://… (or postgresql://…) or sqlite:PATH.
+	URL string
+	// Timeout bounds every query (default 2s).
+	Timeout time.Duration
+	// MaxConns bounds the pool's connections (default 8).
+	MaxConns int
+	// HistoryLimit is how many interactions of a contact are read, the
+	// most recent (default 100).
+	HistoryLimit int
+	// MatchLimit is how many contacts one phone spelling or email may
+	// find (default 50): a switchboard number on a million rows must not
+	// fill memory.
+	MatchLimit int
+	// Observe, when set, is told of every query: the view it read, whether
+	// it succeeded, how long it took.
+	Observe func(view string, ok bool, elapsed time.Duration)
+}
+
+// DB is the customer's database as a source. It implements
+// sources.ContactFinder and sources.InteractionFinder.
+type DB struct {
+	cfg        Config
+	engine     engine
+	attributes atomic.Bool // customer_attributes exists (Check tells)
+}
+
+var (
+	_ sources.ContactFinder     = (*DB)(nil)
+	_ sources.InteractionFinder = (*DB)(nil)
+)
+
+// engine is what differs between PostgreSQL and SQLite: how a query runs,
+// and how a list of keys is one parameter.
+type engine interface {
+	query(ctx context.Context, q string, args ...any) (rows, error)
+	// list is the SQL of "x is one of the list in parameter n".
+	list(column string, n int) string
+	// arg is the value of a list parameter.
+	arg(keys []string) any
+	close()
+	name() string
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Open connects to the database of cfg.URL. It makes no query: Check
+// validates the contract.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	cfg.Timeout = cmp.Or(cfg.Timeout, 2*time.Second)
+	cfg.MaxConns = cmp.Or(cfg.MaxConns, 8)
+	cfg.HistoryLimit = cmp.Or(cfg.HistoryLimit, 100)
+	cfg.MatchLimit = cmp.Or(cfg.MatchLimit, 50)
+	db := &DB{cfg: cfg}
+	var err error
+	switch {
+	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
+		db.engine, err = openPostgres(ctx, cfg)
+	case strings.HasPrefix(cfg.URL, "sqlite:"):
+		db.engine, err = openSQLite(strings.TrimPrefix(cfg.URL, "sqlite:"), cfg)
+	default:
+		return nil, errors.New("CUSTOMER_DB_URL: use postgres://user:password@host:5432/db or sqlite:PATH")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.engine.close() }
+
+// Engine names the engine: "postgres" or "sqlite".
+func (db *DB) Engine() string { return db.engine.name() }
+
+// Timeout is the bound of every query.
+func (db *DB) Timeout() time.Duration { return db.cfg.Timeout }
+
+// RedactedURL is a database URL without its password, for logs.
+func RedactedURL(raw string) string {
+	if strings.HasPrefix(raw, "sqlite:") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// postgres runs queries on a pgx pool whose sessions are read-only and
+// bounded by statement_timeout.
+type postgres struct{ pool *pgxpool.Pool }
+
+func openPostgres(ctx context.Context, cfg Config) (engine, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return nil, errors.New("CUSTOMER_DB_URL: not a PostgreSQL connection URL")
+	}
+	pc.MaxConns = int32(cfg.MaxConns)
+	pc.ConnConfig.ConnectTimeout = cfg.Timeout
+	// Every statement runs in a read-only transaction (a write is refused
+	// by the server, whatever the query), without a BEGIN and COMMIT round
+	// trip each; the server stops a statement that outlives the timeout
+	// even when this side has already given up on it.
+	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pc.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.Timeout.Milliseconds())
+	pc.ConnConfig.RuntimeParams["application_name"] = "talkdesk-intercom"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("CUSTOMER_DB_URL: %s", sources.ErrorMessage(err))
+	}
+	return &postgres{pool: pool}, nil
+}
+
+func (p *postgres) query(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := p.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgRows{r}, nil
+}
+
+// list compares with every element of one text[] parameter: the statement
+// is the same whatever the batch's size, so it is prepared once.
+func (p *postgres) list(column string, n int) string { return fmt.Sprintf("%s = ANY($%d)", column, n) }
+func (p *postgres) arg(keys []string) any            { return keys }
+func (p *postgres) close()                           { p.pool.Close() }
+func (p *postgres) name() string                     { return "postgres" }
+
+type pgRows struct{ pgx.Rows }
+
+func (r pgRows) Close() { r.Rows.Close() }
+
+// sqlite runs queries on database/sql with the pure-Go driver, opened
+// read-only.
+type sqlite struct{ db *sql.DB }
+
+func openSQLite(path string, cfg Config) (engine, error) {
+	if path == "" {
+		return nil, errors.New("CUSTOMER_DB_URL: sqlite: needs a file path (sqlite:/var/lib/customers.db)")
+	}
+	// mode=ro and query_only: nothing this source runs can write.
+	dsn := "file:" + path + "?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(" + fmt.Sprint(cfg.Timeout.Milliseconds()) + ")"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("CUSTOMER_DB_URL: %w", err)
+	}
+	db.SetMaxOpenConns(cfg.MaxConns)
+	return &sqlite{db: db}, nil
+}
+
+func (s *sqlite) query(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+// list reads the keys from one JSON array parameter: like PostgreSQL's
+// ANY, one statement whatever the batch's size.
+func (s *sqlite) list(column string, n int) string {
+	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?%d))", column, n)
+}
+
+func (s *sqlite) arg(keys []string) any {
+	b, _ := json.Marshal(keys) // strings always marshal
+	return string(b)
+}
+
+func (s *sqlite) close()       { _ = s.db.Close() }
+func (s *sqlite) name() string { return "sqlite" }
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// run runs one query of view under the source's timeout, calls scan for
+// each row, and reports the query to Observe. Its error is coded
+// UPSTREAM_UNAVAILABLE and never carries the database's own message to a
+// caller (it may quote data); the detail is kept for the logs.
+func (db *DB) run(ctx context.Context, view, q string, args []any, scan func(rows) error) error {
+	ctx, cancel := context.WithTimeout(ctx, db.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	err := func() error {
+		r, err := db.engine.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			if err := scan(r); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	}()
+	if db.cfg.Observe != nil {
+		db.cfg.Observe(view, err == nil, time.Since(start))
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return &sources.Error{Code: sources.ECancelled, Message: "the request was cancelled", Err: err}
+		}
+		return &sources.Error{Code: sources.EUpstreamUnavailable,
+			Message: fmt.Sprintf("the customer database failed on %s", view), Err: err}
+	}
+	return nil
+}
+
+// CreateSQLite creates (or opens) the SQLite database at path for writing
+// and runs scripts in it, in order: the demo and the tests load the
+// contract and their rows this way. The source itself never writes.
+func CreateSQLite(ctx context.Context, path string, scripts ...string) error {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, s := range scripts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
