@@ -160,7 +160,19 @@ func (s *Service) recordKey(ctx context.Context, action, key string) (string, er
 		}
 		id = ws.ID
 	}
+	if ns, _ := ctx.Value(namespaceKey{}).(string); ns != "" {
+		action = ns + "." + action
+	}
 	return redis.IdempotencyKey(id, action, key), nil
+}
+
+type namespaceKey struct{}
+
+// WithKeyNamespace files the idempotency records of the actions run under
+// ctx in a namespace of their own (e.g. "call_events"): keys a service
+// derives itself (from a call's id) never meet the keys callers choose.
+func WithKeyNamespace(ctx context.Context, ns string) context.Context {
+	return context.WithValue(ctx, namespaceKey{}, ns)
 }
 
 // maxKey is the longest idempotency key.

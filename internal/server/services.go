@@ -14,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/callevents"
 	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
@@ -56,6 +57,8 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// calls applies Talkdesk's call events (POST /talkdesk/events).
+	calls *callevents.Service
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -132,7 +135,26 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
+	svc.calls = newCallEvents(svc, logger)
 	return svc, nil
+}
+
+// newCallEvents builds the call events' queues and workers. queueRedis is
+// the one place that says which Redis holds the queues (a durable one, not
+// the cache's, once there is a setting for it); nil: in process.
+func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
+	cfg := svc.cfg.CallEvents
+	queueRedis := svc.redis
+	cfg.Redis, cfg.RedisTimeout = queueRedis, svc.cfg.Redis.Timeout
+	cfg.Registerer, cfg.Logger = svc.metrics.Registry, logger
+	if cfg.Secret == "" && svc.cfg.Demo() {
+		// The demo's events come from a curl on this machine: its secret
+		// is as public as its token.
+		cfg.Secret = DemoToken
+	}
+	calls := callevents.New(cfg)
+	calls.Start(svc.main)
+	return calls
 }
 
 // newUpstreamClient is the one HTTP client of every Intercom call, with
@@ -248,6 +270,9 @@ func (s *services) publisher() cache.Publisher {
 
 func (s *services) close() {
 	s.stop()
+	if s.calls != nil {
+		s.calls.Close()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
