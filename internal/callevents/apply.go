@@ -69,9 +69,9 @@ func same(a, b Event) bool {
 
 // call is a call's record as its events tell it.
 type call struct {
-	Event                                      // each field from the first event (in precedence) that has it
+	Event                                    // each field from the first event (in precedence) that has it
 	ended, missed, abandoned, voicemail bool // which terminal events came
-	transcribed                                bool
+	transcribed                         bool
 }
 
 // precedence is the order in which a call's events give a field: the

@@ -388,10 +388,10 @@ func (q *memoryQueue) read(ctx context.Context, max int) ([]Delivery, error) {
 	return out, nil
 }
 
-func (q *memoryQueue) keep(context.Context, []string) error        { return nil }
-func (q *memoryQueue) claim(context.Context) ([]Delivery, error)    { return nil, nil }
-func (q *memoryQueue) done(context.Context, Delivery) error         { return nil }
-func (q *memoryQueue) backlog(context.Context) (int64, error)       { return int64(len(q.ch)), nil }
+func (q *memoryQueue) keep(context.Context, []string) error      { return nil }
+func (q *memoryQueue) claim(context.Context) ([]Delivery, error) { return nil, nil }
+func (q *memoryQueue) done(context.Context, Delivery) error      { return nil }
+func (q *memoryQueue) backlog(context.Context) (int64, error)    { return int64(len(q.ch)), nil }
 func (q *memoryQueue) deadLetters(_ context.Context, n int) ([]DeadLetter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -355,7 +355,9 @@ func TestCallEventsSkippedAndDeadLetters(t *testing.T) {
 	var st struct {
 		Backlog     int64 `json:"backlog"`
 		DeadLetters []struct {
-			Event  struct{ CallID string `json:"call_id"` } `json:"event"`
+			Event struct {
+				CallID string `json:"call_id"`
+			} `json:"event"`
 			Reason string `json:"reason"`
 		} `json:"dead_letters"`
 	}
