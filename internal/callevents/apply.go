@@ -71,7 +71,6 @@ func same(a, b Event) bool {
 type call struct {
 	Event                                    // each field from the first event (in precedence) that has it
 	ended, missed, abandoned, voicemail bool // which terminal events came
-	transcribed                         bool
 }
 
 // precedence is the order in which a call's events give a field: the
@@ -100,7 +99,6 @@ func callOf(callID string, events map[string]Event) call {
 	_, c.missed = events[CallMissed]
 	_, c.abandoned = events[CallAbandoned]
 	_, c.voicemail = events[VoicemailLeft]
-	_, c.transcribed = events[VoicemailTranscribed]
 	c.Event.Event = ""
 	if c.Direction == "" {
 		c.Direction = "inbound"

@@ -420,3 +420,44 @@ func TestCallEventsBurstThroughOutage(t *testing.T) {
 		t.Fatal("no retries: the outage was not seen")
 	}
 }
+
+// A replica that dies holding events (Intercom was failing, it was
+// retrying them) loses none: another replica takes them over once they
+// have gone CALL_EVENTS_CLAIM_AFTER without news, and applies each once.
+func TestCallEventsTakenOverFromADeadReplica(t *testing.T) {
+	if testRedisURL() == "" {
+		t.Skip("replicas share their queue through Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	em, err := emulator.Start(emulator.Options{Token: testToken, WorkspaceID: uniqueWorkspaceID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	settings := []string{"TALKDESK_EVENTS_SECRET", eventsSecret, "CALL_EVENTS_SETTLE", "100ms", "CALL_EVENTS_CLAIM_AFTER", "2s"}
+	first := newTestEnvOn(t, em, settings...)
+	em.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable})
+	const calls = 40
+	for i := range calls {
+		mustAccept(t, first, callEnded(fmt.Sprintf("dies-%d", i)))
+	}
+	for deadline := time.Now().Add(20 * time.Second); metricSum(t, first, "call_events_retries_total", "") < calls; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first replica retried %v events, want all %d held", metricSum(t, first, "call_events_retries_total", ""), calls)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first.Server.Close()
+	first.App.Close() // the replica dies holding every event
+	em.Workspace.SetFaults(emulator.Faults{})
+
+	second := newTestEnvOn(t, em, settings...)
+	settled(t, second, calls, time.Minute)
+	if claimed := metricSum(t, second, "call_events_claimed_total", ""); claimed < calls {
+		t.Fatalf("the second replica claimed %v events, want all %d", claimed, calls)
+	}
+	for i := range calls {
+		if n := len(callRecords(second, emulator.DemoCallerID, fmt.Sprintf("dies-%d.mp3", i))); n != 1 {
+			t.Fatalf("call dies-%d: %d records, want 1", i, n)
+		}
+	}
+}
