@@ -151,6 +151,7 @@ func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
 		// The demo's events come from a curl on this machine: its secret
 		// is as public as its token.
 		cfg.Secret = DemoToken
+		logger.Info("call events: POST /talkdesk/events with Authorization: Bearer demo (set TALKDESK_EVENTS_SECRET to choose another)")
 	}
 	calls := callevents.New(cfg)
 	calls.Start(svc.main)
