@@ -69,12 +69,15 @@ type options struct {
 	w8For      time.Duration
 	w8Outage   time.Duration
 	w8Recovery time.Duration
-	workloads  []string
-	paths      []string
+	// The calls workload.
+	callEvents  int
+	callsOutage time.Duration
+	workloads   []string
+	paths       []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8", "calls"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -105,7 +108,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
+	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")
+	fs.DurationVar(&o.callsOutage, "calls-outage", 5*time.Second, "how long Intercom answers 503 at the start of the calls workload's burst")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; calls: Talkdesk's call events)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -134,6 +139,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if err == nil && (o.w8For <= 0 || o.w8Outage <= 0 || o.w8Recovery <= 0) {
 		err = errors.New("-w8-for, -w8-outage and -w8-recovery must be positive")
+	}
+	if err == nil && (o.callEvents < 4 || o.callsOutage <= 0) {
+		err = errors.New("-calls must be at least 4 and -calls-outage positive")
 	}
 	if err == nil && (o.fleetConc < 1 || o.fleetW1 < 1 || o.fleetW2Cold < 1 || o.fleetW2Warm < 1 || o.fleetBudgetFor <= 0) {
 		err = errors.New("-fleet-c, -fleet-w1, -fleet-w2-cold, -fleet-w2-warm and -fleet-budget must be positive")

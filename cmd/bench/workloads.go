@@ -32,6 +32,7 @@ type bench struct {
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
+	calls           *w9Result     // calls: what the burst of call events saw
 }
 
 // row is one line of the table.
@@ -166,6 +167,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("w8") && path == "real" {
 			if err := b.runFlaky(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("calls") && path == "real" {
+			if err := b.runCallEvents(ctx, add); err != nil {
 				return nil, err
 			}
 		}
