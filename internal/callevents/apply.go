@@ -174,7 +174,8 @@ func (a *applier) contact(ctx context.Context, c call) (*sources.Contact, error)
 	}
 	number, err := phone.Normalize(raw, a.s.cfg.DefaultCountry)
 	if err != nil {
-		return nil, permanent{fmt.Sprintf("contact_phone: %v", err)}
+		// Not quoted: a reason is logged, and a number is personal data.
+		return nil, permanent{"contact_phone is not a phone number this server can read (a national number needs CALL_EVENTS_DEFAULT_COUNTRY)"}
 	}
 	if !a.s.cfg.CreateLeads || slices.Contains(a.s.cfg.BlockedNumbers, number) {
 		found, err := a.tenant.Source.ContactsByPhones(sources.WithoutStale(ctx), []string{number})
