@@ -86,9 +86,9 @@ func callOf(callID string, events map[string]Event) call {
 			continue
 		}
 		dst, src := c.stringFields(), e.stringFields()
-		for name, v := range src {
-			if *dst[name] == "" {
-				*dst[name] = *v
+		for i, f := range src {
+			if *dst[i].dst == "" {
+				*dst[i].dst = *f.dst
 			}
 		}
 		if c.DurationSeconds == nil {

@@ -68,16 +68,22 @@ const MaxCallID = 128
 // bodies are bounded too.
 const maxText = 20_000
 
-// stringFields are the body's string fields, each with the Event field it
-// fills.
-func (e *Event) stringFields() map[string]*string {
-	return map[string]*string{
-		"event": &e.Event, "call_id": &e.CallID, "direction": &e.Direction,
-		"contact_phone": &e.ContactPhone, "contact_external_id": &e.ContactExternalID,
-		"talkdesk_number": &e.TalkdeskNumber, "agent_email": &e.AgentEmail, "agent_external_id": &e.AgentExternalID,
-		"started_at": &e.StartedAt, "answered_at": &e.AnsweredAt, "ended_at": &e.EndedAt,
-		"recording_url": &e.RecordingURL, "voicemail_url": &e.VoicemailURL, "transcription": &e.Transcription,
-		"disposition": &e.Disposition, "notes": &e.Notes,
+// field is one of the body's string fields and the Event field it fills.
+type field struct {
+	name string
+	dst  *string
+}
+
+// stringFields are the body's string fields, in the template's order (a
+// body with two bad fields is told about the first).
+func (e *Event) stringFields() []field {
+	return []field{
+		{"event", &e.Event}, {"call_id", &e.CallID}, {"direction", &e.Direction},
+		{"contact_phone", &e.ContactPhone}, {"contact_external_id", &e.ContactExternalID},
+		{"talkdesk_number", &e.TalkdeskNumber}, {"agent_email", &e.AgentEmail}, {"agent_external_id", &e.AgentExternalID},
+		{"started_at", &e.StartedAt}, {"answered_at", &e.AnsweredAt}, {"ended_at", &e.EndedAt},
+		{"recording_url", &e.RecordingURL}, {"voicemail_url", &e.VoicemailURL}, {"transcription", &e.Transcription},
+		{"disposition", &e.Disposition}, {"notes", &e.Notes},
 	}
 }
 
@@ -96,17 +102,17 @@ func Parse(body []byte) (Event, error) {
 	if dec.More() {
 		return e, sources.Errorf(sources.EBadRequest, "the body must be one JSON object (the call event), not several")
 	}
-	for name, field := range e.stringFields() {
-		v, ok := raw[name]
+	for _, f := range e.stringFields() {
+		v, ok := raw[f.name]
 		if !ok || string(v) == "null" {
 			continue
 		}
-		if err := json.Unmarshal(v, field); err != nil {
-			return e, sources.InputError(name, "%s must be a string", name)
+		if err := json.Unmarshal(v, f.dst); err != nil {
+			return e, sources.InputError(f.name, "%s must be a string", f.name)
 		}
-		*field = strings.TrimSpace(*field)
-		if !utf8.ValidString(*field) {
-			return e, sources.InputError(name, "%s must be UTF-8 text", name)
+		*f.dst = strings.TrimSpace(*f.dst)
+		if !utf8.ValidString(*f.dst) {
+			return e, sources.InputError(f.name, "%s must be UTF-8 text", f.name)
 		}
 	}
 	if v, ok := raw["duration_seconds"]; ok && string(v) != "null" && string(v) != `""` {
@@ -143,17 +149,16 @@ func (e *Event) check() error {
 	default:
 		return sources.InputError("direction", "%s is not a direction: use inbound or outbound", sources.Quote(e.Direction))
 	}
-	for name, v := range map[string]string{"started_at": e.StartedAt, "answered_at": e.AnsweredAt, "ended_at": e.EndedAt} {
-		if v == "" {
-			continue
-		}
-		if _, err := time.Parse(time.RFC3339, v); err != nil {
-			return sources.InputError(name, "%s must be an RFC 3339 time such as 2026-03-02T14:05:00Z, got %s", name, sources.Quote(v))
+	for _, f := range []field{{"started_at", &e.StartedAt}, {"answered_at", &e.AnsweredAt}, {"ended_at", &e.EndedAt}} {
+		if v := *f.dst; v != "" {
+			if _, err := time.Parse(time.RFC3339, v); err != nil {
+				return sources.InputError(f.name, "%s must be an RFC 3339 time such as 2026-03-02T14:05:00Z, got %s", f.name, sources.Quote(v))
+			}
 		}
 	}
-	for name, v := range map[string]string{"notes": e.Notes, "transcription": e.Transcription} {
-		if n := utf8.RuneCountInString(v); n > maxText {
-			return sources.InputError(name, "%s must be at most %d characters, got %d", name, maxText, n)
+	for _, f := range []field{{"transcription", &e.Transcription}, {"notes", &e.Notes}} {
+		if n := utf8.RuneCountInString(*f.dst); n > maxText {
+			return sources.InputError(f.name, "%s must be at most %d characters, got %d", f.name, maxText, n)
 		}
 	}
 	return nil
