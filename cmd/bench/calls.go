@@ -90,7 +90,7 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
+	t0, calls0 := time.Now(), f.em.Workspace.TotalCalls()
 	burst, err := f.measure(w9Burst, "real", 4*len(callers), 32, func(i int) error {
 		c, id := callers[i/4], fmt.Sprintf("burst-%d", i/4)
 		ended := w9Ended(id, c.FormattedPhone)
@@ -130,6 +130,10 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 		}
 	}
 	burst.errors = res.accepted - res.applied
+	// The Intercom calls of applying the burst (refused ones included), not
+	// only of accepting it.
+	burst.upstreamTotal = f.em.Workspace.TotalCalls() - calls0
+	burst.upstreamPerReq = float64(burst.upstreamTotal) / float64(burst.requests)
 	return add(burst, nil)
 }
 
