@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -171,8 +170,8 @@ func (r *queryResolver) ContactsByPhone(ctx context.Context, phone string, defau
 
 // Contact is the resolver for the contact field.
 func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact, error) {
-	if id == "" {
-		return nil, sources.InputError("id", "id must not be empty")
+	if err := sources.CheckID("id", id); err != nil {
+		return nil, err
 	}
 	w, err := workspace.From(ctx)
 	if err != nil {
@@ -190,8 +189,10 @@ func (r *queryResolver) ContactsByIds(ctx context.Context, ids []string) ([]*mod
 	if len(ids) > maxIDs {
 		return nil, sources.InputError("ids", "ids may hold at most %d ids, got %d", maxIDs, len(ids))
 	}
-	if slices.Contains(ids, "") {
-		return nil, sources.InputError("ids", "ids must not contain an empty id")
+	for _, id := range ids {
+		if err := sources.CheckID("ids", id); err != nil {
+			return nil, err
+		}
 	}
 	w, err := workspace.From(ctx)
 	if err != nil {
@@ -305,8 +306,8 @@ func (r *queryResolver) Agents(ctx context.Context) ([]*model.Agent, error) {
 
 // Interactions is the resolver for the interactions field.
 func (r *queryResolver) Interactions(ctx context.Context, contactID string, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
-	if contactID == "" {
-		return nil, sources.InputError("contactId", "contactId must not be empty")
+	if err := sources.CheckID("contactId", contactID); err != nil {
+		return nil, err
 	}
 	return r.interactions(ctx, sources.ContactRefByID(contactID), types, first, after, since)
 }

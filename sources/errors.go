@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // Error codes: the closed vocabulary of every answer the service gives, on
@@ -135,4 +136,28 @@ func HTTPStatus(code string) int {
 		return status
 	}
 	return http.StatusInternalServerError
+}
+
+// MaxIDLength is the longest id any source's records have (Intercom's are
+// 24 hexadecimal digits or a number): a longer one is refused before it
+// reaches a cache key.
+const MaxIDLength = 128
+
+// CheckID refuses what cannot be a record's id: empty, longer than
+// MaxIDLength, or holding anything but letters, digits and "-_.:@+" (a
+// source prefix such as "sql:" included). Ids become cache keys: only
+// validated ones may.
+func CheckID(field, id string) error {
+	if id == "" {
+		return InputError(field, "%s must not be empty", field)
+	}
+	if len(id) > MaxIDLength {
+		return InputError(field, "%s has %d bytes; an id has at most %d", field, len(id), MaxIDLength)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:@+", r)) {
+			return InputError(field, "%s is not an id: it holds %s", field, Quote(string(r)))
+		}
+	}
+	return nil
 }

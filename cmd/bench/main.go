@@ -69,6 +69,9 @@ type options struct {
 	w8For      time.Duration
 	w8Outage   time.Duration
 	w8Recovery time.Duration
+	// W7, one caller's whole cost budget beside another's lookups.
+	w7For     time.Duration
+	w7Workers int
 	// The calls workload.
 	callEvents  int
 	callsOutage time.Duration
@@ -77,7 +80,7 @@ type options struct {
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8", "calls"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "calls"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -108,9 +111,11 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
+	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
+	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
 	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")
 	fs.DurationVar(&o.callsOutage, "calls-outage", 5*time.Second, "how long Intercom answers 503 at the start of the calls workload's burst")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; calls: Talkdesk's call events)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; calls: Talkdesk's call events)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -136,6 +141,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {
 		err = fmt.Errorf("-fleet-lb: unknown %q (known: %s)", o.fleetLB, strings.Join(lbKinds, ", "))
+	}
+	if err == nil && (o.w7For <= 0 || o.w7Workers < 1) {
+		err = errors.New("-w7-for and -w7-workers must be positive")
 	}
 	if err == nil && (o.w8For <= 0 || o.w8Outage <= 0 || o.w8Recovery <= 0) {
 		err = errors.New("-w8-for, -w8-outage and -w8-recovery must be positive")

@@ -32,6 +32,7 @@ type bench struct {
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
+	cost            *w7Result     // W7: what the costly caller saw
 	calls           *w9Result     // calls: what the burst of call events saw
 }
 
@@ -162,6 +163,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("fleet") && path == "real" {
 			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w7") && path == "real" {
+			if err := b.runCost(ctx, add); err != nil {
 				return nil, err
 			}
 		}

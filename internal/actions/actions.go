@@ -137,7 +137,7 @@ func guarded[R any](ctx context.Context, s *Service, action, key string, input a
 // result, before anything is checked against Intercom (see
 // idempotency.Replay): found is false when the action must go on.
 func replay[R any](ctx context.Context, s *Service, action, key string, input any) (r R, found bool, err error) {
-	if key == "" || len(key) > maxKey {
+	if key == "" || len(key) > maxKey || reserved(ctx, key) {
 		return r, false, nil
 	}
 	recordKey, err := s.recordKey(ctx, action, key)
@@ -160,28 +160,41 @@ func (s *Service) recordKey(ctx context.Context, action, key string) (string, er
 		}
 		id = ws.ID
 	}
-	if ns, _ := ctx.Value(namespaceKey{}).(string); ns != "" {
-		action = ns + "." + action
-	}
 	return redis.IdempotencyKey(id, action, key), nil
-}
-
-type namespaceKey struct{}
-
-// WithKeyNamespace files the idempotency records of the actions run under
-// ctx in a namespace of their own (e.g. "call_events"): keys a service
-// derives itself (from a call's id) never meet the keys callers choose.
-func WithKeyNamespace(ctx context.Context, ns string) context.Context {
-	return context.WithValue(ctx, namespaceKey{}, ns)
 }
 
 // maxKey is the longest idempotency key.
 const maxKey = 255
 
+// DerivedKeyPrefix begins every idempotency key this service derives from a
+// request itself (the bridge's, see internal/talkdesk; the call events', see
+// internal/callevents): a namespace that a key a client chooses cannot take,
+// or a GraphQL caller could claim the key of Talkdesk's coming retry and have
+// it refused as a CONFLICT for a day.
+const DerivedKeyPrefix = "talkdesk:"
+
+type derivedKeysKey struct{}
+
+// WithDerivedKeys marks ctx as a request of the service's own making (the
+// bridge): its keys may be derived ones.
+func WithDerivedKeys(ctx context.Context) context.Context {
+	return context.WithValue(ctx, derivedKeysKey{}, true)
+}
+
+// reserved reports a key in the derived keys' namespace from a request that
+// may not use it: it is refused before any record is read.
+func reserved(ctx context.Context, key string) bool {
+	derived, _ := ctx.Value(derivedKeysKey{}).(bool)
+	return !derived && strings.HasPrefix(key, DerivedKeyPrefix)
+}
+
 // checkKey validates an idempotency key.
-func checkKey(p *Problems, key string) {
+func checkKey(ctx context.Context, p *Problems, key string) {
 	if len(key) > maxKey {
 		p.add("idempotencyKey", "idempotencyKey must be at most 255 characters")
+	}
+	if reserved(ctx, key) {
+		p.add("idempotencyKey", "idempotencyKey must not begin with %s: those keys are the ones the Talkdesk bridge derives", sources.Quote(DerivedKeyPrefix))
 	}
 }
 

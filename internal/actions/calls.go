@@ -42,7 +42,7 @@ func (s *Service) LogCall(ctx context.Context, key string, req LogCallRequest) (
 		return r, err
 	}
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	from := checkPhone(&p, "from", req.From, req.DefaultCountry)
 	to := checkPhone(&p, "to", req.To, req.DefaultCountry)
 	if strings.TrimSpace(req.From) == "" {

@@ -35,7 +35,7 @@ func (s *Service) CreateContact(ctx context.Context, key string, req CreateConta
 		return r, err
 	}
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	nc := sources.NewContact{
 		Name:             checkLength(&p, "name", req.Name, 0, maxName),
 		Email:            checkEmail(&p, "email", req.Email),
@@ -127,7 +127,7 @@ func (s *Service) UpdateContact(ctx context.Context, key string, req UpdateConta
 		return r, err
 	}
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	var ch sources.ContactChanges
 	if req.Name != nil {
 		v := checkLength(&p, "name", *req.Name, 0, maxName)
@@ -204,7 +204,7 @@ func (s *Service) UntagContact(ctx context.Context, key string, req TagRequest) 
 func (s *Service) tag(ctx context.Context, key string, req TagRequest, action string,
 	apply func(ctx context.Context, contactID, tag string) (*sources.Tag, error)) (TagResult, error) {
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	req.Tag = checkLength(&p, "tag", req.Tag, 1, maxTag)
 	if r, ok, err := replay[TagResult](ctx, s, action, key, req); ok || err != nil {
 		return r, err

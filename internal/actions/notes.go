@@ -20,7 +20,7 @@ func (s *Service) AddNote(ctx context.Context, key string, req AddNoteRequest) (
 		return r, err
 	}
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	body := checkLength(&p, "body", req.Body, 1, maxBody)
 	if _, err := s.contact(ctx, &p, "contactId", req.ContactID); err != nil {
 		return nil, err

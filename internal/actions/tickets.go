@@ -25,7 +25,7 @@ func (s *Service) CreateTicket(ctx context.Context, key string, req CreateTicket
 		return r, err
 	}
 	var p Problems
-	checkKey(&p, key)
+	checkKey(ctx, &p, key)
 	title := checkLength(&p, "title", req.Title, 1, maxTitle)
 	description := checkLength(&p, "description", req.Description, 0, maxBody)
 	typeID, err := s.ticketType(ctx, &p, "ticketType", req.TicketType)

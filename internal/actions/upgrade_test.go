@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
@@ -44,8 +46,9 @@ func (w workspaceOf) Validate(context.Context) (*sources.Workspace, error) {
 }
 
 // upgradeService is a Service whose idempotency records are in a real
-// Redis, for the workspace ws.
-func upgradeService(t *testing.T, ws string, exec sources.ActionExecutor) *Service {
+// Redis, for the workspace ws, and a client of that Redis (run alone, the
+// test starts its own: the test must read the one the Service writes).
+func upgradeService(t *testing.T, ws string, exec sources.ActionExecutor) (*Service, goredis.UniversalClient) {
 	t.Helper()
 	client := redistest.Client(t, redistest.Addr(t))
 	store := &idempotency.Tiered{Primary: idempotency.NewRedisStore(redis.NewHealth(client, time.Second, nil)), Local: idempotency.NewMemoryStore()}
@@ -55,7 +58,7 @@ func upgradeService(t *testing.T, ws string, exec sources.ActionExecutor) *Servi
 		Workspace:   workspaceOf{admin: "a-1"},
 		Guard:       idempotency.New(store, idempotency.Options{}),
 		WorkspaceID: sources.KnownWorkspaceID(ws),
-	})
+	}), client
 }
 
 // fingerprint is an input's fingerprint as every release computes it: the
@@ -73,8 +76,7 @@ func fingerprint(inputJSON string) string {
 func TestAnActionDoneByThePreviousReleaseIsNotRunAgain(t *testing.T) {
 	ws := redistest.Unique("ws")
 	exec := &noteWriter{}
-	s := upgradeService(t, ws, exec)
-	client := redistest.Client(t, redistest.Addr(t))
+	s, client := upgradeService(t, ws, exec)
 	ctx := context.Background()
 
 	record := `{"state":"done","fp":"` + fingerprint(`{"contact_id":"c-1","body":"Called about the invoice"}`) + `",` +
@@ -105,8 +107,7 @@ func TestAnActionDoneByThePreviousReleaseIsNotRunAgain(t *testing.T) {
 func TestAnActionDoneByThisReleaseIsWhereThePreviousLooks(t *testing.T) {
 	ws := redistest.Unique("ws")
 	exec := &noteWriter{}
-	s := upgradeService(t, ws, exec)
-	client := redistest.Client(t, redistest.Addr(t))
+	s, client := upgradeService(t, ws, exec)
 	ctx := context.Background()
 
 	if _, err := s.AddNote(ctx, "first-1", AddNoteRequest{ContactID: "c-1", Body: "Called about the invoice"}); err != nil {

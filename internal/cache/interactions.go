@@ -145,8 +145,16 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 			}
 			unread++
 		}
-		if b, err := encode(h, fresh, false); err == nil && len(covered) > 0 {
-			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: c.ttl.Interactions + c.ttl.StaleFor})
+		until, ttl := fresh, c.ttl.Interactions+c.ttl.StaleFor
+		if len(h.Items) == 0 {
+			// An empty history (an unknown id, a new lead) is remembered like
+			// a lookup that found nothing, and not kept stale for a day: any
+			// id a client sends would otherwise hold its key that long.
+			neg := min(c.ttl.Interactions, c.ttl.Negative)
+			until, ttl = c.now().Add(neg), neg
+		}
+		if b, err := encode(h, until, false); err == nil && len(covered) > 0 {
+			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: ttl})
 		}
 	}
 	if partial != nil && unread == 0 {

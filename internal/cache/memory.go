@@ -10,8 +10,10 @@ import (
 )
 
 // MemoryStore keeps entries in process: the cache when no Redis is
-// configured. It holds at most maxEntries, each for its item's TTL; a full
-// store drops the entries least likely to be read again (package bounded).
+// configured, and persisted queries. It holds at most maxBytes of keys and
+// values (each entry weighs entryOverhead more), each for its item's TTL; a
+// full store drops the entries least likely to be read again (package
+// bounded). Bytes, not entries: clients choose the size of what they store.
 type MemoryStore struct {
 	entries *otter.Cache[string, memoryEntry]
 }
@@ -21,15 +23,22 @@ type memoryEntry struct {
 	ttl   time.Duration
 }
 
-// NewMemoryStore returns an empty in-process store.
-func NewMemoryStore(maxEntries int) *MemoryStore { return newMemoryStore(maxEntries, nil) }
+// NewMemoryStore returns an empty in-process store of at most maxBytes.
+func NewMemoryStore(maxBytes int64) *MemoryStore { return newMemoryStore(maxBytes, nil) }
 
-func newMemoryStore(maxEntries int, clock *bounded.Clock) *MemoryStore {
-	if maxEntries <= 0 {
-		maxEntries = 100_000
+// entryOverhead is what an entry costs beside its key and value (the
+// cache's own structures), so that many tiny entries are bounded too.
+const entryOverhead = 128
+
+func newMemoryStore(maxBytes int64, clock *bounded.Clock) *MemoryStore {
+	if maxBytes <= 0 {
+		maxBytes = 64 << 20
 	}
 	return &MemoryStore{entries: bounded.New(otter.Options[string, memoryEntry]{
-		MaximumSize: maxEntries,
+		MaximumWeight: uint64(maxBytes),
+		Weigher: func(k string, e memoryEntry) uint32 {
+			return uint32(min(len(k)+len(e.value)+entryOverhead, 1<<31))
+		},
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryEntry]) time.Duration {
 			return e.Value.ttl
 		}),

@@ -257,6 +257,7 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 	if err != nil {
 		return nil
 	}
+	ch = c.withCachedPoints(ctx, tenant, ch)
 	inv := Invalidation{At: c.now(), Keep: c.ttl.StaleFor}
 	add := func(gone bool, id string, kinds ...string) {
 		for _, kind := range kinds {
@@ -299,6 +300,42 @@ func (c *Source) Invalidate(ctx context.Context, ch sources.Changed) error {
 		}
 	}
 	return err
+}
+
+// withCachedPoints adds to ch the phones and emails the cached copies of
+// its contacts hold: a contact's old number still finds it until that
+// lookup is dropped too, and a webhook names only the new one. A deleted
+// contact's old points are removed, an updated one's marked stale. One
+// MGET; when it fails, ch is what the caller knew.
+func (c *Source) withCachedPoints(ctx context.Context, tenant string, ch sources.Changed) sources.Changed {
+	ids := sources.UniqueIDs(append(slices.Clone(ch.ContactIDs), ch.DeletedContactIDs...))
+	if len(ids) == 0 {
+		return ch
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = redis.CacheKey(tenant, kindContact, id)
+	}
+	raw, err := c.store.MGet(ctx, keys)
+	if err != nil {
+		return ch
+	}
+	deleted := set(ch.DeletedContactIDs)
+	phones, emails := slices.Clone(ch.Phones), slices.Clone(ch.Emails)
+	removedPhones, removedEmails := slices.Clone(ch.RemovedPhones), slices.Clone(ch.RemovedEmails)
+	for i, id := range ids {
+		e, ok := decode[*sources.Contact](raw[i])
+		if !ok || e.Value == nil {
+			continue
+		}
+		if deleted[id] {
+			removedPhones, removedEmails = append(removedPhones, e.Value.Phones...), append(removedEmails, e.Value.Emails...)
+		} else {
+			phones, emails = append(phones, e.Value.Phones...), append(emails, e.Value.Emails...)
+		}
+	}
+	ch.Phones, ch.Emails, ch.RemovedPhones, ch.RemovedEmails = phones, emails, removedPhones, removedEmails
+	return ch
 }
 
 func set(list []string) map[string]bool {

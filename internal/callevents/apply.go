@@ -17,9 +17,10 @@ import (
 	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
-// keyNamespace files the idempotency records of call events apart from
-// the keys GraphQL and bridge callers choose.
-const keyNamespace = "call_events"
+// keyPrefix begins the idempotency keys of call events: in the namespace of
+// the keys the service derives itself, which no caller may choose, and apart
+// from the bridge's.
+const keyPrefix = actions.DerivedKeyPrefix + "call-events:"
 
 // applier applies one workspace's events.
 type applier struct {
@@ -203,7 +204,7 @@ func (a *applier) contact(ctx context.Context, c call) (*sources.Contact, error)
 }
 
 // callID is the idempotency key of one effect of a call.
-func callID(id, effect string) string { return id + "/" + effect }
+func callID(id, effect string) string { return keyPrefix + id + "/" + effect }
 
 func (a *applier) logCall(ctx context.Context, c call, contact *sources.Contact) error {
 	req := actions.LogCallRequest{

@@ -353,7 +353,7 @@ func (c *consumer) deadLetter(ctx context.Context, d Delivery, why string) {
 // while it calls Intercom.
 func (c *consumer) process(ctx context.Context, d Delivery) error {
 	ctx = sources.WithCaller(sources.WithPriority(ctx, sources.Bulk), "talkdesk-events")
-	ctx = actions.WithKeyNamespace(ctx, keyNamespace)
+	ctx = actions.WithDerivedKeys(ctx)
 	next, err := c.a.merge(ctx, d.Event)
 	if err != nil {
 		return err

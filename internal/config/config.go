@@ -94,6 +94,12 @@ type Redis struct {
 	URL     string
 	Cluster bool
 	Timeout time.Duration
+	// DurableURL is where what must not be lost lives (idempotency records,
+	// webhook de-duplication): a Redis that never evicts. Empty: URL.
+	DurableURL string
+	// EvictionCheck is what a durable Redis that may evict keys does at
+	// start: "refuse" to start, or "warn".
+	EvictionCheck string
 }
 
 // Cache is the cache of Intercom reads.
@@ -123,6 +129,11 @@ type GraphQL struct {
 	// Persisted operations: run only the trusted documents of a file.
 	PersistedOnly bool
 	PersistedFile string
+	// PersistedMaxBytes bounds the documents clients register, kept in
+	// process by each replica.
+	PersistedMaxBytes int64
+	// QueryCacheMaxBytes bounds the parsed documents kept in process.
+	QueryCacheMaxBytes int64
 }
 
 // Access is who may call, and how much.
@@ -131,6 +142,11 @@ type Access struct {
 	CallerRate    int           // requests per minute per caller; 0: no limit
 	RateLimitSync time.Duration // how often a replica reports its callers' requests to the fleet's buckets
 	NewTokenRate  int           // validations of unknown tokens per minute per caller
+	// The cost budget of each caller, in this replica: the complexity its
+	// operations may spend at once, and restore per second (0: no budget).
+	CostMaximum     int
+	CostRestoreRate int
+	MaxConcurrent   int // operations each caller may have running at once in this replica; 0: no cap
 }
 
 // Tenants is what callers' own tokens (the bridge, MULTI_TENANT) may cost.
@@ -181,6 +197,8 @@ func settings(c *Config) []setting {
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.HTTP.ShutdownTimeout)},
 		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.Redis.URL)},
 		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.Redis.Cluster)},
+		{env: "IDEMPOTENCY_REDIS_URL", flag: "idempotency-redis-url", usage: "Redis for what must survive memory pressure: idempotency records and webhook de-duplication (same forms as `REDIS_URL`; a Cluster needs more than one address). Empty: `REDIS_URL`. Point it at a Redis with `maxmemory-policy noeviction` when the cache's Redis evicts (see docs/replicas.md)", parse: redisURL(&c.Redis.DurableURL)},
+		{env: "REDIS_EVICTION_CHECK", flag: "redis-eviction-check", def: "refuse", usage: "at start, the durable Redis (`IDEMPOTENCY_REDIS_URL`, else `REDIS_URL`) is asked for its `maxmemory` and `maxmemory-policy`; when it could evict keys: `refuse` to start, or `warn` and go on", parse: oneOf(&c.Redis.EvictionCheck, "refuse", "warn")},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.Redis.Timeout)},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.Cache.Enabled)},
 		{env: "CACHE_CONTACT_TTL", flag: "cache-contact-ttl", def: "5m", usage: "how long contacts and caller lookups stay fresh", parse: positiveDuration(&c.Cache.TTL.Contact, &c.Cache.TTL.Phone, &c.Cache.TTL.Email)},
@@ -190,7 +208,7 @@ func settings(c *Config) []setting {
 		{env: "CACHE_STALE_TTL", flag: "cache-stale-ttl", def: "24h", usage: "how long expired entries are kept to answer while Intercom fails", parse: duration(&c.Cache.TTL.StaleFor)},
 		{env: "CACHE_LOCAL_ENABLED", flag: "cache-local-enabled", def: "true", usage: "keep an in-process level in front of Redis (kept coherent across replicas through Redis)", parse: boolean(&c.Cache.LocalEnabled)},
 		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.Cache.Local.MaxEntries, 100, 100_000_000)},
-		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
+		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level (of the whole cache without `REDIS_URL`)", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.Cache.Local.TTL)},
 		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.Intercom.CoalesceWindow)},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
@@ -204,12 +222,18 @@ func settings(c *Config) []setting {
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.Access.APIKeys)},
 		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
 		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "COST_MAXIMUM_AVAILABLE", flag: "cost-maximum-available", def: "100000", usage: "the cost budget of each API key (or client address without keys), in complexity points (`MAX_QUERY_COMPLEXITY`'s unit): what its GraphQL operations may spend at once, each its estimated complexity; at least `MAX_QUERY_COMPLEXITY`. Per replica", parse: count(&c.Access.CostMaximum, 1, 1_000_000_000)},
+		{env: "COST_RESTORE_RATE", flag: "cost-restore-rate", def: "50000", usage: "complexity points restored to each caller's cost budget per second; an operation that costs more than is left is `429 RATE_LIMITED` with a retry hint; `0`: no budget", parse: count(&c.Access.CostRestoreRate, 0, 1_000_000_000)},
+		{env: "MAX_CONCURRENT_REQUESTS_PER_CALLER", flag: "max-concurrent-requests-per-caller", def: "100", usage: "GraphQL operations each API key (or client address without keys) may have running at once in one replica, whatever their cost (operations waiting for a slow Intercom hold memory too); more is `429 RATE_LIMITED` at once; `0`: no cap. A key that many agents' dashboards share needs its busiest moment's screen pops under it", parse: count(&c.Access.MaxConcurrent, 0, 100_000)},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.HTTP.CORSOrigins)},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.Tenants.MultiTenant)},
 		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.GraphQL.Playground)},
 		{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "30s", usage: "deadline of each request, Intercom calls included", parse: positiveDuration(&c.HTTP.RequestTimeout)},
 		{env: "MAX_QUERY_DEPTH", flag: "max-query-depth", def: "12", usage: "deepest nesting of fields a GraphQL operation may have (introspection excepted)", parse: count(&c.GraphQL.Limits.MaxDepth, 2, 100)},
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.GraphQL.Limits.MaxComplexity, 10, 10_000_000)},
+		{env: "MAX_QUERY_BYTES", flag: "max-query-bytes", def: "32768", usage: "largest GraphQL document, in bytes, comments and white space included (what a registered persisted query keeps)", parse: count(&c.GraphQL.Limits.MaxBytes, 1024, 16<<20)},
+		{env: "PERSISTED_QUERIES_MAX_BYTES", flag: "persisted-queries-max-bytes", def: "8388608", usage: "most bytes of registered persisted queries each replica keeps in process (with `REDIS_URL` the fleet also shares them in Redis, each for a day); the least used are forgotten first, and their clients send them again", parse: byteCount(&c.GraphQL.PersistedMaxBytes, 1<<20)},
+		{env: "QUERY_CACHE_MAX_BYTES", flag: "query-cache-max-bytes", def: "33554432", usage: "most bytes of parsed and validated GraphQL documents kept in process (each weighs four times its text, plus 4 KB): a repeated document is not parsed again", parse: byteCount(&c.GraphQL.QueryCacheMaxBytes, 1<<20)},
 		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxTokens, 100, 1_000_000)},
 		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxFields, 10, 100_000)},
 		{env: "MAX_QUERY_ALIASES", flag: "max-query-aliases", def: "100", usage: "most aliases in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxAliases, 0, 100_000)},
@@ -274,6 +298,13 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if c.Access.CostRestoreRate > 0 && c.Access.CostMaximum < c.GraphQL.Limits.MaxComplexity {
+		errs = append(errs, fmt.Errorf("%s: %d is less than %s (%d): the costliest operation allowed could never run",
+			name("COST_MAXIMUM_AVAILABLE"), c.Access.CostMaximum, name("MAX_QUERY_COMPLEXITY"), c.GraphQL.Limits.MaxComplexity))
+	}
+	if c.Redis.DurableURL != "" && c.Redis.URL == "" {
+		errs = append(errs, fmt.Errorf("%s: needs %s (without it, idempotency records are kept in process)", name("IDEMPOTENCY_REDIS_URL"), name("REDIS_URL")))
 	}
 	if c.Loaders.MinWait > c.Loaders.Wait {
 		errs = append(errs, fmt.Errorf("%s: %s is longer than %s (%s)", name("LOADER_MIN_WAIT"), c.Loaders.MinWait, name("LOADER_WAIT"), c.Loaders.Wait))

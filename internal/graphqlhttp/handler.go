@@ -14,11 +14,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/cost"
 	"github.com/talkdesk-intercom/api/internal/metrics"
@@ -31,49 +31,71 @@ type Options struct {
 	Introspection bool
 	// Metrics, when set, receives operation latency by operation name.
 	Metrics *metrics.Metrics
-	// QueryCacheSize is how many parsed and validated queries are kept.
-	QueryCacheSize int
+	// QueryCacheMaxBytes bounds the parsed and validated queries kept.
+	QueryCacheMaxBytes int64
 	// Limits bound what one request may cost; Costs is the cost model
 	// that the operation limits estimate with.
 	Limits Limits
 	Costs  cost.Model
-	// PersistedStore keeps automatic persisted queries (shared by every
-	// replica when it is Redis); nil keeps them in process.
-	PersistedStore cache.Store
+	// MaxURLBytes bounds a GET request's query string (MAX_BODY_BYTES).
+	MaxURLBytes int64
+	// PersistedStore shares automatic persisted queries between replicas
+	// (Redis); nil keeps them in process only. Each replica also keeps
+	// those it has seen in process, within PersistedMaxBytes.
+	PersistedStore    cache.Store
+	PersistedMaxBytes int64
 	// TrustedDocuments, when PersistedOnly, are the only operations that
 	// run (by their SHA-256); they also answer APQ hashes without a store.
 	TrustedDocuments map[string]string
 	PersistedOnly    bool
 	// Tracer, when set, traces operations and resolvers (package telemetry).
 	Tracer graphql.HandlerExtension
+	// Budget is each caller's cost budget, spent by every operation's
+	// complexity; InFlight caps each caller's running operations. Nil:
+	// none.
+	Budget   *access.Budget
+	InFlight *access.InFlight
 }
+
+// defaultQueryCacheBytes bounds the parsed queries kept when
+// QueryCacheMaxBytes is not given.
+const defaultQueryCacheBytes = 32 << 20
+
+// defaultPersistedBytes bounds the persisted documents kept in process
+// when PersistedMaxBytes is not given.
+const defaultPersistedBytes = 8 << 20
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
 // introspection, persisted queries, the cost limits, one error presenter
 // and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
-	srv.AddTransport(Transport{MaxErrors: opts.Limits.MaxErrors})
-	size := opts.QueryCacheSize
-	if size <= 0 {
-		size = 1000
+	transport := Transport{MaxErrors: opts.Limits.MaxErrors, MaxURLBytes: opts.MaxURLBytes}
+	if opts.Budget != nil || opts.InFlight != nil {
+		transport.admission = &admission{limits: opts.Limits, budget: opts.Budget, inflight: opts.InFlight}
 	}
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](size))
+	srv.AddTransport(transport)
+	queryBytes := opts.QueryCacheMaxBytes
+	if queryBytes <= 0 {
+		queryBytes = defaultQueryCacheBytes
+	}
+	srv.SetQueryCache(newQueryCache(queryBytes))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.SetDisableSuggestion(true) // suggestions would name the schema's fields
 	}
-	store := opts.PersistedStore
-	if store == nil {
-		store = cache.NewMemoryStore(1000)
+	localBytes := opts.PersistedMaxBytes
+	if localBytes <= 0 {
+		localBytes = defaultPersistedBytes
 	}
+	docs := &documents{local: cache.NewMemoryStore(localBytes), shared: opts.PersistedStore}
 	// Order matters: the persisted document is found first, then its size
 	// is checked, then (after validation) its cost.
-	srv.Use(persistedQueries{store: store, trusted: opts.TrustedDocuments, only: opts.PersistedOnly})
+	srv.Use(persistedQueries{docs: docs, trusted: opts.TrustedDocuments, only: opts.PersistedOnly})
 	srv.Use(documentLimits{opts.Limits})
 	srv.Use(operationLimits{Limits: opts.Limits, model: opts.Costs, introspection: opts.Introspection})
-	srv.Use(apqRegistration{store: store})
+	srv.Use(apqRegistration{docs: docs})
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
 	}

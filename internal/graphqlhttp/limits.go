@@ -15,6 +15,9 @@ import (
 // checked on the document's tokens before it is parsed, the others on the
 // validated operation with its variables, before it runs.
 type Limits struct {
+	// MaxBytes bounds the document's bytes, comments and white space
+	// included: it is what a registered persisted query keeps.
+	MaxBytes      int
 	MaxTokens     int // tokens of the document
 	MaxFields     int // fields and fragment spreads written in the document
 	MaxAliases    int
@@ -38,6 +41,7 @@ type Limits struct {
 // knows what was exceeded (and an operator what to raise).
 const (
 	settingBodyBytes     = "MAX_BODY_BYTES" // enforced by web.LimitBody, answered here
+	settingBytes         = "MAX_QUERY_BYTES"
 	settingTokens        = "MAX_QUERY_TOKENS"
 	settingFields        = "MAX_QUERY_FIELDS"
 	settingAliases       = "MAX_QUERY_ALIASES"
@@ -74,6 +78,9 @@ func (documentLimits) ExtensionName() string                   { return "Documen
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d documentLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if d.MaxBytes > 0 && len(p.Query) > d.MaxBytes {
+		return refusal(sources.EQueryTooLarge, settingBytes, "bytes (comments and white space count)", len(p.Query), d.MaxBytes)
+	}
 	n := scanDocument(p.Query)
 	for _, c := range []struct {
 		value, limit  int
@@ -140,15 +147,33 @@ func (o operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 		return nil
 	}
 	est := cost.Operation(o.model, oc.Operation, oc.Variables)
+	// Kept for the admission (the caller's budget) and the answer's
+	// extensions.cost.
+	oc.Stats.SetExtension(estimateStats, est)
 	err := o.check(est)
 	if err != nil {
-		err.Extensions["cost"] = map[string]any{
-			"intercomCalls": est.IntercomCalls, "maxIntercomCalls": o.MaxIntercomCalls,
-			"complexity": est.Complexity, "maxComplexity": o.MaxComplexity,
-			"depth": est.Depth, "actions": est.Actions,
-		}
+		err.Extensions["cost"] = costExtension(est, o.Limits)
 	}
 	return err
+}
+
+// estimateStats names the operation's estimate among the operation
+// context's statistics.
+const estimateStats = "cost"
+
+// estimateOf is the estimate operationLimits kept for oc.
+func estimateOf(oc *graphql.OperationContext) cost.Estimate {
+	est, _ := oc.Stats.GetExtension(estimateStats).(cost.Estimate)
+	return est
+}
+
+// costExtension is extensions.cost: the estimate and its bounds.
+func costExtension(est cost.Estimate, l Limits) map[string]any {
+	return map[string]any{
+		"intercomCalls": est.IntercomCalls, "maxIntercomCalls": l.MaxIntercomCalls,
+		"complexity": est.Complexity, "maxComplexity": l.MaxComplexity,
+		"depth": est.Depth, "actions": est.Actions,
+	}
 }
 
 func (o operationLimits) check(est cost.Estimate) *gqlerror.Error {

@@ -30,14 +30,16 @@ import (
 // extension's version as an int64, which the transport's exact JSON numbers
 // are not.
 type persistedQueries struct {
-	store   cache.Store
+	docs    *documents
 	trusted map[string]string // sha256 hex of a document → the document
 	only    bool              // run trusted documents only
 }
 
 // apqTTL is how long a registered document is kept: a client whose hash was
-// forgotten sends the document once more.
-const apqTTL = 7 * 24 * time.Hour
+// forgotten sends the document once more. With each document bounded by
+// MAX_QUERY_BYTES and registered only once it has passed every limit, a
+// day bounds what callers can make Redis hold.
+const apqTTL = 24 * time.Hour
 
 var _ interface {
 	graphql.HandlerExtension
@@ -80,8 +82,8 @@ func (p persistedQueries) MutateOperationParameters(ctx context.Context, params 
 	if p.only {
 		return notInList()
 	}
-	if vals, err := p.store.MGet(ctx, []string{redis.PersistedDocumentKey(hash)}); err == nil && vals[0] != nil {
-		params.Query = string(vals[0])
+	if q, ok := p.docs.get(ctx, hash); ok {
+		params.Query = q
 		return nil
 	}
 	// Apollo's clients look for this exact message to send the document.
@@ -114,7 +116,7 @@ const registerMark = "tdi.registerPersistedQuery"
 
 // apqRegistration keeps the documents clients register, after validation
 // and the limits (it is used after them).
-type apqRegistration struct{ store cache.Store }
+type apqRegistration struct{ docs *documents }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -129,10 +131,43 @@ func (a apqRegistration) MutateOperationContext(ctx context.Context, oc *graphql
 	if hash == "" || sha256Hex(oc.RawQuery) != hash {
 		return nil
 	}
-	// Best effort: when the store fails, the client sends the document
-	// again next time.
-	_ = a.store.MSet(ctx, []cache.Item{{Key: redis.PersistedDocumentKey(hash), Value: []byte(oc.RawQuery), TTL: apqTTL}})
+	a.docs.put(ctx, hash, oc.RawQuery)
 	return nil
+}
+
+// documents are the registered persisted queries: an in-process copy
+// bounded by bytes (clients choose a document's size), in front of the
+// store the replicas share when there is one. A document never changes
+// under its hash: the copy needs no invalidation.
+type documents struct {
+	local  *cache.MemoryStore
+	shared cache.Store // nil: in process only
+}
+
+func (d *documents) get(ctx context.Context, hash string) (string, bool) {
+	key := []string{redis.PersistedDocumentKey(hash)}
+	if v := d.local.MGetLocal(key); v[0] != nil {
+		return string(v[0]), true
+	}
+	if d.shared == nil {
+		return "", false
+	}
+	vals, err := d.shared.MGet(ctx, key)
+	if err != nil || vals[0] == nil {
+		return "", false
+	}
+	_ = d.local.MSet(ctx, []cache.Item{{Key: key[0], Value: vals[0], TTL: apqTTL}})
+	return string(vals[0]), true
+}
+
+// put keeps a document; best effort: when the shared store fails, the
+// client sends the document again next time.
+func (d *documents) put(ctx context.Context, hash, doc string) {
+	item := []cache.Item{{Key: redis.PersistedDocumentKey(hash), Value: []byte(doc), TTL: apqTTL}}
+	_ = d.local.MSet(ctx, item)
+	if d.shared != nil {
+		_ = d.shared.MSet(ctx, item)
+	}
 }
 
 func sha256Hex(s string) string {

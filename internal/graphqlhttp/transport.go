@@ -33,6 +33,12 @@ type Transport struct {
 	// MaxErrors bounds the errors of one answer (0: 100): the rest are
 	// counted in one last error.
 	MaxErrors int
+	// MaxURLBytes bounds a GET's query string (0: no bound): a GET carries
+	// in its URL what a POST carries in its body (MAX_BODY_BYTES).
+	MaxURLBytes int64
+	// admission, when set, decides whether a validated operation runs now,
+	// and adds its cost to the answer (NewHandler sets it).
+	admission *admission
 }
 
 var _ graphql.Transport = Transport{}
@@ -49,6 +55,14 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	if !ok {
 		writeError(w, mediaJSON, http.StatusNotAcceptable,
 			"Accept must allow application/graphql-response+json or application/json")
+		return
+	}
+	if r.Method == http.MethodGet && t.MaxURLBytes > 0 && int64(len(r.URL.RawQuery)) > t.MaxURLBytes {
+		n := len(r.URL.RawQuery)
+		write(w, media, http.StatusRequestURITooLong, &graphql.Response{Errors: gqlerror.List{{
+			Message:    fmt.Sprintf("the URL's query has %d bytes; at most %d are allowed (%s): send a large request as a POST", n, t.MaxURLBytes, settingBodyBytes),
+			Extensions: map[string]any{"code": sources.EBodyTooLarge, "limit": settingBodyBytes, "max": t.MaxURLBytes, "value": n},
+		}}}, false)
 		return
 	}
 	params, bad := readParams(r)
@@ -86,8 +100,26 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			string(opCtx.Operation.Operation)+"s with POST")
 		return
 	}
+	var cost map[string]any
+	if t.admission != nil {
+		release, ext, refused := t.admission.admit(ctx, opCtx)
+		if refused != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(refused.Extensions["retryAfterSeconds"].(int)))
+			write(w, media, http.StatusTooManyRequests, &graphql.Response{Errors: gqlerror.List{PresentError(ctx, refused)}}, false)
+			return
+		}
+		defer release()
+		cost = ext
+	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
-	write(w, media, http.StatusOK, capErrors(handle(ctx), t.MaxErrors), true)
+	resp := handle(ctx)
+	if resp != nil && cost != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["cost"] = cost
+	}
+	write(w, media, http.StatusOK, capErrors(resp, t.MaxErrors), true)
 }
 
 // malformed is a request that is not a GraphQL over HTTP request: the

@@ -328,6 +328,15 @@ func TestIdempotencyKeys(t *testing.T) {
 	if r.code() != "CONFLICT" {
 		t.Errorf("same key, other input: code %q, want CONFLICT (%+v)", r.code(), r.Errors)
 	}
+
+	// The bridge's derived keys are a namespace of their own: a GraphQL
+	// caller cannot claim the key of Talkdesk's coming retry.
+	var reserved createTicketJSON
+	input["idempotencyKey"] = "talkdesk:" + strings.Repeat("ab", 32)
+	env.mustQuery(t, createTicketMutation, map[string]any{"input": input}, &reserved)
+	if got := fieldOf(reserved.CreateTicket.UserErrors); reserved.CreateTicket.Ticket != nil || !slices.Equal(got, []string{"input.idempotencyKey:BAD_USER_INPUT"}) {
+		t.Errorf("a key in the bridge's namespace: ticket %+v, errors %v; want input.idempotencyKey:BAD_USER_INPUT", reserved.CreateTicket.Ticket, got)
+	}
 }
 
 // The test: one createTicket fired 20 times at once with one key,

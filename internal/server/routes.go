@@ -81,7 +81,7 @@ func (s *Server) routes() http.Handler {
 	// Intercom's webhooks, signed with the app's client secret, keep the
 	// cache coherent with changes made in Intercom.
 	signed := s.group(mux, true, access.ByAddress, limited)
-	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.redisHealth})
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.durableHealth})
 	return mux
 }
 
@@ -127,11 +127,13 @@ func (s *Server) graphql() http.Handler {
 	return graphqlhttp.NewHandler(
 		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
 		graphqlhttp.Options{Introspection: cfg.GraphQL.Introspection, Metrics: svc.metrics,
-			Limits:           cfg.GraphQL.Limits,
-			Costs:            resolvers.Costs(),
-			Tracer:           tracer,
-			PersistedStore:   svc.store,
+			Limits:         cfg.GraphQL.Limits,
+			Costs:          resolvers.Costs(),
+			Tracer:         tracer,
+			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
+			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
+			Budget: svc.budget, InFlight: svc.inflight,
 		},
 	)
 }

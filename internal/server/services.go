@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -36,8 +38,13 @@ type services struct {
 	// redisHealth bounds every Redis call by REDIS_TIMEOUT and skips Redis
 	// while it is away; nil without REDIS_URL.
 	redisHealth *redis.Health
-	fleet       sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
-	guard       *idempotency.Guard
+	// durable is where what must not be lost lives (idempotency records,
+	// webhook de-duplication): IDEMPOTENCY_REDIS_URL, else the same client
+	// as redis; nil without REDIS_URL.
+	durable       goredis.UniversalClient
+	durableHealth *redis.Health
+	fleet         sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
+	guard         *idempotency.Guard
 	// main is the configured workspace (INTERCOM_TOKEN, or the demo).
 	main       *tenants.Tenant
 	mainClient *intercom.Client
@@ -48,6 +55,11 @@ type services struct {
 	mainBaseURL string
 	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
 	trusted map[string]string
+	// persisted shares the documents clients register (automatic persisted
+	// queries) between replicas: Redis, nil without it. Not the cache's
+	// store: registrations must not push cached contacts out of the
+	// in-process level.
+	persisted cache.Store
 	// upstream sends every tenant's Intercom calls: one pool of connections
 	// however many tokens callers bring.
 	upstream *http.Client
@@ -59,6 +71,10 @@ type services struct {
 	callers *access.Limiter
 	// calls applies Talkdesk's call events (POST /talkdesk/events).
 	calls *callevents.Service
+	// budget is each caller's cost budget (COST_*) and inflight its cap on
+	// running operations: this replica's, guarding its CPU and memory.
+	budget   *access.Budget
+	inflight *access.InFlight
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -78,30 +94,27 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	var idem idempotency.Store = idempotency.NewMemoryStore()
 	if cfg.Redis.URL != "" {
 		var err error
-		if svc.redis, err = redis.Open(cfg.Redis.URL, cfg.Redis.Cluster, cfg.Redis.Timeout); err != nil {
+		if svc.redis, svc.redisHealth, err = svc.openRedis("REDIS_URL", cfg.Redis.URL, cfg.Redis.Cluster, logger); err != nil {
 			svc.close()
 			return nil, err
 		}
-		if cfg.Tracing.Enabled() {
-			// A span per command or pipeline, without the statement: keys
-			// hold phone numbers, values contacts and idempotent results.
-			if err := redisotel.InstrumentTracing(svc.redis, redisotel.WithDBStatement(false),
-				redisotel.WithCommandsFilter(access.IsReport)); err != nil {
+		svc.durable, svc.durableHealth = svc.redis, svc.redisHealth
+		if cfg.Redis.DurableURL != "" {
+			if svc.durable, svc.durableHealth, err = svc.openRedis("IDEMPOTENCY_REDIS_URL", cfg.Redis.DurableURL, false, logger); err != nil {
 				svc.close()
-				return nil, fmt.Errorf("trace Redis: %w", err)
+				return nil, err
 			}
 		}
-		// One watch for every Redis user: when a call finds Redis away, all
-		// of them skip it until a background probe sees it back.
-		svc.redisHealth = redis.NewHealth(svc.redis, cfg.Redis.Timeout, func(up bool, err error) {
-			if up {
-				logger.Info("Redis is back: caching and idempotency records in Redis again")
-			} else {
-				logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "error", err)
-			}
-		})
-		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.redisHealth), Local: idempotency.NewMemoryStore()}
-		if redis.FailsOver(cfg.Redis.URL, cfg.Redis.Cluster) {
+		if err := checkEviction(ctx, svc.durable, cfg, logger); err != nil {
+			svc.close()
+			return nil, err
+		}
+		idem = &idempotency.Tiered{Primary: idempotency.NewRedisStore(svc.durableHealth), Local: idempotency.NewMemoryStore()}
+		durableURL, durableCluster := cfg.Redis.URL, cfg.Redis.Cluster
+		if cfg.Redis.DurableURL != "" {
+			durableURL, durableCluster = cfg.Redis.DurableURL, false
+		}
+		if redis.FailsOver(durableURL, durableCluster) {
 			idem.(*idempotency.Tiered).ClaimWait = idempotency.ClaimWaitForFailover
 		}
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
@@ -110,7 +123,12 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.Cache.Enabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
+	if svc.redis != nil {
+		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
+	}
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
+	svc.budget = access.NewBudget(cfg.Access.CostMaximum, cfg.Access.CostRestoreRate)
+	svc.inflight = access.NewInFlight(cfg.Access.MaxConcurrent)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
@@ -140,11 +158,12 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 }
 
 // newCallEvents builds the call events' queues and workers. queueRedis is
-// the one place that says which Redis holds the queues (a durable one, not
-// the cache's, once there is a setting for it); nil: in process.
+// the one place that says which Redis holds the queues and call states:
+// the durable one (IDEMPOTENCY_REDIS_URL, else REDIS_URL), which must not
+// evict them; nil: in process.
 func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
 	cfg := svc.cfg.CallEvents
-	queueRedis := svc.redis
+	queueRedis := svc.durable
 	cfg.Redis, cfg.RedisTimeout = queueRedis, svc.cfg.Redis.Timeout
 	cfg.Registerer, cfg.Logger = svc.metrics.Registry, logger
 	if cfg.Secret == "" && svc.cfg.Demo() {
@@ -186,7 +205,7 @@ func (s *services) validateToken(ctx context.Context, token, baseURL string) (*s
 func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cache.Store {
 	if svc.redis == nil {
 		logger.Info("no REDIS_URL: caching in process")
-		return cache.NewMemoryStore(0)
+		return cache.NewMemoryStore(svc.cfg.Cache.Local.MaxBytes)
 	}
 	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -276,9 +295,75 @@ func (s *services) close() {
 	if s.calls != nil {
 		s.calls.Close()
 	}
+	if s.durable != nil && s.durable != s.redis {
+		_ = s.durable.Close()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
+}
+
+// openRedis opens the Redis of setting (REDIS_URL or IDEMPOTENCY_REDIS_URL),
+// traced when tracing is on, with the watch that skips it while it is away.
+func (s *services) openRedis(setting, url string, cluster bool, logger *slog.Logger) (goredis.UniversalClient, *redis.Health, error) {
+	client, err := redis.Open(url, cluster, s.cfg.Redis.Timeout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", setting, errors.Unwrap(err))
+	}
+	if s.cfg.Tracing.Enabled() {
+		// A span per command or pipeline, without the statement: keys
+		// hold phone numbers, values contacts and idempotent results.
+		if err := redisotel.InstrumentTracing(client, redisotel.WithDBStatement(false),
+			redisotel.WithCommandsFilter(access.IsReport)); err != nil {
+			_ = client.Close()
+			return nil, nil, fmt.Errorf("trace Redis (%s): %w", setting, err)
+		}
+	}
+	// One watch for every user of this Redis: when a call finds it away,
+	// all of them skip it until a background probe sees it back.
+	health := redis.NewHealth(client, s.cfg.Redis.Timeout, func(up bool, err error) {
+		if up {
+			logger.Info("Redis is back: caching and idempotency records in Redis again", "setting", setting)
+		} else {
+			logger.Warn("Redis is not answering: serving from Intercom and keeping idempotency records in process until it is back", "setting", setting, "error", err)
+		}
+	})
+	return client, health, nil
+}
+
+// checkEviction asks the durable Redis whether it could evict keys under
+// memory pressure: an evicted idempotency record lets a retry act twice.
+// It refuses to start (REDIS_EVICTION_CHECK=refuse) or warns; a Redis that
+// does not answer at start is not held against the service.
+func checkEviction(ctx context.Context, client goredis.UniversalClient, cfg config.Config, logger *slog.Logger) error {
+	setting := "REDIS_URL"
+	if cfg.Redis.DurableURL != "" {
+		setting = "IDEMPOTENCY_REDIS_URL"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	nodes, err := redis.EvictionPolicies(ctx, client)
+	if err != nil {
+		logger.Warn("could not read the durable Redis's eviction policy; idempotency records are lost if it evicts keys", "setting", setting, "error", err)
+		return nil
+	}
+	var evicting []string
+	for _, n := range nodes {
+		if n.Evicts() {
+			evicting = append(evicting, n.String())
+		}
+	}
+	if len(evicting) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s: this Redis may evict keys under memory pressure (%s), and an evicted idempotency record lets a retried action run twice: "+
+		"set maxmemory-policy noeviction on it, or keep the cache there and point IDEMPOTENCY_REDIS_URL at a Redis that never evicts (docs/replicas.md); "+
+		"REDIS_EVICTION_CHECK=warn starts anyway", setting, strings.Join(evicting, "; "))
+	if cfg.Redis.EvictionCheck == "warn" {
+		logger.Warn(msg)
+		return nil
+	}
+	return errors.New(msg)
 }
 
 // warmCompanies refills the company cache from Intercom's company list

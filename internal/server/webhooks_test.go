@@ -2,10 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -133,4 +137,83 @@ func errorAnswer(t *testing.T, req *http.Request) (int, http.Header, errorBody) 
 		t.Fatalf("%s %s: HTTP %d, body is not JSON: %v", req.Method, req.URL.Path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, resp.Header, body
+}
+
+// A webhook names a contact's new phone and email only: the old ones, which
+// the cached copy holds, stop finding the contact too, on every replica. A
+// deleted contact's lookups are erased from Redis, not kept stale.
+func TestAWebhookDropsTheOldPhoneAndEmailToo(t *testing.T) {
+	a := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	b := newTestEnvOn(t, a.Intercom, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	const byPhone = `query($p: String!) { contactsByPhone(phone: $p) { id } }`
+	const byEmail = `query($e: String!) { contactsByEmail(email: $e) { id } }`
+	found := func(env *testEnv, q, key, value string) int {
+		var data map[string][]struct{ ID string }
+		env.mustQuery(t, q, map[string]any{key: value}, &data)
+		for _, list := range data {
+			return len(list)
+		}
+		return 0
+	}
+	for _, env := range []*testEnv{a, b} { // cached on both replicas
+		if found(env, byPhone, "p", emulator.DemoCallerFormattedPhone) != 1 || found(env, byEmail, "e", demo.Email) != 1 {
+			t.Fatal("the demo caller is not found by her phone and email")
+		}
+		env.mustQuery(t, `query($id: ID!) { contact(id: $id) { id } }`, map[string]any{"id": demo.ID}, nil)
+	}
+	ws.UpdateContact(demo.ID, func(c *emulator.Contact) {
+		c.Phone, c.FormattedPhone, c.Email = "+14155550199", "+14155550199", "maria.new@example.com"
+	})
+	notify := func(topic string, item map[string]any) {
+		body, _ := json.Marshal(map[string]any{"type": "notification_event", "id": "notif-" + topic, "topic": topic,
+			"app_id": ws.App().IDCode, "data": map[string]any{"item": item}})
+		if status := deliver(t, a, body, webhooks.Sign(testClientSecret, body)); status != http.StatusOK {
+			t.Fatalf("%s: HTTP %d", topic, status)
+		}
+	}
+	notify("contact.user.updated", map[string]any{"type": "contact", "id": demo.ID, "phone": "+14155550199", "email": "maria.new@example.com"})
+	for name, env := range map[string]*testEnv{"a": a, "b": b} {
+		waitFor(t, name+": the old phone and email stop finding the contact", func() bool {
+			return found(env, byPhone, "p", emulator.DemoCallerFormattedPhone) == 0 && found(env, byEmail, "e", demo.Email) == 0
+		})
+	}
+
+	// Deleted: what was cached about the contact is erased, not kept stale.
+	for _, env := range []*testEnv{a, b} {
+		found(env, byPhone, "p", "+14155550199")
+		found(env, byEmail, "e", "maria.new@example.com")
+		env.mustQuery(t, `query($id: ID!) { contact(id: $id) { id } }`, map[string]any{"id": demo.ID}, nil)
+		env.mustQuery(t, historyQuery, map[string]any{"id": demo.ID}, nil)
+	}
+	ws.DeleteContact(demo.ID)
+	notify("contact.deleted", map[string]any{"type": "contact", "id": demo.ID})
+	rc := redistest.Client(t, redistest.Addr(t))
+	tenant := ws.App().IDCode
+	for _, key := range []string{
+		redis.CacheKey(tenant, "contact", demo.ID),
+		redis.CacheKey(tenant, "interactions", demo.ID),
+		redis.CacheKey(tenant, "phone", "+14155550199"),
+		redis.CacheKey(tenant, "email", "maria.new@example.com"),
+	} {
+		if n := rc.Exists(context.Background(), key).Val(); n != 0 {
+			t.Errorf("%s is still in Redis after contact.deleted", key)
+		}
+	}
+	waitFor(t, "b: the deleted contact's phone finds nobody", func() bool { return found(b, byPhone, "p", "+14155550199") == 0 })
+}
+
+// waitFor polls cond for up to 2 s: what another replica hears through Redis
+// takes a moment.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("%s: not within 2 s", what)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

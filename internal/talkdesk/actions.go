@@ -94,7 +94,7 @@ func (b *Bridge) action() http.Handler {
 		}
 		b.call(func(ctx context.Context, c *call) (reply, error) {
 			key := idempotencyKey(r.Header.Get(IdempotencyHeader), name, runner.creates, c)
-			res, err := runner.run(ctx, c.ws.Actions, &inputs{meta: c.meta, data: c.data}, key)
+			res, err := runner.run(actions.WithDerivedKeys(ctx), c.ws.Actions, &inputs{meta: c.meta, data: c.data}, key)
 			if err != nil {
 				return reply{}, inBridgeTerms(err)
 			}
@@ -114,7 +114,7 @@ func idempotencyKey(header, name string, creates bool, c *call) string {
 	}
 	canonical, _ := json.Marshal(map[string]any{"data": c.data.canonical(), "meta": c.meta.canonical()})
 	sum := sha256.Sum256(append([]byte(name+"\n"), canonical...))
-	return "talkdesk:" + hex.EncodeToString(sum[:])
+	return actions.DerivedKeyPrefix + hex.EncodeToString(sum[:])
 }
 
 func actionNames() []string {

@@ -148,6 +148,9 @@ func (b *Bridge) findContacts(ctx context.Context, c *call) ([]*sources.Contact,
 		return nil, err
 	}
 	if id = strings.TrimSpace(id); id != "" {
+		if err := sources.CheckID(c.data.path("contact_external_id"), id); err != nil {
+			return nil, err
+		}
 		ct, err := c.ws.Loaders.Contact(ctx, id)
 		if err != nil {
 			return nil, err

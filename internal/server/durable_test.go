@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/internal/redistest"
+	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
+)
+
+// A Redis that may evict keys would lose idempotency records under memory
+// pressure made by other data: the server refuses to start on one, or warns
+// when told to.
+func TestARedisThatMayEvictIsRefusedForIdempotency(t *testing.T) {
+	r := redistest.Start(t)
+	client := redistest.Client(t, r.Addr)
+	ctx := context.Background()
+	if err := client.ConfigSet(ctx, "maxmemory", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := func(settings ...string) (string, error) {
+		env := map[string]string{"REDIS_URL": "redis://" + r.Addr + "/0"}
+		for i := 0; i+1 < len(settings); i += 2 {
+			env[settings[i]] = settings[i+1]
+		}
+		cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		app, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err == nil {
+			app.Close()
+		}
+		return logs.String(), err
+	}
+
+	_, err := start()
+	if err == nil || !strings.Contains(err.Error(), "maxmemory-policy volatile-lru") || !strings.Contains(err.Error(), "REDIS_EVICTION_CHECK") {
+		t.Fatalf("start on an evicting Redis: %v; want a refusal naming the policy and REDIS_EVICTION_CHECK", err)
+	}
+	logs, err := start("REDIS_EVICTION_CHECK", "warn")
+	if err != nil || !strings.Contains(logs, "may evict keys") {
+		t.Fatalf("REDIS_EVICTION_CHECK=warn: %v; logs %q", err, logs)
+	}
+
+	// The same Redis is fine for the cache when the records live in one
+	// that never evicts.
+	durable := redistest.Start(t)
+	if _, err := start("IDEMPOTENCY_REDIS_URL", "redis://"+durable.Addr+"/0"); err != nil {
+		t.Fatalf("evicting cache Redis beside a durable one: %v", err)
+	}
+	// A durable Redis that evicts is refused whatever the cache's does.
+	dc := redistest.Client(t, durable.Addr)
+	_ = dc.ConfigSet(ctx, "maxmemory", "64mb").Err()
+	_ = dc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err()
+	if _, err := start("IDEMPOTENCY_REDIS_URL", "redis://"+durable.Addr+"/0"); err == nil || !strings.Contains(err.Error(), "IDEMPOTENCY_REDIS_URL") {
+		t.Fatalf("evicting durable Redis: %v; want a refusal naming IDEMPOTENCY_REDIS_URL", err)
+	}
+}
+
+// The issue's shape: the cache's Redis evicts under pressure (a common
+// managed default), the idempotency records live in another that never
+// does. Filling the cache's Redis far past its limit loses no record: the
+// retries on another replica create nothing.
+func TestIdempotencyRecordsSurvivePressureOnTheCacheRedis(t *testing.T) {
+	cacheRedis := redistest.Start(t)
+	cc := redistest.Client(t, cacheRedis.Addr)
+	ctx := context.Background()
+	_ = cc.ConfigSet(ctx, "maxmemory", "4mb").Err()
+	_ = cc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err()
+	durable := redistest.Start(t)
+	settings := []string{"REDIS_URL", "redis://" + cacheRedis.Addr + "/0", "IDEMPOTENCY_REDIS_URL", "redis://" + durable.Addr + "/0"}
+
+	a := newTestEnvWith(t, emulator.Options{}, settings...)
+	b := newTestEnvOn(t, a.Intercom, settings...)
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	ticket := func(env *testEnv, i int) string {
+		var out createTicketJSON
+		env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
+			"idempotencyKey": fmt.Sprintf("pressure-%d", i), "contactId": demo.ID, "title": fmt.Sprintf("Pressure %d", i), "ticketType": "Callback request"}}, &out)
+		if out.CreateTicket.Ticket == nil {
+			t.Fatalf("createTicket %d: %+v", i, out.CreateTicket.UserErrors)
+		}
+		return out.CreateTicket.Ticket.ID
+	}
+	first := make([]string, 5)
+	for i := range first {
+		first[i] = ticket(a, i)
+	}
+	// 40 MB of other data into a 4 MB Redis: it evicts what it can.
+	junk := strings.Repeat("x", 64<<10)
+	for i := range 640 {
+		if err := cc.Set(ctx, fmt.Sprintf("junk:%d", i), junk, 0).Err(); err != nil {
+			t.Fatalf("fill the cache Redis: %v", err)
+		}
+	}
+	if info := cc.Info(ctx, "stats").Val(); strings.Contains(info, "evicted_keys:0\r") {
+		t.Fatalf("the cache Redis evicted nothing: the test proves nothing")
+	}
+	for i := range first {
+		if id := ticket(b, i); id != first[i] {
+			t.Errorf("retry %d on the other replica answered ticket %s, want %s", i, id, first[i])
+		}
+		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("Pressure %d", i)); n != 1 {
+			t.Errorf("key %d: %d tickets, want 1", i, n)
+		}
+	}
+	if n := redistest.Client(t, durable.Addr).DBSize(ctx).Val(); n < 5 {
+		t.Errorf("the durable Redis holds %d keys, want the 5 records at least", n)
+	}
+}
+
+// The issue's shape: concurrent retries of one action with one key, sent at
+// once to one replica and to two, with Redis. Each attempt is answered
+// with the one note, without a retry of the client's: none waits for the
+// request's deadline.
+func TestConcurrentRetriesOfOneActionAllGetItsAnswer(t *testing.T) {
+	a := newTestEnvWith(t, emulator.Options{}, "REQUEST_TIMEOUT", "10s")
+	b := newTestEnvOn(t, a.Intercom, "REQUEST_TIMEOUT", "10s")
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	for trial := range 8 {
+		key := fmt.Sprintf("concurrent-note-%d", trial)
+		body := fmt.Sprintf("Concurrent note %d", trial)
+		ids := make([]string, 4)
+		var wg sync.WaitGroup
+		for i := range ids {
+			env := a
+			if trial%2 == 1 && i%2 == 1 {
+				env = b // odd trials: two replicas
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var out struct {
+					AddNote struct{ Note *struct{ ID string } }
+				}
+				r := env.query(t, `mutation($k: String, $id: ID!, $b: String!) { addNote(input: {idempotencyKey: $k, contactId: $id, body: $b}) { note { id } } }`,
+					map[string]any{"k": key, "id": demo.ID, "b": body}, &out)
+				if r.code() != "" || out.AddNote.Note == nil {
+					t.Errorf("trial %d attempt %d: code %q %+v", trial, i, r.code(), r.Errors)
+					return
+				}
+				ids[i] = out.AddNote.Note.ID
+			}()
+		}
+		wg.Wait()
+		if !(ids[0] != "" && ids[0] == ids[1] && ids[1] == ids[2] && ids[2] == ids[3]) {
+			t.Errorf("trial %d: answered notes %v, want one", trial, ids)
+		}
+		n := 0
+		for _, note := range ws.Notes(demo.ID) {
+			if strings.Contains(note.Body, body) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("trial %d: %d notes written, want 1", trial, n)
+		}
+	}
+}
