@@ -59,7 +59,22 @@ func (a *applier) merge(ctx context.Context, e Event) (step, error) {
 	if same(events[e.Event], e) {
 		return stepFinish, nil
 	}
+	if terminal(e.Event) && !anyTerminal(events) {
+		// Frozen without the event that ends the call: its state was lost
+		// (a Redis failover took a merge that had not reached a replica).
+		// The record is written from this event, once (finish adds it).
+		return stepFinish, nil
+	}
 	return stepFollowUp, nil
+}
+
+func anyTerminal(events map[string]Event) bool {
+	for kind := range events {
+		if terminal(kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func same(a, b Event) bool {
@@ -109,15 +124,19 @@ func callOf(callID string, events map[string]Event) call {
 
 func (c call) callback() bool { return c.missed || c.abandoned || c.voicemail }
 
-// finish writes a call's record from its frozen state: the call on the
-// contact's history when it ended, a callback ticket when it was missed,
-// abandoned or left a voicemail.
-func (a *applier) finish(ctx context.Context, callID string) error {
-	events, err := a.s.state.freeze(ctx, a.ws, callID)
+// finish writes a call's record from its frozen state, with e (the event
+// that ends it) should the state have lost it: the call on the contact's
+// history when it ended, a callback ticket when it was missed, abandoned or
+// left a voicemail.
+func (a *applier) finish(ctx context.Context, e Event) error {
+	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
 	if err != nil {
 		return err
 	}
-	c := callOf(callID, events)
+	if _, ok := events[e.Event]; !ok && terminal(e.Event) && !anyTerminal(events) {
+		events[e.Event] = e
+	}
+	c := callOf(e.CallID, events)
 	if !c.ended && !c.callback() {
 		return nil
 	}

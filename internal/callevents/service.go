@@ -372,7 +372,7 @@ func (c *consumer) process(ctx context.Context, d Delivery) error {
 			return err
 		}
 		defer release()
-		return c.a.finish(ctx, d.Event.CallID)
+		return c.a.finish(ctx, d.Event)
 	case stepFollowUp:
 		release, err := c.acquire(ctx)
 		if err != nil {
