@@ -266,3 +266,4 @@ fuzz ./sources/intercom/ FuzzSearchQueries 15000
 fuzz ./internal/talkdesk/ FuzzDecodeEnvelope 200000
 fuzz ./internal/graphqlhttp/ FuzzScanDocument 200000
 fuzz ./internal/cost/ FuzzEstimate 20000
+fuzz ./internal/callevents/ FuzzParse 100000

@@ -72,12 +72,15 @@ type options struct {
 	// W7, one caller's whole cost budget beside another's lookups.
 	w7For     time.Duration
 	w7Workers int
-	workloads []string
-	paths     []string
+	// The calls workload.
+	callEvents  int
+	callsOutage time.Duration
+	workloads   []string
+	paths       []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "sql"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "sql", "calls"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -110,7 +113,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
 	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
 	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
+	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")
+	fs.DurationVar(&o.callsOutage, "calls-outage", 5*time.Second, "how long Intercom answers 503 at the start of the calls workload's burst")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; calls: Talkdesk's call events)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -142,6 +147,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if err == nil && (o.w8For <= 0 || o.w8Outage <= 0 || o.w8Recovery <= 0) {
 		err = errors.New("-w8-for, -w8-outage and -w8-recovery must be positive")
+	}
+	if err == nil && (o.callEvents < 4 || o.callsOutage <= 0) {
+		err = errors.New("-calls must be at least 4 and -calls-outage positive")
 	}
 	if err == nil && (o.fleetConc < 1 || o.fleetW1 < 1 || o.fleetW2Cold < 1 || o.fleetW2Warm < 1 || o.fleetBudgetFor <= 0) {
 		err = errors.New("-fleet-c, -fleet-w1, -fleet-w2-cold, -fleet-w2-warm and -fleet-budget must be positive")

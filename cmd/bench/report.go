@@ -120,6 +120,7 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 	checks = append(checks, b.costChecks(w, find)...)
 	checks = append(checks, b.flakyChecks(w)...)
 	checks = append(checks, b.customerDBChecks(find)...)
+	checks = append(checks, b.callChecks(find)...)
 	fmt.Fprintln(w, "\nChecks:")
 	failed := 0
 	for _, c := range checks {

@@ -34,6 +34,7 @@ type bench struct {
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
 	cost            *w7Result     // W7: what the costly caller saw
+	calls           *w9Result     // calls: what the burst of call events saw
 }
 
 // row is one line of the table.
@@ -178,6 +179,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("w8") && path == "real" {
 			if err := b.runFlaky(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("calls") && path == "real" {
+			if err := b.runCallEvents(ctx, add); err != nil {
 				return nil, err
 			}
 		}

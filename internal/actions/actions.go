@@ -167,9 +167,10 @@ func (s *Service) recordKey(ctx context.Context, action, key string) (string, er
 const maxKey = 255
 
 // DerivedKeyPrefix begins every idempotency key this service derives from a
-// request itself (the bridge's, see internal/talkdesk): a namespace that a
-// key a client chooses cannot take, or a GraphQL caller could claim the key
-// of Talkdesk's coming retry and have it refused as a CONFLICT for a day.
+// request itself (the bridge's, see internal/talkdesk; the call events', see
+// internal/callevents): a namespace that a key a client chooses cannot take,
+// or a GraphQL caller could claim the key of Talkdesk's coming retry and have
+// it refused as a CONFLICT for a day.
 const DerivedKeyPrefix = "talkdesk:"
 
 type derivedKeysKey struct{}

@@ -24,10 +24,12 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/callevents"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // Config is the validated configuration of the server, in sections. A
@@ -51,6 +53,8 @@ type Config struct {
 	CustomerDB CustomerDB
 	// Identity is how contacts of several sources become one person.
 	Identity Identity
+	// CallEvents is POST /talkdesk/events and its workers.
+	CallEvents callevents.Config
 	// Tracing (OpenTelemetry): off unless an OTLP endpoint is set; the SDK
 	// reads the other OTEL_* variables (headers, sampler, service name)
 	// itself.
@@ -309,6 +313,20 @@ func settings(c *Config) []setting {
 		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
 		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
+		{env: "TALKDESK_EVENTS_SECRET", flag: "talkdesk-events-secret", usage: "shared secret Talkdesk sends as `Authorization: Bearer` with each call event (`POST /talkdesk/events`, see docs/call-events.md); empty: call events are off (`503`), except in the demo workspace, whose secret is then `demo`", parse: trimmed(&c.CallEvents.Secret), unset: "(off; `demo` in the demo)"},
+		{env: "CALL_EVENTS_CREATE_LEADS", flag: "call-events-create-leads", def: "true", usage: "a call event from a number no contact has creates a lead first (never for a withheld or blocked number)", parse: boolean(&c.CallEvents.CreateLeads)},
+		{env: "CALL_EVENTS_SETTLE", flag: "call-events-settle", def: "5s", usage: "how long a call's record waits after `call_ended` (or a missed call) for what comes with the call (disposition, notes, recording); what comes later is one follow-up note", parse: duration(&c.CallEvents.Settle)},
+		{env: "CALL_EVENTS_CALLBACK_TICKET_TYPE", flag: "call-events-callback-ticket-type", def: "Callback request", usage: "ticket type (name or id) of the callback ticket of a missed or abandoned call or a voicemail", parse: trimmed(&c.CallEvents.CallbackTicketType)},
+		{env: "CALL_EVENTS_BLOCKED_NUMBERS", flag: "call-events-blocked-numbers", usage: "comma-separated numbers that never become leads (spam, test lines); their calls are still written on a contact that has the number", parse: list(&c.CallEvents.BlockedNumbers)},
+		{env: "CALL_EVENTS_DEFAULT_COUNTRY", flag: "call-events-default-country", usage: "country (ISO 3166-1 alpha-2, e.g. `US`) of numbers Talkdesk sends without a country code", parse: trimmed(&c.CallEvents.DefaultCountry)},
+		{env: "CALL_EVENTS_WORKERS", flag: "call-events-workers", def: "4", usage: "call events of one workspace applied at once by a replica (each a few Intercom calls, at bulk priority)", parse: count(&c.CallEvents.Workers, 1, 256)},
+		{env: "CALL_EVENTS_MAX_IN_FLIGHT", flag: "call-events-max-in-flight", def: "1000", usage: "most call events of one workspace a replica holds at once (waiting for their settle window or a retry)", parse: count(&c.CallEvents.MaxInFlight, 1, 1_000_000)},
+		{env: "CALL_EVENTS_MAX_BACKLOG", flag: "call-events-max-backlog", def: "100000", usage: "most call events waiting in one workspace's queue; more is `503 UNAVAILABLE` with `Retry-After`", parse: count(&c.CallEvents.MaxBacklog, 1, 100_000_000)},
+		{env: "CALL_EVENTS_RETRY_FOR", flag: "call-events-retry-for", def: "1h", usage: "how long a call event that fails (Intercom away, the budget spent) is retried, with backoff, before it becomes a dead letter (at most `24h`)", parse: positiveDuration(&c.CallEvents.RetryFor)},
+		{env: "CALL_EVENTS_CLAIM_AFTER", flag: "call-events-claim-after", def: "1m", usage: "how long a call event a replica took may go without news from it before another replica takes it over (the first one died)", parse: positiveDuration(&c.CallEvents.ClaimAfter)},
+		{env: "CALL_EVENTS_REPLICA_TIMEOUT", flag: "call-events-replica-timeout", def: "250ms", usage: "how long accepting a call event waits for a Redis replica to have it (`WAIT`), where the master has replicas; longer is `503` (the sender retries)", parse: positiveDuration(&c.CallEvents.ReplicaTimeout)},
+		{env: "CALL_EVENTS_MAX_BODY_BYTES", flag: "call-events-max-body-bytes", def: "65536", usage: "largest call event body, in bytes; more is `413 BODY_TOO_LARGE`", parse: byteCount(&c.CallEvents.MaxBodyBytes, 1024)},
+		{env: "CALL_EVENTS_MAX_DEAD_LETTERS", flag: "call-events-max-dead-letters", def: "10000", usage: "dead letters kept per workspace (the newest)", parse: count(&c.CallEvents.MaxDeadLetters, 1, 10_000_000)},
 	}
 }
 
@@ -321,6 +339,15 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.Actions.CallLogAs == "ticket" && c.Actions.CallTicketType == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=ticket", name("CALL_TICKET_TYPE"), name("CALL_LOG_AS")))
+	}
+	if c.CallEvents.RetryFor > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("%s: at most 24h (a call's state is kept 48 hours), got %s", name("CALL_EVENTS_RETRY_FOR"), c.CallEvents.RetryFor))
+	}
+	if c.CallEvents.ClaimAfter < time.Second {
+		errs = append(errs, fmt.Errorf("%s: at least 1s, got %s", name("CALL_EVENTS_CLAIM_AFTER"), c.CallEvents.ClaimAfter))
+	}
+	if c.CallEvents.DefaultCountry != "" && !phone.IsValidCountry(c.CallEvents.DefaultCountry) {
+		errs = append(errs, fmt.Errorf("%s: %q is not an ISO 3166-1 alpha-2 country code such as US", name("CALL_EVENTS_DEFAULT_COUNTRY"), c.CallEvents.DefaultCountry))
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))

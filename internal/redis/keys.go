@@ -15,11 +15,12 @@ import (
 //
 // The durable names (idempotency records, budget windows, webhook
 // de-duplication, callers' rate buckets, persisted documents, the events
-// channels) never change, and do not follow it: during a rolling deploy
-// replicas of two releases share one Redis, and a record one of them cannot
-// find is lost (an action run twice, a budget spent twice over). Each keeps
-// the version it was born with, written out in its function; the tests pin
-// each to its literal.
+// channels, the call events' stream, dead letters and call states) never
+// change, and do not follow it: during a rolling deploy replicas of two
+// releases share one Redis, and a record one of them cannot find is lost
+// (an action run twice, a budget spent twice over). Each keeps the version
+// it was born with, written out in its function; the tests pin each to its
+// literal.
 const cachePrefix = "tdi:v2:"
 
 // Tag is the Redis Cluster hash tag of every key of a workspace (the
@@ -78,3 +79,21 @@ func EventsChannel(workspace string) string { return eventsPrefix + workspace }
 const EventsChannels = eventsPrefix + "*"
 
 const eventsPrefix = "tdi:v1:events:"
+
+// CallEventsStream queues a workspace's Talkdesk call events until they are
+// applied (durable): a stream read by one consumer group.
+func CallEventsStream(workspace string) string {
+	return "tdi:v1:" + Tag(workspace) + ":calls:events"
+}
+
+// CallEventsDeadLetters lists a workspace's call events that could not be
+// applied, each with its reason (durable).
+func CallEventsDeadLetters(workspace string) string {
+	return "tdi:v1:" + Tag(workspace) + ":calls:dead"
+}
+
+// CallStateKey gathers the events of one call until its record is written
+// (durable).
+func CallStateKey(workspace, callID string) string {
+	return "tdi:v1:" + Tag(workspace) + ":calls:state:" + callID
+}

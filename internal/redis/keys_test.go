@@ -20,6 +20,9 @@ func TestNamesAreTheFleetsContract(t *testing.T) {
 		{"persisted document", PersistedDocumentKey("abc123"), "tdi:v1:apq:abc123"},
 		{"events channel", EventsChannel("ws1"), "tdi:v1:events:ws1"},
 		{"every events channel", EventsChannels, "tdi:v1:events:*"},
+		{"call events stream", CallEventsStream("ws1"), "tdi:v1:{ws1}:calls:events"},
+		{"call events dead letters", CallEventsDeadLetters("ws1"), "tdi:v1:{ws1}:calls:dead"},
+		{"call state", CallStateKey("ws1", "c-1"), "tdi:v1:{ws1}:calls:state:c-1"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.what, tt.got, tt.want)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/internal/access"
+	"github.com/talkdesk-intercom/api/internal/callevents"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/loaders"
@@ -66,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	// one, or the caller's token in multi-tenant mode).
 	api := s.group(mux, true, access.RequireKey(keys, svc.failures, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
 	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(s.graphql()))
+	api.handle("GET /admin/call-events", workspaces.Middleware(access.Plain)(svc.calls.StatusHandler()))
 
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
 	// in its body; the bridge limits each token (not the address, which
@@ -77,6 +79,11 @@ func (s *Server) routes() http.Handler {
 	for _, r := range talkdesk.New(bridgeCfg).Routes() {
 		bridge.handle(r.Pattern, r.Handler)
 	}
+
+	// Talkdesk's call events: a shared secret (its notifier sends fixed
+	// headers, it cannot sign), checked by the handler.
+	callEvents := s.group(mux, true, access.ByAddress, limited)
+	callEvents.handle("POST "+callevents.Path, svc.calls.Handler(workspaces))
 
 	// Intercom's webhooks, signed with the app's client secret, keep the
 	// cache coherent with changes made in Intercom. A signed one is never

@@ -16,6 +16,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/budget"
 	"github.com/talkdesk-intercom/api/internal/cache"
+	"github.com/talkdesk-intercom/api/internal/callevents"
 	"github.com/talkdesk-intercom/api/internal/coalesce"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/events"
@@ -68,6 +69,8 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// calls applies Talkdesk's call events (POST /talkdesk/events).
+	calls *callevents.Service
 	// budget is each caller's cost budget (COST_*) and inflight its cap on
 	// running operations: this replica's, guarding its CPU and memory.
 	budget   *access.Budget
@@ -161,7 +164,30 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 		svc.failures.Share(svc.background, deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
+	svc.calls = newCallEvents(svc, logger)
 	return svc, nil
+}
+
+// newCallEvents builds the call events' queues and workers. queueRedis is
+// the one place that says which Redis holds the queues and call states:
+// the durable one (IDEMPOTENCY_REDIS_URL, else REDIS_URL), which must not
+// evict them; nil: in process.
+func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
+	cfg := svc.cfg.CallEvents
+	queueRedis := svc.durable
+	cfg.Redis, cfg.RedisTimeout = queueRedis, svc.cfg.Redis.Timeout
+	cfg.Registerer, cfg.Logger = svc.metrics.Registry, logger
+	if cfg.Secret == "" && svc.cfg.Demo() {
+		// The demo's events come from a curl on this machine: its secret
+		// is as public as its token.
+		cfg.Secret = DemoToken
+		logger.Info("call events: POST /talkdesk/events with Authorization: Bearer demo (set TALKDESK_EVENTS_SECRET to choose another)")
+	}
+	calls := callevents.New(cfg)
+	if cfg.Secret != "" {
+		calls.Start(svc.main)
+	}
+	return calls
 }
 
 // newUpstreamClient is the one HTTP client of every Intercom call, with
@@ -277,6 +303,9 @@ func (s *services) publisher() cache.Publisher {
 
 func (s *services) close() {
 	s.stop()
+	if s.calls != nil {
+		s.calls.Close()
+	}
 	if s.durable != nil && s.durable != s.redis {
 		_ = s.durable.Close()
 	}
