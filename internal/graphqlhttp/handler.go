@@ -46,6 +46,10 @@ type Options struct {
 	PersistedOnly    bool
 	// Tracer, when set, traces operations and resolvers (package telemetry).
 	Tracer graphql.HandlerExtension
+	// Streams are transports tried before GET and POST (package streams:
+	// WebSocket, SSE, multipart/mixed), and Extensions what they need.
+	Streams    []graphql.Transport
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler serves schema over HTTP with a parsed-query cache, optional
@@ -53,6 +57,9 @@ type Options struct {
 // and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
+	for _, t := range opts.Streams {
+		srv.AddTransport(t)
+	}
 	srv.AddTransport(Transport{MaxErrors: opts.Limits.MaxErrors})
 	size := opts.QueryCacheSize
 	if size <= 0 {
@@ -76,6 +83,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(apqRegistration{store: store})
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
+	}
+	for _, e := range opts.Extensions {
+		srv.Use(e)
 	}
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)

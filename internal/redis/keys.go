@@ -78,3 +78,8 @@ func EventsChannel(workspace string) string { return eventsPrefix + workspace }
 const EventsChannels = eventsPrefix + "*"
 
 const eventsPrefix = "tdi:v1:events:"
+
+// EventLogKey is the stream that keeps a workspace's recent events, so that
+// a dashboard that reconnects gets what it missed (durable): under the
+// workspace's hash tag, one stream per workspace.
+func EventLogKey(workspace string) string { return "tdi:v1:" + Tag(workspace) + ":eventlog" }
