@@ -166,7 +166,7 @@ func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http
 			Tracer:           tracer,
 			PersistedStore:   svc.store,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
-			Streams:          svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces}.Init),
+			Streams: svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces}.Init),
 			Extensions: []graphql.HandlerExtension{streams.FreshLoaders{Open: func(ctx context.Context) context.Context {
 				if w, err := workspace.From(ctx); err == nil {
 					ctx, _ = workspaces.Open(ctx, w.Tenant)

@@ -174,6 +174,8 @@ func (s *Server) Middleware(refuse access.Refuse) func(http.Handler) http.Handle
 					ctx = context.WithValue(ctx, lastEventIDKey{}, id)
 				}
 				w = sw
+			} else if kind == "multipart" {
+				w = flusher{w}
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
@@ -255,7 +257,7 @@ var _ interface {
 	graphql.ResponseInterceptor
 } = FreshLoaders{}
 
-func (FreshLoaders) ExtensionName() string                 { return "FreshLoaders" }
+func (FreshLoaders) ExtensionName() string                   { return "FreshLoaders" }
 func (FreshLoaders) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (f FreshLoaders) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

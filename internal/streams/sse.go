@@ -56,10 +56,16 @@ func (w *sseWriter) cut() {
 func (w *sseWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// flusher is the ResponseWriter of a multipart/mixed stream: gqlgen asks
+// for an http.Flusher, which the middleware's writers reach only through
+// Unwrap.
+type flusher struct{ http.ResponseWriter }
+
+func (w flusher) Flush()                      { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+func (w flusher) Unwrap() http.ResponseWriter { return w.ResponseWriter }

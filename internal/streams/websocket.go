@@ -17,15 +17,15 @@ import (
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md), and
 // RFC 6455's going away.
 const (
-	closeBadMessage       = 4400
-	closeUnauthorized     = 4401
-	closeForbidden        = 4403
-	closeInitTimeout      = 4408
-	closeDuplicateID      = 4409
-	closeTooManyInits     = 4429
-	closeGoingAway        = 1001
-	closeNormal           = 1000
-	protocolTransportWS   = "graphql-transport-ws"
+	closeBadMessage     = 4400
+	closeUnauthorized   = 4401
+	closeForbidden      = 4403
+	closeInitTimeout    = 4408
+	closeDuplicateID    = 4409
+	closeTooManyInits   = 4429
+	closeGoingAway      = 1001
+	closeNormal         = 1000
+	protocolTransportWS = "graphql-transport-ws"
 )
 
 // wsImplementation is gqlgen's WebSocket implementation (coder/websocket)
