@@ -20,7 +20,9 @@ func TestOwnActionReachesSubscribersOverWebSocket(t *testing.T) {
 	var before struct{ Contact struct{ NotesCount int } }
 	env.mustQuery(t, `query($id: ID!) { contact(id: $id) { notesCount } }`, map[string]any{"id": demo.ID}, &before)
 
-	var added struct{ AddNote struct{ Note struct{ ID string } } }
+	var added struct {
+		AddNote struct{ Note struct{ ID string } }
+	}
 	env.mustQuery(t, `mutation($id: ID!) { addNote(input: {contactId: $id, body: "Asked about the refund."}) { note { id } } }`,
 		map[string]any{"id": demo.ID}, &added)
 
