@@ -86,6 +86,13 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			string(opCtx.Operation.Operation)+"s with POST")
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// A subscription's events never end: they need a stream (package
+		// streams serves both on this path).
+		writeError(w, media, http.StatusBadRequest, "subscriptions run over a WebSocket (graphql-transport-ws) "+
+			"or server-sent events (POST with Accept: text/event-stream), not a plain request")
+		return
+	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
 	write(w, media, http.StatusOK, capErrors(handle(ctx), t.MaxErrors), true)
 }

@@ -45,6 +45,8 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	}
 	g := &guardedConn{WebsocketConn: inner, server: i.server, active: map[string]bool{}}
 	cfg := i.server.cfg
+	// The timers' functions may run at once: they find the timers set.
+	g.mu.Lock()
 	g.initTimer = time.AfterFunc(cfg.InitTimeout, func() {
 		g.mu.Lock()
 		inited := g.inited
@@ -59,6 +61,7 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	g.idle = time.AfterFunc(cfg.IdleTimeout, func() {
 		g.closeWith(closeNormal, "no subscription for STREAM_IDLE_TIMEOUT")
 	})
+	g.mu.Unlock()
 	if st, ok := r.Context().Value(streamKey{}).(*stream); ok {
 		i.server.mu.Lock()
 		st.ws = g
@@ -250,10 +253,10 @@ func (g *guardedConn) closeWith(code int, reason string) {
 		return
 	}
 	g.closed = true
-	g.mu.Unlock()
 	g.initTimer.Stop()
 	g.lifetime.Stop()
 	g.idle.Stop()
+	g.mu.Unlock()
 	g.server.metrics.closed.WithLabelValues(strconv.Itoa(code)).Inc()
 	if len(reason) > 123 { // a close frame's reason is at most 123 bytes
 		reason = reason[:123]
