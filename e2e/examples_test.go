@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -234,8 +235,9 @@ func runSubscriptionExample(t *testing.T, base string, ex playground.Example) {
 			}
 		}
 	}()
-	for {
-		note := `{"auth": {"token": "demo"}, "meta": {"contact_external_id": "` + vars.ID + `"}, "data": {"body": "Playground example"}}`
+	for i := 0; ; i++ {
+		// Each note its own: the bridge takes a repeated call for a retry.
+		note := fmt.Sprintf(`{"auth": {"token": "demo"}, "meta": {"contact_external_id": %q}, "data": {"body": "Playground example (%d)"}}`, vars.ID, i)
 		r, err := http.Post(base+"/talkdesk/actions/add_note", "application/json", strings.NewReader(note))
 		if err != nil {
 			t.Fatal(err)
