@@ -172,3 +172,25 @@ func TestResumeAfterALostSequenceSaysRefetch(t *testing.T) {
 		t.Errorf("resumed after a sequence from the future: %+v, want refetch at %s", e, seq)
 	}
 }
+
+// On a Redis Cluster: the log's script runs on the workspace's slot (its
+// hash tag), and the event reaches a replica whose subscription is on
+// another node.
+func TestLiveEventsOnACluster(t *testing.T) {
+	addrs := redistest.ClusterAddrs(t)
+	logA, _ := replica(t, redistest.ClusterClient(t, addrs), events.LogConfig{})
+	_, hubB := replica(t, redistest.ClusterClient(t, addrs), events.LogConfig{})
+	ws := redistest.Unique("ws")
+	ch := follow(t, hubB, ws, "")
+	seq, err := logA.Append(context.Background(), ws, contactUpdated("c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := receive(t, ch); e.Seq != seq {
+		t.Errorf("on B: %+v, want %s", e, seq)
+	}
+	resumed := follow(t, hubB, ws, events.Start)
+	if e := receive(t, resumed); e.Seq != seq {
+		t.Errorf("replayed from the start: %+v, want %s", e, seq)
+	}
+}
