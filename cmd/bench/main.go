@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,12 +70,15 @@ type options struct {
 	w8For      time.Duration
 	w8Outage   time.Duration
 	w8Recovery time.Duration
-	workloads  []string
-	paths      []string
+	// W9, live dashboards.
+	w9Defer       int
+	w9Subscribers []int
+	workloads     []string
+	paths         []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8", "w9"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -105,6 +109,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
+	fs.IntVar(&o.w9Defer, "w9-defer", 20, "cold deferred dashboards of W9 (each a caller of its own)")
+	var subscribers string
+	fs.StringVar(&subscribers, "w9-subscribers", "1000,10000", "WebSocket subscribers of one contact in each W9 fan-out row")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
@@ -127,6 +134,16 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err == nil {
 		if o.workloads, err = list("-workloads", workloads, allWorkloads); err == nil {
 			o.paths, err = list("-paths", paths, allPaths)
+		}
+	}
+	if err == nil {
+		for _, v := range strings.Split(subscribers, ",") {
+			n, perr := strconv.Atoi(strings.TrimSpace(v))
+			if perr != nil || n < 1 {
+				err = fmt.Errorf("-w9-subscribers: %q is not a positive count", v)
+				break
+			}
+			o.w9Subscribers = append(o.w9Subscribers, n)
 		}
 	}
 	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {

@@ -32,6 +32,7 @@ type bench struct {
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
+	live            []w9Result    // W9: what each fan-out saw
 }
 
 // row is one line of the table.
@@ -161,6 +162,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("fleet") && path == "real" {
 			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w9") && path == "real" {
+			if err := b.runLive(ctx, add); err != nil {
 				return nil, err
 			}
 		}

@@ -96,7 +96,10 @@ type Hub struct {
 
 	mu        sync.Mutex
 	followers map[string]map[*follower]struct{} // by workspace
-	broken    bool
+	// seen is the last sequence handed out per workspace with followers:
+	// where a new subscription starts, without asking the log.
+	seen   map[string]string
+	broken bool
 }
 
 // followerBuffer is how many entries a subscription may be behind before it
@@ -112,7 +115,7 @@ type follower struct {
 
 // NewHub returns a hub whose subscriptions read missed events from log.
 func NewHub(log Log, obs Observer) *Hub {
-	return &Hub{log: log, obs: obs, followers: map[string]map[*follower]struct{}{}}
+	return &Hub{log: log, obs: obs, followers: map[string]map[*follower]struct{}{}, seen: map[string]string{}}
 }
 
 // Event hands a live event to the workspace's subscriptions.
@@ -123,6 +126,9 @@ func (h *Hub) Event(ev Event) {
 	e := Entry{Seq: ev.Seq, Change: ev.Changed}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.followers[ev.Workspace] != nil && SeqLess(h.seen[ev.Workspace], ev.Seq) {
+		h.seen[ev.Workspace] = ev.Seq
+	}
 	for f := range h.followers[ev.Workspace] {
 		select {
 		case f.in <- e:
@@ -196,24 +202,24 @@ func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry
 		h.followers[workspace] = map[*follower]struct{}{}
 	}
 	h.followers[workspace][f] = struct{}{}
+	// Without after, the subscription starts after the last event this
+	// replica handed out ("" when none yet: the first one it receives
+	// starts it). Thousands of dashboards subscribing at once cost no
+	// call to the log.
+	seen := h.seen[workspace]
 	h.mu.Unlock()
 	remove := func() {
 		h.mu.Lock()
 		delete(h.followers[workspace], f)
 		if len(h.followers[workspace]) == 0 {
 			delete(h.followers, workspace)
+			delete(h.seen, workspace)
 		}
 		h.mu.Unlock()
 	}
 	last := after
 	if after == "" {
-		// Registered first: whatever is appended after this read reaches
-		// f.in, and whatever came before is not this subscription's.
-		var err error
-		if last, err = h.log.Last(ctx, workspace); err != nil {
-			remove()
-			return nil, err
-		}
+		last = seen
 	} else {
 		signal(f.wake)
 	}
@@ -267,6 +273,14 @@ func (h *Hub) follow(ctx context.Context, workspace, last string, f *follower, o
 				return
 			}
 		case <-f.wake:
+			if last == "" {
+				// Nothing taken yet: take the buffered events first, which
+				// tell where to read back from.
+				if len(f.in) > 0 {
+					signal(f.wake)
+				}
+				continue
+			}
 			entries, ok, err := h.log.Since(ctx, workspace, last)
 			if err != nil || !ok {
 				if ctx.Err() != nil || !refetch() {
