@@ -29,7 +29,9 @@ const (
 	w9DeferLast  = "W9 deferred dashboard, cold: last part"
 )
 
-func w9Fanout(n int) string { return fmt.Sprintf("W9 one change to %d WebSocket subscribers: delivery lag", n) }
+func w9Fanout(n int) string {
+	return fmt.Sprintf("W9 one change to %d WebSocket subscribers: delivery lag", n)
+}
 
 // w9Result is what the fan-out rows saw beyond latencies.
 type w9Result struct {
