@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -217,26 +218,36 @@ func (g *guardedConn) WriteJSON(v any) error {
 	if g.Subprotocol() != protocolTransportWS {
 		return g.WebsocketConn.WriteJSON(v)
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var m struct {
-		Type string  `json:"type"`
-		ID   *string `json:"id"`
-	}
-	_ = json.Unmarshal(data, &m)
+	typ, id := envelopeOf(v)
 	g.mu.Lock()
-	switch m.Type {
+	switch typ {
 	case "connection_ack":
 		g.acked = true
 	case "complete", "error":
-		if m.ID != nil {
-			g.endLocked(*m.ID)
-		}
+		g.endLocked(id)
 	}
 	g.mu.Unlock()
-	return g.WebsocketConn.WriteJSON(json.RawMessage(data))
+	return g.WebsocketConn.WriteJSON(v)
+}
+
+// envelopeOf reads the type and id of a message the transport sends: its
+// Type and ID fields, without marshalling it twice (one event goes to
+// thousands of subscribers); any other value is marshalled to read them.
+func envelopeOf(v any) (typ, id string) {
+	rv := reflect.Indirect(reflect.ValueOf(v))
+	if rv.Kind() == reflect.Struct {
+		t, i := rv.FieldByName("Type"), rv.FieldByName("ID")
+		if t.IsValid() && t.Kind() == reflect.String && i.IsValid() && i.Kind() == reflect.String {
+			return t.String(), i.String()
+		}
+	}
+	data, _ := json.Marshal(v)
+	var m struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
+	_ = json.Unmarshal(data, &m)
+	return m.Type, m.ID
 }
 
 // WriteClose is the transport's close: the first close (the guard's, or
