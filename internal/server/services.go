@@ -205,6 +205,9 @@ func (svc *services) startEvents(local events.Handler) {
 	svc.events = events.New(svc.redis, svc.redisHealth, svc.logger)
 	log := events.NewRedisLog(svc.redis, svc.redisHealth, svc.cfg.Events)
 	svc.eventLog, svc.hub = log, events.NewHub(log, svc.streams.Observer())
+	// Broken until the stream is first whole: a subscription that starts
+	// before may miss events, and is told to refetch then.
+	svc.hub.Reset(false)
 	streams.SubscriptionGauge(svc.metrics, svc.hub)
 	go svc.events.Run(svc.background, events.Fan{Cache: local, Live: svc.hub})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/talkdesk-intercom/api/internal/events"
+	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -13,6 +14,7 @@ import (
 // the note in its history.
 func TestOwnActionReachesSubscribersOverWebSocket(t *testing.T) {
 	env := newTestEnv(t)
+	streamWhole(t, env)
 	demo, _ := env.Intercom.Workspace.DemoCaller()
 	c := connectWS(t, env.URL, nil)
 	c.subscribe("contact", contactChanged, map[string]any{"id": demo.ID})
@@ -52,6 +54,7 @@ func TestOwnActionReachesSubscribersOverWebSocket(t *testing.T) {
 // follows the contact over SSE, with the event's sequence as its id.
 func TestSignedWebhookReachesSubscribersOverSSE(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	streamWhole(t, env)
 	ws := env.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	s := openSSE(t, env.URL, contactChanged, map[string]any{"id": demo.ID}, nil)
@@ -85,6 +88,9 @@ func TestWebhookOnOneReplicaReachesASubscriberOnAnother(t *testing.T) {
 	a := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
 	b := newTestEnvOn(t, a.Intercom, "INTERCOM_CLIENT_SECRET", testClientSecret)
 	demo, _ := a.Intercom.Workspace.DemoCaller()
+	// Events published before B hears the stream are not B's (its
+	// subscriptions would be told to refetch): wait until it does.
+	streamWhole(t, b)
 	c := connectWS(t, b.URL, nil)
 	c.subscribe("1", contactChanged, map[string]any{"id": demo.ID})
 	awaitSubscriptions(t, b, 1)
@@ -104,6 +110,7 @@ func TestWebhookOnOneReplicaReachesASubscriberOnAnother(t *testing.T) {
 // not a sequence is a BAD_USER_INPUT error.
 func TestResumeAfterASequenceReplaysTheGap(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	streamWhole(t, env)
 	demo, _ := env.Intercom.Workspace.DemoCaller()
 	change := func(name string) {
 		env.Intercom.Workspace.UpdateContact(demo.ID, func(c *emulator.Contact) { c.Name = name })
@@ -177,6 +184,7 @@ func TestResumeAfterASequenceReplaysTheGap(t *testing.T) {
 func TestSubscribersSeeOnlyTheirWorkspace(t *testing.T) {
 	mine := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
 	theirs := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	streamWhole(t, mine)
 	demo, _ := mine.Intercom.Workspace.DemoCaller()
 	if _, ok := theirs.Intercom.Workspace.Contact(demo.ID); !ok {
 		t.Fatal("the test needs a contact id both workspaces have")
@@ -201,6 +209,7 @@ func TestSubscribersSeeOnlyTheirWorkspace(t *testing.T) {
 // follow it, after one event that says so (and names the survivor).
 func TestDeletedAndMergedContactsEndTheirSubscriptions(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	streamWhole(t, env)
 	contacts := env.Intercom.Workspace.Contacts()
 	deleted, merged, survivor := contacts[1].ID, contacts[2].ID, contacts[3].ID
 	c := connectWS(t, env.URL, nil)
@@ -235,4 +244,15 @@ func TestDeletedAndMergedContactsEndTheirSubscriptions(t *testing.T) {
 	if after.Contact != nil {
 		t.Errorf("the merged contact is still served: %+v", after.Contact)
 	}
+}
+
+// streamWhole waits until env's replica hears the event stream (with Redis):
+// a subscription that starts before is told to refetch once it does, and
+// events published before it are not received.
+func streamWhole(t *testing.T, env *testEnv) {
+	t.Helper()
+	if env.Services.redis == nil {
+		return // in process: whole from the start
+	}
+	waitFor(t, func() bool { return metrics.Value(env.Metrics.CacheEvents, "whole") >= 1 }, "the event stream")
 }

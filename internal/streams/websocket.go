@@ -12,6 +12,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
+
+	"github.com/talkdesk-intercom/api/sources"
 )
 
 // The close codes of graphql-transport-ws
@@ -192,7 +194,7 @@ func (g *guardedConn) check(data []byte) (pass bool, code int, reason string) {
 // refuseLocked answers a subscribe with an error message of its own.
 func (g *guardedConn) refuseLocked(id, msg string) {
 	_ = g.WebsocketConn.WriteJSON(wsMessage{Type: "error", ID: &id,
-		Payload: mustJSON([]map[string]any{{"message": msg, "extensions": map[string]any{"code": "RATE_LIMITED"}}})})
+		Payload: mustJSON([]map[string]any{{"message": msg, "extensions": map[string]any{"code": sources.ERateLimited}}})})
 }
 
 func mustJSON(v any) json.RawMessage {
