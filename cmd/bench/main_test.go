@@ -126,7 +126,7 @@ func cells(table, workload, path string) []string {
 func TestUnknownWorkload(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"-workloads", "w1,w99"}, func(string) string { return "" }, io.Discard, &stderr)
-	if err == nil || !strings.Contains(stderr.String(), `unknown "w9"`) {
+	if err == nil || !strings.Contains(stderr.String(), `unknown "w99"`) {
 		t.Fatalf("got %v and %q, want an unknown workload on stderr", err, stderr.String())
 	}
 }
