@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ type wsClient struct {
 	t    *testing.T
 	conn *websocket.Conn
 	resp *http.Response
+	// later are messages of other operations read while waiting for one:
+	// a connection's operations send independently of each other.
+	later []wsMsg
 }
 
 // wsMsg is a graphql-transport-ws message.
@@ -153,9 +157,13 @@ func (c *wsClient) subscribe(id, query string, vars map[string]any) {
 func (c *wsClient) next(id string, data any) {
 	c.t.Helper()
 	for {
-		m := c.read()
-		if m.ID != id {
-			c.t.Fatalf("a message of another operation: %+v", m)
+		var m wsMsg
+		if i := slices.IndexFunc(c.later, func(m wsMsg) bool { return m.ID == id }); i >= 0 {
+			m = c.later[i]
+			c.later = slices.Delete(c.later, i, i+1)
+		} else if m = c.read(); m.ID != id {
+			c.later = append(c.later, m)
+			continue
 		}
 		switch m.Type {
 		case "next":
