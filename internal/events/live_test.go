@@ -194,3 +194,38 @@ func TestLiveEventsOnACluster(t *testing.T) {
 		t.Errorf("replayed from the start: %+v, want %s", e, seq)
 	}
 }
+
+// When this replica's event stream breaks and is whole again, events may
+// have been published meanwhile that it never received, and appends may
+// have failed: each subscription is told to refetch, at the newest
+// sequence, then follows the live events again.
+func TestABrokenStreamEndsInRefetch(t *testing.T) {
+	log, hub := events.NewMemoryLog(events.LogConfig{}, events.Observer{})
+	ws := "ws-broken"
+	ch := follow(t, hub, ws, "")
+	awaitFollowers(t, hub, 1)
+	hub.Reset(false)
+	seq, _ := log.Append(context.Background(), ws, contactUpdated("c1")) // as if lost: the memory log still delivers it
+	if e := receive(t, ch); e.Seq != seq || e.Refetch {
+		t.Fatalf("first %+v, want %s", e, seq)
+	}
+	hub.Reset(true)
+	if e := receive(t, ch); !e.Refetch || e.Seq != seq {
+		t.Errorf("after the stream is whole again: %+v, want refetch at %s", e, seq)
+	}
+	next, _ := log.Append(context.Background(), ws, contactUpdated("c1"))
+	if e := receive(t, ch); e.Seq != next || e.Refetch {
+		t.Errorf("then %+v, want the live %s", e, next)
+	}
+}
+
+func awaitFollowers(t *testing.T, hub *events.Hub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for hub.Subscriptions() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub has %d subscriptions, want %d", hub.Subscriptions(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
