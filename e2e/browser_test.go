@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +153,40 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		if got := b.tabTitles(t, len(operations)); !slices.Equal(got, operations) {
 			t.Errorf("after another reload, got tabs %q, want the examples %q", got, operations)
 		}
+	})
+
+	t.Run("live dashboard", func(t *testing.T) {
+		// The subscription tab runs over a WebSocket (the bundled
+		// graphql-ws client); a note added through the Talkdesk bridge
+		// shows on the page by itself.
+		ex := example(t, "LiveDashboard")
+		var vars struct{ ID string }
+		_ = json.Unmarshal(ex.Variables, &vars)
+		b.do(t, "select the LiveDashboard tab",
+			chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('.graphiql-tab-button')].find(tab => tab.textContent.trim() === "LiveDashboard")`)))
+		b.waitFor(t, "the editor to parse LiveDashboard",
+			`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.operationName === "LiveDashboard"`)
+		b.do(t, "run LiveDashboard", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+		// Until the event shows, add notes: one added before the
+		// subscription started would not be seen.
+		// Each note its own: the bridge takes a repeated call for a retry.
+		for i := range 15 {
+			note := fmt.Sprintf(`{"auth": {"token": "demo"}, "meta": {"contact_external_id": %q}, "data": {"body": "Added while the dashboard watched (%d)"}}`, vars.ID, i)
+			r, err := http.Post(srv.URL+"/talkdesk/actions/add_note", "application/json", strings.NewReader(note))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			shown, _ := chromedp.Run(b.ctx, chromedp.Poll[bool](`(() => {
+				const text = document.querySelector('.result-window .CodeMirror').CodeMirror.getValue();
+				return text.includes('"contactChanged"') && text.includes('"UPDATED"') && text.includes('"Maria Garcia"');
+			})()`, chromedp.WithPollingTimeout(time.Second)))
+			if shown {
+				return
+			}
+		}
+		shown, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('.result-window').innerText`))
+		t.Fatalf("no contactChanged event on the page after notes were added; it shows: %s\n%s", shown, b.watch.report())
 	})
 
 	if problems := b.watch.report(); problems != "" {

@@ -1,13 +1,20 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/talkdesk-intercom/api/e2e"
 	"github.com/talkdesk-intercom/api/internal/playground"
@@ -24,6 +31,10 @@ func TestPlaygroundExamplesRun(t *testing.T) {
 	}
 	for _, ex := range examples {
 		t.Run(ex.File, func(t *testing.T) {
+			if strings.Contains(ex.Query, "subscription ") {
+				runSubscriptionExample(t, srv.URL, ex)
+				return
+			}
 			data := post(t, srv.URL+"/graphql", ex.Query, ex.Operation, ex.Variables)
 			for field, value := range data {
 				if isEmpty(value) {
@@ -134,7 +145,37 @@ func post(t *testing.T, url, query, operation string, variables json.RawMessage)
 		Data   map[string]json.RawMessage `json:"data"`
 		Errors []json.RawMessage          `json:"errors"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+	if media, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); media == "multipart/mixed" {
+		// @defer: the first part holds the data, deferred fields null;
+		// the others fill them in. Every part must be free of errors.
+		mr := multipart.NewReader(resp.Body, params["boundary"])
+		for n := 0; ; n++ {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("part %d: %v", n, err)
+			}
+			var part struct {
+				Data        map[string]json.RawMessage `json:"data"`
+				Errors      []json.RawMessage          `json:"errors"`
+				Incremental []struct {
+					Errors []json.RawMessage `json:"errors"`
+				} `json:"incremental"`
+			}
+			if err := json.NewDecoder(p).Decode(&part); err != nil {
+				t.Fatalf("part %d is not JSON: %v", n, err)
+			}
+			if n == 0 {
+				answer.Data = part.Data
+			}
+			answer.Errors = append(answer.Errors, part.Errors...)
+			for _, inc := range part.Incremental {
+				answer.Errors = append(answer.Errors, inc.Errors...)
+			}
+		}
+	} else if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
 		t.Fatalf("HTTP %d, not a GraphQL response: %v", resp.StatusCode, err)
 	}
 	if resp.StatusCode != http.StatusOK || len(answer.Errors) > 0 || len(answer.Data) == 0 {
@@ -158,4 +199,68 @@ func isEmpty(value json.RawMessage) bool {
 	}
 	nodes, ok := conn["nodes"]
 	return ok && strings.TrimSpace(string(nodes)) == "[]"
+}
+
+// runSubscriptionExample follows a subscription tab over SSE, adds a note to
+// the demo caller through the Talkdesk bridge, and wants the event.
+func runSubscriptionExample(t *testing.T, base string, ex playground.Example) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": ex.Query, "operationName": ex.Operation, "variables": ex.Variables})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP %d", resp.StatusCode)
+	}
+	lines := bufio.NewReader(resp.Body)
+	if first, err := lines.ReadString('\n'); err != nil || first != ":\n" {
+		t.Fatalf("the stream did not start: %q %v", first, err)
+	}
+	var vars struct{ ID string }
+	_ = json.Unmarshal(ex.Variables, &vars)
+	// The subscription starts after the stream's first comment: until the
+	// event arrives, add notes (a note added before it started is not seen).
+	done := make(chan string, 1)
+	go func() {
+		for {
+			line, err := lines.ReadString('\n')
+			if err != nil {
+				close(done)
+				return
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				done <- data
+				return
+			}
+		}
+	}()
+	for i := 0; ; i++ {
+		// Each note its own: the bridge takes a repeated call for a retry.
+		note := fmt.Sprintf(`{"auth": {"token": "demo"}, "meta": {"contact_external_id": %q}, "data": {"body": "Playground example (%d)"}}`, vars.ID, i)
+		r, err := http.Post(base+"/talkdesk/actions/add_note", "application/json", strings.NewReader(note))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode >= 300 {
+			t.Fatalf("add_note: HTTP %d", r.StatusCode)
+		}
+		select {
+		case data, ok := <-done:
+			if !ok || !strings.Contains(data, `"kind":"UPDATED"`) || strings.Contains(data, `"errors"`) {
+				t.Fatalf("event: %q (open %v), want an UPDATED event", data, ok)
+			}
+			return
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			t.Fatal("no event arrived")
+		}
+	}
 }

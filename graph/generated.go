@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Person() PersonResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	Tag() TagResolver
 }
 
@@ -130,6 +131,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ContactEvent struct {
+		Contact  func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Refetch  func(childComplexity int) int
+		Sequence func(childComplexity int) int
+		Survivor func(childComplexity int) int
+	}
+
 	CreateContactPayload struct {
 		Contact    func(childComplexity int) int
 		Created    func(childComplexity int) int
@@ -173,6 +182,13 @@ type ComplexityRoot struct {
 	InteractionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	InteractionEvent struct {
+		Interaction func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Refetch     func(childComplexity int) int
+		Sequence    func(childComplexity int) int
 	}
 
 	Location struct {
@@ -251,6 +267,11 @@ type ComplexityRoot struct {
 		Workspace       func(childComplexity int) int
 	}
 
+	Subscription struct {
+		ContactChanged      func(childComplexity int, id string, after *string) int
+		InteractionsChanged func(childComplexity int, contactID string, types []model.InteractionType, after *string) int
+	}
+
 	Tag struct {
 		ID   func(childComplexity int) int
 		Name func(childComplexity int) int
@@ -324,6 +345,10 @@ type QueryResolver interface {
 	Interactions(ctx context.Context, contactID string, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error)
 	Actions(ctx context.Context) ([]*model.ActionDefinition, error)
 	Caller(ctx context.Context, phone string, defaultCountry *string) (*model.Caller, error)
+}
+type SubscriptionResolver interface {
+	ContactChanged(ctx context.Context, id string, after *string) (<-chan *model.ContactEvent, error)
+	InteractionsChanged(ctx context.Context, contactID string, types []model.InteractionType, after *string) (<-chan *model.InteractionEvent, error)
 }
 type TagResolver interface {
 	Name(ctx context.Context, obj *model.Tag) (*string, error)
@@ -728,6 +753,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ContactEdge.Node(childComplexity), true
 
+	case "ContactEvent.contact":
+		if e.ComplexityRoot.ContactEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEvent.Contact(childComplexity), true
+	case "ContactEvent.kind":
+		if e.ComplexityRoot.ContactEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEvent.Kind(childComplexity), true
+	case "ContactEvent.refetch":
+		if e.ComplexityRoot.ContactEvent.Refetch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEvent.Refetch(childComplexity), true
+	case "ContactEvent.sequence":
+		if e.ComplexityRoot.ContactEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEvent.Sequence(childComplexity), true
+	case "ContactEvent.survivor":
+		if e.ComplexityRoot.ContactEvent.Survivor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEvent.Survivor(childComplexity), true
+
 	case "CreateContactPayload.contact":
 		if e.ComplexityRoot.CreateContactPayload.Contact == nil {
 			break
@@ -912,6 +968,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InteractionEdge.Node(childComplexity), true
+
+	case "InteractionEvent.interaction":
+		if e.ComplexityRoot.InteractionEvent.Interaction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEvent.Interaction(childComplexity), true
+	case "InteractionEvent.kind":
+		if e.ComplexityRoot.InteractionEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEvent.Kind(childComplexity), true
+	case "InteractionEvent.refetch":
+		if e.ComplexityRoot.InteractionEvent.Refetch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEvent.Refetch(childComplexity), true
+	case "InteractionEvent.sequence":
+		if e.ComplexityRoot.InteractionEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEvent.Sequence(childComplexity), true
 
 	case "Location.city":
 		if e.ComplexityRoot.Location.City == nil {
@@ -1297,6 +1378,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Workspace(childComplexity), true
 
+	case "Subscription.contactChanged":
+		if e.ComplexityRoot.Subscription.ContactChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_contactChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ContactChanged(childComplexity, args["id"].(string), args["after"].(*string)), true
+	case "Subscription.interactionsChanged":
+		if e.ComplexityRoot.Subscription.InteractionsChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_interactionsChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InteractionsChanged(childComplexity, args["contactId"].(string), args["types"].([]model.InteractionType), args["after"].(*string)), true
+
 	case "Tag.id":
 		if e.ComplexityRoot.Tag.ID == nil {
 			break
@@ -1488,6 +1592,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1534,6 +1655,7 @@ Errors carry a machine-readable ` + "`" + `extensions.code` + "`" + `:
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 "An instant in time, written as an RFC 3339 string such as ` + "`" + `2026-11-24T17:12:00Z` + "`" + `."
@@ -2296,6 +2418,83 @@ extend enum InteractionType {
   "An entry of the customer's own database: an order, a payment, a case (` + "`" + `kind` + "`" + ` holds the customer's word)."
   RECORD
 }
+
+"""
+Live updates for a call screen, over graphql-transport-ws (WebSocket) or
+GraphQL over SSE. Each event carries its workspace's ` + "`" + `sequence` + "`" + `: pass the last
+one you saw as ` + "`" + `after` + "`" + ` (or SSE's ` + "`" + `Last-Event-ID` + "`" + `) when you subscribe again, on
+this server or another, and the events you missed come first. When they can
+no longer be told (older than the server keeps, or lost), one event with
+` + "`" + `refetch: true` + "`" + ` says to read the data again. See docs/subscriptions.md.
+"""
+type Subscription {
+  """
+  The changes of one contact, ours (mutations, the bridge) and Intercom's
+  (webhooks). The subscription ends after a ` + "`" + `DELETED` + "`" + ` or ` + "`" + `MERGED` + "`" + ` event.
+  """
+  contactChanged(
+    "Intercom's contact id."
+    id: ID!
+    "The ` + "`" + `sequence` + "`" + ` of the last event you saw: the events since come first."
+    after: String
+  ): ContactEvent!
+
+  "New and changed conversations, tickets, notes and calls of one contact."
+  interactionsChanged(
+    "Intercom's contact id."
+    contactId: ID!
+    "Only these kinds; every kind when left out."
+    types: [InteractionType!]
+    "The ` + "`" + `sequence` + "`" + ` of the last event you saw: the events since come first."
+    after: String
+  ): InteractionEvent!
+}
+
+"What happened to a contact."
+enum ContactEventKind {
+  "It changed (its fields, tags, notes count, or a merge into it)."
+  UPDATED
+  "It was deleted."
+  DELETED
+  "It was archived: Intercom's searches no longer find it."
+  ARCHIVED
+  "It was merged into another contact, ` + "`" + `survivor` + "`" + `."
+  MERGED
+}
+
+"A change of a contact."
+type ContactEvent {
+  "The workspace's sequence of this event: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  sequence: String!
+  "What happened."
+  kind: ContactEventKind!
+  "The contact as it is now (null once it is gone)."
+  contact: Contact
+  "For ` + "`" + `MERGED` + "`" + `: the contact it was merged into, as it is now."
+  survivor: Contact
+  "Events may have been missed: read the contact (and its history) again."
+  refetch: Boolean!
+}
+
+"What happened to an interaction."
+enum InteractionEventKind {
+  "It is new."
+  CREATED
+  "It changed: a reply, a note on it, a new state or assignee."
+  UPDATED
+}
+
+"A new or changed interaction in a contact's history."
+type InteractionEvent {
+  "The workspace's sequence of this event: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  sequence: String!
+  "What happened."
+  kind: InteractionEventKind!
+  "The interaction as it is now (null when it could not be read, or with ` + "`" + `refetch` + "`" + `)."
+  interaction: Interaction
+  "Events may have been missed: read the history again."
+  refetch: Boolean!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2486,6 +2685,22 @@ func (ec *executionContext) childFields_ContactEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ContactEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ContactEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_ContactEvent_sequence(ctx, field)
+	case "kind":
+		return ec.fieldContext_ContactEvent_kind(ctx, field)
+	case "contact":
+		return ec.fieldContext_ContactEvent_contact(ctx, field)
+	case "survivor":
+		return ec.fieldContext_ContactEvent_survivor(ctx, field)
+	case "refetch":
+		return ec.fieldContext_ContactEvent_refetch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "contact":
@@ -2574,6 +2789,20 @@ func (ec *executionContext) childFields_InteractionEdge(ctx context.Context, fie
 		return ec.fieldContext_InteractionEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InteractionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InteractionEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_InteractionEvent_sequence(ctx, field)
+	case "kind":
+		return ec.fieldContext_InteractionEvent_kind(ctx, field)
+	case "interaction":
+		return ec.fieldContext_InteractionEvent_interaction(ctx, field)
+	case "refetch":
+		return ec.fieldContext_InteractionEvent_refetch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InteractionEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3249,6 +3478,58 @@ func (ec *executionContext) field_Query_searchContacts_args(ctx context.Context,
 		return nil, err
 	}
 	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_contactChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_interactionsChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.InteractionType, error) {
+			return ec.unmarshalOInteractionType2ᚕgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -4858,6 +5139,139 @@ func (ec *executionContext) fieldContext_ContactEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _ContactEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.ContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.ContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ContactEventKind) graphql.Marshaler {
+			return ec.marshalNContactEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactEvent", field, false, false, "ContactEventKind")
+}
+
+func (ec *executionContext) _ContactEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.ContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactEvent_survivor(ctx context.Context, field graphql.CollectedField, obj *model.ContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEvent_survivor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Survivor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEvent_survivor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactEvent_refetch(ctx context.Context, field graphql.CollectedField, obj *model.ContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEvent_refetch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refetch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEvent_refetch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactEvent", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _CreateContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.CreateContactPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5636,6 +6050,107 @@ func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InteractionEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _InteractionEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InteractionEventKind) graphql.Marshaler {
+			return ec.marshalNInteractionEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEvent", field, false, false, "InteractionEventKind")
+}
+
+func (ec *executionContext) _InteractionEvent_interaction(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEvent_interaction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interaction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Interaction) graphql.Marshaler {
+			return ec.marshalOInteraction2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteraction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEvent_interaction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Interaction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionEvent_refetch(ctx context.Context, field graphql.CollectedField, obj *model.InteractionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEvent_refetch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refetch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEvent_refetch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEvent", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Location_country(ctx context.Context, field graphql.CollectedField, obj *model.Location) (ret graphql.Marshaler) {
@@ -7263,6 +7778,94 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_contactChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_contactChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ContactChanged(ctx, fc.Args["id"].(string), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactEvent) graphql.Marshaler {
+			return ec.marshalNContactEvent2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_contactChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_contactChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_interactionsChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_interactionsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().InteractionsChanged(ctx, fc.Args["contactId"].(string), fc.Args["types"].([]model.InteractionType), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InteractionEvent) graphql.Marshaler {
+			return ec.marshalNInteractionEvent2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_interactionsChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_interactionsChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9986,6 +10589,59 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var contactEventImplementors = []string{"ContactEvent"}
+
+func (ec *executionContext) _ContactEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ContactEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactEvent")
+		case "sequence":
+			out.Values[i] = ec._ContactEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ContactEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contact":
+			out.Values[i] = ec._ContactEvent_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "survivor":
+			out.Values[i] = ec._ContactEvent_survivor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refetch":
+			out.Values[i] = ec._ContactEvent_refetch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createContactPayloadImplementors = []string{"CreateContactPayload"}
 
 func (ec *executionContext) _CreateContactPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateContactPayload) graphql.Marshaler {
@@ -10256,6 +10912,54 @@ func (ec *executionContext) _InteractionEdge(ctx context.Context, sel ast.Select
 			}
 		case "node":
 			out.Values[i] = ec._InteractionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var interactionEventImplementors = []string{"InteractionEvent"}
+
+func (ec *executionContext) _InteractionEvent(ctx context.Context, sel ast.SelectionSet, obj *model.InteractionEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InteractionEvent")
+		case "sequence":
+			out.Values[i] = ec._InteractionEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._InteractionEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "interaction":
+			out.Values[i] = ec._InteractionEvent_interaction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refetch":
+			out.Values[i] = ec._InteractionEvent_refetch(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10827,6 +11531,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "contactChanged":
+		return ec._Subscription_contactChanged(ctx, fields[0])
+	case "interactionsChanged":
+		return ec._Subscription_interactionsChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tagImplementors = []string{"Tag"}
@@ -11691,6 +12417,24 @@ func (ec *executionContext) marshalNContactEdge2ᚖgithubᚗcomᚋtalkdeskᚑint
 	return ec._ContactEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNContactEvent2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEvent(ctx context.Context, sel ast.SelectionSet, v *model.ContactEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactEvent!")
+		return graphql.Null
+	}
+	return ec._ContactEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNContactEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEventKind(ctx context.Context, v any) (model.ContactEventKind, error) {
+	var res model.ContactEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEventKind(ctx context.Context, sel ast.SelectionSet, v model.ContactEventKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNContactRole2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactRole(ctx context.Context, v any) (model.ContactRole, error) {
 	var res model.ContactRole
 	err := res.UnmarshalGQL(v)
@@ -11838,6 +12582,24 @@ func (ec *executionContext) marshalNInteractionEdge2ᚖgithubᚗcomᚋtalkdesk�
 		return graphql.Null
 	}
 	return ec._InteractionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInteractionEvent2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEvent(ctx context.Context, sel ast.SelectionSet, v *model.InteractionEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InteractionEvent!")
+		return graphql.Null
+	}
+	return ec._InteractionEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInteractionEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEventKind(ctx context.Context, v any) (model.InteractionEventKind, error) {
+	var res model.InteractionEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInteractionEventKind2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionEventKind(ctx context.Context, sel ast.SelectionSet, v model.InteractionEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNInteractionPriority2githubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionPriority(ctx context.Context, v any) (model.InteractionPriority, error) {
@@ -12350,6 +13112,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOInteraction2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteraction(ctx context.Context, sel ast.SelectionSet, v *model.Interaction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Interaction(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInteractionDirection2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐInteractionDirection(ctx context.Context, v any) (*model.InteractionDirection, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/graph/model"
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -345,6 +346,80 @@ func (r *queryResolver) Caller(ctx context.Context, phone string, defaultCountry
 	return r.caller(ctx, phone, defaultCountry)
 }
 
+// ContactChanged is the resolver for the contactChanged field.
+func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string, after *string) (<-chan *model.ContactEvent, error) {
+	if id == "" {
+		return nil, sources.InputError("id", "id must not be empty")
+	}
+	w, entries, err := r.follow(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.ContactEvent)
+	go func() {
+		defer close(out)
+		for e := range entries {
+			ev, ends := contactEvent(e, id)
+			if ev == nil {
+				continue
+			}
+			readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+			if ev.Kind == model.ContactEventKindUpdated || ev.Kind == model.ContactEventKindArchived {
+				ev.Contact = readContact(readCtx, w, id)
+			}
+			if survivor := survivorOf(e, id); survivor != "" {
+				ev.Survivor = readContact(readCtx, w, survivor)
+			}
+			cancel()
+			streams.NoteSequence(ctx, ev.Sequence)
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+			if ends {
+				return // the contact is gone: nothing more will come
+			}
+		}
+	}()
+	return out, nil
+}
+
+// InteractionsChanged is the resolver for the interactionsChanged field.
+func (r *subscriptionResolver) InteractionsChanged(ctx context.Context, contactID string, types []model.InteractionType, after *string) (<-chan *model.InteractionEvent, error) {
+	if contactID == "" {
+		return nil, sources.InputError("contactId", "contactId must not be empty")
+	}
+	kinds := make([]sources.InteractionKind, len(types))
+	for i, t := range types {
+		kinds[i] = sources.InteractionKind(strings.ToLower(string(t)))
+	}
+	w, entries, err := r.follow(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.InteractionEvent)
+	go func() {
+		defer close(out)
+		for e := range entries {
+			for _, ev := range interactionEvents(e, contactID, kinds) {
+				if !ev.Refetch {
+					readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+					ev.Interaction = readInteraction(readCtx, w, contactID, ev)
+					cancel()
+				}
+				streams.NoteSequence(ctx, ev.Sequence)
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
 // Name is the resolver for the name field.
 func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error) {
 	if obj.Name != nil {
@@ -370,13 +445,17 @@ func (r *Resolver) Person() graph.PersonResolver { return &personResolver{r} }
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Tag returns graph.TagResolver implementation.
 func (r *Resolver) Tag() graph.TagResolver { return &tagResolver{r} }
 
 type (
-	contactResolver  struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	personResolver   struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	tagResolver      struct{ *Resolver }
+	contactResolver      struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	personResolver       struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+	tagResolver          struct{ *Resolver }
 )

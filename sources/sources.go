@@ -207,6 +207,10 @@ type Changed struct {
 	DeletedContactIDs []string `json:",omitempty"`
 	RemovedPhones     []string `json:",omitempty"` // E.164
 	RemovedEmails     []string `json:",omitempty"`
+
+	// What happened, for live dashboards (changes.go); optional.
+	Contacts     []ContactChange     `json:",omitempty"`
+	Interactions []InteractionChange `json:",omitempty"`
 }
 
 // Invalidator makes a cache stop trusting what it holds about a change, in

@@ -18,37 +18,37 @@ import (
 // accepted, how long a call_ended takes to become its record in Intercom,
 // and a burst through an Intercom outage, applied once each.
 const (
-	w9Accept1     = "calls: events accepted, c=1"
-	w9Accept      = "calls: events accepted, c=32"
-	w9Record      = "calls: call_ended → record in Intercom (settle 1s)"
-	w9Burst       = "calls: a burst of events through an outage"
-	w9Secret      = "bench-events-secret"
-	w9Settle      = time.Second
-	w9RecordCalls = 20
+	callsAccept1     = "calls: events accepted, c=1"
+	callsAccept      = "calls: events accepted, c=32"
+	callsRecord      = "calls: call_ended → record in Intercom (settle 1s)"
+	callsBurst       = "calls: a burst of events through an outage"
+	callsSecret      = "bench-events-secret"
+	callsSettle      = time.Second
+	callsRecordCalls = 20
 )
 
-// w9Result is what the burst saw.
-type w9Result struct {
+// callsResult is what the burst saw.
+type callsResult struct {
 	accepted, applied, calls, withOneRecord, duplicates, deadLetters int
 	took                                                             time.Duration
 }
 
 func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) error {
-	f, err := b.startFleet(ctx, 1, "real", map[string]string{"TALKDESK_EVENTS_SECRET": w9Secret,
-		"CALL_EVENTS_SETTLE": w9Settle.String(), "CALL_EVENTS_WORKERS": "8"})
+	f, err := b.startFleet(ctx, 1, "real", map[string]string{"TALKDESK_EVENTS_SECRET": callsSecret,
+		"CALL_EVENTS_SETTLE": callsSettle.String(), "CALL_EVENTS_WORKERS": "8"})
 	if err != nil {
 		return err
 	}
 	defer f.close()
 	in := f.instances[0]
-	callers := w9Callers(f.em.Workspace, b.opts.callEvents/4) // 4 events a call
+	callers := callsCallers(f.em.Workspace, b.opts.callEvents/4) // 4 events a call
 
 	// Acceptance: call_started events, which write nothing in Intercom:
 	// one sender (latency), then 32 (throughput).
 	for _, conc := range []struct {
 		name string
 		n, c int
-	}{{w9Accept1, max(4, b.opts.callEvents*3/10), 1}, {w9Accept, b.opts.callEvents, 32}} {
+	}{{callsAccept1, max(4, b.opts.callEvents*3/10), 1}, {callsAccept, b.opts.callEvents, 32}} {
 		if err := add(f.measure(conc.name, "real", conc.n, conc.c, func(i int) error {
 			return postCallEvent(in.url, map[string]any{"event": "call_started", "call_id": fmt.Sprintf("accept-%d-%d", conc.c, i),
 				"contact_phone": callers[i%len(callers)].FormattedPhone, "talkdesk_number": "+18005550100"})
@@ -58,42 +58,42 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	}
 
 	// From call_ended to its record, one call at a time.
-	lat := make([]time.Duration, 0, w9RecordCalls)
-	for i := range min(w9RecordCalls, len(callers)) {
+	lat := make([]time.Duration, 0, callsRecordCalls)
+	for i := range min(callsRecordCalls, len(callers)) {
 		c := callers[i]
 		id := fmt.Sprintf("record-%d", i)
 		t0 := time.Now()
-		if err := postCallEvent(in.url, w9Ended(id, c.FormattedPhone)); err != nil {
+		if err := postCallEvent(in.url, callsEnded(id, c.FormattedPhone)); err != nil {
 			return err
 		}
-		for w9Records(f.em.Workspace, c.ID, id) == 0 {
+		for callsRecords(f.em.Workspace, c.ID, id) == 0 {
 			if time.Since(t0) > time.Minute {
-				return fmt.Errorf("%s: no record of call %s after a minute", w9Record, id)
+				return fmt.Errorf("%s: no record of call %s after a minute", callsRecord, id)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		lat = append(lat, time.Since(t0))
 	}
 	slices.Sort(lat)
-	if err := add(row{workload: w9Record, path: "real", requests: len(lat), p50: lat[len(lat)/2], p99: lat[len(lat)-1]}, nil); err != nil {
+	if err := add(row{workload: callsRecord, path: "real", requests: len(lat), p50: lat[len(lat)/2], p99: lat[len(lat)-1]}, nil); err != nil {
 		return err
 	}
 
 	// The burst: calls started, ended, given a disposition and ended again,
 	// while every Intercom call answers 503 for the first -calls-outage.
-	res := &w9Result{calls: len(callers)}
+	res := &callsResult{calls: len(callers)}
 	b.calls = res
 	f.em.Workspace.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable})
 	heal := time.AfterFunc(b.opts.callsOutage, func() { f.em.Workspace.SetFaults(emulator.Faults{}) })
 	defer heal.Stop()
-	before, err := w9Metric(in, "call_events_applied_total")
+	before, err := callsMetric(in, "call_events_applied_total")
 	if err != nil {
 		return err
 	}
 	t0, calls0 := time.Now(), f.em.Workspace.TotalCalls()
-	burst, err := f.measure(w9Burst, "real", 4*len(callers), 32, func(i int) error {
+	burst, err := f.measure(callsBurst, "real", 4*len(callers), 32, func(i int) error {
 		c, id := callers[i/4], fmt.Sprintf("burst-%d", i/4)
-		ended := w9Ended(id, c.FormattedPhone)
+		ended := callsEnded(id, c.FormattedPhone)
 		return postCallEvent(in.url, [](map[string]any){
 			{"event": "call_started", "call_id": id, "contact_phone": c.FormattedPhone},
 			ended,
@@ -106,11 +106,11 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	}
 	res.accepted = burst.requests
 	for {
-		applied, err := w9Metric(in, "call_events_applied_total")
+		applied, err := callsMetric(in, "call_events_applied_total")
 		if err != nil {
 			return err
 		}
-		dead, err := w9Metric(in, "call_events_dead_letters_total")
+		dead, err := callsMetric(in, "call_events_dead_letters_total")
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	}
 	res.took = time.Since(t0)
 	for i, c := range callers {
-		switch n := w9Records(f.em.Workspace, c.ID, fmt.Sprintf("burst-%d", i)); {
+		switch n := callsRecords(f.em.Workspace, c.ID, fmt.Sprintf("burst-%d", i)); {
 		case n == 1:
 			res.withOneRecord++
 		case n > 1:
@@ -137,8 +137,8 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	return add(burst, nil)
 }
 
-// w9Callers are seeded contacts with distinct numbers.
-func w9Callers(ws *emulator.Workspace, n int) []emulator.Contact {
+// callsCallers are seeded contacts with distinct numbers.
+func callsCallers(ws *emulator.Workspace, n int) []emulator.Contact {
 	var out []emulator.Contact
 	seen := map[string]bool{}
 	for _, c := range ws.Contacts() {
@@ -150,14 +150,14 @@ func w9Callers(ws *emulator.Workspace, n int) []emulator.Contact {
 	return out
 }
 
-func w9Ended(id, phone string) map[string]any {
+func callsEnded(id, phone string) map[string]any {
 	return map[string]any{"event": "call_ended", "call_id": id, "direction": "inbound", "contact_phone": phone,
 		"talkdesk_number": "+18005550100", "started_at": time.Now().UTC().Add(-5 * time.Minute).Format(time.RFC3339),
 		"duration_seconds": 240, "recording_url": "https://recordings.example.com/" + id + ".mp3"}
 }
 
-// w9Records counts the call records of call id on a contact.
-func w9Records(ws *emulator.Workspace, contactID, id string) int {
+// callsRecords counts the call records of call id on a contact.
+func callsRecords(ws *emulator.Workspace, contactID, id string) int {
 	n := 0
 	for _, note := range ws.Notes(contactID) {
 		if strings.Contains(note.Body, "Logged from Talkdesk") && strings.Contains(note.Body, "/"+id+".mp3") {
@@ -170,7 +170,7 @@ func w9Records(ws *emulator.Workspace, contactID, id string) int {
 func postCallEvent(url string, event map[string]any) error {
 	body, _ := json.Marshal(event)
 	req, _ := http.NewRequest(http.MethodPost, url+"/talkdesk/events", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+w9Secret)
+	req.Header.Set("Authorization", "Bearer "+callsSecret)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := benchClient.Do(req)
 	if err != nil {
@@ -184,8 +184,8 @@ func postCallEvent(url string, event map[string]any) error {
 	return nil
 }
 
-// w9Metric sums a counter of the instance's /metrics.
-func w9Metric(in *instance, name string) (float64, error) {
+// callsMetric sums a counter of the instance's /metrics.
+func callsMetric(in *instance, name string) (float64, error) {
 	families, err := in.scrape()
 	if err != nil {
 		return 0, err
@@ -203,7 +203,7 @@ func w9Metric(in *instance, name string) (float64, error) {
 // event of the burst applied, each call recorded exactly once.
 func (b *bench) callChecks(find func(workload, path string) row) []check {
 	var checks []check
-	if r, r32 := find(w9Accept1, "real"), find(w9Accept, "real"); r.requests > 0 {
+	if r, r32 := find(callsAccept1, "real"), find(callsAccept, "real"); r.requests > 0 {
 		// A few milliseconds at the median; the tail is the shared
 		// machine's (Redis, the server and the benchmark on two cores).
 		checks = append(checks, check{"calls: a call event is accepted (durably queued) with p50 under 2 ms and p99 under 25 ms (one sender)",
@@ -211,8 +211,8 @@ func (b *bench) callChecks(find func(workload, path string) row) []check {
 			fmt.Sprintf("c=1: p50 %s, p99 %s; c=32: p50 %s, p99 %s, %.0f events/s", r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
 				r32.p50.Round(100*time.Microsecond), r32.p99.Round(100*time.Microsecond), r32.rps)})
 	}
-	if r := find(w9Record, "real"); r.requests > 0 {
-		checks = append(checks, check{"calls: a call_ended is its record in Intercom within the settle window + 2 s", r.p99 <= w9Settle+2*time.Second,
+	if r := find(callsRecord, "real"); r.requests > 0 {
+		checks = append(checks, check{"calls: a call_ended is its record in Intercom within the settle window + 2 s", r.p99 <= callsSettle+2*time.Second,
 			fmt.Sprintf("p50 %s, worst of %d %s", r.p50.Round(time.Millisecond), r.requests, r.p99.Round(time.Millisecond))})
 	}
 	if res := b.calls; res != nil {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -75,12 +76,15 @@ type options struct {
 	// The calls workload.
 	callEvents  int
 	callsOutage time.Duration
-	workloads   []string
-	paths       []string
+	// W9, live dashboards.
+	w9Defer       int
+	w9Subscribers []int
+	workloads     []string
+	paths         []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "sql", "calls"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "w9", "sql", "calls"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -115,7 +119,10 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
 	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")
 	fs.DurationVar(&o.callsOutage, "calls-outage", 5*time.Second, "how long Intercom answers 503 at the start of the calls workload's burst")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; calls: Talkdesk's call events)")
+	fs.IntVar(&o.w9Defer, "w9-defer", 20, "cold deferred dashboards of W9 (each a caller of its own)")
+	var subscribers string
+	fs.StringVar(&subscribers, "w9-subscribers", "1000,10000", "WebSocket subscribers of one contact in each W9 fan-out row")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; w9: live dashboards; sql: the customer database; calls: Talkdesk's call events)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -137,6 +144,16 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err == nil {
 		if o.workloads, err = list("-workloads", workloads, allWorkloads); err == nil {
 			o.paths, err = list("-paths", paths, allPaths)
+		}
+	}
+	if err == nil {
+		for _, v := range strings.Split(subscribers, ",") {
+			n, perr := strconv.Atoi(strings.TrimSpace(v))
+			if perr != nil || n < 1 {
+				err = fmt.Errorf("-w9-subscribers: %q is not a positive count", v)
+				break
+			}
+			o.w9Subscribers = append(o.w9Subscribers, n)
 		}
 	}
 	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {

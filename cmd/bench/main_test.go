@@ -26,7 +26,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
 		"-fleet-w1", "8", "-fleet-w2-cold", "1", "-fleet-w2-warm", "2", "-fleet-budget", "1s",
-		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-w7-for", "500ms", "-calls", "40", "-calls-outage", "500ms",
+		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-w7-for", "500ms", "-calls", "40", "-calls-outage", "500ms", "-w9-defer", "2", "-w9-subscribers", "5",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -56,7 +56,7 @@ func TestBenchmarkRuns(t *testing.T) {
 			}
 		}
 	}
-	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", w9Accept1, w9Accept, w9Record, w9Burst} {
+	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", callsAccept1, callsAccept, callsRecord, callsBurst, w9DeferFirst, w9DeferLast, w9Fanout(5)} {
 		if cells(table, workload, "real") == nil {
 			t.Errorf("no row %q:\n%s", workload, table)
 		}
@@ -125,8 +125,8 @@ func cells(table, workload, path string) []string {
 
 func TestUnknownWorkload(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"-workloads", "w1,w9"}, func(string) string { return "" }, io.Discard, &stderr)
-	if err == nil || !strings.Contains(stderr.String(), `unknown "w9"`) {
+	err := run(context.Background(), []string{"-workloads", "w1,w99"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), `unknown "w99"`) {
 		t.Fatalf("got %v and %q, want an unknown workload on stderr", err, stderr.String())
 	}
 }

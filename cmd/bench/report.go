@@ -121,6 +121,7 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 	checks = append(checks, b.flakyChecks(w)...)
 	checks = append(checks, b.customerDBChecks(find)...)
 	checks = append(checks, b.callChecks(find)...)
+	checks = append(checks, b.liveChecks(find)...)
 	fmt.Fprintln(w, "\nChecks:")
 	failed := 0
 	for _, c := range checks {

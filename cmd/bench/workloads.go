@@ -34,7 +34,8 @@ type bench struct {
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
 	cost            *w7Result     // W7: what the costly caller saw
-	calls           *w9Result     // calls: what the burst of call events saw
+	calls           *callsResult  // calls: what the burst of call events saw
+	live            []w9Result    // W9: what each fan-out saw
 }
 
 // row is one line of the table.
@@ -164,6 +165,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("fleet") && path == "real" {
 			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w9") && path == "real" {
+			if err := b.runLive(ctx, add); err != nil {
 				return nil, err
 			}
 		}

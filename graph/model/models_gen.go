@@ -132,6 +132,20 @@ type ContactEdge struct {
 	Node *Contact `json:"node"`
 }
 
+// A change of a contact.
+type ContactEvent struct {
+	// The workspace's sequence of this event: pass it as `after` to resume after it.
+	Sequence string `json:"sequence"`
+	// What happened.
+	Kind ContactEventKind `json:"kind"`
+	// The contact as it is now (null once it is gone).
+	Contact *Contact `json:"contact,omitempty"`
+	// For `MERGED`: the contact it was merged into, as it is now.
+	Survivor *Contact `json:"survivor,omitempty"`
+	// Events may have been missed: read the contact (and its history) again.
+	Refetch bool `json:"refetch"`
+}
+
 // A contact to create.
 type CreateContactInput struct {
 	// Makes the mutation safe to retry: see Mutation.
@@ -252,6 +266,18 @@ type InteractionEdge struct {
 	Node *Interaction `json:"node"`
 }
 
+// A new or changed interaction in a contact's history.
+type InteractionEvent struct {
+	// The workspace's sequence of this event: pass it as `after` to resume after it.
+	Sequence string `json:"sequence"`
+	// What happened.
+	Kind InteractionEventKind `json:"kind"`
+	// The interaction as it is now (null when it could not be read, or with `refetch`).
+	Interaction *Interaction `json:"interaction,omitempty"`
+	// Events may have been missed: read the history again.
+	Refetch bool `json:"refetch"`
+}
+
 // Where a contact is.
 type Location struct {
 	// Country name, such as `United States`.
@@ -365,6 +391,15 @@ type Participant struct {
 
 // The read side of the API: contacts, their companies, and the workspace.
 type Query struct {
+}
+
+// Live updates for a call screen, over graphql-transport-ws (WebSocket) or
+// GraphQL over SSE. Each event carries its workspace's `sequence`: pass the last
+// one you saw as `after` (or SSE's `Last-Event-ID`) when you subscribe again, on
+// this server or another, and the events you missed come first. When they can
+// no longer be told (older than the server keeps, or lost), one event with
+// `refetch: true` says to read the data again. See docs/subscriptions.md.
+type Subscription struct {
 }
 
 // A label attached to contacts.
@@ -521,6 +556,70 @@ func (e CallDirection) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What happened to a contact.
+type ContactEventKind string
+
+const (
+	// It changed (its fields, tags, notes count, or a merge into it).
+	ContactEventKindUpdated ContactEventKind = "UPDATED"
+	// It was deleted.
+	ContactEventKindDeleted ContactEventKind = "DELETED"
+	// It was archived: Intercom's searches no longer find it.
+	ContactEventKindArchived ContactEventKind = "ARCHIVED"
+	// It was merged into another contact, `survivor`.
+	ContactEventKindMerged ContactEventKind = "MERGED"
+)
+
+var AllContactEventKind = []ContactEventKind{
+	ContactEventKindUpdated,
+	ContactEventKindDeleted,
+	ContactEventKindArchived,
+	ContactEventKindMerged,
+}
+
+func (e ContactEventKind) IsValid() bool {
+	switch e {
+	case ContactEventKindUpdated, ContactEventKindDeleted, ContactEventKindArchived, ContactEventKindMerged:
+		return true
+	}
+	return false
+}
+
+func (e ContactEventKind) String() string {
+	return string(e)
+}
+
+func (e *ContactEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactEventKind", str)
+	}
+	return nil
+}
+
+func (e ContactEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Intercom's two kinds of contact.
 type ContactRole string
 
@@ -632,6 +731,64 @@ func (e *InteractionDirection) UnmarshalJSON(b []byte) error {
 }
 
 func (e InteractionDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to an interaction.
+type InteractionEventKind string
+
+const (
+	// It is new.
+	InteractionEventKindCreated InteractionEventKind = "CREATED"
+	// It changed: a reply, a note on it, a new state or assignee.
+	InteractionEventKindUpdated InteractionEventKind = "UPDATED"
+)
+
+var AllInteractionEventKind = []InteractionEventKind{
+	InteractionEventKindCreated,
+	InteractionEventKindUpdated,
+}
+
+func (e InteractionEventKind) IsValid() bool {
+	switch e {
+	case InteractionEventKindCreated, InteractionEventKindUpdated:
+		return true
+	}
+	return false
+}
+
+func (e InteractionEventKind) String() string {
+	return string(e)
+}
+
+func (e *InteractionEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InteractionEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InteractionEventKind", str)
+	}
+	return nil
+}
+
+func (e InteractionEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InteractionEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InteractionEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

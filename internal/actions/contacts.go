@@ -174,7 +174,8 @@ func (s *Service) UpdateContact(ctx context.Context, key string, req UpdateConta
 		// would now find it wrongly: they are deleted, not kept stale.
 		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ID},
 			Phones: append(slices.Clone(old.Phones), c.Phones...), Emails: append(slices.Clone(old.Emails), c.Emails...),
-			RemovedPhones: missing(old.Phones, c.Phones), RemovedEmails: missing(old.Emails, c.Emails)})
+			RemovedPhones: missing(old.Phones, c.Phones), RemovedEmails: missing(old.Emails, c.Emails),
+			Contacts: []sources.ContactChange{{ID: req.ID, Kind: sources.ContactUpdated}}})
 		return c, nil
 	}, nil)
 }
@@ -223,7 +224,8 @@ func (s *Service) tag(ctx context.Context, key string, req TagRequest, action st
 		if err != nil {
 			return TagResult{}, err
 		}
-		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ContactID}})
+		s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ContactID},
+			Contacts: []sources.ContactChange{{ID: req.ContactID, Kind: sources.ContactUpdated}}})
 		found, err := s.cfg.Finder.ContactsByIDs(ctx, []string{req.ContactID})
 		return TagResult{Contact: found[req.ContactID], Tag: tag}, err
 	}, nil)

@@ -48,7 +48,10 @@ func (s *Service) addNote(ctx context.Context, note sources.NewNote) (*sources.N
 	if err != nil {
 		return nil, err
 	}
-	s.invalidate(ctx, sources.Changed{ContactIDs: []string{note.ContactID}}) // its notes count changed
+	// Its notes count changed, and its history has one more note.
+	s.invalidate(ctx, sources.Changed{ContactIDs: []string{note.ContactID},
+		Contacts:     []sources.ContactChange{{ID: note.ContactID, Kind: sources.ContactUpdated}},
+		Interactions: []sources.InteractionChange{{ID: n.ID, Kind: sources.KindNote, ContactIDs: []string{note.ContactID}, Created: true}}})
 	return n, nil
 }
 

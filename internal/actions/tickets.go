@@ -59,7 +59,8 @@ func (s *Service) createTicket(ctx context.Context, t sources.NewTicket) (*sourc
 	if err != nil {
 		return nil, err
 	}
-	s.invalidate(ctx, sources.Changed{ContactIDs: []string{t.ContactID}})
+	s.invalidate(ctx, sources.Changed{ContactIDs: []string{t.ContactID},
+		Interactions: []sources.InteractionChange{{ID: ticket.ID, Kind: sources.KindTicket, ContactIDs: []string{t.ContactID}, Created: true}}})
 	return ticket, nil
 }
 

@@ -25,7 +25,9 @@ import (
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/callevents"
+	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
+	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/sources/intercom"
@@ -59,6 +61,10 @@ type Config struct {
 	// reads the other OTEL_* variables (headers, sampler, service name)
 	// itself.
 	Tracing telemetry.Config
+	// Streams bound WebSocket, SSE and @defer streams; Events how long
+	// live events are kept for subscriptions that resume.
+	Streams streams.Config
+	Events  events.LogConfig
 }
 
 // HTTP is how the server listens and bounds requests.
@@ -312,6 +318,16 @@ func settings(c *Config) []setting {
 		{env: "TALKDESK_RECORD_KINDS", flag: "talkdesk-record-kinds", usage: "comma-separated kinds of the customer database's interactions (its `kind` column: `order`, `payment`, …) that `integration.json` declares and `interaction_update` serves beside Intercom's; a kind that is one of Intercom's types or aliases (`ticket`, `case`, …) is refused", parse: list(&c.Talkdesk.RecordKinds)},
 		{env: "IDENTITY_BLOCKED_VALUES", flag: "identity-blocked-values", usage: "comma-separated phone numbers (with their country code) and emails that never make two contacts one person: a switchboard, `noreply@…`", parse: blockedValues(&c.Identity.Blocked)},
 		{env: "IDENTITY_SHARED_LIMIT", flag: "identity-shared-limit", def: "3", usage: "most contacts one number or email may have and still make them one person; more: a shared value (its contacts are found, never merged)", parse: count(&c.Identity.SharedLimit, 1, 1000)},
+		{env: "EVENT_RETENTION", flag: "event-retention", def: "15m", usage: "how long each workspace's live events are kept (in Redis, else in process) for subscriptions that resume after a sequence; a gap older than this gets `refetch: true`", parse: positiveDuration(&c.Events.Retention)},
+		{env: "EVENT_MAX_LENGTH", flag: "event-max-length", def: "10000", usage: "most live events kept per workspace (older ones go first, as with `EVENT_RETENTION`)", parse: count(&c.Events.MaxLength, 100, 10_000_000)},
+		{env: "STREAM_MAX_LIFETIME", flag: "stream-max-lifetime", def: "1h", usage: "longest a WebSocket, SSE or `@defer` stream stays open (a WebSocket is closed with `1001`; clients reconnect and resume); `REQUEST_TIMEOUT` does not apply to streams", parse: positiveDuration(&c.Streams.MaxLifetime)},
+		{env: "STREAM_IDLE_TIMEOUT", flag: "stream-idle-timeout", def: "5m", usage: "a WebSocket with no subscription for this long is closed (`1000`)", parse: positiveDuration(&c.Streams.IdleTimeout)},
+		{env: "STREAM_INIT_TIMEOUT", flag: "stream-init-timeout", def: "10s", usage: "how long a WebSocket may wait before its `connection_init` (then `4408`)", parse: positiveDuration(&c.Streams.InitTimeout)},
+		{env: "STREAM_PING_INTERVAL", flag: "stream-ping-interval", def: "25s", usage: "how often a graphql-transport-ws connection is pinged (a pong must follow within twice this), and an SSE stream sent a keep-alive comment", parse: positiveDuration(&c.Streams.PingInterval)},
+		{env: "STREAM_MAX_CONNECTIONS", flag: "stream-max-connections", def: "20000", usage: "most open streams (WebSocket, SSE, multipart) per replica; more is `429 RATE_LIMITED`", parse: count(&c.Streams.MaxConnections, 1, 1_000_000)},
+		{env: "STREAM_MAX_CONNECTIONS_PER_CALLER", flag: "stream-max-connections-per-caller", def: "100", usage: "most open streams of one caller (API key, else client address) per replica; more is `429 RATE_LIMITED`", parse: count(&c.Streams.MaxPerCaller, 1, 1_000_000)},
+		{env: "STREAM_MAX_SUBSCRIPTIONS_PER_CONNECTION", flag: "stream-max-subscriptions-per-connection", def: "50", usage: "most operations running at once on one WebSocket; another is refused with an `error` message (`RATE_LIMITED`)", parse: count(&c.Streams.MaxSubscriptions, 1, 10_000)},
+		{env: "STREAM_MAX_MESSAGE_BYTES", flag: "stream-max-message-bytes", def: "65536", usage: "largest WebSocket message a client may send, in bytes (the connection is closed with `1009` past it)", parse: byteCount(&c.Streams.MaxMessageBytes, 1024)},
 		{env: "TALKDESK_SEARCH_DELAY", flag: "talkdesk-search-delay", def: "5m", usage: "how long Intercom's search may take to index a change: the contact sync checkpoint stays this far behind the sync's start", parse: duration(&c.Talkdesk.SearchDelay)},
 		{env: "TALKDESK_EVENTS_SECRET", flag: "talkdesk-events-secret", usage: "shared secret Talkdesk sends as `Authorization: Bearer` with each call event (`POST /talkdesk/events`, see docs/call-events.md); empty: call events are off (`503`), except in the demo workspace, whose secret is then `demo`", parse: trimmed(&c.CallEvents.Secret), unset: "(off; `demo` in the demo)"},
 		{env: "CALL_EVENTS_CREATE_LEADS", flag: "call-events-create-leads", def: "true", usage: "a call event from a number no contact has creates a lead first (never for a withheld or blocked number)", parse: boolean(&c.CallEvents.CreateLeads)},

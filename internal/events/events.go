@@ -28,6 +28,10 @@ import (
 
 // Event is one change in a workspace.
 type Event struct {
+	// Seq is the workspace's sequence of a live event (one kept in the
+	// workspace's log, live.go): set by Redis when it is appended. Events
+	// without one only invalidate caches.
+	Seq       string `json:"q,omitempty"`
 	Workspace string `json:"w"`
 	// Changed is what changed, in the product's terms (for subscribers
 	// that push changes).

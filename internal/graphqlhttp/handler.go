@@ -55,6 +55,10 @@ type Options struct {
 	// none.
 	Budget   *access.Budget
 	InFlight *access.InFlight
+	// Streams are transports tried before GET and POST (package streams:
+	// WebSocket, SSE, multipart/mixed), and Extensions what they need.
+	Streams    []graphql.Transport
+	Extensions []graphql.HandlerExtension
 }
 
 // defaultQueryCacheBytes bounds the parsed queries kept when
@@ -70,6 +74,9 @@ const defaultPersistedBytes = 8 << 20
 // and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
+	for _, t := range opts.Streams {
+		srv.AddTransport(t)
+	}
 	transport := Transport{MaxErrors: opts.Limits.MaxErrors, MaxURLBytes: opts.MaxURLBytes}
 	if opts.Budget != nil || opts.InFlight != nil {
 		transport.admission = &admission{limits: opts.Limits, budget: opts.Budget, inflight: opts.InFlight}
@@ -98,6 +105,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(apqRegistration{docs: docs})
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
+	}
+	for _, e := range opts.Extensions {
+		srv.Use(e)
 	}
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)

@@ -100,6 +100,13 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			string(opCtx.Operation.Operation)+"s with POST")
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// A subscription's events never end: they need a stream (package
+		// streams serves both on this path).
+		writeError(w, media, http.StatusBadRequest, "subscriptions run over a WebSocket (graphql-transport-ws) "+
+			"or server-sent events (POST with Accept: text/event-stream), not a plain request")
+		return
+	}
 	var cost map[string]any
 	if t.admission != nil {
 		release, ext, refused := t.admission.admit(ctx, opCtx)

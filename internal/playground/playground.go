@@ -189,6 +189,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <script src="{{.Assets}}react.production.min.js"></script>
 <script src="{{.Assets}}react-dom.production.min.js"></script>
 <script src="{{.Assets}}graphiql.min.js"></script>
+<script src="{{.Assets}}graphql-ws.min.js"></script>
 <script src="{{.Assets}}playground.js"></script>
 </body>
 </html>

@@ -175,7 +175,7 @@ func TestAssetsCaching(t *testing.T) {
 	})
 
 	t.Run("licenses", func(t *testing.T) {
-		for _, name := range []string{"graphiql", "react", "react-dom"} {
+		for _, name := range []string{"graphiql", "react", "react-dom", "graphql-ws"} {
 			resp, body := get(t, srv.URL+AssetsPath+"licenses/"+name+".LICENSE")
 			if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("MIT License")) {
 				t.Errorf("the %s license is not served: HTTP %d", name, resp.StatusCode)

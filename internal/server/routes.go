@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/internal/web"
@@ -65,9 +67,30 @@ func (s *Server) routes() http.Handler {
 
 	// GraphQL: API keys, and the workspace of the request (the configured
 	// one, or the caller's token in multi-tenant mode).
+	gql := s.graphql(keys, workspaces)
 	api := s.group(mux, true, access.RequireKey(keys, svc.failures, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
-	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(s.graphql()))
+	queries := api.wrap(workspaces.Middleware(graphqlhttp.Refuse)(gql))
 	api.handle("GET /admin/call-events", workspaces.Middleware(access.Plain)(svc.calls.StatusHandler()))
+
+	// Streams on the same path (package streams): subscriptions over
+	// WebSocket and SSE, @defer over multipart/mixed and SSE. Not bound by
+	// REQUEST_TIMEOUT: by their own limits. A WebSocket brings its API key
+	// and token in connection_init (browsers cannot set its headers); SSE
+	// and multipart in headers, as queries do.
+	refuseStream := svc.streams.Middleware(graphqlhttp.Refuse)
+	sockets := s.streamGroup(true, streams.Identify(keys), access.RateLimit(svc.callers, graphqlhttp.Refuse), refuseStream, streams.WithHeaders)
+	events := s.streamGroup(true, access.RequireKey(keys, svc.failures, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse), refuseStream)
+	websocket, sse := sockets.wrap(gql), events.wrap(workspaces.Middleware(graphqlhttp.Refuse)(gql))
+	mux.Handle("/graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case streams.IsWebsocket(r):
+			websocket.ServeHTTP(w, r)
+		case streams.IsStream(r):
+			sse.ServeHTTP(w, r)
+		default:
+			queries.ServeHTTP(w, r)
+		}
+	}))
 
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
 	// in its body; the bridge limits each token (not the address, which
@@ -107,38 +130,56 @@ type group struct {
 	traced     bool
 	middleware []web.Middleware
 	server     *Server
+	pattern    string // the route a wrapped handler serves (its span's name)
 }
 
 func (s *Server) group(mux *http.ServeMux, traced bool, guards ...web.Middleware) group {
 	mw := []web.Middleware{web.WithRequest(s.logger), web.AccessLog, web.Recover, access.CORS(s.cfg.HTTP.CORSOrigins)}
 	mw = append(mw, guards...)
 	mw = append(mw, access.Deadline(s.cfg.HTTP.RequestTimeout), web.LimitBody(s.cfg.HTTP.MaxBodyBytes))
-	return group{mux: mux, traced: traced, server: s, middleware: mw}
+	return group{mux: mux, traced: traced, server: s, middleware: mw, pattern: "/graphql"}
 }
 
-// handle mounts h at pattern with the group's middleware. A traced route is
-// a server span (otelhttp) named by its method and pattern, continuing a
-// caller's trace (W3C traceparent): a span name never grows with what callers
-// send.
+// streamGroup is routes of streams: the plumbing and the guards as group's,
+// and the body limit, but no request deadline (streams have their own
+// limits, package streams).
+func (s *Server) streamGroup(traced bool, guards ...web.Middleware) group {
+	mw := []web.Middleware{web.WithRequest(s.logger), web.AccessLog, web.Recover, access.CORS(s.cfg.HTTP.CORSOrigins)}
+	mw = append(mw, guards...)
+	mw = append(mw, web.LimitBody(s.cfg.HTTP.MaxBodyBytes))
+	return group{traced: traced, server: s, middleware: mw, pattern: "/graphql"}
+}
+
+// handle mounts h at pattern with the group's middleware.
 func (g group) handle(pattern string, h http.Handler) {
+	g.pattern = pattern
+	g.mux.Handle(pattern, g.wrap(h))
+}
+
+// wrap is h with the group's middleware. A traced route is a server span
+// (otelhttp) named by its method and pattern, continuing a caller's trace
+// (W3C traceparent): a span name never grows with what callers send.
+func (g group) wrap(h http.Handler) http.Handler {
 	h = web.Chain(h, g.middleware...)
 	if g.traced && g.server.cfg.Tracing.Enabled() {
+		pattern := g.pattern
 		h = otelhttp.NewHandler(h, pattern, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			return r.Method + " " + pattern
 		}))
 	}
-	g.mux.Handle(pattern, h)
+	return h
 }
 
-// graphql is the GraphQL handler over the resolvers.
-func (s *Server) graphql() http.Handler {
+// graphql is the GraphQL handler over the resolvers, for queries and
+// streams alike.
+func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http.Handler {
 	cfg, svc := s.cfg, s.svc
 	var tracer graphql.HandlerExtension
 	if cfg.Tracing.Enabled() {
 		tracer = telemetry.GraphQLTracer{}
 	}
 	return graphqlhttp.NewHandler(
-		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000)}}),
+		graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Phones: resolvers.NewPhoneNormalizer(10_000), Live: svc.hub}}),
 		graphqlhttp.Options{Introspection: cfg.GraphQL.Introspection, Metrics: svc.metrics,
 			Limits:         cfg.GraphQL.Limits,
 			Costs:          resolvers.Costs(),
@@ -147,6 +188,13 @@ func (s *Server) graphql() http.Handler {
 			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 			Budget: svc.budget, InFlight: svc.inflight,
+			Streams: svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces}.Init),
+			Extensions: []graphql.HandlerExtension{streams.FreshLoaders{Open: func(ctx context.Context) context.Context {
+				if w, err := workspace.From(ctx); err == nil {
+					ctx, _ = workspaces.Open(ctx, w.Tenant)
+				}
+				return ctx
+			}}},
 		},
 	)
 }

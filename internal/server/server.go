@@ -104,6 +104,7 @@ func (s *Server) Metrics() *metrics.Metrics { return s.svc.metrics }
 func (s *Server) Close() {
 	s.stopping.Store(true)
 	if s.svc != nil {
+		s.svc.streams.Shutdown()
 		s.svc.close()
 	}
 	if s.demo != nil {
@@ -156,6 +157,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	// Streams do not end by themselves: Shutdown closes them (WebSockets
+	// with 1001) rather than wait for them.
+	srv.RegisterOnShutdown(s.svc.streams.Shutdown)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/")

@@ -24,6 +24,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
@@ -66,6 +67,11 @@ type services struct {
 	// events is the stream of changes shared by every replica (nil without
 	// Redis).
 	events *events.Bus
+	// eventLog keeps each workspace's live events (Redis, else in
+	// process), and hub hands them to this replica's subscriptions.
+	eventLog events.Log
+	hub      *events.Hub
+	streams  *streams.Server
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
@@ -84,10 +90,11 @@ type services struct {
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
 	stop       context.CancelFunc
+	logger     *slog.Logger
 }
 
 func newServices(ctx context.Context, cfg config.Config, token, baseURL string, logger *slog.Logger) (*services, error) {
-	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg)}
+	svc := &services{cfg: cfg, metrics: metrics.New(), mainBaseURL: baseURL, upstream: newUpstreamClient(cfg), logger: logger}
 	svc.background, svc.stop = context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.GraphQL.PersistedFile != "" {
 		var err error
@@ -125,12 +132,15 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
+	svc.streams = streams.New(cfg.Streams, cfg.HTTP.CORSOrigins, svc.metrics)
+	var local events.Handler
 	if cfg.Cache.Enabled {
-		svc.store = newCacheStore(ctx, svc, logger)
+		svc.store, local = newCacheStore(ctx, svc, logger)
 	}
 	if svc.redis != nil {
 		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	}
+	svc.startEvents(local)
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
 	svc.budget = access.NewBudget(cfg.Access.CostMaximum, cfg.Access.CostRestoreRate)
 	svc.inflight = access.NewInFlight(cfg.Access.MaxConcurrent)
@@ -212,11 +222,12 @@ func (s *services) validateToken(ctx context.Context, token, baseURL string) (*s
 	return client.Validate(ctx)
 }
 
-// newCacheStore is Redis when configured, else in process.
-func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cache.Store {
+// newCacheStore is Redis when configured, else in process; with its
+// in-process level, which listens to the event stream (nil without one).
+func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) (cache.Store, events.Handler) {
 	if svc.redis == nil {
 		logger.Info("no REDIS_URL: caching in process")
-		return cache.NewMemoryStore(svc.cfg.Cache.Local.MaxBytes)
+		return cache.NewMemoryStore(svc.cfg.Cache.Local.MaxBytes), nil
 	}
 	store := cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -227,15 +238,33 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	} else {
 		logger.Info("caching in Redis")
 	}
-	svc.events = events.New(svc.redis, svc.redisHealth, logger)
 	if !svc.cfg.Cache.LocalEnabled {
-		return store
+		return store, nil
 	}
 	local := cache.NewTwoLevel(store, svc.cfg.Cache.Local, svc.metrics)
 	// The in-process level opens once this replica hears every other's
-	// invalidations.
-	go svc.events.Run(svc.background, local)
-	return local
+	// invalidations (startEvents).
+	return local, local
+}
+
+// startEvents starts the event stream: with Redis, one subscription for
+// this replica hands the cache's invalidations to its in-process level
+// (local, nil without one) and live events to its subscriptions; without,
+// live events stay in process.
+func (svc *services) startEvents(local events.Handler) {
+	if svc.redis == nil {
+		svc.eventLog, svc.hub = events.NewMemoryLog(svc.cfg.Events, svc.streams.Observer())
+		streams.SubscriptionGauge(svc.metrics, svc.hub)
+		return
+	}
+	svc.events = events.New(svc.redis, svc.redisHealth, svc.logger)
+	log := events.NewRedisLog(svc.redis, svc.redisHealth, svc.cfg.Events)
+	svc.eventLog, svc.hub = log, events.NewHub(log, svc.streams.Observer())
+	// Broken until the stream is first whole: a subscription that starts
+	// before may miss events, and is told to refetch then.
+	svc.hub.Reset(false)
+	streams.SubscriptionGauge(svc.metrics, svc.hub)
+	go svc.events.Run(svc.background, events.Fan{Cache: local, Live: svc.hub})
 }
 
 // newTenant wires one workspace: the Intercom client, the cache in front of
@@ -267,6 +296,19 @@ func (s *services) newTenant(token, baseURL, workspace string) (*tenants.Tenant,
 		})
 		t.Source, t.History, t.Invalidator = cached, cached, cached
 	}
+	// Every change (actions, webhooks) is told to the invalidator: the
+	// recorder makes the live events of it.
+	t.Invalidator = &events.Recorder{Next: t.Invalidator, Log: s.eventLog, Hub: s.hub,
+		Workspace: func(ctx context.Context) (string, error) {
+			if id, ok := t.ID.Get(); ok {
+				return id, nil
+			}
+			ws, err := t.Source.Validate(ctx)
+			if err != nil {
+				return "", err
+			}
+			return ws.ID, nil
+		}}
 	ac := cfg.Actions // how calls are logged; the rest is this workspace's
 	ac.Executor, ac.Finder, ac.Agents, ac.Workspace = client, t.Source, t.Source, t.Source
 	ac.Invalidator, ac.Guard, ac.WorkspaceID = t.Invalidator, s.guard, id

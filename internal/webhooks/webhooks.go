@@ -73,6 +73,9 @@ type envelope struct {
 	AppID string `json:"app_id"`
 	Data  struct {
 		Item json.RawMessage `json:"item"`
+		// MergedFrom is, on contact.merged, the contact that went (its id,
+		// or the contact itself); the item is the survivor.
+		MergedFrom json.RawMessage `json:"merged_from"`
 	} `json:"data"`
 }
 
@@ -84,7 +87,8 @@ type item struct {
 	Location *struct {
 		CountryCode string `json:"country_code"`
 	} `json:"location"`
-	Contacts *struct {
+	MergedFrom json.RawMessage `json:"merged_from"`
+	Contacts   *struct {
 		Contacts []struct {
 			ID string `json:"id"`
 		} `json:"contacts"`
@@ -219,10 +223,23 @@ func (h *Handler) handle(ctx context.Context, n envelope) error {
 		if it.Email != "" {
 			ch.Emails = []string{it.Email}
 		}
-		if goneTopics[n.Topic] {
+		id := ch.ContactIDs[0]
+		gone := mergedFrom(n.Data.MergedFrom, it.MergedFrom)
+		switch {
+		case goneTopics[n.Topic] && strings.HasSuffix(n.Topic, ".merged") && gone != "":
+			// The item is the survivor, changed by the merge; the contact
+			// that went is gone with everything cached about it.
+			ch.ContactIDs = append(ch.ContactIDs, gone)
+			ch.DeletedContactIDs = []string{gone}
+			ch.Contacts = []sources.ContactChange{{ID: id, Kind: sources.ContactUpdated},
+				{ID: gone, Kind: sources.ContactMerged, Survivor: id}}
+		case goneTopics[n.Topic]:
 			// The contact is no longer one to show: what is cached about it,
 			// and the lookups that found it, are wrong, not old.
 			ch.DeletedContactIDs, ch.RemovedPhones, ch.RemovedEmails = ch.ContactIDs, ch.Phones, ch.Emails
+			ch.Contacts = []sources.ContactChange{{ID: id, Kind: goneKind(n.Topic)}}
+		default:
+			ch.Contacts = []sources.ContactChange{{ID: id, Kind: sources.ContactUpdated}}
 		}
 		return inv.Invalidate(ctx, ch)
 	case strings.HasPrefix(n.Topic, "conversation.") || strings.HasPrefix(n.Topic, "ticket."):
@@ -233,9 +250,46 @@ func (h *Handler) handle(ctx context.Context, n envelope) error {
 		for _, c := range it.Contacts.Contacts {
 			ids = append(ids, c.ID)
 		}
-		return inv.Invalidate(ctx, sources.Changed{ContactIDs: ids}) // their histories changed
+		kind := sources.KindConversation
+		if strings.HasPrefix(n.Topic, "ticket.") {
+			kind = sources.KindTicket
+		}
+		// Their histories changed: one interaction created or changed.
+		return inv.Invalidate(ctx, sources.Changed{ContactIDs: ids, Interactions: []sources.InteractionChange{{
+			ID: rawID(it.ID), Kind: kind, ContactIDs: ids, Created: strings.HasSuffix(n.Topic, ".created"),
+		}}})
 	}
 	return nil
+}
+
+// goneKind is what a topic of goneTopics did to its contact.
+func goneKind(topic string) sources.ContactChangeKind {
+	switch {
+	case strings.HasSuffix(topic, ".archived"):
+		return sources.ContactArchived
+	case strings.HasSuffix(topic, ".merged"):
+		return sources.ContactMerged
+	}
+	return sources.ContactDeleted
+}
+
+// mergedFrom is the id of the contact a merge removed, from the first of
+// raws that names it (an id, or an object with one).
+func mergedFrom(raws ...json.RawMessage) string {
+	for _, raw := range raws {
+		if id := rawID(raw); id != "" {
+			return id
+		}
+		var obj struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(raw, &obj) == nil {
+			if id := rawID(obj.ID); id != "" {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 // rawID reads an id sent as a string or a number.

@@ -129,17 +129,23 @@ func (res *Resolver) Middleware(refuse access.Refuse) func(http.Handler) http.Ha
 }
 
 func (res *Resolver) tenantOf(r *http.Request) (*tenants.Tenant, error) {
+	return res.ForCredentials(r.Context(), r.Header.Get("X-Intercom-Token"), r.Header.Get("X-Intercom-Region"))
+}
+
+// ForCredentials is the workspace of a caller's Intercom token and region
+// (the configured workspace unless the server is multi-tenant): what a
+// request's headers, or a WebSocket's connection_init, bring.
+func (res *Resolver) ForCredentials(ctx context.Context, token, region string) (*tenants.Tenant, error) {
 	if !res.MultiTenant {
 		return res.Main, nil
 	}
-	token := r.Header.Get("X-Intercom-Token")
 	if token == "" {
 		return nil, sources.Errorf(sources.EUnauthenticated,
 			"this server is multi-tenant: send your Intercom access token as X-Intercom-Token")
 	}
-	baseURL, err := res.BaseURL(r.Header.Get("X-Intercom-Region"))
+	baseURL, err := res.BaseURL(region)
 	if err != nil {
 		return nil, err
 	}
-	return res.Tenants.ForToken(r.Context(), token, baseURL)
+	return res.Tenants.ForToken(ctx, token, baseURL)
 }

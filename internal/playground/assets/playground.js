@@ -1,5 +1,5 @@
 // Starts GraphiQL with this server's example tabs. The page loads React,
-// ReactDOM and GraphiQL's UMD builds (globals) before this script, and puts
+// ReactDOM, GraphiQL's and graphql-ws's UMD builds (globals) before this script, and puts
 // its settings in the JSON script element #playground-config.
 (function () {
   'use strict';
@@ -64,8 +64,25 @@
     h('a', { className: 'graphiql-logo-link', href: 'https://github.com/graphql/graphiql', target: '_blank', rel: 'noreferrer' },
       'Graph', h('em', null, 'i'), 'QL'));
 
+  // Subscriptions go over a WebSocket (graphql-transport-ws) to the same
+  // endpoint. A browser cannot set a WebSocket's headers: the API key and
+  // Intercom token of GraphiQL's headers editor go in connection_init,
+  // read when the socket opens (lazily, at the first subscription).
+  var lastHeaders = {};
+  var wsURL = new URL(config.endpoint, window.location.href);
+  wsURL.protocol = wsURL.protocol === 'https:' ? 'wss:' : 'ws:';
+  var wsClient = window.graphqlWs && graphqlWs.createClient({
+    url: wsURL.toString(),
+    connectionParams: function () { return lastHeaders; },
+  });
+  var http = GraphiQL.createFetcher({ url: config.endpoint, wsClient: wsClient });
+  var fetcher = function (params, opts) {
+    lastHeaders = (opts && opts.headers) || {};
+    return http(params, opts);
+  };
+
   ReactDOM.createRoot(root).render(h(GraphiQL, {
-    fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
+    fetcher: fetcher,
     defaultTabs: config.tabs,
     defaultEditorToolsVisibility: 'variables',
     schemaDescription: true, // the schema's description opens the documentation explorer

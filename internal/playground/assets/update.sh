@@ -20,6 +20,9 @@ cd "$(dirname "$0")"
 
 GRAPHIQL_VERSION=3.9.0
 REACT_VERSION=18.3.1
+# graphql-ws 5 is the last major version with a UMD build (the global
+# graphqlWs): GraphiQL's fetcher takes its client for subscriptions.
+GRAPHQL_WS_VERSION=5.16.2
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -30,6 +33,7 @@ files=(
 	"graphiql@$GRAPHIQL_VERSION   graphiql.min.css                   graphiql.min.css"
 	"react@$REACT_VERSION         umd/react.production.min.js        react.production.min.js"
 	"react-dom@$REACT_VERSION     umd/react-dom.production.min.js    react-dom.production.min.js"
+	"graphql-ws@$GRAPHQL_WS_VERSION  umd/graphql-ws.min.js          graphql-ws.min.js"
 )
 
 fetch() { # package@version -> directory with the unpacked package
@@ -53,7 +57,7 @@ for line in "${files[@]}"; do
 	license="$(node -p "require('$pkg/package.json').license")"
 	printf '%s  %s  %s/%s  %s\n' "$to" "$(sha256sum "$to" | cut -d' ' -f1)" "$spec" "$from" "$license" >>"$sources"
 	name="${spec%@*}"
-	cp "$pkg/LICENSE" "licenses/$name.LICENSE"
+	cp "$pkg"/LICENSE* "licenses/$name.LICENSE"
 done
 mv "$sources" SOURCES.txt
 

@@ -1,0 +1,125 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/talkdesk-intercom/api/graph/model"
+	"github.com/talkdesk-intercom/api/internal/events"
+	"github.com/talkdesk-intercom/api/internal/streams"
+	"github.com/talkdesk-intercom/api/internal/workspace"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// A subscription follows its workspace's live events (events.Hub), keeps
+// those about its contact, and reads the contact or the interaction as it
+// is now for each: the event says what changed, never a copy that could be
+// stale by the time it arrives.
+
+// follow starts following the events of the request's workspace after
+// after (the argument, else SSE's Last-Event-ID).
+func (r *Resolver) follow(ctx context.Context, after *string) (*workspace.Workspace, <-chan events.Entry, error) {
+	if r.Live == nil {
+		return nil, nil, sources.Errorf(sources.EUnavailable, "subscriptions are not served here")
+	}
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, ok := w.ID.Get()
+	if !ok {
+		ws, err := w.Source.Validate(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		id = ws.ID
+	}
+	from := streams.LastEventID(ctx)
+	if after != nil {
+		from = *after
+	}
+	entries, err := r.Live.Follow(ctx, id, from)
+	if errors.Is(err, events.ErrBadSequence) {
+		return nil, nil, sources.InputError("after", "after is not an event's sequence: pass the sequence of the last event you saw")
+	}
+	return w, entries, err
+}
+
+// readTimeout bounds the read of what an event changed.
+const readTimeout = 10 * time.Second
+
+// contactEvent is what e tells a subscription to contact id (nil: nothing),
+// and whether the subscription ends with it.
+func contactEvent(e events.Entry, id string) (*model.ContactEvent, bool) {
+	if e.Refetch {
+		return &model.ContactEvent{Sequence: e.Seq, Kind: model.ContactEventKindUpdated, Refetch: true}, false
+	}
+	for _, c := range e.Change.Contacts {
+		if c.ID == id {
+			return &model.ContactEvent{Sequence: e.Seq, Kind: model.ContactEventKind(c.Kind)}, c.Kind.Ends()
+		}
+	}
+	return nil, false
+}
+
+func survivorOf(e events.Entry, id string) string {
+	for _, c := range e.Change.Contacts {
+		if c.ID == id && c.Kind == sources.ContactMerged {
+			return c.Survivor
+		}
+	}
+	return ""
+}
+
+// readContact reads a contact as it is now; nil when it cannot be read (the
+// event still tells what happened).
+func readContact(ctx context.Context, w *workspace.Workspace, id string) *model.Contact {
+	found, err := w.Source.ContactsByIDs(ctx, []string{id})
+	if err != nil || found[id] == nil {
+		return nil
+	}
+	return toContact(found[id])
+}
+
+// interactionEvents are the events e holds for contactID's history of the
+// kinds asked for (all when kinds is empty). The interaction is filled in
+// later; its id and kind wait in a placeholder.
+func interactionEvents(e events.Entry, contactID string, kinds []sources.InteractionKind) []*model.InteractionEvent {
+	if e.Refetch {
+		return []*model.InteractionEvent{{Sequence: e.Seq, Kind: model.InteractionEventKindUpdated, Refetch: true}}
+	}
+	var out []*model.InteractionEvent
+	for _, c := range e.Change.Interactions {
+		if !slices.Contains(c.ContactIDs, contactID) || (len(kinds) > 0 && !slices.Contains(kinds, c.Kind)) {
+			continue
+		}
+		kind := model.InteractionEventKindUpdated
+		if c.Created {
+			kind = model.InteractionEventKindCreated
+		}
+		out = append(out, &model.InteractionEvent{Sequence: e.Seq, Kind: kind,
+			Interaction: &model.Interaction{ID: c.ID, Type: model.InteractionType(strings.ToUpper(string(c.Kind)))}})
+	}
+	return out
+}
+
+// readInteraction finds the interaction ev names in the contact's history
+// as it is now; nil when it is not there (yet) or cannot be read.
+func readInteraction(ctx context.Context, w *workspace.Workspace, contactID string, ev *model.InteractionEvent) *model.Interaction {
+	want := ev.Interaction
+	kind := sources.InteractionKind(strings.ToLower(string(want.Type)))
+	found, err := w.History.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(contactID)},
+		[]sources.InteractionKind{kind}, time.Time{})
+	if err != nil && found == nil {
+		return nil
+	}
+	for _, it := range found[contactID] {
+		if it.ID == want.ID {
+			return toInteraction(it)
+		}
+	}
+	return nil
+}
