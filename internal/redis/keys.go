@@ -97,6 +97,7 @@ func CallEventsDeadLetters(workspace string) string {
 func CallStateKey(workspace, callID string) string {
 	return "tdi:v1:" + Tag(workspace) + ":calls:state:" + callID
 }
+
 // EventLogKey is the stream that keeps a workspace's recent events, so that
 // a dashboard that reconnects gets what it missed (durable): under the
 // workspace's hash tag, one stream per workspace.
