@@ -49,6 +49,8 @@ type Options struct {
 	PersistedOnly    bool
 	// Tracer, when set, traces operations and resolvers (package telemetry).
 	Tracer graphql.HandlerExtension
+	// Extensions are added after the others (the response cache's).
+	Extensions []graphql.HandlerExtension
 }
 
 // defaultQueryCacheBytes bounds the parsed queries kept when
@@ -88,6 +90,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.Use(apqRegistration{docs: docs})
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
+	}
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
 	}
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(recoverPanic)

@@ -11,6 +11,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/respcache"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 	"github.com/talkdesk-intercom/api/internal/web"
@@ -60,7 +61,11 @@ func (s *Server) routes() http.Handler {
 	// GraphQL: API keys, and the workspace of the request (the configured
 	// one, or the caller's token in multi-tenant mode).
 	api := s.group(mux, true, access.RequireKey(keys, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
-	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(s.graphql()))
+	gql := s.graphql()
+	if svc.answers != nil {
+		gql = svc.answers.Middleware(gql) // after the rate limit: a hit is a request too
+	}
+	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(gql))
 
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
 	// in its body.
@@ -126,6 +131,7 @@ func (s *Server) graphql() http.Handler {
 			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
 			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
+			Extensions: s.graphqlExtensions(),
 		},
 	)
 }
@@ -139,4 +145,12 @@ func (s *Server) loaderConfig() loaders.Config {
 	}
 	return loaders.Config{Wait: cfg.Wait, Waits: loaders.NewWaits(cfg.MinWait, cfg.Wait),
 		MaxBatch: cfg.MaxBatch, Metrics: s.svc.metrics}
+}
+
+// graphqlExtensions are the GraphQL handler's optional extensions.
+func (s *Server) graphqlExtensions() []graphql.HandlerExtension {
+	if s.svc.answers == nil {
+		return nil
+	}
+	return []graphql.HandlerExtension{respcache.Extension{}}
 }

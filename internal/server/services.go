@@ -23,6 +23,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/respcache"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
@@ -68,6 +69,8 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// answers is the response cache (nil when off).
+	answers *respcache.Cache
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -113,6 +116,12 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
+	if cfg.Cache.Enabled && cfg.ResponseCache.Enabled {
+		// Without Redis there is no stream to wait for: one process hears
+		// its own invalidations (publisher).
+		svc.answers = respcache.New(respcache.Config{MaxBytes: cfg.ResponseCache.MaxBytes, TTL: cfg.ResponseCache.TTL,
+			Trusted: svc.redis == nil, Metrics: svc.metrics})
+	}
 	if cfg.Cache.Enabled {
 		svc.store = newCacheStore(ctx, svc, logger)
 	}
@@ -186,12 +195,19 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) cach
 	}
 	svc.events = events.New(svc.redis, svc.redisHealth, logger)
 	if !svc.cfg.Cache.LocalEnabled {
+		if svc.answers != nil {
+			go svc.events.Run(svc.background, svc.answers.After(nil))
+		}
 		return store
 	}
 	local := cache.NewTwoLevel(store, svc.cfg.Cache.Local, svc.metrics)
 	// The in-process level opens once this replica hears every other's
 	// invalidations.
-	go svc.events.Run(svc.background, local)
+	var h events.Handler = local
+	if svc.answers != nil {
+		h = svc.answers.After(local) // the entity level first: see After
+	}
+	go svc.events.Run(svc.background, h)
 	return local
 }
 
@@ -252,10 +268,14 @@ func (s *services) baseURLFor(region string) (string, error) {
 // publisher is where the cache publishes invalidations: nil without Redis
 // (one process is its own truth).
 func (s *services) publisher() cache.Publisher {
-	if s.events == nil {
-		return nil
+	var bus cache.Publisher
+	if s.events != nil {
+		bus = s.events
 	}
-	return s.events
+	if s.answers != nil {
+		return s.answers.Publisher(bus) // this replica's answers first, at once
+	}
+	return bus
 }
 
 func (s *services) close() {
