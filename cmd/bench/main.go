@@ -71,10 +71,12 @@ type options struct {
 	w8Recovery time.Duration
 	workloads  []string
 	paths      []string
+	// The response cache workload.
+	rcWarm int
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8", "respcache"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -105,6 +107,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
+	fs.IntVar(&o.rcWarm, "respcache-warm", 400, "warm W2 dashboards per row of the response cache workload (with and without it, at c=1 and c=8)")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {

@@ -32,6 +32,11 @@ type bench struct {
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
+
+	// respcache: CPU per request and hit ratio by row, and the hits served
+	// just before the coherence row's changes.
+	rc              map[string]rcStats
+	rcCoherenceHits int
 }
 
 // row is one line of the table.
@@ -161,6 +166,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("fleet") && path == "real" {
 			if err := b.runFleet(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("respcache") && path == "real" {
+			if err := b.runResponseCache(ctx, add); err != nil {
 				return nil, err
 			}
 		}
