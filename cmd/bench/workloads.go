@@ -202,7 +202,7 @@ func (b *bench) runCallerLookups(ctx context.Context, path string, conc, n int, 
 		}
 	}
 	if runs("w1") && path == "real" {
-		redisOnly, err := b.startFleet(ctx, 1, path, map[string]string{"CACHE_LOCAL_ENABLED": "false"})
+		redisOnly, err := b.startFleet(ctx, 1, path, map[string]string{"CACHE_LOCAL_ENABLED": "false", "RESPONSE_CACHE_ENABLED": "false"})
 		if err != nil {
 			return err
 		}
