@@ -51,6 +51,10 @@ func TestFleetBehindALoadBalancer(t *testing.T) {
 		// Every request comes from HAProxy's address: the callers' own
 		// limit is not what this test is about.
 		"RATE_LIMIT_PER_MINUTE": "0",
+		// HAProxy is the replicas' trusted proxy, as deployed: its
+		// X-Forwarded-For names the client, and its connections are not
+		// capped per address.
+		"TRUSTED_PROXIES": "127.0.0.1",
 		// As newTestEnvOn: a busy machine (the race detector) must not make
 		// a Redis call time out, or Redis is skipped and the count is off.
 		"REDIS_TIMEOUT": "2s",

@@ -128,6 +128,9 @@ func Start(tb testing.TB) *Server {
 	return StartServer(tb, "server", map[string]string{"LOG_LEVEL": "info"})
 }
 
+// PID is the server process's id.
+func (s *Server) PID() int { return s.proc.PID() }
+
 // Kill ends the server without warning, as a crash or the OOM killer
 // would, and returns once it is gone.
 func (s *Server) Kill(tb testing.TB) {

@@ -30,6 +30,7 @@ const (
 	EBadRequest              = "BAD_REQUEST"        // not a well-formed request (GraphQL over HTTP, a webhook, a bridge envelope)
 	EMethodNotAllowed        = "METHOD_NOT_ALLOWED" // the endpoint takes other methods (the Allow header names them)
 	EBodyTooLarge            = "BODY_TOO_LARGE"     // the body is over MAX_BODY_BYTES
+	ELengthRequired          = "LENGTH_REQUIRED"    // a body sent without a Content-Length (Transfer-Encoding), which proxies may frame differently
 	EGraphQLParseFailed      = "GRAPHQL_PARSE_FAILED"
 	EGraphQLValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 	EQueryTooLarge           = "QUERY_TOO_LARGE"          // the document is over a size bound (tokens, fields, aliases, …)
@@ -59,6 +60,7 @@ var statuses = map[string]int{
 	EBadRequest:              http.StatusBadRequest,
 	EMethodNotAllowed:        http.StatusMethodNotAllowed,
 	EBodyTooLarge:            http.StatusRequestEntityTooLarge,
+	ELengthRequired:          http.StatusLengthRequired,
 	EGraphQLParseFailed:      http.StatusBadRequest,
 	EGraphQLValidationFailed: http.StatusBadRequest,
 	EQueryTooLarge:           http.StatusBadRequest,

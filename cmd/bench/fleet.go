@@ -97,6 +97,7 @@ func (b *bench) startFleetOn(ctx context.Context, em *emulator.Server, n int, pa
 		"INTERCOM_TOKEN": benchToken, "INTERCOM_BASE_URL": em.URL,
 		// The benchmark is one caller sending on purpose more than a caller may.
 		"RATE_LIMIT_PER_MINUTE": "0", "INTERCOM_CALLER_SHARE": "100",
+		"COST_RESTORE_RATE": "0", "MAX_CONCURRENT_REQUESTS_PER_CALLER": "0",
 		"LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT": "5s",
 	}
 	for _, k := range []string{"LOADER_WAIT", "LOADER_MIN_WAIT", "LOADER_MAX_BATCH", "FETCH_CONCURRENCY", "CALLER_LOOKUP_COALESCE_WINDOW"} {

@@ -69,14 +69,17 @@ type options struct {
 	w8For      time.Duration
 	w8Outage   time.Duration
 	w8Recovery time.Duration
-	workloads  []string
-	paths      []string
+	// W7, one caller's whole cost budget beside another's lookups.
+	w7For     time.Duration
+	w7Workers int
+	workloads []string
+	paths     []string
 	// The response cache workload.
 	rcWarm int
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w8", "respcache"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "respcache"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -108,7 +111,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
 	fs.IntVar(&o.rcWarm, "respcache-warm", 400, "warm W2 dashboards per row of the response cache workload (with and without it, at c=1 and c=8)")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy)")
+	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
+	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; respcache: warm W2 with and without the response cache, and coherence with it)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -134,6 +139,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if err == nil && !slices.Contains(lbKinds, o.fleetLB) {
 		err = fmt.Errorf("-fleet-lb: unknown %q (known: %s)", o.fleetLB, strings.Join(lbKinds, ", "))
+	}
+	if err == nil && (o.w7For <= 0 || o.w7Workers < 1) {
+		err = errors.New("-w7-for and -w7-workers must be positive")
 	}
 	if err == nil && (o.w8For <= 0 || o.w8Outage <= 0 || o.w8Recovery <= 0) {
 		err = errors.New("-w8-for, -w8-outage and -w8-recovery must be positive")

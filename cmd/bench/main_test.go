@@ -26,7 +26,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
 		"-fleet-w1", "8", "-fleet-w2-cold", "1", "-fleet-w2-warm", "2", "-fleet-budget", "1s",
-		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-respcache-warm", "4",
+		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-w7-for", "500ms", "-respcache-warm", "4",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }

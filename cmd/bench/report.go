@@ -117,6 +117,7 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 		}
 	}
 	checks = append(checks, b.fleetChecks(w, find)...)
+	checks = append(checks, b.costChecks(w, find)...)
 	checks = append(checks, b.flakyChecks(w)...)
 	checks = append(checks, b.responseCacheChecks(find)...)
 	fmt.Fprintln(w, "\nChecks:")

@@ -32,6 +32,7 @@ type bench struct {
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
+	cost            *w7Result     // W7: what the costly caller saw
 
 	// respcache: CPU per request and hit ratio by row, and the hits served
 	// just before the coherence row's changes.
@@ -171,6 +172,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("respcache") && path == "real" {
 			if err := b.runResponseCache(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("w7") && path == "real" {
+			if err := b.runCost(ctx, add); err != nil {
 				return nil, err
 			}
 		}

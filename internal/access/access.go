@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,7 +97,9 @@ func Caller(ctx context.Context) string { return sources.CallerFrom(ctx) }
 
 // RequireKey refuses requests without a valid API key (401) when keys are
 // configured, and names the caller by its key (by its address without keys).
-func RequireKey(keys *Keys, refuse Refuse) func(http.Handler) http.Handler {
+// Each refusal counts against the client address's failures, which answer
+// 429 instead once the address is over AUTH_FAILURES_PER_MINUTE.
+func RequireKey(keys *Keys, failures *Failures, refuse Refuse) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller := clientIP(r)
@@ -107,10 +108,10 @@ func RequireKey(keys *Keys, refuse Refuse) func(http.Handler) http.Handler {
 				sum, valid := keys.match(key)
 				switch {
 				case key == "":
-					refuse(w, r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer"))
+					refuse(w, r, failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "an API key is required: send it as X-API-Key or Authorization: Bearer")))
 					return
 				case !valid:
-					refuse(w, r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid"))
+					refuse(w, r, failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "the API key is not valid")))
 					return
 				}
 				caller = keyCaller(sum)
@@ -127,14 +128,6 @@ func ByAddress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(sources.WithCaller(r.Context(), clientIP(r))))
 	})
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return "ip:" + r.RemoteAddr
-	}
-	return "ip:" + host
 }
 
 // Limiter allows each caller perMinute requests, refilled continuously

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,13 @@ type HTTP struct {
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	CORSOrigins     []string
+	// The server's own limits, before any handler runs (see
+	// internal/server's listener.go and Serve).
+	MaxHeaderBytes     int
+	ReadHeaderTimeout  time.Duration
+	IdleTimeout        time.Duration
+	MaxConns           int // open connections in all
+	MaxConnsPerAddress int // open connections from one client address (trusted proxies excepted)
 }
 
 // Log is the structured log's level and format.
@@ -148,6 +156,16 @@ type Access struct {
 	CallerRate    int           // requests per minute per caller; 0: no limit
 	RateLimitSync time.Duration // how often a replica reports its callers' requests to the fleet's buckets
 	NewTokenRate  int           // validations of unknown tokens per minute per caller
+	// The cost budget of each caller, in this replica: the complexity its
+	// operations may spend at once, and restore per second (0: no budget).
+	CostMaximum     int
+	CostRestoreRate int
+	MaxConcurrent   int // operations each caller may have running at once in this replica; 0: no cap
+	// AuthFailureRate is how many failed authentications (wrong API keys,
+	// badly signed webhooks) a client address may make per minute.
+	AuthFailureRate int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Tenants is what callers' own tokens (the bridge, MULTI_TENANT) may cost.
@@ -224,8 +242,18 @@ func settings(c *Config) []setting {
 		{env: "CALL_TICKET_TYPE", flag: "call-ticket-type", usage: "ticket type (name or id) of logged calls when `CALL_LOG_AS=ticket`", parse: trimmed(&c.Actions.CallTicketType)},
 		{env: "INTERCOM_CLIENT_SECRET", flag: "intercom-client-secret", usage: "the Intercom app's client secret, to verify webhook signatures (`POST /webhooks/intercom`); empty: webhooks are refused", parse: trimmed(&c.Intercom.ClientSecret)},
 		{env: "API_KEYS", flag: "api-keys", usage: "comma-separated API keys callers must present (`X-API-Key` or `Authorization: Bearer`; the bridge: `auth.api_key`); empty: no keys", parse: text(&c.Access.APIKeys)},
-		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys); `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
-		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "COST_MAXIMUM_AVAILABLE", flag: "cost-maximum-available", def: "100000", usage: "the cost budget of each API key (or client address without keys), in complexity points (`MAX_QUERY_COMPLEXITY`'s unit): what its GraphQL operations may spend at once, each its estimated complexity; at least `MAX_QUERY_COMPLEXITY`. Per replica", parse: count(&c.Access.CostMaximum, 1, 1_000_000_000)},
+		{env: "COST_RESTORE_RATE", flag: "cost-restore-rate", def: "50000", usage: "complexity points restored to each caller's cost budget per second; an operation that costs more than is left is `429 RATE_LIMITED` with a retry hint; `0`: no budget", parse: count(&c.Access.CostRestoreRate, 0, 1_000_000_000)},
+		{env: "MAX_CONCURRENT_REQUESTS_PER_CALLER", flag: "max-concurrent-requests-per-caller", def: "100", usage: "GraphQL operations each API key (or client address without keys) may have running at once in one replica, whatever their cost (operations waiting for a slow Intercom hold memory too); more is `429 RATE_LIMITED` at once; `0`: no cap. A key that many agents' dashboards share needs its busiest moment's screen pops under it", parse: count(&c.Access.MaxConcurrent, 0, 100_000)},
+		{env: "RATE_LIMIT_PER_MINUTE", flag: "rate-limit-per-minute", def: "6000", usage: "requests per minute per API key (or client address without keys), and per `auth.token` on the Talkdesk bridge; `0`: no limit", parse: count(&c.Access.CallerRate, 0, 10_000_000)},
+		{env: "RATE_LIMIT_SYNC_INTERVAL", flag: "rate-limit-sync-interval", def: "100ms", usage: "how often each replica adds the requests it admitted to the callers' allowances shared in Redis (`RATE_LIMIT_PER_MINUTE`, `NEW_TOKEN_RATE_LIMIT`, `AUTH_FAILURES_PER_MINUTE` hold for the fleet; a caller may pass them by what the replicas admit in one interval)", parse: positiveDuration(&c.Access.RateLimitSync)},
+		{env: "AUTH_FAILURES_PER_MINUTE", flag: "auth-failures-per-minute", def: "30", usage: "failed authentications (a wrong or missing API key, a webhook whose signature does not verify) each client address may make per minute; more are `429 RATE_LIMITED` (a valid credential is never refused for them)", parse: count(&c.Access.AuthFailureRate, 1, 1_000_000)},
+		{env: "TRUSTED_PROXIES", flag: "trusted-proxies", usage: "comma-separated addresses or CIDRs of the balancers in front of the server (e.g. `10.0.0.0/8`): from them `X-Forwarded-For` names the client (its right-most untrusted address) and `MAX_CONNECTIONS_PER_ADDRESS` does not apply; empty: every peer is the client", parse: prefixes(&c.Access.TrustedProxies)},
+		{env: "MAX_HEADER_BYTES", flag: "max-header-bytes", def: "16384", usage: "largest request line and headers accepted, in bytes; more is `431`", parse: count(&c.HTTP.MaxHeaderBytes, 4096, 1<<20)},
+		{env: "READ_HEADER_TIMEOUT", flag: "read-header-timeout", def: "5s", usage: "how long a connection may take to send a request's line and headers before it is closed", parse: positiveDuration(&c.HTTP.ReadHeaderTimeout)},
+		{env: "IDLE_TIMEOUT", flag: "idle-timeout", def: "60s", usage: "how long a keep-alive connection may wait for its next request before it is closed", parse: positiveDuration(&c.HTTP.IdleTimeout)},
+		{env: "MAX_CONNECTIONS", flag: "max-connections", def: "10000", usage: "most open connections in all (keep it below the process's file-descriptor limit); more are answered `503 UNAVAILABLE` and closed before a byte is read", parse: count(&c.HTTP.MaxConns, 1, 10_000_000)},
+		{env: "MAX_CONNECTIONS_PER_ADDRESS", flag: "max-connections-per-address", def: "1000", usage: "most open connections from one client address (`TRUSTED_PROXIES` excepted); more are answered `503 UNAVAILABLE` and closed before a byte is read", parse: count(&c.HTTP.MaxConnsPerAddress, 1, 10_000_000)},
 		{env: "CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins allowed to call the API (`*` for any); empty: none", parse: list(&c.HTTP.CORSOrigins)},
 		{env: "MULTI_TENANT", flag: "multi-tenant", def: "false", usage: "GraphQL callers bring their own Intercom token (`X-Intercom-Token`, `X-Intercom-Region`)", parse: boolean(&c.Tenants.MultiTenant)},
 		{env: "PLAYGROUND", flag: "playground", def: "true", usage: "serve the GraphiQL playground at `/`", parse: boolean(&c.GraphQL.Playground)},
@@ -249,7 +277,7 @@ func settings(c *Config) []setting {
 		{env: "PERSISTED_OPERATIONS_ONLY", flag: "persisted-operations-only", def: "false", usage: "run only the trusted documents of `PERSISTED_OPERATIONS_FILE` (the production setting for known dashboards)", parse: boolean(&c.GraphQL.PersistedOnly)},
 		{env: "PERSISTED_OPERATIONS_FILE", flag: "persisted-operations-file", usage: "trusted documents: an Apollo persisted query manifest or a JSON object of SHA-256 to document", parse: trimmed(&c.GraphQL.PersistedFile)},
 		{env: "COMPANY_WARMUP_INTERVAL", flag: "company-warmup-interval", def: "0", usage: "refill the company cache from Intercom's company list this often (`0`: off)", parse: duration(&c.Cache.CompanyWarmup)},
-		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. `https://bridge.example.com`) that Talkdesk's `integration.json` and `actions.json` point to; empty: each request's `Host`", parse: httpURL(&c.Talkdesk.PublicBaseURL, "an http(s) URL such as https://bridge.example.com")},
+		{env: "PUBLIC_BASE_URL", flag: "public-base-url", usage: "public https URL of this server (e.g. `https://bridge.example.com`) that Talkdesk's `integration.json` and `actions.json` point to; empty: they are served only for a loopback `Host` (`localhost`, `127.0.0.1`), pointing there", parse: httpURL(&c.Talkdesk.PublicBaseURL, "an http(s) URL such as https://bridge.example.com")},
 		{env: "TALKDESK_PAGE_SIZE", flag: "talkdesk-page-size", def: "100", usage: "contacts per page of the Talkdesk contact synchronization (1 to 150)", parse: count(&c.Talkdesk.PageSize, 1, 150)},
 		{env: "TALKDESK_MAX_LIST", flag: "talkdesk-max-list", def: "20", usage: "most items of a list in a Talkdesk bridge call that looks each one up in Intercom (`contact_phones`, `contact_emails`); more is a `400` that says the limit", parse: count(&c.Talkdesk.MaxList, 1, 1000)},
 		{env: "TOKEN_REJECT_TTL", flag: "token-reject-ttl", def: "1m", usage: "how long a caller's Intercom token that Intercom rejected is refused (`401`) without asking Intercom again", parse: duration(&c.Tenants.RejectFor)},
@@ -276,6 +304,10 @@ func (c *Config) crossChecks(name func(env string) string) []error {
 	}
 	if c.GraphQL.PersistedOnly && c.GraphQL.PersistedFile == "" {
 		errs = append(errs, fmt.Errorf("%s: is required when %s=true", name("PERSISTED_OPERATIONS_FILE"), name("PERSISTED_OPERATIONS_ONLY")))
+	}
+	if c.Access.CostRestoreRate > 0 && c.Access.CostMaximum < c.GraphQL.Limits.MaxComplexity {
+		errs = append(errs, fmt.Errorf("%s: %d is less than %s (%d): the costliest operation allowed could never run",
+			name("COST_MAXIMUM_AVAILABLE"), c.Access.CostMaximum, name("MAX_QUERY_COMPLEXITY"), c.GraphQL.Limits.MaxComplexity))
 	}
 	if c.Redis.DurableURL != "" && c.Redis.URL == "" {
 		errs = append(errs, fmt.Errorf("%s: needs %s (without it, idempotency records are kept in process)", name("IDEMPOTENCY_REDIS_URL"), name("REDIS_URL")))

@@ -67,6 +67,7 @@ func TestErrorsNameTheSettingAsWritten(t *testing.T) {
 		{"public url", nil, map[string]string{"PUBLIC_BASE_URL": "https://x/?a"}, []string{`PUBLIC_BASE_URL: "https://x/?a" is not an http(s) URL such as https://bridge.example.com`}},
 		{"ticket type", []string{"--call-log-as=ticket"}, nil, []string{`CALL_TICKET_TYPE: is required when --call-log-as=ticket`}},
 		{"persisted", nil, map[string]string{"PERSISTED_OPERATIONS_ONLY": "true"}, []string{`PERSISTED_OPERATIONS_FILE: is required when PERSISTED_OPERATIONS_ONLY=true`}},
+		{"cost budget below the costliest operation", []string{"--cost-maximum-available=1000"}, nil, []string{`--cost-maximum-available: 1000 is less than MAX_QUERY_COMPLEXITY (20000): the costliest operation allowed could never run`}},
 		{"all at once", []string{"--log-level=loud"}, map[string]string{"INTERCOM_REGION": "mars"}, []string{`"mars" is not us, eu or au`, `--log-level: "loud" is not debug, info, warn or error`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

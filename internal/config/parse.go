@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -143,6 +144,29 @@ func redisURL(dst *string) parser {
 		// never repeat the URL, which may hold a password.
 		if _, err := redis.ParseURL(*dst, false); err != nil {
 			return fmt.Errorf("is not a Redis URL (redis://, rediss://, redis-sentinel://, rediss-sentinel://): %w", err)
+		}
+		return nil
+	}
+}
+
+// prefixes is a comma-separated list of CIDRs or addresses (an address is
+// its own /32 or /128); blanks are dropped.
+func prefixes(dst *[]netip.Prefix) parser {
+	return func(v string) error {
+		*dst = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				a, aerr := netip.ParseAddr(item)
+				if aerr != nil {
+					return fmt.Errorf("%q is not an address or a CIDR such as 10.0.0.0/8", item)
+				}
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			*dst = append(*dst, p.Masked())
 		}
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/cost"
 	"github.com/talkdesk-intercom/api/internal/metrics"
@@ -49,6 +50,11 @@ type Options struct {
 	PersistedOnly    bool
 	// Tracer, when set, traces operations and resolvers (package telemetry).
 	Tracer graphql.HandlerExtension
+	// Budget is each caller's cost budget, spent by every operation's
+	// complexity; InFlight caps each caller's running operations. Nil:
+	// none.
+	Budget   *access.Budget
+	InFlight *access.InFlight
 	// Extensions are added after the others (the response cache's).
 	Extensions []graphql.HandlerExtension
 }
@@ -66,7 +72,11 @@ const defaultPersistedBytes = 8 << 20
 // and panic recovery.
 func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	srv := handler.New(schema)
-	srv.AddTransport(Transport{MaxErrors: opts.Limits.MaxErrors, MaxURLBytes: opts.MaxURLBytes})
+	transport := Transport{MaxErrors: opts.Limits.MaxErrors, MaxURLBytes: opts.MaxURLBytes}
+	if opts.Budget != nil || opts.InFlight != nil {
+		transport.admission = &admission{limits: opts.Limits, budget: opts.Budget, inflight: opts.InFlight}
+	}
+	srv.AddTransport(transport)
 	queryBytes := opts.QueryCacheMaxBytes
 	if queryBytes <= 0 {
 		queryBytes = defaultQueryCacheBytes

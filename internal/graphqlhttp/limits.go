@@ -147,15 +147,33 @@ func (o operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 		return nil
 	}
 	est := cost.Operation(o.model, oc.Operation, oc.Variables)
+	// Kept for the admission (the caller's budget) and the answer's
+	// extensions.cost.
+	oc.Stats.SetExtension(estimateStats, est)
 	err := o.check(est)
 	if err != nil {
-		err.Extensions["cost"] = map[string]any{
-			"intercomCalls": est.IntercomCalls, "maxIntercomCalls": o.MaxIntercomCalls,
-			"complexity": est.Complexity, "maxComplexity": o.MaxComplexity,
-			"depth": est.Depth, "actions": est.Actions,
-		}
+		err.Extensions["cost"] = costExtension(est, o.Limits)
 	}
 	return err
+}
+
+// estimateStats names the operation's estimate among the operation
+// context's statistics.
+const estimateStats = "cost"
+
+// estimateOf is the estimate operationLimits kept for oc.
+func estimateOf(oc *graphql.OperationContext) cost.Estimate {
+	est, _ := oc.Stats.GetExtension(estimateStats).(cost.Estimate)
+	return est
+}
+
+// costExtension is extensions.cost: the estimate and its bounds.
+func costExtension(est cost.Estimate, l Limits) map[string]any {
+	return map[string]any{
+		"intercomCalls": est.IntercomCalls, "maxIntercomCalls": l.MaxIntercomCalls,
+		"complexity": est.Complexity, "maxComplexity": l.MaxComplexity,
+		"depth": est.Depth, "actions": est.Actions,
+	}
 }
 
 func (o operationLimits) check(est cost.Estimate) *gqlerror.Error {

@@ -36,6 +36,9 @@ type Transport struct {
 	// MaxURLBytes bounds a GET's query string (0: no bound): a GET carries
 	// in its URL what a POST carries in its body (MAX_BODY_BYTES).
 	MaxURLBytes int64
+	// admission, when set, decides whether a validated operation runs now,
+	// and adds its cost to the answer (NewHandler sets it).
+	admission *admission
 }
 
 var _ graphql.Transport = Transport{}
@@ -97,8 +100,26 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			string(opCtx.Operation.Operation)+"s with POST")
 		return
 	}
+	var cost map[string]any
+	if t.admission != nil {
+		release, ext, refused := t.admission.admit(ctx, opCtx)
+		if refused != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(refused.Extensions["retryAfterSeconds"].(int)))
+			write(w, media, http.StatusTooManyRequests, &graphql.Response{Errors: gqlerror.List{PresentError(ctx, refused)}}, false)
+			return
+		}
+		defer release()
+		cost = ext
+	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
-	write(w, media, http.StatusOK, capErrors(handle(ctx), t.MaxErrors), true)
+	resp := handle(ctx)
+	if resp != nil && cost != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["cost"] = cost
+	}
+	write(w, media, http.StatusOK, capErrors(resp, t.MaxErrors), true)
 }
 
 // malformed is a request that is not a GraphQL over HTTP request: the

@@ -78,6 +78,9 @@ func Config(o Options) string {
 
 frontend fleet
 	bind %s
+	# Each request says who the client is (X-Forwarded-For); the replicas
+	# believe it from the balancer's address only (TRUSTED_PROXIES).
+	option forwardfor
 	default_backend replicas
 
 backend replicas

@@ -44,6 +44,9 @@ type Metrics struct {
 	// Talkdesk's contract has no way to say a history is partial.
 	InteractionUpdates *prometheus.CounterVec // answer: complete, partial, unavailable
 	UnreadKinds        *prometheus.CounterVec // kind
+	// ConnectionsRefused counts connections answered 503 and closed for
+	// being over a cap (limit: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS).
+	ConnectionsRefused *prometheus.CounterVec // limit
 }
 
 // New registers every collector on a new registry.
@@ -105,8 +108,11 @@ func New() *Metrics {
 		UnreadKinds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talkdesk_interaction_kinds_unread_total", Help: "Interaction kinds missing from Talkdesk interaction_update answers because they could not be read, by kind.",
 		}, []string{"kind"}),
+		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_connections_refused_total", Help: "Connections answered 503 and closed before a byte was read, by the cap they were over: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS.",
+		}, []string{"limit"}),
 	}
-	r.MustRegister(m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents,
+	r.MustRegister(m.ConnectionsRefused, m.UpstreamCalls, m.UpstreamLatency, m.CacheResults, m.CacheLevel, m.CacheEvents,
 		m.CacheInvalidations, m.StaleAnswers, m.StaleAge, m.LoaderBatchSize,
 		m.RedisRoundTrips, m.RedisErrors, m.GraphQLLatency, m.GraphQLRequests, m.Readiness, m.InteractionUpdates, m.UnreadKinds)
 	return m

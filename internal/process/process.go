@@ -255,6 +255,10 @@ func (s *Server) Kill() error {
 	return nil
 }
 
+// PID is the server process's id, for a test that reads what the process
+// holds (/proc/PID/fd).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Exited is closed once the server process has exited.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 

@@ -88,7 +88,7 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 		body := rec.buf.Bytes()
 		if rec.status == http.StatusOK {
 			c.keep(ctx, tenant, epoch, key, rec.header.Get("Content-Type"), body, p, reads)
-			if conditional && revalidate(w, r, etagOf(body)) {
+			if conditional && revalidate(w, r, validator(body)) {
 				return
 			}
 		}
@@ -122,7 +122,7 @@ func (c *Cache) keep(ctx context.Context, tenant string, epoch uint64, key, cont
 		c.count("not_stored")
 		return
 	}
-	a := &answer{key: key, body: hit, etag: etagOf(body), contentType: contentType, deps: reads.Keys(), expires: c.now().Add(life)}
+	a := &answer{key: key, body: hit, etag: validator(body), contentType: contentType, deps: reads.Keys(), expires: c.now().Add(life)}
 	if c.put(tenant, epoch, a) {
 		c.count("stored")
 	} else {
@@ -147,6 +147,9 @@ func hitBody(body []byte) ([]byte, bool) {
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]json.RawMessage{}
 	}
+	// What the operation spent of its caller's cost budget, and what was
+	// left then, is the executed request's: a hit spends nothing of it.
+	delete(resp.Extensions, "cost")
 	resp.Extensions["cached"] = json.RawMessage("true")
 	ext, err := json.Marshal(resp.Extensions)
 	if err != nil {
@@ -191,7 +194,15 @@ func persisted(r *http.Request) bool {
 	return strings.Contains(r.URL.Query().Get("extensions"), "persistedQuery")
 }
 
-func etagOf(body []byte) string {
+// validator is an answer's ETag: a hash of its data (the extensions say how
+// it was served, not what it is), or of the whole body when it has none.
+func validator(body []byte) string {
+	var resp struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(body, &resp) == nil && len(resp.Data) > 0 {
+		body = resp.Data
+	}
 	sum := sha256.Sum256(body)
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 }

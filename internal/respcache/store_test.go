@@ -95,6 +95,7 @@ func TestHitBody(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`{"data":{"a":1}}`, `{"data":{"a":1},"extensions":{"cached":true}}`},
 		{`{"data":{"a":1},"extensions":{"x":2}}`, `{"data":{"a":1},"extensions":{"cached":true,"x":2}}`},
+		{`{"data":{"a":1},"extensions":{"cost":{"spent":3}}}`, `{"data":{"a":1},"extensions":{"cached":true}}`},
 		{`{"errors":[{"message":"m"}],"data":{"a":null}}`, ``},
 		{`{"data":{"a":1},"extensions":{"stale":true,"staleAgeSeconds":3}}`, ``},
 		{`{"data":null}`, ``},

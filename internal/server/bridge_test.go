@@ -915,18 +915,47 @@ func TestBridgeConfigurationDocuments(t *testing.T) {
 	resp.Body.Close()
 }
 
-// Without PUBLIC_BASE_URL the documents point at the host Talkdesk asked.
-func TestBridgeDocumentsFollowTheRequestHost(t *testing.T) {
-	env := newTestEnv(t)
-	req, _ := http.NewRequest("GET", env.URL+"/talkdesk/integration.json", nil)
-	req.Host = "td.example.net"
-	req.Header.Set("X-Forwarded-Proto", "https")
-	var doc struct {
-		Endpoint string `json:"contact_synchronization_endpoint"`
+// Without PUBLIC_BASE_URL the documents name the server by the request's
+// Host only when it is a loopback name (a trial on one's machine): any other
+// Host is the client's own text, and a cached document pointing Talkdesk at
+// it would hand an attacker every account's Intercom token. X-Forwarded-Proto
+// is believed from TRUSTED_PROXIES only.
+func TestBridgeDocumentsDoNotFollowAnUntrustedHost(t *testing.T) {
+	document := func(t *testing.T, env *testEnv, host, proto string) (bridgeReply, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", env.URL+"/talkdesk/integration.json", nil)
+		req.Host = host
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		r := bridgeDo(t, req)
+		var doc struct {
+			Endpoint string `json:"contact_synchronization_endpoint"`
+		}
+		_ = json.Unmarshal(r.Body, &doc)
+		return r, doc.Endpoint
 	}
-	bridgeDo(t, req).decode(t, &doc)
-	if doc.Endpoint != "https://td.example.net/talkdesk/contact_sync" {
-		t.Errorf("endpoint %q", doc.Endpoint)
+	env := newTestEnv(t)
+	for _, path := range []string{"/talkdesk/integration.json", "/talkdesk/actions.json"} {
+		req, _ := http.NewRequest("GET", env.URL+path, nil)
+		req.Host = "td.example.net"
+		r := bridgeDo(t, req)
+		if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), `"code":"UNAVAILABLE"`) || !strings.Contains(string(r.Body), "PUBLIC_BASE_URL") {
+			t.Errorf("%s with Host td.example.net and no PUBLIC_BASE_URL: HTTP %d %s, want 503 UNAVAILABLE naming PUBLIC_BASE_URL", path, r.Status, r.Body)
+		}
+	}
+	if r, got := document(t, env, "localhost:8080", "https"); r.Status != http.StatusOK || got != "http://localhost:8080/talkdesk/contact_sync" {
+		t.Errorf("loopback Host, X-Forwarded-Proto from an untrusted peer: HTTP %d, endpoint %q, want http://localhost:8080/talkdesk/contact_sync", r.Status, got)
+	}
+
+	proxied := newTestEnvWith(t, emulator.Options{}, "TRUSTED_PROXIES", "127.0.0.0/8")
+	if r, got := document(t, proxied, "127.0.0.1:8080", "https"); r.Status != http.StatusOK || got != "https://127.0.0.1:8080/talkdesk/contact_sync" {
+		t.Errorf("X-Forwarded-Proto from a trusted proxy: HTTP %d, endpoint %q, want https://127.0.0.1:8080/talkdesk/contact_sync", r.Status, got)
+	}
+
+	public := newTestEnvWith(t, emulator.Options{}, "PUBLIC_BASE_URL", "https://bridge.example.com")
+	if r, got := document(t, public, "evil.example.org", "http"); r.Status != http.StatusOK || got != "https://bridge.example.com/talkdesk/contact_sync" {
+		t.Errorf("PUBLIC_BASE_URL with another Host: HTTP %d, endpoint %q", r.Status, got)
 	}
 }
 

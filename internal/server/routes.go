@@ -60,7 +60,7 @@ func (s *Server) routes() http.Handler {
 
 	// GraphQL: API keys, and the workspace of the request (the configured
 	// one, or the caller's token in multi-tenant mode).
-	api := s.group(mux, true, access.RequireKey(keys, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
+	api := s.group(mux, true, access.RequireKey(keys, svc.failures, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
 	gql := s.graphql()
 	if svc.answers != nil {
 		gql = svc.answers.Middleware(gql) // after the rate limit: a hit is a request too
@@ -68,19 +68,27 @@ func (s *Server) routes() http.Handler {
 	api.handle("/graphql", workspaces.Middleware(graphqlhttp.Refuse)(gql))
 
 	// The Talkdesk bridge: each call brings its Intercom token (and API key)
-	// in its body.
-	bridge := s.group(mux, true, access.ByAddress, limited)
+	// in its body; the bridge limits each token (not the address, which
+	// Talkdesk's accounts share) and counts failed keys per address.
+	bridge := s.group(mux, true, access.ByAddress)
 	bridgeCfg := cfg.Talkdesk
 	bridgeCfg.Workspaces, bridgeCfg.Keys, bridgeCfg.Metrics = workspaces, keys, svc.metrics
+	bridgeCfg.Callers, bridgeCfg.Failures = svc.callers, svc.failures
 	for _, r := range talkdesk.New(bridgeCfg).Routes() {
 		bridge.handle(r.Pattern, r.Handler)
 	}
 
 	// Intercom's webhooks, signed with the app's client secret, keep the
-	// cache coherent with changes made in Intercom.
-	signed := s.group(mux, true, access.ByAddress, limited)
-	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.durableHealth})
-	return mux
+	// cache coherent with changes made in Intercom. A signed one is never
+	// limited; a badly signed one counts against its address.
+	signed := s.group(mux, true, access.ByAddress)
+	signed.handle("/webhooks/intercom", &webhooks.Handler{Secret: cfg.Intercom.ClientSecret, Workspace: svc.invalidatorFor, Redis: svc.durableHealth,
+		Failures: svc.failures})
+
+	// Before any route: a body framed two ways is refused, and the client
+	// is found (through TRUSTED_PROXIES) for every limit that goes by
+	// address.
+	return web.RefuseAmbiguousFraming(access.ClientAddress(s.proxies)(mux))
 }
 
 // group is routes that share one policy: the plumbing every route has
@@ -131,6 +139,7 @@ func (s *Server) graphql() http.Handler {
 			PersistedStore: svc.persisted, PersistedMaxBytes: cfg.GraphQL.PersistedMaxBytes,
 			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
+			Budget: svc.budget, InFlight: svc.inflight,
 			Extensions: s.graphqlExtensions(),
 		},
 	)

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/config"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
@@ -28,6 +29,15 @@ import (
 // DemoToken is the token of the built-in demo workspace.
 const DemoToken = "demo"
 
+const (
+	// readTimeout bounds reading a whole request, body included: bodies
+	// are at most MAX_BODY_BYTES.
+	readTimeout = 30 * time.Second
+	// writeGrace is how long past REQUEST_TIMEOUT an answer may take to be
+	// written (a slow reader of a large answer).
+	writeGrace = 30 * time.Second
+)
+
 // Server is the application, built once from its configuration.
 type Server struct {
 	cfg     config.Config
@@ -35,6 +45,9 @@ type Server struct {
 	svc     *services
 	demo    *emulator.Server // the built-in demo workspace; nil with INTERCOM_TOKEN
 	handler http.Handler
+	// proxies are TRUSTED_PROXIES: their X-Forwarded-For names the client,
+	// and the per-address connection cap does not apply to them.
+	proxies *access.Proxies
 	// stopping is set once shutdown begins: /readyz then fails, so that a
 	// balancer stops sending what this replica would not finish.
 	stopping atomic.Bool
@@ -45,7 +58,7 @@ type Server struct {
 // rejects is an error; an Intercom that does not answer yet is not:
 // readiness reports it) and starts the background jobs, which Close stops.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, logger: logger}
+	s := &Server{cfg: cfg, logger: logger, proxies: access.NewProxies(cfg.Access.TrustedProxies)}
 	token, baseURL := cfg.Intercom.Client.Token, cfg.Intercom.Client.BaseURL
 	if regional, _ := intercom.RegionBaseURL(cfg.Intercom.Region); cfg.Demo() && baseURL != regional {
 		// The demo workspace has its own URL: say so rather than ignore the setting.
@@ -115,13 +128,29 @@ func ListenAndServe(ctx context.Context, cfg config.Config, logger *slog.Logger)
 
 // Serve answers on ln until ctx is cancelled, then lets in-flight requests
 // finish within SHUTDOWN_TIMEOUT.
+//
+// The server's own limits hold before any handler runs: at most
+// MAX_CONNECTIONS open connections, MAX_CONNECTIONS_PER_ADDRESS from one
+// client address (listener.go); MAX_HEADER_BYTES of request line and headers
+// (431 past it), which must arrive within READ_HEADER_TIMEOUT; a keep-alive
+// connection idle for IDLE_TIMEOUT is closed. A request's body must be read
+// within readTimeout, its answer written within REQUEST_TIMEOUT and
+// writeGrace: routes that stream (subscriptions, server-sent events) opt
+// out per request with http.NewResponseController(w).SetWriteDeadline
+// (and SetReadDeadline on a hijacked connection) set to their own lifetime
+// and idle limits, and are then not bounded by REQUEST_TIMEOUT either.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := s.cfg.HTTP
+	ln = limitConns(ln, cfg.MaxConns, cfg.MaxConnsPerAddress, s.proxies, func(limit string) {
+		s.svc.metrics.ConnectionsRefused.WithLabelValues(limit).Inc()
+	})
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.RequestTimeout + writeGrace,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)

@@ -69,6 +69,13 @@ type services struct {
 	// callers is the allowance of requests per caller (RATE_LIMIT_PER_MINUTE),
 	// the fleet's with Redis.
 	callers *access.Limiter
+	// budget is each caller's cost budget (COST_*) and inflight its cap on
+	// running operations: this replica's, guarding its CPU and memory.
+	budget   *access.Budget
+	inflight *access.InFlight
+	// failures throttles failed authentications per client address
+	// (AUTH_FAILURES_PER_MINUTE), the fleet's with Redis.
+	failures *access.Failures
 	// answers is the response cache (nil when off).
 	answers *respcache.Cache
 	// background lives as long as the services: the event stream's
@@ -129,6 +136,9 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
 	}
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)
+	svc.budget = access.NewBudget(cfg.Access.CostMaximum, cfg.Access.CostRestoreRate)
+	svc.inflight = access.NewInFlight(cfg.Access.MaxConcurrent)
+	svc.failures = access.NewFailures(cfg.Access.AuthFailureRate)
 	newTokens := access.NewLimiter(cfg.Access.NewTokenRate)
 	svc.registry = &tenants.Registry{
 		Validate: svc.validateToken,
@@ -152,6 +162,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		deployment := func() string { id, _ := svc.main.ID.Get(); return id }
 		svc.callers.Share(svc.background, "requests", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 		newTokens.Share(svc.background, "new-tokens", deployment, svc.redisHealth, cfg.Access.RateLimitSync)
+		svc.failures.Share(svc.background, deployment, svc.redisHealth, cfg.Access.RateLimitSync)
 	}
 	return svc, nil
 }

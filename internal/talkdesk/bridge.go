@@ -14,7 +14,12 @@ package talkdesk
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +44,16 @@ type Config struct {
 	// Keys, when enabled, must be presented as auth.api_key (or the
 	// X-API-Key / Authorization header).
 	Keys *access.Keys
+	// Callers is the allowance of requests (RATE_LIMIT_PER_MINUTE), taken
+	// per Intercom token (by its hash): each Talkdesk account has its own,
+	// however many share Talkdesk's addresses. Nil: no limit.
+	Callers *access.Limiter
+	// Failures counts a missing or wrong API key and a missing token
+	// against the client address (AUTH_FAILURES_PER_MINUTE). A token
+	// Intercom rejects is not counted: auth_validation answers it 401, as
+	// Talkdesk's contract says, and unknown tokens have their own limit
+	// (NEW_TOKEN_RATE_LIMIT). Nil: no limit.
+	Failures *access.Failures
 	// PageSize is the number of contacts per contact_sync page (max 150).
 	PageSize int
 	// MaxList bounds a list whose items are each looked up in Intercom
@@ -99,8 +114,8 @@ func (b *Bridge) Routes() []Route {
 		{Prefix + "interaction_update", only("POST", b.call(b.interactionUpdate))},
 		{Prefix + "agent_sync", only("POST", b.call(b.agentSync))},
 		{Prefix + "actions/{name}", only("POST", b.action())},
-		{Prefix + "integration.json", only("GET", http.HandlerFunc(b.integrationDocument))},
-		{Prefix + "actions.json", only("GET", http.HandlerFunc(b.actionsDocument))},
+		{Prefix + "integration.json", only("GET", web.HandleWith(present, b.integrationDocument))},
+		{Prefix + "actions.json", only("GET", web.HandleWith(present, b.actionsDocument))},
 		{Prefix + "logo.svg", only("GET", http.HandlerFunc(serveLogo))},
 		{Prefix, web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 			return sources.Errorf(sources.ENotFound, "no such bridge endpoint: %s %s; the endpoints are listed in GET /talkdesk/integration.json",
@@ -182,11 +197,17 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (contex
 		}
 		var ok bool
 		if caller, ok = b.cfg.Keys.Identify(key); !ok {
-			return ctx, nil, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys")
+			return ctx, nil, b.cfg.Failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "auth.api_key is missing or not valid: this bridge requires one of its API keys"))
 		}
+		ctx = sources.WithCaller(ctx, caller) // unknown tokens' validations are counted by key (NEW_TOKEN_RATE_LIMIT)
 	}
 	if env.auth.token == "" {
-		return ctx, nil, sources.Errorf(sources.EUnauthenticated, "auth.token (the Intercom access token) is required")
+		return ctx, nil, b.cfg.Failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "auth.token (the Intercom access token) is required"))
+	}
+	// Before the token is opened: auth_validation asks Intercom about it
+	// each time.
+	if err := b.allow(env.auth.token); err != nil {
+		return ctx, nil, err
 	}
 	// A region that does not exist is a credential that cannot work (even
 	// when the server sends every token to one host).
@@ -203,14 +224,57 @@ func (b *Bridge) open(ctx context.Context, r *http.Request, open opener) (contex
 	return ctx, &call{ws: ws, caller: caller, meta: env.meta, data: env.data}, nil
 }
 
-// publicBaseURL is the server's URL as Talkdesk reaches it.
-func (b *Bridge) publicBaseURL(r *http.Request) string {
+// allow takes a request from the allowance of token's caller.
+func (b *Bridge) allow(token string) error {
+	if b.cfg.Callers == nil {
+		return nil
+	}
+	if wait, ok := b.cfg.Callers.Allow(tokenCaller(token)); !ok {
+		secs := int(wait/time.Second) + 1
+		return &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
+			Message: "too many requests with this auth.token (RATE_LIMIT_PER_MINUTE); retry in " + strconv.Itoa(secs) + " s"}
+	}
+	return nil
+}
+
+// tokenCaller names the caller of an Intercom token by a short prefix of
+// its hash, as API keys are named: enough to tell tokens apart, too little
+// to guess one.
+func tokenCaller(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + hex.EncodeToString(sum[:6])
+}
+
+// publicBaseURL is the server's URL as Talkdesk reaches it: PUBLIC_BASE_URL.
+// Without it, the request's Host names the server only when it is a
+// loopback name (a trial on one's own machine): any other Host is the
+// client's own text, and a document that a cache in front kept with an
+// attacker's host in it would send Talkdesk, and its accounts' Intercom
+// tokens, there. X-Forwarded-Proto is believed from TRUSTED_PROXIES only.
+func (b *Bridge) publicBaseURL(r *http.Request) (string, error) {
 	if b.cfg.PublicBaseURL != "" {
-		return strings.TrimRight(b.cfg.PublicBaseURL, "/")
+		return strings.TrimRight(b.cfg.PublicBaseURL, "/"), nil
+	}
+	if !loopbackHost(r.Host) {
+		return "", sources.Errorf(sources.EUnavailable, "this server does not know its public address: set PUBLIC_BASE_URL to the https URL Talkdesk reaches it at (the Host header is not trusted for it)")
 	}
 	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if r.TLS != nil || (access.ViaTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	return scheme + "://" + r.Host, nil
+}
+
+// loopbackHost reports whether host (with or without a port) is localhost
+// or a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

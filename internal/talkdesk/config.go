@@ -55,8 +55,12 @@ type actionDocument struct {
 	Inputs      []actions.Input `json:"inputs"`
 }
 
-func (b *Bridge) integrationDocument(w http.ResponseWriter, r *http.Request) {
-	base := b.publicBaseURL(r) + "/talkdesk"
+func (b *Bridge) integrationDocument(w http.ResponseWriter, r *http.Request) error {
+	base, err := b.publicBaseURL(r)
+	if err != nil {
+		return err
+	}
+	base += "/talkdesk"
 	auth := []map[string]authField{
 		{"token": {Source: "input", Display: "Intercom access token", Mandatory: true, Type: "input", Store: true,
 			Help: "The access token of an Intercom app (Developer Hub > your app > Authentication) that can read and write contacts, conversations, tickets and notes, and read admins"}},
@@ -85,10 +89,15 @@ func (b *Bridge) integrationDocument(w http.ResponseWriter, r *http.Request) {
 		AgentSynchronizationEndpoint:   base + "/agent_sync",
 		InteractionTypes:               types,
 	})
+	return nil
 }
 
-func (b *Bridge) actionsDocument(w http.ResponseWriter, r *http.Request) {
-	base := b.publicBaseURL(r) + "/talkdesk/actions/"
+func (b *Bridge) actionsDocument(w http.ResponseWriter, r *http.Request) error {
+	base, err := b.publicBaseURL(r)
+	if err != nil {
+		return err
+	}
+	base += "/talkdesk/actions/"
 	catalog := actions.Catalog()
 	out := make([]actionDocument, len(catalog))
 	for i, d := range catalog {
@@ -103,6 +112,7 @@ func (b *Bridge) actionsDocument(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	web.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func lowerFirst(s string) string {

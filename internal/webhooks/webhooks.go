@@ -22,6 +22,7 @@ import (
 
 	"github.com/maypok86/otter/v2"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/bounded"
 	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/web"
@@ -43,6 +44,14 @@ type Handler struct {
 	// does not answer (each call bounded by REDIS_TIMEOUT, none while it is
 	// known away), each process remembers what it handled.
 	Redis *redis.Health
+
+	// Failures counts a delivery whose signature does not verify against
+	// its client address (AUTH_FAILURES_PER_MINUTE): past the allowance it
+	// is answered 429. A delivery that verifies is never refused for rate:
+	// Intercom retries what it got a 429 for for up to 2 hours, then drops
+	// it, and a dropped notification is a lost invalidation. Nil: none
+	// counted.
+	Failures *access.Failures
 
 	once  sync.Once
 	clock *bounded.Clock                 // nil: the wall clock
@@ -104,7 +113,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return sources.Errorf(sources.EBadRequest, "the body could not be read")
 	}
 	if !h.signed(r.Header.Get("X-Hub-Signature"), body) {
-		return sources.Errorf(sources.EUnauthenticated, "the X-Hub-Signature does not match the body")
+		return h.Failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "the X-Hub-Signature does not match the body"))
 	}
 	var n envelope
 	if err := json.Unmarshal(body, &n); err != nil || n.Type != "notification_event" || n.ID == "" {
