@@ -22,7 +22,7 @@ import (
 )
 
 // answer is a GraphQL answer as the client reads it.
-type answer struct {
+type gqlAnswer struct {
 	Status int
 	Header http.Header
 	Body   []byte
@@ -33,7 +33,7 @@ type answer struct {
 }
 
 // askGQL POSTs a GraphQL request with headers.
-func askGQL(t *testing.T, env *testEnv, query string, vars any, headers ...string) answer {
+func askGQL(t *testing.T, env *testEnv, query string, vars any, headers ...string) gqlAnswer {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", env.URL+"/graphql", bytes.NewReader(body))
@@ -42,10 +42,10 @@ func askGQL(t *testing.T, env *testEnv, query string, vars any, headers ...strin
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return send(t, req)
+	return sendGQL(t, req)
 }
 
-func send(t *testing.T, req *http.Request) answer {
+func sendGQL(t *testing.T, req *http.Request) gqlAnswer {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -53,7 +53,7 @@ func send(t *testing.T, req *http.Request) answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	a := gqlAnswer{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 	if resp.StatusCode == http.StatusNotModified {
 		return a
 	}
@@ -71,7 +71,7 @@ func send(t *testing.T, req *http.Request) answer {
 }
 
 // name is the contact's name in an answer to nameQuery.
-func (a answer) name(t *testing.T) string {
+func (a gqlAnswer) name(t *testing.T) string {
 	t.Helper()
 	c, _ := a.Data.(map[string]any)["contact"].(map[string]any)
 	if c == nil || len(a.Errors) > 0 {
@@ -138,9 +138,9 @@ func TestResponseCacheAnswersLikeTheExecutor(t *testing.T) {
 			if want := !notKept[ex.File]; second.Cached != want {
 				t.Errorf("second request: cached %v, want %v", second.Cached, want)
 			}
-			for i, a := range []answer{first, second} {
+			for i, a := range []gqlAnswer{first, second} {
 				if !reflect.DeepEqual(a.Data, gold.Data) || len(a.Errors) > 0 {
-					t.Errorf("answer %d differs from the executor's:\n got %s\nwant %s", i+1, a.Body, gold.Body)
+					t.Errorf("gqlAnswer %d differs from the executor's:\n got %s\nwant %s", i+1, a.Body, gold.Body)
 				}
 			}
 		})
@@ -157,7 +157,7 @@ func warm(t *testing.T, env *testEnv, query string, vars any, headers ...string)
 	deadline := time.Now().Add(5 * time.Second)
 	for !askGQL(t, env, query, vars, headers...).Cached {
 		if time.Now().After(deadline) {
-			t.Fatal("the answer was never kept")
+			t.Fatal("the gqlAnswer was never kept")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -215,7 +215,7 @@ func TestResponseCacheDropsWhatAChangeTouchesOnEveryReplica(t *testing.T) {
 		t.Helper()
 		for name, env := range map[string]*testEnv{"A": a, "B": b} {
 			if r := askGQL(t, env, nameQuery, map[string]any{"id": other.ID}); !r.Cached {
-				t.Errorf("%s: %s dropped another contact's answer", when, name)
+				t.Errorf("%s: %s dropped another contact's gqlAnswer", when, name)
 			}
 		}
 	}
@@ -299,10 +299,10 @@ func TestResponseCacheIsPerCaller(t *testing.T) {
 	vars := map[string]any{"id": demo.ID}
 	warm(t, env, nameQuery, vars, "X-API-Key", "key-one-0123456789")
 	if r := askGQL(t, env, nameQuery, vars, "X-API-Key", "key-two-0123456789"); r.Cached {
-		t.Errorf("key two was served key one's answer")
+		t.Errorf("key two was served key one's gqlAnswer")
 	}
 	if r := askGQL(t, env, nameQuery, vars, "Authorization", "Bearer key-one-0123456789"); r.Cached {
-		t.Errorf("an answer kept for X-API-Key was served to Authorization (a different header set)")
+		t.Errorf("an gqlAnswer kept for X-API-Key was served to Authorization (a different header set)")
 	}
 	if r := askGQL(t, env, nameQuery, vars, "X-API-Key", "key-three"); r.Status != http.StatusUnauthorized || r.Cached {
 		t.Errorf("an unknown key: HTTP %d, cached %v", r.Status, r.Cached)
@@ -363,12 +363,12 @@ func TestPersistedGETRevalidates(t *testing.T) {
 	extJSON, _ := json.Marshal(ext)
 	varsJSON, _ := json.Marshal(map[string]any{"id": demo.ID})
 	u := env.URL + "/graphql?" + url.Values{"extensions": {string(extJSON)}, "variables": {string(varsJSON)}}.Encode()
-	getWith := func(etag string) answer {
+	getWith := func(etag string) gqlAnswer {
 		req, _ := http.NewRequest("GET", u, nil)
 		if etag != "" {
 			req.Header.Set("If-None-Match", etag)
 		}
-		return send(t, req)
+		return sendGQL(t, req)
 	}
 	first := getWith("")
 	etag := first.Header.Get("ETag")
