@@ -166,7 +166,7 @@ func (b *bench) runFleetTopology(ctx context.Context, kind string, replicas int,
 	if err != nil {
 		return err
 	}
-	redisOnly, err := start(map[string]string{"CACHE_LOCAL_ENABLED": "false"})
+	redisOnly, err := start(map[string]string{"CACHE_LOCAL_ENABLED": "false", "RESPONSE_CACHE_ENABLED": "false"})
 	if err != nil {
 		return err
 	}

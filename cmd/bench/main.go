@@ -79,12 +79,14 @@ type options struct {
 	// W9, live dashboards.
 	w9Defer       int
 	w9Subscribers []int
-	workloads     []string
-	paths         []string
+	// The response cache workload.
+	rcWarm    int
+	workloads []string
+	paths     []string
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "w9", "sql", "calls"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "w9", "sql", "calls", "respcache"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -115,6 +117,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8For, "w8-for", 30*time.Second, "how long W8 (a flaky Intercom) runs its load at 50 % upstream 503s")
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
+	fs.IntVar(&o.rcWarm, "respcache-warm", 400, "warm W2 dashboards per row of the response cache workload (with and without it, at c=1 and c=8)")
 	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
 	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
 	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")
@@ -122,7 +125,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w9Defer, "w9-defer", 20, "cold deferred dashboards of W9 (each a caller of its own)")
 	var subscribers string
 	fs.StringVar(&subscribers, "w9-subscribers", "1000,10000", "WebSocket subscribers of one contact in each W9 fan-out row")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; w9: live dashboards; sql: the customer database; calls: Talkdesk's call events)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; w9: live dashboards; sql: the customer database; calls: Talkdesk's call events; respcache: warm W2 with and without the response cache, and coherence with it)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()

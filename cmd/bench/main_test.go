@@ -26,7 +26,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-latency", "1ms", "-w1", "8", "-w2-cold", "2", "-w2-warm", "2", "-w3", "20", "-w3-numbers", "5", "-w4", "30", "-coherence", "2", "-w5", "20", "-w6", "5",
 		"-fleet-w1", "8", "-fleet-w2-cold", "1", "-fleet-w2-warm", "2", "-fleet-budget", "1s",
-		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-w7-for", "500ms", "-calls", "40", "-calls-outage", "500ms", "-w9-defer", "2", "-w9-subscribers", "5",
+		"-w8-for", "1s", "-w8-outage", "1s", "-w8-recovery", "2s", "-w7-for", "500ms", "-calls", "40", "-calls-outage", "500ms", "-w9-defer", "2", "-w9-subscribers", "5", "-respcache-warm", "4",
 		"-redis-url", "redis://" + redistest.Addr(t)}
 	// No -server: the command builds the module's server itself.
 	getenv := func(string) string { return "" }
@@ -56,7 +56,8 @@ func TestBenchmarkRuns(t *testing.T) {
 			}
 		}
 	}
-	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", callsAccept1, callsAccept, callsRecord, callsBurst, w9DeferFirst, w9DeferLast, w9Fanout(5)} {
+	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", callsAccept1, callsAccept, callsRecord, callsBurst, w9DeferFirst, w9DeferLast, w9Fanout(5),
+		rcRow(1, false), rcRow(8, false), rcRow(1, true), rcRow(8, true), rcCoherence} {
 		if cells(table, workload, "real") == nil {
 			t.Errorf("no row %q:\n%s", workload, table)
 		}

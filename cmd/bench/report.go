@@ -122,6 +122,7 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 	checks = append(checks, b.customerDBChecks(find)...)
 	checks = append(checks, b.callChecks(find)...)
 	checks = append(checks, b.liveChecks(find)...)
+	checks = append(checks, b.responseCacheChecks(find)...)
 	fmt.Fprintln(w, "\nChecks:")
 	failed := 0
 	for _, c := range checks {

@@ -36,6 +36,11 @@ type bench struct {
 	cost            *w7Result     // W7: what the costly caller saw
 	calls           *callsResult  // calls: what the burst of call events saw
 	live            []w9Result    // W9: what each fan-out saw
+
+	// respcache: CPU per request and hit ratio by row, and the hits served
+	// just before the coherence row's changes.
+	rc              map[string]rcStats
+	rcCoherenceHits int
 }
 
 // row is one line of the table.
@@ -173,6 +178,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 				return nil, err
 			}
 		}
+		if runs("respcache") && path == "real" {
+			if err := b.runResponseCache(ctx, add); err != nil {
+				return nil, err
+			}
+		}
 		if runs("w7") && path == "real" {
 			if err := b.runCost(ctx, add); err != nil {
 				return nil, err
@@ -216,7 +226,7 @@ func (b *bench) runCallerLookups(ctx context.Context, path string, conc, n int, 
 		}
 	}
 	if runs("w1") && path == "real" {
-		redisOnly, err := b.startFleet(ctx, 1, path, map[string]string{"CACHE_LOCAL_ENABLED": "false"})
+		redisOnly, err := b.startFleet(ctx, 1, path, map[string]string{"CACHE_LOCAL_ENABLED": "false", "RESPONSE_CACHE_ENABLED": "false"})
 		if err != nil {
 			return err
 		}

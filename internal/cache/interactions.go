@@ -64,6 +64,9 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 	}
 	tenant, err := c.tenant(ctx)
 	if err != nil || len(refs) == 0 {
+		if err != nil {
+			NoteUntracked(ctx)
+		}
 		return c.interactions.InteractionsByContacts(ctx, refs, kinds, since)
 	}
 	wanted := kinds
@@ -87,6 +90,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 		switch {
 		case ok && e.fresh(now) && e.Value.covers(wanted):
 			c.count(kindInteractions, "hit")
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
 			out[r.ID] = e.Value.filter(wanted, since)
 		case ok && e.Value.covers(wanted):
 			c.count(kindInteractions, "expired")
@@ -153,6 +157,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 			neg := min(c.ttl.Interactions, c.ttl.Negative)
 			until, ttl = c.now().Add(neg), neg
 		}
+		noteRead(ctx, redis.CacheKey(tenant, kindInteractions, r.ID), until.Sub(c.now()))
 		if b, err := encode(h, until, false); err == nil && len(covered) > 0 {
 			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: ttl})
 		}

@@ -49,9 +49,11 @@ func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, a
 	default:
 		return v, false, false
 	}
-	if !e.fresh(c.now().UnixMilli()) {
+	now := c.now().UnixMilli()
+	if !e.fresh(now) {
 		return v, false, false
 	}
+	noteRead(ctx, key, freshLeft(e.FreshUntil, now))
 	if e.Negative {
 		c.count(kind, "negative_hit")
 		return v, false, true

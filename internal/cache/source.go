@@ -157,6 +157,7 @@ func (c *Source) CompaniesByIDs(ctx context.Context, ids []string) (map[string]*
 // SearchContacts is not cached (results depend on free text), but the
 // contacts it returns prime the by-id cache.
 func (c *Source) SearchContacts(ctx context.Context, text string, limit int) ([]*sources.Contact, error) {
+	NoteUntracked(ctx) // a search is not cached: no key tells when its results change
 	found, err := c.next.SearchContacts(ctx, text, limit)
 	if err == nil {
 		c.PrimeContacts(ctx, found)
@@ -167,6 +168,7 @@ func (c *Source) SearchContacts(ctx context.Context, text string, limit int) ([]
 // ListContacts is not cached (a synchronisation wants the truth), but the
 // contacts it returns prime the by-id cache.
 func (c *Source) ListContacts(ctx context.Context, req sources.ContactPageRequest) (*sources.ContactPage, error) {
+	NoteUntracked(ctx)
 	page, err := c.next.ListContacts(ctx, req)
 	if err == nil {
 		c.PrimeContacts(ctx, page.Contacts)
@@ -175,6 +177,7 @@ func (c *Source) ListContacts(ctx context.Context, req sources.ContactPageReques
 }
 
 func (c *Source) ListAgents(ctx context.Context) ([]*sources.Agent, error) {
+	NoteUntracked(ctx)
 	return c.next.ListAgents(ctx)
 }
 
@@ -193,6 +196,7 @@ func (c *Source) ListTags(ctx context.Context) ([]*sources.Tag, error) {
 
 // Validate asks the upstream at most once a minute.
 func (c *Source) Validate(ctx context.Context) (*sources.Workspace, error) {
+	NoteUntracked(ctx)
 	ws, err := c.workspace.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -407,6 +411,9 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	ids = sources.UniqueIDs(ids)
 	tenant, err := c.tenant(ctx)
 	if err != nil || len(ids) == 0 {
+		if err != nil {
+			NoteUntracked(ctx)
+		}
 		return fetch(ctx, ids) // no tenant, no namespace: do not cache
 	}
 	keys := make([]string, len(ids))
@@ -430,8 +437,10 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 			need = append(need, id)
 		case e.fresh(now) && e.Negative:
 			c.count(kind, "negative_hit")
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
 		case e.fresh(now):
 			c.count(kind, "hit")
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
 			out[id] = e.Value
 		default:
 			c.count(kind, "expired")
@@ -466,12 +475,15 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	})
 	var firstErr error
 	for _, id := range need {
+		key := redis.CacheKey(tenant, kind, id)
 		if v, ok := vals[id]; ok {
 			out[id] = v.(V)
+			noteRead(ctx, key, ttl)
 			continue
 		}
 		err, failed := errs[id]
 		if !failed {
+			noteRead(ctx, key, min(ttl, c.ttl.Negative))
 			continue // the upstream has none
 		}
 		if e, ok := stale[id]; ok && servesStale(err) && sources.StaleAllowed(ctx) {

@@ -65,6 +65,8 @@ type Config struct {
 	// live events are kept for subscriptions that resume.
 	Streams streams.Config
 	Events  events.LogConfig
+	// ResponseCache keeps whole GraphQL answers (package respcache).
+	ResponseCache ResponseCache
 }
 
 // HTTP is how the server listens and bounds requests.
@@ -129,6 +131,14 @@ type Cache struct {
 	Local        cache.LocalConfig
 	// CompanyWarmup refills the company cache this often (0: off).
 	CompanyWarmup time.Duration
+}
+
+// ResponseCache is the cache of whole GraphQL answers, kept coherent by the
+// keys each was built from (it needs the entity cache: CACHE_ENABLED).
+type ResponseCache struct {
+	Enabled  bool
+	MaxBytes int64
+	TTL      time.Duration
 }
 
 // Loaders is how each request's reads are batched.
@@ -253,6 +263,9 @@ func settings(c *Config) []setting {
 		{env: "CACHE_LOCAL_MAX_ENTRIES", flag: "cache-local-max-entries", def: "100000", usage: "most entries of the in-process cache level", parse: count(&c.Cache.Local.MaxEntries, 100, 100_000_000)},
 		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level (of the whole cache without `REDIS_URL`)", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.Cache.Local.TTL)},
+		{env: "RESPONSE_CACHE_ENABLED", flag: "response-cache-enabled", def: "true", usage: "keep whole GraphQL query answers, each dropped on every replica by the change of any value it was built from (needs `CACHE_ENABLED`; see docs/caching.md)", parse: boolean(&c.ResponseCache.Enabled)},
+		{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "33554432", usage: "most bytes of kept GraphQL answers in each replica (with their keys); the least recently used go first", parse: byteCount(&c.ResponseCache.MaxBytes, 1<<20)},
+		{env: "RESPONSE_CACHE_TTL", flag: "response-cache-ttl", def: "1m", usage: "the longest a GraphQL answer is kept (shorter when a value it was built from is fresh for less)", parse: positiveDuration(&c.ResponseCache.TTL)},
 		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.Intercom.CoalesceWindow)},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
 		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.Loaders.MinWait)},

@@ -19,7 +19,7 @@ func TestDashboardOf50ContactsCostsOneCallPerBatchableKind(t *testing.T) {
 	// A generous loader wait: how many batches form must not depend on how
 	// fast this machine runs the resolvers (-race slows them down).
 	env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms",
-		"CACHE_LOCAL_ENABLED", "false") // Redis batching itself: no in-process level in front of it
+		"CACHE_LOCAL_ENABLED", "false", "RESPONSE_CACHE_ENABLED", "false") // Redis batching itself: no in-process level (or whole answer) in front of it
 	ws := env.Intercom.Workspace
 	var ids []string
 	companies := map[string]bool{}

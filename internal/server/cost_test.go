@@ -94,10 +94,14 @@ const (
 // every answer what was spent and what is left; an operation that costs
 // more than is left is refused with a retry hint, and is served once the
 // budget has been restored for that long.
+// The cost budget is spent by executed operations: these tests turn the
+// response cache off, whose hits (the same query again) are not executed and
+// spend nothing (docs/caching.md).
+
 func TestCostBudgetDrainsAndRefills(t *testing.T) {
 	// 1,000 points restored at 100 a second: three costly operations, then
 	// a refusal for about two seconds.
-	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB,
+	env := newTestEnvWith(t, emulator.Options{}, "RESPONSE_CACHE_ENABLED", "false", "API_KEYS", keyA+","+keyB,
 		"MAX_QUERY_COMPLEXITY", "500", "COST_MAXIMUM_AVAILABLE", "1000", "COST_RESTORE_RATE", "100")
 	vars := costlyVars()
 
@@ -158,7 +162,7 @@ func TestCostBudgetDrainsAndRefills(t *testing.T) {
 // budget (the cap on running operations is per caller too: see
 // TestConcurrentRequestsPerCallerAreCapped).
 func TestCostBudgetsAreEachCallers(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB,
+	env := newTestEnvWith(t, emulator.Options{}, "RESPONSE_CACHE_ENABLED", "false", "API_KEYS", keyA+","+keyB,
 		"MAX_QUERY_COMPLEXITY", "500", "COST_MAXIMUM_AVAILABLE", "1000", "COST_RESTORE_RATE", "1")
 	vars := costlyVars()
 	for range 3 {
@@ -180,7 +184,7 @@ func TestCostBudgetsAreEachCallers(t *testing.T) {
 // at once, with its code and a retry hint, while another caller is served;
 // once its operation ends the caller is admitted again.
 func TestConcurrentRequestsPerCallerAreCapped(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB, "MAX_CONCURRENT_REQUESTS_PER_CALLER", "1")
+	env := newTestEnvWith(t, emulator.Options{}, "RESPONSE_CACHE_ENABLED", "false", "API_KEYS", keyA+","+keyB, "MAX_CONCURRENT_REQUESTS_PER_CALLER", "1")
 	env.ask(t, keyA, `{ workspace { id } }`, nil) // the workspace is known: the next Intercom call is the lookup's
 
 	// A's lookup waits for a slow Intercom.
@@ -241,7 +245,7 @@ func costliestQuery() string {
 // go back to where they were (before the budget, this burst held 36,000
 // goroutines and 1 GB).
 func TestABurstOfTheCostliestOperationIsRefusedAndLeavesNothingBehind(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", keyA+","+keyB, "COST_RESTORE_RATE", "1")
+	env := newTestEnvWith(t, emulator.Options{}, "RESPONSE_CACHE_ENABLED", "false", "API_KEYS", keyA+","+keyB, "COST_RESTORE_RATE", "1")
 	var ids []any
 	for _, c := range env.Intercom.Workspace.Contacts()[:100] {
 		ids = append(ids, c.ID)

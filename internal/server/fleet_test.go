@@ -28,7 +28,7 @@ import (
 func TestFleetOnRedisCluster(t *testing.T) {
 	cluster := redistest.StartCluster(t) // private: a master is killed below
 	settings := []string{"REDIS_URL", redistest.ClusterURL(cluster.Addrs[:3]), "INTERCOM_CLIENT_SECRET", testClientSecret,
-		"CACHE_LOCAL_ENABLED", "false"}
+		"CACHE_LOCAL_ENABLED", "false", "RESPONSE_CACHE_ENABLED", "false"}
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	ws := a.Intercom.Workspace
@@ -160,7 +160,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 // calls, not twice it.
 func TestFleetSharesOneIntercomBudget(t *testing.T) {
 	settings := []string{"REDIS_URL", redistest.ClusterURL(redistest.ClusterAddrs(t)), "INTERCOM_RATE_LIMIT", "60", // 10 a window
-		"INTERCOM_CALLER_SHARE", "100", "CACHE_LOCAL_ENABLED", "false"}
+		"INTERCOM_CALLER_SHARE", "100", "CACHE_LOCAL_ENABLED", "false", "RESPONSE_CACHE_ENABLED", "false"}
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	ws := a.Intercom.Workspace
@@ -209,7 +209,7 @@ func TestFleetSharesOneIntercomBudget(t *testing.T) {
 func TestFleetSurvivesASlotMigration(t *testing.T) {
 	cluster := redistest.StartCluster(t) // private: one of its slots moves
 	const perMinute = 6000               // 1000 a window: the fleet counts every call, the load never spends it
-	settings := []string{"REDIS_URL", redistest.ClusterURL(cluster.Addrs[:3]), "CACHE_LOCAL_ENABLED", "false",
+	settings := []string{"REDIS_URL", redistest.ClusterURL(cluster.Addrs[:3]), "CACHE_LOCAL_ENABLED", "false", "RESPONSE_CACHE_ENABLED", "false",
 		"INTERCOM_RATE_LIMIT", strconv.Itoa(perMinute), "INTERCOM_CALLER_SHARE", "100", "FLEET_REPLICAS", "2",
 		"RATE_LIMIT_PER_MINUTE", "0"} // one caller sends it all: the callers' allowance is not what is tested
 	a := newTestEnvWith(t, emulator.Options{}, settings...)

@@ -14,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/identity"
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/playground"
+	"github.com/talkdesk-intercom/api/internal/respcache"
 	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/talkdesk"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
@@ -69,7 +70,7 @@ func (s *Server) routes() http.Handler {
 	// one, or the caller's token in multi-tenant mode).
 	gql := s.graphql(keys, workspaces)
 	api := s.group(mux, true, access.RequireKey(keys, svc.failures, graphqlhttp.Refuse), access.RateLimit(svc.callers, graphqlhttp.Refuse))
-	queries := api.wrap(workspaces.Middleware(graphqlhttp.Refuse)(gql))
+	queries := api.wrap(workspaces.Middleware(graphqlhttp.Refuse)(s.answersFor(gql)))
 	api.handle("GET /admin/call-events", workspaces.Middleware(access.Plain)(svc.calls.StatusHandler()))
 
 	// Streams on the same path (package streams): subscriptions over
@@ -189,12 +190,12 @@ func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 			Budget: svc.budget, InFlight: svc.inflight,
 			Streams: svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces}.Init),
-			Extensions: []graphql.HandlerExtension{streams.FreshLoaders{Open: func(ctx context.Context) context.Context {
+			Extensions: append(s.graphqlExtensions(), streams.FreshLoaders{Open: func(ctx context.Context) context.Context {
 				if w, err := workspace.From(ctx); err == nil {
 					ctx, _ = workspaces.Open(ctx, w.Tenant)
 				}
 				return ctx
-			}}},
+			}}),
 		},
 	)
 }
@@ -208,4 +209,21 @@ func (s *Server) loaderConfig() loaders.Config {
 	}
 	return loaders.Config{Wait: cfg.Wait, Waits: loaders.NewWaits(cfg.MinWait, cfg.Wait),
 		MaxBatch: cfg.MaxBatch, Metrics: s.svc.metrics}
+}
+
+// graphqlExtensions are the GraphQL handler's optional extensions.
+// answersFor puts the response cache in front of plain queries (not
+// streams), after the rate limit: a hit is a request too.
+func (s *Server) answersFor(gql http.Handler) http.Handler {
+	if s.svc.answers == nil {
+		return gql
+	}
+	return s.svc.answers.Middleware(gql)
+}
+
+func (s *Server) graphqlExtensions() []graphql.HandlerExtension {
+	if s.svc.answers == nil {
+		return nil
+	}
+	return []graphql.HandlerExtension{respcache.Extension{}}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/idempotency"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/respcache"
 	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
@@ -86,6 +87,8 @@ type services struct {
 	failures *access.Failures
 	// customer is the customer's own database (nil when none).
 	customer *customerDB
+	// answers is the response cache (nil when off).
+	answers *respcache.Cache
 	// background lives as long as the services: the event stream's
 	// subscription and the limiters' reports run in it until close.
 	background context.Context
@@ -132,6 +135,12 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.fleet = budget.New(svc.redis, svc.redisHealth)
 	}
 	svc.guard = idempotency.New(idem, idempotency.Options{})
+	if cfg.Cache.Enabled && cfg.ResponseCache.Enabled {
+		// Without Redis there is no stream to wait for: one process hears
+		// its own invalidations (publisher).
+		svc.answers = respcache.New(respcache.Config{MaxBytes: cfg.ResponseCache.MaxBytes, TTL: cfg.ResponseCache.TTL,
+			Trusted: svc.redis == nil, Metrics: svc.metrics})
+	}
 	svc.streams = streams.New(cfg.Streams, cfg.HTTP.CORSOrigins, svc.metrics)
 	var local events.Handler
 	if cfg.Cache.Enabled {
@@ -264,7 +273,11 @@ func (svc *services) startEvents(local events.Handler) {
 	// before may miss events, and is told to refetch then.
 	svc.hub.Reset(false)
 	streams.SubscriptionGauge(svc.metrics, svc.hub)
-	go svc.events.Run(svc.background, events.Fan{Cache: local, Live: svc.hub})
+	cached := local
+	if svc.answers != nil {
+		cached = svc.answers.After(local) // the entity level first: see After
+	}
+	go svc.events.Run(svc.background, events.Fan{Cache: cached, Live: svc.hub})
 }
 
 // newTenant wires one workspace: the Intercom client, the cache in front of
@@ -337,10 +350,14 @@ func (s *services) baseURLFor(region string) (string, error) {
 // publisher is where the cache publishes invalidations: nil without Redis
 // (one process is its own truth).
 func (s *services) publisher() cache.Publisher {
-	if s.events == nil {
-		return nil
+	var bus cache.Publisher
+	if s.events != nil {
+		bus = s.events
 	}
-	return s.events
+	if s.answers != nil {
+		return s.answers.Publisher(bus) // this replica's answers first, at once
+	}
+	return bus
 }
 
 func (s *services) close() {

@@ -92,7 +92,7 @@ func eventually(t *testing.T, env *testEnv, id, want string) {
 // at once on A and within a second on B, though B held the old value in
 // process.
 func TestChangesReachEveryReplica(t *testing.T) {
-	a, b := replicas(t, "redis://"+redistest.Addr(t))
+	a, b := replicas(t, "redis://"+redistest.Addr(t), "RESPONSE_CACHE_ENABLED", "false") // the in-process level is what is tested
 	ws := a.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	original := contactName(t, b, demo.ID) // B caches it in process

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The response cache workload: warm W2 dashboards with the response cache
+// and without it, at c=1 and c=8, with the server's CPU per request (from
+// its own process_cpu_seconds_total) and the cache's hit ratio; and how
+// long after a change both replicas of a fleet with the cache serve it.
+
+func rcRow(conc int, on bool) string {
+	state := "off"
+	if on {
+		state = "on"
+	}
+	return fmt.Sprintf("W2 warm, c=%d, response cache %s", conc, state)
+}
+
+const rcCoherence = "coherence, response cache on: change on A, both A and B serve it (ms)"
+
+// rcStats are what a response cache row measures beyond the table's columns.
+type rcStats struct {
+	cpuPerReq time.Duration
+	hitRatio  float64
+}
+
+// serverCounters sums, over f's server processes, a counter of /metrics
+// (by label value when label is set).
+func (f *fleet) serverCounter(name, label, value string) (float64, error) {
+	total := 0.0
+	for _, in := range f.instances {
+		families, err := in.scrape()
+		if err != nil {
+			return 0, err
+		}
+		mf := families[name]
+		if mf == nil {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label != "" {
+				match := false
+				for _, l := range m.GetLabel() {
+					match = match || (l.GetName() == label && l.GetValue() == value)
+				}
+				if !match {
+					continue
+				}
+			}
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total, nil
+}
+
+func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error) error {
+	b.rc = map[string]rcStats{}
+	for _, on := range []bool{false, true} {
+		f, err := b.startFleet(ctx, 1, "real", map[string]string{"RESPONSE_CACHE_ENABLED": fmt.Sprint(on)})
+		if err != nil {
+			return err
+		}
+		err = b.measureResponseCache(f, on, add)
+		f.close()
+		if err != nil {
+			return err
+		}
+	}
+	return b.responseCacheCoherence(ctx, add)
+}
+
+func (b *bench) measureResponseCache(f *fleet, on bool, add func(row, error) error) error {
+	ids := b.dashboardIDs(f.em.Workspace)
+	dashboard := func(i int) error { return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids}) }
+	// Warm: the entity cache first, then (a request later, once the
+	// workspace id is known) the answer.
+	for i := range 3 {
+		if err := dashboard(i); err != nil {
+			return err
+		}
+	}
+	for _, conc := range []int{1, 8} {
+		cpu0, err := f.serverCounter("process_cpu_seconds_total", "", "")
+		if err != nil {
+			return err
+		}
+		hits0, _ := f.serverCounter("response_cache_total", "result", "hit")
+		miss0, _ := f.serverCounter("response_cache_total", "result", "miss")
+		r, err := f.measure(rcRow(conc, on), "real", b.opts.rcWarm, conc, dashboard)
+		if err := add(r, err); err != nil {
+			return err
+		}
+		cpu1, err := f.serverCounter("process_cpu_seconds_total", "", "")
+		if err != nil {
+			return err
+		}
+		hits1, _ := f.serverCounter("response_cache_total", "result", "hit")
+		miss1, _ := f.serverCounter("response_cache_total", "result", "miss")
+		s := rcStats{cpuPerReq: time.Duration((cpu1 - cpu0) / float64(r.requests) * float64(time.Second))}
+		if asked := (hits1 - hits0) + (miss1 - miss0); asked > 0 {
+			s.hitRatio = (hits1 - hits0) / asked
+		}
+		b.rc[rcRow(conc, on)] = s
+	}
+	return nil
+}
+
+// responseCacheCoherence measures, on two replicas with the response cache,
+// how long after a change acknowledged by A both A and B serve it, each
+// having served the old answer from its response cache just before.
+func (b *bench) responseCacheCoherence(ctx context.Context, add func(row, error) error) error {
+	f, err := b.startFleet(ctx, 2, "real", map[string]string{"RESPONSE_CACHE_ENABLED": "true"})
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	a, bb := f.instance(0), f.instance(1)
+	contacts := f.em.Workspace.Contacts()
+	const read = `query($id: ID!) { contact(id: $id) { name } }`
+	const change = `mutation($id: ID!, $name: String!) { updateContact(input: {id: $id, name: $name}) { contact { name } } }`
+	n := b.opts.coherence
+	delays := make([]time.Duration, n)
+	hits0, _ := f.serverCounter("response_cache_total", "result", "hit")
+	for i := range n {
+		id := contacts[i%len(contacts)].ID
+		for range 3 { // both hold the answer
+			for _, in := range []*instance{a, bb} {
+				if _, err := in.queryData(read, map[string]any{"id": id}); err != nil {
+					return err
+				}
+			}
+		}
+		name := fmt.Sprintf("Renamed %d", i)
+		if err := a.query(change, map[string]any{"id": id, "name": name}); err != nil {
+			return err
+		}
+		acked := time.Now()
+		for _, in := range []*instance{a, bb} {
+			for {
+				data, err := in.queryData(read, map[string]any{"id": id})
+				if err != nil {
+					return err
+				}
+				if strings.Contains(string(data), name) {
+					break
+				}
+				if time.Since(acked) > 10*time.Second {
+					return fmt.Errorf("coherence: %s still serves the old name of %s 10 s after the change", in.url, id)
+				}
+			}
+		}
+		delays[i] = time.Since(acked)
+	}
+	hits1, _ := f.serverCounter("response_cache_total", "result", "hit")
+	b.rcCoherenceHits = int(hits1 - hits0)
+	slices.Sort(delays)
+	return add(row{workload: rcCoherence, path: "real", requests: n, p50: delays[n/2], p99: delays[n-1]}, nil)
+}
+
+// responseCacheChecks are the response cache's targets (issue: warm
+// dashboards at the speed of a response cache, and still coherent).
+func (b *bench) responseCacheChecks(find func(workload, path string) row) []check {
+	on1, off1 := find(rcRow(1, true), "real"), find(rcRow(1, false), "real")
+	on8, off8 := find(rcRow(8, true), "real"), find(rcRow(8, false), "real")
+	if on1.requests == 0 {
+		return nil
+	}
+	s := func(conc int, on bool) rcStats { return b.rc[rcRow(conc, on)] }
+	// Before the response cache, a warm W2 cost the server about 4 ms of
+	// CPU (measured for the issue); the target for the executor is half.
+	const before = 4 * time.Millisecond
+	coh := find(rcCoherence, "real")
+	us := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	return []check{
+		{"W2 warm with the response cache: p50 ≤ 1 ms at c=1 and CPU ≤ 0.3 ms a request",
+			on1.p50 <= time.Millisecond && s(1, true).cpuPerReq <= 300*time.Microsecond && s(8, true).cpuPerReq <= 300*time.Microsecond,
+			fmt.Sprintf("c=1: p50 %s, p99 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, p99 %s, %.0f req/s, CPU %s/req",
+				us(on1.p50), us(on1.p99), on1.rps, us(s(1, true).cpuPerReq), us(on8.p50), us(on8.p99), on8.rps, us(s(8, true).cpuPerReq))},
+		{"W2 warm with the response cache: hit ratio ≥ 99 %, zero upstream calls",
+			s(1, true).hitRatio >= 0.99 && s(8, true).hitRatio >= 0.99 && on1.upstreamTotal+on8.upstreamTotal == 0,
+			fmt.Sprintf("hit ratio %.3f at c=1, %.3f at c=8; %d upstream calls", s(1, true).hitRatio, s(8, true).hitRatio, on1.upstreamTotal+on8.upstreamTotal)},
+		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", before),
+			s(1, false).cpuPerReq <= before/2 && s(8, false).cpuPerReq <= before/2,
+			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, %.0f req/s, CPU %s/req",
+				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(off8.p50), off8.rps, us(s(8, false).cpuPerReq))},
+		{"coherence with the response cache: a change on A is served by A and B within 1 s, each having answered from its cache",
+			coh.requests > 0 && coh.p99 <= time.Second && b.rcCoherenceHits >= 4*coh.requests,
+			fmt.Sprintf("p50 %s, p99 %s over %d changes; %d response cache hits before the changes", us(coh.p50), us(coh.p99), coh.requests, b.rcCoherenceHits)},
+	}
+}
