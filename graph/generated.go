@@ -29,6 +29,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Contact() ContactResolver
+	IncomingCall() IncomingCallResolver
 	Mutation() MutationResolver
 	Person() PersonResolver
 	Query() QueryResolver
@@ -150,6 +151,15 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	IncomingCall struct {
+		AgentEmail     func(childComplexity int) int
+		CallID         func(childComplexity int) int
+		Caller         func(childComplexity int) int
+		Contacts       func(childComplexity int) int
+		Phone          func(childComplexity int) int
+		TalkdeskNumber func(childComplexity int) int
+	}
+
 	Interaction struct {
 		Assignee        func(childComplexity int) int
 		Author          func(childComplexity int) int
@@ -269,6 +279,7 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		ContactChanged      func(childComplexity int, id string, after *string) int
+		IncomingCall        func(childComplexity int, agentEmail *string, talkdeskNumber *string) int
 		InteractionsChanged func(childComplexity int, contactID string, types []model.InteractionType, after *string) int
 	}
 
@@ -321,6 +332,10 @@ type ContactResolver interface {
 
 	Interactions(ctx context.Context, obj *model.Contact, types []model.InteractionType, first *int, after *string, since *time.Time) (*model.InteractionConnection, error)
 }
+type IncomingCallResolver interface {
+	Contacts(ctx context.Context, obj *model.IncomingCall) ([]*model.Contact, error)
+	Caller(ctx context.Context, obj *model.IncomingCall) (*model.Caller, error)
+}
 type MutationResolver interface {
 	CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error)
 	UpdateContact(ctx context.Context, input model.UpdateContactInput) (*model.UpdateContactPayload, error)
@@ -349,6 +364,7 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	ContactChanged(ctx context.Context, id string, after *string) (<-chan *model.ContactEvent, error)
 	InteractionsChanged(ctx context.Context, contactID string, types []model.InteractionType, after *string) (<-chan *model.InteractionEvent, error)
+	IncomingCall(ctx context.Context, agentEmail *string, talkdeskNumber *string) (<-chan *model.IncomingCall, error)
 }
 type TagResolver interface {
 	Name(ctx context.Context, obj *model.Tag) (*string, error)
@@ -815,6 +831,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateTicketPayload.UserErrors(childComplexity), true
+
+	case "IncomingCall.agentEmail":
+		if e.ComplexityRoot.IncomingCall.AgentEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.AgentEmail(childComplexity), true
+	case "IncomingCall.callId":
+		if e.ComplexityRoot.IncomingCall.CallID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.CallID(childComplexity), true
+	case "IncomingCall.caller":
+		if e.ComplexityRoot.IncomingCall.Caller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.Caller(childComplexity), true
+	case "IncomingCall.contacts":
+		if e.ComplexityRoot.IncomingCall.Contacts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.Contacts(childComplexity), true
+	case "IncomingCall.phone":
+		if e.ComplexityRoot.IncomingCall.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.Phone(childComplexity), true
+	case "IncomingCall.talkdeskNumber":
+		if e.ComplexityRoot.IncomingCall.TalkdeskNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingCall.TalkdeskNumber(childComplexity), true
 
 	case "Interaction.assignee":
 		if e.ComplexityRoot.Interaction.Assignee == nil {
@@ -1389,6 +1442,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ContactChanged(childComplexity, args["id"].(string), args["after"].(*string)), true
+	case "Subscription.incomingCall":
+		if e.ComplexityRoot.Subscription.IncomingCall == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_incomingCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.IncomingCall(childComplexity, args["agentEmail"].(*string), args["talkdeskNumber"].(*string)), true
 	case "Subscription.interactionsChanged":
 		if e.ComplexityRoot.Subscription.InteractionsChanged == nil {
 			break
@@ -2495,6 +2559,38 @@ type InteractionEvent {
   "Events may have been missed: read the history again."
   refetch: Boolean!
 }
+
+extend type Subscription {
+  """
+  The screen pop: each call that starts ringing (Talkdesk's ` + "`" + `call_started` + "`" + `
+  event, docs/call-events.md), before the agent picks up. With ` + "`" + `agentEmail` + "`" + `
+  or ` + "`" + `talkdeskNumber` + "`" + `, only the calls for that agent or on that number; with
+  neither, every call of the workspace. A call announced twice (Talkdesk
+  redelivers) comes twice: show it once per ` + "`" + `callId` + "`" + `.
+  """
+  incomingCall(
+    "Only the calls routed to this agent (case does not matter)."
+    agentEmail: String
+    "Only the calls on this Talkdesk number, in any common format: compared by its digits (without its country code it matches the number with it)."
+    talkdeskNumber: String
+  ): IncomingCall!
+}
+
+"A call that rings, and who is calling."
+type IncomingCall {
+  "Talkdesk's id of the call."
+  callId: String!
+  "The caller's number, in E.164 when it could be read, else as Talkdesk sent it."
+  phone: String!
+  "The Talkdesk number called."
+  talkdeskNumber: String
+  "The agent the call rings for."
+  agentEmail: String
+  "Intercom's contacts with the caller's number: the same lookup as ` + "`" + `contactsByPhone` + "`" + `, warm from the cache."
+  contacts: [Contact!]!
+  "Who is calling across every source (the customer's own database too): as ` + "`" + `caller(phone:)` + "`" + `."
+  caller: Caller
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2721,6 +2817,24 @@ func (ec *executionContext) childFields_CreateTicketPayload(ctx context.Context,
 		return ec.fieldContext_CreateTicketPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateTicketPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_IncomingCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "callId":
+		return ec.fieldContext_IncomingCall_callId(ctx, field)
+	case "phone":
+		return ec.fieldContext_IncomingCall_phone(ctx, field)
+	case "talkdeskNumber":
+		return ec.fieldContext_IncomingCall_talkdeskNumber(ctx, field)
+	case "agentEmail":
+		return ec.fieldContext_IncomingCall_agentEmail(ctx, field)
+	case "contacts":
+		return ec.fieldContext_IncomingCall_contacts(ctx, field)
+	case "caller":
+		return ec.fieldContext_IncomingCall_caller(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncomingCall", field.Name)
 }
 
 func (ec *executionContext) childFields_Interaction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3500,6 +3614,28 @@ func (ec *executionContext) field_Subscription_contactChanged_args(ctx context.C
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_incomingCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentEmail",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentEmail"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "talkdeskNumber",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["talkdeskNumber"] = arg1
 	return args, nil
 }
 
@@ -5418,6 +5554,162 @@ func (ec *executionContext) fieldContext_CreateTicketPayload_userErrors(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingCall_callId(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_callId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_callId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingCall_phone(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingCall_talkdeskNumber(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_talkdeskNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TalkdeskNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_talkdeskNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingCall_agentEmail(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_agentEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_agentEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingCall_contacts(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_contacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IncomingCall().Contacts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_contacts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingCall_caller(ctx context.Context, field graphql.CollectedField, obj *model.IncomingCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingCall_caller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IncomingCall().Caller(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Caller) graphql.Marshaler {
+			return ec.marshalOCaller2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐCaller(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingCall_caller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Caller(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7864,6 +8156,50 @@ func (ec *executionContext) fieldContext_Subscription_interactionsChanged(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_interactionsChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_incomingCall(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_incomingCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().IncomingCall(ctx, fc.Args["agentEmail"].(*string), fc.Args["talkdeskNumber"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IncomingCall) graphql.Marshaler {
+			return ec.marshalNIncomingCall2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐIncomingCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_incomingCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingCall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_incomingCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10723,6 +11059,66 @@ func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var incomingCallImplementors = []string{"IncomingCall"}
+
+func (ec *executionContext) _IncomingCall(ctx context.Context, sel ast.SelectionSet, obj *model.IncomingCall) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incomingCallImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncomingCall")
+		case "callId":
+			out.Values[i] = ec._IncomingCall_callId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phone":
+			out.Values[i] = ec._IncomingCall_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "talkdeskNumber":
+			out.Values[i] = ec._IncomingCall_talkdeskNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agentEmail":
+			out.Values[i] = ec._IncomingCall_agentEmail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contacts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IncomingCall_contacts(ctx, field, obj)
+				})
+		case "caller":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IncomingCall_caller(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var interactionImplementors = []string{"Interaction"}
 
 func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionSet, obj *model.Interaction) graphql.Marshaler {
@@ -11550,6 +11946,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_contactChanged(ctx, fields[0])
 	case "interactionsChanged":
 		return ec._Subscription_interactionsChanged(ctx, fields[0])
+	case "incomingCall":
+		return ec._Subscription_incomingCall(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -12514,6 +12912,14 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) marshalNIncomingCall2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐIncomingCall(ctx context.Context, sel ast.SelectionSet, v *model.IncomingCall) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IncomingCall!")
+		return graphql.Null
+	}
+	return ec._IncomingCall(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13046,6 +13452,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCaller2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐCaller(ctx context.Context, sel ast.SelectionSet, v *model.Caller) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Caller(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOCompany2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐCompany(ctx context.Context, sel ast.SelectionSet, v *model.Company) graphql.Marshaler {

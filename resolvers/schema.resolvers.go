@@ -38,6 +38,30 @@ func (r *contactResolver) Interactions(ctx context.Context, obj *model.Contact, 
 	return r.interactions(ctx, sources.ContactRef{ID: obj.ID, NotesCount: obj.NotesCount}, types, first, after, since)
 }
 
+// Contacts is the resolver for the contacts field.
+func (r *incomingCallResolver) Contacts(ctx context.Context, obj *model.IncomingCall) ([]*model.Contact, error) {
+	if !strings.HasPrefix(obj.Phone, "+") {
+		return []*model.Contact{}, nil // withheld, or not a number: nobody to find
+	}
+	w, err := workspace.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := w.Source.ContactsByPhones(ctx, []string{obj.Phone})
+	if err != nil {
+		return nil, err
+	}
+	return toContacts(found[obj.Phone]), nil
+}
+
+// Caller is the resolver for the caller field.
+func (r *incomingCallResolver) Caller(ctx context.Context, obj *model.IncomingCall) (*model.Caller, error) {
+	if !strings.HasPrefix(obj.Phone, "+") {
+		return nil, nil
+	}
+	return r.caller(ctx, obj.Phone, nil)
+}
+
 // CreateContact is the resolver for the createContact field.
 func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error) {
 	w, err := workspace.From(ctx)
@@ -420,6 +444,35 @@ func (r *subscriptionResolver) InteractionsChanged(ctx context.Context, contactI
 	return out, nil
 }
 
+// IncomingCall is the resolver for the incomingCall field.
+func (r *subscriptionResolver) IncomingCall(ctx context.Context, agentEmail *string, talkdeskNumber *string) (<-chan *model.IncomingCall, error) {
+	want, err := r.ringingFilter(agentEmail, talkdeskNumber)
+	if err != nil {
+		return nil, err
+	}
+	_, entries, err := r.follow(ctx, nil) // a call that rang while away is over: no resume
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.IncomingCall)
+	go func() {
+		defer close(out)
+		for e := range entries {
+			for _, c := range e.Change.Calls {
+				if !want(c) {
+					continue
+				}
+				select {
+				case out <- r.incomingCall(c):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
 // Name is the resolver for the name field.
 func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error) {
 	if obj.Name != nil {
@@ -435,6 +488,9 @@ func (r *tagResolver) Name(ctx context.Context, obj *model.Tag) (*string, error)
 
 // Contact returns graph.ContactResolver implementation.
 func (r *Resolver) Contact() graph.ContactResolver { return &contactResolver{r} }
+
+// IncomingCall returns graph.IncomingCallResolver implementation.
+func (r *Resolver) IncomingCall() graph.IncomingCallResolver { return &incomingCallResolver{r} }
 
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
@@ -453,6 +509,7 @@ func (r *Resolver) Tag() graph.TagResolver { return &tagResolver{r} }
 
 type (
 	contactResolver      struct{ *Resolver }
+	incomingCallResolver struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	personResolver       struct{ *Resolver }
 	queryResolver        struct{ *Resolver }

@@ -123,3 +123,47 @@ func readInteraction(ctx context.Context, w *workspace.Workspace, contactID stri
 	}
 	return nil
 }
+
+// ringingFilter keeps the ringing calls for agentEmail and on
+// talkdeskNumber, each when given. Numbers are compared by their digits, a
+// number written without its country code matching the same number with it
+// (a filter, not an identity: no contact is joined on it).
+func (r *Resolver) ringingFilter(agentEmail, talkdeskNumber *string) (func(sources.CallRinging) bool, error) {
+	agent := strings.ToLower(strings.TrimSpace(str(agentEmail)))
+	number := digits(str(talkdeskNumber))
+	if talkdeskNumber != nil && strings.TrimSpace(*talkdeskNumber) != "" && len(number) < minNumberDigits {
+		return nil, sources.InputError("talkdeskNumber", "talkdeskNumber must be a phone number of at least %d digits", minNumberDigits)
+	}
+	return func(c sources.CallRinging) bool {
+		if agent != "" && strings.ToLower(c.AgentEmail) != agent {
+			return false
+		}
+		if number != "" {
+			called := digits(c.TalkdeskNumber)
+			if called == "" || !(strings.HasSuffix(called, number) || strings.HasSuffix(number, called)) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// minNumberDigits is the fewest digits a number filter may have: fewer
+// would match the ends of unrelated numbers.
+const minNumberDigits = 7
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// incomingCall is what a dashboard is told of a ringing call (its caller's
+// number in E.164 when Talkdesk's could be read: what contacts and caller
+// look up).
+func (r *Resolver) incomingCall(c sources.CallRinging) *model.IncomingCall {
+	return &model.IncomingCall{CallID: c.CallID, Phone: c.Phone, TalkdeskNumber: optional(c.TalkdeskNumber), AgentEmail: optional(c.AgentEmail)}
+}

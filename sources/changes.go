@@ -39,5 +39,15 @@ type InteractionChange struct {
 	Created    bool            `json:"created,omitempty"`
 }
 
+// CallRinging is a call that rings (Talkdesk's call_started): who calls,
+// on which number, for which agent. It changes no data: it is told to the
+// dashboards that wait for it (the screen pop), before the agent picks up.
+type CallRinging struct {
+	CallID         string `json:"call"`
+	Phone          string `json:"phone"` // the caller's, as Talkdesk sent it
+	TalkdeskNumber string `json:"number,omitempty"`
+	AgentEmail     string `json:"agent,omitempty"`
+}
+
 // Live reports whether the change has anything to tell a dashboard.
-func (ch Changed) Live() bool { return len(ch.Contacts)+len(ch.Interactions) > 0 }
+func (ch Changed) Live() bool { return len(ch.Contacts)+len(ch.Interactions)+len(ch.Calls) > 0 }

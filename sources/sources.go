@@ -211,6 +211,7 @@ type Changed struct {
 	// What happened, for live dashboards (changes.go); optional.
 	Contacts     []ContactChange     `json:",omitempty"`
 	Interactions []InteractionChange `json:",omitempty"`
+	Calls        []CallRinging       `json:",omitempty"`
 }
 
 // Invalidator makes a cache stop trusting what it holds about a change, in

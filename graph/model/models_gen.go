@@ -204,6 +204,22 @@ type CreateTicketPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A call that rings, and who is calling.
+type IncomingCall struct {
+	// Talkdesk's id of the call.
+	CallID string `json:"callId"`
+	// The caller's number, in E.164 when it could be read, else as Talkdesk sent it.
+	Phone string `json:"phone"`
+	// The Talkdesk number called.
+	TalkdeskNumber *string `json:"talkdeskNumber,omitempty"`
+	// The agent the call rings for.
+	AgentEmail *string `json:"agentEmail,omitempty"`
+	// Intercom's contacts with the caller's number: the same lookup as `contactsByPhone`, warm from the cache.
+	Contacts []*Contact `json:"contacts"`
+	// Who is calling across every source (the customer's own database too): as `caller(phone:)`.
+	Caller *Caller `json:"caller,omitempty"`
+}
+
 // One entry of a contact's history: a conversation, a ticket, a note or a call.
 type Interaction struct {
 	// Intercom's id of the conversation, ticket, note or call.

@@ -354,7 +354,7 @@ func (r *Recorder) Invalidate(ctx context.Context, ch sources.Changed) error {
 	}
 	// Only what a dashboard needs travels: the cache's keys went with the
 	// cache's own event.
-	live := sources.Changed{ContactIDs: ch.ContactIDs, Contacts: ch.Contacts, Interactions: ch.Interactions}
+	live := sources.Changed{ContactIDs: ch.ContactIDs, Contacts: ch.Contacts, Interactions: ch.Interactions, Calls: ch.Calls}
 	if _, aerr := r.Log.Append(ctx, ws, live); aerr != nil {
 		if r.Hub != nil {
 			r.Hub.Lost(ws)

@@ -461,3 +461,48 @@ func TestCallEventsTakenOverFromADeadReplica(t *testing.T) {
 		}
 	}
 }
+
+// The screen pop: a call_started reaches the dashboards that wait for
+// calls of its agent (or its number), with who is calling, before the agent
+// picks up; another agent's dashboard hears nothing of it.
+func TestARingingCallIsPushedToTheAgentsDashboard(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{})
+	streamWhole(t, env)
+	const incoming = `subscription($agent: String, $number: String) {
+		incomingCall(agentEmail: $agent, talkdeskNumber: $number) { callId phone talkdeskNumber agentEmail contacts { id name } caller { people { name } } } }`
+	c := connectWS(t, env.URL, nil)
+	c.subscribe("ann", incoming, map[string]any{"agent": "Ann@Example.com"})
+	c.subscribe("line", incoming, map[string]any{"number": "(800) 555-0100"})
+	c.subscribe("bob", incoming, map[string]any{"agent": "bob@example.com"})
+	c.subscribe("bad", `subscription { incomingCall(talkdeskNumber: "12") { callId } }`, nil)
+	if m := c.read(); m.ID != "bad" || !strings.Contains(string(m.Payload), `"code":"BAD_USER_INPUT"`) {
+		t.Errorf("a two-digit number filter: %s %s, want an error BAD_USER_INPUT", m.Type, m.Payload)
+	}
+
+	mustAccept(t, env, map[string]any{"event": "call_started", "call_id": "ring-1", "direction": "inbound",
+		"contact_phone": "+1 415-555-0142", "talkdesk_number": "+18005550100", "agent_email": "ann@example.com"})
+	type call struct {
+		IncomingCall struct {
+			CallID, Phone, TalkdeskNumber, AgentEmail string
+			Contacts                                  []struct{ ID, Name string }
+			Caller                                    *struct{ People []struct{ Name string } }
+		}
+	}
+	for _, id := range []string{"ann", "line"} {
+		var got call
+		c.next(id, &got)
+		in := got.IncomingCall
+		if in.CallID != "ring-1" || in.Phone != "+14155550142" || in.AgentEmail != "ann@example.com" ||
+			len(in.Contacts) != 1 || in.Contacts[0].Name != "Maria Garcia" || in.Caller == nil || len(in.Caller.People) == 0 {
+			t.Errorf("%s: incomingCall = %+v, want ring-1 from Maria Garcia", id, in)
+		}
+	}
+	// Bob's dashboard was not told: the next call, his, is the first he hears.
+	mustAccept(t, env, map[string]any{"event": "call_started", "call_id": "ring-2", "direction": "inbound",
+		"contact_phone": "+14155550199", "talkdesk_number": "+18005550111", "agent_email": "bob@example.com"})
+	var bob call
+	c.next("bob", &bob)
+	if bob.IncomingCall.CallID != "ring-2" || len(bob.IncomingCall.Contacts) != 0 {
+		t.Errorf("bob: incomingCall = %+v, want ring-2 from an unknown number", bob.IncomingCall)
+	}
+}

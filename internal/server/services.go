@@ -29,6 +29,7 @@ import (
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/intercom"
+	"github.com/talkdesk-intercom/api/sources/phone"
 )
 
 // services are the long-lived dependencies of the handlers, built once.
@@ -201,6 +202,17 @@ func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
 		// is as public as its token.
 		cfg.Secret = DemoToken
 		logger.Info("call events: POST /talkdesk/events with Authorization: Bearer demo (set TALKDESK_EVENTS_SECRET to choose another)")
+	}
+	cfg.OnCallStarted = func(ctx context.Context, workspace string, e callevents.Event) {
+		// The screen pop: dashboards waiting on incomingCall hear of the
+		// ringing call through the event stream, on every replica.
+		ring := sources.CallRinging{CallID: e.CallID, Phone: e.ContactPhone, TalkdeskNumber: e.TalkdeskNumber, AgentEmail: e.AgentEmail}
+		if e164, err := phone.Normalize(e.ContactPhone, cfg.DefaultCountry); err == nil {
+			ring.Phone = e164 // what the dashboard's lookups take
+		}
+		if _, err := svc.eventLog.Append(ctx, workspace, sources.Changed{Calls: []sources.CallRinging{ring}}); err != nil {
+			logger.Warn("call events: a ringing call could not be announced to dashboards", "error", err)
+		}
 	}
 	calls := callevents.New(cfg)
 	if cfg.Secret != "" {
