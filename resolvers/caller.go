@@ -109,17 +109,9 @@ func intercomOnly(field, id string) error {
 // the others and adds an error naming it.
 func (r *Resolver) personInteractions(ctx context.Context, p *model.Person, types []model.InteractionType, only []string,
 	first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
-	size, err := pageSize("first", first, 10, maxInteractionsPage)
+	size, from, sinceTime, err := historyArgs(first, after, since)
 	if err != nil {
 		return nil, err
-	}
-	from, err := historyAfter(after)
-	if err != nil {
-		return nil, err
-	}
-	var sinceTime time.Time
-	if since != nil {
-		sinceTime = *since
 	}
 	w, err := workspace.From(ctx)
 	if err != nil {

@@ -57,21 +57,27 @@ func historyAfter(after *string) (*sources.Interaction, error) {
 	return from, nil
 }
 
+// historyArgs reads a history field's page size, cursor and since.
+func historyArgs(first *int, after *string, since *time.Time) (size int, from *sources.Interaction, sinceTime time.Time, err error) {
+	if size, err = pageSize("first", first, 10, maxInteractionsPage); err != nil {
+		return 0, nil, time.Time{}, err
+	}
+	if from, err = historyAfter(after); err != nil {
+		return 0, nil, time.Time{}, err
+	}
+	if since != nil {
+		sinceTime = *since
+	}
+	return size, from, sinceTime, nil
+}
+
 // interactions is the shared resolver of Contact.interactions and
 // Query.interactions.
 func (r *Resolver) interactions(ctx context.Context, ref sources.ContactRef, types []model.InteractionType,
 	first *int, after *string, since *time.Time) (*model.InteractionConnection, error) {
-	size, err := pageSize("first", first, 10, maxInteractionsPage)
+	size, from, sinceTime, err := historyArgs(first, after, since)
 	if err != nil {
 		return nil, err
-	}
-	from, err := historyAfter(after)
-	if err != nil {
-		return nil, err
-	}
-	var sinceTime time.Time
-	if since != nil {
-		sinceTime = *since
 	}
 	w, err := workspace.From(ctx)
 	if err != nil {
