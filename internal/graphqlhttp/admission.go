@@ -3,9 +3,11 @@ package graphqlhttp
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/talkdesk-intercom/api/internal/access"
@@ -70,5 +72,52 @@ func admissionRefusal(cost map[string]any, msg, setting string, limit int, wait 
 		Message: msg,
 		Extensions: map[string]any{"code": sources.ERateLimited, "limit": setting, "max": limit,
 			"retryAfterSeconds": retry, "cost": cost},
+	}
+}
+
+type admittedKey struct{}
+
+// streamAdmission admits the operations of the transports that stream
+// (WebSocket, SSE, multipart/mixed), which gqlgen runs without
+// Transport.Do: they spend the same budget and hold the same places. A
+// subscription spends its complexity once, when it starts, and holds no
+// place among running operations (the stream limits bound it). An
+// operation Transport.Do admitted passes.
+type streamAdmission struct{ admission }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = streamAdmission{}
+
+func (streamAdmission) ExtensionName() string                   { return "StreamAdmission" }
+func (streamAdmission) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (s streamAdmission) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if admitted, _ := ctx.Value(admittedKey{}).(bool); admitted {
+		return next(ctx)
+	}
+	oc := graphql.GetOperationContext(ctx)
+	release, _, refused := s.admit(ctx, oc)
+	if refused != nil {
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{refused}})
+	}
+	var once sync.Once
+	done := func() { once.Do(release) }
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		done()
+		return next(ctx)
+	}
+	// Held until the last part is answered, or the operation's context
+	// ends (the client left mid-stream).
+	stop := context.AfterFunc(ctx, done)
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+			stop()
+			done()
+		}
+		return resp
 	}
 }

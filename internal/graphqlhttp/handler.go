@@ -82,6 +82,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts Options) http.Handler {
 		transport.admission = &admission{limits: opts.Limits, budget: opts.Budget, inflight: opts.InFlight}
 	}
 	srv.AddTransport(transport)
+	if transport.admission != nil {
+		srv.Use(streamAdmission{*transport.admission}) // the streams pay too
+	}
 	queryBytes := opts.QueryCacheMaxBytes
 	if queryBytes <= 0 {
 		queryBytes = defaultQueryCacheBytes

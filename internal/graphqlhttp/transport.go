@@ -8,6 +8,7 @@ package graphqlhttp
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +118,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		}
 		defer release()
 		cost = ext
+		ctx = context.WithValue(ctx, admittedKey{}, true)
 	}
 	handle, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := handle(ctx)

@@ -337,3 +337,34 @@ func TestABurstOfTheCostliestOperationIsRefusedAndLeavesNothingBehind(t *testing
 		t.Errorf("/healthz after the burst: %s", r)
 	}
 }
+
+// The transports that stream (SSE, and WebSocket's subscribe messages) run
+// operations too: they spend the same budget, and are refused alike once it
+// is spent. Spent over plain requests, it refuses a stream's operation.
+func TestStreamsSpendTheCostBudget(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "RESPONSE_CACHE_ENABLED", "false", "API_KEYS", keyA,
+		"MAX_QUERY_COMPLEXITY", "500", "COST_MAXIMUM_AVAILABLE", "1000", "COST_RESTORE_RATE", "1")
+	vars := costlyVars()
+	header := http.Header{"X-Api-Key": {keyA}}
+	spend := func() (refused bool) {
+		s := openSSE(t, env.URL, costly, vars, header)
+		ev, ok := s.event()
+		if !ok || ev.Event != "next" {
+			t.Fatalf("SSE: %+v (open %v)", ev, ok)
+		}
+		return strings.Contains(string(ev.Data), `"code":"RATE_LIMITED"`)
+	}
+	// 1,000 points, 301 each: three operations over SSE, then a refusal.
+	for i := 1; i <= 3; i++ {
+		if spend() {
+			t.Fatalf("SSE operation %d refused with the budget not spent", i)
+		}
+	}
+	if !spend() {
+		t.Fatalf("a fourth operation over SSE ran: streams do not spend the budget")
+	}
+	// The plain path sees the same bucket.
+	if r := env.ask(t, keyA, costly, vars); r.Status != http.StatusTooManyRequests || r.code() != "RATE_LIMITED" {
+		t.Errorf("a plain request after the streams spent the budget: HTTP %d %q", r.Status, r.code())
+	}
+}
