@@ -88,8 +88,12 @@ func IsStream(r *http.Request) bool {
 		(strings.Contains(accept, "text/event-stream") || strings.Contains(accept, "multipart/mixed"))
 }
 
+// isWebsocket takes any request that asks to upgrade: gqlgen's WebSocket
+// transport supports every non-empty Upgrade, and its library accepts one
+// that merely lists websocket. Sent elsewhere, such a request would upgrade
+// outside the stream limits.
 func isWebsocket(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	return r.Header.Get("Upgrade") != ""
 }
 
 // Transports are gqlgen's stream transports, in the order they are tried;
