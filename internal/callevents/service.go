@@ -144,6 +144,17 @@ func workspaceID(ctx context.Context, t *tenants.Tenant) (string, error) {
 	return w.ID, nil
 }
 
+// newQueue is the workspace's queue: its Redis stream, else in process.
+func (s *Service) newQueue(ws string) queue {
+	if s.cfg.Redis != nil {
+		return &redisQueue{client: s.cfg.Redis, ws: ws, consumer: s.consumer, replicas: s.replicas, opts: queueOptions{
+			timeout: s.cfg.RedisTimeout, replicaTimeout: s.cfg.ReplicaTimeout, maxBacklog: int64(s.cfg.MaxBacklog),
+			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters),
+		}}
+	}
+	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters)
+}
+
 // consumerFor is the workspace's queue and workers, started on first use.
 func (s *Service) consumerFor(ws string, t *tenants.Tenant) *consumer {
 	s.mu.Lock()
@@ -152,14 +163,7 @@ func (s *Service) consumerFor(ws string, t *tenants.Tenant) *consumer {
 		return c
 	}
 	c := &consumer{s: s, a: &applier{s: s, tenant: t, ws: ws}, inflight: map[string]bool{}, sem: make(chan struct{}, s.cfg.Workers)}
-	if s.cfg.Redis != nil {
-		c.q = &redisQueue{client: s.cfg.Redis, ws: ws, consumer: s.consumer, replicas: s.replicas, opts: queueOptions{
-			timeout: s.cfg.RedisTimeout, replicaTimeout: s.cfg.ReplicaTimeout, maxBacklog: int64(s.cfg.MaxBacklog),
-			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters),
-		}}
-	} else {
-		c.q = newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters)
-	}
+	c.q = s.newQueue(ws)
 	s.consumers[ws] = c
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); c.run(s.bg) }()
@@ -185,7 +189,17 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 	if err != nil {
 		return Status{}, err
 	}
-	q := s.consumerFor(ws, t).q
+	// Reading starts no workers: a workspace whose events never came has
+	// none, and an admin's read must not hold a Redis connection for good.
+	s.mu.Lock()
+	c := s.consumers[ws]
+	s.mu.Unlock()
+	var q queue
+	if c != nil {
+		q = c.q
+	} else {
+		q = s.newQueue(ws)
+	}
 	st := Status{Workspace: ws, DeadLetters: []DeadLetter{}}
 	if st.Backlog, err = q.backlog(ctx); err != nil {
 		return Status{}, unavailable(err)
