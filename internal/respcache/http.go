@@ -78,7 +78,7 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		c.count("miss")
-		epoch := c.epochOf(tenant).Load()
+		epoch := epochs{own: c.epochOf(tenant).Load(), all: c.all.Load()}
 		ctx, reads := cache.WithReads(r.Context())
 		p := &pending{}
 		ctx = context.WithValue(ctx, pendingKey{}, p)
@@ -100,7 +100,7 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 // keep stores an answer when it may be shared: a query (no mutation, no
 // deferred part), without errors (a partial answer) or stale values, built
 // only from reads that keys name, and not overtaken by an invalidation.
-func (c *Cache) keep(ctx context.Context, tenant string, epoch uint64, key, contentType string, body []byte, p *pending, reads *cache.Reads) {
+func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, contentType string, body []byte, p *pending, reads *cache.Reads) {
 	if !p.shareable.Load() || reads.Untracked() {
 		c.count("not_stored")
 		return

@@ -18,6 +18,7 @@ package respcache
 import (
 	"container/list"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // Config configures the response cache.
@@ -60,6 +62,7 @@ type Cache struct {
 	// execution an invalidation of its workspace overtook is not kept (it
 	// may have read what the invalidation dropped).
 	epochs [epochStripes]atomic.Uint64
+	all    atomic.Uint64 // every workspace's invalidations
 	counts *prometheus.CounterVec
 	size   prometheus.GaugeFunc
 }
@@ -138,9 +141,14 @@ func (c *Cache) get(key string) *answer {
 	return a
 }
 
-// put keeps a, unless an invalidation of workspace overtook its execution
-// (epoch is the count when it started) or the stream broke since.
-func (c *Cache) put(workspace string, epoch uint64, a *answer) bool {
+// epochs are the invalidation counts when an answer's execution started:
+// of its workspace's stripe, and of every workspace (an answer may read
+// another namespace too: the customer database's cache has its own).
+type epochs struct{ own, all uint64 }
+
+// put keeps a, unless an invalidation of what it read overtook its
+// execution (epoch: the counts when it started) or the stream broke since.
+func (c *Cache) put(workspace string, epoch epochs, a *answer) bool {
 	a.size = int64(len(a.key)+len(a.body)+len(a.etag)+len(a.contentType)) + perAnswerOverhead
 	for _, k := range a.deps {
 		a.size += int64(len(k)) + perKeyOverhead
@@ -152,7 +160,10 @@ func (c *Cache) put(workspace string, epoch uint64, a *answer) bool {
 	defer c.mu.Unlock()
 	// Under the lock: an invalidation counts before it takes the lock to
 	// drop, so either this sees its count or it drops what this keeps.
-	if !c.trusted.Load() || c.epochOf(workspace).Load() != epoch {
+	if !c.trusted.Load() || c.epochOf(workspace).Load() != epoch.own {
+		return false
+	}
+	if c.all.Load() != epoch.all && readsElsewhere(workspace, a.deps) {
 		return false
 	}
 	if old, ok := c.answers[a.key]; ok {
@@ -199,6 +210,7 @@ func (c *Cache) removeLocked(a *answer) {
 // answer holds).
 func (c *Cache) Event(ev events.Event) {
 	c.epochOf(ev.Workspace).Add(1)
+	c.all.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range ev.Keys {
@@ -207,6 +219,19 @@ func (c *Cache) Event(ev events.Event) {
 			c.count("dropped")
 		}
 	}
+}
+
+// readsElsewhere reports whether an answer of workspace was built from keys
+// of another namespace (the customer database's), whose invalidations its
+// workspace's count does not see.
+func readsElsewhere(workspace string, deps []string) bool {
+	tag := redis.Tag(workspace)
+	for _, k := range deps {
+		if !strings.Contains(k, tag) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reset empties the cache when the event stream breaks (and bypasses it

@@ -9,6 +9,11 @@ import (
 	"github.com/talkdesk-intercom/api/internal/events"
 )
 
+// epochsOf is what an execution of workspace starting now would note.
+func (c *Cache) epochsOf(workspace string) epochs {
+	return epochs{own: c.epochOf(workspace).Load(), all: c.all.Load()}
+}
+
 func newAnswer(key string, deps ...string) *answer {
 	return &answer{key: key, body: []byte(`{"data":{}}`), contentType: "application/json", deps: deps, expires: time.Now().Add(time.Minute)}
 }
@@ -17,12 +22,12 @@ func newAnswer(key string, deps ...string) *answer {
 // that comes after drops it; answers built from other keys stay.
 func TestInvalidationsDropExactlyTheDependentAnswers(t *testing.T) {
 	c := New(Config{MaxBytes: 1 << 20, TTL: time.Minute, Trusted: true})
-	epoch := c.epochOf("ws1").Load()
+	epoch := c.epochsOf("ws1")
 	c.Event(events.Event{Workspace: "ws1", Keys: []string{"k:contact:1"}})
 	if c.put("ws1", epoch, newAnswer("a", "k:contact:1")) {
 		t.Fatal("an answer whose execution an invalidation overtook was kept")
 	}
-	epoch = c.epochOf("ws1").Load()
+	epoch = c.epochsOf("ws1")
 	for _, a := range []*answer{newAnswer("a", "k:contact:1", "k:company:9"), newAnswer("b", "k:contact:2", "k:company:9")} {
 		if !c.put("ws1", epoch, a) {
 			t.Fatalf("answer %s not kept", a.key)
@@ -44,17 +49,17 @@ func TestInvalidationsDropExactlyTheDependentAnswers(t *testing.T) {
 // A broken stream empties the cache and keeps it closed until it is whole.
 func TestABrokenStreamBypassesTheCache(t *testing.T) {
 	c := New(Config{MaxBytes: 1 << 20, TTL: time.Minute, Trusted: true})
-	epoch := c.epochOf("ws1").Load()
+	epoch := c.epochsOf("ws1")
 	c.put("ws1", epoch, newAnswer("a", "k1"))
 	c.Reset(false)
 	if c.get("a") != nil || c.trusted.Load() {
 		t.Fatal("a broken stream left the cache open or full")
 	}
-	if c.put("ws1", c.epochOf("ws1").Load(), newAnswer("b", "k1")) {
+	if c.put("ws1", c.epochsOf("ws1"), newAnswer("b", "k1")) {
 		t.Error("an answer was kept while the stream was broken")
 	}
 	c.Reset(true)
-	if !c.put("ws1", c.epochOf("ws1").Load(), newAnswer("c", "k1")) {
+	if !c.put("ws1", c.epochsOf("ws1"), newAnswer("c", "k1")) {
 		t.Error("the whole stream did not open the cache")
 	}
 }
@@ -69,7 +74,7 @@ func TestTheCacheIsBoundedByBytes(t *testing.T) {
 	for i := range 1000 {
 		a := newAnswer(fmt.Sprint(i), fmt.Sprintf("k:contact:%d", i), "k:company:1")
 		a.body = body
-		c.put("ws1", c.epochOf("ws1").Load(), a)
+		c.put("ws1", c.epochsOf("ws1"), a)
 		if c.get("0") == nil && i < 10 {
 			t.Fatalf("the first answer went after %d others", i)
 		}
@@ -104,5 +109,25 @@ func TestHitBody(t *testing.T) {
 		if string(got) != tc.want || ok != (tc.want != "") {
 			t.Errorf("hitBody(%s) = %s, %v; want %s", tc.in, got, ok, tc.want)
 		}
+	}
+}
+
+// An answer may read another namespace than its workspace's (the customer
+// database's cache has its own): an invalidation there that overtakes its
+// execution keeps it out too.
+func TestAnInvalidationElsewhereOvertakingAnExecutionKeepsItsAnswerOut(t *testing.T) {
+	c := New(Config{MaxBytes: 1 << 20, TTL: time.Minute, Trusted: true})
+	own, other := "tdi:v2:{ws1}:contact:1", "tdi:v2:{customerdb-9f}:contact:sql:7"
+	epoch := c.epochsOf("ws1")
+	c.Event(events.Event{Workspace: "customerdb-9f", Keys: []string{other}})
+	if c.put("ws1", epoch, newAnswer("a", own, other)) {
+		t.Fatal("an answer whose database read an invalidation overtook was kept")
+	}
+	if !c.put("ws1", epoch, newAnswer("b", own)) {
+		t.Error("an answer of its own workspace alone was refused for another's invalidation")
+	}
+	epoch = c.epochsOf("ws1")
+	if !c.put("ws1", epoch, newAnswer("c", own, other)) {
+		t.Error("an answer of both namespaces, not overtaken, was refused")
 	}
 }
