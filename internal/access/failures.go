@@ -39,10 +39,25 @@ func (f *Failures) Share(ctx context.Context, deployment func() string, health *
 // refusal to answer; once r's address is over its allowance, a
 // RATE_LIMITED error instead. A nil Failures counts nothing.
 func (f *Failures) Failed(r *http.Request, err error) error {
+	return f.failed(clientIP(r), err)
+}
+
+// FailedIn is Failed for a refusal made where only the request's context is
+// at hand (a WebSocket's connection_init): the client is the one
+// ClientAddress noted in ctx; without it nothing is counted.
+func (f *Failures) FailedIn(ctx context.Context, err error) error {
+	c, ok := ctx.Value(clientKey{}).(client)
+	if !ok || !c.addr.IsValid() {
+		return err
+	}
+	return f.failed("ip:"+c.addr.String(), err)
+}
+
+func (f *Failures) failed(address string, err error) error {
 	if f == nil {
 		return err
 	}
-	if wait, ok := f.l.Allow("fail:" + clientIP(r)); !ok {
+	if wait, ok := f.l.Allow("fail:" + address); !ok {
 		secs := int(wait/time.Second) + 1
 		return &sources.Error{Code: sources.ERateLimited, RetryAfterSeconds: secs,
 			Message: "too many failed authentications from this address (AUTH_FAILURES_PER_MINUTE); retry in " + strconv.Itoa(secs) + " s",

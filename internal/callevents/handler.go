@@ -80,11 +80,11 @@ func (s *Service) authenticate(r *http.Request) error {
 	auth := r.Header.Get("Authorization")
 	given, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || strings.TrimSpace(given) == "" {
-		return sources.Errorf(sources.EUnauthenticated, "send the events secret (TALKDESK_EVENTS_SECRET) as Authorization: Bearer")
+		return s.cfg.Failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "send the events secret (TALKDESK_EVENTS_SECRET) as Authorization: Bearer"))
 	}
 	a, b := sha256.Sum256([]byte(strings.TrimSpace(given))), sha256.Sum256([]byte(s.cfg.Secret))
 	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
-		return sources.Errorf(sources.EUnauthenticated, "the events secret is not valid")
+		return s.cfg.Failures.Failed(r, sources.Errorf(sources.EUnauthenticated, "the events secret is not valid"))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/talkdesk-intercom/api/internal/access"
 	"github.com/talkdesk-intercom/api/internal/actions"
 	"github.com/talkdesk-intercom/api/internal/tenants"
 	"github.com/talkdesk-intercom/api/sources"
@@ -63,6 +64,9 @@ type Config struct {
 	// OnCallStarted is where a ringing call is announced (the screen pop's
 	// subscription, when the event stream has one); nil: nowhere.
 	OnCallStarted func(ctx context.Context, workspace string, e Event)
+	// Failures counts wrong secrets against the client address
+	// (AUTH_FAILURES_PER_MINUTE); nil counts nothing.
+	Failures *access.Failures
 }
 
 // Service accepts call events and applies them.

@@ -214,3 +214,37 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		t.Errorf("a direct peer naming another address: HTTP %d, want 429 (the header is not believed)", a.Status)
 	}
 }
+
+// Wrong credentials count against the address wherever they are given: a
+// WebSocket's connection_init and the call events' secret too, not only a
+// plain request's API key.
+func TestWrongCredentialsOfStreamsAndCallEventsAreCounted(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{}, "API_KEYS", "apikey-good-4d1f", "AUTH_FAILURES_PER_MINUTE", "4",
+		"TALKDESK_EVENTS_SECRET", "events-secret-77aa")
+	attacker := clientFrom(t, "127.0.0.4")
+	events := env.URL + "/talkdesk/events"
+	body := `{"event": "call_started", "call_id": "guess"}`
+	for i := range 2 {
+		if a := send(t, attacker, "POST", events, body, "Authorization", fmt.Sprintf("Bearer guess-%d", i)); a.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong events secret %d: HTTP %d %s, want 401", i+1, a.Status, a.Body)
+		}
+	}
+	// Two wrong keys in connection_init, from the same address.
+	for i := range 2 {
+		c, err := dialWSFrom(t, env.URL, "127.0.0.4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(wsMsg{Type: "connection_init", Payload: mustMarshal(map[string]any{"apiKey": fmt.Sprintf("guess-ws-%d", i)})})
+		if code := c.closeCode(); code != 4403 {
+			t.Fatalf("wrong key %d in connection_init: close %d, want 4403", i+1, code)
+		}
+	}
+	// The address has used its four failures: the next is 429 on any route.
+	if a := send(t, attacker, "POST", events, body, "Authorization", "Bearer guess-5"); a.Status != http.StatusTooManyRequests || a.Code != "RATE_LIMITED" {
+		t.Errorf("a fifth failure: HTTP %d %s, want 429 RATE_LIMITED", a.Status, a.Body)
+	}
+	if a := send(t, attacker, "POST", events, body, "Authorization", "Bearer events-secret-77aa"); a.Status != http.StatusAccepted {
+		t.Errorf("the right secret from the failing address: HTTP %d %s, want 202", a.Status, a.Body)
+	}
+}

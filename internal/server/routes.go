@@ -189,7 +189,7 @@ func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http
 			MaxURLBytes:      cfg.HTTP.MaxBodyBytes,
 			TrustedDocuments: svc.trusted, PersistedOnly: cfg.GraphQL.PersistedOnly,
 			Budget: svc.budget, InFlight: svc.inflight,
-			Streams: svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces}.Init),
+			Streams: svc.streams.Transports(streams.Auth{Keys: keys, Workspaces: workspaces, Failures: svc.failures}.Init),
 			Extensions: append(s.graphqlExtensions(), streams.FreshLoaders{Open: func(ctx context.Context) context.Context {
 				if w, err := workspace.From(ctx); err == nil {
 					ctx, _ = workspaces.Open(ctx, w.Tenant)

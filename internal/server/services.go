@@ -196,7 +196,7 @@ func newCallEvents(svc *services, logger *slog.Logger) *callevents.Service {
 	cfg := svc.cfg.CallEvents
 	queueRedis := svc.durable
 	cfg.Redis, cfg.RedisTimeout = queueRedis, svc.cfg.Redis.Timeout
-	cfg.Registerer, cfg.Logger = svc.metrics.Registry, logger
+	cfg.Registerer, cfg.Logger, cfg.Failures = svc.metrics.Registry, logger, svc.failures
 	if cfg.Secret == "" && svc.cfg.Demo() {
 		// The demo's events come from a curl on this machine: its secret
 		// is as public as its token.

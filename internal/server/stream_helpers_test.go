@@ -46,10 +46,22 @@ type wsMsg struct {
 // connection_init.
 func dialWS(t *testing.T, baseURL string, header http.Header) (*wsClient, error) {
 	t.Helper()
+	return dialWSWith(t, baseURL, &websocket.DialOptions{HTTPHeader: header})
+}
+
+// dialWSFrom is dialWS from the local address ip (127.0.0.0/8 is all
+// this machine's): a client of its own address.
+func dialWSFrom(t *testing.T, baseURL, ip string) (*wsClient, error) {
+	t.Helper()
+	return dialWSWith(t, baseURL, &websocket.DialOptions{HTTPClient: clientFrom(t, ip)})
+}
+
+func dialWSWith(t *testing.T, baseURL string, opts *websocket.DialOptions) (*wsClient, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamPatience)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: header})
+	opts.Subprotocols = []string{"graphql-transport-ws"}
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/graphql", opts)
 	if err != nil {
 		return &wsClient{t: t, resp: resp}, err
 	}

@@ -22,6 +22,9 @@ import (
 type Auth struct {
 	Keys       *access.Keys
 	Workspaces *workspace.Resolver
+	// Failures counts wrong API keys against the client address
+	// (AUTH_FAILURES_PER_MINUTE), as for plain requests; nil: none.
+	Failures *access.Failures
 }
 
 type headersKey struct{}
@@ -69,7 +72,7 @@ func (a Auth) Init(ctx context.Context, p transport.InitPayload) (context.Contex
 			if key == "" {
 				msg = "an API key is required: send it as apiKey in the connection_init payload"
 			}
-			return refuse(sources.Errorf(sources.EUnauthenticated, "%s", msg))
+			return refuse(a.Failures.FailedIn(ctx, sources.Errorf(sources.EUnauthenticated, "%s", msg)))
 		}
 		ctx = sources.WithCaller(ctx, caller)
 	}
