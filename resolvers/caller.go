@@ -174,7 +174,7 @@ func readHistory(ctx context.Context, w *workspace.Workspace, ref sources.Contac
 	}
 	var kinds []sources.InteractionKind
 	for _, t := range types {
-		if k := sources.InteractionKind(strings.ToLower(string(t))); slices.Contains(supported, k) && !slices.Contains(kinds, k) {
+		if k := kindOf(t); slices.Contains(supported, k) && !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
 		}
 	}

@@ -372,8 +372,8 @@ func (r *queryResolver) Caller(ctx context.Context, phone string, defaultCountry
 
 // ContactChanged is the resolver for the contactChanged field.
 func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string, after *string) (<-chan *model.ContactEvent, error) {
-	if id == "" {
-		return nil, sources.InputError("id", "id must not be empty")
+	if err := sources.CheckID("id", id); err != nil {
+		return nil, err
 	}
 	w, entries, err := r.follow(ctx, after)
 	if err != nil {
@@ -396,9 +396,7 @@ func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string, af
 			}
 			cancel()
 			streams.NoteSequence(ctx, ev.Sequence)
-			select {
-			case out <- ev:
-			case <-ctx.Done():
+			if !sendOrStop(ctx, out, ev) {
 				return
 			}
 			if ends {
@@ -411,12 +409,12 @@ func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string, af
 
 // InteractionsChanged is the resolver for the interactionsChanged field.
 func (r *subscriptionResolver) InteractionsChanged(ctx context.Context, contactID string, types []model.InteractionType, after *string) (<-chan *model.InteractionEvent, error) {
-	if contactID == "" {
-		return nil, sources.InputError("contactId", "contactId must not be empty")
+	if err := sources.CheckID("contactId", contactID); err != nil {
+		return nil, err
 	}
 	kinds := make([]sources.InteractionKind, len(types))
 	for i, t := range types {
-		kinds[i] = sources.InteractionKind(strings.ToLower(string(t)))
+		kinds[i] = kindOf(t)
 	}
 	w, entries, err := r.follow(ctx, after)
 	if err != nil {
@@ -433,9 +431,7 @@ func (r *subscriptionResolver) InteractionsChanged(ctx context.Context, contactI
 					cancel()
 				}
 				streams.NoteSequence(ctx, ev.Sequence)
-				select {
-				case out <- ev:
-				case <-ctx.Done():
+				if !sendOrStop(ctx, out, ev) {
 					return
 				}
 			}
@@ -462,9 +458,7 @@ func (r *subscriptionResolver) IncomingCall(ctx context.Context, agentEmail *str
 				if !want(c) {
 					continue
 				}
-				select {
-				case out <- r.incomingCall(c):
-				case <-ctx.Done():
+				if !sendOrStop(ctx, out, r.incomingCall(c)) {
 					return
 				}
 			}

@@ -110,7 +110,7 @@ func interactionEvents(e events.Entry, contactID string, kinds []sources.Interac
 // as it is now; nil when it is not there (yet) or cannot be read.
 func readInteraction(ctx context.Context, w *workspace.Workspace, contactID string, ev *model.InteractionEvent) *model.Interaction {
 	want := ev.Interaction
-	kind := sources.InteractionKind(strings.ToLower(string(want.Type)))
+	kind := kindOf(want.Type)
 	found, err := w.History.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(contactID)},
 		[]sources.InteractionKind{kind}, time.Time{})
 	if err != nil && found == nil {
@@ -166,4 +166,20 @@ func digits(s string) string {
 // look up).
 func (r *Resolver) incomingCall(c sources.CallRinging) *model.IncomingCall {
 	return &model.IncomingCall{CallID: c.CallID, Phone: c.Phone, TalkdeskNumber: optional(c.TalkdeskNumber), AgentEmail: optional(c.AgentEmail)}
+}
+
+// kindOf is the source kind of a GraphQL interaction type.
+func kindOf(t model.InteractionType) sources.InteractionKind {
+	return sources.InteractionKind(strings.ToLower(string(t)))
+}
+
+// sendOrStop hands v to a subscription's channel; false when the
+// subscription ended first.
+func sendOrStop[T any](ctx context.Context, out chan<- T, v T) bool {
+	select {
+	case out <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

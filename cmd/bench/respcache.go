@@ -121,8 +121,6 @@ func (b *bench) responseCacheCoherence(ctx context.Context, add func(row, error)
 	defer f.close()
 	a, bb := f.instance(0), f.instance(1)
 	contacts := f.em.Workspace.Contacts()
-	const read = `query($id: ID!) { contact(id: $id) { name } }`
-	const change = `mutation($id: ID!, $name: String!) { updateContact(input: {id: $id, name: $name}) { contact { name } } }`
 	n := b.opts.coherence
 	delays := make([]time.Duration, n)
 	hits0, _ := f.serverCounter("response_cache_total", "result", "hit")
@@ -130,19 +128,19 @@ func (b *bench) responseCacheCoherence(ctx context.Context, add func(row, error)
 		id := contacts[i%len(contacts)].ID
 		for range 3 { // both hold the answer
 			for _, in := range []*instance{a, bb} {
-				if _, err := in.queryData(read, map[string]any{"id": id}); err != nil {
+				if _, err := in.queryData(coherenceRead, map[string]any{"id": id}); err != nil {
 					return err
 				}
 			}
 		}
 		name := fmt.Sprintf("Renamed %d", i)
-		if err := a.query(change, map[string]any{"id": id, "name": name}); err != nil {
+		if err := a.query(coherenceChange, map[string]any{"id": id, "name": name}); err != nil {
 			return err
 		}
 		acked := time.Now()
 		for _, in := range []*instance{a, bb} {
 			for {
-				data, err := in.queryData(read, map[string]any{"id": id})
+				data, err := in.queryData(coherenceRead, map[string]any{"id": id})
 				if err != nil {
 					return err
 				}

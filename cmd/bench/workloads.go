@@ -285,6 +285,13 @@ func (b *bench) runRingStorm(ctx context.Context, path string, add func(row, err
 	}))
 }
 
+// The coherence rows read a contact's name on one instance and change it
+// on the other.
+const (
+	coherenceRead   = `query($id: ID!) { contact(id: $id) { name } }`
+	coherenceChange = `mutation($id: ID!, $name: String!) { updateContact(input: {id: $id, name: $name}) { contact { name } } }`
+)
+
 // runCoherence measures how long after a change acknowledged by instance A
 // instance B, which held the old value in process, serves the new one.
 func (b *bench) runCoherence(ctx context.Context, add func(row, error) error) error {
@@ -295,24 +302,22 @@ func (b *bench) runCoherence(ctx context.Context, add func(row, error) error) er
 	defer f.close()
 	a, bb := f.instance(0), f.instance(1)
 	contacts := f.em.Workspace.Contacts()
-	const read = `query($id: ID!) { contact(id: $id) { name } }`
-	const change = `mutation($id: ID!, $name: String!) { updateContact(input: {id: $id, name: $name}) { contact { name } } }`
 	n := b.opts.coherence
 	delays := make([]time.Duration, n)
 	for i := range n {
 		id := contacts[i%len(contacts)].ID
 		for range 2 { // B holds it in process
-			if _, err := bb.queryData(read, map[string]any{"id": id}); err != nil {
+			if _, err := bb.queryData(coherenceRead, map[string]any{"id": id}); err != nil {
 				return err
 			}
 		}
 		name := fmt.Sprintf("Renamed %d", i)
-		if err := a.query(change, map[string]any{"id": id, "name": name}); err != nil {
+		if err := a.query(coherenceChange, map[string]any{"id": id, "name": name}); err != nil {
 			return err
 		}
 		acked := time.Now()
 		for {
-			data, err := bb.queryData(read, map[string]any{"id": id})
+			data, err := bb.queryData(coherenceRead, map[string]any{"id": id})
 			if err != nil {
 				return err
 			}
