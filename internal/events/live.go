@@ -220,19 +220,19 @@ func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry
 	last := after
 	if after == "" {
 		last = seen
-	} else {
-		signal(f.wake)
 	}
 	out := make(chan Entry)
 	go func() {
 		defer close(out)
 		defer remove()
-		h.follow(ctx, workspace, last, f, out)
+		// A resume reads the gap from the log before any live event: one
+		// that arrived meanwhile must not move past the gap unread.
+		h.follow(ctx, workspace, last, after != "", f, out)
 	}()
 	return out, nil
 }
 
-func (h *Hub) follow(ctx context.Context, workspace, last string, f *follower, out chan<- Entry) {
+func (h *Hub) follow(ctx context.Context, workspace, last string, resume bool, f *follower, out chan<- Entry) {
 	send := func(e Entry, replayed bool) bool {
 		select {
 		case out <- e:
@@ -256,6 +256,26 @@ func (h *Hub) follow(ctx context.Context, workspace, last string, f *follower, o
 			last = newest
 		}
 		return send(Entry{Seq: last, Refetch: true}, false)
+	}
+	// catchUp sends what the log holds after last; false when the
+	// subscription ended.
+	catchUp := func() bool {
+		entries, ok, err := h.log.Since(ctx, workspace, last)
+		if err != nil || !ok {
+			return ctx.Err() == nil && refetch()
+		}
+		for _, e := range entries {
+			if SeqLess(last, e.Seq) {
+				last = e.Seq
+				if !send(e, true) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if resume && !catchUp() {
+		return
 	}
 	for {
 		select {
@@ -281,20 +301,8 @@ func (h *Hub) follow(ctx context.Context, workspace, last string, f *follower, o
 				}
 				continue
 			}
-			entries, ok, err := h.log.Since(ctx, workspace, last)
-			if err != nil || !ok {
-				if ctx.Err() != nil || !refetch() {
-					return
-				}
-				continue
-			}
-			for _, e := range entries {
-				if SeqLess(last, e.Seq) {
-					last = e.Seq
-					if !send(e, true) {
-						return
-					}
-				}
+			if !catchUp() {
+				return
 			}
 		}
 	}
