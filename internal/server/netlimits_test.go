@@ -127,6 +127,10 @@ func healthDuring(t *testing.T, url string, stop <-chan struct{}) func() (failed
 	t.Helper()
 	client := clientFrom(t, "127.0.0.1")
 	client.Timeout = 5 * time.Second
+	// A fresh connection per check, as a balancer's is: a kept-alive one may
+	// be reused just as the server's IDLE_TIMEOUT closes it, which is the
+	// client's race, not a refused check.
+	client.Transport.(*http.Transport).DisableKeepAlives = true
 	var mu sync.Mutex
 	var failed, total int
 	done := make(chan struct{})
