@@ -68,14 +68,14 @@ func (c *Cluster) MigrateSlotOf(t testing.TB, key string, opts MigrateOptions) M
 	}
 	if m.To == "" {
 		for _, addr := range slices.Sorted(maps.Keys(masters)) {
-			if addr != from {
+			if addr != from && isMaster(ctx, addr) {
 				m.To = addr
 				break
 			}
 		}
 	}
 	fromID, toID := masters[from], masters[m.To]
-	if fromID == "" || toID == "" || m.To == from {
+	if fromID == "" || toID == "" || m.To == from || !isMaster(ctx, m.To) {
 		t.Fatalf("migrate slot %d: no master to move it to from %s (masters %v, to %q)", m.Slot, from, masters, m.To)
 	}
 	dst := redis.NewClient(&redis.Options{Addr: m.To})
@@ -191,6 +191,17 @@ func ownerOf(slots []redis.ClusterSlot, slot int) string {
 		}
 	}
 	return ""
+}
+
+// isMaster asks the node itself: another node's CLUSTER NODES may still
+// call master a node that has just become a replica (gossip lags behind
+// CLUSTER REPLICATE, and a loaded machine may fail a master over), and
+// CLUSTER SETSLOT on a replica fails.
+func isMaster(ctx context.Context, addr string) bool {
+	n := redis.NewClient(&redis.Options{Addr: addr})
+	defer n.Close()
+	role, err := n.Do(ctx, "ROLE").Slice()
+	return err == nil && len(role) > 0 && role[0] == "master"
 }
 
 // liveMasters reads CLUSTER NODES: the address and node id of each master
