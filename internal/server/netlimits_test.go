@@ -73,7 +73,9 @@ func serveForTest(t *testing.T, settings ...string) *served {
 // dialFrom opens a TCP connection to addr from the loopback address ip.
 func dialFrom(t *testing.T, ip, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	// Generous: a storm of hundreds of dials on a loaded 2-core machine
+	// waits on the accept loop, which is not what these tests measure.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 30 * time.Second}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial from %s: %v", ip, err)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,8 +149,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln = limitConns(ln, cfg.MaxConns, cfg.MaxConnsPerAddress, s.proxies, func(limit string) {
 		s.svc.metrics.ConnectionsRefused.WithLabelValues(limit).Inc()
 	})
+	// http.Server.Shutdown does not wait for hijacked connections: a
+	// WebSocket's handler would still run (and log) after Serve returned.
+	var handlers sync.WaitGroup
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			handlers.Add(1)
+			defer handlers.Done()
+			s.handler.ServeHTTP(w, r)
+		}),
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -175,6 +183,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	ended := make(chan struct{})
+	go func() { handlers.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-shutdownCtx.Done():
+		return errors.New("shutdown: streams still open after SHUTDOWN_TIMEOUT")
 	}
 	s.logger.Info("stopped")
 	return nil
