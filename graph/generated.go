@@ -6179,7 +6179,7 @@ func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, fi
 			return ec.fieldContext_InteractionConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.InteractionEdge) graphql.Marshaler {
@@ -6193,7 +6193,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.C
 	fc = &graphql.FieldContext{
 		Object:     "InteractionConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_InteractionEdge(ctx, field)
@@ -6243,7 +6243,7 @@ func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context,
 			return ec.fieldContext_InteractionConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -6257,7 +6257,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ contex
 	fc = &graphql.FieldContext{
 		Object:     "InteractionConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)

@@ -104,60 +104,136 @@ func historyConnection(list []*sources.Interaction, after *sources.Interaction, 
 		}
 	}
 	end := min(start+size, len(list))
+	page := list[start:end]
+	nodes := make([]interactionNode, len(page))
 	conn := &model.InteractionConnection{
-		Edges:      make([]*model.InteractionEdge, 0, end-start),
-		Nodes:      make([]*model.Interaction, 0, end-start),
-		PageInfo:   &model.PageInfo{HasNextPage: end < len(list)},
-		TotalCount: len(list),
+		Nodes:       make([]*model.Interaction, len(page)),
+		TotalCount:  len(list),
+		HasNextPage: end < len(list),
+		Cursor: func(i int) string {
+			it := page[i]
+			return historyCursor{Date: it.Date.UnixNano(), Kind: string(it.Kind), ID: it.ID}.encode()
+		},
 	}
-	for _, it := range list[start:end] {
-		node := toInteraction(it)
-		cursor := historyCursor{Date: it.Date.UnixNano(), Kind: string(it.Kind), ID: it.ID}.encode()
-		conn.Edges = append(conn.Edges, &model.InteractionEdge{Cursor: cursor, Node: node})
-		conn.Nodes = append(conn.Nodes, node)
-		conn.PageInfo.EndCursor = &cursor
+	for i, it := range page {
+		conn.Nodes[i] = nodes[i].set(it)
 	}
 	return conn
 }
 
 func toInteraction(it *sources.Interaction) *model.Interaction {
-	m := &model.Interaction{
+	return new(interactionNode).set(it)
+}
+
+// interactionNode is a GraphQL interaction with the values its optional
+// fields point to: a page of nodes is one allocation, not one per field
+// (a dashboard maps hundreds of interactions a request).
+type interactionNode struct {
+	m                         model.Interaction
+	url, state, ref, kind     string
+	createdAt, updatedAt      time.Time
+	direction                 model.InteractionDirection
+	durationSeconds           int
+	hasRecording              bool
+	author, assignee          model.Participant
+	authorID, authorName      string
+	authorEmail, assigneeID   string
+	assigneeName, assigneeEml string
+}
+
+func (n *interactionNode) set(it *sources.Interaction) *model.Interaction {
+	n.url, n.state, n.ref, n.kind = it.URL, it.SourceState, it.Reference, cmp.Or(it.SourceKind, string(it.Kind))
+	n.createdAt, n.updatedAt = it.CreatedAt, it.UpdatedAt
+	n.m = model.Interaction{
 		ID:          it.ID,
-		Type:        model.InteractionType(strings.ToUpper(string(it.Kind))),
+		Type:        model.InteractionType(enumName(string(it.Kind))),
 		Subject:     it.Subject,
 		Description: it.Description,
 		Date:        it.Date,
-		URL:         optional(it.URL),
-		Priority:    model.InteractionPriority(strings.ToUpper(string(it.Priority))),
-		Status:      model.InteractionStatus(strings.ToUpper(string(it.Status))),
-		State:       optional(it.SourceState),
-		Author:      toParticipant(it.Author),
-		Assignee:    toParticipant(it.Assignee),
-		Reference:   optional(it.Reference),
-		CreatedAt:   optionalTime(it.CreatedAt),
-		UpdatedAt:   optionalTime(it.UpdatedAt),
+		URL:         optionalAt(&n.url),
+		Priority:    model.InteractionPriority(enumName(string(it.Priority))),
+		Status:      model.InteractionStatus(enumName(string(it.Status))),
+		State:       optionalAt(&n.state),
+		Reference:   optionalAt(&n.ref),
+		CreatedAt:   optionalTimeAt(&n.createdAt),
+		UpdatedAt:   optionalTimeAt(&n.updatedAt),
 		Source:      it.SourceOf(),
-		Kind:        optional(cmp.Or(it.SourceKind, string(it.Kind))),
+		Kind:        optionalAt(&n.kind),
+	}
+	if p := it.Author; p != nil {
+		n.authorID, n.authorName, n.authorEmail = p.ID, p.Name, p.Email
+		n.author = model.Participant{Kind: model.ParticipantKind(enumName(string(p.Kind))),
+			ID: optionalAt(&n.authorID), Name: optionalAt(&n.authorName), Email: optionalAt(&n.authorEmail)}
+		n.m.Author = &n.author
+	}
+	if p := it.Assignee; p != nil {
+		n.assigneeID, n.assigneeName, n.assigneeEml = p.ID, p.Name, p.Email
+		n.assignee = model.Participant{Kind: model.ParticipantKind(enumName(string(p.Kind))),
+			ID: optionalAt(&n.assigneeID), Name: optionalAt(&n.assigneeName), Email: optionalAt(&n.assigneeEml)}
+		n.m.Assignee = &n.assignee
 	}
 	if it.Priority == "" {
-		m.Priority = model.InteractionPriorityNone
+		n.m.Priority = model.InteractionPriorityNone
 	}
 	if it.Direction != sources.DirectionNone {
-		d := model.InteractionDirection(strings.ToUpper(string(it.Direction)))
-		m.Direction = &d
+		n.direction = model.InteractionDirection(enumName(string(it.Direction)))
+		n.m.Direction = &n.direction
 	}
 	if it.Kind == sources.KindCall {
-		secs := int(it.Duration / time.Second)
-		m.DurationSeconds = &secs
-		m.HasRecording = &it.HasRecording
+		n.durationSeconds, n.hasRecording = int(it.Duration/time.Second), it.HasRecording
+		n.m.DurationSeconds, n.m.HasRecording = &n.durationSeconds, &n.hasRecording
 	}
-	return m
+	return &n.m
 }
 
-func toParticipant(p *sources.Participant) *model.Participant {
-	if p == nil {
+// optionalAt is s, or nil when *s is empty.
+func optionalAt(s *string) *string {
+	if *s == "" {
 		return nil
 	}
-	return &model.Participant{Kind: model.ParticipantKind(strings.ToUpper(string(p.Kind))), ID: optional(p.ID),
-		Name: optional(p.Name), Email: optional(p.Email)}
+	return s
+}
+
+// optionalTimeAt is t, or nil when *t is zero.
+func optionalTimeAt(t *time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// enumNames are the GraphQL names of the history's enum values by the
+// sources' lower-case names.
+var enumNames = func() map[string]string {
+	names := map[string]string{}
+	add := func(values ...string) {
+		for _, v := range values {
+			names[strings.ToLower(v)] = v
+		}
+	}
+	for _, v := range model.AllInteractionType {
+		add(string(v))
+	}
+	for _, v := range model.AllInteractionPriority {
+		add(string(v))
+	}
+	for _, v := range model.AllInteractionStatus {
+		add(string(v))
+	}
+	for _, v := range model.AllInteractionDirection {
+		add(string(v))
+	}
+	for _, v := range model.AllParticipantKind {
+		add(string(v))
+	}
+	return names
+}()
+
+// enumName is s upper-cased, the GraphQL name of a source's enum value,
+// without allocating for the values the schema knows.
+func enumName(s string) string {
+	if name, ok := enumNames[s]; ok {
+		return name
+	}
+	return strings.ToUpper(s)
 }

@@ -25,13 +25,6 @@ func optionalTime(t time.Time) *time.Time {
 	return &t
 }
 
-func optionalInt(n int) *int {
-	if n == 0 {
-		return nil
-	}
-	return &n
-}
-
 func first(list []string) string {
 	if len(list) == 0 {
 		return ""
@@ -44,6 +37,24 @@ func orEmpty(list []string) []string {
 		return []string{}
 	}
 	return list
+}
+
+// contactNode is a GraphQL contact with the values its optional fields
+// point to: one allocation for what would be one per field (a dashboard
+// maps dozens of contacts a request).
+type contactNode struct {
+	m                                      model.Contact
+	location                               model.Location
+	externalID, title, email, phone, photo string
+	address, twitter, url                  string
+	country, countryCode, region, city     string
+	createdAt, updatedAt                   time.Time
+}
+
+// tagNode is a tag with its name.
+type tagNode struct {
+	m    model.Tag
+	name string
 }
 
 func toContact(c *sources.Contact) *model.Contact {
@@ -59,33 +70,44 @@ func toContact(c *sources.Contact) *model.Contact {
 		attrs = map[string]any{}
 	}
 	tags := make([]*model.Tag, len(c.Tags))
+	nodes := make([]tagNode, len(c.Tags))
 	for i, t := range c.Tags {
-		tags[i] = &model.Tag{ID: t.ID, Name: optional(t.Name)}
+		n := &nodes[i]
+		n.name = t.Name
+		n.m = model.Tag{ID: t.ID, Name: optionalAt(&n.name)}
+		tags[i] = &n.m
 	}
-	return &model.Contact{
+	n := &contactNode{externalID: c.ExternalID, title: c.Title, email: first(c.Emails), phone: first(c.Phones),
+		photo: c.AvatarURL, address: address(c.Location), twitter: c.Twitter, url: c.URL,
+		country: c.Location.Country, countryCode: c.Location.CountryCode, region: c.Location.Region, city: c.Location.City,
+		createdAt: c.CreatedAt, updatedAt: c.UpdatedAt}
+	n.location = model.Location{Country: optionalAt(&n.country), CountryCode: optionalAt(&n.countryCode),
+		Region: optionalAt(&n.region), City: optionalAt(&n.city)}
+	n.m = model.Contact{
 		ID:               c.ID,
-		ExternalID:       optional(c.ExternalID),
+		ExternalID:       optionalAt(&n.externalID),
 		Role:             role,
 		Name:             c.Name,
-		Title:            optional(c.Title),
-		Email:            optional(first(c.Emails)),
+		Title:            optionalAt(&n.title),
+		Email:            optionalAt(&n.email),
 		Emails:           orEmpty(c.Emails),
-		Phone:            optional(first(c.Phones)),
+		Phone:            optionalAt(&n.phone),
 		Phones:           orEmpty(c.Phones),
-		PhotoURL:         optional(c.AvatarURL),
-		Address:          optional(address(c.Location)),
-		Location:         toLocation(c.Location),
+		PhotoURL:         optionalAt(&n.photo),
+		Address:          optionalAt(&n.address),
+		Location:         &n.location,
 		Websites:         orEmpty(c.Websites),
-		Twitter:          optional(c.Twitter),
-		URL:              optional(c.URL),
+		Twitter:          optionalAt(&n.twitter),
+		URL:              optionalAt(&n.url),
 		Source:           c.SourceOf(),
 		Tags:             tags,
 		CustomAttributes: attrs,
 		NotesCount:       c.NotesCount,
-		CreatedAt:        optionalTime(c.CreatedAt),
-		UpdatedAt:        optionalTime(c.UpdatedAt),
+		CreatedAt:        optionalTimeAt(&n.createdAt),
+		UpdatedAt:        optionalTimeAt(&n.updatedAt),
 		CompanyIDs:       c.CompanyIDs,
 	}
+	return &n.m
 }
 
 func toContacts(list []*sources.Contact) []*model.Contact {
@@ -107,31 +129,37 @@ func address(l sources.Location) string {
 	return strings.Join(parts, ", ")
 }
 
-func toLocation(l sources.Location) *model.Location {
-	return &model.Location{
-		Country:     optional(l.Country),
-		CountryCode: optional(l.CountryCode),
-		Region:      optional(l.Region),
-		City:        optional(l.City),
-	}
+// companyNode is a GraphQL company with the values its optional fields
+// point to, in one allocation.
+type companyNode struct {
+	m                                   model.Company
+	externalID, website, industry, plan string
+	url                                 string
+	size                                int
+	createdAt, updatedAt                time.Time
 }
 
 func toCompany(c *sources.Company) *model.Company {
 	if c == nil {
 		return nil
 	}
-	return &model.Company{
+	n := &companyNode{externalID: c.ExternalID, website: c.Website, industry: c.Industry, plan: c.Plan, url: c.URL,
+		size: c.Size, createdAt: c.CreatedAt, updatedAt: c.UpdatedAt}
+	n.m = model.Company{
 		ID:         c.ID,
-		ExternalID: optional(c.ExternalID),
+		ExternalID: optionalAt(&n.externalID),
 		Name:       c.Name,
-		Website:    optional(c.Website),
-		Industry:   optional(c.Industry),
-		Size:       optionalInt(c.Size),
-		Plan:       optional(c.Plan),
-		URL:        optional(c.URL),
-		CreatedAt:  optionalTime(c.CreatedAt),
-		UpdatedAt:  optionalTime(c.UpdatedAt),
+		Website:    optionalAt(&n.website),
+		Industry:   optionalAt(&n.industry),
+		Plan:       optionalAt(&n.plan),
+		URL:        optionalAt(&n.url),
+		CreatedAt:  optionalTimeAt(&n.createdAt),
+		UpdatedAt:  optionalTimeAt(&n.updatedAt),
 	}
+	if n.size != 0 {
+		n.m.Size = &n.size
+	}
+	return &n.m
 }
 
 func toAgent(a *sources.Agent) *model.Agent {

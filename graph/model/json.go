@@ -11,10 +11,16 @@ import (
 )
 
 // MarshalJSONObject writes the JSON scalar (custom attributes) as the JSON
-// object it holds.
+// object it holds, compact as the rest of the answer (an Encoder would end
+// it with a newline), which the HTTP transport writes without compacting.
 func MarshalJSONObject(v map[string]any) graphql.ContextMarshaler {
 	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
-		return json.NewEncoder(w).Encode(v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
 	})
 }
 

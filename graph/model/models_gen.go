@@ -262,18 +262,6 @@ type Interaction struct {
 	Kind *string `json:"kind,omitempty"`
 }
 
-// A page of a contact's history (a Relay connection), newest first.
-type InteractionConnection struct {
-	// The interactions of this page with their cursors.
-	Edges []*InteractionEdge `json:"edges"`
-	// The interactions of this page.
-	Nodes []*Interaction `json:"nodes"`
-	// Where this page sits in the whole history.
-	PageInfo *PageInfo `json:"pageInfo"`
-	// How many interactions the whole (filtered) history holds.
-	TotalCount int `json:"totalCount"`
-}
-
 // An interaction and the cursor to resume after it.
 type InteractionEdge struct {
 	// Pass as `after` to continue after this interaction.

@@ -35,7 +35,7 @@ func (h history) covers(kinds []sources.InteractionKind) bool {
 
 // filter keeps the items of kinds dated at or after since.
 func (h history) filter(kinds []sources.InteractionKind, since time.Time) []*sources.Interaction {
-	out := []*sources.Interaction{}
+	out := make([]*sources.Interaction, 0, len(h.Items)) // one allocation: a warm history is read per field
 	for _, it := range h.Items {
 		if slices.Contains(kinds, it.Kind) && !it.Date.Before(since) {
 			out = append(out, it)

@@ -244,11 +244,13 @@ func negotiate(accept string) (string, bool) {
 // error (parse, validation, a malformed request) has no data entry at all,
 // not "data": null, as the GraphQL specification asks.
 func write(w http.ResponseWriter, media string, status int, resp *graphql.Response, executed bool) {
-	var body any = resp
-	if !executed {
-		body = requestError{Errors: resp.Errors, Extensions: resp.Extensions}
+	var b []byte
+	var err error
+	if executed {
+		b, err = encodeResponse(resp)
+	} else {
+		b, err = json.Marshal(requestError{Errors: resp.Errors, Extensions: resp.Extensions})
 	}
-	b, err := json.Marshal(body)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"` + sources.EInternal + `"}}]}`)
@@ -256,6 +258,51 @@ func write(w http.ResponseWriter, media string, status int, resp *graphql.Respon
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// encodeResponse is json.Marshal(resp), byte for byte, without scanning the
+// data again: encoding/json validates and compacts a json.RawMessage with
+// its full JSON scanner, a second pass over the whole answer (20 KB for a
+// dashboard) that gqlgen's compact output does not need. The data is only
+// HTML-escaped, as encoding/json escapes it.
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	if resp == nil {
+		return json.Marshal(resp)
+	}
+	rest, err := json.Marshal(struct {
+		Label      string         `json:"label,omitempty"`
+		Path       ast.Path       `json:"path,omitempty"`
+		HasNext    *bool          `json:"hasNext,omitempty"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Label, resp.Path, resp.HasNext, resp.Extensions})
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(resp.Data) + len(rest) + 16)
+	buf.WriteByte('{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			return nil, err
+		}
+		buf.WriteString(`"errors":`)
+		buf.Write(errs)
+		buf.WriteByte(',')
+	}
+	buf.WriteString(`"data":`)
+	if resp.Data == nil {
+		buf.WriteString("null")
+	} else {
+		json.HTMLEscape(&buf, resp.Data)
+	}
+	if len(rest) > len("{}") {
+		buf.WriteByte(',')
+		buf.Write(rest[1:])
+	} else {
+		buf.WriteByte('}')
+	}
+	return buf.Bytes(), nil
 }
 
 // maxMessage bounds an error message: messages may quote the document

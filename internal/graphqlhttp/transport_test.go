@@ -1,12 +1,17 @@
 package graphqlhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/talkdesk-intercom/api/internal/web"
 )
@@ -74,5 +79,28 @@ func TestBodyOverTheLimitNamesMaxBodyBytes(t *testing.T) {
 				t.Errorf("message %q does not name MAX_BODY_BYTES", e.Message)
 			}
 		})
+	}
+}
+
+// The transport writes an executed answer exactly as encoding/json would
+// (it skips re-scanning the data): errors first, data (null when none, HTML
+// characters escaped), then label, path, hasNext and extensions when set.
+func TestAnswerBytesAreEncodingJSONs(t *testing.T) {
+	yes := true
+	for _, resp := range []*graphql.Response{
+		nil,
+		{},
+		{Data: json.RawMessage("{\"contact\":{\"name\":\"<b>Ann</b> & Co \u2028\",\"n\":1.5,\"l\":[true,null]}}")},
+		{Data: json.RawMessage(`null`), Errors: gqlerror.List{{Message: "no <such> thing", Path: ast.Path{ast.PathName("contact"), ast.PathIndex(2)},
+			Extensions: map[string]any{"code": "NOT_FOUND"}}}},
+		{Data: json.RawMessage(`{}`), Label: "history", Path: ast.Path{ast.PathName("contactsByPhone"), ast.PathIndex(0)}, HasNext: &yes,
+			Extensions: map[string]any{"cost": map[string]int{"requested": 3}, "stale": "<1s>"}},
+		{Errors: gqlerror.List{{Message: "partial"}}, Data: json.RawMessage("{\"a\":\"\u2029\"}"), Extensions: map[string]any{"cached": true}},
+	} {
+		want, _ := json.Marshal(resp)
+		got, err := encodeResponse(resp)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("encodeResponse = %s, %v\nwant %s", got, err, want)
+		}
 	}
 }

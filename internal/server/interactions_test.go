@@ -109,6 +109,61 @@ func TestInteractionsOfTheDemoCaller(t *testing.T) {
 	}
 }
 
+// A history page's edges, nodes and end cursor agree, on a contact's own
+// history field too (the edges and the end cursor are built only when
+// selected): each edge holds the node in the same place, the last edge's
+// cursor is the end cursor, and paging after any edge's cursor continues
+// with the next node.
+func TestInteractionEdgesNodesAndCursorsAgree(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{Phone: true})
+	demo, _ := env.Intercom.Workspace.DemoCaller()
+	const q = `query($id: ID!, $first: Int, $after: String) { contact(id: $id) { interactions(first: $first, after: $after) {
+		edges { cursor node { id type } } nodes { id type } pageInfo { hasNextPage endCursor } totalCount } } }`
+	type page struct {
+		Contact struct {
+			Interactions struct {
+				Edges []struct {
+					Cursor string
+					Node   interactionJSON
+				}
+				Nodes    []interactionJSON
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   *string
+				}
+				TotalCount int
+			}
+		}
+	}
+	var all page
+	env.mustQuery(t, q, map[string]any{"id": demo.ID, "first": 100}, &all)
+	h := all.Contact.Interactions
+	if len(h.Nodes) < 3 || len(h.Edges) != len(h.Nodes) || h.TotalCount != len(h.Nodes) || h.PageInfo.HasNextPage {
+		t.Fatalf("%d nodes, %d edges, totalCount %d, hasNextPage %v", len(h.Nodes), len(h.Edges), h.TotalCount, h.PageInfo.HasNextPage)
+	}
+	for i, e := range h.Edges {
+		if e.Node.ID != h.Nodes[i].ID || e.Node.Type != h.Nodes[i].Type || e.Cursor == "" {
+			t.Errorf("edge %d: %s %s (cursor %q), node %s %s", i, e.Node.Type, e.Node.ID, e.Cursor, h.Nodes[i].Type, h.Nodes[i].ID)
+		}
+	}
+	if last := h.Edges[len(h.Edges)-1].Cursor; h.PageInfo.EndCursor == nil || *h.PageInfo.EndCursor != last {
+		t.Errorf("endCursor %v, want the last edge's cursor %q", h.PageInfo.EndCursor, last)
+	}
+	for _, i := range []int{0, len(h.Edges) / 2} {
+		var next page
+		env.mustQuery(t, q, map[string]any{"id": demo.ID, "first": 1, "after": h.Edges[i].Cursor}, &next)
+		n := next.Contact.Interactions.Nodes
+		if len(n) != 1 || n[0].ID != h.Nodes[i+1].ID {
+			t.Errorf("after edge %d: %v, want %s", i, n, h.Nodes[i+1].ID)
+		}
+	}
+	var empty page
+	env.mustQuery(t, q, map[string]any{"id": demo.ID, "first": 1, "after": *h.PageInfo.EndCursor}, &empty)
+	if e := empty.Contact.Interactions; len(e.Nodes) != 0 || len(e.Edges) != 0 || e.PageInfo.EndCursor != nil || e.PageInfo.HasNextPage {
+		t.Errorf("after the end: %+v, want an empty page without an end cursor", e)
+	}
+}
+
 // Paging with first/after walks the whole history once, across kinds.
 func TestInteractionsPagingIsStable(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{Phone: true})
