@@ -106,8 +106,8 @@ func TestBenchmarkRuns(t *testing.T) {
 
 // Columns of the table, as printRows writes them.
 const (
-	colRedis   = 5
-	colBatches = 6
+	colRedis   = 6
+	colBatches = 7
 )
 
 // cells returns the cells of the table's row for a workload and a path.
