@@ -152,7 +152,7 @@ func measureCustomerDB(ctx context.Context, url, name string, n int) (row, error
 	slices.Sort(lat)
 	return row{workload: name, path: "real", requests: sqlLookups,
 		sqlPerReq: float64(queries.Load()) / sqlLookups,
-		p50: lat[sqlLookups/2], p99: lat[sqlLookups*99/100], rps: float64(sqlLookups) / wall.Seconds()}, nil
+		p50:       lat[sqlLookups/2], p99: lat[sqlLookups*99/100], rps: float64(sqlLookups) / wall.Seconds()}, nil
 }
 
 // customerDBChecks are the targets of the sql workload.

@@ -39,7 +39,9 @@ const (
 	peopleDashboardSize = 50
 )
 
-func srcW1Row(setup, state string) string { return fmt.Sprintf("W1 caller(phone:), %s, c=1, %s", setup, state) }
+func srcW1Row(setup, state string) string {
+	return fmt.Sprintf("W1 caller(phone:), %s, c=1, %s", setup, state)
+}
 func srcW2Row(setup, state string) string {
 	return fmt.Sprintf("W2 people dashboard (%d callers), %s, %s", peopleDashboardSize, setup, state)
 }
@@ -273,10 +275,10 @@ func alternate(fleets []*fleet, names []string, n, turn int, req func(f *fleet, 
 		up := after.upstream - before[k].upstream
 		out[k] = row{workload: names[k], path: "real", requests: n,
 			upstreamPerReq: float64(up) / float64(n), upstreamTotal: up,
-			sqlPerReq:      (after.sqlQueries - before[k].sqlQueries) / float64(n),
-			redisPerReq:    (after.redisRoundTrips - before[k].redisRoundTrips) / float64(n),
-			batchesPerReq:  float64(after.loaderBatches-before[k].loaderBatches) / float64(n),
-			p50:            l[n/2], p99: l[min(n-1, n*99/100)], rps: float64(n) / busy[k].Seconds()}
+			sqlPerReq:     (after.sqlQueries - before[k].sqlQueries) / float64(n),
+			redisPerReq:   (after.redisRoundTrips - before[k].redisRoundTrips) / float64(n),
+			batchesPerReq: float64(after.loaderBatches-before[k].loaderBatches) / float64(n),
+			p50:           l[n/2], p99: l[min(n-1, n*99/100)], rps: float64(n) / busy[k].Seconds()}
 	}
 	return out, nil
 }
