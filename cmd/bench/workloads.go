@@ -30,6 +30,7 @@ type bench struct {
 	lbVersion       string        // fleet: haproxy -v, when it is HAProxy
 	clusterStart    time.Duration // fleet: how long the private Cluster took to start
 	sqlSeeded       []string      // sql: how long each customer database took to seed
+	peopleBytes     []int         // sources: the W2 people dashboard's answer, by setup
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
