@@ -334,8 +334,12 @@ func (db *DB) runAll(ctx context.Context, stmts ...statement) error {
 	if err != nil {
 		// The first statement not read whole failed, or one after it: a
 		// pipeline prepares its new statements together, before any runs.
+		failed := stmts[done:]
+		if len(failed) == 0 {
+			failed = stmts // all were read: the pipeline's end failed
+		}
 		var views []string
-		for _, st := range stmts[done:] {
+		for _, st := range failed {
 			views = append(views, st.view)
 		}
 		if db.cfg.Observe != nil {
