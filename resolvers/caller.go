@@ -31,7 +31,9 @@ func (r *Resolver) caller(ctx context.Context, phone string, defaultCountry *str
 	}
 	srcs := []identity.Source{{Name: sources.SourceIntercom, Finder: w.Source}}
 	if w.Customer != nil {
-		srcs = append(srcs, identity.Source{Name: w.Customer.Name, Finder: w.Customer.Source, Timeout: w.Customer.Timeout})
+		// Through the request's loaders: the callers of one request (a
+		// dashboard of people) are one query per view per round.
+		srcs = append(srcs, identity.Source{Name: w.Customer.Name, Finder: w.Customer.Loaders, Timeout: w.Customer.Timeout})
 	}
 	res := identity.Resolve(ctx, srcs, w.Identity, e164)
 	for _, f := range res.Failed {

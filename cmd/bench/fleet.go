@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ import (
 const (
 	metricRedisRoundTrips = "redis_roundtrips_total"
 	metricLoaderBatchSize = "loader_batch_size" // a histogram: its sample count is the number of batches
+	// The customer database's queries are upstream calls
+	// (metricUpstreamCalls) of endpoints "sql:<view>"
+	// (internal/server/customerdb.go).
+	sqlEndpointPrefix = "sql:"
 )
 
 // benchToken is the emulator's token for the benchmark's workspaces; it is a
@@ -202,6 +207,7 @@ func startInstance(ctx context.Context, bin string, settings map[string]string) 
 // received, and the fleet's own counters from /metrics.
 type counters struct {
 	upstream        int
+	sqlQueries      float64
 	redisRoundTrips float64
 	loaderBatches   uint64
 }
@@ -216,6 +222,15 @@ func (f *fleet) counters() (counters, error) {
 		if mf := families[metricRedisRoundTrips]; mf != nil {
 			for _, m := range mf.GetMetric() {
 				c.redisRoundTrips += m.GetCounter().GetValue()
+			}
+		}
+		if mf := families[metricUpstreamCalls]; mf != nil {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "endpoint" && strings.HasPrefix(l.GetValue(), sqlEndpointPrefix) {
+						c.sqlQueries += m.GetCounter().GetValue()
+					}
+				}
 			}
 		}
 		if mf := families[metricLoaderBatchSize]; mf != nil {

@@ -86,7 +86,7 @@ type options struct {
 }
 
 var (
-	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "w9", "sql", "calls", "respcache"}
+	allWorkloads = []string{"floor", "w1", "w2", "w3", "w4", "w5", "w6", "coherence", "fleet", "w7", "w8", "w9", "sql", "sources", "calls", "respcache"}
 	allPaths     = []string{"naive", "real"}
 )
 
@@ -125,7 +125,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&o.w9Defer, "w9-defer", 20, "cold deferred dashboards of W9 (each a caller of its own)")
 	var subscribers string
 	fs.StringVar(&subscribers, "w9-subscribers", "1000,10000", "WebSocket subscribers of one contact in each W9 fan-out row")
-	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; w9: live dashboards; sql: the customer database; calls: Talkdesk's call events; respcache: warm W2 with and without the response cache, and coherence with it)")
+	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run (floor: { __typename } on W1's servers; w7: one caller's cost budget beside another's lookups; fleet: one replica on a Redis node and three on a private Redis Cluster behind a load balancer, and their shared Intercom budget; w8: a flaky Intercom behind a fault proxy; w9: live dashboards; sql: the SQL part of a caller lookup on the customer database; sources: W1 and W2 through caller(phone:) with Intercom alone and with the customer database beside it; calls: Talkdesk's call events; respcache: warm W2 with and without the response cache, and coherence with it)")
 	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to run: naive (loaders and cache off), real")
 	fs.Usage = func() {
 		w := fs.Output()

@@ -57,7 +57,10 @@ func TestBenchmarkRuns(t *testing.T) {
 		}
 	}
 	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", callsAccept1, callsAccept, callsRecord, callsBurst, w9DeferFirst, w9DeferLast, w9Fanout(5),
-		rcRow(1, false), rcRow(8, false), rcRow(1, true), rcRow(8, true), rcCoherence} {
+		rcRow(1, false), rcRow(8, false), rcRow(1, true), rcRow(8, true), rcCoherence,
+		srcW1Row(srcAlone, "cold"), srcW1Row(srcBoth, "cold"), srcW1Row(srcAlone, "warm"), srcW1Row(srcBoth, "warm"),
+		srcW2Row(srcAlone, "cold"), srcW2Row(srcBoth, "cold"), srcW2Row(srcAlone, "warm"), srcW2Row(srcBoth, "warm"),
+		sqlSmall, sqlMillion, sqlFloor} {
 		if cells(table, workload, "real") == nil {
 			t.Errorf("no row %q:\n%s", workload, table)
 		}
@@ -106,8 +109,8 @@ func TestBenchmarkRuns(t *testing.T) {
 
 // Columns of the table, as printRows writes them.
 const (
-	colRedis   = 5
-	colBatches = 6
+	colRedis   = 6
+	colBatches = 7
 )
 
 // cells returns the cells of the table's row for a workload and a path.

@@ -18,10 +18,10 @@ import (
 
 func printRows(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "workload\tpath\trequests\terrors\tupstream calls/req\tRedis round trips/req\tloader batches/req\tp50\tp99\treq/s\t")
+	fmt.Fprintln(tw, "workload\tpath\trequests\terrors\tupstream calls/req\tSQL queries/req\tRedis round trips/req\tloader batches/req\tp50\tp99\treq/s\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.0f\t\n", r.workload, r.path, r.requests, r.errors,
-			r.upstreamPerReq, r.redisPerReq, r.batchesPerReq, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.rps)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.0f\t\n", r.workload, r.path, r.requests, r.errors,
+			r.upstreamPerReq, r.sqlPerReq, r.redisPerReq, r.batchesPerReq, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.rps)
 	}
 	tw.Flush()
 }
@@ -120,6 +120,7 @@ func (b *bench) printFloorsAndChecks(w io.Writer, rows []row) int {
 	checks = append(checks, b.costChecks(w, find)...)
 	checks = append(checks, b.flakyChecks(w)...)
 	checks = append(checks, b.customerDBChecks(find)...)
+	checks = append(checks, b.sourcesChecks(find)...)
 	checks = append(checks, b.callChecks(find)...)
 	checks = append(checks, b.liveChecks(find)...)
 	checks = append(checks, b.responseCacheChecks(find)...)

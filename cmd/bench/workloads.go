@@ -30,6 +30,7 @@ type bench struct {
 	lbVersion       string        // fleet: haproxy -v, when it is HAProxy
 	clusterStart    time.Duration // fleet: how long the private Cluster took to start
 	sqlSeeded       []string      // sql: how long each customer database took to seed
+	peopleBytes     []int         // sources: the W2 people dashboard's answer, by setup
 	fleetTook       time.Duration // fleet: the whole workload
 	fleetBudget     *fleetBudget  // fleet: what the budget row saw
 	flaky           *w8Result     // W8: what the flaky Intercom's phases saw
@@ -48,6 +49,7 @@ type row struct {
 	workload, path string
 	requests       int
 	upstreamPerReq float64
+	sqlPerReq      float64 // queries to the customer's database
 	redisPerReq    float64
 	p50, p99       time.Duration
 	rps            float64
@@ -98,6 +100,7 @@ func (f *fleet) measure(workload, path string, n, concurrency int, req func(i in
 	return row{
 		workload: workload, path: path, requests: n,
 		upstreamPerReq: float64(up) / float64(n),
+		sqlPerReq:      (after.sqlQueries - before.sqlQueries) / float64(n),
 		redisPerReq:    (after.redisRoundTrips - before.redisRoundTrips) / float64(n),
 		p50:            lat[n/2], p99: lat[min(n-1, n*99/100)],
 		rps: float64(n) / wall.Seconds(), upstreamTotal: up,
@@ -190,6 +193,11 @@ func (b *bench) run(ctx context.Context) ([]row, error) {
 		}
 		if runs("sql") && path == "real" {
 			if err := b.runCustomerDB(ctx, add); err != nil {
+				return nil, err
+			}
+		}
+		if runs("sources") && path == "real" {
+			if err := b.runSources(ctx, add); err != nil {
 				return nil, err
 			}
 		}
@@ -540,10 +548,11 @@ func mergeRows(rs []row) row {
 	out := rs[0]
 	out.requests = len(rs)
 	var lat []time.Duration
-	up, redis, batches, total := 0.0, 0.0, 0.0, 0
+	up, sql, redis, batches, total := 0.0, 0.0, 0.0, 0.0, 0
 	for _, r := range rs {
 		lat = append(lat, r.p50)
 		up += r.upstreamPerReq
+		sql += r.sqlPerReq
 		redis += r.redisPerReq
 		batches += r.batchesPerReq
 		total += r.upstreamTotal
@@ -552,6 +561,7 @@ func mergeRows(rs []row) row {
 	slices.Sort(lat)
 	out.p50, out.p99 = lat[len(lat)/2], lat[len(lat)-1]
 	out.upstreamPerReq, out.redisPerReq, out.upstreamTotal = up/float64(len(rs)), redis/float64(len(rs)), total
+	out.sqlPerReq = sql / float64(len(rs))
 	var sum time.Duration
 	for _, l := range lat {
 		sum += l

@@ -49,12 +49,13 @@ func Unbatched(m *metrics.Metrics) Config { return Config{MaxBatch: 1, Metrics: 
 
 // Loaders are one request's loaders.
 type Loaders struct {
-	cfg           Config
-	history       sources.InteractionFinder
-	contactByID   loader[string, *sources.Contact]
-	contactsByTel loader[string, []*sources.Contact]
-	companyByID   loader[string, *sources.Company]
-	histories     loader[historyKey, []*sources.Interaction]
+	cfg            Config
+	history        sources.InteractionFinder
+	contactByID    loader[string, *sources.Contact]
+	contactsByTel  loader[string, []*sources.Contact]
+	contactsByMail loader[string, []*sources.Contact]
+	companyByID    loader[string, *sources.Company]
+	histories      loader[historyKey, []*sources.Interaction]
 	// tagNames reads the workspace's tag list once per request.
 	tagNames func() (map[string]string, error)
 	// memory answers some reads at once, from process memory; nil when
@@ -87,10 +88,11 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 		cfg.Timeout = DefaultConfig.Timeout
 	}
 	l := &Loaders{
-		cfg:           cfg,
-		contactByID:   newLoader(cfg, "contact_by_id", source.ContactsByIDs),
-		contactsByTel: newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
-		companyByID:   newLoader(cfg, "company_by_id", source.CompaniesByIDs),
+		cfg:            cfg,
+		contactByID:    newLoader(cfg, "contact_by_id", source.ContactsByIDs),
+		contactsByTel:  newLoader(cfg, "contacts_by_phone", source.ContactsByPhones),
+		contactsByMail: newLoader(cfg, "contacts_by_email", source.ContactsByEmails),
+		companyByID:    newLoader(cfg, "company_by_id", source.CompaniesByIDs),
 	}
 	if history != nil {
 		clock := newBatchClock(cfg.Waits, "interactions_by_contact")
@@ -296,6 +298,38 @@ func (l *Loaders) ContactsByPhone(ctx context.Context, e164 string) ([]*sources.
 		}
 	}
 	return load(ctx, l.contactsByTel, e164)
+}
+
+// ContactsByPhones returns the contacts of E.164 numbers, keyed by number,
+// and ContactsByEmails those of emails (lower case), keyed by email: the
+// shape of a source's lookups, through the loaders, so that the lookups of
+// every field of the request that asks at about the same time go to the
+// source in one batch (the callers of a dashboard of people, each resolved
+// on its own).
+func (l *Loaders) ContactsByPhones(ctx context.Context, phones []string) (map[string][]*sources.Contact, error) {
+	var peek func(context.Context, string) ([]*sources.Contact, bool)
+	if l.memory != nil {
+		peek = l.memory.PeekPhone
+	}
+	found, err := loadMany(ctx, l.contactsByTel, phones, peek)
+	return keyed(phones, found), err
+}
+
+// ContactsByEmails: see ContactsByPhones.
+func (l *Loaders) ContactsByEmails(ctx context.Context, emails []string) (map[string][]*sources.Contact, error) {
+	found, err := loadMany(ctx, l.contactsByMail, emails, nil)
+	return keyed(emails, found), err
+}
+
+// keyed maps keys to their non-empty values.
+func keyed(keys []string, values [][]*sources.Contact) map[string][]*sources.Contact {
+	out := make(map[string][]*sources.Contact, len(keys))
+	for i, k := range keys {
+		if len(values[i]) > 0 {
+			out[k] = values[i]
+		}
+	}
+	return out
 }
 
 // Companies returns the companies with these ids, in order, skipping

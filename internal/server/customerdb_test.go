@@ -241,6 +241,32 @@ func TestCallerQueriesPerLookup(t *testing.T) {
 	}
 }
 
+// The callers of one request (a dashboard of people) go to the database
+// together: one query per view per batch, not per caller.
+func TestCallersOfOneRequestShareQueries(t *testing.T) {
+	solo := `INSERT INTO shop_customers (id, full_name) VALUES ('c-solo-1', 'Solo One'), ('c-solo-2', 'Solo Two');
+INSERT INTO shop_phones (customer_id, number) VALUES ('c-solo-1', '+14155550161'), ('c-solo-2', '+14155550162');`
+	env := newTestEnvWith(t, emulator.Options{}, "CUSTOMER_DB_URL", sqldbtest.SQLite(t, sqldbtest.Sample, solo))
+	before := sqlQueries(t, env.Metrics)
+	// Three numbers only the database has, none with an email or another
+	// number to follow: one round.
+	var got map[string]struct {
+		People []struct{ Name string }
+	}
+	env.mustQuery(t, `{ a: caller(phone: "+14155550161") { people { name } } b: caller(phone: "+14155550162") { people { name } }
+		c: caller(phone: "+1 415-555-0199") { people { name } } }`, nil, &got)
+	for alias, want := range map[string]string{"a": "Solo One", "b": "Solo Two", "c": "Sam Spelling"} {
+		if p := got[alias].People; len(p) != 1 || p[0].Name != want {
+			t.Errorf("%s: %+v, want %s", alias, p, want)
+		}
+	}
+	// One batch: points and attributes (two, should a caller's field
+	// start after the first batch left).
+	if n := sqlQueries(t, env.Metrics) - before; n > 4 {
+		t.Errorf("three callers in one request made %d queries, want 2 (one batch of points and attributes; 6 would be one per caller)", n)
+	}
+}
+
 func TestCallerIdentityRules(t *testing.T) {
 	customerDBs(t, func(t *testing.T, dbURL string) {
 		env := newTestEnvWith(t, emulator.Options{}, "CUSTOMER_DB_URL", dbURL,

@@ -34,14 +34,22 @@ func (db *DB) ContactsByIDs(ctx context.Context, ids []string) (map[string]*sour
 LEFT JOIN ` + ViewPoints + ` p ON p.contact_id = c.id
 WHERE ` + db.engine.list("c.id", 1) + `
 ORDER BY c.id, p.kind, p.value`
-	contacts, err := db.readContacts(ctx, ViewContacts, q, []any{db.engine.arg(raw)}, nil)
-	if err != nil {
+	args := []any{db.engine.arg(raw)}
+	read := &contactReader{}
+	f := facts{}
+	stmts := []statement{{view: ViewContacts, sql: q, args: args, scan: read.scan}}
+	if db.attributes.Load() {
+		stmts = append(stmts, statement{view: ViewAttributes, sql: `SELECT contact_id, name, value FROM ` + ViewAttributes +
+			` WHERE ` + db.engine.list("contact_id", 1) + ` ORDER BY contact_id, name`, args: args, scan: f.scan})
+	}
+	if err := db.runAll(ctx, stmts...); err != nil {
 		return nil, err
 	}
-	for _, c := range contacts {
+	for _, c := range read.list {
 		out[c.contact.ID] = c.contact
 	}
-	return db.withAttributes(ctx, out)
+	f.addTo(out)
+	return out, nil
 }
 
 // ContactsByPhones returns the contacts of E.164 numbers, keyed by number:
@@ -86,27 +94,40 @@ func (db *DB) lookup(ctx context.Context, kind string, values []string, keysOf f
 	if kind == "email" {
 		match = "lower(m.value)"
 	}
-	q := `WITH hit AS (
+	// The points of kind with one of the values, at most MatchLimit
+	// contacts each; the attributes of the same contacts go in the same
+	// round trip (a second statement of the pipeline, which finds them the
+	// same way).
+	hit := `WITH hit AS (
   SELECT contact_id, value, row_number() OVER (PARTITION BY value ORDER BY contact_id) AS n
   FROM ` + ViewPoints + ` m
   WHERE m.kind = '` + kind + `' AND ` + db.engine.list(match, 1) + `
 )
-SELECT hit.value, ` + contactColumns + ` FROM hit
+`
+	limit := strconv.Itoa(db.cfg.MatchLimit)
+	q := hit + `SELECT hit.value, ` + contactColumns + ` FROM hit
 JOIN ` + ViewContacts + ` c ON c.id = hit.contact_id
 LEFT JOIN ` + ViewPoints + ` p ON p.contact_id = c.id
-WHERE hit.n <= ` + strconv.Itoa(db.cfg.MatchLimit) + `
+WHERE hit.n <= ` + limit + `
 ORDER BY c.id, p.kind, p.value`
-	contacts, err := db.readContacts(ctx, ViewPoints, q, []any{db.engine.arg(values)}, keysOf)
-	if err != nil {
+	args := []any{db.engine.arg(values)}
+	read := &contactReader{keysOf: keysOf}
+	f := facts{}
+	stmts := []statement{{view: ViewPoints, sql: q, args: args, scan: read.scan}}
+	if db.attributes.Load() {
+		stmts = append(stmts, statement{view: ViewAttributes, sql: hit + `SELECT a.contact_id, a.name, a.value FROM ` + ViewAttributes + ` a
+WHERE a.contact_id IN (SELECT contact_id FROM hit WHERE n <= ` + limit + `)
+ORDER BY a.contact_id, a.name`, args: args, scan: f.scan})
+	}
+	if err := db.runAll(ctx, stmts...); err != nil {
 		return nil, err
 	}
+	contacts := read.list
 	byID := map[string]*sources.Contact{}
 	for _, c := range contacts {
 		byID[c.contact.ID] = c.contact
 	}
-	if _, err := db.withAttributes(ctx, byID); err != nil {
-		return nil, err
-	}
+	f.addTo(byID)
 	for _, c := range contacts {
 		for _, key := range c.keys {
 			if !slices.Contains(out[key], c.contact) {
@@ -123,97 +144,99 @@ type found struct {
 	keys    []string
 }
 
-// readContacts runs a query of contactColumns (preceded by the matched
-// value when keysOf is set), folding the rows of one contact into one.
-func (db *DB) readContacts(ctx context.Context, view, q string, args []any, keysOf func(string) []string) ([]*found, error) {
-	var list []*found
-	byID := map[string]*found{}
-	err := db.run(ctx, view, q, args, func(r rows) error {
-		var matched, id, name, company, title, url, kind, value sql.NullString
-		var updated any
-		dest := []any{&id, &name, &company, &title, &url, &updated, &kind, &value}
-		if keysOf != nil {
-			dest = append([]any{&matched}, dest...)
-		}
-		if err := r.Scan(dest...); err != nil {
-			return err
-		}
-		f := byID[id.String]
-		if f == nil {
-			f = &found{contact: &sources.Contact{
-				ID: Prefix + id.String, Source: Name, Role: "user", Name: name.String, Title: title.String,
-				URL: url.String, UpdatedAt: timeOf(updated),
-			}}
-			if company.String != "" {
-				f.contact.CustomAttributes = map[string]any{"company": company.String}
-			}
-			byID[id.String] = f
-			list = append(list, f)
-		}
-		if matched.Valid {
-			for _, k := range keysOf(matched.String) {
-				if !slices.Contains(f.keys, k) {
-					f.keys = append(f.keys, k)
-				}
-			}
-		}
-		switch {
-		case !value.Valid || value.String == "":
-		case kind.String == "phone":
-			// E.164 where it parses as an international number, else as
-			// stored (a national spelling needs a country to be read).
-			p := value.String
-			if e164, err := phone.Normalize(p, ""); err == nil && strings.HasPrefix(strings.TrimSpace(p), "+") {
-				p = e164
-			}
-			if !slices.Contains(f.contact.Phones, p) {
-				f.contact.Phones = append(f.contact.Phones, p)
-			}
-		case kind.String == "email":
-			e := strings.ToLower(strings.TrimSpace(value.String))
-			if !slices.Contains(f.contact.Emails, e) {
-				f.contact.Emails = append(f.contact.Emails, e)
-			}
-		}
-		return nil
-	})
-	return list, err
+// contactReader folds rows of contactColumns (preceded by the matched
+// value when keysOf is set) into contacts, the rows of one contact into
+// one.
+type contactReader struct {
+	keysOf func(stored string) []string
+	list   []*found
+	byID   map[string]*found
 }
 
-// withAttributes adds the customer_attributes of contacts (keyed by id) to
-// their CustomAttributes: one query. Without the optional view it does
-// nothing.
-func (db *DB) withAttributes(ctx context.Context, contacts map[string]*sources.Contact) (map[string]*sources.Contact, error) {
-	if !db.attributes.Load() || len(contacts) == 0 {
-		return contacts, nil
+func (cr *contactReader) scan(r rows) error {
+	var matched, id, name, company, title, url, kind, value sql.NullString
+	var updated any
+	dest := []any{&id, &name, &company, &title, &url, &updated, &kind, &value}
+	if cr.keysOf != nil {
+		dest = append([]any{&matched}, dest...)
 	}
-	ids := make([]string, 0, len(contacts))
-	for id := range contacts {
-		ids = append(ids, strings.TrimPrefix(id, Prefix))
+	if err := r.Scan(dest...); err != nil {
+		return err
 	}
-	slices.Sort(ids)
-	q := `SELECT contact_id, name, value FROM ` + ViewAttributes + ` WHERE ` + db.engine.list("contact_id", 1) + ` ORDER BY contact_id, name`
-	err := db.run(ctx, ViewAttributes, q, []any{db.engine.arg(ids)}, func(r rows) error {
-		var id, name, value sql.NullString
-		if err := r.Scan(&id, &name, &value); err != nil {
-			return err
+	if cr.byID == nil {
+		cr.byID = map[string]*found{}
+	}
+	f := cr.byID[id.String]
+	if f == nil {
+		f = &found{contact: &sources.Contact{
+			ID: Prefix + id.String, Source: Name, Role: "user", Name: name.String, Title: title.String,
+			URL: url.String, UpdatedAt: timeOf(updated),
+		}}
+		if company.String != "" {
+			f.contact.CustomAttributes = map[string]any{"company": company.String}
 		}
-		c := contacts[Prefix+id.String]
-		if c == nil || name.String == "" {
-			return nil
+		cr.byID[id.String] = f
+		cr.list = append(cr.list, f)
+	}
+	if matched.Valid {
+		for _, k := range cr.keysOf(matched.String) {
+			if !slices.Contains(f.keys, k) {
+				f.keys = append(f.keys, k)
+			}
+		}
+	}
+	switch {
+	case !value.Valid || value.String == "":
+	case kind.String == "phone":
+		// E.164 where it parses as an international number, else as
+		// stored (a national spelling needs a country to be read).
+		p := value.String
+		if e164, err := phone.Normalize(p, ""); err == nil && strings.HasPrefix(strings.TrimSpace(p), "+") {
+			p = e164
+		}
+		if !slices.Contains(f.contact.Phones, p) {
+			f.contact.Phones = append(f.contact.Phones, p)
+		}
+	case kind.String == "email":
+		e := strings.ToLower(strings.TrimSpace(value.String))
+		if !slices.Contains(f.contact.Emails, e) {
+			f.contact.Emails = append(f.contact.Emails, e)
+		}
+	}
+	return nil
+}
+
+// facts are customer_attributes rows, by bare contact id, in order.
+type facts map[string][][2]string
+
+func (f facts) scan(r rows) error {
+	var id, name, value sql.NullString
+	if err := r.Scan(&id, &name, &value); err != nil {
+		return err
+	}
+	if name.String != "" {
+		f[id.String] = append(f[id.String], [2]string{name.String, value.String})
+	}
+	return nil
+}
+
+// addTo adds the facts to the CustomAttributes of contacts (keyed by id,
+// "sql:7001"); facts of other contacts are left out.
+func (f facts) addTo(contacts map[string]*sources.Contact) {
+	for id, list := range f {
+		c := contacts[Prefix+id]
+		if c == nil {
+			continue
 		}
 		if c.CustomAttributes == nil {
 			c.CustomAttributes = map[string]any{}
 		}
-		if len(c.CustomAttributes) < maxAttributes {
-			c.CustomAttributes[name.String] = value.String
+		for _, nv := range list {
+			if len(c.CustomAttributes) < maxAttributes {
+				c.CustomAttributes[nv[0]] = nv[1]
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return contacts, nil
 }
 
 // storable reports whether a key can be text in a database: a key that is

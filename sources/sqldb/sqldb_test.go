@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/talkdesk-intercom/api/sources"
 	"github.com/talkdesk-intercom/api/sources/sqldb"
 	"github.com/talkdesk-intercom/api/sources/sqldb/sqldbtest"
@@ -264,6 +266,61 @@ func TestReadOnly(t *testing.T) {
 			t.Error("a write through the source succeeded")
 		}
 	})
+}
+
+// Every PostgreSQL session of the source is read-only, bounded by the
+// timeout and plans its statements once (they look keys up in an array
+// parameter: the plan does not depend on the keys): none of it costs a
+// round trip per query.
+func TestPostgresSessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	db := open(t, sqldbtest.Postgres(t, sqldbtest.Sample), nil)
+	for name, want := range map[string]string{"default_transaction_read_only": "on", "statement_timeout": "5s", "plan_cache_mode": "force_generic_plan"} {
+		if got, err := sqldb.SettingForTest(db, name); err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+}
+
+// A view dropped after the check fails the lookups that read it, coded, and
+// the error names it without quoting the database. A lookup's attributes
+// go in one pipeline with its points: where the database cannot tell
+// which statement failed, both are named.
+func TestViewDroppedAfterCheck(t *testing.T) {
+	engines(t, func(t *testing.T, url string) {
+		db := open(t, url, nil)
+		ctx := context.Background()
+		if got, err := db.ContactsByIDs(ctx, []string{"sql:c-desk-1"}); err != nil || got["sql:c-desk-1"] == nil {
+			t.Fatalf("before the drop: %v %v", got, err)
+		}
+		if strings.HasPrefix(url, "sqlite:") {
+			if err := sqldb.CreateSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), "DROP VIEW customer_attributes"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP VIEW customer_attributes"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, read := range map[string]func() error{
+			"phones": func() error { _, err := db.ContactsByPhones(ctx, []string{"+14155550142"}); return err },
+			"ids":    func() error { _, err := db.ContactsByIDs(ctx, []string{"sql:c-maria"}); return err },
+		} {
+			err := read()
+			msg := sources.ErrorMessage(err)
+			if sources.ErrorCode(err) != sources.EUpstreamUnavailable || !strings.Contains(msg, sqldb.ViewAttributes) ||
+				strings.Contains(msg, "exist") || strings.Contains(msg, "no such") {
+				t.Errorf("%s after the drop: %v (%s), want UPSTREAM_UNAVAILABLE naming %s and not quoting the database", name, err, msg, sqldb.ViewAttributes)
+			}
+		}
+	}, sqldbtest.Sample)
 }
 
 func TestStatusAndPriorityRule(t *testing.T) {
