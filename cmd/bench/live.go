@@ -53,7 +53,10 @@ func (b *bench) runLive(ctx context.Context, add func(row, error) error) error {
 		lim.Cur = min(lim.Max, 30_000)
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
-	f, err := b.startFleet(ctx, 1, "real", map[string]string{"STREAM_MAX_CONNECTIONS_PER_CALLER": "20000", "STREAM_MAX_CONNECTIONS": "20000"})
+	// The subscribers are one caller at one address, on purpose: the
+	// connection limits are raised to hold them all.
+	f, err := b.startFleet(ctx, 1, "real", map[string]string{"STREAM_MAX_CONNECTIONS_PER_CALLER": "20000", "STREAM_MAX_CONNECTIONS": "20000",
+		"MAX_CONNECTIONS": "20500", "MAX_CONNECTIONS_PER_ADDRESS": "20500"})
 	if err != nil {
 		return err
 	}
