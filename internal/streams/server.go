@@ -105,8 +105,8 @@ func (s *Server) Transports(init transport.WebsocketInitFunc) []graphql.Transpor
 		transport.Websocket{
 			Implementation: wsImplementation{server: s},
 			InitFunc:       init,
-			// The init timeout is the guard's (4408, where gqlgen says 1002).
-			PingPongInterval: s.cfg.PingInterval,
+			// The init timeout is the guard's (4408, where gqlgen says 1002),
+			// and so are the pings (a timer where gqlgen has a goroutine).
 			PayloadReadLimit: &s.cfg.MaxMessageBytes,
 			CloseFunc: func(context.Context, int) {
 				// The guard counts the code it closed with.
