@@ -136,22 +136,24 @@ func (gs *groups) join(ctx context.Context, key string, next graphql.OperationHa
 	m := &member{ctx: ctx, next: next, ch: make(chan *graphql.Response, sharedBuffer)}
 	gs.mu.Lock()
 	g := gs.live[key]
+	var gctx context.Context
 	if g == nil {
 		// The execution outlives the subscription that starts it: it
 		// ends when its last member leaves.
-		gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		var cancel context.CancelFunc
+		gctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
 		g = &group{groups: gs, key: key, cancel: cancel, seqs: &sequences{}, members: map[*member]struct{}{}}
-		gs.live[key] = g
 		gctx = context.WithValue(gctx, sequencesKey{}, g.seqs)
-		// Started under the lock, so that no subscription of the same key
-		// starts another: the resolver subscribes to the hub at once and
-		// returns (its events come through the response handler).
-		responses := next(gctx)
-		go g.run(gctx, responses)
+		gs.live[key] = g
 	}
 	g.members[m] = struct{}{}
 	gs.mu.Unlock()
 	context.AfterFunc(ctx, func() { g.leave(m) })
+	if gctx != nil {
+		// Outside the lock: the resolver may first ask Intercom which
+		// workspace a token is. Who joins meanwhile waits for the events.
+		go g.run(gctx, next(gctx))
+	}
 	return m.responses
 }
 
