@@ -14,6 +14,7 @@ import (
 	"github.com/talkdesk-intercom/api/graph"
 	"github.com/talkdesk-intercom/api/graph/model"
 	"github.com/talkdesk-intercom/api/internal/actions"
+	"github.com/talkdesk-intercom/api/internal/events"
 	"github.com/talkdesk-intercom/api/internal/streams"
 	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
@@ -375,34 +376,29 @@ func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string, af
 	if err := sources.CheckID("id", id); err != nil {
 		return nil, err
 	}
-	w, entries, err := r.follow(ctx, after)
+	w, sub, err := r.follow(ctx, after)
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan *model.ContactEvent)
 	go func() {
 		defer close(out)
-		for e := range entries {
+		sub.Run(ctx, func(e events.Entry) bool {
 			ev, ends := contactEvent(e, id)
 			if ev == nil {
-				continue
+				return true
 			}
-			readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 			if ev.Kind == model.ContactEventKindUpdated || ev.Kind == model.ContactEventKindArchived {
-				ev.Contact = readContact(readCtx, w, id)
+				ev.Contact = readContact(ctx, e, w, id)
 			}
 			if survivor := survivorOf(e, id); survivor != "" {
-				ev.Survivor = readContact(readCtx, w, survivor)
+				ev.Survivor = readContact(ctx, e, w, survivor)
 			}
-			cancel()
 			streams.NoteSequence(ctx, ev.Sequence)
-			if !sendOrStop(ctx, out, ev) {
-				return
-			}
-			if ends {
-				return // the contact is gone: nothing more will come
-			}
-		}
+			// After a merge or a deletion the contact is gone: nothing more
+			// will come.
+			return sendOrStop(ctx, out, ev) && !ends
+		})
 	}()
 	return out, nil
 }
@@ -416,26 +412,25 @@ func (r *subscriptionResolver) InteractionsChanged(ctx context.Context, contactI
 	for i, t := range types {
 		kinds[i] = kindOf(t)
 	}
-	w, entries, err := r.follow(ctx, after)
+	w, sub, err := r.follow(ctx, after)
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan *model.InteractionEvent)
 	go func() {
 		defer close(out)
-		for e := range entries {
+		sub.Run(ctx, func(e events.Entry) bool {
 			for _, ev := range interactionEvents(e, contactID, kinds) {
 				if !ev.Refetch {
-					readCtx, cancel := context.WithTimeout(ctx, readTimeout)
-					ev.Interaction = readInteraction(readCtx, w, contactID, ev)
-					cancel()
+					ev.Interaction = readInteraction(ctx, e, w, contactID, ev)
 				}
 				streams.NoteSequence(ctx, ev.Sequence)
 				if !sendOrStop(ctx, out, ev) {
-					return
+					return false
 				}
 			}
-		}
+			return true
+		})
 	}()
 	return out, nil
 }
@@ -446,23 +441,21 @@ func (r *subscriptionResolver) IncomingCall(ctx context.Context, agentEmail *str
 	if err != nil {
 		return nil, err
 	}
-	_, entries, err := r.follow(ctx, nil) // a call that rang while away is over: no resume
+	_, sub, err := r.follow(ctx, nil) // a call that rang while away is over: no resume
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan *model.IncomingCall)
 	go func() {
 		defer close(out)
-		for e := range entries {
+		sub.Run(ctx, func(e events.Entry) bool {
 			for _, c := range e.Change.Calls {
-				if !want(c) {
-					continue
-				}
-				if !sendOrStop(ctx, out, r.incomingCall(c)) {
-					return
+				if want(c) && !sendOrStop(ctx, out, r.incomingCall(c)) {
+					return false
 				}
 			}
-		}
+			return true
+		})
 	}()
 	return out, nil
 }

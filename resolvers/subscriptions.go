@@ -19,9 +19,9 @@ import (
 // is now for each: the event says what changed, never a copy that could be
 // stale by the time it arrives.
 
-// follow starts following the events of the request's workspace after
-// after (the argument, else SSE's Last-Event-ID).
-func (r *Resolver) follow(ctx context.Context, after *string) (*workspace.Workspace, <-chan events.Entry, error) {
+// follow subscribes to the events of the request's workspace after after
+// (the argument, else SSE's Last-Event-ID); the caller runs it.
+func (r *Resolver) follow(ctx context.Context, after *string) (*workspace.Workspace, *events.Subscription, error) {
 	if r.Live == nil {
 		return nil, nil, sources.Errorf(sources.EUnavailable, "subscriptions are not served here")
 	}
@@ -41,11 +41,11 @@ func (r *Resolver) follow(ctx context.Context, after *string) (*workspace.Worksp
 	if after != nil {
 		from = *after
 	}
-	entries, err := r.Live.Follow(ctx, id, from)
+	sub, err := r.Live.Subscribe(id, from)
 	if errors.Is(err, events.ErrBadSequence) {
 		return nil, nil, sources.InputError("after", "after is not an event's sequence: pass the sequence of the last event you saw")
 	}
-	return w, entries, err
+	return w, sub, err
 }
 
 // readTimeout bounds the read of what an event changed.
@@ -75,13 +75,26 @@ func survivorOf(e events.Entry, id string) string {
 }
 
 // readContact reads a contact as it is now; nil when it cannot be read (the
-// event still tells what happened).
-func readContact(ctx context.Context, w *workspace.Workspace, id string) *model.Contact {
-	found, err := w.Source.ContactsByIDs(ctx, []string{id})
-	if err != nil || found[id] == nil {
-		return nil
-	}
-	return toContact(found[id])
+// event still tells what happened). Every subscription of the replica that
+// asks for it after one event shares one read (Entry.Once): the workspace
+// is the event's, and what a contact is does not depend on who asks.
+func readContact(ctx context.Context, e events.Entry, w *workspace.Workspace, id string) *model.Contact {
+	c, _ := e.Once("contact "+id, func() any {
+		ctx, cancel := sharedReadContext(ctx)
+		defer cancel()
+		found, err := w.Source.ContactsByIDs(ctx, []string{id})
+		if err != nil || found[id] == nil {
+			return (*model.Contact)(nil)
+		}
+		return toContact(found[id])
+	}).(*model.Contact)
+	return c
+}
+
+// sharedReadContext bounds a read that other subscriptions share: it does
+// not end with the subscription that happens to make it.
+func sharedReadContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
 }
 
 // interactionEvents are the events e holds for contactID's history of the
@@ -107,21 +120,27 @@ func interactionEvents(e events.Entry, contactID string, kinds []sources.Interac
 }
 
 // readInteraction finds the interaction ev names in the contact's history
-// as it is now; nil when it is not there (yet) or cannot be read.
-func readInteraction(ctx context.Context, w *workspace.Workspace, contactID string, ev *model.InteractionEvent) *model.Interaction {
+// as it is now; nil when it is not there (yet) or cannot be read. Shared
+// as readContact's.
+func readInteraction(ctx context.Context, e events.Entry, w *workspace.Workspace, contactID string, ev *model.InteractionEvent) *model.Interaction {
 	want := ev.Interaction
 	kind := kindOf(want.Type)
-	found, err := w.History.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(contactID)},
-		[]sources.InteractionKind{kind}, time.Time{})
-	if err != nil && found == nil {
-		return nil
-	}
-	for _, it := range found[contactID] {
-		if it.ID == want.ID {
-			return toInteraction(it)
+	it, _ := e.Once("interaction "+contactID+" "+string(kind)+" "+want.ID, func() any {
+		ctx, cancel := sharedReadContext(ctx)
+		defer cancel()
+		found, err := w.History.InteractionsByContacts(ctx, []sources.ContactRef{sources.ContactRefByID(contactID)},
+			[]sources.InteractionKind{kind}, time.Time{})
+		if err != nil && found == nil {
+			return (*model.Interaction)(nil)
 		}
-	}
-	return nil
+		for _, it := range found[contactID] {
+			if it.ID == want.ID {
+				return toInteraction(it)
+			}
+		}
+		return (*model.Interaction)(nil)
+	}).(*model.Interaction)
+	return it
 }
 
 // ringingFilter keeps the ringing calls for agentEmail and on

@@ -28,6 +28,41 @@ type Entry struct {
 	// the log keeps, or the stream broke): whoever shows the data must read
 	// it again. Seq is then the newest sequence the log knows.
 	Refetch bool
+	// shared is what the subscriptions of this replica derive from a live
+	// event, derived once for all of them (nil for entries read back from
+	// the log: each subscription derives its own).
+	shared *shared
+}
+
+// Once returns what fn derives from the entry for key: a live event's value
+// is derived once per replica, by the first subscription that asks, and
+// handed to every other one that asks for the same key. A key must name
+// everything fn's result depends on beyond the event and its workspace (a
+// contact's id, say): a thousand dashboards of one contact then read it
+// once, not a thousand times.
+func (e Entry) Once(key string, fn func() any) any {
+	if e.shared == nil {
+		return fn()
+	}
+	e.shared.mu.Lock()
+	v := e.shared.values[key]
+	if v == nil {
+		v = &onceValue{}
+		e.shared.values[key] = v
+	}
+	e.shared.mu.Unlock()
+	v.once.Do(func() { v.v = fn() })
+	return v.v
+}
+
+type shared struct {
+	mu     sync.Mutex
+	values map[string]*onceValue
+}
+
+type onceValue struct {
+	once sync.Once
+	v    any
 }
 
 // Log keeps each workspace's recent live events in order of sequence.
@@ -108,7 +143,7 @@ type Hub struct {
 const followerBuffer = 64
 
 type follower struct {
-	in   chan Entry
+	in   chan *Entry   // shared by every follower: one event, one Entry
 	wake chan struct{} // read the log from the last sequence seen
 	lost chan struct{} // events may be gone: refetch
 }
@@ -123,7 +158,7 @@ func (h *Hub) Event(ev Event) {
 	if ev.Seq == "" {
 		return
 	}
-	e := Entry{Seq: ev.Seq, Change: ev.Changed}
+	e := &Entry{Seq: ev.Seq, Change: ev.Changed, shared: &shared{values: map[string]*onceValue{}}}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.followers[ev.Workspace] != nil && SeqLess(h.seen[ev.Workspace], ev.Seq) {
@@ -189,14 +224,26 @@ func (h *Hub) Subscriptions() int {
 // ErrBadSequence is an after that is not a sequence.
 var ErrBadSequence = errors.New("not a sequence")
 
-// Follow returns the workspace's live events from now on until ctx ends;
-// with after (a sequence a previous subscription saw), the events after it
-// first, or one Refetch entry when the log no longer holds it.
-func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry, error) {
+// Subscription is one follower of a workspace's live events, registered
+// with its hub from Subscribe on (no event is missed between Subscribe and
+// Run) until Run returns.
+type Subscription struct {
+	hub       *Hub
+	f         *follower
+	workspace string
+	last      string // the last sequence seen ("" before any)
+	resume    bool
+}
+
+// Subscribe registers a follower of the workspace's live events from now
+// on; with after (a sequence a previous subscription saw), of the events
+// after it first, or of one Refetch entry when the log no longer holds it.
+// Run delivers them.
+func (h *Hub) Subscribe(workspace, after string) (*Subscription, error) {
 	if after != "" && !ValidSeq(after) {
 		return nil, ErrBadSequence
 	}
-	f := &follower{in: make(chan Entry, followerBuffer), wake: make(chan struct{}, 1), lost: make(chan struct{}, 1)}
+	f := &follower{in: make(chan *Entry, followerBuffer), wake: make(chan struct{}, 1), lost: make(chan struct{}, 1)}
 	h.mu.Lock()
 	if h.followers[workspace] == nil {
 		h.followers[workspace] = map[*follower]struct{}{}
@@ -208,35 +255,60 @@ func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry
 	// call to the log.
 	seen := h.seen[workspace]
 	h.mu.Unlock()
-	remove := func() {
-		h.mu.Lock()
-		delete(h.followers[workspace], f)
-		if len(h.followers[workspace]) == 0 {
-			delete(h.followers, workspace)
-			delete(h.seen, workspace)
-		}
-		h.mu.Unlock()
-	}
 	last := after
 	if after == "" {
 		last = seen
 	}
+	return &Subscription{hub: h, f: f, workspace: workspace, last: last, resume: after != ""}, nil
+}
+
+// Run hands the subscription's events to deliver, in order of sequence,
+// until ctx ends or deliver returns false (deliver returns when the event
+// is handed over: it may wait for a slow client, the hub never does); then
+// the subscription ends. It runs in its caller's goroutine: a subscription
+// costs no goroutine of its own.
+func (s *Subscription) Run(ctx context.Context, deliver func(Entry) bool) {
+	defer s.hub.remove(s.workspace, s.f)
+	// A resume reads the gap from the log before any live event: one that
+	// arrived meanwhile must not move past the gap unread.
+	s.hub.follow(ctx, s.workspace, s.last, s.resume, s.f, deliver)
+}
+
+func (h *Hub) remove(workspace string, f *follower) {
+	h.mu.Lock()
+	delete(h.followers[workspace], f)
+	if len(h.followers[workspace]) == 0 {
+		delete(h.followers, workspace)
+		delete(h.seen, workspace)
+	}
+	h.mu.Unlock()
+}
+
+// Follow returns the workspace's live events from now on until ctx ends:
+// Subscribe and Run over a channel.
+func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry, error) {
+	sub, err := h.Subscribe(workspace, after)
+	if err != nil {
+		return nil, err
+	}
 	out := make(chan Entry)
 	go func() {
 		defer close(out)
-		defer remove()
-		// A resume reads the gap from the log before any live event: one
-		// that arrived meanwhile must not move past the gap unread.
-		h.follow(ctx, workspace, last, after != "", f, out)
+		sub.Run(ctx, func(e Entry) bool {
+			select {
+			case out <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
 	}()
 	return out, nil
 }
 
-func (h *Hub) follow(ctx context.Context, workspace, last string, resume bool, f *follower, out chan<- Entry) {
+func (h *Hub) follow(ctx context.Context, workspace, last string, resume bool, f *follower, deliver func(Entry) bool) {
 	send := func(e Entry, replayed bool) bool {
-		select {
-		case out <- e:
-		case <-ctx.Done():
+		if ctx.Err() != nil || !deliver(e) {
 			return false
 		}
 		if e.Refetch {
@@ -284,7 +356,7 @@ func (h *Hub) follow(ctx context.Context, workspace, last string, resume bool, f
 		case e := <-f.in:
 			if SeqLess(last, e.Seq) {
 				last = e.Seq
-				if !send(e, false) {
+				if !send(*e, false) {
 					return
 				}
 			}

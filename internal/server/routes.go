@@ -195,7 +195,7 @@ func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http
 					ctx, _ = workspaces.Open(ctx, w.Tenant)
 				}
 				return ctx
-			}}),
+			}}, svc.streams.Sharing()),
 		},
 	)
 }

@@ -275,7 +275,7 @@ func newCacheStore(ctx context.Context, svc *services, logger *slog.Logger) (cac
 func (svc *services) startEvents(local events.Handler) {
 	if svc.redis == nil {
 		svc.eventLog, svc.hub = events.NewMemoryLog(svc.cfg.Events, svc.streams.Observer())
-		streams.SubscriptionGauge(svc.metrics, svc.hub)
+		svc.streams.SubscriptionGauge(svc.metrics, svc.hub)
 		return
 	}
 	svc.events = events.New(svc.redis, svc.redisHealth, svc.logger)
@@ -284,7 +284,7 @@ func (svc *services) startEvents(local events.Handler) {
 	// Broken until the stream is first whole: a subscription that starts
 	// before may miss events, and is told to refetch then.
 	svc.hub.Reset(false)
-	streams.SubscriptionGauge(svc.metrics, svc.hub)
+	svc.streams.SubscriptionGauge(svc.metrics, svc.hub)
 	cached := local
 	if svc.answers != nil {
 		cached = svc.answers.After(local) // the entity level first: see After

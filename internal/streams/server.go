@@ -25,6 +25,8 @@ type Server struct {
 	origins []string
 	metrics *streamMetrics
 
+	groups *groups // shared subscriptions
+
 	mu        sync.Mutex
 	perCaller map[string]int
 	total     int
@@ -72,7 +74,7 @@ func New(cfg Config, origins []string, m *metrics.Metrics) *Server {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = d.MaxMessageBytes
 	}
-	s := &Server{cfg: cfg, origins: origins, perCaller: map[string]int{}, open: map[*stream]struct{}{}}
+	s := &Server{cfg: cfg, origins: origins, groups: newGroups(), perCaller: map[string]int{}, open: map[*stream]struct{}{}}
 	s.metrics = newStreamMetrics(m, s)
 	return s
 }
@@ -103,8 +105,8 @@ func (s *Server) Transports(init transport.WebsocketInitFunc) []graphql.Transpor
 		transport.Websocket{
 			Implementation: wsImplementation{server: s},
 			InitFunc:       init,
-			// The init timeout is the guard's (4408, where gqlgen says 1002).
-			PingPongInterval: s.cfg.PingInterval,
+			// The init timeout is the guard's (4408, where gqlgen says 1002),
+			// and so are the pings (a timer where gqlgen has a goroutine).
 			PayloadReadLimit: &s.cfg.MaxMessageBytes,
 			CloseFunc: func(context.Context, int) {
 				// The guard counts the code it closed with.
@@ -293,7 +295,7 @@ func newStreamMetrics(m *metrics.Metrics, s *Server) *streamMetrics {
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "graphql_websocket_closed_total",
 			Help: "WebSockets this server closed, by close code."}, []string{"code"}),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "graphql_subscription_events_total",
-			Help: "Live events handed to subscriptions (one per subscription)."}),
+			Help: "Live events handed to subscriptions (one per subscription; once for subscriptions that share an execution)."}),
 		replayed: prometheus.NewCounter(prometheus.CounterOpts{Name: "graphql_subscription_events_replayed_total",
 			Help: "Live events read back from the event log for a subscription that resumed or fell behind."}),
 		refetch: prometheus.NewCounter(prometheus.CounterOpts{Name: "graphql_subscription_refetch_total",
@@ -306,10 +308,17 @@ func newStreamMetrics(m *metrics.Metrics, s *Server) *streamMetrics {
 	return sm
 }
 
-// SubscriptionGauge registers the number of running subscriptions.
-func SubscriptionGauge(m *metrics.Metrics, hub *events.Hub) {
+// Sharing is the extension that shares the WebSocket subscriptions that
+// can be (shared.go); the last of the GraphQL handler's extensions.
+func (s *Server) Sharing() Sharing { return Sharing{s.groups} }
+
+// SubscriptionGauge registers the number of running subscriptions: the
+// hub's followers, and the subscriptions that share one.
+func (s *Server) SubscriptionGauge(m *metrics.Metrics, hub *events.Hub) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "graphql_subscriptions",
-		Help: "Subscriptions following live events on this replica."}, func() float64 { return float64(hub.Subscriptions()) }))
+		Help: "Subscriptions following live events on this replica."}, func() float64 {
+		return float64(hub.Subscriptions() + s.groups.Members())
+	}))
 }
 
 // IsWebsocket reports whether r asks for a WebSocket.

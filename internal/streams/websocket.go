@@ -64,6 +64,9 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	g.idle = time.AfterFunc(cfg.IdleTimeout, func() {
 		g.closeWith(closeNormal, "no subscription for STREAM_IDLE_TIMEOUT")
 	})
+	if g.Subprotocol() == protocolTransportWS {
+		g.ping = time.AfterFunc(cfg.PingInterval, g.pingOrClose)
+	}
 	g.mu.Unlock()
 	if st, ok := r.Context().Value(streamKey{}).(*stream); ok {
 		i.server.mu.Lock()
@@ -84,12 +87,18 @@ type guardedConn struct {
 	server *Server
 
 	initTimer, lifetime, idle *time.Timer
+	// ping pings the client every PingInterval (graphql-transport-ws): a
+	// timer, not gqlgen's PingPongInterval, whose goroutine each of
+	// thousands of dashboards would hold.
+	ping *time.Timer
 
 	mu     sync.Mutex
 	inited bool // connection_init received
 	acked  bool // connection_ack sent
 	active map[string]bool
 	closed bool
+	// pingSent is when the unanswered ping was sent (zero: none is).
+	pingSent time.Time
 }
 
 var (
@@ -184,11 +193,38 @@ func (g *guardedConn) check(data []byte) (pass bool, code int, reason string) {
 		if m.ID != nil {
 			g.endLocked(*m.ID)
 		}
-	case "ping", "pong":
+	case "pong":
+		g.pingSent = time.Time{}
+	case "ping":
 	default:
 		return false, closeBadMessage, "Invalid message received: unexpected type " + strconv.Quote(m.Type)
 	}
 	return true, 0, ""
+}
+
+// pingOrClose pings the client, or closes the connection when the last
+// ping has not been answered for twice the interval (the client is gone).
+func (g *guardedConn) pingOrClose() {
+	interval := g.server.cfg.PingInterval
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	unanswered := !g.pingSent.IsZero() && time.Since(g.pingSent) >= 2*interval
+	send := g.pingSent.IsZero()
+	if send {
+		g.pingSent = time.Now()
+	}
+	g.ping.Reset(interval)
+	g.mu.Unlock()
+	if unanswered {
+		g.closeWith(closeGoingAway, "no pong within twice STREAM_PING_INTERVAL")
+		return
+	}
+	if send {
+		_ = g.WebsocketConn.WriteJSON(wsMessage{Type: "ping"})
+	}
 }
 
 // refuseLocked answers a subscribe with an error message of its own.
@@ -269,6 +305,9 @@ func (g *guardedConn) closeWith(code int, reason string) {
 	g.initTimer.Stop()
 	g.lifetime.Stop()
 	g.idle.Stop()
+	if g.ping != nil {
+		g.ping.Stop()
+	}
 	g.mu.Unlock()
 	g.server.metrics.closed.WithLabelValues(strconv.Itoa(code)).Inc()
 	if len(reason) > 123 { // a close frame's reason is at most 123 bytes
