@@ -2,6 +2,7 @@ package redis
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"strconv"
 	"time"
@@ -102,3 +103,18 @@ func CallStateKey(workspace, callID string) string {
 // a dashboard that reconnects gets what it missed (durable): under the
 // workspace's hash tag, one stream per workspace.
 func EventLogKey(workspace string) string { return "tdi:v1:" + Tag(workspace) + ":eventlog" }
+
+// AnswerKey holds a GraphQL answer of a workspace kept by the shared
+// response cache (package respcache), under the workspace's hash tag, with
+// the cache keys it was built from: one slot on a Cluster, so that a
+// script reads the answer and those entries together. name is the answer's
+// key, a SHA-256 (credentials are hashed into it, never kept). Versioned
+// with the cache: it holds cache entries' digests.
+func AnswerKey(workspace string, name []byte) string {
+	return cachePrefix + Tag(workspace) + ":answer:" + base64.RawURLEncoding.EncodeToString(name)
+}
+
+// AnswerBytesKey counts the bytes of answers the shared response cache
+// stored, by window of its TTL: how it bounds the bytes it holds in Redis.
+// One key for the fleet (its own hash tag).
+const AnswerBytesKey = cachePrefix + "{answers}:bytes"

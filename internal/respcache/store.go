@@ -42,6 +42,8 @@ type Config struct {
 	// through Publisher). With a stream, the stream's first Reset(true)
 	// opens it.
 	Trusted bool
+	// Shared is the level in Redis every replica reads (nil: none).
+	Shared  *Shared
 	Metrics *metrics.Metrics
 	Now     func() time.Time
 }
@@ -58,6 +60,7 @@ type Cache struct {
 	ttl      time.Duration
 	now      func() time.Time
 	trusted  atomic.Bool
+	shared   *Shared
 	// epochs count invalidations, by stripe of workspaces: an answer whose
 	// execution an invalidation of its workspace overtook is not kept (it
 	// may have read what the invalidation dropped).
@@ -95,7 +98,7 @@ func New(cfg Config) *Cache {
 		cfg.Now = time.Now
 	}
 	c := &Cache{answers: map[string]*answer{}, deps: map[string]map[*answer]struct{}{},
-		maxBytes: cfg.MaxBytes, ttl: cfg.TTL, now: cfg.Now}
+		maxBytes: cfg.MaxBytes, ttl: cfg.TTL, now: cfg.Now, shared: cfg.Shared}
 	c.trusted.Store(cfg.Trusted)
 	c.counts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "response_cache_total",
