@@ -106,12 +106,19 @@ func EventLogKey(workspace string) string { return "tdi:v1:" + Tag(workspace) + 
 
 // AnswerKey holds a GraphQL answer of a workspace kept by the shared
 // response cache (package respcache), under the workspace's hash tag, with
-// the cache keys it was built from: one slot on a Cluster, so that a
-// script reads the answer and those entries together. name is the answer's
+// the versions of the cache keys it was built from: one slot on a Cluster,
+// so that a script reads them together. name is the answer's
 // key, a SHA-256 (credentials are hashed into it, never kept). Versioned
-// with the cache: it holds cache entries' digests.
+// with the cache: it names cache keys.
 func AnswerKey(workspace string, name []byte) string {
 	return cachePrefix + Tag(workspace) + ":answer:" + base64.RawURLEncoding.EncodeToString(name)
+}
+
+// AnswerVersionsKey counts, for each cache key of a workspace, the
+// invalidations that touched it (and holds the hash's base): what an
+// answer the shared response cache keeps is checked against.
+func AnswerVersionsKey(workspace string) string {
+	return cachePrefix + Tag(workspace) + ":answer-versions"
 }
 
 // AnswerBytesKey counts the bytes of answers the shared response cache

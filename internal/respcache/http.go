@@ -311,8 +311,9 @@ func (Extension) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 // Publisher is where this replica's entity cache publishes its
 // invalidations: the answers they touch are dropped here first, at once
 // (a client that changed something reads the change on its next request,
-// before the stream brings the event back), then the event goes to every
-// replica through next (nil: a process without an event stream).
+// before the stream brings the event back), and in Redis for every replica
+// (the shared level's versions), then the event goes to every replica
+// through next (nil: a process without an event stream).
 func (c *Cache) Publisher(next cache.Publisher) cache.Publisher { return publisher{c: c, next: next} }
 
 type publisher struct {
@@ -322,6 +323,11 @@ type publisher struct {
 
 func (p publisher) Publish(ctx context.Context, ev events.Event) error {
 	p.c.Event(ev)
+	if p.c.shared != nil {
+		// The entity cache has marked or deleted the keys in Redis: the
+		// answers built from them go for every replica at once.
+		p.c.shared.bump(ctx, ev.Workspace, ev.Keys)
+	}
 	if p.next == nil {
 		return nil
 	}

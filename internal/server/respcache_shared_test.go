@@ -68,7 +68,7 @@ func dashboardIDs(ws *emulator.Workspace, n int) []any {
 func TestSharedResponseCacheServesAnotherReplicasAnswer(t *testing.T) {
 	a, b := sharedReplicas(t, "redis://"+redistest.Addr(t))
 	ws := a.Intercom.Workspace
-	vars := map[string]any{"ids": dashboardIDs(ws, 20)}
+	vars := map[string]any{"ids": dashboardIDs(ws, 50)}
 	warm(t, a, sharedDashboard, vars)
 	calls := ws.TotalCalls()
 	hits := sharedCount(t, b, "hit")
