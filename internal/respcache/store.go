@@ -13,6 +13,10 @@
 // Like the entity cache's in-process level, it is never trusted blind: while
 // the event stream is broken it is bypassed and emptied, and it starts afresh
 // once the stream is whole again.
+//
+// Behind it, a level in the cache's Redis (shared.go) lets a replica serve
+// an answer another built, checked on each read against the versions of the
+// keys it was built from: see Shared.
 package respcache
 
 import (
