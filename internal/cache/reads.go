@@ -30,17 +30,6 @@ func WithReads(ctx context.Context) (context.Context, *Reads) {
 	return context.WithValue(ctx, readsKey{}, r), r
 }
 
-// Keys are the cache keys read, in no order.
-func (r *Reads) Keys() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.keys))
-	for k := range r.keys {
-		out = append(out, k)
-	}
-	return out
-}
-
 // Bytes are the keys read, each with the bytes the store holds for the
 // value the request used: what the shared response cache compares with the
 // store's (package respcache). A key's bytes are nil when they are not

@@ -145,9 +145,12 @@ func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, cont
 		deps = append(deps, k)
 	}
 	a := &answer{key: key, body: hit, etag: validator(body), contentType: contentType, deps: deps, expires: c.now().Add(life)}
-	if c.put(tenant, epoch, a) {
+	switch {
+	case !c.trusted.Load():
+		// Bypassed while the stream is broken: the shared level only.
+	case c.put(tenant, epoch, a):
 		c.count("stored")
-	} else {
+	default:
 		c.count("not_stored")
 	}
 	if c.shared != nil {
