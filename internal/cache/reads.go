@@ -11,11 +11,12 @@ type readsKey struct{}
 
 // Reads records what a request's answer was built from: the cache keys it
 // read (served from the cache or fetched and written back), the stored
-// bytes of each value it used, and the least time any of them stays fresh. A read the cache cannot name by a key (a
-// free-text search, a list, a read made before the workspace is known) makes
-// the request untracked: an answer built from it cannot be told when it
-// changes. The response cache (package respcache) keeps an answer with its
-// keys, and drops it when an invalidation names any of them.
+// bytes of each value it used, and the least time any of them stays fresh.
+// A read the cache cannot name by a key (a free-text search, a list, a read
+// made before the workspace is known) makes the request untracked: an
+// answer built from it cannot be told when it changes. The response cache
+// (package respcache) keeps an answer with its keys, and drops it when an
+// invalidation names any of them.
 type Reads struct {
 	mu        sync.Mutex
 	keys      map[string][]byte
