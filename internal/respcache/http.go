@@ -329,7 +329,7 @@ func (p publisher) Publish(ctx context.Context, ev events.Event) error {
 	if p.c.shared != nil {
 		// The entity cache has marked or deleted the keys in Redis: the
 		// answers built from them go for every replica at once.
-		p.c.shared.bump(ctx, ev.Workspace, ev.Keys)
+		ev.Counted = p.c.shared.bump(ctx, ev.Workspace, ev.Keys)
 	}
 	if p.next == nil {
 		return nil

@@ -291,7 +291,8 @@ func (s *Shared) put(ctx context.Context, tenant string, a *answer, raw map[stri
 
 // bump counts an invalidation of keys (the workspace's) in the versions
 // of tenant: every answer built from any of them is no longer an answer.
-func (s *Shared) bump(ctx context.Context, tenant string, keys []string) {
+// It reports whether it did.
+func (s *Shared) bump(ctx context.Context, tenant string, keys []string) bool {
 	tag := redis.Tag(tenant)
 	args := []any{(2 * s.ttl).Milliseconds(), s.maxVersions()}
 	for _, k := range keys {
@@ -300,7 +301,7 @@ func (s *Shared) bump(ctx context.Context, tenant string, keys []string) {
 		}
 	}
 	if len(args) == 2 {
-		return
+		return true
 	}
 	s.trip("answer_versions")
 	err := s.calls.Do(ctx, func(ctx context.Context) error {
@@ -309,6 +310,7 @@ func (s *Shared) bump(ctx context.Context, tenant string, keys []string) {
 	if err != nil {
 		s.count("bump_failed")
 	}
+	return err == nil
 }
 
 // maxVersions bounds a workspace's versions hash: an eighth of the bytes

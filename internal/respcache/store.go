@@ -21,6 +21,7 @@ package respcache
 
 import (
 	"container/list"
+	"context"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -274,7 +275,18 @@ func (ch chain) Event(ev events.Event) {
 		ch.first.Event(ev)
 	}
 	ch.then.Event(ev)
+	if !ev.Counted && ch.then.shared != nil {
+		// Its publisher did not count it in Redis: every replica that
+		// hears it does (more than once does no harm).
+		ctx, cancel := context.WithTimeout(context.Background(), bumpTimeout)
+		defer cancel()
+		ch.then.shared.bump(ctx, ev.Workspace, ev.Keys)
+	}
 }
+
+// bumpTimeout bounds the count of an event a replica hears (the Redis
+// calls' own REDIS_TIMEOUT bounds it first): the stream waits for it.
+const bumpTimeout = time.Second
 
 func (ch chain) Reset(ok bool) {
 	if ch.first != nil {

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
@@ -339,5 +340,35 @@ func TestSharedResponseCacheOnRedisCluster(t *testing.T) {
 	}
 	if n := sharedCount(t, a, "error") + sharedCount(t, b, "error"); n != 0 {
 		t.Errorf("%v errors of the shared level", n)
+	}
+}
+
+// A change published by a replica that did not count it in Redis (one of
+// an earlier release, during a rolling deploy, or one that could not reach
+// Redis then) is counted by the replicas that hear it: the answers built
+// from what it changed are no longer served from Redis.
+func TestSharedResponseCacheCountsAnEventItsPublisherDidNot(t *testing.T) {
+	addr := redistest.Addr(t)
+	a, b := sharedReplicas(t, "redis://"+addr)
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	vars := map[string]any{"id": demo.ID}
+	warm(t, a, nameQuery, vars)
+	if r := askGQL(t, b, nameQuery, vars); !r.Cached {
+		t.Fatalf("B does not serve A's answer from Redis: %s", r.Body)
+	}
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	wsID := ws.App().IDCode
+	ev, _ := json.Marshal(map[string]any{"w": wsID, "k": []string{redis.CacheKey(wsID, "contact", demo.ID)}})
+	if err := client.Publish(context.Background(), redis.EventsChannel(wsID), ev).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for askGQL(t, b, nameQuery, vars).Cached {
+		if time.Now().After(deadline) {
+			t.Fatal("a second after an uncounted change of its contact, B still serves the answer from Redis")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
