@@ -143,9 +143,12 @@ return 1
 // bumpScript counts one more invalidation of each key of ARGV[3:] in the
 // versions hash KEYS[1], which lives ARGV[1] ms more; a hash past ARGV[2]
 // keys is forgotten instead (a new base: every answer of the workspace
-// goes).
+// goes). Without a hash the workspace has no answer in Redis: nothing to
+// count (a store reads its values after creating the hash).
 var bumpScript = goredis.NewScript(`
-if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
+local n = redis.call('HLEN', KEYS[1])
+if n == 0 then return 1 end
+if n > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
   return 0
 end
