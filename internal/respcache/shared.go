@@ -29,8 +29,9 @@ import (
 // script reads an answer and its dependencies' versions and serves it only
 // while they are those it was stored with: a change is seen by every
 // replica once it is acknowledged, whether or not the stream delivered its
-// event. All of a workspace's keys share its hash tag: one slot on a
-// Cluster.
+// event. (An event its publisher did not count, Event.Counted, is counted
+// by the replicas that hear it.) All of a workspace's keys share its hash
+// tag: one slot on a Cluster.
 //
 // Versions alone cannot tell whether the bytes an answer was built from
 // were the current ones: a replica's in-process entity level may still
@@ -55,7 +56,8 @@ type SharedConfig struct {
 	// away (redis.Health).
 	Calls Calls
 	// MaxBytes bounds what the fleet keeps in Redis: the bytes stored
-	// within any TTL (every answer expires within its TTL).
+	// within the current and the last window of TTL (every answer expires
+	// within one).
 	MaxBytes int64
 	TTL      time.Duration
 	Metrics  *metrics.Metrics
