@@ -21,6 +21,12 @@ func rcRow(conc int, on bool) string {
 	return fmt.Sprintf("W2 warm, c=%d, response cache %s", conc, state)
 }
 
+// rcRedisRow is a warm W2 row of a replica that keeps no answer in process
+// (RESPONSE_CACHE_MAX_BYTES=0): every answer comes from the Redis level.
+func rcRedisRow(conc int) string {
+	return fmt.Sprintf("W2 warm, c=%d, response cache from Redis", conc)
+}
+
 const rcCoherence = "coherence, response cache on: change on A, both A and B serve it (ms)"
 
 // rcStats are what a response cache row measures beyond the table's columns.
@@ -60,12 +66,20 @@ func (f *fleet) serverCounter(name, label, value string) (float64, error) {
 
 func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error) error {
 	b.rc = map[string]rcStats{}
-	for _, on := range []bool{false, true} {
-		f, err := b.startFleet(ctx, 1, "real", map[string]string{"RESPONSE_CACHE_ENABLED": fmt.Sprint(on)})
+	for _, mode := range []struct {
+		settings map[string]string
+		name     func(conc int) string
+		hits     string // the counter of hits (and misses) of the level asked
+	}{
+		{map[string]string{"RESPONSE_CACHE_ENABLED": "false"}, func(c int) string { return rcRow(c, false) }, "response_cache_total"},
+		{map[string]string{"RESPONSE_CACHE_ENABLED": "true"}, func(c int) string { return rcRow(c, true) }, "response_cache_total"},
+		{map[string]string{"RESPONSE_CACHE_ENABLED": "true", "RESPONSE_CACHE_MAX_BYTES": "0"}, rcRedisRow, "response_cache_redis_total"},
+	} {
+		f, err := b.startFleet(ctx, 1, "real", mode.settings)
 		if err != nil {
 			return err
 		}
-		err = b.measureResponseCache(f, on, add)
+		err = b.measureResponseCache(f, mode.name, mode.hits, add)
 		f.close()
 		if err != nil {
 			return err
@@ -74,7 +88,7 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 	return b.responseCacheCoherence(ctx, add)
 }
 
-func (b *bench) measureResponseCache(f *fleet, on bool, add func(row, error) error) error {
+func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCounter string, add func(row, error) error) error {
 	ids := b.dashboardIDs(f.em.Workspace)
 	dashboard := func(i int) error { return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids}) }
 	// Warm: the entity cache first, then (a request later, once the
@@ -89,9 +103,9 @@ func (b *bench) measureResponseCache(f *fleet, on bool, add func(row, error) err
 		if err != nil {
 			return err
 		}
-		hits0, _ := f.serverCounter("response_cache_total", "result", "hit")
-		miss0, _ := f.serverCounter("response_cache_total", "result", "miss")
-		r, err := f.measure(rcRow(conc, on), "real", b.opts.rcWarm, conc, dashboard)
+		hits0, _ := f.serverCounter(hitCounter, "result", "hit")
+		miss0, _ := f.serverCounter(hitCounter, "result", "miss")
+		r, err := f.measure(name(conc), "real", b.opts.rcWarm, conc, dashboard)
 		if err := add(r, err); err != nil {
 			return err
 		}
@@ -99,13 +113,13 @@ func (b *bench) measureResponseCache(f *fleet, on bool, add func(row, error) err
 		if err != nil {
 			return err
 		}
-		hits1, _ := f.serverCounter("response_cache_total", "result", "hit")
-		miss1, _ := f.serverCounter("response_cache_total", "result", "miss")
+		hits1, _ := f.serverCounter(hitCounter, "result", "hit")
+		miss1, _ := f.serverCounter(hitCounter, "result", "miss")
 		s := rcStats{cpuPerReq: time.Duration((cpu1 - cpu0) / float64(r.requests) * float64(time.Second))}
 		if asked := (hits1 - hits0) + (miss1 - miss0); asked > 0 {
 			s.hitRatio = (hits1 - hits0) / asked
 		}
-		b.rc[rcRow(conc, on)] = s
+		b.rc[name(conc)] = s
 	}
 	return nil
 }
@@ -182,6 +196,7 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 		{"W2 warm with the response cache: hit ratio ≥ 99 %, zero upstream calls",
 			s(1, true).hitRatio >= 0.99 && s(8, true).hitRatio >= 0.99 && on1.upstreamTotal+on8.upstreamTotal == 0,
 			fmt.Sprintf("hit ratio %.3f at c=1, %.3f at c=8; %d upstream calls", s(1, true).hitRatio, s(8, true).hitRatio, on1.upstreamTotal+on8.upstreamTotal)},
+		b.responseCacheRedisCheck(find, before),
 		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", before),
 			s(1, false).cpuPerReq <= before/2 && s(8, false).cpuPerReq <= before/2,
 			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, %.0f req/s, CPU %s/req",
@@ -190,4 +205,22 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 			coh.requests > 0 && coh.p99 <= time.Second && b.rcCoherenceHits >= 4*coh.requests,
 			fmt.Sprintf("p50 %s, p99 %s over %d changes; %d response cache hits before the changes", us(coh.p50), us(coh.p99), coh.requests, b.rcCoherenceHits)},
 	}
+}
+
+// responseCacheRedisCheck is the Redis level's target: a replica that holds
+// no answer serves warm dashboards another built (or it built before it
+// restarted) with one Redis round trip, at most a quarter of the
+// executor's CPU (before), and at c=1 at least twice its requests a
+// second and half its p50 (the executor's rows of this run).
+func (b *bench) responseCacheRedisCheck(find func(workload, path string) row, before time.Duration) check {
+	r1, r8, off1 := find(rcRedisRow(1), "real"), find(rcRedisRow(8), "real"), find(rcRow(1, false), "real")
+	s1, s8 := b.rc[rcRedisRow(1)], b.rc[rcRedisRow(8)]
+	us := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	return check{fmt.Sprintf("W2 warm from the response cache's Redis level: hit ratio ≥ 99 %%, zero upstream calls, ≤ 1 Redis round trip and ≤ %s CPU a request, c=1 p50 at most half and req/s at least twice the executor's", us(before/4)),
+		r1.requests > 0 && s1.hitRatio >= 0.99 && s8.hitRatio >= 0.99 && r1.upstreamTotal+r8.upstreamTotal == 0 &&
+			r1.redisPerReq <= 1.01 && r8.redisPerReq <= 1.01 && s1.cpuPerReq <= before/4 && s8.cpuPerReq <= before/4 &&
+			r1.p50 <= off1.p50/2 && r1.rps >= 2*off1.rps,
+		fmt.Sprintf("c=1: p50 %s, p99 %s, %.0f req/s, CPU %s/req, %.2f Redis round trips/req; c=8: p50 %s, p99 %s, %.0f req/s, CPU %s/req, %.2f Redis round trips/req; hit ratio %.3f and %.3f; %d upstream calls",
+			us(r1.p50), us(r1.p99), r1.rps, us(s1.cpuPerReq), r1.redisPerReq, us(r8.p50), us(r8.p99), r8.rps, us(s8.cpuPerReq), r8.redisPerReq,
+			s1.hitRatio, s8.hitRatio, r1.upstreamTotal+r8.upstreamTotal)}
 }

@@ -90,7 +90,7 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 		switch {
 		case ok && e.fresh(now) && e.Value.covers(wanted):
 			c.count(kindInteractions, "hit")
-			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now), raw[i])
 			out[r.ID] = e.Value.filter(wanted, since)
 		case ok && e.Value.covers(wanted):
 			c.count(kindInteractions, "expired")
@@ -157,8 +157,12 @@ func (c *Source) InteractionsByContacts(ctx context.Context, refs []sources.Cont
 			neg := min(c.ttl.Interactions, c.ttl.Negative)
 			until, ttl = c.now().Add(neg), neg
 		}
-		noteRead(ctx, redis.CacheKey(tenant, kindInteractions, r.ID), until.Sub(c.now()))
-		if b, err := encode(h, until, false); err == nil && len(covered) > 0 {
+		b, err := encode(h, until, false)
+		if err != nil || len(covered) == 0 {
+			b = nil // not written back
+		}
+		noteRead(ctx, redis.CacheKey(tenant, kindInteractions, r.ID), until.Sub(c.now()), b)
+		if b != nil {
 			items = append(items, Item{Key: redis.CacheKey(tenant, kindInteractions, r.ID), Value: b, TTL: ttl})
 		}
 	}

@@ -72,21 +72,21 @@ func (m *MemoryStore) MGetLocal(keys []string) [][]byte {
 }
 
 // PeekDecoded is the value of key, decoded by decode the first time it is
-// asked for (nil, false when not held).
-func (m *MemoryStore) PeekDecoded(key string, decode func([]byte) (any, bool)) (any, bool) {
+// asked for, and its bytes (nil, nil, false when not held).
+func (m *MemoryStore) PeekDecoded(key string, decode func([]byte) (any, bool)) (any, []byte, bool) {
 	e, ok := m.entries.GetIfPresent(key)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	if d := e.decoded.Load(); d != nil {
-		return *d, true
+		return *d, e.value, true
 	}
 	d, ok := decode(e.value)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	e.decoded.Store(&d)
-	return d, true
+	return d, e.value, true
 }
 
 func (m *MemoryStore) MSet(_ context.Context, items []Item) error {

@@ -22,7 +22,7 @@ type localReader interface {
 // decodedReader is a store that also keeps what it holds in process
 // decoded, so that a hit costs no decoding.
 type decodedReader interface {
-	PeekDecoded(key string, decode func([]byte) (any, bool)) (any, bool)
+	PeekDecoded(key string, decode func([]byte) (any, bool)) (v any, raw []byte, ok bool)
 }
 
 // peek answers one key of kind from memory: answered is false when the
@@ -34,16 +34,18 @@ func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, a
 	}
 	key := redis.CacheKey(tenant, kind, id)
 	var e entry[V]
+	var raw []byte
 	switch store := c.store.(type) {
 	case decodedReader:
-		d, ok := store.PeekDecoded(key, func(b []byte) (any, bool) { return decode[V](b) })
+		d, b, ok := store.PeekDecoded(key, func(b []byte) (any, bool) { return decode[V](b) })
 		if !ok {
 			return v, false, false
 		}
-		e = d.(entry[V])
+		e, raw = d.(entry[V]), b
 	case localReader:
 		var ok bool
-		if e, ok = decode[V](store.MGetLocal([]string{key})[0]); !ok {
+		raw = store.MGetLocal([]string{key})[0]
+		if e, ok = decode[V](raw); !ok {
 			return v, false, false
 		}
 	default:
@@ -53,7 +55,7 @@ func peek[V any](ctx context.Context, c *Source, kind, id string) (v V, found, a
 	if !e.fresh(now) {
 		return v, false, false
 	}
-	noteRead(ctx, key, freshLeft(e.FreshUntil, now))
+	noteRead(ctx, key, freshLeft(e.FreshUntil, now), raw)
 	if e.Negative {
 		c.count(kind, "negative_hit")
 		return v, false, true

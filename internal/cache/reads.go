@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -9,15 +10,16 @@ import (
 type readsKey struct{}
 
 // Reads records what a request's answer was built from: the cache keys it
-// read (served from the cache or fetched and written back), and the least
-// time any of them stays fresh. A read the cache cannot name by a key (a
-// free-text search, a list, a read made before the workspace is known) makes
-// the request untracked: an answer built from it cannot be told when it
-// changes. The response cache (package respcache) keeps an answer with its
-// keys, and drops it when an invalidation names any of them.
+// read (served from the cache or fetched and written back), the stored
+// bytes of each value it used, and the least time any of them stays fresh.
+// A read the cache cannot name by a key (a free-text search, a list, a read
+// made before the workspace is known) makes the request untracked: an
+// answer built from it cannot be told when it changes. The response cache
+// (package respcache) keeps an answer with its keys, and drops it when an
+// invalidation names any of them.
 type Reads struct {
 	mu        sync.Mutex
-	keys      map[string]struct{}
+	keys      map[string][]byte
 	freshFor  time.Duration
 	untracked bool
 }
@@ -25,17 +27,21 @@ type Reads struct {
 // WithReads returns a context whose cache reads are recorded in the
 // returned Reads.
 func WithReads(ctx context.Context) (context.Context, *Reads) {
-	r := &Reads{keys: map[string]struct{}{}}
+	r := &Reads{keys: map[string][]byte{}}
 	return context.WithValue(ctx, readsKey{}, r), r
 }
 
-// Keys are the cache keys read, in no order.
-func (r *Reads) Keys() []string {
+// Bytes are the keys read, each with the bytes the store holds for the
+// value the request used: what the shared response cache compares with the
+// store's (package respcache). A key's bytes are nil when they are not
+// known (a value fetched but not written back, or read twice with
+// different bytes).
+func (r *Reads) Bytes() map[string][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.keys))
-	for k := range r.keys {
-		out = append(out, k)
+	out := make(map[string][]byte, len(r.keys))
+	for k, b := range r.keys {
+		out[k] = b
 	}
 	return out
 }
@@ -66,8 +72,8 @@ func NoteUntracked(ctx context.Context) {
 }
 
 // noteRead records that the request of ctx was served key, fresh for fresh
-// more.
-func noteRead(ctx context.Context, key string, fresh time.Duration) {
+// more, from the stored bytes raw (nil when unknown).
+func noteRead(ctx context.Context, key string, fresh time.Duration, raw []byte) {
 	r, ok := ctx.Value(readsKey{}).(*Reads)
 	if !ok {
 		return
@@ -76,7 +82,10 @@ func noteRead(ctx context.Context, key string, fresh time.Duration) {
 	if len(r.keys) == 0 || fresh < r.freshFor {
 		r.freshFor = fresh
 	}
-	r.keys[key] = struct{}{}
+	if old, seen := r.keys[key]; seen && !bytes.Equal(old, raw) {
+		raw = nil // two values of one key: neither names the answer
+	}
+	r.keys[key] = raw
 	r.mu.Unlock()
 }
 

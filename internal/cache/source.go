@@ -437,10 +437,10 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 			need = append(need, id)
 		case e.fresh(now) && e.Negative:
 			c.count(kind, "negative_hit")
-			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now), raw[i])
 		case e.fresh(now):
 			c.count(kind, "hit")
-			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now))
+			noteRead(ctx, keys[i], freshLeft(e.FreshUntil, now), raw[i])
 			out[id] = e.Value
 		default:
 			c.count(kind, "expired")
@@ -462,14 +462,16 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 		if err != nil {
 			return nil, err
 		}
+		var written map[string][]byte
 		if c.epoch(tenant) == epoch {
 			// An invalidation that overtook the fetch may have dropped
 			// what it read: then it is answered, not kept.
-			writeBack(ctx, c, tenant, kind, ttl, keys, found)
+			written = writeBack(ctx, c, tenant, kind, ttl, keys, found)
 		}
-		res := make(map[string]any, len(found))
-		for k, v := range found {
-			res[k] = v
+		res := make(map[string]any, len(keys))
+		for _, k := range keys {
+			v, ok := found[k]
+			res[k] = fetched[V]{value: v, none: !ok, raw: written[k]}
 		}
 		return res, nil
 	})
@@ -477,13 +479,18 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 	for _, id := range need {
 		key := redis.CacheKey(tenant, kind, id)
 		if v, ok := vals[id]; ok {
-			out[id] = v.(V)
-			noteRead(ctx, key, ttl)
+			f := v.(fetched[V])
+			if f.none { // the upstream has none
+				noteRead(ctx, key, min(ttl, c.ttl.Negative), f.raw)
+				continue
+			}
+			out[id] = f.value
+			noteRead(ctx, key, ttl, f.raw)
 			continue
 		}
 		err, failed := errs[id]
 		if !failed {
-			noteRead(ctx, key, min(ttl, c.ttl.Negative))
+			noteRead(ctx, key, min(ttl, c.ttl.Negative), nil)
 			continue // the upstream has none
 		}
 		if e, ok := stale[id]; ok && servesStale(err) && sources.StaleAllowed(ctx) {
@@ -502,8 +509,19 @@ func readThrough[V any](ctx context.Context, c *Source, kind string, ttl time.Du
 // writeBack stores what the upstream found and, as negative entries, what it
 // did not, in one pipeline. Entries outlive their freshness by StaleFor so
 // that they can be served if the upstream fails later.
-func writeBack[V any](ctx context.Context, c *Source, tenant, kind string, ttl time.Duration, keys []string, found map[string]V) {
+// fetched is a value a fetch found (none: the upstream has none), with the
+// bytes written back for it (nil when none were).
+type fetched[V any] struct {
+	value V
+	none  bool
+	raw   []byte
+}
+
+// writeBack writes what a fetch found, and "none" for the keys it did not
+// find; it returns the bytes written for each key.
+func writeBack[V any](ctx context.Context, c *Source, tenant, kind string, ttl time.Duration, keys []string, found map[string]V) map[string][]byte {
 	now := c.now()
+	written := make(map[string][]byte, len(keys))
 	items := make([]Item, 0, len(keys))
 	for _, id := range keys {
 		v, ok := found[id]
@@ -518,9 +536,11 @@ func writeBack[V any](ctx context.Context, c *Source, tenant, kind string, ttl t
 		}
 		if err == nil {
 			items = append(items, Item{Key: redis.CacheKey(tenant, kind, id), Value: b, TTL: keep})
+			written[id] = b
 		}
 	}
 	_ = c.store.MSet(ctx, items)
+	return written
 }
 
 // isEmpty reports whether a found value means "nothing": a lookup that

@@ -92,25 +92,26 @@ func (t *TwoLevel) MGetLocal(keys []string) [][]byte {
 }
 
 // PeekDecoded is the value of key held in process, decoded by decode the
-// first time it is asked for (nil, false when not held or not trusted).
-func (t *TwoLevel) PeekDecoded(key string, decode func([]byte) (any, bool)) (any, bool) {
+// first time it is asked for, and its bytes (nil, nil, false when not held
+// or not trusted).
+func (t *TwoLevel) PeekDecoded(key string, decode func([]byte) (any, bool)) (any, []byte, bool) {
 	if !t.trusted.Load() {
-		return nil, false
+		return nil, nil, false
 	}
 	v, ok := t.local.GetIfPresent(key)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	t.metrics.CacheLevel.WithLabelValues("local").Inc()
 	if d := v.decoded.Load(); d != nil {
-		return *d, true
+		return *d, v.raw, true
 	}
 	d, ok := decode(v.raw)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	v.decoded.Store(&d)
-	return d, true
+	return d, v.raw, true
 }
 
 func (t *TwoLevel) MGet(ctx context.Context, keys []string) ([][]byte, error) {

@@ -139,6 +139,10 @@ type ResponseCache struct {
 	Enabled  bool
 	MaxBytes int64
 	TTL      time.Duration
+	// Redis shares answers between replicas through the cache's Redis,
+	// bounded by RedisMaxBytes.
+	Redis         bool
+	RedisMaxBytes int64
 }
 
 // Loaders is how each request's reads are batched.
@@ -264,8 +268,10 @@ func settings(c *Config) []setting {
 		{env: "CACHE_LOCAL_MAX_BYTES", flag: "cache-local-max-bytes", def: "67108864", usage: "most bytes of the in-process cache level (of the whole cache without `REDIS_URL`)", parse: byteCount(&c.Cache.Local.MaxBytes, 1<<20)},
 		{env: "CACHE_LOCAL_TTL", flag: "cache-local-ttl", def: "1m", usage: "how long an entry stays in the in-process level (its freshness is its own)", parse: positiveDuration(&c.Cache.Local.TTL)},
 		{env: "RESPONSE_CACHE_ENABLED", flag: "response-cache-enabled", def: "true", usage: "keep whole GraphQL query answers, each dropped on every replica by the change of any value it was built from (needs `CACHE_ENABLED`; see docs/caching.md)", parse: boolean(&c.ResponseCache.Enabled)},
-		{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "33554432", usage: "most bytes of kept GraphQL answers in each replica (with their keys); the least recently used go first", parse: byteCount(&c.ResponseCache.MaxBytes, 1<<20)},
+		{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "33554432", usage: "most bytes of kept GraphQL answers in each replica (with their keys); the least recently used go first; 0 keeps none in process (with `RESPONSE_CACHE_REDIS_ENABLED`, answers then come from Redis alone)", parse: byteCount(&c.ResponseCache.MaxBytes, 0)},
 		{env: "RESPONSE_CACHE_TTL", flag: "response-cache-ttl", def: "1m", usage: "the longest a GraphQL answer is kept (shorter when a value it was built from is fresh for less)", parse: positiveDuration(&c.ResponseCache.TTL)},
+		{env: "RESPONSE_CACHE_REDIS_ENABLED", flag: "response-cache-redis-enabled", def: "true", usage: "share kept GraphQL answers between replicas through the cache's Redis (`REDIS_URL`): a replica serves an answer another one built with one round trip, checked against the values it was built from", parse: boolean(&c.ResponseCache.Redis)},
+		{env: "RESPONSE_CACHE_REDIS_MAX_BYTES", flag: "response-cache-redis-max-bytes", def: "67108864", usage: "most bytes of GraphQL answers the fleet keeps in Redis (counted as stored within any `RESPONSE_CACHE_TTL`); past it new answers stay in process", parse: byteCount(&c.ResponseCache.RedisMaxBytes, 1<<20)},
 		{env: "CALLER_LOOKUP_COALESCE_WINDOW", flag: "caller-lookup-coalesce-window", def: "2ms", usage: "how long a cold caller lookup waits for others of its workspace to share one Intercom search (as many numbers as its 100 values hold); `0`: no wait", parse: duration(&c.Intercom.CoalesceWindow)},
 		{env: "LOADER_WAIT", flag: "loader-wait", def: "5ms", usage: "the longest a dataloader collects keys before one batched fetch (each loader's wait adapts between `LOADER_MIN_WAIT` and this)", parse: duration(&c.Loaders.Wait)},
 		{env: "LOADER_MIN_WAIT", flag: "loader-min-wait", def: "0s", usage: "the shortest a dataloader collects keys before one batched fetch (`0`: a loader that sees one key at a time fetches it at once)", parse: duration(&c.Loaders.MinWait)},

@@ -45,6 +45,12 @@ type Event struct {
 	// answer while Intercom fails.
 	Stale   []string `json:"s,omitempty"`
 	StaleAt int64    `json:"t,omitempty"`
+	// Counted says that the publisher counted the change in the versions
+	// the response cache's answers in Redis are checked against (package
+	// respcache); a replica that receives an event without it (its
+	// publisher could not reach Redis, or is of an earlier release) counts
+	// it itself.
+	Counted bool `json:"v,omitempty"`
 }
 
 // Handler receives the stream. Event is called for every event (from any

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"strconv"
 	"time"
@@ -102,3 +103,25 @@ func CallStateKey(workspace, callID string) string {
 // a dashboard that reconnects gets what it missed (durable): under the
 // workspace's hash tag, one stream per workspace.
 func EventLogKey(workspace string) string { return "tdi:v1:" + Tag(workspace) + ":eventlog" }
+
+// AnswerKey holds a GraphQL answer of a workspace kept by the shared
+// response cache (package respcache), under the workspace's hash tag, with
+// the versions of the cache keys it was built from: one slot on a Cluster,
+// so that a script reads them together. name is the answer's
+// key, a SHA-256 (credentials are hashed into it, never kept). Versioned
+// with the cache: it names cache keys.
+func AnswerKey(workspace string, name []byte) string {
+	return cachePrefix + Tag(workspace) + ":answer:" + base64.RawURLEncoding.EncodeToString(name)
+}
+
+// AnswerVersionsKey counts, for each cache key of a workspace, the
+// invalidations that touched it (and holds the hash's base): what an
+// answer the shared response cache keeps is checked against.
+func AnswerVersionsKey(workspace string) string {
+	return cachePrefix + Tag(workspace) + ":answer-versions"
+}
+
+// AnswerBytesKey counts the bytes of answers the shared response cache
+// stored, by window of its TTL: how it bounds the bytes it holds in Redis.
+// One key for the fleet (its own hash tag).
+const AnswerBytesKey = cachePrefix + "{answers}:bytes"

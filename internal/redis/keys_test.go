@@ -11,6 +11,9 @@ import (
 func TestNamesAreTheFleetsContract(t *testing.T) {
 	for _, tt := range []struct{ what, got, want string }{
 		{"cache key", CacheKey("ws1", "phone", "+14155550100"), "tdi:v2:{ws1}:phone:+14155550100"},
+		{"kept answer", AnswerKey("ws1", []byte{0xfb, 0xff}), "tdi:v2:{ws1}:answer:-_8"},
+		{"kept answers' versions", AnswerVersionsKey("ws1"), "tdi:v2:{ws1}:answer-versions"},
+		{"kept answers' bytes", AnswerBytesKey, "tdi:v2:{answers}:bytes"},
 		{"hash tag", Tag("ws1"), "{ws1}"},
 		{"idempotency record", IdempotencyKey("ws1", "addNote", "k-1"), "tdi:v2:{ws1}:idem:addNote:k-1"},
 		{"budget window", BudgetWindowKey("ws1", time.Unix(1700000000, 0)), "tdi:v2:{ws1}:budget:1700000000"},

@@ -35,7 +35,7 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !c.trusted.Load() {
+		if !c.trusted.Load() && c.shared == nil {
 			c.count("bypassed")
 			next.ServeHTTP(w, r)
 			return
@@ -68,17 +68,34 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 		}
 		key := keyOf(tenant, r, doc)
 		conditional := r.Method == http.MethodGet && persisted(r)
-		if a := c.get(key); a != nil {
-			c.count("hit")
+		serve := func(a *answer) {
 			w.Header().Set("Content-Type", a.contentType)
 			if conditional && revalidate(w, r, a.etag) {
 				return
 			}
 			_, _ = w.Write(a.body)
-			return
 		}
-		c.count("miss")
+		// While the stream is broken the in-process level is bypassed; the
+		// shared level is not: it is checked against Redis on every read.
+		if !c.trusted.Load() {
+			c.count("bypassed")
+		} else if a := c.get(key); a != nil {
+			c.count("hit")
+			serve(a)
+			return
+		} else {
+			c.count("miss")
+		}
 		epoch := epochs{own: c.epochOf(tenant).Load(), all: c.all.Load()}
+		if c.shared != nil {
+			if a := c.shared.get(r.Context(), tenant, key); a != nil {
+				// Kept in process too, unless an invalidation overtook the
+				// read (the epochs were taken before it).
+				c.put(tenant, epoch, a)
+				serve(a)
+				return
+			}
+		}
 		ctx, reads := cache.WithReads(r.Context())
 		p := &pending{}
 		ctx = context.WithValue(ctx, pendingKey{}, p)
@@ -122,11 +139,22 @@ func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, cont
 		c.count("not_stored")
 		return
 	}
-	a := &answer{key: key, body: hit, etag: validator(body), contentType: contentType, deps: reads.Keys(), expires: c.now().Add(life)}
-	if c.put(tenant, epoch, a) {
+	raw := reads.Bytes()
+	deps := make([]string, 0, len(raw))
+	for k := range raw {
+		deps = append(deps, k)
+	}
+	a := &answer{key: key, body: hit, etag: validator(body), contentType: contentType, deps: deps, expires: c.now().Add(life)}
+	switch {
+	case !c.trusted.Load():
+		// Bypassed while the stream is broken: the shared level only.
+	case c.put(tenant, epoch, a):
 		c.count("stored")
-	} else {
+	default:
 		c.count("not_stored")
+	}
+	if c.shared != nil {
+		c.shared.put(ctx, tenant, a, raw, life)
 	}
 }
 
@@ -286,8 +314,9 @@ func (Extension) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 // Publisher is where this replica's entity cache publishes its
 // invalidations: the answers they touch are dropped here first, at once
 // (a client that changed something reads the change on its next request,
-// before the stream brings the event back), then the event goes to every
-// replica through next (nil: a process without an event stream).
+// before the stream brings the event back), and in Redis for every replica
+// (the shared level's versions), then the event goes to every replica
+// through next (nil: a process without an event stream).
 func (c *Cache) Publisher(next cache.Publisher) cache.Publisher { return publisher{c: c, next: next} }
 
 type publisher struct {
@@ -297,6 +326,11 @@ type publisher struct {
 
 func (p publisher) Publish(ctx context.Context, ev events.Event) error {
 	p.c.Event(ev)
+	if p.c.shared != nil {
+		// The entity cache has marked or deleted the keys in Redis: the
+		// answers built from them go for every replica at once.
+		ev.Counted = p.c.shared.bump(ctx, ev.Workspace, ev.Keys)
+	}
 	if p.next == nil {
 		return nil
 	}

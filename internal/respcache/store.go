@@ -13,10 +13,15 @@
 // Like the entity cache's in-process level, it is never trusted blind: while
 // the event stream is broken it is bypassed and emptied, and it starts afresh
 // once the stream is whole again.
+//
+// Behind it, a level in the cache's Redis (shared.go) lets a replica serve
+// an answer another built, checked on each read against the versions of the
+// keys it was built from: see Shared.
 package respcache
 
 import (
 	"container/list"
+	"context"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -42,6 +47,8 @@ type Config struct {
 	// through Publisher). With a stream, the stream's first Reset(true)
 	// opens it.
 	Trusted bool
+	// Shared is the level in Redis every replica reads (nil: none).
+	Shared  *Shared
 	Metrics *metrics.Metrics
 	Now     func() time.Time
 }
@@ -58,6 +65,7 @@ type Cache struct {
 	ttl      time.Duration
 	now      func() time.Time
 	trusted  atomic.Bool
+	shared   *Shared
 	// epochs count invalidations, by stripe of workspaces: an answer whose
 	// execution an invalidation of its workspace overtook is not kept (it
 	// may have read what the invalidation dropped).
@@ -95,7 +103,7 @@ func New(cfg Config) *Cache {
 		cfg.Now = time.Now
 	}
 	c := &Cache{answers: map[string]*answer{}, deps: map[string]map[*answer]struct{}{},
-		maxBytes: cfg.MaxBytes, ttl: cfg.TTL, now: cfg.Now}
+		maxBytes: cfg.MaxBytes, ttl: cfg.TTL, now: cfg.Now, shared: cfg.Shared}
 	c.trusted.Store(cfg.Trusted)
 	c.counts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "response_cache_total",
@@ -267,7 +275,18 @@ func (ch chain) Event(ev events.Event) {
 		ch.first.Event(ev)
 	}
 	ch.then.Event(ev)
+	if !ev.Counted && ch.then.shared != nil {
+		// Its publisher did not count it in Redis: every replica that
+		// hears it does (more than once does no harm).
+		ctx, cancel := context.WithTimeout(context.Background(), bumpTimeout)
+		defer cancel()
+		ch.then.shared.bump(ctx, ev.Workspace, ev.Keys)
+	}
 }
+
+// bumpTimeout bounds the count of an event a replica hears (the Redis
+// calls' own REDIS_TIMEOUT bounds it first): the stream waits for it.
+const bumpTimeout = time.Second
 
 func (ch chain) Reset(ok bool) {
 	if ch.first != nil {

@@ -139,8 +139,15 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 	if cfg.Cache.Enabled && cfg.ResponseCache.Enabled {
 		// Without Redis there is no stream to wait for: one process hears
 		// its own invalidations (publisher).
+		var shared *respcache.Shared
+		if svc.redis != nil && cfg.ResponseCache.Redis {
+			// The cache's Redis, never the durable one: an answer lost
+			// costs one execution.
+			shared = respcache.NewShared(respcache.SharedConfig{Client: svc.redis, Calls: svc.redisHealth,
+				MaxBytes: cfg.ResponseCache.RedisMaxBytes, TTL: cfg.ResponseCache.TTL, Metrics: svc.metrics})
+		}
 		svc.answers = respcache.New(respcache.Config{MaxBytes: cfg.ResponseCache.MaxBytes, TTL: cfg.ResponseCache.TTL,
-			Trusted: svc.redis == nil, Metrics: svc.metrics})
+			Trusted: svc.redis == nil, Shared: shared, Metrics: svc.metrics})
 	}
 	svc.streams = streams.New(cfg.Streams, cfg.HTTP.CORSOrigins, svc.metrics)
 	var local events.Handler
