@@ -23,7 +23,9 @@ import (
 // them. What each one receives is what its own execution would have sent.
 //
 // Not shared: an operation that resumes (a non-null after: the replay of
-// its gap is its own), and SSE (each response carries its own event id).
+// its gap is its own), one whose fields cannot resume (no after argument,
+// as incomingCall: a member that fell behind could not go on alone without
+// a gap), and SSE (each response carries its own event id).
 // A subscription that falls behind the others (its client reads slowly)
 // leaves the shared execution and resumes in one of its own after the
 // last event it was handed, as a reconnecting client would: it misses
@@ -70,6 +72,9 @@ func shareKey(ctx context.Context, rc *graphql.OperationContext) (string, bool) 
 		if !ok {
 			return "", false
 		}
+		if f.Definition == nil || f.Definition.Arguments.ForName("after") == nil {
+			return "", false
+		}
 		if a := f.Arguments.ForName("after"); a != nil {
 			if v, err := a.Value.Value(rc.Variables); err != nil || v != nil {
 				return "", false
@@ -110,10 +115,13 @@ type member struct {
 	ctx  context.Context          // the subscription's own
 	next graphql.OperationHandler // its own execution, should it fall behind
 	ch   chan *graphql.Response   // closed when the group ends or drops it
-	// last is the sequence of the last event put in ch; behind says ch
-	// was full: the member goes on alone after last.
-	last   string
-	behind bool
+	// last is the sequence of the last event put in ch, prev the one
+	// before it; behind says ch was full: the member goes on alone after
+	// last, or after prev when it fell behind amid last's responses (one
+	// event may make several: interactionsChanged's), which are then sent
+	// again rather than lost.
+	last, prev string
+	behind     bool
 	alone  graphql.ResponseHandler
 }
 
@@ -170,11 +178,14 @@ func (g *group) run(ctx context.Context, responses graphql.ResponseHandler) {
 		for m := range g.members {
 			select {
 			case m.ch <- resp:
-				if seq != "" {
-					m.last = seq
+				if seq != "" && seq != m.last {
+					m.prev, m.last = m.last, seq
 				}
 			default:
 				// Behind: it reads what it holds, then goes on alone.
+				if seq != "" && seq == m.last {
+					m.last = m.prev
+				}
 				m.behind = true
 				delete(g.members, m)
 				close(m.ch)
