@@ -46,6 +46,13 @@ import (
 // base, a random token set when the hash is created: a hash that is lost
 // (evicted, expired, or forgotten when it grows past its bound) takes every
 // answer of its workspace with it, never brings an old one back.
+//
+// An answer is as fresh as the entity cache it was built from, no fresher:
+// a fetch begun before another replica's change and ended after its
+// invalidation writes the old value back (the entity cache's write-back
+// checks only the invalidations its own replica has heard), and answers
+// built from it are then consistent with Redis. docs/caching.md says what
+// would close that.
 
 // SharedConfig configures the shared level.
 type SharedConfig struct {
