@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,14 @@ func Tag(workspace string) string { return "{" + workspace + "}" }
 // credentials.
 func CacheKey(workspace, kind, id string) string {
 	return cachePrefix + "{" + workspace + "}:" + kind + ":" + id // Tag, in one allocation: loaders build these per field
+}
+
+// IsCacheKeyOf reports whether key is a cache key of workspace (CacheKey's
+// form): its slot is the workspace's. A key of another namespace may
+// contain the workspace's tag further on, but hashes by its first.
+func IsCacheKeyOf(workspace, key string) bool {
+	prefix := cachePrefix + "{" + workspace + "}:"
+	return strings.HasPrefix(key, prefix)
 }
 
 // IdempotencyKey is where the idempotency record of an action run under a

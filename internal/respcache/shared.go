@@ -224,12 +224,11 @@ func (s *Shared) get(ctx context.Context, tenant, key string) *answer {
 // the bytes the request used of each dependency) is Redis's and has not
 // been invalidated since; it reports the result it counted.
 func (s *Shared) put(ctx context.Context, tenant string, a *answer, raw map[string][]byte, life time.Duration) string {
-	tag := redis.Tag(tenant)
 	for _, k := range a.deps {
 		// A value whose bytes are unknown cannot be compared, and one of
 		// another namespace (the customer database's) lives in another
 		// slot: the answer stays in process.
-		if raw[k] == nil || !strings.Contains(k, tag) || strings.ContainsRune(k, '\n') {
+		if raw[k] == nil || !redis.IsCacheKeyOf(tenant, k) || strings.ContainsRune(k, '\n') {
 			return s.result("not_stored")
 		}
 	}
@@ -305,10 +304,9 @@ func (s *Shared) put(ctx context.Context, tenant string, a *answer, raw map[stri
 // of tenant: every answer built from any of them is no longer an answer.
 // It reports whether it did.
 func (s *Shared) bump(ctx context.Context, tenant string, keys []string) bool {
-	tag := redis.Tag(tenant)
 	args := []any{(2 * s.ttl).Milliseconds(), s.maxVersions()}
 	for _, k := range keys {
-		if strings.Contains(k, tag) {
+		if redis.IsCacheKeyOf(tenant, k) {
 			args = append(args, k)
 		}
 	}

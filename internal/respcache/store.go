@@ -23,7 +23,6 @@ import (
 	"container/list"
 	"context"
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,9 +232,8 @@ func (c *Cache) Event(ev events.Event) {
 // of another namespace (the customer database's), whose invalidations its
 // workspace's count does not see.
 func readsElsewhere(workspace string, deps []string) bool {
-	tag := redis.Tag(workspace)
 	for _, k := range deps {
-		if !strings.Contains(k, tag) {
+		if !redis.IsCacheKeyOf(workspace, k) {
 			return true
 		}
 	}
