@@ -230,7 +230,7 @@ func await[V any](ctx context.Context, th dataloader.Thunk[V]) (V, error) {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return zero, &sources.Error{Code: sources.ECancelled, Message: "the request was cancelled", Err: ctx.Err()}
 		}
-		return zero, &sources.Error{Code: sources.EUpstreamUnavailable, Message: "the request's deadline passed while waiting for Intercom", Err: ctx.Err()}
+		return zero, &sources.Error{Code: sources.EUpstreamUnavailable, Message: "the request's deadline passed while waiting for a source (Intercom or the customer database)", Err: ctx.Err()}
 	}
 }
 
