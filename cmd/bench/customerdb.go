@@ -55,17 +55,27 @@ func customerDBSeed(n int) []string {
 	}
 }
 
-func (b *bench) runCustomerDB(ctx context.Context, add func(row, error) error) error {
+// startPostgres starts a private PostgreSQL for a workload; stop stops it
+// and removes its files.
+func startPostgres(workload string) (cluster *sqldbtest.Cluster, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "bench-pg-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cluster, err = sqldbtest.StartCluster(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("the %s workload needs PostgreSQL (Debian's postgresql: initdb, pg_ctl): %w", workload, err)
+	}
+	return cluster, func() { cluster.Stop(); _ = os.RemoveAll(dir) }, nil
+}
+
+func (b *bench) runCustomerDB(ctx context.Context, add func(row, error) error) error {
+	cluster, stop, err := startPostgres("sql")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cluster, err := sqldbtest.StartCluster(dir)
-	if err != nil {
-		return fmt.Errorf("the sql workload needs PostgreSQL (Debian's postgresql: initdb, pg_ctl): %w", err)
-	}
-	defer cluster.Stop()
+	defer stop()
 	var urls []string
 	for _, n := range []int{1000, 1_000_000} {
 		t0 := time.Now()

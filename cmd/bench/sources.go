@@ -12,7 +12,6 @@ import (
 
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 	"github.com/talkdesk-intercom/api/sources/phone"
-	"github.com/talkdesk-intercom/api/sources/sqldb/sqldbtest"
 )
 
 // The sources workload: W1 and W2 asked of every source, through
@@ -57,16 +56,11 @@ func peopleDashboardQuery(n int) string {
 }
 
 func (b *bench) runSources(ctx context.Context, add func(row, error) error) error {
-	dir, err := os.MkdirTemp("", "bench-pg-")
+	cluster, stop, err := startPostgres("sources")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cluster, err := sqldbtest.StartCluster(dir)
-	if err != nil {
-		return fmt.Errorf("the sources workload needs PostgreSQL (Debian's postgresql: initdb, pg_ctl): %w", err)
-	}
-	defer cluster.Stop()
+	defer stop()
 	// The workspace's seed is the same in every fresh emulator: the
 	// database is seeded once from one of them.
 	em, err := b.startEmulator()
