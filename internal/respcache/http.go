@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -104,53 +103,33 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 
 		body := rec.buf.Bytes()
-		var share func()
 		if rec.status == http.StatusOK {
-			share = c.keep(ctx, tenant, epoch, key, rec.header.Get("Content-Type"), body, p, reads)
+			c.keep(ctx, tenant, epoch, key, rec.header.Get("Content-Type"), body, p, reads)
 			if conditional && revalidate(w, r, validator(body)) {
-				flushThen(w, share)
 				return
 			}
 		}
-		if share != nil {
-			// Framed by its length, the answer is whole once flushed.
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		}
 		w.WriteHeader(rec.status)
 		_, _ = w.Write(body)
-		flushThen(w, share)
 	})
-}
-
-// flushThen sends the client its answer, then stores it in the shared
-// level (nil: none to store): the store's round trips to Redis are not the
-// client's wait.
-func flushThen(w http.ResponseWriter, share func()) {
-	if share == nil {
-		return
-	}
-	_ = http.NewResponseController(w).Flush()
-	share()
 }
 
 // keep stores an answer when it may be shared: a query (no mutation, no
 // deferred part), without errors (a partial answer) or stale values, built
 // only from reads that keys name, and not overtaken by an invalidation.
-// It keeps it in process, and returns the store in the shared level (nil
-// when there is none to do).
-func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, contentType string, body []byte, p *pending, reads *cache.Reads) (share func()) {
+func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, contentType string, body []byte, p *pending, reads *cache.Reads) {
 	if !p.shareable.Load() || reads.Untracked() {
 		c.count("not_stored")
-		return nil
+		return
 	}
 	if _, stale := cache.StaleAge(ctx); stale {
 		c.count("not_stored")
-		return nil
+		return
 	}
 	hit, ok := hitBody(body)
 	if !ok {
 		c.count("not_stored")
-		return nil
+		return
 	}
 	life := c.ttl
 	if fresh, any := reads.FreshFor(); any {
@@ -158,7 +137,7 @@ func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, cont
 	}
 	if life <= 0 {
 		c.count("not_stored")
-		return nil
+		return
 	}
 	raw := reads.Bytes()
 	deps := make([]string, 0, len(raw))
@@ -174,12 +153,9 @@ func (c *Cache) keep(ctx context.Context, tenant string, epoch epochs, key, cont
 	default:
 		c.count("not_stored")
 	}
-	if c.shared == nil {
-		return nil
+	if c.shared != nil {
+		c.shared.put(ctx, tenant, a, raw, life)
 	}
-	// After the answer is sent: the client may have hung up by then.
-	ctx = context.WithoutCancel(ctx)
-	return func() { c.shared.put(ctx, tenant, a, raw, life) }
 }
 
 // hitBody is body as a hit serves it, with extensions.cached; ok is false
