@@ -122,7 +122,7 @@ type member struct {
 	// again rather than lost.
 	last, prev string
 	behind     bool
-	alone  graphql.ResponseHandler
+	alone      graphql.ResponseHandler
 }
 
 // Members is how many subscriptions shared executions serve beyond one
