@@ -150,8 +150,7 @@ func (b *bench) runCost(ctx context.Context, add func(row, error) error) error {
 		heavy.errors += n
 	}
 	if lat := res.heavyLatency; len(lat) > 0 {
-		slices.Sort(lat)
-		heavy.p50, heavy.p99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+		heavy.p50, heavy.p99 = percentiles(lat)
 		heavy.rps = float64(len(lat)) / b.opts.w7For.Seconds()
 	}
 	return add(heavy, nil)

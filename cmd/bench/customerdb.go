@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -189,9 +188,9 @@ func measureCustomerDB(ctx context.Context, small, million string) ([]row, error
 	}
 	out := make([]row, len(reqs))
 	for k, l := range lat {
-		slices.Sort(l)
+		p50, p99 := percentiles(l)
 		out[k] = row{workload: names[k], path: "real", requests: len(l),
-			p50: l[len(l)/2], p99: l[len(l)*99/100], rps: float64(len(l)) / busy[k].Seconds()}
+			p50: p50, p99: p99, rps: float64(len(l)) / busy[k].Seconds()}
 		if k < 2 {
 			out[k].sqlPerReq = float64(queries[k].Load()) / float64(len(l))
 		}

@@ -276,11 +276,6 @@ func fanout(ctx context.Context, in *instance, contactID string, n int) (row, w9
 		p50: p50, p99: p99, rps: res.fanoutPerSecond}, res, nil
 }
 
-// percentiles sorts ds and returns its p50 and p99.
-func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
-	slices.Sort(ds)
-	return ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
-}
 
 // sequenceOf is the sequence an event message carries ("" when none),
 // read without decoding the message: the client shares the server's cores.

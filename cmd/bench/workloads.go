@@ -543,6 +543,12 @@ func (b *bench) dashboard(name, path string, coldRuns, warmRuns int, start func(
 	return add(f.measure(name+", warm", path, warmRuns, 1, func(i int) error { return dashboard(f.instance(i), i) }))
 }
 
+// percentiles sorts ds (not empty) and returns its p50 and p99.
+func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
+}
+
 // mergeRows combines single-request rows into one with percentiles.
 func mergeRows(rs []row) row {
 	out := rs[0]
