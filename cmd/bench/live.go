@@ -276,7 +276,6 @@ func fanout(ctx context.Context, in *instance, contactID string, n int) (row, w9
 		p50: p50, p99: p99, rps: res.fanoutPerSecond}, res, nil
 }
 
-
 // sequenceOf is the sequence an event message carries ("" when none),
 // read without decoding the message: the client shares the server's cores.
 func sequenceOf(msg []byte) string {
