@@ -123,7 +123,7 @@ type Observer struct {
 	Refetch func()
 }
 
-// Hub hands one replica's live events to its subscriptions (Follow). It is
+// Hub hands one replica's live events to its subscriptions (Subscribe). It is
 // the Handler of the Bus for live events (Fan), or is fed by a MemoryLog.
 type Hub struct {
 	log Log
@@ -282,28 +282,6 @@ func (h *Hub) remove(workspace string, f *follower) {
 		delete(h.seen, workspace)
 	}
 	h.mu.Unlock()
-}
-
-// Follow returns the workspace's live events from now on until ctx ends:
-// Subscribe and Run over a channel.
-func (h *Hub) Follow(ctx context.Context, workspace, after string) (<-chan Entry, error) {
-	sub, err := h.Subscribe(workspace, after)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan Entry)
-	go func() {
-		defer close(out)
-		sub.Run(ctx, func(e Entry) bool {
-			select {
-			case out <- e:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		})
-	}()
-	return out, nil
 }
 
 func (h *Hub) follow(ctx context.Context, workspace, last string, resume bool, f *follower, deliver func(Entry) bool) {

@@ -50,10 +50,22 @@ func follow(t *testing.T, hub *events.Hub, ws, after string) <-chan events.Entry
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ch, err := hub.Follow(ctx, ws, after)
+	sub, err := hub.Subscribe(ws, after)
 	if err != nil {
-		t.Fatalf("Follow(%s, %q): %v", ws, after, err)
+		t.Fatalf("Subscribe(%s, %q): %v", ws, after, err)
 	}
+	ch := make(chan events.Entry)
+	go func() {
+		defer close(ch)
+		sub.Run(ctx, func(e events.Entry) bool {
+			select {
+			case ch <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
 	return ch
 }
 
@@ -137,8 +149,8 @@ func TestResumeReplaysTheGapOrSaysRefetch(t *testing.T) {
 					t.Errorf("replayed %+v, want %s", e, want)
 				}
 			}
-			if _, err := hub.Follow(ctx, ws, "not-a-sequence"); err != events.ErrBadSequence {
-				t.Errorf("Follow after a bad sequence: %v, want ErrBadSequence", err)
+			if _, err := hub.Subscribe(ws, "not-a-sequence"); err != events.ErrBadSequence {
+				t.Errorf("Subscribe after a bad sequence: %v, want ErrBadSequence", err)
 			}
 
 			// Past the length cap (5, trimmed with Redis' "~": a few more
