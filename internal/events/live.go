@@ -158,13 +158,17 @@ func (h *Hub) Event(ev Event) {
 	if ev.Seq == "" {
 		return
 	}
-	e := &Entry{Seq: ev.Seq, Change: ev.Changed, shared: &shared{values: map[string]*onceValue{}}}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.followers[ev.Workspace] != nil && SeqLess(h.seen[ev.Workspace], ev.Seq) {
+	followers := h.followers[ev.Workspace]
+	if len(followers) == 0 {
+		return // most events: no dashboard of that workspace on this replica
+	}
+	if SeqLess(h.seen[ev.Workspace], ev.Seq) {
 		h.seen[ev.Workspace] = ev.Seq
 	}
-	for f := range h.followers[ev.Workspace] {
+	e := &Entry{Seq: ev.Seq, Change: ev.Changed, shared: &shared{values: map[string]*onceValue{}}}
+	for f := range followers {
 		select {
 		case f.in <- e:
 		default: // behind: it reads the log instead
