@@ -6,7 +6,7 @@
 # touch a shared Redis, installs Debian's chromium for the playground's
 # browser test and Debian's haproxy for the fleet test when they are
 # missing, checks that generated code is up to date,
-# vets, and runs every test with the race detector.
+# vets, checks gofmt, and runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -213,6 +213,12 @@ fi
 # 4. Static checks.
 step "go vet ./... (silent; under a minute on an empty build cache)"
 go vet ./...
+step "gofmt -l (lists any file gofmt would change)"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))"
+if [ -n "$unformatted" ]; then
+	printf 'gofmt would change these files (run gofmt -w on them):\n%s\n' "$unformatted" >&2
+	exit 1
+fi
 
 # 5. Every test, with the race detector. Test servers also log to
 # TEST_LOG_DIR, which step 7 scans for the test secrets.
