@@ -186,22 +186,6 @@ func (n *interactionNode) set(it *sources.Interaction) *model.Interaction {
 	return &n.m
 }
 
-// optionalAt is s, or nil when *s is empty.
-func optionalAt(s *string) *string {
-	if *s == "" {
-		return nil
-	}
-	return s
-}
-
-// optionalTimeAt is t, or nil when *t is zero.
-func optionalTimeAt(t *time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
 // enumNames are the GraphQL names of the history's enum values by the
 // sources' lower-case names.
 var enumNames = func() map[string]string {

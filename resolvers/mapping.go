@@ -11,18 +11,25 @@ import (
 // Mapping from domain types to GraphQL models. Empty strings become null:
 // a dashboard should not have to tell "" from "unknown".
 
-func optional(s string) *string {
-	if s == "" {
+func optional(s string) *string { return optionalAt(&s) }
+
+func optionalTime(t time.Time) *time.Time { return optionalTimeAt(&t) }
+
+// optionalAt is s, or nil when *s is empty: it points into the caller's
+// storage (a node mapped in one allocation), where optional copies.
+func optionalAt(s *string) *string {
+	if *s == "" {
 		return nil
 	}
-	return &s
+	return s
 }
 
-func optionalTime(t time.Time) *time.Time {
+// optionalTimeAt is t, or nil when *t is zero.
+func optionalTimeAt(t *time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	return t
 }
 
 func first(list []string) string {
