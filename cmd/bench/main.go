@@ -80,9 +80,10 @@ type options struct {
 	w9Defer       int
 	w9Subscribers []int
 	// The response cache workload.
-	rcWarm    int
-	workloads []string
-	paths     []string
+	rcWarm     int
+	cpuProfile string
+	workloads  []string
+	paths      []string
 }
 
 var (
@@ -118,6 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
 	fs.IntVar(&o.rcWarm, "respcache-warm", 400, "warm W2 dashboards per row of the response cache workload (with and without it, at c=1 and c=8)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write to this file a CPU profile of the server serving warm W2 dashboards without the response cache (5 s at c=8, after that workload's rows; read it with go tool pprof -top FILE)")
 	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
 	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
 	fs.IntVar(&o.callEvents, "calls", 1000, "call events of the calls workload's acceptance row at c=32 and of its burst (a quarter as many calls)")

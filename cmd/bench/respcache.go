@@ -3,8 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,7 +70,7 @@ func (f *fleet) serverCounter(name, label, value string) (float64, error) {
 	return total, nil
 }
 
-func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error) error {
+func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error) (err error) {
 	b.rc = map[string]rcStats{}
 	for _, mode := range []struct {
 		settings map[string]string
@@ -75,11 +81,22 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 		{map[string]string{"RESPONSE_CACHE_ENABLED": "true"}, func(c int) string { return rcRow(c, true) }, "response_cache_total"},
 		{map[string]string{"RESPONSE_CACHE_ENABLED": "true", "RESPONSE_CACHE_MAX_BYTES": "0"}, rcRedisRow, "response_cache_redis_total"},
 	} {
-		f, err := b.startFleet(ctx, 1, "real", mode.settings)
+		profile := b.opts.cpuProfile != "" && mode.settings["RESPONSE_CACHE_ENABLED"] == "false"
+		settings := mode.settings
+		if profile {
+			settings = maps.Clone(settings)
+			if settings["DEBUG_ADDR"], err = freeLoopbackAddr(); err != nil {
+				return err
+			}
+		}
+		f, err := b.startFleet(ctx, 1, "real", settings)
 		if err != nil {
 			return err
 		}
 		err = b.measureResponseCache(f, mode.name, mode.hits, add)
+		if err == nil && profile {
+			err = b.profileDashboards(f, "http://"+settings["DEBUG_ADDR"])
+		}
 		f.close()
 		if err != nil {
 			return err
@@ -122,6 +139,55 @@ func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCo
 		b.rc[name(conc)] = s
 	}
 	return nil
+}
+
+// profileDashboards writes -cpuprofile: the server's CPU profile over 5 s
+// of warm W2 dashboards at c=8, taken from its DEBUG_ADDR listener.
+func (b *bench) profileDashboards(f *fleet, debugURL string) error {
+	const seconds = 5
+	ids := b.dashboardIDs(f.em.Workspace)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = f.instance(0).query(dashboardQuery, map[string]any{"ids": ids})
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	resp, err := benchClient.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, seconds))
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: HTTP %d", resp.StatusCode)
+	}
+	out, err := os.Create(b.opts.cpuProfile)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// freeLoopbackAddr is a loopback address with a port free a moment ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // responseCacheCoherence measures, on two replicas with the response cache,

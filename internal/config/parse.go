@@ -118,6 +118,17 @@ func listenAddr(dst *string) parser {
 	}
 }
 
+// optionalListenAddr is listenAddr for a listener that may be left out.
+func optionalListenAddr(dst *string) parser {
+	return func(v string) error {
+		if v == "" {
+			*dst = ""
+			return nil
+		}
+		return listenAddr(dst)(v)
+	}
+}
+
 // httpURL accepts an empty value or an absolute http(s) URL without query or
 // fragment; it drops a trailing slash.
 func httpURL(dst *string, what string) parser {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,35 @@ func ListenAndServe(ctx context.Context, cfg config.Config, logger *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	if cfg.HTTP.DebugAddr != "" {
+		stop, err := serveProfiles(cfg.HTTP.DebugAddr, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	return srv.Serve(ctx, ln)
+}
+
+// serveProfiles serves Go's runtime profiles (net/http/pprof) on their own
+// listener, apart from the API: they have no authentication, and a CPU
+// profile runs for as long as it is asked to.
+func serveProfiles(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (DEBUG_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("serving runtime profiles", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }
 
 // Serve answers on ln until ctx is cancelled, then lets in-flight requests
