@@ -20,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/config"
+	"github.com/talkdesk-intercom/api/internal/gcpace"
 	"github.com/talkdesk-intercom/api/internal/server"
 	"github.com/talkdesk-intercom/api/internal/telemetry"
 )
@@ -36,6 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	defer gcpace.Start(cfg.Runtime.GCHeadroomBytes, getenv("GOGC") != "")()
 	logger := server.NewLogger(cfg.Log, stdout)
 	goredis.SetLogger(redisLog{logger})
 	shutdownTracing, err := telemetry.Setup(ctx, cfg.Tracing)

@@ -67,6 +67,13 @@ type Config struct {
 	Events  events.LogConfig
 	// ResponseCache keeps whole GraphQL answers (package respcache).
 	ResponseCache ResponseCache
+	// Runtime is how the Go runtime is tuned (package gcpace).
+	Runtime Runtime
+}
+
+// Runtime tunes the Go runtime.
+type Runtime struct {
+	GCHeadroomBytes int64
 }
 
 // HTTP is how the server listens and bounds requests.
@@ -253,6 +260,7 @@ func settings(c *Config) []setting {
 		{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "allow GraphQL introspection (the playground needs it)", parse: boolean(&c.GraphQL.Introspection)},
 		{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "262144", usage: "largest request body accepted, in bytes", parse: byteCount(&c.HTTP.MaxBodyBytes, 1024)},
 		{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", usage: "how long in-flight requests may finish on SIGINT/SIGTERM", parse: positiveDuration(&c.HTTP.ShutdownTimeout)},
+		{env: "GC_HEADROOM_BYTES", flag: "gc-headroom-bytes", def: "67108864", usage: "bytes the heap may grow past what the last garbage collection left live before the next one, at least (Go's own pacing, `GOGC`, collects after 100 % of the live heap: with a small live heap, very often); 0 leaves Go's pacing alone, as does setting `GOGC`", parse: byteCount(&c.Runtime.GCHeadroomBytes, 0)},
 		{env: "DEBUG_ADDR", flag: "debug-addr", usage: "address of a second listener serving Go's runtime profiles (`/debug/pprof/`: CPU, heap, goroutines), e.g. `127.0.0.1:6060`; it has no authentication, so keep it private; empty: none", parse: optionalListenAddr(&c.HTTP.DebugAddr)},
 		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.Redis.URL)},
 		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.Redis.Cluster)},
