@@ -162,8 +162,10 @@ type GraphQL struct {
 	PersistedOnly bool
 	PersistedFile string
 	// PersistedMaxBytes bounds the documents clients register, kept in
-	// process by each replica.
-	PersistedMaxBytes int64
+	// process by each replica; PersistedRedisMaxBytes those the fleet
+	// keeps in Redis.
+	PersistedMaxBytes      int64
+	PersistedRedisMaxBytes int64
 	// QueryCacheMaxBytes bounds the parsed documents kept in process.
 	QueryCacheMaxBytes int64
 }
@@ -302,6 +304,7 @@ func settings(c *Config) []setting {
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.GraphQL.Limits.MaxComplexity, 10, 10_000_000)},
 		{env: "MAX_QUERY_BYTES", flag: "max-query-bytes", def: "32768", usage: "largest GraphQL document, in bytes, comments and white space included (what a registered persisted query keeps)", parse: count(&c.GraphQL.Limits.MaxBytes, 1024, 16<<20)},
 		{env: "PERSISTED_QUERIES_MAX_BYTES", flag: "persisted-queries-max-bytes", def: "8388608", usage: "most bytes of registered persisted queries each replica keeps in process (with `REDIS_URL` the fleet also shares them in Redis, each for a day); the least used are forgotten first, and their clients send them again", parse: byteCount(&c.GraphQL.PersistedMaxBytes, 1<<20)},
+		{env: "PERSISTED_QUERIES_REDIS_MAX_BYTES", flag: "persisted-queries-redis-max-bytes", def: "33554432", usage: "most bytes of registered persisted queries the fleet keeps in Redis (counted over the current and the previous day: each is kept a day); past it a new registration runs and is kept in process only, and a replica that does not know its hash answers `PersistedQueryNotFound`, to which clients send the document again", parse: byteCount(&c.GraphQL.PersistedRedisMaxBytes, 1<<20)},
 		{env: "QUERY_CACHE_MAX_BYTES", flag: "query-cache-max-bytes", def: "33554432", usage: "most bytes of parsed and validated GraphQL documents kept in process (each weighs four times its text, plus 4 KB): a repeated document is not parsed again", parse: byteCount(&c.GraphQL.QueryCacheMaxBytes, 1<<20)},
 		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxTokens, 100, 1_000_000)},
 		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxFields, 10, 100_000)},
