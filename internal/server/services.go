@@ -42,8 +42,10 @@ type services struct {
 	// while it is away; nil without REDIS_URL.
 	redisHealth *redis.Health
 	// durable is where what must not be lost lives (idempotency records,
-	// webhook de-duplication): IDEMPOTENCY_REDIS_URL, else the same client
-	// as redis; nil without REDIS_URL.
+	// webhook de-duplication, the call events' queue, states and dead
+	// letters): IDEMPOTENCY_REDIS_URL, else the same client as redis; nil
+	// without REDIS_URL. The live event log stays with the cache and its
+	// channel (docs/replicas.md says why).
 	durable       goredis.UniversalClient
 	durableHealth *redis.Health
 	fleet         sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
