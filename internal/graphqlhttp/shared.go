@@ -2,7 +2,6 @@ package graphqlhttp
 
 import (
 	"context"
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
@@ -134,7 +133,7 @@ func (d *RedisDocuments) Put(ctx context.Context, hash, doc string) {
 	err = d.calls.Do(ctx, func(ctx context.Context) error {
 		return d.client.SetNX(ctx, key, doc, apqTTL).Err()
 	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	if err != nil {
 		d.count("error")
 		return
 	}
