@@ -170,8 +170,10 @@ type GraphQL struct {
 	PersistedOnly bool
 	PersistedFile string
 	// PersistedMaxBytes bounds the documents clients register, kept in
-	// process by each replica.
-	PersistedMaxBytes int64
+	// process by each replica; PersistedRedisMaxBytes those the fleet
+	// keeps in Redis.
+	PersistedMaxBytes      int64
+	PersistedRedisMaxBytes int64
 	// QueryCacheMaxBytes bounds the parsed documents kept in process.
 	QueryCacheMaxBytes int64
 }
@@ -264,7 +266,7 @@ func settings(c *Config) []setting {
 		{env: "DEBUG_ADDR", flag: "debug-addr", usage: "address of a second listener serving Go's runtime profiles (`/debug/pprof/`: CPU, heap, goroutines), e.g. `127.0.0.1:6060`; it has no authentication, so keep it private; empty: none", parse: optionalListenAddr(&c.HTTP.DebugAddr)},
 		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for the shared cache and idempotency: one node (`redis://[user:password@]host:6379/0`), a Cluster (`redis://h1:7000?addr=h2:7001&addr=h3:7002`) or Sentinel (`redis-sentinel://[user:password@]s1:26379,s2:26379/mastername?db=0`); `rediss://`, `rediss-sentinel://` for TLS; empty caches in process", parse: redisURL(&c.Redis.URL)},
 		{env: "REDIS_CLUSTER", flag: "redis-cluster", def: "false", usage: "treat a one-address `REDIS_URL` as a seed of a Redis Cluster (more than one address always is one)", parse: boolean(&c.Redis.Cluster)},
-		{env: "IDEMPOTENCY_REDIS_URL", flag: "idempotency-redis-url", usage: "Redis for what must survive memory pressure: idempotency records and webhook de-duplication (same forms as `REDIS_URL`; a Cluster needs more than one address). Empty: `REDIS_URL`. Point it at a Redis with `maxmemory-policy noeviction` when the cache's Redis evicts (see docs/replicas.md)", parse: redisURL(&c.Redis.DurableURL)},
+		{env: "IDEMPOTENCY_REDIS_URL", flag: "idempotency-redis-url", usage: "Redis for what must survive memory pressure: idempotency records, webhook de-duplication, and the call events' queue, call states and dead letters (same forms as `REDIS_URL`; a Cluster needs more than one address). Empty: `REDIS_URL`. Point it at a Redis with `maxmemory-policy noeviction` when the cache's Redis evicts (see docs/replicas.md)", parse: redisURL(&c.Redis.DurableURL)},
 		{env: "REDIS_EVICTION_CHECK", flag: "redis-eviction-check", def: "refuse", usage: "at start, the durable Redis (`IDEMPOTENCY_REDIS_URL`, else `REDIS_URL`) is asked for its `maxmemory` and `maxmemory-policy`; when it could evict keys: `refuse` to start, or `warn` and go on", parse: oneOf(&c.Redis.EvictionCheck, "refuse", "warn")},
 		{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "100ms", usage: "deadline of each Redis call; a slower Redis is skipped, not waited for", parse: positiveDuration(&c.Redis.Timeout)},
 		{env: "CACHE_ENABLED", flag: "cache-enabled", def: "true", usage: "cache Intercom reads (`false`: every read goes to Intercom)", parse: boolean(&c.Cache.Enabled)},
@@ -312,6 +314,7 @@ func settings(c *Config) []setting {
 		{env: "MAX_QUERY_COMPLEXITY", flag: "max-query-complexity", def: "20000", usage: "most field values one GraphQL operation may resolve (lists weigh their page size)", parse: count(&c.GraphQL.Limits.MaxComplexity, 10, 10_000_000)},
 		{env: "MAX_QUERY_BYTES", flag: "max-query-bytes", def: "32768", usage: "largest GraphQL document, in bytes, comments and white space included (what a registered persisted query keeps)", parse: count(&c.GraphQL.Limits.MaxBytes, 1024, 16<<20)},
 		{env: "PERSISTED_QUERIES_MAX_BYTES", flag: "persisted-queries-max-bytes", def: "8388608", usage: "most bytes of registered persisted queries each replica keeps in process (with `REDIS_URL` the fleet also shares them in Redis, each for a day); the least used are forgotten first, and their clients send them again", parse: byteCount(&c.GraphQL.PersistedMaxBytes, 1<<20)},
+		{env: "PERSISTED_QUERIES_REDIS_MAX_BYTES", flag: "persisted-queries-redis-max-bytes", def: "33554432", usage: "most bytes of registered persisted queries the fleet keeps in Redis (counted over the current and the previous day: each is kept a day); past it a new registration runs and is kept in process only, and a replica that does not know its hash answers `PersistedQueryNotFound`, to which clients send the document again", parse: byteCount(&c.GraphQL.PersistedRedisMaxBytes, 1<<20)},
 		{env: "QUERY_CACHE_MAX_BYTES", flag: "query-cache-max-bytes", def: "33554432", usage: "most bytes of parsed and validated GraphQL documents kept in process (each weighs four times its text, plus 4 KB): a repeated document is not parsed again", parse: byteCount(&c.GraphQL.QueryCacheMaxBytes, 1<<20)},
 		{env: "MAX_QUERY_TOKENS", flag: "max-query-tokens", def: "5000", usage: "most tokens in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxTokens, 100, 1_000_000)},
 		{env: "MAX_QUERY_FIELDS", flag: "max-query-fields", def: "500", usage: "most fields and fragment spreads written in a GraphQL document (checked before it is parsed)", parse: count(&c.GraphQL.Limits.MaxFields, 10, 100_000)},

@@ -40,9 +40,9 @@ type Options struct {
 	// MaxURLBytes bounds a GET request's query string (MAX_BODY_BYTES).
 	MaxURLBytes int64
 	// PersistedStore shares automatic persisted queries between replicas
-	// (Redis); nil keeps them in process only. Each replica also keeps
-	// those it has seen in process, within PersistedMaxBytes.
-	PersistedStore    cache.Store
+	// (RedisDocuments); nil keeps them in process only. Each replica also
+	// keeps those it has seen in process, within PersistedMaxBytes.
+	PersistedStore    DocumentStore
 	PersistedMaxBytes int64
 	// TrustedDocuments, when PersistedOnly, are the only operations that
 	// run (by their SHA-256); they also answer APQ hashes without a store.

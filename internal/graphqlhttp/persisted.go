@@ -21,8 +21,9 @@ import (
 
 // persistedQueries resolves persisted operations: Apollo's automatic
 // persisted queries (a client sends the SHA-256 of its document, and the
-// document itself only when the server does not know it yet), kept in the
-// cache store so that every replica knows what any one has learnt; and, in
+// document itself only when the server does not know it yet), kept in
+// process and in Redis (DocumentStore) so that every replica knows what any
+// one has learnt; and, in
 // allow-list mode, only the trusted documents of a file run.
 //
 // gqlgen has an APQ extension, but it keeps registrations in a
@@ -38,7 +39,8 @@ type persistedQueries struct {
 // apqTTL is how long a registered document is kept: a client whose hash was
 // forgotten sends the document once more. With each document bounded by
 // MAX_QUERY_BYTES and registered only once it has passed every limit, a
-// day bounds what callers can make Redis hold.
+// day and PERSISTED_QUERIES_REDIS_MAX_BYTES bound what callers can make
+// Redis hold (RedisDocuments).
 const apqTTL = 24 * time.Hour
 
 var _ interface {
@@ -141,7 +143,7 @@ func (a apqRegistration) MutateOperationContext(ctx context.Context, oc *graphql
 // under its hash: the copy needs no invalidation.
 type documents struct {
 	local  *cache.MemoryStore
-	shared cache.Store // nil: in process only
+	shared DocumentStore // nil: in process only
 }
 
 func (d *documents) get(ctx context.Context, hash string) (string, bool) {
@@ -152,21 +154,22 @@ func (d *documents) get(ctx context.Context, hash string) (string, bool) {
 	if d.shared == nil {
 		return "", false
 	}
-	vals, err := d.shared.MGet(ctx, key)
-	if err != nil || vals[0] == nil {
+	doc, ok := d.shared.Get(ctx, hash)
+	if !ok {
 		return "", false
 	}
-	_ = d.local.MSet(ctx, []cache.Item{{Key: key[0], Value: vals[0], TTL: apqTTL}})
-	return string(vals[0]), true
+	_ = d.local.MSet(ctx, []cache.Item{{Key: key[0], Value: []byte(doc), TTL: apqTTL}})
+	return doc, true
 }
 
-// put keeps a document; best effort: when the shared store fails, the
-// client sends the document again next time.
+// put keeps a document in process and, best effort, in the shared store:
+// when that one fails or is full, the client sends the document again
+// next time.
 func (d *documents) put(ctx context.Context, hash, doc string) {
 	item := []cache.Item{{Key: redis.PersistedDocumentKey(hash), Value: []byte(doc), TTL: apqTTL}}
 	_ = d.local.MSet(ctx, item)
 	if d.shared != nil {
-		_ = d.shared.MSet(ctx, item)
+		d.shared.Put(ctx, hash, doc)
 	}
 }
 

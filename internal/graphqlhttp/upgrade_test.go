@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/graph"
-	"github.com/talkdesk-intercom/api/internal/cache"
 	"github.com/talkdesk-intercom/api/internal/graphqlhttp"
 	"github.com/talkdesk-intercom/api/internal/metrics"
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
@@ -35,7 +35,7 @@ func post(t *testing.T, h http.Handler, body string) string {
 func TestADocumentThePreviousReleaseKeptIsServedByHash(t *testing.T) {
 	client := redistest.Client(t, redistest.Addr(t))
 	h := graphqlhttp.NewHandler(graph.NewExecutableSchema(graph.Config{}),
-		graphqlhttp.Options{PersistedStore: cache.NewRedisStore(client, time.Second, metrics.New())})
+		graphqlhttp.Options{PersistedStore: graphqlhttp.NewRedisDocuments(client, redis.NewHealth(client, time.Second, nil), 1<<20, metrics.New())})
 	ctx := context.Background()
 	hashOf := func(doc string) string {
 		sum := sha256.Sum256([]byte(doc))

@@ -80,6 +80,11 @@ func RateBucketKey(name, deployment, caller string) string {
 // its SHA-256 (hex), for every replica (durable).
 func PersistedDocumentKey(hash string) string { return "tdi:v1:apq:" + hash }
 
+// PersistedBytesKey counts the bytes of persisted documents the fleet
+// stored, by window of their TTL: how their bytes in Redis are bounded
+// (durable, as the documents are). One key for the fleet.
+const PersistedBytesKey = "tdi:v1:{apq}:bytes"
+
 // EventsChannel carries a workspace's events (durable): one channel per
 // workspace, so that a consumer interested in one workspace (a dashboard's
 // subscription) need not read the others'.

@@ -21,6 +21,7 @@ func TestNamesAreTheFleetsContract(t *testing.T) {
 		// The first 8 bytes of sha256("ws\x00ip:a"), in hex.
 		{"caller's rate bucket", RateBucketKey("requests", "ws", "ip:a"), "tdi:v2:{caller:40524e456be6ed6e}:rate:requests"},
 		{"persisted document", PersistedDocumentKey("abc123"), "tdi:v1:apq:abc123"},
+		{"persisted documents' bytes", PersistedBytesKey, "tdi:v1:{apq}:bytes"},
 		{"events channel", EventsChannel("ws1"), "tdi:v1:events:ws1"},
 		{"every events channel", EventsChannels, "tdi:v1:events:*"},
 		{"call events stream", CallEventsStream("ws1"), "tdi:v1:{ws1}:calls:events"},

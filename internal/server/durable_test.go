@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,5 +171,73 @@ func TestConcurrentRetriesOfOneActionAllGetItsAnswer(t *testing.T) {
 		if n != 1 {
 			t.Errorf("trial %d: %d notes written, want 1", trial, n)
 		}
+	}
+}
+
+// The recommended one-Redis setup (noeviction, with a maxmemory) under
+// pressure made through the service itself: registrations of large
+// persisted queries, far more than the Redis has room for. They stop at
+// PERSISTED_QUERIES_REDIS_MAX_BYTES, so the Redis never fills, the
+// idempotency records made after the flood are written there, and the
+// retries on another replica create nothing. (Without the bound the flood
+// filled it, a noeviction Redis refused the records, and each replica kept
+// its own in process.)
+func TestIdempotencyRecordsSurviveRegistrationsThroughTheService(t *testing.T) {
+	r := redistest.Start(t)
+	client := redistest.Client(t, r.Addr)
+	ctx := context.Background()
+	_ = client.ConfigSet(ctx, "maxmemory", fmt.Sprint(8<<20)).Err()
+	_ = client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err()
+	settings := []string{"REDIS_URL", "redis://" + r.Addr + "/0", "PERSISTED_QUERIES_REDIS_MAX_BYTES", fmt.Sprint(2 << 20)}
+	a := newTestEnvWith(t, emulator.Options{}, settings...)
+	b := newTestEnvOn(t, a.Intercom, settings...)
+
+	pad := make([]byte, 15<<10)
+	for i := range 300 { // 300 × 30 KB = 9 MB offered to an 8 MB Redis
+		_, _ = rand.Read(pad)
+		doc := "{ __typename } #" + hex.EncodeToString(pad)
+		body := map[string]any{"query": doc, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha256Hex(doc)}}}
+		if r, _ := a.postJSON(t, body); r.code() != "" {
+			t.Fatalf("registration %d: %+v", i, r.Errors)
+		}
+	}
+	// A full noeviction Redis answers OOM to writes.
+	refusedWrites := func() string {
+		for _, line := range strings.Split(client.Info(ctx, "errorstats").Val(), "\r\n") {
+			if strings.HasPrefix(line, "errorstat_OOM:") {
+				return line
+			}
+		}
+		return ""
+	}
+	if oom := refusedWrites(); oom != "" {
+		t.Fatalf("the Redis refused writes for want of memory after the registrations (%s): the bound did not hold", oom)
+	}
+
+	ws := a.Intercom.Workspace
+	demo, _ := ws.DemoCaller()
+	ticket := func(env *testEnv, i int) string {
+		var out createTicketJSON
+		env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
+			"idempotencyKey": fmt.Sprintf("service-pressure-%d", i), "contactId": demo.ID, "title": fmt.Sprintf("Service pressure %d", i), "ticketType": "Callback request"}}, &out)
+		if out.CreateTicket.Ticket == nil {
+			t.Fatalf("createTicket %d: %+v", i, out.CreateTicket.UserErrors)
+		}
+		return out.CreateTicket.Ticket.ID
+	}
+	for i := range 5 {
+		first := ticket(a, i)
+		if again := ticket(b, i); again != first {
+			t.Errorf("retry %d on the other replica answered ticket %s, want %s", i, again, first)
+		}
+		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("Service pressure %d", i)); n != 1 {
+			t.Errorf("key %d: %d tickets, want 1", i, n)
+		}
+	}
+	if n := len(client.Keys(ctx, "tdi:v2:{*}:idem:*").Val()); n < 5 {
+		t.Errorf("Redis holds %d idempotency records, want the 5", n)
+	}
+	if oom := refusedWrites(); oom != "" {
+		t.Errorf("the Redis refused writes for want of memory (%s)", oom)
 	}
 }

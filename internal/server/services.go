@@ -42,8 +42,10 @@ type services struct {
 	// while it is away; nil without REDIS_URL.
 	redisHealth *redis.Health
 	// durable is where what must not be lost lives (idempotency records,
-	// webhook de-duplication): IDEMPOTENCY_REDIS_URL, else the same client
-	// as redis; nil without REDIS_URL.
+	// webhook de-duplication, the call events' queue, states and dead
+	// letters): IDEMPOTENCY_REDIS_URL, else the same client as redis; nil
+	// without REDIS_URL. The live event log stays with the cache and its
+	// channel (docs/replicas.md says why).
 	durable       goredis.UniversalClient
 	durableHealth *redis.Health
 	fleet         sources.FleetBudget // the fleet's count of Intercom calls: nil without REDIS_URL
@@ -59,10 +61,11 @@ type services struct {
 	// trusted are the trusted documents of PERSISTED_OPERATIONS_FILE.
 	trusted map[string]string
 	// persisted shares the documents clients register (automatic persisted
-	// queries) between replicas: Redis, nil without it. Not the cache's
+	// queries) between replicas: the cache's Redis, bounded in bytes
+	// (PERSISTED_QUERIES_REDIS_MAX_BYTES), nil without it. Not the cache's
 	// store: registrations must not push cached contacts out of the
 	// in-process level.
-	persisted cache.Store
+	persisted graphqlhttp.DocumentStore
 	// upstream sends every tenant's Intercom calls: one pool of connections
 	// however many tokens callers bring.
 	upstream *http.Client
@@ -155,7 +158,7 @@ func newServices(ctx context.Context, cfg config.Config, token, baseURL string, 
 		svc.store, local = newCacheStore(ctx, svc, logger)
 	}
 	if svc.redis != nil {
-		svc.persisted = cache.NewRedisStoreWith(svc.redisHealth, svc.metrics)
+		svc.persisted = graphqlhttp.NewRedisDocuments(svc.redis, svc.redisHealth, cfg.GraphQL.PersistedRedisMaxBytes, svc.metrics)
 	}
 	svc.startEvents(local)
 	svc.callers = access.NewLimiter(cfg.Access.CallerRate)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,86 @@ func TestIdsAreValidatedBeforeTheyBecomeKeys(t *testing.T) {
 	ttl := redistest.Client(t, redisAddr).TTL(context.Background(), key).Val()
 	if ttl <= 0 || ttl > 30*time.Second {
 		t.Errorf("the unknown contact's empty history is kept %v in Redis, want at most CACHE_NEGATIVE_TTL (30s)", ttl)
+	}
+}
+
+// Registrations shared in Redis are bounded in bytes for the fleet
+// (PERSISTED_QUERIES_REDIS_MAX_BYTES): the documents of a flood past it
+// stay in the process that ran them, every request is still answered, and
+// another replica asks for a document it cannot find, as Apollo's clients
+// expect (they send it again). Before, 300 registrations added 79 MB to
+// the Redis that holds idempotency records.
+func TestPersistedDocumentsInRedisAreBoundedByBytes(t *testing.T) {
+	rs := redistest.Start(t) // its own Redis: the documents' keys and their count are the fleet's
+	em, err := emulator.Start(emulator.Options{Token: testToken, WorkspaceID: uniqueWorkspaceID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	const capBytes = 1 << 20
+	settings := []string{"REDIS_URL", "redis://" + rs.Addr + "/0", "PERSISTED_QUERIES_REDIS_MAX_BYTES", strconv.Itoa(capBytes)}
+	a, b := newTestEnvOn(t, em, settings...), newTestEnvOn(t, em, settings...)
+	send := func(env *testEnv, doc string, withDoc bool) gqlResponse {
+		body := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha256Hex(doc)}}}
+		if withDoc {
+			body["query"] = doc
+		}
+		r, _ := env.postJSON(t, body)
+		return r
+	}
+	padded := func(n int) string {
+		p := make([]byte, n/2)
+		_, _ = rand.Read(p)
+		return "{ __typename } #" + hex.EncodeToString(p)
+	}
+
+	hot := `query Hot { workspace { id } }`
+	if r := send(a, hot, true); r.code() != "" {
+		t.Fatalf("register: %+v", r.Errors)
+	}
+	var last string
+	for range 80 { // 80 × 30 KB = 2.4 MB offered to a 1 MB bound
+		last = padded(30 << 10)
+		if r := send(a, last, true); r.code() != "" || string(r.Data) != `{"__typename":"Query"}` {
+			t.Fatalf("a 30 KB registration: %s %+v", r.Data, r.Errors)
+		}
+	}
+
+	ctx := context.Background()
+	client := redistest.Client(t, rs.Addr)
+	// The bound counts keys and documents; Redis's allocator rounds each
+	// up to its size class, a quarter more at worst.
+	var stored, held, docs int64
+	iter := client.Scan(ctx, 0, "tdi:v1:apq:*", 100).Iterator()
+	for iter.Next(ctx) {
+		n, err := client.MemoryUsage(ctx, iter.Val()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held += n
+		stored += int64(len(iter.Val())) + client.StrLen(ctx, iter.Val()).Val()
+		docs++
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if docs < 10 || stored > capBytes || held > capBytes*5/4 {
+		t.Errorf("Redis holds %d documents of %d bytes in %d bytes of memory, want some and at most %d (%d of memory)",
+			docs, stored, held, capBytes, capBytes*5/4)
+	}
+
+	// The documents kept in Redis serve every replica by hash; one past
+	// the bound serves the replica that ran it, and the other asks for it.
+	if r := send(b, hot, false); r.code() != "" {
+		t.Errorf("the first document by its hash on another replica: %+v", r.Errors)
+	}
+	if r := send(a, last, false); r.code() != "" {
+		t.Errorf("the last document by its hash on the replica that ran it: %+v", r.Errors)
+	}
+	if r := send(b, last, false); r.code() != "PERSISTED_QUERY_NOT_FOUND" || r.Errors[0].Message != "PersistedQueryNotFound" {
+		t.Errorf("the last document by its hash on another replica: %+v, want PersistedQueryNotFound", r.Errors)
+	}
+	if r := send(b, last, true); r.code() != "" || string(r.Data) != `{"__typename":"Query"}` {
+		t.Errorf("the last document sent again: %s %+v", r.Data, r.Errors)
 	}
 }
