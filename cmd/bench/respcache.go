@@ -37,8 +37,9 @@ const rcCoherence = "coherence, response cache on: change on A, both A and B ser
 
 // rcStats are what a response cache row measures beyond the table's columns.
 type rcStats struct {
-	cpuPerReq time.Duration
-	hitRatio  float64
+	cpuPerReq    time.Duration
+	allocsPerReq float64 // heap allocations (the Go runtime's count), exact where CPU is noisy
+	hitRatio     float64
 }
 
 // serverCounters sums, over f's server processes, a counter of /metrics
@@ -122,6 +123,7 @@ func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCo
 		}
 		hits0, _ := f.serverCounter(hitCounter, "result", "hit")
 		miss0, _ := f.serverCounter(hitCounter, "result", "miss")
+		allocs0, _ := f.serverCounter("go_memstats_mallocs_total", "", "")
 		r, err := f.measure(name(conc), "real", b.opts.rcWarm, conc, dashboard)
 		if err := add(r, err); err != nil {
 			return err
@@ -132,7 +134,11 @@ func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCo
 		}
 		hits1, _ := f.serverCounter(hitCounter, "result", "hit")
 		miss1, _ := f.serverCounter(hitCounter, "result", "miss")
-		s := rcStats{cpuPerReq: time.Duration((cpu1 - cpu0) / float64(r.requests) * float64(time.Second))}
+		allocs1, _ := f.serverCounter("go_memstats_mallocs_total", "", "")
+		s := rcStats{
+			cpuPerReq:    time.Duration((cpu1 - cpu0) / float64(r.requests) * float64(time.Second)),
+			allocsPerReq: (allocs1 - allocs0) / float64(r.requests),
+		}
 		if asked := (hits1 - hits0) + (miss1 - miss0); asked > 0 {
 			s.hitRatio = (hits1 - hits0) / asked
 		}
@@ -265,8 +271,8 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 		b.responseCacheRedisCheck(find, before),
 		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", before),
 			s(1, false).cpuPerReq <= before/2 && s(8, false).cpuPerReq <= before/2,
-			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, %.0f req/s, CPU %s/req",
-				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(off8.p50), off8.rps, us(s(8, false).cpuPerReq))},
+			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, %.0f req/s, CPU %s/req; %.0f allocations/req",
+				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(off8.p50), off8.rps, us(s(8, false).cpuPerReq), s(1, false).allocsPerReq)},
 		{"coherence with the response cache: a change on A is served by A and B within 1 s, each having answered from its cache",
 			coh.requests > 0 && coh.p99 <= time.Second && b.rcCoherenceHits >= 4*coh.requests,
 			fmt.Sprintf("p50 %s, p99 %s over %d changes; %d response cache hits before the changes", us(coh.p50), us(coh.p99), coh.requests, b.rcCoherenceHits)},
