@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -376,9 +377,9 @@ func TestCallEventsBurstThroughOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a burst through an outage: run without -short")
 	}
-	// The notifier's address shares the allowance of callers by address:
-	// a burst this fast needs it lifted.
-	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_WORKERS", "8", "RATE_LIMIT_PER_MINUTE", "0")
+	// On the default allowance of requests: events with the secret are
+	// never limited for rate.
+	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_WORKERS", "8")
 	var callers []emulator.Contact
 	seen := map[string]bool{}
 	for _, c := range env.Intercom.Workspace.Contacts() {
@@ -505,4 +506,65 @@ func TestARingingCallIsPushedToTheAgentsDashboard(t *testing.T) {
 	if bob.IncomingCall.CallID != "ring-2" || len(bob.IncomingCall.Contacts) != 0 {
 		t.Errorf("bob: incomingCall = %+v, want ring-2 from an unknown number", bob.IncomingCall)
 	}
+}
+
+// Talkdesk sends every account's events from a few addresses: on default
+// settings, a burst from one address past its allowance of requests
+// (RATE_LIMIT_PER_MINUTE) is all accepted when it carries the secret,
+// while junk with a wrong secret from the same address is throttled after
+// AUTH_FAILURES_PER_MINUTE and takes no valid event down with it.
+func TestValidCallEventsAreNotLimitedByAddress(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{})
+	post := func(secret, callID string) int {
+		body, _ := json.Marshal(map[string]any{"event": "call_answered", "call_id": callID})
+		req, _ := http.NewRequest("POST", env.URL+"/talkdesk/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Past the default allowance by address (a burst of 600, then 100 a
+	// second) whatever the pace of this machine: 16 senders, 1,500 events.
+	const valid, senders = 1500, 16
+	statuses := make(chan int, valid)
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := s; i < valid; i += senders {
+				statuses <- post(eventsSecret, fmt.Sprintf("burst-%d", i))
+			}
+		}()
+	}
+	// Junk from the same address meanwhile: 401 for the first
+	// AUTH_FAILURES_PER_MINUTE (30), then 429.
+	var junk []int
+	for i := range 40 {
+		junk = append(junk, post("not-the-secret", fmt.Sprintf("junk-%d", i)))
+	}
+	wg.Wait()
+	close(statuses)
+	accepted := 0
+	for st := range statuses {
+		if st == http.StatusAccepted {
+			accepted++
+		} else {
+			t.Errorf("a valid event: HTTP %d, want 202", st)
+		}
+	}
+	for i, st := range junk {
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 30]; st != want {
+			t.Fatalf("junk %d: HTTP %d, want %d", i+1, st, want)
+		}
+	}
+	// The address is throttled for junk, never for valid events.
+	if st := post(eventsSecret, "after-junk"); st != http.StatusAccepted {
+		t.Fatalf("a valid event after the junk: HTTP %d, want 202", st)
+	}
+	settled(t, env, accepted+1, time.Minute)
 }
