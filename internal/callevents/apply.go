@@ -42,30 +42,16 @@ const (
 // repeat of an event the frozen record already has finishes the record
 // again (its actions replay): the earlier attempt may have stopped half way.
 func (a *applier) merge(ctx context.Context, e Event) (step, error) {
-	merged, err := a.s.state.merge(ctx, a.ws, e)
-	if err != nil {
+	frozen, in, err := a.s.state.merge(ctx, a.ws, e)
+	switch {
+	case err != nil:
 		return stepNone, err
-	}
-	if merged {
-		if terminal(e.Event) {
-			return stepFinish, nil
-		}
-		return stepNone, nil
-	}
-	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
-	if err != nil {
-		return stepNone, err
-	}
-	if same(events[e.Event], e) {
+	case !in:
+		return stepFollowUp, nil
+	case frozen || terminal(e.Event):
 		return stepFinish, nil
 	}
-	if terminal(e.Event) && !anyTerminal(events) {
-		// Frozen without the event that ends the call: its state was lost
-		// (a Redis failover took a merge that had not reached a replica).
-		// The record is written from this event, once (finish adds it).
-		return stepFinish, nil
-	}
-	return stepFollowUp, nil
+	return stepNone, nil
 }
 
 func anyTerminal(events map[string]Event) bool {
@@ -75,12 +61,6 @@ func anyTerminal(events map[string]Event) bool {
 		}
 	}
 	return false
-}
-
-func same(a, b Event) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // call is a call's record as its events tell it.

@@ -2,7 +2,12 @@ package callevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,14 +16,26 @@ import (
 	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
-// A call's state gathers its events, one per kind (a repeat replaces its
-// kind's), until its record is written: then it is frozen, and what comes
-// later is a follow-up. Merging and freezing are atomic with each other, so
-// an event is either in the record or followed up, never both or neither.
+// A call's state gathers its events until its record is written: then it
+// is frozen, and what comes later is a follow-up. Merging and freezing are
+// atomic with each other, so an event is either in the record or followed
+// up, never both or neither.
+//
+// Events of one kind merge field by field: a field an event leaves empty
+// never erases another's, and where two events of a kind give one field
+// two values, the event whose own time (the latest of its ended_at,
+// answered_at, started_at) is later wins, and between events of the same
+// time (or none) the greater value in byte order: the same outcome
+// whatever the order they arrive in.
+//
+// The state is a flat record of strings (a Redis hash, or a map in
+// process): "<kind>.<field>" is the winning value of a field, prefixed by
+// its event's rank; "seen:<digest>" marks an event merged (a repeat is
+// known); "frozen" marks the record written.
 type stateStore interface {
-	// merge adds e to its call's state unless the state is frozen (merged
-	// false).
-	merge(ctx context.Context, ws string, e Event) (merged bool, err error)
+	// merge adds e to its call's state unless the state is frozen. in says
+	// whether e is in the record: merged now or before the freeze.
+	merge(ctx context.Context, ws string, e Event) (frozen, in bool, err error)
 	// freeze freezes the call's state (if it was not) and returns its
 	// events by kind: the same every time once frozen.
 	freeze(ctx context.Context, ws, callID string) (map[string]Event, error)
@@ -31,13 +48,152 @@ const stateTTL = 48 * time.Hour
 
 const frozenField = "frozen"
 
-// mergeScript: KEYS[1] the state, ARGV[1] its TTL in seconds, ARGV[2] the
-// event's kind, ARGV[3] the event.
+// slot is one field of a kind in the state, and its ranked value.
+type slot struct{ name, value string }
+
+// slots are e's non-empty fields as the state keeps them: each value
+// prefixed by e's rank, so that comparing two in byte order applies the
+// rule above. The call id is always one: it marks the kind as come.
+func slots(e Event) []slot {
+	rank := fmt.Sprintf("%020d|", e.time())
+	var out []slot
+	for _, f := range e.stringFields() {
+		if f.name != "event" && *f.dst != "" {
+			out = append(out, slot{e.Event + "." + f.name, rank + *f.dst})
+		}
+	}
+	if e.DurationSeconds != nil {
+		out = append(out, slot{e.Event + ".duration_seconds", rank + strconv.Itoa(*e.DurationSeconds)})
+	}
+	return out
+}
+
+// time is the event's own time, in nanoseconds since 1970 (0 without one):
+// the latest it gives.
+func (e Event) time() int64 {
+	var latest int64
+	for _, v := range []string{e.StartedAt, e.AnsweredAt, e.EndedAt} {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			latest = max(latest, t.UnixNano())
+		}
+	}
+	return latest
+}
+
+// seenField marks e merged: a digest of the whole event, so that only a
+// repeat of it is known.
+func seenField(e Event) string {
+	b, _ := json.Marshal(e)
+	sum := sha256.Sum256(b)
+	return "seen:" + hex.EncodeToString(sum[:12])
+}
+
+// marker is the slot that says an event of kind came.
+func marker(kind string) string { return kind + ".call_id" }
+
+// lostTerminal says whether e, arriving at a frozen state, stands for the
+// event that ends the call and that the state lost (a Redis failover took
+// a merge that had not reached a replica): it is merged into the record
+// (which finish writes with it, once).
+func lostTerminal(e Event, has func(field string) bool) bool {
+	if !terminal(e.Event) {
+		return false
+	}
+	for _, k := range kinds {
+		if terminal(k) && has(marker(k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// eventsOf reads a state's fields back into its events by kind. A field of
+// the format before fields were merged (the kind, the event as JSON) is
+// read too, beneath the merged ones: a call in flight across an upgrade.
+func eventsOf(callID string, fields map[string]string) (map[string]Event, error) {
+	events := map[string]Event{}
+	for k, v := range fields {
+		kind, name, ok := strings.Cut(k, ".")
+		if !ok || !known(kind) {
+			continue
+		}
+		e := events[kind]
+		e.Event, e.CallID = kind, callID
+		_, v, _ = strings.Cut(v, "|")
+		if name == "duration_seconds" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("call state %s: duration_seconds %q", k, v)
+			}
+			e.DurationSeconds = &n
+		}
+		for _, f := range e.stringFields() {
+			if f.name == name {
+				*f.dst = v
+			}
+		}
+		events[kind] = e
+	}
+	for kind, v := range fields {
+		if !known(kind) {
+			continue
+		}
+		var old Event
+		if err := json.Unmarshal([]byte(v), &old); err != nil {
+			return nil, err
+		}
+		e, ok := events[kind]
+		if !ok {
+			events[kind] = old
+			continue
+		}
+		dst, src := e.stringFields(), old.stringFields()
+		for i := range dst {
+			if *dst[i].dst == "" {
+				*dst[i].dst = *src[i].dst
+			}
+		}
+		if e.DurationSeconds == nil {
+			e.DurationSeconds = old.DurationSeconds
+		}
+		events[kind] = e
+	}
+	return events, nil
+}
+
+// mergeScript: KEYS[1] the state; ARGV[1] its TTL in seconds, ARGV[2] the
+// event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] the
+// number n of terminal kinds' markers that follow, then the slots (name,
+// value). Returns {frozen, in}. Values are compared byte by byte (Lua's <
+// follows the server's locale).
 var mergeScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'frozen') == 1 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1`)
+local function after(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local key = KEYS[1]
+local frozen = redis.call('HEXISTS', key, 'frozen')
+if redis.call('HEXISTS', key, ARGV[2]) == 1 then
+  redis.call('EXPIRE', key, ARGV[1])
+  return {frozen, 1}
+end
+local n = tonumber(ARGV[4])
+if frozen == 1 then
+  if ARGV[3] ~= '1' then return {1, 0} end
+  for j = 5, 4 + n do
+    if redis.call('HEXISTS', key, ARGV[j]) == 1 then return {1, 0} end
+  end
+end
+for j = 5 + n, #ARGV, 2 do
+  local cur = redis.call('HGET', key, ARGV[j])
+  if not cur or after(ARGV[j + 1], cur) then redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+end
+redis.call('HSET', key, ARGV[2], '1')
+redis.call('EXPIRE', key, ARGV[1])
+return {frozen, 1}`)
 
 // freezeScript: KEYS[1] the state, ARGV[1] its TTL in seconds.
 var freezeScript = goredis.NewScript(`
@@ -51,15 +207,31 @@ type redisState struct {
 	timeout time.Duration
 }
 
-func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return false, err
+func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, bool, error) {
+	args := []any{int(stateTTL.Seconds()), seenField(e), 0}
+	if terminal(e.Event) {
+		args[2] = 1
+	}
+	var markers []any
+	for _, k := range kinds {
+		if terminal(k) {
+			markers = append(markers, marker(k))
+		}
+	}
+	args = append(append(args, len(markers)), markers...)
+	for _, sl := range slots(e) {
+		args = append(args, sl.name, sl.value)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := mergeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, e.CallID)}, int(stateTTL.Seconds()), e.Event, b).Int()
-	return n == 1, err
+	res, err := mergeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, e.CallID)}, args...).Int64Slice()
+	if err != nil {
+		return false, false, err
+	}
+	if len(res) != 2 {
+		return false, false, fmt.Errorf("call state: unexpected answer %v", res)
+	}
+	return res[0] == 1, res[1] == 1, nil
 }
 
 func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
@@ -69,22 +241,15 @@ func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]E
 	if err != nil {
 		return nil, err
 	}
-	events := make(map[string]Event, len(list)/2)
+	fields := make(map[string]string, len(list)/2)
 	for i := 0; i+1 < len(list); i += 2 {
-		if list[i] == frozenField {
-			continue
-		}
-		var e Event
-		if err := json.Unmarshal([]byte(list[i+1]), &e); err != nil {
-			return nil, err
-		}
-		events[list[i]] = e
+		fields[list[i]] = list[i+1]
 	}
-	return events, nil
+	return eventsOf(callID, fields)
 }
 
 // memoryState is the state in process (without Redis), swept of calls
-// untouched for stateTTL.
+// untouched for stateTTL: the same record as in Redis, merged the same way.
 type memoryState struct {
 	mu    sync.Mutex
 	calls map[string]*memoryCall
@@ -92,8 +257,7 @@ type memoryState struct {
 }
 
 type memoryCall struct {
-	events  map[string]Event
-	frozen  bool
+	fields  map[string]string
 	touched time.Time
 }
 
@@ -112,32 +276,38 @@ func (s *memoryState) call(ws, callID string) *memoryCall {
 	k := ws + "\x00" + callID
 	c := s.calls[k]
 	if c == nil {
-		c = &memoryCall{events: map[string]Event{}}
+		c = &memoryCall{fields: map[string]string{}}
 		s.calls[k] = c
 	}
 	c.touched = now
 	return c
 }
 
-func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, error) {
+func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, e.CallID)
-	if c.frozen {
-		return false, nil
+	has := func(f string) bool { _, ok := c.fields[f]; return ok }
+	frozen, seen := has(frozenField), seenField(e)
+	if has(seen) {
+		return frozen, true, nil
 	}
-	c.events[e.Event] = e
-	return true, nil
+	if frozen && !lostTerminal(e, has) {
+		return true, false, nil
+	}
+	for _, sl := range slots(e) {
+		if cur, ok := c.fields[sl.name]; !ok || sl.value > cur {
+			c.fields[sl.name] = sl.value
+		}
+	}
+	c.fields[seen] = "1"
+	return frozen, true, nil
 }
 
 func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
-	c.frozen = true
-	out := make(map[string]Event, len(c.events))
-	for k, e := range c.events {
-		out[k] = e
-	}
-	return out, nil
+	c.fields[frozenField] = "1"
+	return eventsOf(callID, c.fields)
 }

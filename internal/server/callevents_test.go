@@ -568,3 +568,27 @@ func TestValidCallEventsAreNotLimitedByAddress(t *testing.T) {
 	}
 	settled(t, env, accepted+1, time.Minute)
 }
+
+// Two disposition_set events of one call, one with the disposition and
+// one with the notes, in either order of arrival: one record carries both.
+func TestTwoDispositionsOfOneCallAreMerged(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{})
+	for _, first := range []string{"disposition", "notes"} {
+		id := "c-merge-" + first
+		parts := map[string]map[string]any{
+			"disposition": {"event": "disposition_set", "call_id": id, "disposition": "Resolved"},
+			"notes":       {"event": "disposition_set", "call_id": id, "notes": "Asked about the March invoice."},
+		}
+		second := map[string]string{"disposition": "notes", "notes": "disposition"}[first]
+		mustAccept(t, env, parts[first])
+		mustAccept(t, env, parts[second])
+		mustAccept(t, env, callEnded(id))
+	}
+	settled(t, env, 6, 20*time.Second)
+	for _, first := range []string{"disposition", "notes"} {
+		records := callRecords(env, emulator.DemoCallerID, "c-merge-"+first+".mp3")
+		if len(records) != 1 || !strings.Contains(records[0].Body, "Resolved") || !strings.Contains(records[0].Body, "March invoice") {
+			t.Fatalf("%s first: %d records %v, want 1 with the disposition and the notes", first, len(records), records)
+		}
+	}
+}
