@@ -167,6 +167,8 @@ func TestCallEventsRefusals(t *testing.T) {
 		{"duration a fraction", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "duration_seconds": 1.5}, 400, "BAD_USER_INPUT", "duration_seconds"},
 		{"bad time", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "ended_at": "yesterday"}, 400, "BAD_USER_INPUT", "ended_at"},
 		{"bad direction", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "direction": "sideways"}, 400, "BAD_USER_INPUT", "direction"},
+		{"contact_external_id not an id", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "contact_external_id": "tdi:v1:{ws}:*"}, 400, "BAD_USER_INPUT", "contact_external_id"},
+		{"contact_external_id too long", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "contact_external_id": strings.Repeat("a", 129)}, 400, "BAD_USER_INPUT", "contact_external_id"},
 		{"notes an object", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "notes": map[string]any{}}, 400, "BAD_USER_INPUT", "notes"},
 		{"too large", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "notes": strings.Repeat("x", 2000)}, 413, "BODY_TOO_LARGE", ""},
 	} {
