@@ -2,12 +2,10 @@ package callevents
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,20 +36,22 @@ const (
 	stepFollowUp             // the record is written: a follow-up names the call
 )
 
-// merge adds the event to its call's state and says what comes next. A
-// repeat of an event the frozen record already has finishes the record
-// again (its actions replay): the earlier attempt may have stopped half way.
-func (a *applier) merge(ctx context.Context, e Event) (step, error) {
-	frozen, in, err := a.s.state.merge(ctx, a.ws, e)
+// merge adds the event to its call's state and says what comes next, and
+// for a follow-up, which late generation it is in. A repeat of an event
+// the frozen record already has finishes the record again (its actions
+// replay): the earlier attempt may have stopped half way; a repeat of a
+// late one writes its follow-up again, which replays too.
+func (a *applier) merge(ctx context.Context, e Event) (step, int, error) {
+	frozen, late, err := a.s.state.merge(ctx, a.ws, e)
 	switch {
 	case err != nil:
-		return stepNone, err
-	case !in:
-		return stepFollowUp, nil
+		return stepNone, 0, err
+	case late > 0:
+		return stepFollowUp, late, nil
 	case frozen || terminal(e.Event):
-		return stepFinish, nil
+		return stepFinish, 0, nil
 	}
-	return stepNone, nil
+	return stepNone, 0, nil
 }
 
 func anyTerminal(events map[string]Event) bool {
@@ -326,35 +326,37 @@ func orNone(s string) string {
 	return s
 }
 
-// followUp writes what an event brought after its call's record was
-// written: one note on the contact that names the call (and its callback
-// ticket), never a second record. Its key is the event's own, so a repeat
-// of it writes nothing more.
-func (a *applier) followUp(ctx context.Context, e Event) error {
+// followUp writes what late generation n of a call gathered (what came
+// after its record was written, for a settle window): one follow-up that
+// names the call, never a second record; on the callback ticket where
+// there is one, else on the contact. Its key is the generation's, so each
+// of its events, and a repeat of any, writes it once.
+func (a *applier) followUp(ctx context.Context, id string, n int) error {
+	events, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
+	if err != nil {
+		return err
+	}
 	var lines []string
 	add := func(label, v string) {
 		if v != "" {
 			lines = append(lines, label+": "+v)
 		}
 	}
-	add("Outcome", e.Disposition)
-	add("Recording", e.RecordingURL)
-	add("Voicemail", e.VoicemailURL)
-	add("Transcription", e.Transcription)
-	add("Notes", e.Notes)
+	add("Outcome", late.Disposition)
+	add("Recording", late.RecordingURL)
+	add("Voicemail", late.VoicemailURL)
+	add("Transcription", late.Transcription)
+	add("Notes", late.Notes)
 	if len(lines) == 0 {
 		return nil // a late call_started or call_answered adds nothing
 	}
-	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
-	if err != nil {
-		return err
-	}
-	c := callOf(e.CallID, events)
+	c := callOf(id, events)
 	contact, err := a.contact(ctx, c)
 	if err != nil || contact == nil {
 		return err
 	}
-	head := fmt.Sprintf("Follow-up to Talkdesk call %s (%s %s)", e.CallID, c.Direction, c.when())
+	head := fmt.Sprintf("Follow-up to Talkdesk call %s (%s %s)", id, c.Direction, c.when())
+	key := callID(id, "follow-up/"+strconv.Itoa(n))
 	if c.callback() {
 		t, err := a.callbackTicket(ctx, c, contact) // replays: the ticket is there
 		if err != nil {
@@ -363,9 +365,6 @@ func (a *applier) followUp(ctx context.Context, e Event) error {
 		head += ", callback ticket " + ticketName(t)
 	}
 	body := head + "\n" + strings.Join(lines, "\n")
-	b, _ := json.Marshal(e)
-	sum := sha256.Sum256(b)
-	key := callID(e.CallID, "follow-up/"+e.Event+"/"+hex.EncodeToString(sum[:8]))
 	if _, err := a.tenant.Actions.AddNote(ctx, key, actions.AddNoteRequest{ContactID: contact.ID, Body: body}); err != nil {
 		return actionError(err)
 	}

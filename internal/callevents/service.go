@@ -372,7 +372,7 @@ func (c *consumer) deadLetter(ctx context.Context, d Delivery, why string) {
 func (c *consumer) process(ctx context.Context, d Delivery) error {
 	ctx = sources.WithCaller(sources.WithPriority(ctx, sources.Bulk), "talkdesk-events")
 	ctx = actions.WithDerivedKeys(ctx)
-	next, err := c.a.merge(ctx, d.Event)
+	next, late, err := c.a.merge(ctx, d.Event)
 	if err != nil {
 		return err
 	}
@@ -392,12 +392,18 @@ func (c *consumer) process(ctx context.Context, d Delivery) error {
 		defer release()
 		return c.a.finish(ctx, d.Event)
 	case stepFollowUp:
+		// What comes late gathers for a settle window too: the first
+		// of a late generation to wake closes it and writes its one
+		// follow-up, the others replay it.
+		if !sleep(ctx, time.Until(d.Accepted.Add(c.s.cfg.Settle))) {
+			return ctx.Err()
+		}
 		release, err := c.acquire(ctx)
 		if err != nil {
 			return err
 		}
 		defer release()
-		return c.a.followUp(ctx, d.Event)
+		return c.a.followUp(ctx, d.Event.CallID, late)
 	}
 	return nil
 }

@@ -28,17 +28,29 @@ import (
 // time (or none) the greater value in byte order: the same outcome
 // whatever the order they arrive in.
 //
+// What arrives after the freeze gathers the same way in a late
+// generation, kind aside, until a settle window after it began: then the
+// generation closes and becomes one follow-up, and what comes later opens
+// the next.
+//
 // The state is a flat record of strings (a Redis hash, or a map in
 // process): "<kind>.<field>" is the winning value of a field, prefixed by
-// its event's rank; "seen:<digest>" marks an event merged (a repeat is
-// known); "frozen" marks the record written.
+// its event's rank; "late.<n>.<field>" the same in late generation n;
+// "late" the open generation (1 when absent); "seen:<digest>" marks an
+// event merged, with where (0: the record, n: generation n), so that a
+// repeat is known; "frozen" marks the record written.
 type stateStore interface {
-	// merge adds e to its call's state unless the state is frozen. in says
-	// whether e is in the record: merged now or before the freeze.
-	merge(ctx context.Context, ws string, e Event) (frozen, in bool, err error)
+	// merge adds e to its call's state: to the record unless it is
+	// frozen, else to the open late generation. late is where e is: 0 for
+	// the record (merged now or before the freeze), n for generation n.
+	merge(ctx context.Context, ws string, e Event) (frozen bool, late int, err error)
 	// freeze freezes the call's state (if it was not) and returns its
 	// events by kind: the same every time once frozen.
 	freeze(ctx context.Context, ws, callID string) (map[string]Event, error)
+	// closeLate closes late generation n (if it is open) and returns the
+	// record's events and what generation n gathered: the same every time
+	// once closed.
+	closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error)
 }
 
 // stateTTL is how long a call's state is kept after its last event: longer
@@ -48,22 +60,23 @@ const stateTTL = 48 * time.Hour
 
 const frozenField = "frozen"
 
-// slot is one field of a kind in the state, and its ranked value.
+// slot is one field of an event in the state, and its ranked value.
 type slot struct{ name, value string }
 
-// slots are e's non-empty fields as the state keeps them: each value
-// prefixed by e's rank, so that comparing two in byte order applies the
-// rule above. The call id is always one: it marks the kind as come.
+// slots are e's non-empty fields as the state keeps them (without the
+// kind's or generation's prefix): each value prefixed by e's rank, so that
+// comparing two in byte order applies the rule above. The call id is
+// always one: it marks the kind as come.
 func slots(e Event) []slot {
 	rank := fmt.Sprintf("%020d|", e.time())
 	var out []slot
 	for _, f := range e.stringFields() {
 		if f.name != "event" && *f.dst != "" {
-			out = append(out, slot{e.Event + "." + f.name, rank + *f.dst})
+			out = append(out, slot{f.name, rank + *f.dst})
 		}
 	}
 	if e.DurationSeconds != nil {
-		out = append(out, slot{e.Event + ".duration_seconds", rank + strconv.Itoa(*e.DurationSeconds)})
+		out = append(out, slot{"duration_seconds", rank + strconv.Itoa(*e.DurationSeconds)})
 	}
 	return out
 }
@@ -107,7 +120,25 @@ func lostTerminal(e Event, has func(field string) bool) bool {
 	return true
 }
 
-// eventsOf reads a state's fields back into its events by kind. A field of
+// setField sets e's field name from a ranked value.
+func setField(e *Event, name, ranked string) error {
+	_, v, _ := strings.Cut(ranked, "|")
+	if name == "duration_seconds" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("call state: duration_seconds %q", v)
+		}
+		e.DurationSeconds = &n
+	}
+	for _, f := range e.stringFields() {
+		if f.name == name {
+			*f.dst = v
+		}
+	}
+	return nil
+}
+
+// eventsOf reads a state's record back into its events by kind. A field of
 // the format before fields were merged (the kind, the event as JSON) is
 // read too, beneath the merged ones: a call in flight across an upgrade.
 func eventsOf(callID string, fields map[string]string) (map[string]Event, error) {
@@ -119,18 +150,8 @@ func eventsOf(callID string, fields map[string]string) (map[string]Event, error)
 		}
 		e := events[kind]
 		e.Event, e.CallID = kind, callID
-		_, v, _ = strings.Cut(v, "|")
-		if name == "duration_seconds" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("call state %s: duration_seconds %q", k, v)
-			}
-			e.DurationSeconds = &n
-		}
-		for _, f := range e.stringFields() {
-			if f.name == name {
-				*f.dst = v
-			}
+		if err := setField(&e, name, v); err != nil {
+			return nil, err
 		}
 		events[kind] = e
 	}
@@ -161,11 +182,27 @@ func eventsOf(callID string, fields map[string]string) (map[string]Event, error)
 	return events, nil
 }
 
+// lateOf reads what late generation n gathered.
+func lateOf(callID string, fields map[string]string, n int) (Event, error) {
+	e := Event{CallID: callID}
+	prefix := latePrefix(n)
+	for k, v := range fields {
+		if name, ok := strings.CutPrefix(k, prefix); ok {
+			if err := setField(&e, name, v); err != nil {
+				return e, err
+			}
+		}
+	}
+	return e, nil
+}
+
+func latePrefix(n int) string { return "late." + strconv.Itoa(n) + "." }
+
 // mergeScript: KEYS[1] the state; ARGV[1] its TTL in seconds, ARGV[2] the
-// event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] the
-// number n of terminal kinds' markers that follow, then the slots (name,
-// value). Returns {frozen, in}. Values are compared byte by byte (Lua's <
-// follows the server's locale).
+// event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] its
+// kind, ARGV[5] the number n of terminal kinds' markers that follow, then
+// the slots (name, value). Returns {frozen, late}. Values are compared
+// byte by byte (Lua's < follows the server's locale).
 var mergeScript = goredis.NewScript(`
 local function after(a, b)
   for k = 1, math.min(#a, #b) do
@@ -176,28 +213,43 @@ local function after(a, b)
 end
 local key = KEYS[1]
 local frozen = redis.call('HEXISTS', key, 'frozen')
-if redis.call('HEXISTS', key, ARGV[2]) == 1 then
+local seen = redis.call('HGET', key, ARGV[2])
+if seen then
   redis.call('EXPIRE', key, ARGV[1])
-  return {frozen, 1}
+  return {frozen, tonumber(seen)}
 end
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
+local prefix, late = ARGV[4] .. '.', 0
 if frozen == 1 then
-  if ARGV[3] ~= '1' then return {1, 0} end
-  for j = 5, 4 + n do
-    if redis.call('HEXISTS', key, ARGV[j]) == 1 then return {1, 0} end
+  local lost = ARGV[3] == '1'
+  for j = 6, 5 + n do
+    if lost and redis.call('HEXISTS', key, ARGV[j]) == 1 then lost = false end
+  end
+  if not lost then
+    late = tonumber(redis.call('HGET', key, 'late') or '1')
+    prefix = 'late.' .. late .. '.'
   end
 end
-for j = 5 + n, #ARGV, 2 do
-  local cur = redis.call('HGET', key, ARGV[j])
-  if not cur or after(ARGV[j + 1], cur) then redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+for j = 6 + n, #ARGV, 2 do
+  local f = prefix .. ARGV[j]
+  local cur = redis.call('HGET', key, f)
+  if not cur or after(ARGV[j + 1], cur) then redis.call('HSET', key, f, ARGV[j + 1]) end
 end
-redis.call('HSET', key, ARGV[2], '1')
+redis.call('HSET', key, ARGV[2], late)
 redis.call('EXPIRE', key, ARGV[1])
-return {frozen, 1}`)
+return {frozen, late}`)
 
 // freezeScript: KEYS[1] the state, ARGV[1] its TTL in seconds.
 var freezeScript = goredis.NewScript(`
 redis.call('HSETNX', KEYS[1], 'frozen', '1')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return redis.call('HGETALL', KEYS[1])`)
+
+// closeLateScript: KEYS[1] the state, ARGV[1] its TTL in seconds, ARGV[2]
+// the generation to close.
+var closeLateScript = goredis.NewScript(`
+local open = tonumber(redis.call('HGET', KEYS[1], 'late') or '1')
+if open == tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'late', open + 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])`)
 
@@ -207,8 +259,8 @@ type redisState struct {
 	timeout time.Duration
 }
 
-func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, bool, error) {
-	args := []any{int(stateTTL.Seconds()), seenField(e), 0}
+func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, error) {
+	args := []any{int(stateTTL.Seconds()), seenField(e), 0, e.Event}
 	if terminal(e.Event) {
 		args[2] = 1
 	}
@@ -226,18 +278,19 @@ func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, bool, 
 	defer cancel()
 	res, err := mergeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, e.CallID)}, args...).Int64Slice()
 	if err != nil {
-		return false, false, err
+		return false, 0, err
 	}
 	if len(res) != 2 {
-		return false, false, fmt.Errorf("call state: unexpected answer %v", res)
+		return false, 0, fmt.Errorf("call state: unexpected answer %v", res)
 	}
-	return res[0] == 1, res[1] == 1, nil
+	return res[0] == 1, int(res[1]), nil
 }
 
-func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+// all runs a script that answers the state's fields (HGETALL).
+func (s redisState) all(ctx context.Context, script *goredis.Script, ws, callID string, args ...any) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	list, err := freezeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, int(stateTTL.Seconds())).StringSlice()
+	list, err := script.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, args...).StringSlice()
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +298,32 @@ func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]E
 	for i := 0; i+1 < len(list); i += 2 {
 		fields[list[i]] = list[i+1]
 	}
+	return fields, nil
+}
+
+func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+	fields, err := s.all(ctx, freezeScript, ws, callID, int(stateTTL.Seconds()))
+	if err != nil {
+		return nil, err
+	}
 	return eventsOf(callID, fields)
+}
+
+func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+	fields, err := s.all(ctx, closeLateScript, ws, callID, int(stateTTL.Seconds()), n)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	return recordAndLate(callID, fields, n)
+}
+
+func recordAndLate(callID string, fields map[string]string, n int) (map[string]Event, Event, error) {
+	events, err := eventsOf(callID, fields)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	late, err := lateOf(callID, fields, n)
+	return events, late, err
 }
 
 // memoryState is the state in process (without Redis), swept of calls
@@ -283,25 +361,35 @@ func (s *memoryState) call(ws, callID string) *memoryCall {
 	return c
 }
 
-func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, bool, error) {
+func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, e.CallID)
 	has := func(f string) bool { _, ok := c.fields[f]; return ok }
 	frozen, seen := has(frozenField), seenField(e)
-	if has(seen) {
-		return frozen, true, nil
+	if at, ok := c.fields[seen]; ok {
+		n, _ := strconv.Atoi(at)
+		return frozen, n, nil
 	}
+	prefix, late := e.Event+".", 0
 	if frozen && !lostTerminal(e, has) {
-		return true, false, nil
+		late = c.openLate()
+		prefix = latePrefix(late)
 	}
 	for _, sl := range slots(e) {
-		if cur, ok := c.fields[sl.name]; !ok || sl.value > cur {
-			c.fields[sl.name] = sl.value
+		if cur, ok := c.fields[prefix+sl.name]; !ok || sl.value > cur {
+			c.fields[prefix+sl.name] = sl.value
 		}
 	}
-	c.fields[seen] = "1"
-	return frozen, true, nil
+	c.fields[seen] = strconv.Itoa(late)
+	return frozen, late, nil
+}
+
+func (c *memoryCall) openLate() int {
+	if n, err := strconv.Atoi(c.fields["late"]); err == nil {
+		return n
+	}
+	return 1
 }
 
 func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]Event, error) {
@@ -310,4 +398,14 @@ func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]E
 	c := s.call(ws, callID)
 	c.fields[frozenField] = "1"
 	return eventsOf(callID, c.fields)
+}
+
+func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.call(ws, callID)
+	if c.openLate() == n {
+		c.fields["late"] = strconv.Itoa(n + 1)
+	}
+	return recordAndLate(callID, c.fields, n)
 }

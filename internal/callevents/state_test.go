@@ -51,8 +51,8 @@ func TestSameKindEventsMergeFieldByField(t *testing.T) {
 		for i, order := range permutations(len(events)) {
 			ws := fmt.Sprintf("merge-%s-%d-%d", name, time.Now().UnixNano(), i)
 			for _, j := range order {
-				if frozen, in, err := st.merge(context.Background(), ws, events[j]); err != nil || frozen || !in {
-					t.Fatalf("%s: merge: frozen %v, in %v, %v", name, frozen, in, err)
+				if frozen, late, err := st.merge(context.Background(), ws, events[j]); err != nil || frozen || late != 0 {
+					t.Fatalf("%s: merge: frozen %v, late %v, %v", name, frozen, late, err)
 				}
 			}
 			got, err := st.freeze(context.Background(), ws, "c")
@@ -64,13 +64,50 @@ func TestSameKindEventsMergeFieldByField(t *testing.T) {
 				t.Fatalf("%s, order %v: %+v, want Refund (the later), the notes, bob (the greater)", name, order, got)
 			}
 			// After the freeze: a repeat is in the record, a new event is not.
-			if frozen, in, err := st.merge(context.Background(), ws, events[order[0]]); err != nil || !frozen || !in {
-				t.Fatalf("%s: a repeat after the freeze: frozen %v, in %v, %v", name, frozen, in, err)
+			if frozen, late, err := st.merge(context.Background(), ws, events[order[0]]); err != nil || !frozen || late != 0 {
+				t.Fatalf("%s: a repeat after the freeze: frozen %v, late %v, %v", name, frozen, late, err)
 			}
-			late := Event{Event: DispositionSet, CallID: "c", Notes: "later"}
-			if frozen, in, err := st.merge(context.Background(), ws, late); err != nil || !frozen || in {
-				t.Fatalf("%s: a new event after the freeze: frozen %v, in %v, %v", name, frozen, in, err)
+			if _, late, err := st.merge(context.Background(), ws, Event{Event: DispositionSet, CallID: "c", Notes: "later"}); err != nil || late != 1 {
+				t.Fatalf("%s: a new event after the freeze: late %v, %v, want generation 1", name, late, err)
 			}
+		}
+	}
+}
+
+// What arrives after the record gathers in one late generation, kinds
+// merged, until it closes; a repeat is known where it was; what comes after
+// the close opens the next generation.
+func TestLateEventsGatherInGenerations(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		ws := fmt.Sprintf("late-%s-%d", name, time.Now().UnixNano())
+		ended := Event{Event: CallEnded, CallID: "c", ContactPhone: "+14155550142"}
+		if _, _, err := st.merge(ctx, ws, ended); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.freeze(ctx, ws, "c"); err != nil {
+			t.Fatal(err)
+		}
+		disposition := Event{Event: DispositionSet, CallID: "c", Disposition: "Refund"}
+		transcribed := Event{Event: VoicemailTranscribed, CallID: "c", Transcription: "Call me"}
+		for _, e := range []Event{disposition, transcribed, disposition} {
+			if _, late, err := st.merge(ctx, ws, e); err != nil || late != 1 {
+				t.Fatalf("%s: %s late: generation %d, %v; want 1", name, e.Event, late, err)
+			}
+		}
+		record, late, err := st.closeLate(ctx, ws, "c", 1)
+		if err != nil || late.Disposition != "Refund" || late.Transcription != "Call me" || record[CallEnded].ContactPhone != "+14155550142" {
+			t.Fatalf("%s: generation 1: %+v, record %+v, %v", name, late, record, err)
+		}
+		notes := Event{Event: DispositionSet, CallID: "c", Notes: "Friday"}
+		if _, n, err := st.merge(ctx, ws, notes); err != nil || n != 2 {
+			t.Fatalf("%s: after the close: generation %d, %v; want 2", name, n, err)
+		}
+		if _, n, _ := st.merge(ctx, ws, transcribed); n != 1 {
+			t.Fatalf("%s: a repeat of generation 1's event: generation %d", name, n)
+		}
+		if _, again, _ := st.closeLate(ctx, ws, "c", 1); again.Notes != "" || again.Disposition != "Refund" {
+			t.Fatalf("%s: generation 1 changed after its close: %+v", name, again)
 		}
 	}
 }

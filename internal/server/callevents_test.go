@@ -270,18 +270,24 @@ func TestCallEventsAnyOrderAndLate(t *testing.T) {
 	if len(records) != 1 || !strings.Contains(records[0].Body, "Sale") {
 		t.Fatalf("%d call records (%v), want 1 with the disposition", len(records), records)
 	}
+	// Late events, distinct and repeated, within one settle window: one
+	// follow-up carries them all.
 	late := map[string]any{"event": "disposition_set", "call_id": id, "disposition": "Refund promised", "notes": "Call back Friday."}
+	lateRecording := map[string]any{"event": "call_ended", "call_id": id, "recording_url": "https://recordings.example.com/" + id + "-full.mp3"}
 	mustAccept(t, env, late)
+	mustAccept(t, env, lateRecording)
 	mustAccept(t, env, late)
-	settled(t, env, 12, 20*time.Second)
+	settled(t, env, 13, 20*time.Second)
 	if n := len(callRecords(env, emulator.DemoCallerID, id+".mp3")); n != 1 {
 		t.Fatalf("%d call records after a late event, want still 1", n)
 	}
 	if n := notesHaving(env, emulator.DemoCallerID, "Follow-up to Talkdesk call "+id); n != 1 {
 		t.Fatalf("%d follow-up notes, want 1", n)
 	}
-	if n := notesHaving(env, emulator.DemoCallerID, "Refund promised"); n != 1 {
-		t.Fatalf("the late disposition is in %d notes, want 1", n)
+	for _, want := range []string{"Refund promised", id + "-full.mp3"} {
+		if n := notesHaving(env, emulator.DemoCallerID, want); n != 1 {
+			t.Fatalf("%s is in %d notes, want 1 (the follow-up)", want, n)
+		}
 	}
 }
 
