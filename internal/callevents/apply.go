@@ -328,8 +328,9 @@ func orNone(s string) string {
 
 // followUp writes what late generation n of a call gathered (what came
 // after its record was written, for a settle window): one follow-up that
-// names the call, never a second record; on the callback ticket where
-// there is one, else on the contact. Its key is the generation's, so each
+// names the call, never a second record: a note on the callback ticket
+// where there is one (Intercom's reply of type note), else a note on the
+// contact. Its key is the generation's, so each
 // of its events, and a repeat of any, writes it once.
 func (a *applier) followUp(ctx context.Context, id string, n int) error {
 	events, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
@@ -358,14 +359,16 @@ func (a *applier) followUp(ctx context.Context, id string, n int) error {
 	head := fmt.Sprintf("Follow-up to Talkdesk call %s (%s %s)", id, c.Direction, c.when())
 	key := callID(id, "follow-up/"+strconv.Itoa(n))
 	if c.callback() {
+		// A note on the callback ticket, where whoever calls back looks.
 		t, err := a.callbackTicket(ctx, c, contact) // replays: the ticket is there
 		if err != nil {
 			return err
 		}
-		head += ", callback ticket " + ticketName(t)
-	}
-	body := head + "\n" + strings.Join(lines, "\n")
-	if _, err := a.tenant.Actions.AddNote(ctx, key, actions.AddNoteRequest{ContactID: contact.ID, Body: body}); err != nil {
+		body := head + ", callback ticket " + ticketName(t) + "\n" + strings.Join(lines, "\n")
+		if _, err := a.tenant.Actions.AddTicketNote(ctx, key, actions.AddTicketNoteRequest{TicketID: t.ID, ContactID: contact.ID, Body: body}); err != nil {
+			return actionError(err)
+		}
+	} else if _, err := a.tenant.Actions.AddNote(ctx, key, actions.AddNoteRequest{ContactID: contact.ID, Body: head + "\n" + strings.Join(lines, "\n")}); err != nil {
 		return actionError(err)
 	}
 	a.s.metrics.Effects.WithLabelValues("follow_up").Inc()
