@@ -48,7 +48,7 @@ type queue interface {
 // errBacklogFull refuses an event while the workspace's backlog is at
 // CALL_EVENTS_MAX_BACKLOG.
 func errBacklogFull(max int64) error {
-	e := sources.Errorf(sources.EUnavailable, "the call events backlog is full (%d events waiting for Intercom): retry later", max)
+	e := sources.Errorf(sources.EUnavailable, "the call events backlog is full (%d events waiting for Intercom, CALL_EVENTS_MAX_BACKLOG): retry later", max)
 	e.RetryAfterSeconds = 30
 	return e
 }
