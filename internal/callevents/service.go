@@ -53,8 +53,10 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// MaxBodyBytes bounds an event's body.
 	MaxBodyBytes int64
-	// MaxDeadLetters is how many dead letters a workspace keeps (newest).
-	MaxDeadLetters int
+	// MaxDeadLetters is how many dead letters a workspace keeps (newest),
+	// for at most DeadLetterRetention.
+	MaxDeadLetters      int
+	DeadLetterRetention time.Duration
 
 	// Redis holds the queues and call states; nil keeps them in process.
 	Redis        goredis.UniversalClient
@@ -153,10 +155,10 @@ func (s *Service) newQueue(ws string) queue {
 	if s.cfg.Redis != nil {
 		return &redisQueue{client: s.cfg.Redis, ws: ws, consumer: s.consumer, replicas: s.replicas, opts: queueOptions{
 			timeout: s.cfg.RedisTimeout, replicaTimeout: s.cfg.ReplicaTimeout, maxBacklog: int64(s.cfg.MaxBacklog),
-			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters),
+			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters), deadFor: s.cfg.DeadLetterRetention,
 		}}
 	}
-	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters)
+	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters, s.cfg.DeadLetterRetention)
 }
 
 // consumerFor is the workspace's queue and workers, started on first use.
@@ -269,6 +271,7 @@ func (c *consumer) maintain(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		_ = c.q.keep(ctx, ids)
+		_ = c.q.expire(ctx)
 		claimed, err := c.q.claim(ctx)
 		if err != nil {
 			continue

@@ -362,6 +362,7 @@ func settings(c *Config) []setting {
 		{env: "CALL_EVENTS_REPLICA_TIMEOUT", flag: "call-events-replica-timeout", def: "250ms", usage: "how long accepting a call event waits for a Redis replica to have it (`WAIT`), where the master has replicas; longer is `503` (the sender retries)", parse: positiveDuration(&c.CallEvents.ReplicaTimeout)},
 		{env: "CALL_EVENTS_MAX_BODY_BYTES", flag: "call-events-max-body-bytes", def: "65536", usage: "largest call event body, in bytes; more is `413 BODY_TOO_LARGE`", parse: byteCount(&c.CallEvents.MaxBodyBytes, 1024)},
 		{env: "CALL_EVENTS_MAX_DEAD_LETTERS", flag: "call-events-max-dead-letters", def: "10000", usage: "dead letters kept per workspace (the newest)", parse: count(&c.CallEvents.MaxDeadLetters, 1, 10_000_000)},
+		{env: "CALL_EVENTS_DEAD_LETTER_RETENTION", flag: "call-events-dead-letter-retention", def: "336h", usage: "how long a dead letter is kept (336h: 14 days); older ones are dropped, and a workspace's list goes once none is newer", parse: positiveDuration(&c.CallEvents.DeadLetterRetention)},
 	}
 }
 

@@ -180,3 +180,20 @@ func TestCallEventsRetryForRunsOut(t *testing.T) {
 		t.Fatalf("%d records of a dead-lettered call, want 0", n)
 	}
 }
+
+// CALL_EVENTS_DEAD_LETTER_RETENTION: a dead letter is listed until it is
+// older than the retention, then it is gone.
+func TestCallEventsDeadLettersExpire(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back", "CALL_EVENTS_DEAD_LETTER_RETENTION", "5s")
+	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-expires", "contact_phone": "+14155550142", "talkdesk_number": "+18005550100"})
+	settled(t, env, 1, 20*time.Second)
+	if st := adminCallStatus(t, env); len(st.DeadLetters) != 1 || st.DeadLetters[0].Event.CallID != "c-expires" {
+		t.Fatalf("status %+v: want the dead letter listed within its retention", st)
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(adminCallStatus(t, env).DeadLetters) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead letter is still listed long after its retention (5s)")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
