@@ -43,6 +43,9 @@ const (
 // late one writes its follow-up again, which replays too.
 func (a *applier) merge(ctx context.Context, e Event) (step, int, error) {
 	frozen, late, err := a.s.state.merge(ctx, a.ws, e)
+	if err == nil {
+		err = a.s.state.name(ctx, a.ws, e.CallID, a.s.contactNames(e))
+	}
 	switch {
 	case err != nil:
 		return stepNone, 0, err
@@ -124,6 +127,11 @@ func (a *applier) finish(ctx context.Context, e Event) error {
 	if err != nil || contact == nil {
 		return err
 	}
+	// Deleting the contact in Intercom erases the call's state: it is
+	// noted under the contact's id, however it was found.
+	if err := a.s.state.name(ctx, a.ws, e.CallID, []string{contactName("id", contact.ID)}); err != nil {
+		return err
+	}
 	if c.ended {
 		if err := a.logCall(ctx, c, contact); err != nil {
 			return err
@@ -200,6 +208,20 @@ func (a *applier) contact(ctx context.Context, c call) (*sources.Contact, error)
 		a.s.metrics.Effects.WithLabelValues("lead").Inc()
 	}
 	return res.Contact, nil
+}
+
+// contactNames are the names of the contact an event names, under which
+// its call's state is noted: the contact Talkdesk names, and the caller's
+// number.
+func (s *Service) contactNames(e Event) []string {
+	var names []string
+	if e.ContactExternalID != "" {
+		names = append(names, contactName("id", e.ContactExternalID))
+	}
+	if n, err := phone.Normalize(e.ContactPhone, s.cfg.DefaultCountry); err == nil {
+		names = append(names, contactName("phone", n))
+	}
+	return names
 }
 
 // callID is the idempotency key of one effect of a call.

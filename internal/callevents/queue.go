@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ type queue interface {
 	deadLetters(ctx context.Context, n int) ([]DeadLetter, error)
 	// expire drops the dead letters older than their retention.
 	expire(ctx context.Context) error
+	// forgetDead drops the dead letters whose event match says.
+	forgetDead(ctx context.Context, match func(Event) bool) error
 	backlog(ctx context.Context) (int64, error)
 }
 
@@ -299,6 +302,30 @@ func (q *redisQueue) deadLetters(ctx context.Context, n int) ([]DeadLetter, erro
 	return out, nil
 }
 
+func (q *redisQueue) forgetDead(ctx context.Context, match func(Event) bool) error {
+	ctx, cancel := q.ctx(ctx, q.opts.timeout)
+	defer cancel()
+	key := redis.CallEventsDeadLetters(q.ws)
+	list, err := q.client.LRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	pipe := q.client.Pipeline()
+	n := 0
+	for _, s := range list {
+		var dl DeadLetter
+		if json.Unmarshal([]byte(s), &dl) == nil && match(dl.Event) {
+			pipe.LRem(ctx, key, 0, s)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
 // popIfOldest: KEYS[1] the dead letters; ARGV[1] the oldest as read. It
 // goes only if it is still the oldest (another replica may have taken it).
 var popIfOldest = goredis.NewScript(`
@@ -438,6 +465,13 @@ func (q *memoryQueue) expire(context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.expireLocked()
+	return nil
+}
+
+func (q *memoryQueue) forgetDead(_ context.Context, match func(Event) bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dl = slices.DeleteFunc(q.dl, func(dl DeadLetter) bool { return match(dl.Event) })
 	return nil
 }
 

@@ -216,6 +216,52 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 	return st, nil
 }
 
+// Forget erases what call events keep about the contacts a change deleted
+// (a contact.deleted webhook): the states of the calls that named them (by
+// contact_external_id, by number, or found for them), and the dead letters
+// whose event names them. Events still queued are applied as they come.
+func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Changed) error {
+	ids := map[string]bool{}
+	for _, c := range ch.Contacts {
+		if c.Kind == sources.ContactDeleted {
+			ids[c.ID] = true
+		}
+	}
+	if len(ids) == 0 || s.cfg.Secret == "" {
+		return nil // nothing deleted, or call events off: nothing kept
+	}
+	ws, err := workspaceID(ctx, t)
+	if err != nil {
+		return err
+	}
+	phones := map[string]bool{}
+	var names []string
+	for id := range ids {
+		names = append(names, contactName("id", id))
+	}
+	for _, p := range ch.RemovedPhones {
+		phones[p] = true
+		names = append(names, contactName("phone", p))
+	}
+	if err := s.state.forget(ctx, ws, names); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	c := s.consumers[ws]
+	s.mu.Unlock()
+	q := s.newQueue(ws)
+	if c != nil {
+		q = c.q
+	}
+	return q.forgetDead(ctx, func(e Event) bool {
+		if ids[e.ContactExternalID] {
+			return true
+		}
+		n, err := phone.Normalize(e.ContactPhone, s.cfg.DefaultCountry)
+		return err == nil && phones[n]
+	})
+}
+
 // consumer applies one workspace's queue.
 type consumer struct {
 	s   *Service

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,6 +52,18 @@ type stateStore interface {
 	// record's events and what generation n gathered: the same every time
 	// once closed.
 	closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error)
+	// name notes the call under each of names (see contactName), for as
+	// long as a state is kept.
+	name(ctx context.Context, ws, callID string, names []string) error
+	// forget erases the states of the calls noted under any of names.
+	forget(ctx context.Context, ws string, names []string) error
+}
+
+// contactName is how a call's state is noted under a contact: a digest of
+// its id or number, never the number itself.
+func contactName(kind, v string) string {
+	sum := sha256.Sum256([]byte(kind + ":" + v))
+	return hex.EncodeToString(sum[:12])
 }
 
 // stateTTL is how long a call's state is kept after its last event: longer
@@ -317,6 +330,43 @@ func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (ma
 	return recordAndLate(callID, fields, n)
 }
 
+func (s redisState) name(ctx context.Context, ws, callID string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	pipe := s.client.TxPipeline()
+	for _, n := range names {
+		pipe.SAdd(ctx, redis.CallsOfContactKey(ws, n), callID)
+		pipe.Expire(ctx, redis.CallsOfContactKey(ws, n), stateTTL)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func (s redisState) forget(ctx context.Context, ws string, names []string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	pipe := s.client.Pipeline()
+	members := make([]*goredis.StringSliceCmd, len(names))
+	for i, n := range names {
+		members[i] = pipe.SMembers(ctx, redis.CallsOfContactKey(ws, n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return err
+	}
+	pipe = s.client.Pipeline()
+	for i, n := range names {
+		for _, callID := range members[i].Val() {
+			pipe.Del(ctx, redis.CallStateKey(ws, callID))
+		}
+		pipe.Del(ctx, redis.CallsOfContactKey(ws, n))
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 func recordAndLate(callID string, fields map[string]string, n int) (map[string]Event, Event, error) {
 	events, err := eventsOf(callID, fields)
 	if err != nil {
@@ -332,6 +382,8 @@ type memoryState struct {
 	mu    sync.Mutex
 	calls map[string]*memoryCall
 	swept time.Time
+	// named notes calls by workspace and contact name: call ids.
+	named map[string]map[string]bool
 }
 
 type memoryCall struct {
@@ -339,7 +391,9 @@ type memoryCall struct {
 	touched time.Time
 }
 
-func newMemoryState() *memoryState { return &memoryState{calls: map[string]*memoryCall{}} }
+func newMemoryState() *memoryState {
+	return &memoryState{calls: map[string]*memoryCall{}, named: map[string]map[string]bool{}}
+}
 
 func (s *memoryState) call(ws, callID string) *memoryCall {
 	now := time.Now()
@@ -347,6 +401,17 @@ func (s *memoryState) call(ws, callID string) *memoryCall {
 		for k, c := range s.calls {
 			if now.Sub(c.touched) > stateTTL {
 				delete(s.calls, k)
+			}
+		}
+		for k, calls := range s.named {
+			ws, _, _ := strings.Cut(k, "\x00")
+			for id := range calls {
+				if s.calls[ws+"\x00"+id] == nil {
+					delete(calls, id)
+				}
+			}
+			if len(calls) == 0 {
+				delete(s.named, k)
 			}
 		}
 		s.swept = now
@@ -408,4 +473,29 @@ func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (ma
 		c.fields["late"] = strconv.Itoa(n + 1)
 	}
 	return recordAndLate(callID, c.fields, n)
+}
+
+func (s *memoryState) name(_ context.Context, ws, callID string, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		k := ws + "\x00" + n
+		if s.named[k] == nil {
+			s.named[k] = map[string]bool{}
+		}
+		s.named[k][callID] = true
+	}
+	return nil
+}
+
+func (s *memoryState) forget(_ context.Context, ws string, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		for id := range s.named[ws+"\x00"+n] {
+			delete(s.calls, ws+"\x00"+id)
+		}
+		delete(s.named, ws+"\x00"+n)
+	}
+	return nil
 }

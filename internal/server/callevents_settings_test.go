@@ -197,3 +197,48 @@ func TestCallEventsDeadLettersExpire(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A contact deleted in Intercom (a signed contact.deleted webhook) is
+// erased from what call events keep: the dead letters that name it go, and
+// its calls' states too, so a late event of its call writes nothing (no
+// follow-up, no lead re-created for its number). Another contact's dead
+// letter stays.
+func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back")
+	ws := env.Intercom.Workspace
+	maria, _ := ws.DemoCaller()
+	var other emulator.Contact
+	for _, c := range ws.Contacts() {
+		if c.FormattedPhone != "" && c.FormattedPhone != maria.FormattedPhone {
+			other = c
+			break
+		}
+	}
+	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-del-dead", "contact_phone": maria.FormattedPhone, "talkdesk_number": "+18005550100"})
+	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-del-other", "contact_external_id": other.ID, "contact_phone": other.FormattedPhone, "talkdesk_number": "+18005550100"})
+	mustAccept(t, env, callEnded("c-del-record"))
+	settled(t, env, 3, 20*time.Second)
+	if st := adminCallStatus(t, env); len(st.DeadLetters) != 2 {
+		t.Fatalf("status %+v: want two dead letters", st)
+	}
+	if n := len(callRecords(env, maria.ID, "c-del-record.mp3")); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+
+	ws.DeleteContact(maria.ID)
+	notifyContact(t, env, "contact.deleted", map[string]any{"item": map[string]any{"type": "contact", "id": maria.ID, "phone": maria.FormattedPhone}})
+	st := adminCallStatus(t, env)
+	if len(st.DeadLetters) != 1 || st.DeadLetters[0].Event.CallID != "c-del-other" {
+		t.Fatalf("status %+v: want only the other contact's dead letter", st)
+	}
+	// The call's state is gone: a late disposition is the first event of
+	// a call that has not ended, and writes nothing.
+	mustAccept(t, env, map[string]any{"event": "disposition_set", "call_id": "c-del-record", "disposition": "Resolved"})
+	settled(t, env, 4, 20*time.Second)
+	if got := contactsWithPhone(env, maria.FormattedPhone); len(got) != 0 {
+		t.Fatalf("contacts with the deleted contact's number: %+v, want none", got)
+	}
+	if got := metricSum(t, env, "call_events_effects_total", "follow_up"); got != 0 {
+		t.Fatalf("%v follow-ups, want none", got)
+	}
+}
