@@ -68,6 +68,23 @@ type Ticket struct {
 	CreatedAt    time.Time
 }
 
+// NewTicketNote is a note for the teammates of a ticket (Intercom's reply
+// of type note: the customer never sees it).
+type NewTicketNote struct {
+	TicketID string
+	Body     string // HTML; plain text is escaped by the caller
+	AdminID  string // the teammate who writes it (required by Intercom)
+}
+
+// TicketNote is a note on a ticket.
+type TicketNote struct {
+	ID        string
+	TicketID  string
+	Body      string
+	AuthorID  string
+	CreatedAt time.Time
+}
+
 // TicketType is a kind of ticket a workspace defines.
 type TicketType struct {
 	ID          string
@@ -95,13 +112,15 @@ type NoteWriter interface {
 	NotesSince(ctx context.Context, contactID string, since time.Time) ([]*Note, error)
 }
 
-// TicketWriter opens tickets, names the ticket types, and lists a contact's
-// recent tickets so that a retried action can find the ticket an earlier
-// attempt may have opened.
+// TicketWriter opens tickets, names the ticket types, adds notes to
+// tickets, and lists a contact's recent tickets and a ticket's notes so that
+// a retried action can find what an earlier attempt may have written.
 type TicketWriter interface {
 	CreateTicket(ctx context.Context, t NewTicket) (*Ticket, error)
 	TicketTypes(ctx context.Context) ([]*TicketType, error)
 	TicketsSince(ctx context.Context, contactID string, since time.Time) ([]*Ticket, error)
+	AddTicketNote(ctx context.Context, n NewTicketNote) (*TicketNote, error)
+	TicketNotes(ctx context.Context, ticketID string) ([]*TicketNote, error)
 }
 
 // ActionExecutor is every action a source supports.

@@ -106,3 +106,66 @@ func (s *Service) ticketType(ctx context.Context, p *Problems, field, v string) 
 func (s *Service) ticketTypes(ctx context.Context) ([]*sources.TicketType, error) {
 	return s.types.Get(ctx)
 }
+
+// ActionAddTicketNote adds a note to a ticket: not in the catalog (no
+// caller runs it by name); call events write their follow-ups with it.
+const ActionAddTicketNote = "add_ticket_note"
+
+// AddTicketNoteRequest adds a note for a ticket's teammates.
+type AddTicketNoteRequest struct {
+	TicketID  string `json:"ticket_id"`
+	ContactID string `json:"contact_id"` // the ticket's contact, whose history changes
+	Body      string `json:"body"`       // plain text
+	AdminID   string `json:"admin_id,omitempty"`
+}
+
+// AddTicketNote adds a note to a ticket (Intercom's reply of type note),
+// written by AdminID or the token's admin.
+func (s *Service) AddTicketNote(ctx context.Context, key string, req AddTicketNoteRequest) (*sources.TicketNote, error) {
+	if r, ok, err := replay[*sources.TicketNote](ctx, s, ActionAddTicketNote, key, req); ok || err != nil {
+		return r, err
+	}
+	var p Problems
+	checkKey(ctx, &p, key)
+	body := checkLength(&p, "body", req.Body, 1, maxBody)
+	if strings.TrimSpace(req.TicketID) == "" {
+		p.add("ticketId", "ticketId is required")
+	}
+	admin, err := s.author(ctx, &p, "adminId", req.AdminID)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) > 0 {
+		return nil, p
+	}
+	note := sources.NewTicketNote{TicketID: req.TicketID, Body: textToHTML(body), AdminID: admin}
+	return guarded(ctx, s, ActionAddTicketNote, key, req,
+		func(ctx context.Context) (*sources.TicketNote, error) {
+			n, err := s.cfg.Executor.AddTicketNote(ctx, note)
+			if p, ok := asProblems(err, "ticketId"); ok {
+				return nil, p
+			}
+			if err != nil {
+				return nil, err
+			}
+			if req.ContactID != "" {
+				s.invalidate(ctx, sources.Changed{ContactIDs: []string{req.ContactID},
+					Interactions: []sources.InteractionChange{{ID: req.TicketID, Kind: sources.KindTicket, ContactIDs: []string{req.ContactID}}}})
+			}
+			return n, nil
+		},
+		func(ctx context.Context, since time.Time) (*sources.TicketNote, bool, error) {
+			// The note an earlier attempt may have added: same body, since
+			// the attempt began.
+			notes, err := s.cfg.Executor.TicketNotes(ctx, note.TicketID)
+			if err != nil {
+				return nil, false, err
+			}
+			for _, n := range notes {
+				if n.Body == note.Body && !n.CreatedAt.Before(since.Add(-time.Minute)) {
+					return n, true, nil
+				}
+			}
+			return nil, false, nil
+		})
+}

@@ -2,12 +2,10 @@ package callevents
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,34 +36,25 @@ const (
 	stepFollowUp             // the record is written: a follow-up names the call
 )
 
-// merge adds the event to its call's state and says what comes next. A
-// repeat of an event the frozen record already has finishes the record
-// again (its actions replay): the earlier attempt may have stopped half way.
-func (a *applier) merge(ctx context.Context, e Event) (step, error) {
-	merged, err := a.s.state.merge(ctx, a.ws, e)
-	if err != nil {
-		return stepNone, err
+// merge adds the event to its call's state and says what comes next, and
+// for a follow-up, which late generation it is in. A repeat of an event
+// the frozen record already has finishes the record again (its actions
+// replay): the earlier attempt may have stopped half way; a repeat of a
+// late one writes its follow-up again, which replays too.
+func (a *applier) merge(ctx context.Context, e Event) (step, int, error) {
+	frozen, late, err := a.s.state.merge(ctx, a.ws, e)
+	if err == nil {
+		err = a.s.state.name(ctx, a.ws, e.CallID, a.s.contactNames(e))
 	}
-	if merged {
-		if terminal(e.Event) {
-			return stepFinish, nil
-		}
-		return stepNone, nil
+	switch {
+	case err != nil:
+		return stepNone, 0, err
+	case late > 0:
+		return stepFollowUp, late, nil
+	case frozen || terminal(e.Event):
+		return stepFinish, 0, nil
 	}
-	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
-	if err != nil {
-		return stepNone, err
-	}
-	if same(events[e.Event], e) {
-		return stepFinish, nil
-	}
-	if terminal(e.Event) && !anyTerminal(events) {
-		// Frozen without the event that ends the call: its state was lost
-		// (a Redis failover took a merge that had not reached a replica).
-		// The record is written from this event, once (finish adds it).
-		return stepFinish, nil
-	}
-	return stepFollowUp, nil
+	return stepNone, 0, nil
 }
 
 func anyTerminal(events map[string]Event) bool {
@@ -75,12 +64,6 @@ func anyTerminal(events map[string]Event) bool {
 		}
 	}
 	return false
-}
-
-func same(a, b Event) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // call is a call's record as its events tell it.
@@ -142,6 +125,11 @@ func (a *applier) finish(ctx context.Context, e Event) error {
 	}
 	contact, err := a.contact(ctx, c)
 	if err != nil || contact == nil {
+		return err
+	}
+	// Deleting the contact in Intercom erases the call's state: it is
+	// noted under the contact's id, however it was found.
+	if err := a.s.state.name(ctx, a.ws, e.CallID, []string{contactName("id", contact.ID)}); err != nil {
 		return err
 	}
 	if c.ended {
@@ -220,6 +208,20 @@ func (a *applier) contact(ctx context.Context, c call) (*sources.Contact, error)
 		a.s.metrics.Effects.WithLabelValues("lead").Inc()
 	}
 	return res.Contact, nil
+}
+
+// contactNames are the names of the contact an event names, under which
+// its call's state is noted: the contact Talkdesk names, and the caller's
+// number.
+func (s *Service) contactNames(e Event) []string {
+	var names []string
+	if e.ContactExternalID != "" {
+		names = append(names, contactName("id", e.ContactExternalID))
+	}
+	if n, err := phone.Normalize(e.ContactPhone, s.cfg.DefaultCountry); err == nil {
+		names = append(names, contactName("phone", n))
+	}
+	return names
 }
 
 // callID is the idempotency key of one effect of a call.
@@ -346,47 +348,49 @@ func orNone(s string) string {
 	return s
 }
 
-// followUp writes what an event brought after its call's record was
-// written: one note on the contact that names the call (and its callback
-// ticket), never a second record. Its key is the event's own, so a repeat
-// of it writes nothing more.
-func (a *applier) followUp(ctx context.Context, e Event) error {
+// followUp writes what late generation n of a call gathered (what came
+// after its record was written, for a settle window): one follow-up that
+// names the call, never a second record: a note on the callback ticket
+// where there is one (Intercom's reply of type note), else a note on the
+// contact. Its key is the generation's, so each
+// of its events, and a repeat of any, writes it once.
+func (a *applier) followUp(ctx context.Context, id string, n int) error {
+	events, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
+	if err != nil {
+		return err
+	}
 	var lines []string
 	add := func(label, v string) {
 		if v != "" {
 			lines = append(lines, label+": "+v)
 		}
 	}
-	add("Outcome", e.Disposition)
-	add("Recording", e.RecordingURL)
-	add("Voicemail", e.VoicemailURL)
-	add("Transcription", e.Transcription)
-	add("Notes", e.Notes)
+	add("Outcome", late.Disposition)
+	add("Recording", late.RecordingURL)
+	add("Voicemail", late.VoicemailURL)
+	add("Transcription", late.Transcription)
+	add("Notes", late.Notes)
 	if len(lines) == 0 {
 		return nil // a late call_started or call_answered adds nothing
 	}
-	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
-	if err != nil {
-		return err
-	}
-	c := callOf(e.CallID, events)
+	c := callOf(id, events)
 	contact, err := a.contact(ctx, c)
 	if err != nil || contact == nil {
 		return err
 	}
-	head := fmt.Sprintf("Follow-up to Talkdesk call %s (%s %s)", e.CallID, c.Direction, c.when())
+	head := fmt.Sprintf("Follow-up to Talkdesk call %s (%s %s)", id, c.Direction, c.when())
+	key := callID(id, "follow-up/"+strconv.Itoa(n))
 	if c.callback() {
+		// A note on the callback ticket, where whoever calls back looks.
 		t, err := a.callbackTicket(ctx, c, contact) // replays: the ticket is there
 		if err != nil {
 			return err
 		}
-		head += ", callback ticket " + ticketName(t)
-	}
-	body := head + "\n" + strings.Join(lines, "\n")
-	b, _ := json.Marshal(e)
-	sum := sha256.Sum256(b)
-	key := callID(e.CallID, "follow-up/"+e.Event+"/"+hex.EncodeToString(sum[:8]))
-	if _, err := a.tenant.Actions.AddNote(ctx, key, actions.AddNoteRequest{ContactID: contact.ID, Body: body}); err != nil {
+		body := head + ", callback ticket " + ticketName(t) + "\n" + strings.Join(lines, "\n")
+		if _, err := a.tenant.Actions.AddTicketNote(ctx, key, actions.AddTicketNoteRequest{TicketID: t.ID, ContactID: contact.ID, Body: body}); err != nil {
+			return actionError(err)
+		}
+	} else if _, err := a.tenant.Actions.AddNote(ctx, key, actions.AddNoteRequest{ContactID: contact.ID, Body: head + "\n" + strings.Join(lines, "\n")}); err != nil {
 		return actionError(err)
 	}
 	a.s.metrics.Effects.WithLabelValues("follow_up").Inc()

@@ -143,6 +143,12 @@ func (e *Event) check() error {
 	case utf8.RuneCountInString(e.CallID) > MaxCallID:
 		return sources.InputError("call_id", "call_id must be at most %d characters", MaxCallID)
 	}
+	if e.ContactExternalID != "" {
+		// It becomes part of a cache key: only an id may.
+		if err := sources.CheckID("contact_external_id", e.ContactExternalID); err != nil {
+			return err
+		}
+	}
 	switch strings.ToLower(e.Direction) {
 	case "", "inbound", "outbound":
 		e.Direction = strings.ToLower(e.Direction)

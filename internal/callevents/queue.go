@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,13 +43,17 @@ type queue interface {
 	done(ctx context.Context, d Delivery) error
 	dead(ctx context.Context, dl DeadLetter) error
 	deadLetters(ctx context.Context, n int) ([]DeadLetter, error)
+	// expire drops the dead letters older than their retention.
+	expire(ctx context.Context) error
+	// forgetDead drops the dead letters whose event match says.
+	forgetDead(ctx context.Context, match func(Event) bool) error
 	backlog(ctx context.Context) (int64, error)
 }
 
 // errBacklogFull refuses an event while the workspace's backlog is at
 // CALL_EVENTS_MAX_BACKLOG.
 func errBacklogFull(max int64) error {
-	e := sources.Errorf(sources.EUnavailable, "the call events backlog is full (%d events waiting for Intercom): retry later", max)
+	e := sources.Errorf(sources.EUnavailable, "the call events backlog is full (%d events waiting for Intercom, CALL_EVENTS_MAX_BACKLOG): retry later", max)
 	e.RetryAfterSeconds = 30
 	return e
 }
@@ -76,6 +81,7 @@ type queueOptions struct {
 	maxBacklog     int64
 	claimAfter     time.Duration
 	maxDead        int64
+	deadFor        time.Duration // a dead letter's retention
 }
 
 func (q *redisQueue) stream() string { return redis.CallEventsStream(q.ws) }
@@ -269,6 +275,9 @@ func (q *redisQueue) dead(ctx context.Context, dl DeadLetter) error {
 	pipe := q.client.TxPipeline()
 	pipe.LPush(ctx, key, b)
 	pipe.LTrim(ctx, key, 0, q.opts.maxDead-1)
+	// The list goes a retention after its newest letter; older letters
+	// within it are dropped by expire.
+	pipe.PExpire(ctx, key, q.opts.deadFor)
 	pipe.XAck(ctx, q.stream(), streamGroup, dl.ID)
 	pipe.XDel(ctx, q.stream(), dl.ID)
 	_, err = pipe.Exec(ctx)
@@ -283,13 +292,72 @@ func (q *redisQueue) deadLetters(ctx context.Context, n int) ([]DeadLetter, erro
 		return nil, unavailable(err)
 	}
 	out := make([]DeadLetter, 0, len(list))
+	cutoff := time.Now().Add(-q.opts.deadFor)
 	for _, s := range list {
 		var dl DeadLetter
-		if json.Unmarshal([]byte(s), &dl) == nil {
+		if json.Unmarshal([]byte(s), &dl) == nil && dl.At.After(cutoff) { // an older one is about to go
 			out = append(out, dl)
 		}
 	}
 	return out, nil
+}
+
+func (q *redisQueue) forgetDead(ctx context.Context, match func(Event) bool) error {
+	ctx, cancel := q.ctx(ctx, q.opts.timeout)
+	defer cancel()
+	key := redis.CallEventsDeadLetters(q.ws)
+	list, err := q.client.LRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	pipe := q.client.Pipeline()
+	n := 0
+	for _, s := range list {
+		var dl DeadLetter
+		if json.Unmarshal([]byte(s), &dl) == nil && match(dl.Event) {
+			pipe.LRem(ctx, key, 0, s)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
+// popIfOldest: KEYS[1] the dead letters; ARGV[1] the oldest as read. It
+// goes only if it is still the oldest (another replica may have taken it).
+var popIfOldest = goredis.NewScript(`
+if redis.call('LINDEX', KEYS[1], -1) == ARGV[1] then return redis.call('RPOP', KEYS[1]) end
+return false`)
+
+// maxExpired bounds the dead letters one expire drops: the rest go at the
+// next.
+const maxExpired = 1000
+
+func (q *redisQueue) expire(ctx context.Context) error {
+	ctx, cancel := q.ctx(ctx, q.opts.timeout)
+	defer cancel()
+	key := redis.CallEventsDeadLetters(q.ws)
+	cutoff := time.Now().Add(-q.opts.deadFor)
+	for range maxExpired {
+		oldest, err := q.client.LIndex(ctx, key, -1).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var dl DeadLetter
+		if json.Unmarshal([]byte(oldest), &dl) == nil && dl.At.After(cutoff) {
+			return nil
+		}
+		if err := popIfOldest.Run(ctx, q.client, []string{key}, oldest).Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (q *redisQueue) backlog(ctx context.Context) (int64, error) {
@@ -344,12 +412,13 @@ type memoryQueue struct {
 	ch      chan Delivery
 	seq     int64
 	mu      sync.Mutex
-	dl      []DeadLetter
+	dl      []DeadLetter // oldest first
 	maxDead int
+	deadFor time.Duration
 }
 
-func newMemoryQueue(maxBacklog int64, maxDead int) *memoryQueue {
-	return &memoryQueue{ch: make(chan Delivery, maxBacklog), maxDead: maxDead}
+func newMemoryQueue(maxBacklog int64, maxDead int, deadFor time.Duration) *memoryQueue {
+	return &memoryQueue{ch: make(chan Delivery, maxBacklog), maxDead: maxDead, deadFor: deadFor}
 }
 
 func (q *memoryQueue) add(_ context.Context, e Event) (string, error) {
@@ -392,9 +461,33 @@ func (q *memoryQueue) keep(context.Context, []string) error      { return nil }
 func (q *memoryQueue) claim(context.Context) ([]Delivery, error) { return nil, nil }
 func (q *memoryQueue) done(context.Context, Delivery) error      { return nil }
 func (q *memoryQueue) backlog(context.Context) (int64, error)    { return int64(len(q.ch)), nil }
+func (q *memoryQueue) expire(context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.expireLocked()
+	return nil
+}
+
+func (q *memoryQueue) forgetDead(_ context.Context, match func(Event) bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dl = slices.DeleteFunc(q.dl, func(dl DeadLetter) bool { return match(dl.Event) })
+	return nil
+}
+
+func (q *memoryQueue) expireLocked() {
+	cutoff := time.Now().Add(-q.deadFor)
+	i := 0
+	for i < len(q.dl) && !q.dl[i].At.After(cutoff) {
+		i++
+	}
+	q.dl = q.dl[i:]
+}
+
 func (q *memoryQueue) deadLetters(_ context.Context, n int) ([]DeadLetter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.expireLocked()
 	out := make([]DeadLetter, 0, min(n, len(q.dl)))
 	for i := len(q.dl) - 1; i >= 0 && len(out) < n; i-- { // newest first, as in Redis
 		out = append(out, q.dl[i])

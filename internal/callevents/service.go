@@ -53,8 +53,10 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// MaxBodyBytes bounds an event's body.
 	MaxBodyBytes int64
-	// MaxDeadLetters is how many dead letters a workspace keeps (newest).
-	MaxDeadLetters int
+	// MaxDeadLetters is how many dead letters a workspace keeps (newest),
+	// for at most DeadLetterRetention.
+	MaxDeadLetters      int
+	DeadLetterRetention time.Duration
 
 	// Redis holds the queues and call states; nil keeps them in process.
 	Redis        goredis.UniversalClient
@@ -153,10 +155,10 @@ func (s *Service) newQueue(ws string) queue {
 	if s.cfg.Redis != nil {
 		return &redisQueue{client: s.cfg.Redis, ws: ws, consumer: s.consumer, replicas: s.replicas, opts: queueOptions{
 			timeout: s.cfg.RedisTimeout, replicaTimeout: s.cfg.ReplicaTimeout, maxBacklog: int64(s.cfg.MaxBacklog),
-			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters),
+			claimAfter: s.cfg.ClaimAfter, maxDead: int64(s.cfg.MaxDeadLetters), deadFor: s.cfg.DeadLetterRetention,
 		}}
 	}
-	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters)
+	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters, s.cfg.DeadLetterRetention)
 }
 
 // consumerFor is the workspace's queue and workers, started on first use.
@@ -214,6 +216,52 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 	return st, nil
 }
 
+// Forget erases what call events keep about the contacts a change deleted
+// (a contact.deleted webhook): the states of the calls that named them (by
+// contact_external_id, by number, or found for them), and the dead letters
+// whose event names them. Events still queued are applied as they come.
+func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Changed) error {
+	ids := map[string]bool{}
+	for _, c := range ch.Contacts {
+		if c.Kind == sources.ContactDeleted {
+			ids[c.ID] = true
+		}
+	}
+	if len(ids) == 0 || s.cfg.Secret == "" {
+		return nil // nothing deleted, or call events off: nothing kept
+	}
+	ws, err := workspaceID(ctx, t)
+	if err != nil {
+		return err
+	}
+	phones := map[string]bool{}
+	var names []string
+	for id := range ids {
+		names = append(names, contactName("id", id))
+	}
+	for _, p := range ch.RemovedPhones {
+		phones[p] = true
+		names = append(names, contactName("phone", p))
+	}
+	if err := s.state.forget(ctx, ws, names); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	c := s.consumers[ws]
+	s.mu.Unlock()
+	q := s.newQueue(ws)
+	if c != nil {
+		q = c.q
+	}
+	return q.forgetDead(ctx, func(e Event) bool {
+		if ids[e.ContactExternalID] {
+			return true
+		}
+		n, err := phone.Normalize(e.ContactPhone, s.cfg.DefaultCountry)
+		return err == nil && phones[n]
+	})
+}
+
 // consumer applies one workspace's queue.
 type consumer struct {
 	s   *Service
@@ -269,6 +317,7 @@ func (c *consumer) maintain(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		_ = c.q.keep(ctx, ids)
+		_ = c.q.expire(ctx)
 		claimed, err := c.q.claim(ctx)
 		if err != nil {
 			continue
@@ -372,7 +421,7 @@ func (c *consumer) deadLetter(ctx context.Context, d Delivery, why string) {
 func (c *consumer) process(ctx context.Context, d Delivery) error {
 	ctx = sources.WithCaller(sources.WithPriority(ctx, sources.Bulk), "talkdesk-events")
 	ctx = actions.WithDerivedKeys(ctx)
-	next, err := c.a.merge(ctx, d.Event)
+	next, late, err := c.a.merge(ctx, d.Event)
 	if err != nil {
 		return err
 	}
@@ -392,12 +441,18 @@ func (c *consumer) process(ctx context.Context, d Delivery) error {
 		defer release()
 		return c.a.finish(ctx, d.Event)
 	case stepFollowUp:
+		// What comes late gathers for a settle window too: the first
+		// of a late generation to wake closes it and writes its one
+		// follow-up, the others replay it.
+		if !sleep(ctx, time.Until(d.Accepted.Add(c.s.cfg.Settle))) {
+			return ctx.Err()
+		}
 		release, err := c.acquire(ctx)
 		if err != nil {
 			return err
 		}
 		defer release()
-		return c.a.followUp(ctx, d.Event)
+		return c.a.followUp(ctx, d.Event.CallID, late)
 	}
 	return nil
 }

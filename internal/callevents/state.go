@@ -2,7 +2,13 @@ package callevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,17 +17,53 @@ import (
 	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
-// A call's state gathers its events, one per kind (a repeat replaces its
-// kind's), until its record is written: then it is frozen, and what comes
-// later is a follow-up. Merging and freezing are atomic with each other, so
-// an event is either in the record or followed up, never both or neither.
+// A call's state gathers its events until its record is written: then it
+// is frozen, and what comes later is a follow-up. Merging and freezing are
+// atomic with each other, so an event is either in the record or followed
+// up, never both or neither.
+//
+// Events of one kind merge field by field: a field an event leaves empty
+// never erases another's, and where two events of a kind give one field
+// two values, the event whose own time (the latest of its ended_at,
+// answered_at, started_at) is later wins, and between events of the same
+// time (or none) the greater value in byte order: the same outcome
+// whatever the order they arrive in.
+//
+// What arrives after the freeze gathers the same way in a late
+// generation, kind aside, until a settle window after it began: then the
+// generation closes and becomes one follow-up, and what comes later opens
+// the next.
+//
+// The state is a flat record of strings (a Redis hash, or a map in
+// process): "<kind>.<field>" is the winning value of a field, prefixed by
+// its event's rank; "late.<n>.<field>" the same in late generation n;
+// "late" the open generation (1 when absent); "seen:<digest>" marks an
+// event merged, with where (0: the record, n: generation n), so that a
+// repeat is known; "frozen" marks the record written.
 type stateStore interface {
-	// merge adds e to its call's state unless the state is frozen (merged
-	// false).
-	merge(ctx context.Context, ws string, e Event) (merged bool, err error)
+	// merge adds e to its call's state: to the record unless it is
+	// frozen, else to the open late generation. late is where e is: 0 for
+	// the record (merged now or before the freeze), n for generation n.
+	merge(ctx context.Context, ws string, e Event) (frozen bool, late int, err error)
 	// freeze freezes the call's state (if it was not) and returns its
 	// events by kind: the same every time once frozen.
 	freeze(ctx context.Context, ws, callID string) (map[string]Event, error)
+	// closeLate closes late generation n (if it is open) and returns the
+	// record's events and what generation n gathered: the same every time
+	// once closed.
+	closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error)
+	// name notes the call under each of names (see contactName), for as
+	// long as a state is kept.
+	name(ctx context.Context, ws, callID string, names []string) error
+	// forget erases the states of the calls noted under any of names.
+	forget(ctx context.Context, ws string, names []string) error
+}
+
+// contactName is how a call's state is noted under a contact: a digest of
+// its id or number, never the number itself.
+func contactName(kind, v string) string {
+	sum := sha256.Sum256([]byte(kind + ":" + v))
+	return hex.EncodeToString(sum[:12])
 }
 
 // stateTTL is how long a call's state is kept after its last event: longer
@@ -31,17 +73,196 @@ const stateTTL = 48 * time.Hour
 
 const frozenField = "frozen"
 
-// mergeScript: KEYS[1] the state, ARGV[1] its TTL in seconds, ARGV[2] the
-// event's kind, ARGV[3] the event.
+// slot is one field of an event in the state, and its ranked value.
+type slot struct{ name, value string }
+
+// slots are e's non-empty fields as the state keeps them (without the
+// kind's or generation's prefix): each value prefixed by e's rank, so that
+// comparing two in byte order applies the rule above. The call id is
+// always one: it marks the kind as come.
+func slots(e Event) []slot {
+	rank := fmt.Sprintf("%020d|", e.time())
+	var out []slot
+	for _, f := range e.stringFields() {
+		if f.name != "event" && *f.dst != "" {
+			out = append(out, slot{f.name, rank + *f.dst})
+		}
+	}
+	if e.DurationSeconds != nil {
+		out = append(out, slot{"duration_seconds", rank + strconv.Itoa(*e.DurationSeconds)})
+	}
+	return out
+}
+
+// time is the event's own time, in nanoseconds since 1970 (0 without one):
+// the latest it gives.
+func (e Event) time() int64 {
+	var latest int64
+	for _, v := range []string{e.StartedAt, e.AnsweredAt, e.EndedAt} {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			latest = max(latest, t.UnixNano())
+		}
+	}
+	return latest
+}
+
+// seenField marks e merged: a digest of the whole event, so that only a
+// repeat of it is known.
+func seenField(e Event) string {
+	b, _ := json.Marshal(e)
+	sum := sha256.Sum256(b)
+	return "seen:" + hex.EncodeToString(sum[:12])
+}
+
+// marker is the slot that says an event of kind came.
+func marker(kind string) string { return kind + ".call_id" }
+
+// lostTerminal says whether e, arriving at a frozen state, stands for the
+// event that ends the call and that the state lost (a Redis failover took
+// a merge that had not reached a replica): it is merged into the record
+// (which finish writes with it, once).
+func lostTerminal(e Event, has func(field string) bool) bool {
+	if !terminal(e.Event) {
+		return false
+	}
+	for _, k := range kinds {
+		if terminal(k) && has(marker(k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// setField sets e's field name from a ranked value.
+func setField(e *Event, name, ranked string) error {
+	_, v, _ := strings.Cut(ranked, "|")
+	if name == "duration_seconds" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("call state: duration_seconds %q", v)
+		}
+		e.DurationSeconds = &n
+	}
+	for _, f := range e.stringFields() {
+		if f.name == name {
+			*f.dst = v
+		}
+	}
+	return nil
+}
+
+// eventsOf reads a state's record back into its events by kind. A field of
+// the format before fields were merged (the kind, the event as JSON) is
+// read too, beneath the merged ones: a call in flight across an upgrade.
+func eventsOf(callID string, fields map[string]string) (map[string]Event, error) {
+	events := map[string]Event{}
+	for k, v := range fields {
+		kind, name, ok := strings.Cut(k, ".")
+		if !ok || !known(kind) {
+			continue
+		}
+		e := events[kind]
+		e.Event, e.CallID = kind, callID
+		if err := setField(&e, name, v); err != nil {
+			return nil, err
+		}
+		events[kind] = e
+	}
+	for kind, v := range fields {
+		if !known(kind) {
+			continue
+		}
+		var old Event
+		if err := json.Unmarshal([]byte(v), &old); err != nil {
+			return nil, err
+		}
+		e, ok := events[kind]
+		if !ok {
+			events[kind] = old
+			continue
+		}
+		dst, src := e.stringFields(), old.stringFields()
+		for i := range dst {
+			if *dst[i].dst == "" {
+				*dst[i].dst = *src[i].dst
+			}
+		}
+		if e.DurationSeconds == nil {
+			e.DurationSeconds = old.DurationSeconds
+		}
+		events[kind] = e
+	}
+	return events, nil
+}
+
+// lateOf reads what late generation n gathered.
+func lateOf(callID string, fields map[string]string, n int) (Event, error) {
+	e := Event{CallID: callID}
+	prefix := latePrefix(n)
+	for k, v := range fields {
+		if name, ok := strings.CutPrefix(k, prefix); ok {
+			if err := setField(&e, name, v); err != nil {
+				return e, err
+			}
+		}
+	}
+	return e, nil
+}
+
+func latePrefix(n int) string { return "late." + strconv.Itoa(n) + "." }
+
+// mergeScript: KEYS[1] the state; ARGV[1] its TTL in seconds, ARGV[2] the
+// event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] its
+// kind, ARGV[5] the number n of terminal kinds' markers that follow, then
+// the slots (name, value). Returns {frozen, late}. Values are compared
+// byte by byte (Lua's < follows the server's locale).
 var mergeScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'frozen') == 1 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1`)
+local function after(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local key = KEYS[1]
+local frozen = redis.call('HEXISTS', key, 'frozen')
+local seen = redis.call('HGET', key, ARGV[2])
+if seen then
+  redis.call('EXPIRE', key, ARGV[1])
+  return {frozen, tonumber(seen)}
+end
+local n = tonumber(ARGV[5])
+local prefix, late = ARGV[4] .. '.', 0
+if frozen == 1 then
+  local lost = ARGV[3] == '1'
+  for j = 6, 5 + n do
+    if lost and redis.call('HEXISTS', key, ARGV[j]) == 1 then lost = false end
+  end
+  if not lost then
+    late = tonumber(redis.call('HGET', key, 'late') or '1')
+    prefix = 'late.' .. late .. '.'
+  end
+end
+for j = 6 + n, #ARGV, 2 do
+  local f = prefix .. ARGV[j]
+  local cur = redis.call('HGET', key, f)
+  if not cur or after(ARGV[j + 1], cur) then redis.call('HSET', key, f, ARGV[j + 1]) end
+end
+redis.call('HSET', key, ARGV[2], late)
+redis.call('EXPIRE', key, ARGV[1])
+return {frozen, late}`)
 
 // freezeScript: KEYS[1] the state, ARGV[1] its TTL in seconds.
 var freezeScript = goredis.NewScript(`
 redis.call('HSETNX', KEYS[1], 'frozen', '1')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return redis.call('HGETALL', KEYS[1])`)
+
+// closeLateScript: KEYS[1] the state, ARGV[1] its TTL in seconds, ARGV[2]
+// the generation to close.
+var closeLateScript = goredis.NewScript(`
+local open = tonumber(redis.call('HGET', KEYS[1], 'late') or '1')
+if open == tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'late', open + 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])`)
 
@@ -51,53 +272,128 @@ type redisState struct {
 	timeout time.Duration
 }
 
-func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return false, err
+func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, error) {
+	args := []any{int(stateTTL.Seconds()), seenField(e), 0, e.Event}
+	if terminal(e.Event) {
+		args[2] = 1
+	}
+	var markers []any
+	for _, k := range kinds {
+		if terminal(k) {
+			markers = append(markers, marker(k))
+		}
+	}
+	args = append(append(args, len(markers)), markers...)
+	for _, sl := range slots(e) {
+		args = append(args, sl.name, sl.value)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := mergeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, e.CallID)}, int(stateTTL.Seconds()), e.Event, b).Int()
-	return n == 1, err
+	res, err := mergeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, e.CallID)}, args...).Int64Slice()
+	if err != nil {
+		return false, 0, err
+	}
+	if len(res) != 2 {
+		return false, 0, fmt.Errorf("call state: unexpected answer %v", res)
+	}
+	return res[0] == 1, int(res[1]), nil
 }
 
-func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+// all runs a script that answers the state's fields (HGETALL).
+func (s redisState) all(ctx context.Context, script *goredis.Script, ws, callID string, args ...any) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	list, err := freezeScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, int(stateTTL.Seconds())).StringSlice()
+	list, err := script.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, args...).StringSlice()
 	if err != nil {
 		return nil, err
 	}
-	events := make(map[string]Event, len(list)/2)
+	fields := make(map[string]string, len(list)/2)
 	for i := 0; i+1 < len(list); i += 2 {
-		if list[i] == frozenField {
-			continue
-		}
-		var e Event
-		if err := json.Unmarshal([]byte(list[i+1]), &e); err != nil {
-			return nil, err
-		}
-		events[list[i]] = e
+		fields[list[i]] = list[i+1]
 	}
-	return events, nil
+	return fields, nil
+}
+
+func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+	fields, err := s.all(ctx, freezeScript, ws, callID, int(stateTTL.Seconds()))
+	if err != nil {
+		return nil, err
+	}
+	return eventsOf(callID, fields)
+}
+
+func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+	fields, err := s.all(ctx, closeLateScript, ws, callID, int(stateTTL.Seconds()), n)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	return recordAndLate(callID, fields, n)
+}
+
+func (s redisState) name(ctx context.Context, ws, callID string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	pipe := s.client.TxPipeline()
+	for _, n := range names {
+		pipe.SAdd(ctx, redis.CallsOfContactKey(ws, n), callID)
+		pipe.Expire(ctx, redis.CallsOfContactKey(ws, n), stateTTL)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func (s redisState) forget(ctx context.Context, ws string, names []string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	pipe := s.client.Pipeline()
+	members := make([]*goredis.StringSliceCmd, len(names))
+	for i, n := range names {
+		members[i] = pipe.SMembers(ctx, redis.CallsOfContactKey(ws, n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return err
+	}
+	pipe = s.client.Pipeline()
+	for i, n := range names {
+		for _, callID := range members[i].Val() {
+			pipe.Del(ctx, redis.CallStateKey(ws, callID))
+		}
+		pipe.Del(ctx, redis.CallsOfContactKey(ws, n))
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func recordAndLate(callID string, fields map[string]string, n int) (map[string]Event, Event, error) {
+	events, err := eventsOf(callID, fields)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	late, err := lateOf(callID, fields, n)
+	return events, late, err
 }
 
 // memoryState is the state in process (without Redis), swept of calls
-// untouched for stateTTL.
+// untouched for stateTTL: the same record as in Redis, merged the same way.
 type memoryState struct {
 	mu    sync.Mutex
 	calls map[string]*memoryCall
 	swept time.Time
+	// named notes calls by workspace and contact name: call ids.
+	named map[string]map[string]bool
 }
 
 type memoryCall struct {
-	events  map[string]Event
-	frozen  bool
+	fields  map[string]string
 	touched time.Time
 }
 
-func newMemoryState() *memoryState { return &memoryState{calls: map[string]*memoryCall{}} }
+func newMemoryState() *memoryState {
+	return &memoryState{calls: map[string]*memoryCall{}, named: map[string]map[string]bool{}}
+}
 
 func (s *memoryState) call(ws, callID string) *memoryCall {
 	now := time.Now()
@@ -107,37 +403,99 @@ func (s *memoryState) call(ws, callID string) *memoryCall {
 				delete(s.calls, k)
 			}
 		}
+		for k, calls := range s.named {
+			ws, _, _ := strings.Cut(k, "\x00")
+			for id := range calls {
+				if s.calls[ws+"\x00"+id] == nil {
+					delete(calls, id)
+				}
+			}
+			if len(calls) == 0 {
+				delete(s.named, k)
+			}
+		}
 		s.swept = now
 	}
 	k := ws + "\x00" + callID
 	c := s.calls[k]
 	if c == nil {
-		c = &memoryCall{events: map[string]Event{}}
+		c = &memoryCall{fields: map[string]string{}}
 		s.calls[k] = c
 	}
 	c.touched = now
 	return c
 }
 
-func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, error) {
+func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, e.CallID)
-	if c.frozen {
-		return false, nil
+	has := func(f string) bool { _, ok := c.fields[f]; return ok }
+	frozen, seen := has(frozenField), seenField(e)
+	if at, ok := c.fields[seen]; ok {
+		n, _ := strconv.Atoi(at)
+		return frozen, n, nil
 	}
-	c.events[e.Event] = e
-	return true, nil
+	prefix, late := e.Event+".", 0
+	if frozen && !lostTerminal(e, has) {
+		late = c.openLate()
+		prefix = latePrefix(late)
+	}
+	for _, sl := range slots(e) {
+		if cur, ok := c.fields[prefix+sl.name]; !ok || sl.value > cur {
+			c.fields[prefix+sl.name] = sl.value
+		}
+	}
+	c.fields[seen] = strconv.Itoa(late)
+	return frozen, late, nil
+}
+
+func (c *memoryCall) openLate() int {
+	if n, err := strconv.Atoi(c.fields["late"]); err == nil {
+		return n
+	}
+	return 1
 }
 
 func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
-	c.frozen = true
-	out := make(map[string]Event, len(c.events))
-	for k, e := range c.events {
-		out[k] = e
+	c.fields[frozenField] = "1"
+	return eventsOf(callID, c.fields)
+}
+
+func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.call(ws, callID)
+	if c.openLate() == n {
+		c.fields["late"] = strconv.Itoa(n + 1)
 	}
-	return out, nil
+	return recordAndLate(callID, c.fields, n)
+}
+
+func (s *memoryState) name(_ context.Context, ws, callID string, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		k := ws + "\x00" + n
+		if s.named[k] == nil {
+			s.named[k] = map[string]bool{}
+		}
+		s.named[k][callID] = true
+	}
+	return nil
+}
+
+func (s *memoryState) forget(_ context.Context, ws string, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		for id := range s.named[ws+"\x00"+n] {
+			delete(s.calls, ws+"\x00"+id)
+		}
+		delete(s.named, ws+"\x00"+n)
+	}
+	return nil
 }

@@ -107,6 +107,13 @@ func CallEventsDeadLetters(workspace string) string {
 	return "tdi:v1:" + Tag(workspace) + ":calls:dead"
 }
 
+// CallsOfContactKey is the set of the calls whose state names one contact
+// (by a digest of its id or number: no number in a key), so that a contact
+// deleted in Intercom is erased from the call states (durable).
+func CallsOfContactKey(workspace, digest string) string {
+	return "tdi:v1:" + Tag(workspace) + ":calls:contact:" + digest
+}
+
 // CallStateKey gathers the events of one call until its record is written
 // (durable).
 func CallStateKey(workspace, callID string) string {

@@ -19,7 +19,7 @@ import (
 func TestCallEventsThroughARedisFailover(t *testing.T) {
 	cluster := redistest.StartCluster(t) // private: a master is killed below
 	settings := []string{"REDIS_URL", redistest.ClusterURL(cluster.Addrs[:3]), "TALKDESK_EVENTS_SECRET", eventsSecret,
-		"CALL_EVENTS_SETTLE", "300ms", "CALL_EVENTS_CLAIM_AFTER", "2s", "RATE_LIMIT_PER_MINUTE", "0"}
+		"CALL_EVENTS_SETTLE", "300ms", "CALL_EVENTS_CLAIM_AFTER", "2s"}
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	wsID := a.Intercom.Workspace.App().IDCode

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,6 +167,8 @@ func TestCallEventsRefusals(t *testing.T) {
 		{"duration a fraction", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "duration_seconds": 1.5}, 400, "BAD_USER_INPUT", "duration_seconds"},
 		{"bad time", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "ended_at": "yesterday"}, 400, "BAD_USER_INPUT", "ended_at"},
 		{"bad direction", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "direction": "sideways"}, 400, "BAD_USER_INPUT", "direction"},
+		{"contact_external_id not an id", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "contact_external_id": "tdi:v1:{ws}:*"}, 400, "BAD_USER_INPUT", "contact_external_id"},
+		{"contact_external_id too long", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "contact_external_id": strings.Repeat("a", 129)}, 400, "BAD_USER_INPUT", "contact_external_id"},
 		{"notes an object", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "notes": map[string]any{}}, 400, "BAD_USER_INPUT", "notes"},
 		{"too large", eventsSecret, map[string]any{"event": "call_ended", "call_id": "c1", "notes": strings.Repeat("x", 2000)}, 413, "BODY_TOO_LARGE", ""},
 	} {
@@ -267,18 +270,24 @@ func TestCallEventsAnyOrderAndLate(t *testing.T) {
 	if len(records) != 1 || !strings.Contains(records[0].Body, "Sale") {
 		t.Fatalf("%d call records (%v), want 1 with the disposition", len(records), records)
 	}
+	// Late events, distinct and repeated, within one settle window: one
+	// follow-up carries them all.
 	late := map[string]any{"event": "disposition_set", "call_id": id, "disposition": "Refund promised", "notes": "Call back Friday."}
+	lateRecording := map[string]any{"event": "call_ended", "call_id": id, "recording_url": "https://recordings.example.com/" + id + "-full.mp3"}
 	mustAccept(t, env, late)
+	mustAccept(t, env, lateRecording)
 	mustAccept(t, env, late)
-	settled(t, env, 12, 20*time.Second)
+	settled(t, env, 13, 20*time.Second)
 	if n := len(callRecords(env, emulator.DemoCallerID, id+".mp3")); n != 1 {
 		t.Fatalf("%d call records after a late event, want still 1", n)
 	}
 	if n := notesHaving(env, emulator.DemoCallerID, "Follow-up to Talkdesk call "+id); n != 1 {
 		t.Fatalf("%d follow-up notes, want 1", n)
 	}
-	if n := notesHaving(env, emulator.DemoCallerID, "Refund promised"); n != 1 {
-		t.Fatalf("the late disposition is in %d notes, want 1", n)
+	for _, want := range []string{"Refund promised", id + "-full.mp3"} {
+		if n := notesHaving(env, emulator.DemoCallerID, want); n != 1 {
+			t.Fatalf("%s is in %d notes, want 1 (the follow-up)", want, n)
+		}
 	}
 }
 
@@ -316,11 +325,20 @@ func TestMissedCallFromUnknownNumber(t *testing.T) {
 	mustAccept(t, env, transcribed)
 	mustAccept(t, env, transcribed)
 	settled(t, env, 5, 20*time.Second)
-	if n := notesHaving(env, leads[0].ID, "please call me back"); n != 1 {
-		t.Fatalf("the transcription is in %d notes, want 1", n)
+	// The follow-up is one note on the callback ticket (a reply of type
+	// note), naming the call; none on the contact.
+	ticket, _ := env.Intercom.Workspace.Ticket(tickets[0].ID)
+	var followUps []emulator.TicketPart
+	for _, p := range ticket.Parts {
+		if p.PartType == "note" && strings.Contains(p.Body, "please call me back") {
+			followUps = append(followUps, p)
+		}
 	}
-	if n := notesHaving(env, leads[0].ID, "callback ticket #"+tickets[0].TicketID); n != 1 {
-		t.Fatalf("no follow-up names the callback ticket #%s: %+v", tickets[0].TicketID, env.Intercom.Workspace.Notes(leads[0].ID))
+	if len(followUps) != 1 || !strings.Contains(followUps[0].Body, "Follow-up to Talkdesk call "+id) {
+		t.Fatalf("the ticket's follow-ups: %+v, want one note naming the call", ticket.Parts)
+	}
+	if n := notesHaving(env, leads[0].ID, "please call me back"); n != 0 {
+		t.Fatalf("the transcription is in %d notes on the contact, want 0: it is on the ticket", n)
 	}
 	if n := len(env.Intercom.Workspace.Tickets(leads[0].ID)); n != 1 {
 		t.Fatalf("%d tickets, want still 1", n)
@@ -376,9 +394,9 @@ func TestCallEventsBurstThroughOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a burst through an outage: run without -short")
 	}
-	// The notifier's address shares the allowance of callers by address:
-	// a burst this fast needs it lifted.
-	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_WORKERS", "8", "RATE_LIMIT_PER_MINUTE", "0")
+	// On the default allowance of requests: events with the secret are
+	// never limited for rate.
+	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_WORKERS", "8")
 	var callers []emulator.Contact
 	seen := map[string]bool{}
 	for _, c := range env.Intercom.Workspace.Contacts() {
@@ -504,5 +522,90 @@ func TestARingingCallIsPushedToTheAgentsDashboard(t *testing.T) {
 	c.next("bob", &bob)
 	if bob.IncomingCall.CallID != "ring-2" || len(bob.IncomingCall.Contacts) != 0 {
 		t.Errorf("bob: incomingCall = %+v, want ring-2 from an unknown number", bob.IncomingCall)
+	}
+}
+
+// Talkdesk sends every account's events from a few addresses: on default
+// settings, a burst from one address past its allowance of requests
+// (RATE_LIMIT_PER_MINUTE) is all accepted when it carries the secret,
+// while junk with a wrong secret from the same address is throttled after
+// AUTH_FAILURES_PER_MINUTE and takes no valid event down with it.
+func TestValidCallEventsAreNotLimitedByAddress(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{})
+	post := func(secret, callID string) int {
+		body, _ := json.Marshal(map[string]any{"event": "call_answered", "call_id": callID})
+		req, _ := http.NewRequest("POST", env.URL+"/talkdesk/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Past the default allowance by address (a burst of 600, then 100 a
+	// second) whatever the pace of this machine: 16 senders, 1,500 events.
+	const valid, senders = 1500, 16
+	statuses := make(chan int, valid)
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := s; i < valid; i += senders {
+				statuses <- post(eventsSecret, fmt.Sprintf("burst-%d", i))
+			}
+		}()
+	}
+	// Junk from the same address meanwhile: 401 for the first
+	// AUTH_FAILURES_PER_MINUTE (30), then 429.
+	var junk []int
+	for i := range 40 {
+		junk = append(junk, post("not-the-secret", fmt.Sprintf("junk-%d", i)))
+	}
+	wg.Wait()
+	close(statuses)
+	accepted := 0
+	for st := range statuses {
+		if st == http.StatusAccepted {
+			accepted++
+		} else {
+			t.Errorf("a valid event: HTTP %d, want 202", st)
+		}
+	}
+	for i, st := range junk {
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 30]; st != want {
+			t.Fatalf("junk %d: HTTP %d, want %d", i+1, st, want)
+		}
+	}
+	// The address is throttled for junk, never for valid events.
+	if st := post(eventsSecret, "after-junk"); st != http.StatusAccepted {
+		t.Fatalf("a valid event after the junk: HTTP %d, want 202", st)
+	}
+	settled(t, env, accepted+1, time.Minute)
+}
+
+// Two disposition_set events of one call, one with the disposition and
+// one with the notes, in either order of arrival: one record carries both.
+func TestTwoDispositionsOfOneCallAreMerged(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{})
+	for _, first := range []string{"disposition", "notes"} {
+		id := "c-merge-" + first
+		parts := map[string]map[string]any{
+			"disposition": {"event": "disposition_set", "call_id": id, "disposition": "Resolved"},
+			"notes":       {"event": "disposition_set", "call_id": id, "notes": "Asked about the March invoice."},
+		}
+		second := map[string]string{"disposition": "notes", "notes": "disposition"}[first]
+		mustAccept(t, env, parts[first])
+		mustAccept(t, env, parts[second])
+		mustAccept(t, env, callEnded(id))
+	}
+	settled(t, env, 6, 20*time.Second)
+	for _, first := range []string{"disposition", "notes"} {
+		records := callRecords(env, emulator.DemoCallerID, "c-merge-"+first+".mp3")
+		if len(records) != 1 || !strings.Contains(records[0].Body, "Resolved") || !strings.Contains(records[0].Body, "March invoice") {
+			t.Fatalf("%s first: %d records %v, want 1 with the disposition and the notes", first, len(records), records)
+		}
 	}
 }

@@ -105,8 +105,13 @@ func (s *Server) routes() http.Handler {
 	}
 
 	// Talkdesk's call events: a shared secret (its notifier sends fixed
-	// headers, it cannot sign), checked by the handler.
-	callEvents := s.group(mux, true, access.ByAddress, limited)
+	// headers, it cannot sign), checked by the handler. Talkdesk sends every
+	// account's events from a few addresses, and a refused event is a call
+	// missing from Intercom: an event with the secret is never limited for
+	// rate (CALL_EVENTS_MAX_BACKLOG bounds what waits), and a wrong secret
+	// counts against its address (AUTH_FAILURES_PER_MINUTE), as a badly
+	// signed webhook does.
+	callEvents := s.group(mux, true, access.ByAddress)
 	callEvents.handle("POST "+callevents.Path, svc.calls.Handler(workspaces))
 
 	// Intercom's webhooks, signed with the app's client secret, keep the

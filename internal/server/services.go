@@ -481,11 +481,28 @@ func (svc *services) warmCompanies(every time.Duration, logger *slog.Logger) {
 // invalidatorFor finds the cache of the workspace a webhook is about: the
 // main one, or one whose token a caller brought.
 func (s *services) invalidatorFor(ctx context.Context, appID string) sources.Invalidator {
+	t := s.registry.ByWorkspace(appID)
 	if id, ok := s.main.ID.Get(); ok && id == appID {
-		return s.main.Invalidator
+		t = s.main
 	}
-	if t := s.registry.ByWorkspace(appID); t != nil {
-		return t.Invalidator
+	if t == nil {
+		return nil
 	}
-	return nil
+	return forgetting{cache: t.Invalidator, calls: s.calls, tenant: t}
+}
+
+// forgetting is a workspace's cache invalidation, and the call events'
+// erasure of the contacts a change deleted.
+type forgetting struct {
+	cache  sources.Invalidator // nil without a cache
+	calls  *callevents.Service
+	tenant *tenants.Tenant
+}
+
+func (f forgetting) Invalidate(ctx context.Context, ch sources.Changed) error {
+	var err error
+	if f.cache != nil {
+		err = f.cache.Invalidate(ctx, ch)
+	}
+	return errors.Join(err, f.calls.Forget(ctx, f.tenant, ch))
 }

@@ -291,3 +291,60 @@ func (c *Client) TicketsSince(ctx context.Context, contactID string, from time.T
 	}
 	return out, nil
 }
+
+// wireTicketPart is a ticket_part: a reply's answer, and each of the parts
+// GET /tickets/{id} lists.
+type wireTicketPart struct {
+	ID        flexString `json:"id"`
+	PartType  string     `json:"part_type"`
+	Body      *string    `json:"body"`
+	CreatedAt flexInt    `json:"created_at"`
+	Author    *struct {
+		ID flexString `json:"id"`
+	} `json:"author"`
+}
+
+func toTicketNote(w wireTicketPart, ticketID string) *sources.TicketNote {
+	n := &sources.TicketNote{ID: string(w.ID), TicketID: ticketID, CreatedAt: unixTime(w.CreatedAt)}
+	if w.Body != nil {
+		n.Body = *w.Body
+	}
+	if w.Author != nil {
+		n.AuthorID = string(w.Author.ID)
+	}
+	return n
+}
+
+// AddTicketNote adds an admin's note to a ticket (POST /tickets/{id}/reply
+// with message_type note: only teammates see it).
+func (c *Client) AddTicketNote(ctx context.Context, n sources.NewTicketNote) (*sources.TicketNote, error) {
+	var w wireTicketPart
+	path := "/tickets/" + url.PathEscape(n.TicketID) + "/reply"
+	body := map[string]string{"message_type": "note", "type": "admin", "admin_id": n.AdminID, "body": n.Body}
+	if err := c.do(ctx, "POST", "POST /tickets/{id}/reply", path, nil, body, &w); err != nil {
+		return nil, err
+	}
+	return toTicketNote(w, n.TicketID), nil
+}
+
+// TicketNotes lists a ticket's notes (the parts of GET /tickets/{id} of
+// type note), oldest first.
+func (c *Client) TicketNotes(ctx context.Context, ticketID string) ([]*sources.TicketNote, error) {
+	var w struct {
+		TicketParts *struct {
+			TicketParts []wireTicketPart `json:"ticket_parts"`
+		} `json:"ticket_parts"`
+	}
+	if err := c.do(ctx, "GET", endpointTicket, "/tickets/"+url.PathEscape(ticketID), nil, nil, &w); err != nil {
+		return nil, err
+	}
+	var out []*sources.TicketNote
+	if w.TicketParts != nil {
+		for _, p := range w.TicketParts.TicketParts {
+			if p.PartType == "note" {
+				out = append(out, toTicketNote(p, ticketID))
+			}
+		}
+	}
+	return out, nil
+}

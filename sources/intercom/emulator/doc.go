@@ -47,6 +47,7 @@
 //	DELETE /contacts/{id}/tags/{tag_id}            detach a tag: tag (404 not_found "Resource Not Found" if not attached)
 //	POST   /contacts/{id}/notes                    add a note {body, admin_id}: note with its author
 //	POST   /tickets                                open a ticket {ticket_type_id, contacts: [{id}], ticket_attributes}: ticket
+//	POST   /tickets/{id}/reply                     an admin's note or comment {message_type, type: "admin", admin_id, body}: ticket_part
 //
 // The call endpoints need Options.Phone (the workspace has Intercom Phone);
 // without it they answer 403 api_plan_restricted "Active subscription

@@ -49,6 +49,7 @@ const (
 	EndpointUntagContact  = "DELETE /contacts/{id}/tags/{tag_id}"
 	EndpointCreateNote    = "POST /contacts/{id}/notes"
 	EndpointCreateTicket  = "POST /tickets"
+	EndpointReplyTicket   = "POST /tickets/{id}/reply"
 	// EndpointUnmatched counts requests that matched no route (answered 404).
 	EndpointUnmatched = "unmatched"
 )
@@ -249,6 +250,7 @@ func (w *Workspace) buildRoutes() []route {
 		{EndpointUntagContact, w.handleUntagContact},
 		{EndpointCreateNote, w.handleCreateNote},
 		{EndpointCreateTicket, w.handleCreateTicket},
+		{EndpointReplyTicket, w.handleReplyTicket},
 	}
 	routes := make([]route, 0, len(defs))
 	for _, d := range defs {

@@ -216,3 +216,75 @@ func (w *Workspace) handleCreateTicket(r *http.Request, _ map[string]string) (an
 	w.tickets.put(t)
 	return w.ticketBodyLocked(t), nil
 }
+
+// handleReplyTicket adds an admin's reply to a ticket (POST
+// /tickets/{id}/reply), as Intercom's "Reply to a ticket" describes
+// (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/tickets/replyticket):
+//
+//   - message_type is "comment" or "note" (a quick_reply, and a reply on a
+//     contact's behalf, type "user", are not emulated: 400
+//     parameter_invalid);
+//   - type "admin" and admin_id, an admin of the workspace, are required
+//     (400 parameter_not_found; an unknown admin is 404 not_found
+//     "Resource Not Found", as for notes);
+//   - body is required and kept as notes keep it (plain text in a
+//     paragraph); created_at (default Now()) is honoured;
+//   - an unknown ticket is 404 not_found "Ticket not found", as GET
+//     /tickets/{id} answers.
+//
+// The reply is the ticket's newest part (GET /tickets/{id} lists it) and
+// the answer is that ticket_part; the ticket's updated_at follows.
+func (w *Workspace) handleReplyTicket(r *http.Request, p map[string]string) (any, *apiError) {
+	obj, apiErr := readObject(r)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	params := map[string]param[string]{}
+	for _, name := range []string{"message_type", "type", "body"} {
+		v, apiErr := stringParam(obj, name)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		if !v.given() || strings.TrimSpace(v.v) == "" {
+			return nil, paramMissing(name, "%s is required", name)
+		}
+		params[name] = v
+	}
+	kind := params["message_type"].v
+	if kind != "comment" && kind != "note" {
+		return nil, paramInvalid("message_type", "message_type must be comment or note, got %q", kind)
+	}
+	if params["type"].v != "admin" {
+		return nil, paramInvalid("type", "type must be admin, got %q", params["type"].v)
+	}
+	admin, apiErr := idParam(obj, "admin_id")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if !admin.given() || admin.v == "" {
+		return nil, paramMissing("admin_id", "admin_id is required")
+	}
+	created, apiErr := timeParam(obj, "created_at")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.tickets.byID[p["id"]]
+	if !ok {
+		return nil, errorf(http.StatusNotFound, CodeNotFound, "Ticket not found")
+	}
+	a, ok := w.adminLocked(admin.v)
+	if !ok {
+		return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
+	}
+	part := TicketPart{ID: next(&w.seq.part), PartType: kind, Body: noteHTML(params["body"].v), Author: w.authorOfAdminLocked(a.ID), CreatedAt: now}
+	if created.given() {
+		part.CreatedAt = created.v
+	}
+	t.Parts = append(t.Parts, part)
+	t.UpdatedAt = now
+	b := w.ticketBodyLocked(t)
+	return b.TicketParts.TicketParts[len(b.TicketParts.TicketParts)-1], nil
+}

@@ -589,9 +589,71 @@ func TestCreateTicket(t *testing.T) {
 	}
 }
 
+func TestReplyTicket(t *testing.T) {
+	s := start(t, Options{})
+	w := s.Workspace
+	tk := decode[createdTicketJSON](t, call(t, s, http.MethodPost, "/tickets", newTicketRequest(w.TicketTypes()[2].ID, DemoCallerID, "Call back")))
+	admin := w.Admins()[1]
+	r := call(t, s, http.MethodPost, "/tickets/"+tk.ID+"/reply", map[string]any{"message_type": "note", "type": "admin", "admin_id": admin.ID, "body": "Follow-up: <call>"})
+	wantStatus(t, r, http.StatusOK)
+	part := decode[struct {
+		Type     string `json:"type"`
+		ID       string `json:"id"`
+		PartType string `json:"part_type"`
+		Body     string `json:"body"`
+		Author   struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		} `json:"author"`
+	}](t, r)
+	if part.Type != "ticket_part" || part.ID == "" || part.PartType != "note" || part.Body != "<p>Follow-up: &lt;call&gt;</p>" || part.Author.Type != "admin" || part.Author.ID != admin.ID {
+		t.Fatalf("reply: %+v", part)
+	}
+	got, _ := w.Ticket(tk.ID)
+	if n := len(got.Parts); n != 1 || got.Parts[0].ID != part.ID || got.Parts[0].PartType != "note" {
+		t.Fatalf("the ticket's parts: %+v, want the note", got.Parts)
+	}
+	listed := decode[struct {
+		TicketParts struct {
+			TicketParts []struct {
+				ID string `json:"id"`
+			} `json:"ticket_parts"`
+		} `json:"ticket_parts"`
+	}](t, call(t, s, http.MethodGet, "/tickets/"+tk.ID, nil))
+	if ps := listed.TicketParts.TicketParts; len(ps) != 1 || ps[0].ID != part.ID {
+		t.Errorf("GET /tickets/%s parts: %+v, want the note", tk.ID, ps)
+	}
+	good := map[string]any{"message_type": "note", "type": "admin", "admin_id": admin.ID, "body": "b"}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	path := "/tickets/" + tk.ID + "/reply"
+	runErrCases(t, s, []errCase{
+		{"unknown ticket", "POST", "/tickets/999999/reply", good, 404, CodeNotFound, "Ticket not found", ""},
+		{"no body", "POST", path, with("body", nil), 400, CodeParameterNotFound, "body is required", "body"},
+		{"no message_type", "POST", path, with("message_type", nil), 400, CodeParameterNotFound, "message_type is required", "message_type"},
+		{"a quick reply", "POST", path, with("message_type", "quick_reply"), 400, CodeParameterInvalid, "comment or note", "message_type"},
+		{"on a contact's behalf", "POST", path, with("type", "user"), 400, CodeParameterInvalid, "type must be admin", "type"},
+		{"no admin", "POST", path, with("admin_id", nil), 400, CodeParameterNotFound, "admin_id is required", "admin_id"},
+		{"unknown admin", "POST", path, with("admin_id", "424242"), 404, CodeNotFound, "Resource Not Found", ""},
+	})
+	if got, _ := w.Ticket(tk.ID); len(got.Parts) != 1 {
+		t.Errorf("refused replies were stored: %d parts", len(got.Parts))
+	}
+}
+
 func TestIsWrite(t *testing.T) {
 	for _, e := range []string{EndpointCreateContact, EndpointUpdateContact, EndpointAttachCompany, EndpointCreateTag,
-		EndpointTagContact, EndpointUntagContact, EndpointCreateNote, EndpointCreateTicket} {
+		EndpointTagContact, EndpointUntagContact, EndpointCreateNote, EndpointCreateTicket, EndpointReplyTicket} {
 		if !IsWrite(e) {
 			t.Errorf("IsWrite(%q) = false", e)
 		}

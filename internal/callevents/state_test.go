@@ -1,0 +1,113 @@
+package callevents
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// stores are the state stores under test: in process, and in Redis when
+// the suite has one (TEST_REDIS_ADDR, as scripts/test.sh sets).
+func stores(t *testing.T) map[string]stateStore {
+	out := map[string]stateStore{"memory": newMemoryState()}
+	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
+		client := goredis.NewClient(&goredis.Options{Addr: addr})
+		t.Cleanup(func() { client.Close() })
+		out["redis"] = redisState{client: client, timeout: 5 * time.Second}
+	}
+	return out
+}
+
+func permutations(n int) [][]int {
+	if n == 1 {
+		return [][]int{{0}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for i := 0; i <= len(p); i++ {
+			q := append(append(append([]int{}, p[:i]...), n-1), p[i:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Events of one kind merge field by field, with the same outcome in every
+// order of arrival: an empty field erases nothing; of two values, the
+// later event's wins, and without times the greater value.
+func TestSameKindEventsMergeFieldByField(t *testing.T) {
+	events := []Event{
+		{Event: DispositionSet, CallID: "c", Disposition: "Sale"},
+		{Event: DispositionSet, CallID: "c", Notes: "Call back Friday."},
+		{Event: DispositionSet, CallID: "c", Disposition: "Refund", EndedAt: "2026-03-02T14:10:00Z"},
+		{Event: DispositionSet, CallID: "c", AgentEmail: "ana@example.com"},
+		{Event: DispositionSet, CallID: "c", AgentEmail: "bob@example.com"},
+	}
+	for name, st := range stores(t) {
+		for i, order := range permutations(len(events)) {
+			ws := fmt.Sprintf("merge-%s-%d-%d", name, time.Now().UnixNano(), i)
+			for _, j := range order {
+				if frozen, late, err := st.merge(context.Background(), ws, events[j]); err != nil || frozen || late != 0 {
+					t.Fatalf("%s: merge: frozen %v, late %v, %v", name, frozen, late, err)
+				}
+			}
+			got, err := st.freeze(context.Background(), ws, "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := got[DispositionSet]
+			if d.Disposition != "Refund" || d.Notes != "Call back Friday." || d.AgentEmail != "bob@example.com" || d.EndedAt == "" || len(got) != 1 {
+				t.Fatalf("%s, order %v: %+v, want Refund (the later), the notes, bob (the greater)", name, order, got)
+			}
+			// After the freeze: a repeat is in the record, a new event is not.
+			if frozen, late, err := st.merge(context.Background(), ws, events[order[0]]); err != nil || !frozen || late != 0 {
+				t.Fatalf("%s: a repeat after the freeze: frozen %v, late %v, %v", name, frozen, late, err)
+			}
+			if _, late, err := st.merge(context.Background(), ws, Event{Event: DispositionSet, CallID: "c", Notes: "later"}); err != nil || late != 1 {
+				t.Fatalf("%s: a new event after the freeze: late %v, %v, want generation 1", name, late, err)
+			}
+		}
+	}
+}
+
+// What arrives after the record gathers in one late generation, kinds
+// merged, until it closes; a repeat is known where it was; what comes after
+// the close opens the next generation.
+func TestLateEventsGatherInGenerations(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		ws := fmt.Sprintf("late-%s-%d", name, time.Now().UnixNano())
+		ended := Event{Event: CallEnded, CallID: "c", ContactPhone: "+14155550142"}
+		if _, _, err := st.merge(ctx, ws, ended); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.freeze(ctx, ws, "c"); err != nil {
+			t.Fatal(err)
+		}
+		disposition := Event{Event: DispositionSet, CallID: "c", Disposition: "Refund"}
+		transcribed := Event{Event: VoicemailTranscribed, CallID: "c", Transcription: "Call me"}
+		for _, e := range []Event{disposition, transcribed, disposition} {
+			if _, late, err := st.merge(ctx, ws, e); err != nil || late != 1 {
+				t.Fatalf("%s: %s late: generation %d, %v; want 1", name, e.Event, late, err)
+			}
+		}
+		record, late, err := st.closeLate(ctx, ws, "c", 1)
+		if err != nil || late.Disposition != "Refund" || late.Transcription != "Call me" || record[CallEnded].ContactPhone != "+14155550142" {
+			t.Fatalf("%s: generation 1: %+v, record %+v, %v", name, late, record, err)
+		}
+		notes := Event{Event: DispositionSet, CallID: "c", Notes: "Friday"}
+		if _, n, err := st.merge(ctx, ws, notes); err != nil || n != 2 {
+			t.Fatalf("%s: after the close: generation %d, %v; want 2", name, n, err)
+		}
+		if _, n, _ := st.merge(ctx, ws, transcribed); n != 1 {
+			t.Fatalf("%s: a repeat of generation 1's event: generation %d", name, n)
+		}
+		if _, again, _ := st.closeLate(ctx, ws, "c", 1); again.Notes != "" || again.Disposition != "Refund" {
+			t.Fatalf("%s: generation 1 changed after its close: %+v", name, again)
+		}
+	}
+}
