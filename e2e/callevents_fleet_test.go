@@ -35,7 +35,7 @@ func TestCallEventsFleetWithAReplicaKilled(t *testing.T) {
 		"INTERCOM_TOKEN": testToken, "INTERCOM_BASE_URL": em.URL,
 		"REDIS_URL": redistest.ClusterURL(cluster.Addrs[:3]), "REDIS_TIMEOUT": "2s",
 		"TALKDESK_EVENTS_SECRET": secret, "CALL_EVENTS_SETTLE": "300ms", "CALL_EVENTS_CLAIM_AFTER": "2s",
-		"RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "info", "SHUTDOWN_TIMEOUT": "5s",
+		"LOG_LEVEL": "info", "SHUTDOWN_TIMEOUT": "5s",
 	}
 	var fleet []*e2e.Server
 	for i := range 3 {
