@@ -227,7 +227,8 @@ func TestSharedResponseCacheBypassesRedisWhileAway(t *testing.T) {
 // An answer in Redis is the answer of one workspace and one set of
 // credentials: another API key, or another workspace's token, executes.
 func TestSharedResponseCacheIsPerCaller(t *testing.T) {
-	a, b := sharedReplicas(t, "redis://"+redistest.Addr(t), "API_KEYS", "key-one-0123456789,key-two-0123456789")
+	addr := redistest.Addr(t) // one Redis: without TEST_REDIS_ADDR each call starts a server of its own
+	a, b := sharedReplicas(t, "redis://"+addr, "API_KEYS", "key-one-0123456789,key-two-0123456789")
 	demo, _ := a.Intercom.Workspace.DemoCaller()
 	vars := map[string]any{"id": demo.ID}
 	warm(t, a, nameQuery, vars, "X-API-Key", "key-one-0123456789")
@@ -239,7 +240,7 @@ func TestSharedResponseCacheIsPerCaller(t *testing.T) {
 	}
 
 	// Multi-tenant: two workspaces (two emulators, two tokens) on one Redis.
-	url := "redis://" + redistest.Addr(t)
+	url := "redis://" + addr
 	one := newTestEnvWith(t, emulator.Options{}, "MULTI_TENANT", "true", "REDIS_URL", url)
 	two := newTestEnvWith(t, emulator.Options{}, "MULTI_TENANT", "true", "REDIS_URL", url, "RESPONSE_CACHE_MAX_BYTES", "0")
 	warm(t, one, nameQuery, vars, "X-Intercom-Token", testToken)
@@ -247,7 +248,7 @@ func TestSharedResponseCacheIsPerCaller(t *testing.T) {
 		t.Errorf("another workspace with the same token and document was served the first one's answer: %s", r.Body)
 	}
 	// Keys hold no credentials.
-	client := goredis.NewClient(&goredis.Options{Addr: redistest.Addr(t)})
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer client.Close()
 	keys, _ := client.Keys(context.Background(), "tdi:v2:*:answer:*").Result()
 	if len(keys) == 0 {
