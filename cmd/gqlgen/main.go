@@ -77,7 +77,7 @@ func (p *inOrderLists) GenerateCode(data *codegen.Data) error {
 }
 
 // mayWait tells, for each object, whether marshalling it may wait: a field
-// of it runs concurrently (a resolver, or a method that takes a context), or
+// of it has a resolver, a method that takes a context or a directive, or
 // leads to an abstract type (any object may stand behind it) or to an object
 // that may wait.
 func mayWait(objects codegen.Objects) map[string]bool {
@@ -90,7 +90,10 @@ func mayWait(objects codegen.Objects) map[string]bool {
 			}
 			if slices.ContainsFunc(obj.Fields, func(f *codegen.Field) bool {
 				def := f.TypeReference.Definition
-				return f.IsConcurrent() || def.Kind == gqlast.Interface || def.Kind == gqlast.Union || waits[def.Name]
+				// Not f.IsConcurrent: an object gqlgen runs serially still
+				// waits in its resolvers. A directive may wait too.
+				return f.IsResolver || f.MethodHasContext || len(f.Directives) > 0 ||
+					def.Kind == gqlast.Interface || def.Kind == gqlast.Union || waits[def.Name]
 			}) {
 				waits[obj.Name] = true
 				changed = true
@@ -119,15 +122,21 @@ func rewrite(file string, funcs map[string]bool) error {
 		if !ok || !funcs[fn.Name.Name] {
 			continue
 		}
+		calls := 0
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			sel, ok := n.(*ast.SelectorExpr)
 			if ok && sel.Sel.Name == "MarshalSliceConcurrently" {
 				if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "graphql" {
 					spans = append(spans, [2]int{fset.Position(sel.Pos()).Offset, fset.Position(sel.End()).Offset})
+					calls++
 				}
 			}
 			return true
 		})
+		if calls != 1 {
+			// gqlgen now writes lists otherwise: this rewrite needs a look.
+			return fmt.Errorf("%s: %s calls graphql.MarshalSliceConcurrently %d times, not once", file, fn.Name.Name, calls)
+		}
 	}
 	if len(spans) == 0 {
 		return nil

@@ -68,22 +68,6 @@ func NewRedisDocuments(client goredis.UniversalClient, calls Calls, maxBytes int
 	return d
 }
 
-// reserveDocument counts ARGV[1] more bytes in the current window of
-// ARGV[2] ms unless this window's and the last one's would pass ARGV[3];
-// older windows are forgotten.
-var reserveDocument = goredis.NewScript(`
-local t = redis.call('TIME')
-local w = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / tonumber(ARGV[2]))
-local used = tonumber(redis.call('HGET', KEYS[1], w) or '0') + tonumber(redis.call('HGET', KEYS[1], w - 1) or '0')
-if used + tonumber(ARGV[1]) > tonumber(ARGV[3]) then return 0 end
-redis.call('HINCRBY', KEYS[1], w, ARGV[1])
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if tonumber(f) < w - 1 then redis.call('HDEL', KEYS[1], f) end
-end
-redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
-return 1
-`)
-
 // Get implements DocumentStore.
 func (d *RedisDocuments) Get(ctx context.Context, hash string) (string, bool) {
 	var doc string
@@ -115,18 +99,17 @@ func (d *RedisDocuments) Put(ctx context.Context, hash, doc string) {
 		return
 	}
 	size := int64(len(key)+len(doc)) + perDocumentOverhead
-	var ok int64
+	var reserved bool
 	err = d.calls.Do(ctx, func(ctx context.Context) error {
 		var err error
-		ok, err = reserveDocument.Run(ctx, d.client, []string{redis.PersistedBytesKey},
-			size, apqTTL.Milliseconds(), d.maxBytes).Int64()
+		reserved, err = redis.ReserveBytes(ctx, d.client, redis.PersistedBytesKey, size, apqTTL, d.maxBytes)
 		return err
 	})
 	switch {
 	case err != nil:
 		d.count("error")
 		return
-	case ok == 0:
+	case !reserved:
 		d.count("full")
 		return
 	}

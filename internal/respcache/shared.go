@@ -166,23 +166,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
-// reserveScript counts ARGV[1] more bytes in the current window of ARGV[2]
-// ms (Redis' clock) unless this window's and the last one's would pass
-// ARGV[3]: an answer lives at most one window, so what those two count
-// bounds what Redis holds. Older windows are forgotten.
-var reserveScript = goredis.NewScript(`
-local t = redis.call('TIME')
-local w = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / tonumber(ARGV[2]))
-local used = tonumber(redis.call('HGET', KEYS[1], w) or '0') + tonumber(redis.call('HGET', KEYS[1], w - 1) or '0')
-if used + tonumber(ARGV[1]) > tonumber(ARGV[3]) then return 0 end
-redis.call('HINCRBY', KEYS[1], w, ARGV[1])
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if tonumber(f) < w - 1 then redis.call('HDEL', KEYS[1], f) end
-end
-redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
-return 1
-`)
-
 // get is the answer kept in Redis under key for tenant, nil when there is
 // none, its values changed, or Redis did not answer in time.
 func (s *Shared) get(ctx context.Context, tenant, key string) *answer {
@@ -270,20 +253,20 @@ func (s *Shared) put(ctx context.Context, tenant string, a *answer, raw map[stri
 	sum := sha1.Sum([]byte(strings.Join(vs, ",")))
 	digest := hex.EncodeToString(sum[:])
 
-	var ok int64
+	var reserved bool
 	s.trip("answer_bytes")
 	err = s.calls.Do(ctx, func(ctx context.Context) error {
 		var err error
-		ok, err = reserveScript.Run(ctx, s.client, []string{redis.AnswerBytesKey},
-			size, s.ttl.Milliseconds(), s.maxBytes).Int64()
+		reserved, err = redis.ReserveBytes(ctx, s.client, redis.AnswerBytesKey, size, s.ttl, s.maxBytes)
 		return err
 	})
 	if err != nil {
 		return s.result("error")
 	}
-	if ok == 0 {
+	if !reserved {
 		return s.result("full")
 	}
+	var ok int64
 	s.trip("answer_set")
 	err = s.calls.Do(ctx, func(ctx context.Context) error {
 		var err error

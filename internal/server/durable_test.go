@@ -64,8 +64,12 @@ func TestARedisThatMayEvictIsRefusedForIdempotency(t *testing.T) {
 	}
 	// A durable Redis that evicts is refused whatever the cache's does.
 	dc := redistest.Client(t, durable.Addr)
-	_ = dc.ConfigSet(ctx, "maxmemory", "64mb").Err()
-	_ = dc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err()
+	if err := dc.ConfigSet(ctx, "maxmemory", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := start("IDEMPOTENCY_REDIS_URL", "redis://"+durable.Addr+"/0"); err == nil || !strings.Contains(err.Error(), "IDEMPOTENCY_REDIS_URL") {
 		t.Fatalf("evicting durable Redis: %v; want a refusal naming IDEMPOTENCY_REDIS_URL", err)
 	}
@@ -79,8 +83,12 @@ func TestIdempotencyRecordsSurvivePressureOnTheCacheRedis(t *testing.T) {
 	cacheRedis := redistest.Start(t)
 	cc := redistest.Client(t, cacheRedis.Addr)
 	ctx := context.Background()
-	_ = cc.ConfigSet(ctx, "maxmemory", "4mb").Err()
-	_ = cc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err()
+	if err := cc.ConfigSet(ctx, "maxmemory", "4mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
 	durable := redistest.Start(t)
 	settings := []string{"REDIS_URL", "redis://" + cacheRedis.Addr + "/0", "IDEMPOTENCY_REDIS_URL", "redis://" + durable.Addr + "/0"}
 
@@ -186,8 +194,12 @@ func TestIdempotencyRecordsSurviveRegistrationsThroughTheService(t *testing.T) {
 	r := redistest.Start(t)
 	client := redistest.Client(t, r.Addr)
 	ctx := context.Background()
-	_ = client.ConfigSet(ctx, "maxmemory", fmt.Sprint(8<<20)).Err()
-	_ = client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err()
+	if err := client.ConfigSet(ctx, "maxmemory", fmt.Sprint(8<<20)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
 	settings := []string{"REDIS_URL", "redis://" + r.Addr + "/0", "PERSISTED_QUERIES_REDIS_MAX_BYTES", fmt.Sprint(2 << 20)}
 	a := newTestEnvWith(t, emulator.Options{}, settings...)
 	b := newTestEnvOn(t, a.Intercom, settings...)

@@ -209,3 +209,45 @@ func TestRunWarnsThatABaseURLNeedsAToken(t *testing.T) {
 		t.Error("the base URL's password is logged")
 	}
 }
+
+// DEBUG_ADDR serves Go's runtime profiles on a listener of their own, never
+// the command line (every setting, secrets included, is also a flag), and
+// the API's listener serves none of them.
+func TestRunServesRuntimeProfilesOnDebugAddr(t *testing.T) {
+	addr, debug := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", addr, "--debug-addr", debug, "--api-keys", "secret-key-0123456789"},
+			func(string) string { return "" }, suiteLog(t))
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	}()
+	waitReady(t, "http://"+addr+"/healthz")
+	status := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := status("http://" + debug + "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ on DEBUG_ADDR = %d %.200s", code, body)
+	}
+	if code, _ := status("http://" + debug + "/debug/pprof/heap?debug=1"); code != 200 {
+		t.Errorf("GET /debug/pprof/heap on DEBUG_ADDR = %d, want 200", code)
+	}
+	if code, body := status("http://" + debug + "/debug/pprof/cmdline"); code != 404 || strings.Contains(body, "secret-key") {
+		t.Errorf("GET /debug/pprof/cmdline on DEBUG_ADDR = %d %.200s, want 404 without the flags", code, body)
+	}
+	if code, _ := status("http://" + addr + "/debug/pprof/"); code == 200 {
+		t.Errorf("the API's listener serves /debug/pprof/")
+	}
+}

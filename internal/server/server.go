@@ -148,9 +148,9 @@ func serveProfiles(addr string, logger *slog.Logger) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (DEBUG_ADDR): %w", addr, err)
 	}
+	// Not /debug/pprof/cmdline: every setting is also a flag, secrets too.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
