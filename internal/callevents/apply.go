@@ -40,11 +40,19 @@ const (
 // for a follow-up, which late generation it is in. A repeat of an event
 // the frozen record already has finishes the record again (its actions
 // replay): the earlier attempt may have stopped half way; a repeat of a
-// late one writes its follow-up again, which replays too.
+// late one writes its follow-up again, which replays too. An event of a
+// call erased with its contact leads to nothing.
 func (a *applier) merge(ctx context.Context, e Event) (step, int, error) {
 	frozen, late, err := a.s.state.merge(ctx, a.ws, e)
+	if errors.Is(err, errErased) {
+		return stepNone, 0, nil
+	}
 	if err == nil {
-		err = a.s.state.name(ctx, a.ws, e.CallID, a.s.contactNames(e))
+		var of string
+		if e.ContactExternalID != "" {
+			of = contactName("id", e.ContactExternalID)
+		}
+		err = a.s.state.name(ctx, a.ws, e.CallID, of, a.s.contactNames(e))
 	}
 	switch {
 	case err != nil:
@@ -113,6 +121,9 @@ func (c call) callback() bool { return c.missed || c.abandoned || c.voicemail }
 // left a voicemail.
 func (a *applier) finish(ctx context.Context, e Event) error {
 	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
+	if errors.Is(err, errErased) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -128,8 +139,10 @@ func (a *applier) finish(ctx context.Context, e Event) error {
 		return err
 	}
 	// Deleting the contact in Intercom erases the call's state: it is
-	// noted under the contact's id, however it was found.
-	if err := a.s.state.name(ctx, a.ws, e.CallID, []string{contactName("id", contact.ID)}); err != nil {
+	// noted under the contact's id, however it was found, and as its call
+	// (deleting another contact with the number leaves it).
+	of := contactName("id", contact.ID)
+	if err := a.s.state.name(ctx, a.ws, e.CallID, of, []string{of}); err != nil {
 		return err
 	}
 	if c.ended {
@@ -356,6 +369,9 @@ func orNone(s string) string {
 // of its events, and a repeat of any, writes it once.
 func (a *applier) followUp(ctx context.Context, id string, n int) error {
 	events, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
+	if errors.Is(err, errErased) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

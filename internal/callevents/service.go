@@ -218,8 +218,10 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 
 // Forget erases what call events keep about the contacts a change deleted
 // (a contact.deleted webhook): the states of the calls that named them (by
-// contact_external_id, by number, or found for them), and the dead letters
-// whose event names them. Events still queued are applied as they come.
+// contact_external_id, or found for them; by number, those of no other
+// contact) become tombstones, so that their later events have no effect,
+// and the dead letters whose event names them go. Events still queued are
+// applied as they come (those of an erased call have no effect).
 func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Changed) error {
 	ids := map[string]bool{}
 	for _, c := range ch.Contacts {
@@ -235,15 +237,15 @@ func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Chan
 		return err
 	}
 	phones := map[string]bool{}
-	var names []string
+	var idNames, phoneNames []string
 	for id := range ids {
-		names = append(names, contactName("id", id))
+		idNames = append(idNames, contactName("id", id))
 	}
 	for _, p := range ch.RemovedPhones {
 		phones[p] = true
-		names = append(names, contactName("phone", p))
+		phoneNames = append(phoneNames, contactName("phone", p))
 	}
-	if err := s.state.forget(ctx, ws, names); err != nil {
+	if err := s.state.forget(ctx, ws, idNames, phoneNames); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -2,12 +2,15 @@ package callevents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/redis"
 )
 
 // stores are the state stores under test: in process, and in Redis when
@@ -108,6 +111,66 @@ func TestLateEventsGatherInGenerations(t *testing.T) {
 		}
 		if _, again, _ := st.closeLate(ctx, ws, "c", 1); again.Notes != "" || again.Disposition != "Refund" {
 			t.Fatalf("%s: generation 1 changed after its close: %+v", name, again)
+		}
+	}
+}
+
+// Erasing a contact leaves a tombstone for each of its calls: every event
+// of the call is then erased, and the tombstone keeps the state's time to
+// live. Erasing by number spares a call of another contact with it.
+func TestForgetLeavesATombstone(t *testing.T) {
+	ctx := context.Background()
+	maria, number := contactName("id", "maria"), contactName("phone", "+14155550142")
+	for name, st := range stores(t) {
+		ws := fmt.Sprintf("forget-%s-%d", name, time.Now().UnixNano())
+		for _, e := range []Event{
+			{Event: CallEnded, CallID: "mine", ContactPhone: "+14155550142"},
+			{Event: DispositionSet, CallID: "twins", ContactExternalID: "twin", ContactPhone: "+14155550142"},
+			{Event: DispositionSet, CallID: "nobodys", ContactPhone: "+14155550142"},
+		} {
+			if _, _, err := st.merge(ctx, ws, e); err != nil {
+				t.Fatal(err)
+			}
+			of := ""
+			if e.ContactExternalID != "" {
+				of = contactName("id", e.ContactExternalID)
+			}
+			if err := st.name(ctx, ws, e.CallID, of, []string{number}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.freeze(ctx, ws, "mine"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.name(ctx, ws, "mine", maria, []string{maria}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.forget(ctx, ws, []string{maria}, []string{number}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"mine", "nobodys"} {
+			if _, _, err := st.merge(ctx, ws, Event{Event: VoicemailLeft, CallID: id}); !errors.Is(err, errErased) {
+				t.Fatalf("%s: an event of erased call %s: %v, want errErased", name, id, err)
+			}
+			if _, err := st.freeze(ctx, ws, id); !errors.Is(err, errErased) {
+				t.Fatalf("%s: freezing erased call %s: %v, want errErased", name, id, err)
+			}
+			if _, _, err := st.closeLate(ctx, ws, id, 1); !errors.Is(err, errErased) {
+				t.Fatalf("%s: a late generation of erased call %s: %v, want errErased", name, id, err)
+			}
+		}
+		if frozen, late, err := st.merge(ctx, ws, Event{Event: CallEnded, CallID: "twins"}); err != nil || frozen || late != 0 {
+			t.Fatalf("%s: the other contact's call: frozen %v, late %d, %v; want it in flight", name, frozen, late, err)
+		}
+		if events, err := st.freeze(ctx, ws, "twins"); err != nil || len(events) != 2 {
+			t.Fatalf("%s: the other contact's call: %+v, %v; want its two events", name, events, err)
+		}
+		if rs, ok := st.(redisState); ok {
+			key := redis.CallStateKey(ws, "mine")
+			fields, _ := rs.client.HGetAll(ctx, key).Result()
+			if ttl := rs.client.TTL(ctx, key).Val(); ttl <= 0 || ttl > stateTTL || len(fields) != 2 {
+				t.Fatalf("tombstone %v, TTL %v: want frozen and erased, with the state's TTL", fields, ttl)
+			}
 		}
 	}
 }

@@ -200,9 +200,9 @@ func TestCallEventsDeadLettersExpire(t *testing.T) {
 
 // A contact deleted in Intercom (a signed contact.deleted webhook) is
 // erased from what call events keep: the dead letters that name it go, and
-// its calls' states too, so a late event of its call writes nothing (no
-// follow-up, no lead re-created for its number). Another contact's dead
-// letter stays.
+// its calls' states become tombstones, so a late event of its call writes
+// nothing (no follow-up, no lead re-created for its number). Another
+// contact's dead letter stays.
 func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	env := callEventsEnv(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back")
 	ws := env.Intercom.Workspace
@@ -231,8 +231,7 @@ func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	if len(st.DeadLetters) != 1 || st.DeadLetters[0].Event.CallID != "c-del-other" {
 		t.Fatalf("status %+v: want only the other contact's dead letter", st)
 	}
-	// The call's state is gone: a late disposition is the first event of
-	// a call that has not ended, and writes nothing.
+	// The call's state is a tombstone: a late disposition writes nothing.
 	mustAccept(t, env, map[string]any{"event": "disposition_set", "call_id": "c-del-record", "disposition": "Resolved"})
 	settled(t, env, 4, 20*time.Second)
 	if got := contactsWithPhone(env, maria.FormattedPhone); len(got) != 0 {
@@ -240,5 +239,51 @@ func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	}
 	if got := metricSum(t, env, "call_events_effects_total", "follow_up"); got != 0 {
 		t.Fatalf("%v follow-ups, want none", got)
+	}
+}
+
+// A contact deleted after its call was recorded: its call's state becomes a
+// tombstone, so a redelivered call_ended and a voicemail_left of that call
+// have no effect (no lead for the number, no second record, no ticket, no
+// dead letter). Another contact with the same number keeps its call in
+// flight: the disposition it had before the deletion is in its record.
+func TestErasedCallStaysErased(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	ws := env.Intercom.Workspace
+	maria, _ := ws.DemoCaller()
+	twin := ws.AddContact(emulator.Contact{Name: "Twin Garcia", Phone: maria.FormattedPhone})
+	voicemail := map[string]any{"event": "voicemail_left", "call_id": "c-erased", "contact_phone": maria.FormattedPhone, "talkdesk_number": "+18005550100", "voicemail_url": "https://voicemail.example.com/c-erased.mp3"}
+	mustAccept(t, env, callEnded("c-erased"))
+	mustAccept(t, env, map[string]any{"event": "disposition_set", "call_id": "c-twin", "contact_external_id": twin.ID, "contact_phone": maria.FormattedPhone, "disposition": "Twin kept"})
+	settled(t, env, 2, 20*time.Second)
+	if n := len(callRecords(env, maria.ID, "c-erased.mp3")); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+
+	ws.DeleteContact(maria.ID)
+	notifyContact(t, env, "contact.deleted", map[string]any{"item": map[string]any{"type": "contact", "id": maria.ID, "phone": maria.FormattedPhone}})
+	mustAccept(t, env, callEnded("c-erased"))
+	mustAccept(t, env, voicemail)
+	twinEnded := callEnded("c-twin")
+	twinEnded["contact_external_id"] = twin.ID
+	mustAccept(t, env, twinEnded)
+	settled(t, env, 5, 20*time.Second)
+	if got := contactsWithPhone(env, maria.FormattedPhone); len(got) != 1 || got[0].ID != twin.ID {
+		t.Fatalf("contacts with the deleted contact's number: %+v, want only the other contact", got)
+	}
+	for _, effect := range []string{"lead", "callback_ticket", "follow_up"} {
+		if got := metricSum(t, env, "call_events_effects_total", effect); got != 0 {
+			t.Fatalf("%v %s effects, want none", got, effect)
+		}
+	}
+	if got := metricSum(t, env, "call_events_effects_total", "call_record"); got != 2 {
+		t.Fatalf("%v call records written, want 2 (the erased call's first, the other contact's)", got)
+	}
+	if st := adminCallStatus(t, env); len(st.DeadLetters) != 0 {
+		t.Fatalf("status %+v: want no dead letter", st)
+	}
+	records := callRecords(env, twin.ID, "c-twin.mp3")
+	if len(records) != 1 || !strings.Contains(records[0].Body, "Twin kept") {
+		t.Fatalf("the other contact's records %+v: want 1 with its disposition", records)
 	}
 }
