@@ -360,28 +360,47 @@ func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (ma
 	return recordAndLate(callID, fields, n)
 }
 
+// A contact's calls are a sorted set of call ids scored by when each was
+// last noted (milliseconds): what is older than a state's TTL names no
+// state any more and goes as the set is written, so that the set of a
+// number that calls all the time stays bounded. toSorted makes a set
+// written before the calls were scored (a plain set) a sorted one.
+const toSorted = `
+local function toSorted(k, now)
+  if redis.call('TYPE', k).ok ~= 'set' then return end
+  local ids = redis.call('SMEMBERS', k)
+  redis.call('DEL', k)
+  for _, id in ipairs(ids) do redis.call('ZADD', k, now, id) end
+end
+`
+
 // nameScript: KEYS[1] the state, then the contact sets; ARGV[1] their
 // TTL in seconds, ARGV[2] the call id, ARGV[3] the contact the call is of
-// ("" when not known). A tombstone is left as it is.
-var nameScript = goredis.NewScript(`
+// ("" when not known), ARGV[4] the time now in milliseconds. A tombstone
+// is left as it is.
+var nameScript = goredis.NewScript(toSorted + `
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[1])
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'erased') == 0 then
   redis.call('HSET', KEYS[1], 'contact', ARGV[3])
 end
 for i = 2, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[2])
-  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  toSorted(KEYS[i], now)
+  redis.call('ZADD', KEYS[i], now, ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. (now - ttl * 1000))
+  redis.call('EXPIRE', KEYS[i], ttl)
 end
 return 0`)
 
 // forgetScript: KEYS the contact sets, first the n of contacts' ids, then
 // those of numbers; ARGV[1] the prefix of the states' keys, ARGV[2] n,
-// ARGV[3] the states' TTL in seconds, then the ids' names. Each erased
+// ARGV[3] the states' TTL in seconds, ARGV[4] the time now in
+// milliseconds, then the ids' names. Each erased
 // call becomes a tombstone that keeps what was left of its time to live.
 // The states' keys are built here: they share the sets' hash tag.
-var forgetScript = goredis.NewScript(`
+var forgetScript = goredis.NewScript(toSorted + `
 local prefix, n = ARGV[1], tonumber(ARGV[2])
 local ids = {}
-for j = 4, #ARGV do ids[ARGV[j]] = true end
+for j = 5, #ARGV do ids[ARGV[j]] = true end
 local function erase(key)
   local ttl = redis.call('PTTL', key)
   if ttl == -2 then return end
@@ -390,12 +409,13 @@ local function erase(key)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('EXPIRE', key, ARGV[3]) end
 end
 for i = 1, #KEYS do
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+  toSorted(KEYS[i], ARGV[4])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
     local key = prefix .. id
     local of = redis.call('HGET', key, 'contact')
     if i <= n or not of or ids[of] then
       erase(key)
-      redis.call('SREM', KEYS[i], id)
+      redis.call('ZREM', KEYS[i], id)
     end
   end
 end
@@ -411,7 +431,7 @@ func (s redisState) name(ctx context.Context, ws, callID, contact string, names 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return nameScript.Run(ctx, s.client, keys, int(stateTTL.Seconds()), callID, contact).Err()
+	return nameScript.Run(ctx, s.client, keys, int(stateTTL.Seconds()), callID, contact, time.Now().UnixMilli()).Err()
 }
 
 func (s redisState) forget(ctx context.Context, ws string, ids, phones []string) error {
@@ -422,7 +442,7 @@ func (s redisState) forget(ctx context.Context, ws string, ids, phones []string)
 	if len(keys) == 0 {
 		return nil
 	}
-	args := []any{redis.CallStateKey(ws, ""), len(ids), int(stateTTL.Seconds())}
+	args := []any{redis.CallStateKey(ws, ""), len(ids), int(stateTTL.Seconds()), time.Now().UnixMilli()}
 	for _, id := range ids {
 		args = append(args, id)
 	}

@@ -174,3 +174,28 @@ func TestForgetLeavesATombstone(t *testing.T) {
 		}
 	}
 }
+
+// A contact's calls in Redis shrink as they are written: a call noted
+// longer than a state's TTL ago goes. A plain set written before the calls
+// were scored is kept, as a sorted set.
+func TestContactCallsShrink(t *testing.T) {
+	rs, ok := stores(t)["redis"].(redisState)
+	if !ok {
+		t.Skip("the contact sets are in Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	ctx := context.Background()
+	ws := fmt.Sprintf("shrink-%d", time.Now().UnixNano())
+	number, legacy := contactName("phone", "+14155550142"), contactName("phone", "+14155550100")
+	key, legacyKey := redis.CallsOfContactKey(ws, number), redis.CallsOfContactKey(ws, legacy)
+	rs.client.ZAdd(ctx, key, goredis.Z{Score: float64(time.Now().Add(-stateTTL - time.Hour).UnixMilli()), Member: "old"})
+	rs.client.SAdd(ctx, legacyKey, "before")
+	if err := rs.name(ctx, ws, "new", "", []string{number, legacy}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rs.client.ZRange(ctx, key, 0, -1).Val(); len(got) != 1 || got[0] != "new" {
+		t.Fatalf("calls of the number: %v, want only the new one", got)
+	}
+	if got := rs.client.ZRange(ctx, legacyKey, 0, -1).Val(); len(got) != 2 {
+		t.Fatalf("calls of the number noted before the upgrade: %v, want both", got)
+	}
+}
