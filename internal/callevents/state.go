@@ -235,9 +235,11 @@ func latePrefix(n int) string { return "late." + strconv.Itoa(n) + "." }
 // event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] its
 // kind, ARGV[5] the number n of terminal kinds' markers that follow, then
 // the slots (name, value). Returns {frozen, late}. Values are compared
-// byte by byte (Lua's < follows the server's locale).
+// byte by byte (Lua's < follows the server's locale), equal ones at once
+// (a value may be 64 KB long).
 var mergeScript = goredis.NewScript(`
 local function after(a, b)
+  if a == b then return false end
   for k = 1, math.min(#a, #b) do
     local x, y = string.byte(a, k), string.byte(b, k)
     if x ~= y then return x > y end
