@@ -140,17 +140,31 @@ func marker(kind string) string { return kind + ".call_id" }
 // lostTerminal says whether e, arriving at a frozen state, stands for the
 // event that ends the call and that the state lost (a Redis failover took
 // a merge that had not reached a replica): it is merged into the record
-// (which finish writes with it, once).
+// (which finish writes with it, once). A state written before events were
+// merged field by field has the terminal event under its bare kind.
 func lostTerminal(e Event, has func(field string) bool) bool {
 	if !terminal(e.Event) {
 		return false
 	}
-	for _, k := range kinds {
-		if terminal(k) && has(marker(k)) {
+	for _, f := range terminalMarkers() {
+		if has(f) {
 			return false
 		}
 	}
 	return true
+}
+
+// terminalMarkers are the fields that say an event that ends a call came:
+// its kind's marker, or its bare kind (the format before fields were
+// merged).
+func terminalMarkers() []string {
+	var out []string
+	for _, k := range kinds {
+		if terminal(k) {
+			out = append(out, marker(k), k)
+		}
+	}
+	return out
 }
 
 // setField sets e's field name from a ranked value.
@@ -303,13 +317,11 @@ func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, e
 	if terminal(e.Event) {
 		args[2] = 1
 	}
-	var markers []any
-	for _, k := range kinds {
-		if terminal(k) {
-			markers = append(markers, marker(k))
-		}
+	markers := terminalMarkers()
+	args = append(args, len(markers))
+	for _, m := range markers {
+		args = append(args, m)
 	}
-	args = append(append(args, len(markers)), markers...)
 	for _, sl := range slots(e) {
 		args = append(args, sl.name, sl.value)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -197,5 +198,46 @@ func TestContactCallsShrink(t *testing.T) {
 	}
 	if got := rs.client.ZRange(ctx, legacyKey, 0, -1).Val(); len(got) != 2 {
 		t.Fatalf("calls of the number noted before the upgrade: %v, want both", got)
+	}
+}
+
+// lostTerminal: an event that ends a call, arriving at a frozen state that
+// has no such event, is the one the state lost; a state written before
+// fields were merged has it under its bare kind.
+func TestLostTerminal(t *testing.T) {
+	ended, voicemail := Event{Event: CallEnded, CallID: "c"}, Event{Event: VoicemailLeft, CallID: "c"}
+	for _, tc := range []struct {
+		name   string
+		e      Event
+		fields []string
+		want   bool
+	}{
+		{"no terminal event kept", ended, []string{"frozen", "call_started.call_id"}, true},
+		{"call_ended kept", ended, []string{"frozen", "call_ended.call_id"}, false},
+		{"another terminal event kept", voicemail, []string{"frozen", "call_missed.call_id"}, false},
+		{"call_ended kept in the format before merging", ended, []string{"frozen", "call_ended"}, false},
+		{"call_missed kept in the format before merging", voicemail, []string{"frozen", "call_missed"}, false},
+		{"an event that does not end a call", Event{Event: DispositionSet, CallID: "c"}, []string{"frozen"}, false},
+	} {
+		has := func(f string) bool { return slices.Contains(tc.fields, f) }
+		if got := lostTerminal(tc.e, has); got != tc.want {
+			t.Errorf("%s: lostTerminal = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// The same in the stores: a state from before the upgrade, frozen
+	// with a bare call_ended, takes a redelivered call_ended as late.
+	for name, st := range stores(t) {
+		ws := fmt.Sprintf("bare-%s-%d", name, time.Now().UnixNano())
+		old := `{"event":"call_ended","call_id":"c","contact_phone":"+14155550142"}`
+		switch s := st.(type) {
+		case redisState:
+			s.client.HSet(context.Background(), redis.CallStateKey(ws, "c"), "frozen", "1", "call_ended", old)
+			s.client.Expire(context.Background(), redis.CallStateKey(ws, "c"), time.Hour)
+		case *memoryState:
+			s.call(ws, "c").fields = map[string]string{"frozen": "1", "call_ended": old}
+		}
+		if frozen, late, err := st.merge(context.Background(), ws, Event{Event: CallEnded, CallID: "c", Notes: "again"}); err != nil || !frozen || late != 1 {
+			t.Fatalf("%s: a call_ended at a state from before the upgrade: frozen %v, late %d, %v; want late 1", name, frozen, late, err)
+		}
 	}
 }
