@@ -40,7 +40,8 @@ import (
 // "late" the open generation (1 when absent); "seen:<digest>" marks an
 // event merged, with where (0: the record, n: generation n), so that a
 // repeat is known; "frozen" marks the record written; "contact" the
-// contact the call is of (its name, see contactName), once known.
+// contact the call is of (its name, see contactName), once known;
+// "written.<what>" what of the record Intercom has (see written).
 //
 // Erasing a call (its contact was deleted) leaves a tombstone in place of
 // its state, for the state's time to live: "frozen" and "erased", no
@@ -53,13 +54,16 @@ type stateStore interface {
 	// errErased when the call was erased.
 	merge(ctx context.Context, ws string, e Event) (frozen bool, late int, err error)
 	// freeze freezes the call's state (if it was not) and returns its
-	// events by kind: the same every time once frozen. errErased when the
+	// record: the same events every time once frozen. errErased when the
 	// call was erased.
-	freeze(ctx context.Context, ws, callID string) (map[string]Event, error)
+	freeze(ctx context.Context, ws, callID string) (record, error)
 	// closeLate closes late generation n (if it is open) and returns the
-	// record's events and what generation n gathered: the same every time
-	// once closed. errErased when the call was erased.
-	closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error)
+	// record and what generation n gathered: the same every time once
+	// closed. errErased when the call was erased.
+	closeLate(ctx context.Context, ws, callID string, n int) (record, Event, error)
+	// mark notes what of the record Intercom has (written's fields, by
+	// name and value), unless the call was erased.
+	mark(ctx context.Context, ws, callID string, fields ...string) error
 	// name notes the call under each of names (see contactName), for as
 	// long as a state is kept, and, when contact is not empty, as the
 	// call of that contact (a name).
@@ -69,6 +73,50 @@ type stateStore interface {
 	// are of no contact, or of one of ids: another contact with the
 	// number keeps its calls.
 	forget(ctx context.Context, ws string, ids, phones []string) error
+}
+
+// record is a frozen call's events by kind, and what of it is written.
+type record struct {
+	events  map[string]Event
+	written written
+}
+
+// written is what Intercom has of a call's record, kept with its state:
+// the idempotency records of its effects last a day, its state two, and
+// a late event in between must not write the call or open its ticket
+// again.
+type written struct {
+	record    bool   // the call record on the contact
+	ticketID  string // the callback ticket
+	ticketRef string // its reference, as people quote it
+	followUps map[int]bool
+}
+
+const writtenPrefix = "written."
+
+// Fields of written in the state.
+const (
+	writtenRecord    = writtenPrefix + "record"
+	writtenTicketID  = writtenPrefix + "ticket_id"
+	writtenTicketRef = writtenPrefix + "ticket_ref"
+	writtenFollowUp  = writtenPrefix + "follow_up."
+)
+
+func writtenOf(fields map[string]string) written {
+	w := written{record: fields[writtenRecord] != "", ticketID: fields[writtenTicketID], ticketRef: fields[writtenTicketRef], followUps: map[int]bool{}}
+	for k := range fields {
+		if n, ok := strings.CutPrefix(k, writtenFollowUp); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				w.followUps[i] = true
+			}
+		}
+	}
+	return w
+}
+
+func recordOf(callID string, fields map[string]string) (record, error) {
+	events, err := eventsOf(callID, fields)
+	return record{events: events, written: writtenOf(fields)}, err
 }
 
 // errErased: the call was erased with its contact; its events have no
@@ -358,20 +406,37 @@ func (s redisState) all(ctx context.Context, script *goredis.Script, ws, callID 
 	return fields, nil
 }
 
-func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+func (s redisState) freeze(ctx context.Context, ws, callID string) (record, error) {
 	fields, err := s.all(ctx, freezeScript, ws, callID, int(stateTTL.Seconds()))
 	if err != nil {
-		return nil, err
+		return record{}, err
 	}
-	return eventsOf(callID, fields)
+	return recordOf(callID, fields)
 }
 
-func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (record, Event, error) {
 	fields, err := s.all(ctx, closeLateScript, ws, callID, int(stateTTL.Seconds()), n)
 	if err != nil {
-		return nil, Event{}, err
+		return record{}, Event{}, err
 	}
 	return recordAndLate(callID, fields, n)
+}
+
+// markScript: KEYS[1] the state; ARGV the fields (name, value) to set. A
+// state gone or erased is left as it is.
+var markScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'erased') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`)
+
+func (s redisState) mark(ctx context.Context, ws, callID string, fields ...string) error {
+	args := make([]any, len(fields))
+	for i, f := range fields {
+		args[i] = f
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return markScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, args...).Err()
 }
 
 // A contact's calls are a sorted set of call ids scored by when each was
@@ -465,13 +530,13 @@ func (s redisState) forget(ctx context.Context, ws string, ids, phones []string)
 	return forgetScript.Run(ctx, s.client, keys, args...).Err()
 }
 
-func recordAndLate(callID string, fields map[string]string, n int) (map[string]Event, Event, error) {
-	events, err := eventsOf(callID, fields)
+func recordAndLate(callID string, fields map[string]string, n int) (record, Event, error) {
+	rec, err := recordOf(callID, fields)
 	if err != nil {
-		return nil, Event{}, err
+		return record{}, Event{}, err
 	}
 	late, err := lateOf(callID, fields, n)
-	return events, late, err
+	return rec, late, err
 }
 
 // memoryState is the state in process (without Redis), swept of calls
@@ -562,23 +627,36 @@ func (c *memoryCall) openLate() int {
 	return 1
 }
 
-func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]Event, error) {
+func (s *memoryState) freeze(_ context.Context, ws, callID string) (record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
 	if c.erased() {
-		return nil, errErased
+		return record{}, errErased
 	}
 	c.fields[frozenField] = "1"
-	return eventsOf(callID, c.fields)
+	return recordOf(callID, c.fields)
 }
 
-func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+func (s *memoryState) mark(_ context.Context, ws, callID string, fields ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls[ws+"\x00"+callID]
+	if c == nil || c.erased() {
+		return nil
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		c.fields[fields[i]] = fields[i+1]
+	}
+	return nil
+}
+
+func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (record, Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
 	if c.erased() {
-		return nil, Event{}, errErased
+		return record{}, Event{}, errErased
 	}
 	if c.openLate() == n {
 		c.fields["late"] = strconv.Itoa(n + 1)

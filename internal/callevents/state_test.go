@@ -59,10 +59,11 @@ func TestSameKindEventsMergeFieldByField(t *testing.T) {
 					t.Fatalf("%s: merge: frozen %v, late %v, %v", name, frozen, late, err)
 				}
 			}
-			got, err := st.freeze(context.Background(), ws, "c")
+			rec, err := st.freeze(context.Background(), ws, "c")
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := rec.events
 			d := got[DispositionSet]
 			if d.Disposition != "Refund" || d.Notes != "Call back Friday." || d.AgentEmail != "bob@example.com" || d.EndedAt == "" || len(got) != 1 {
 				t.Fatalf("%s, order %v: %+v, want Refund (the later), the notes, bob (the greater)", name, order, got)
@@ -100,7 +101,7 @@ func TestLateEventsGatherInGenerations(t *testing.T) {
 			}
 		}
 		record, late, err := st.closeLate(ctx, ws, "c", 1)
-		if err != nil || late.Disposition != "Refund" || late.Transcription != "Call me" || record[CallEnded].ContactPhone != "+14155550142" {
+		if err != nil || late.Disposition != "Refund" || late.Transcription != "Call me" || record.events[CallEnded].ContactPhone != "+14155550142" {
 			t.Fatalf("%s: generation 1: %+v, record %+v, %v", name, late, record, err)
 		}
 		notes := Event{Event: DispositionSet, CallID: "c", Notes: "Friday"}
@@ -163,8 +164,8 @@ func TestForgetLeavesATombstone(t *testing.T) {
 		if frozen, late, err := st.merge(ctx, ws, Event{Event: CallEnded, CallID: "twins"}); err != nil || frozen || late != 0 {
 			t.Fatalf("%s: the other contact's call: frozen %v, late %d, %v; want it in flight", name, frozen, late, err)
 		}
-		if events, err := st.freeze(ctx, ws, "twins"); err != nil || len(events) != 2 {
-			t.Fatalf("%s: the other contact's call: %+v, %v; want its two events", name, events, err)
+		if rec, err := st.freeze(ctx, ws, "twins"); err != nil || len(rec.events) != 2 {
+			t.Fatalf("%s: the other contact's call: %+v, %v; want its two events", name, rec.events, err)
 		}
 		if rs, ok := st.(redisState); ok {
 			key := redis.CallStateKey(ws, "mine")
@@ -238,6 +239,39 @@ func TestLostTerminal(t *testing.T) {
 		}
 		if frozen, late, err := st.merge(context.Background(), ws, Event{Event: CallEnded, CallID: "c", Notes: "again"}); err != nil || !frozen || late != 1 {
 			t.Fatalf("%s: a call_ended at a state from before the upgrade: frozen %v, late %d, %v; want late 1", name, frozen, late, err)
+		}
+	}
+}
+
+// What of a call's record is written is kept with its state, and read back
+// with it; a tombstone takes no mark.
+func TestWrittenIsKeptWithTheState(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		ws := fmt.Sprintf("written-%s-%d", name, time.Now().UnixNano())
+		if _, _, err := st.merge(ctx, ws, Event{Event: CallMissed, CallID: "gone", ContactPhone: "+14155550142"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.name(ctx, ws, "gone", "", []string{"n"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.forget(ctx, ws, nil, []string{"n"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.merge(ctx, ws, Event{Event: CallMissed, CallID: "c2"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"c2", "gone"} {
+			if err := st.mark(ctx, ws, id, writtenRecord, "1", writtenTicketID, "215", writtenTicketRef, "1042", writtenFollowUp+"2", "1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec, err := st.freeze(ctx, ws, "c2")
+		if w := rec.written; err != nil || !w.record || w.ticketID != "215" || w.ticketRef != "1042" || !w.followUps[2] || w.followUps[1] || len(rec.events) != 1 {
+			t.Fatalf("%s: %+v, %v; want the marks read back", name, rec, err)
+		}
+		if _, err := st.freeze(ctx, ws, "gone"); !errors.Is(err, errErased) {
+			t.Fatalf("%s: a marked tombstone: %v, want errErased", name, err)
 		}
 	}
 }

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -285,5 +290,58 @@ func TestErasedCallStaysErased(t *testing.T) {
 	records := callRecords(env, twin.ID, "c-twin.mp3")
 	if len(records) != 1 || !strings.Contains(records[0].Body, "Twin kept") {
 		t.Fatalf("the other contact's records %+v: want 1 with its disposition", records)
+	}
+}
+
+// The idempotency records of a call's effects last a day, its state two:
+// an event a day late (here: the records deleted, and the replica that
+// mirrored them in its memory gone) finds what its call's state says is
+// written, and writes it not again. A redelivered call_ended
+// writes no second record; a redelivered call_missed and a late
+// transcription open no second ticket (the transcription is one follow-up
+// on the first).
+func TestCallEventsAfterTheIdempotencyRecordsExpired(t *testing.T) {
+	addr := os.Getenv("TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("deletes idempotency records in Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	first := callEventsEnv(t, emulator.Options{})
+	ws := first.Intercom.Workspace
+	maria, _ := ws.DemoCaller()
+	missed := map[string]any{"event": "call_missed", "call_id": "c-day-missed", "contact_phone": maria.FormattedPhone, "talkdesk_number": "+18005550100"}
+	mustAccept(t, first, callEnded("c-day-ended"))
+	mustAccept(t, first, missed)
+	settled(t, first, 2, 20*time.Second)
+	first.Server.Close()
+	first.App.Close()
+
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	ctx := context.Background()
+	keys, err := client.Keys(ctx, redis.IdempotencyKey(ws.App().IDCode, "*", "*")).Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("idempotency records: %v, %v; want some", keys, err)
+	}
+	client.Del(ctx, keys...)
+	env := newTestEnvOn(t, first.Intercom, "TALKDESK_EVENTS_SECRET", eventsSecret, "CALL_EVENTS_SETTLE", "300ms", "CALL_EVENTS_CLAIM_AFTER", "2s")
+
+	mustAccept(t, env, callEnded("c-day-ended"))
+	mustAccept(t, env, missed)
+	mustAccept(t, env, map[string]any{"event": "voicemail_transcribed", "call_id": "c-day-missed", "transcription": "Please call me back"})
+	settled(t, env, 3, 20*time.Second)
+	if n := len(callRecords(env, maria.ID, "c-day-ended.mp3")); n != 1 {
+		t.Fatalf("%d records of the call, want 1", n)
+	}
+	var tickets []emulator.Ticket
+	for _, tk := range ws.Tickets(maria.ID) {
+		if strings.Contains(tk.Title+tk.Description, "c-day-missed") {
+			tickets = append(tickets, tk)
+		}
+	}
+	if len(tickets) != 1 {
+		t.Fatalf("%d callback tickets of the call, want 1", len(tickets))
+	}
+	if got := metricSum(t, env, "call_events_effects_total", "follow_up"); got != 1 {
+		t.Fatalf("%v follow-ups, want 1 (the transcription)", got)
 	}
 }
