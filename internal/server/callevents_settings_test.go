@@ -187,7 +187,7 @@ func TestCallEventsRetryForRunsOut(t *testing.T) {
 }
 
 // CALL_EVENTS_DEAD_LETTER_RETENTION: a dead letter is listed until it is
-// older than the retention, then it is gone.
+// older than the retention, then it is no longer listed, and deleted.
 func TestCallEventsDeadLettersExpire(t *testing.T) {
 	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back", "CALL_EVENTS_DEAD_LETTER_RETENTION", "5s")
 	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-expires", "contact_phone": "+14155550142", "talkdesk_number": "+18005550100"})
@@ -200,6 +200,35 @@ func TestCallEventsDeadLettersExpire(t *testing.T) {
 			t.Fatal("the dead letter is still listed long after its retention (5s)")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A dead letter older than CALL_EVENTS_DEAD_LETTER_RETENTION is deleted
+// from Redis, not only no longer listed (each replica drops the expired
+// letters of its workspaces every CALL_EVENTS_CLAIM_AFTER/3), while a newer
+// one stays.
+func TestCallEventsExpiredDeadLettersAreDeleted(t *testing.T) {
+	addr := os.Getenv("TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("reads the dead letters in Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back", "CALL_EVENTS_DEAD_LETTER_RETENTION", "1m")
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	ctx := context.Background()
+	key := redis.CallEventsDeadLetters(env.Intercom.Workspace.App().IDCode)
+	old, _ := json.Marshal(map[string]any{"id": "1-0", "event": map[string]any{"event": "call_abandoned", "call_id": "c-old"}, "reason": "test", "at": time.Now().Add(-2 * time.Minute)})
+	client.RPush(ctx, key, old)
+	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-fresh", "contact_phone": "+14155550142", "talkdesk_number": "+18005550100"})
+	settled(t, env, 1, 20*time.Second)
+	for deadline := time.Now().Add(20 * time.Second); client.LLen(ctx, key).Val() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters in Redis, want only the one within its retention", client.LLen(ctx, key).Val())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := client.LIndex(ctx, key, 0).Val(); !strings.Contains(left, "c-fresh") {
+		t.Fatalf("left in Redis: %s, want the newer letter", left)
 	}
 }
 
