@@ -6,22 +6,29 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/redis"
+	"github.com/talkdesk-intercom/api/internal/redistest"
 )
 
-// stores are the state stores under test: in process, and in Redis when
-// the suite has one (TEST_REDIS_ADDR, as scripts/test.sh sets).
+// stores are the state stores under test: in process, in Redis when the
+// suite has one (TEST_REDIS_ADDR, as scripts/test.sh sets), and in a Redis
+// Cluster when it has one (TEST_REDIS_CLUSTER_ADDRS): the scripts touch
+// keys of one workspace's hash tag only.
 func stores(t *testing.T) map[string]stateStore {
 	out := map[string]stateStore{"memory": newMemoryState()}
 	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
 		client := goredis.NewClient(&goredis.Options{Addr: addr})
 		t.Cleanup(func() { client.Close() })
 		out["redis"] = redisState{client: client, timeout: 5 * time.Second}
+	}
+	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" {
+		out["cluster"] = redisState{client: redistest.ClusterClient(t, strings.Split(addrs, ",")), timeout: 5 * time.Second}
 	}
 	return out
 }
