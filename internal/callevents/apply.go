@@ -40,11 +40,19 @@ const (
 // for a follow-up, which late generation it is in. A repeat of an event
 // the frozen record already has finishes the record again (its actions
 // replay): the earlier attempt may have stopped half way; a repeat of a
-// late one writes its follow-up again, which replays too.
+// late one writes its follow-up again, which replays too. An event of a
+// call erased with its contact leads to nothing.
 func (a *applier) merge(ctx context.Context, e Event) (step, int, error) {
 	frozen, late, err := a.s.state.merge(ctx, a.ws, e)
+	if errors.Is(err, errErased) {
+		return stepNone, 0, nil
+	}
 	if err == nil {
-		err = a.s.state.name(ctx, a.ws, e.CallID, a.s.contactNames(e))
+		var of string
+		if e.ContactExternalID != "" {
+			of = contactName("id", e.ContactExternalID)
+		}
+		err = a.s.state.name(ctx, a.ws, e.CallID, of, a.s.contactNames(e))
 	}
 	switch {
 	case err != nil:
@@ -110,17 +118,22 @@ func (c call) callback() bool { return c.missed || c.abandoned || c.voicemail }
 // finish writes a call's record from its frozen state, with e (the event
 // that ends it) should the state have lost it: the call on the contact's
 // history when it ended, a callback ticket when it was missed, abandoned or
-// left a voicemail.
+// left a voicemail. What the state says is written is not written again.
 func (a *applier) finish(ctx context.Context, e Event) error {
-	events, err := a.s.state.freeze(ctx, a.ws, e.CallID)
+	rec, err := a.s.state.freeze(ctx, a.ws, e.CallID)
+	if errors.Is(err, errErased) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
+	events := rec.events
 	if _, ok := events[e.Event]; !ok && terminal(e.Event) && !anyTerminal(events) {
 		events[e.Event] = e
 	}
 	c := callOf(e.CallID, events)
-	if !c.ended && !c.callback() {
+	record, ticket := c.ended && !rec.written.record, c.callback() && rec.written.ticketID == ""
+	if !record && !ticket {
 		return nil
 	}
 	contact, err := a.contact(ctx, c)
@@ -128,21 +141,39 @@ func (a *applier) finish(ctx context.Context, e Event) error {
 		return err
 	}
 	// Deleting the contact in Intercom erases the call's state: it is
-	// noted under the contact's id, however it was found.
-	if err := a.s.state.name(ctx, a.ws, e.CallID, []string{contactName("id", contact.ID)}); err != nil {
+	// noted under the contact's id, however it was found, and as its call
+	// (deleting another contact with the number leaves it).
+	of := contactName("id", contact.ID)
+	if err := a.s.state.name(ctx, a.ws, e.CallID, of, []string{of}); err != nil {
 		return err
 	}
-	if c.ended {
+	if record {
 		if err := a.logCall(ctx, c, contact); err != nil {
 			return err
 		}
+		if err := a.s.state.mark(ctx, a.ws, c.CallID, writtenRecord, "1"); err != nil {
+			return err
+		}
 	}
-	if c.callback() {
-		if _, err := a.callbackTicket(ctx, c, contact); err != nil {
+	if ticket {
+		if _, err := a.ticket(ctx, c, contact, rec.written); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ticket is the call's callback ticket: the one its state names, else one
+// opened (or replayed) now and noted in its state.
+func (a *applier) ticket(ctx context.Context, c call, contact *sources.Contact, w written) (*sources.Ticket, error) {
+	if w.ticketID != "" {
+		return &sources.Ticket{ID: w.ticketID, Reference: w.ticketRef}, nil
+	}
+	t, err := a.callbackTicket(ctx, c, contact)
+	if err != nil {
+		return nil, err
+	}
+	return t, a.s.state.mark(ctx, a.ws, c.CallID, writtenTicketID, t.ID, writtenTicketRef, t.Reference)
 }
 
 // errSkipped says a call has no contact to write on and gets none (a
@@ -355,7 +386,10 @@ func orNone(s string) string {
 // contact. Its key is the generation's, so each
 // of its events, and a repeat of any, writes it once.
 func (a *applier) followUp(ctx context.Context, id string, n int) error {
-	events, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
+	rec, late, err := a.s.state.closeLate(ctx, a.ws, id, n)
+	if errors.Is(err, errErased) || err == nil && rec.written.followUps[n] {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -373,7 +407,7 @@ func (a *applier) followUp(ctx context.Context, id string, n int) error {
 	if len(lines) == 0 {
 		return nil // a late call_started or call_answered adds nothing
 	}
-	c := callOf(id, events)
+	c := callOf(id, rec.events)
 	contact, err := a.contact(ctx, c)
 	if err != nil || contact == nil {
 		return err
@@ -382,7 +416,7 @@ func (a *applier) followUp(ctx context.Context, id string, n int) error {
 	key := callID(id, "follow-up/"+strconv.Itoa(n))
 	if c.callback() {
 		// A note on the callback ticket, where whoever calls back looks.
-		t, err := a.callbackTicket(ctx, c, contact) // replays: the ticket is there
+		t, err := a.ticket(ctx, c, contact, rec.written)
 		if err != nil {
 			return err
 		}
@@ -394,7 +428,7 @@ func (a *applier) followUp(ctx context.Context, id string, n int) error {
 		return actionError(err)
 	}
 	a.s.metrics.Effects.WithLabelValues("follow_up").Inc()
-	return nil
+	return a.s.state.mark(ctx, a.ws, id, writtenFollowUp+strconv.Itoa(n), "1")
 }
 
 func ticketName(t *sources.Ticket) string {

@@ -302,28 +302,54 @@ func (q *redisQueue) deadLetters(ctx context.Context, n int) ([]DeadLetter, erro
 	return out, nil
 }
 
+// forgetPage is how many dead letters forgetDead reads at a time: the list
+// holds up to CALL_EVENTS_MAX_DEAD_LETTERS events of up to
+// CALL_EVENTS_MAX_BODY_BYTES, too much to read whole in one REDIS_TIMEOUT.
+const forgetPage = 100
+
+// forgetDead reads the list from its head a page at a time, each page in
+// its own REDIS_TIMEOUT, and removes what matches as it goes. A letter
+// pushed meanwhile shifts the list towards its tail, so a page may read
+// again a letter it read before, never skip one.
 func (q *redisQueue) forgetDead(ctx context.Context, match func(Event) bool) error {
+	key := redis.CallEventsDeadLetters(q.ws)
+	for start := int64(0); ; {
+		page, err := q.forgetPage(ctx, key, start, match)
+		if err != nil || page.read < forgetPage {
+			return err
+		}
+		start += page.read - page.removed
+	}
+}
+
+type forgotten struct{ read, removed int64 }
+
+func (q *redisQueue) forgetPage(ctx context.Context, key string, start int64, match func(Event) bool) (forgotten, error) {
 	ctx, cancel := q.ctx(ctx, q.opts.timeout)
 	defer cancel()
-	key := redis.CallEventsDeadLetters(q.ws)
-	list, err := q.client.LRange(ctx, key, 0, -1).Result()
+	list, err := q.client.LRange(ctx, key, start, start+forgetPage-1).Result()
 	if err != nil {
-		return err
+		return forgotten{}, err
 	}
 	pipe := q.client.Pipeline()
-	n := 0
+	var rems []*goredis.IntCmd
 	for _, s := range list {
 		var dl DeadLetter
 		if json.Unmarshal([]byte(s), &dl) == nil && match(dl.Event) {
-			pipe.LRem(ctx, key, 0, s)
-			n++
+			rems = append(rems, pipe.LRem(ctx, key, 0, s))
 		}
 	}
-	if n == 0 {
-		return nil
+	f := forgotten{read: int64(len(list))}
+	if len(rems) == 0 {
+		return f, nil
 	}
-	_, err = pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return f, err
+	}
+	for _, r := range rems {
+		f.removed += r.Val()
+	}
+	return f, nil
 }
 
 // popIfOldest: KEYS[1] the dead letters; ARGV[1] the oldest as read. It

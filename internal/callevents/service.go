@@ -161,6 +161,23 @@ func (s *Service) newQueue(ws string) queue {
 	return newMemoryQueue(int64(s.cfg.MaxBacklog), s.cfg.MaxDeadLetters, s.cfg.DeadLetterRetention)
 }
 
+// existingQueue is the workspace's queue for reading or erasing, built
+// only when it holds something: this replica's consumer's, else its Redis
+// stream. Without Redis a workspace with no consumer has none (nil): the
+// queue in process lives only in its consumer.
+func (s *Service) existingQueue(ws string) queue {
+	s.mu.Lock()
+	c := s.consumers[ws]
+	s.mu.Unlock()
+	switch {
+	case c != nil:
+		return c.q
+	case s.cfg.Redis != nil:
+		return s.newQueue(ws)
+	}
+	return nil
+}
+
 // consumerFor is the workspace's queue and workers, started on first use.
 func (s *Service) consumerFor(ws string, t *tenants.Tenant) *consumer {
 	s.mu.Lock()
@@ -197,16 +214,11 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 	}
 	// Reading starts no workers: a workspace whose events never came has
 	// none, and an admin's read must not hold a Redis connection for good.
-	s.mu.Lock()
-	c := s.consumers[ws]
-	s.mu.Unlock()
-	var q queue
-	if c != nil {
-		q = c.q
-	} else {
-		q = s.newQueue(ws)
-	}
 	st := Status{Workspace: ws, DeadLetters: []DeadLetter{}}
+	q := s.existingQueue(ws)
+	if q == nil {
+		return st, nil
+	}
 	if st.Backlog, err = q.backlog(ctx); err != nil {
 		return Status{}, unavailable(err)
 	}
@@ -218,8 +230,10 @@ func (s *Service) Status(ctx context.Context, t *tenants.Tenant, n int) (Status,
 
 // Forget erases what call events keep about the contacts a change deleted
 // (a contact.deleted webhook): the states of the calls that named them (by
-// contact_external_id, by number, or found for them), and the dead letters
-// whose event names them. Events still queued are applied as they come.
+// contact_external_id, or found for them; by number, those of no other
+// contact) become tombstones, so that their later events have no effect,
+// and the dead letters whose event names them go. Events still queued are
+// applied as they come (those of an erased call have no effect).
 func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Changed) error {
 	ids := map[string]bool{}
 	for _, c := range ch.Contacts {
@@ -235,23 +249,20 @@ func (s *Service) Forget(ctx context.Context, t *tenants.Tenant, ch sources.Chan
 		return err
 	}
 	phones := map[string]bool{}
-	var names []string
+	var idNames, phoneNames []string
 	for id := range ids {
-		names = append(names, contactName("id", id))
+		idNames = append(idNames, contactName("id", id))
 	}
 	for _, p := range ch.RemovedPhones {
 		phones[p] = true
-		names = append(names, contactName("phone", p))
+		phoneNames = append(phoneNames, contactName("phone", p))
 	}
-	if err := s.state.forget(ctx, ws, names); err != nil {
+	if err := s.state.forget(ctx, ws, idNames, phoneNames); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	c := s.consumers[ws]
-	s.mu.Unlock()
-	q := s.newQueue(ws)
-	if c != nil {
-		q = c.q
+	q := s.existingQueue(ws)
+	if q == nil {
+		return nil
 	}
 	return q.forgetDead(ctx, func(e Event) bool {
 		if ids[e.ContactExternalID] {

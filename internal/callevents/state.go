@@ -39,25 +39,89 @@ import (
 // its event's rank; "late.<n>.<field>" the same in late generation n;
 // "late" the open generation (1 when absent); "seen:<digest>" marks an
 // event merged, with where (0: the record, n: generation n), so that a
-// repeat is known; "frozen" marks the record written.
+// repeat is known; "frozen" marks the record written; "contact" the
+// contact the call is of (its name, see contactName), once known;
+// "written.<what>" what of the record Intercom has (see written).
+//
+// Erasing a call (its contact was deleted) leaves a tombstone in place of
+// its state, for the state's time to live: "frozen" and "erased", no
+// personal data. Every event of the call then has no effect (errErased):
+// a late one must not re-create the deleted contact as a lead.
 type stateStore interface {
 	// merge adds e to its call's state: to the record unless it is
 	// frozen, else to the open late generation. late is where e is: 0 for
 	// the record (merged now or before the freeze), n for generation n.
+	// errErased when the call was erased.
 	merge(ctx context.Context, ws string, e Event) (frozen bool, late int, err error)
 	// freeze freezes the call's state (if it was not) and returns its
-	// events by kind: the same every time once frozen.
-	freeze(ctx context.Context, ws, callID string) (map[string]Event, error)
+	// record: the same events every time once frozen. errErased when the
+	// call was erased.
+	freeze(ctx context.Context, ws, callID string) (record, error)
 	// closeLate closes late generation n (if it is open) and returns the
-	// record's events and what generation n gathered: the same every time
-	// once closed.
-	closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error)
+	// record and what generation n gathered: the same every time once
+	// closed. errErased when the call was erased.
+	closeLate(ctx context.Context, ws, callID string, n int) (record, Event, error)
+	// mark notes what of the record Intercom has (written's fields, by
+	// name and value), unless the call was erased.
+	mark(ctx context.Context, ws, callID string, fields ...string) error
 	// name notes the call under each of names (see contactName), for as
-	// long as a state is kept.
-	name(ctx context.Context, ws, callID string, names []string) error
-	// forget erases the states of the calls noted under any of names.
-	forget(ctx context.Context, ws string, names []string) error
+	// long as a state is kept, and, when contact is not empty, as the
+	// call of that contact (a name).
+	name(ctx context.Context, ws, callID, contact string, names []string) error
+	// forget erases the calls noted under any of ids (contacts' ids'
+	// names), and those noted under any of phones (numbers' names) that
+	// are of no contact, or of one of ids: another contact with the
+	// number keeps its calls.
+	forget(ctx context.Context, ws string, ids, phones []string) error
 }
+
+// record is a frozen call's events by kind, and what of it is written.
+type record struct {
+	events  map[string]Event
+	written written
+}
+
+// written is what Intercom has of a call's record, kept with its state:
+// the idempotency records of its effects last a day, its state two, and
+// a late event in between must not write the call or open its ticket
+// again.
+type written struct {
+	record    bool   // the call record on the contact
+	ticketID  string // the callback ticket
+	ticketRef string // its reference, as people quote it
+	followUps map[int]bool
+}
+
+const writtenPrefix = "written."
+
+// Fields of written in the state.
+const (
+	writtenRecord    = writtenPrefix + "record"
+	writtenTicketID  = writtenPrefix + "ticket_id"
+	writtenTicketRef = writtenPrefix + "ticket_ref"
+	writtenFollowUp  = writtenPrefix + "follow_up."
+)
+
+func writtenOf(fields map[string]string) written {
+	w := written{record: fields[writtenRecord] != "", ticketID: fields[writtenTicketID], ticketRef: fields[writtenTicketRef], followUps: map[int]bool{}}
+	for k := range fields {
+		if n, ok := strings.CutPrefix(k, writtenFollowUp); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				w.followUps[i] = true
+			}
+		}
+	}
+	return w
+}
+
+func recordOf(callID string, fields map[string]string) (record, error) {
+	events, err := eventsOf(callID, fields)
+	return record{events: events, written: writtenOf(fields)}, err
+}
+
+// errErased: the call was erased with its contact; its events have no
+// effect.
+var errErased = errors.New("call state: erased with its contact")
 
 // contactName is how a call's state is noted under a contact: a digest of
 // its id or number, never the number itself.
@@ -71,7 +135,11 @@ func contactName(kind, v string) string {
 // event still finds its call frozen.
 const stateTTL = 48 * time.Hour
 
-const frozenField = "frozen"
+const (
+	frozenField  = "frozen"
+	erasedField  = "erased"
+	contactField = "contact"
+)
 
 // slot is one field of an event in the state, and its ranked value.
 type slot struct{ name, value string }
@@ -120,17 +188,31 @@ func marker(kind string) string { return kind + ".call_id" }
 // lostTerminal says whether e, arriving at a frozen state, stands for the
 // event that ends the call and that the state lost (a Redis failover took
 // a merge that had not reached a replica): it is merged into the record
-// (which finish writes with it, once).
+// (which finish writes with it, once). A state written before events were
+// merged field by field has the terminal event under its bare kind.
 func lostTerminal(e Event, has func(field string) bool) bool {
 	if !terminal(e.Event) {
 		return false
 	}
-	for _, k := range kinds {
-		if terminal(k) && has(marker(k)) {
+	for _, f := range terminalMarkers() {
+		if has(f) {
 			return false
 		}
 	}
 	return true
+}
+
+// terminalMarkers are the fields that say an event that ends a call came:
+// its kind's marker, or its bare kind (the format before fields were
+// merged).
+func terminalMarkers() []string {
+	var out []string
+	for _, k := range kinds {
+		if terminal(k) {
+			out = append(out, marker(k), k)
+		}
+	}
+	return out
 }
 
 // setField sets e's field name from a ranked value.
@@ -215,9 +297,11 @@ func latePrefix(n int) string { return "late." + strconv.Itoa(n) + "." }
 // event's seen field, ARGV[3] "1" when the event ends a call, ARGV[4] its
 // kind, ARGV[5] the number n of terminal kinds' markers that follow, then
 // the slots (name, value). Returns {frozen, late}. Values are compared
-// byte by byte (Lua's < follows the server's locale).
+// byte by byte (Lua's < follows the server's locale), equal ones at once
+// (a value may be 64 KB long).
 var mergeScript = goredis.NewScript(`
 local function after(a, b)
+  if a == b then return false end
   for k = 1, math.min(#a, #b) do
     local x, y = string.byte(a, k), string.byte(b, k)
     if x ~= y then return x > y end
@@ -225,11 +309,12 @@ local function after(a, b)
   return #a > #b
 end
 local key = KEYS[1]
+if redis.call('HEXISTS', key, 'erased') == 1 then return {1, 0, 1} end
 local frozen = redis.call('HEXISTS', key, 'frozen')
 local seen = redis.call('HGET', key, ARGV[2])
 if seen then
   redis.call('EXPIRE', key, ARGV[1])
-  return {frozen, tonumber(seen)}
+  return {frozen, tonumber(seen), 0}
 end
 local n = tonumber(ARGV[5])
 local prefix, late = ARGV[4] .. '.', 0
@@ -250,10 +335,12 @@ for j = 6 + n, #ARGV, 2 do
 end
 redis.call('HSET', key, ARGV[2], late)
 redis.call('EXPIRE', key, ARGV[1])
-return {frozen, late}`)
+return {frozen, late, 0}`)
 
-// freezeScript: KEYS[1] the state, ARGV[1] its TTL in seconds.
+// freezeScript: KEYS[1] the state, ARGV[1] its TTL in seconds. A
+// tombstone answers only its mark.
 var freezeScript = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'erased') == 1 then return {'erased', '1'} end
 redis.call('HSETNX', KEYS[1], 'frozen', '1')
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])`)
@@ -261,6 +348,7 @@ return redis.call('HGETALL', KEYS[1])`)
 // closeLateScript: KEYS[1] the state, ARGV[1] its TTL in seconds, ARGV[2]
 // the generation to close.
 var closeLateScript = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'erased') == 1 then return {'erased', '1'} end
 local open = tonumber(redis.call('HGET', KEYS[1], 'late') or '1')
 if open == tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'late', open + 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -277,13 +365,11 @@ func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, e
 	if terminal(e.Event) {
 		args[2] = 1
 	}
-	var markers []any
-	for _, k := range kinds {
-		if terminal(k) {
-			markers = append(markers, marker(k))
-		}
+	markers := terminalMarkers()
+	args = append(args, len(markers))
+	for _, m := range markers {
+		args = append(args, m)
 	}
-	args = append(append(args, len(markers)), markers...)
 	for _, sl := range slots(e) {
 		args = append(args, sl.name, sl.value)
 	}
@@ -293,8 +379,11 @@ func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, e
 	if err != nil {
 		return false, 0, err
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return false, 0, fmt.Errorf("call state: unexpected answer %v", res)
+	}
+	if res[2] == 1 {
+		return true, 0, errErased
 	}
 	return res[0] == 1, int(res[1]), nil
 }
@@ -311,69 +400,143 @@ func (s redisState) all(ctx context.Context, script *goredis.Script, ws, callID 
 	for i := 0; i+1 < len(list); i += 2 {
 		fields[list[i]] = list[i+1]
 	}
+	if fields[erasedField] != "" {
+		return nil, errErased
+	}
 	return fields, nil
 }
 
-func (s redisState) freeze(ctx context.Context, ws, callID string) (map[string]Event, error) {
+func (s redisState) freeze(ctx context.Context, ws, callID string) (record, error) {
 	fields, err := s.all(ctx, freezeScript, ws, callID, int(stateTTL.Seconds()))
 	if err != nil {
-		return nil, err
+		return record{}, err
 	}
-	return eventsOf(callID, fields)
+	return recordOf(callID, fields)
 }
 
-func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+func (s redisState) closeLate(ctx context.Context, ws, callID string, n int) (record, Event, error) {
 	fields, err := s.all(ctx, closeLateScript, ws, callID, int(stateTTL.Seconds()), n)
 	if err != nil {
-		return nil, Event{}, err
+		return record{}, Event{}, err
 	}
 	return recordAndLate(callID, fields, n)
 }
 
-func (s redisState) name(ctx context.Context, ws, callID string, names []string) error {
-	if len(names) == 0 {
+// markScript: KEYS[1] the state; ARGV the fields (name, value) to set. A
+// state gone or erased is left as it is.
+var markScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'erased') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`)
+
+func (s redisState) mark(ctx context.Context, ws, callID string, fields ...string) error {
+	args := make([]any, len(fields))
+	for i, f := range fields {
+		args[i] = f
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return markScript.Run(ctx, s.client, []string{redis.CallStateKey(ws, callID)}, args...).Err()
+}
+
+// A contact's calls are a sorted set of call ids scored by when each was
+// last noted (milliseconds): what is older than a state's TTL names no
+// state any more and goes as the set is written, so that the set of a
+// number that calls all the time stays bounded. toSorted makes a set
+// written before the calls were scored (a plain set) a sorted one.
+const toSorted = `
+local function toSorted(k, now)
+  if redis.call('TYPE', k).ok ~= 'set' then return end
+  local ids = redis.call('SMEMBERS', k)
+  redis.call('DEL', k)
+  for _, id in ipairs(ids) do redis.call('ZADD', k, now, id) end
+end
+`
+
+// nameScript: KEYS[1] the state, then the contact sets; ARGV[1] their
+// TTL in seconds, ARGV[2] the call id, ARGV[3] the contact the call is of
+// ("" when not known), ARGV[4] the time now in milliseconds. A tombstone
+// is left as it is.
+var nameScript = goredis.NewScript(toSorted + `
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[1])
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'erased') == 0 then
+  redis.call('HSET', KEYS[1], 'contact', ARGV[3])
+end
+for i = 2, #KEYS do
+  toSorted(KEYS[i], now)
+  redis.call('ZADD', KEYS[i], now, ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. (now - ttl * 1000))
+  redis.call('EXPIRE', KEYS[i], ttl)
+end
+return 0`)
+
+// forgetScript: KEYS the contact sets, first the n of contacts' ids, then
+// those of numbers; ARGV[1] the prefix of the states' keys, ARGV[2] n,
+// ARGV[3] the states' TTL in seconds, ARGV[4] the time now in
+// milliseconds, then the ids' names. Each erased
+// call becomes a tombstone that keeps what was left of its time to live.
+// The states' keys are built here: they share the sets' hash tag.
+var forgetScript = goredis.NewScript(toSorted + `
+local prefix, n = ARGV[1], tonumber(ARGV[2])
+local ids = {}
+for j = 5, #ARGV do ids[ARGV[j]] = true end
+local function erase(key)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -2 then return end
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'frozen', '1', 'erased', '1')
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('EXPIRE', key, ARGV[3]) end
+end
+for i = 1, #KEYS do
+  toSorted(KEYS[i], ARGV[4])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    local key = prefix .. id
+    local of = redis.call('HGET', key, 'contact')
+    if i <= n or not of or ids[of] then
+      erase(key)
+      redis.call('ZREM', KEYS[i], id)
+    end
+  end
+end
+return 0`)
+
+func (s redisState) name(ctx context.Context, ws, callID, contact string, names []string) error {
+	if len(names) == 0 && contact == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	pipe := s.client.TxPipeline()
+	keys := []string{redis.CallStateKey(ws, callID)}
 	for _, n := range names {
-		pipe.SAdd(ctx, redis.CallsOfContactKey(ws, n), callID)
-		pipe.Expire(ctx, redis.CallsOfContactKey(ws, n), stateTTL)
+		keys = append(keys, redis.CallsOfContactKey(ws, n))
 	}
-	_, err := pipe.Exec(ctx)
-	return err
-}
-
-func (s redisState) forget(ctx context.Context, ws string, names []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	pipe := s.client.Pipeline()
-	members := make([]*goredis.StringSliceCmd, len(names))
-	for i, n := range names {
-		members[i] = pipe.SMembers(ctx, redis.CallsOfContactKey(ws, n))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return err
-	}
-	pipe = s.client.Pipeline()
-	for i, n := range names {
-		for _, callID := range members[i].Val() {
-			pipe.Del(ctx, redis.CallStateKey(ws, callID))
-		}
-		pipe.Del(ctx, redis.CallsOfContactKey(ws, n))
-	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return nameScript.Run(ctx, s.client, keys, int(stateTTL.Seconds()), callID, contact, time.Now().UnixMilli()).Err()
 }
 
-func recordAndLate(callID string, fields map[string]string, n int) (map[string]Event, Event, error) {
-	events, err := eventsOf(callID, fields)
+func (s redisState) forget(ctx context.Context, ws string, ids, phones []string) error {
+	var keys []string
+	for _, n := range append(append([]string{}, ids...), phones...) {
+		keys = append(keys, redis.CallsOfContactKey(ws, n))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	args := []any{redis.CallStateKey(ws, ""), len(ids), int(stateTTL.Seconds()), time.Now().UnixMilli()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return forgetScript.Run(ctx, s.client, keys, args...).Err()
+}
+
+func recordAndLate(callID string, fields map[string]string, n int) (record, Event, error) {
+	rec, err := recordOf(callID, fields)
 	if err != nil {
-		return nil, Event{}, err
+		return record{}, Event{}, err
 	}
 	late, err := lateOf(callID, fields, n)
-	return events, late, err
+	return rec, late, err
 }
 
 // memoryState is the state in process (without Redis), swept of calls
@@ -422,14 +585,21 @@ func (s *memoryState) call(ws, callID string) *memoryCall {
 		c = &memoryCall{fields: map[string]string{}}
 		s.calls[k] = c
 	}
-	c.touched = now
+	if !c.erased() {
+		c.touched = now // a tombstone keeps its time to live
+	}
 	return c
 }
+
+func (c *memoryCall) erased() bool { return c.fields[erasedField] != "" }
 
 func (s *memoryState) merge(_ context.Context, ws string, e Event) (bool, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, e.CallID)
+	if c.erased() {
+		return true, 0, errErased
+	}
 	has := func(f string) bool { _, ok := c.fields[f]; return ok }
 	frozen, seen := has(frozenField), seenField(e)
 	if at, ok := c.fields[seen]; ok {
@@ -457,27 +627,49 @@ func (c *memoryCall) openLate() int {
 	return 1
 }
 
-func (s *memoryState) freeze(_ context.Context, ws, callID string) (map[string]Event, error) {
+func (s *memoryState) freeze(_ context.Context, ws, callID string) (record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
+	if c.erased() {
+		return record{}, errErased
+	}
 	c.fields[frozenField] = "1"
-	return eventsOf(callID, c.fields)
+	return recordOf(callID, c.fields)
 }
 
-func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (map[string]Event, Event, error) {
+func (s *memoryState) mark(_ context.Context, ws, callID string, fields ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls[ws+"\x00"+callID]
+	if c == nil || c.erased() {
+		return nil
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		c.fields[fields[i]] = fields[i+1]
+	}
+	return nil
+}
+
+func (s *memoryState) closeLate(_ context.Context, ws, callID string, n int) (record, Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.call(ws, callID)
+	if c.erased() {
+		return record{}, Event{}, errErased
+	}
 	if c.openLate() == n {
 		c.fields["late"] = strconv.Itoa(n + 1)
 	}
 	return recordAndLate(callID, c.fields, n)
 }
 
-func (s *memoryState) name(_ context.Context, ws, callID string, names []string) error {
+func (s *memoryState) name(_ context.Context, ws, callID, contact string, names []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c := s.calls[ws+"\x00"+callID]; c != nil && contact != "" && !c.erased() {
+		c.fields[contactField] = contact
+	}
 	for _, n := range names {
 		k := ws + "\x00" + n
 		if s.named[k] == nil {
@@ -488,14 +680,29 @@ func (s *memoryState) name(_ context.Context, ws, callID string, names []string)
 	return nil
 }
 
-func (s *memoryState) forget(_ context.Context, ws string, names []string) error {
+func (s *memoryState) forget(_ context.Context, ws string, ids, phones []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range names {
-		for id := range s.named[ws+"\x00"+n] {
-			delete(s.calls, ws+"\x00"+id)
+	isID := map[string]bool{}
+	for _, n := range ids {
+		isID[n] = true
+	}
+	for _, n := range append(append([]string{}, ids...), phones...) {
+		k := ws + "\x00" + n
+		for id := range s.named[k] {
+			c := s.calls[ws+"\x00"+id]
+			if c == nil {
+				delete(s.named[k], id)
+				continue
+			}
+			if of := c.fields[contactField]; isID[n] || of == "" || isID[of] {
+				c.fields = map[string]string{frozenField: "1", erasedField: "1"}
+				delete(s.named[k], id)
+			}
 		}
-		delete(s.named, ws+"\x00"+n)
+		if len(s.named[k]) == 0 {
+			delete(s.named, k)
+		}
 	}
 	return nil
 }

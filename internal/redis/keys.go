@@ -107,9 +107,10 @@ func CallEventsDeadLetters(workspace string) string {
 	return "tdi:v1:" + Tag(workspace) + ":calls:dead"
 }
 
-// CallsOfContactKey is the set of the calls whose state names one contact
-// (by a digest of its id or number: no number in a key), so that a contact
-// deleted in Intercom is erased from the call states (durable).
+// CallsOfContactKey is the calls whose state names one contact (by a
+// digest of its id or number: no number in a key), a sorted set scored by
+// when each was noted, so that a contact deleted in Intercom is erased from
+// the call states (durable).
 func CallsOfContactKey(workspace, digest string) string {
 	return "tdi:v1:" + Tag(workspace) + ":calls:contact:" + digest
 }

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/talkdesk-intercom/api/internal/redis"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
@@ -182,7 +187,7 @@ func TestCallEventsRetryForRunsOut(t *testing.T) {
 }
 
 // CALL_EVENTS_DEAD_LETTER_RETENTION: a dead letter is listed until it is
-// older than the retention, then it is gone.
+// older than the retention, then it is no longer listed, and deleted.
 func TestCallEventsDeadLettersExpire(t *testing.T) {
 	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back", "CALL_EVENTS_DEAD_LETTER_RETENTION", "5s")
 	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-expires", "contact_phone": "+14155550142", "talkdesk_number": "+18005550100"})
@@ -198,11 +203,40 @@ func TestCallEventsDeadLettersExpire(t *testing.T) {
 	}
 }
 
+// A dead letter older than CALL_EVENTS_DEAD_LETTER_RETENTION is deleted
+// from Redis, not only no longer listed (each replica drops the expired
+// letters of its workspaces every CALL_EVENTS_CLAIM_AFTER/3), while a newer
+// one stays.
+func TestCallEventsExpiredDeadLettersAreDeleted(t *testing.T) {
+	addr := os.Getenv("TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("reads the dead letters in Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	env := callEventsEnv(t, emulator.Options{}, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back", "CALL_EVENTS_DEAD_LETTER_RETENTION", "1m")
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	ctx := context.Background()
+	key := redis.CallEventsDeadLetters(env.Intercom.Workspace.App().IDCode)
+	old, _ := json.Marshal(map[string]any{"id": "1-0", "event": map[string]any{"event": "call_abandoned", "call_id": "c-old"}, "reason": "test", "at": time.Now().Add(-2 * time.Minute)})
+	client.RPush(ctx, key, old)
+	mustAccept(t, env, map[string]any{"event": "call_abandoned", "call_id": "c-fresh", "contact_phone": "+14155550142", "talkdesk_number": "+18005550100"})
+	settled(t, env, 1, 20*time.Second)
+	for deadline := time.Now().Add(20 * time.Second); client.LLen(ctx, key).Val() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters in Redis, want only the one within its retention", client.LLen(ctx, key).Val())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := client.LIndex(ctx, key, 0).Val(); !strings.Contains(left, "c-fresh") {
+		t.Fatalf("left in Redis: %s, want the newer letter", left)
+	}
+}
+
 // A contact deleted in Intercom (a signed contact.deleted webhook) is
 // erased from what call events keep: the dead letters that name it go, and
-// its calls' states too, so a late event of its call writes nothing (no
-// follow-up, no lead re-created for its number). Another contact's dead
-// letter stays.
+// its calls' states become tombstones, so a late event of its call writes
+// nothing (no follow-up, no lead re-created for its number). Another
+// contact's dead letter stays.
 func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	env := callEventsEnv(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret, "CALL_EVENTS_CALLBACK_TICKET_TYPE", "Ring back")
 	ws := env.Intercom.Workspace
@@ -231,8 +265,7 @@ func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	if len(st.DeadLetters) != 1 || st.DeadLetters[0].Event.CallID != "c-del-other" {
 		t.Fatalf("status %+v: want only the other contact's dead letter", st)
 	}
-	// The call's state is gone: a late disposition is the first event of
-	// a call that has not ended, and writes nothing.
+	// The call's state is a tombstone: a late disposition writes nothing.
 	mustAccept(t, env, map[string]any{"event": "disposition_set", "call_id": "c-del-record", "disposition": "Resolved"})
 	settled(t, env, 4, 20*time.Second)
 	if got := contactsWithPhone(env, maria.FormattedPhone); len(got) != 0 {
@@ -240,5 +273,104 @@ func TestDeletedContactIsErasedFromCallEvents(t *testing.T) {
 	}
 	if got := metricSum(t, env, "call_events_effects_total", "follow_up"); got != 0 {
 		t.Fatalf("%v follow-ups, want none", got)
+	}
+}
+
+// A contact deleted after its call was recorded: its call's state becomes a
+// tombstone, so a redelivered call_ended and a voicemail_left of that call
+// have no effect (no lead for the number, no second record, no ticket, no
+// dead letter). Another contact with the same number keeps its call in
+// flight: the disposition it had before the deletion is in its record.
+func TestErasedCallStaysErased(t *testing.T) {
+	env := callEventsEnv(t, emulator.Options{}, "INTERCOM_CLIENT_SECRET", testClientSecret)
+	ws := env.Intercom.Workspace
+	maria, _ := ws.DemoCaller()
+	twin := ws.AddContact(emulator.Contact{Name: "Twin Garcia", Phone: maria.FormattedPhone})
+	voicemail := map[string]any{"event": "voicemail_left", "call_id": "c-erased", "contact_phone": maria.FormattedPhone, "talkdesk_number": "+18005550100", "voicemail_url": "https://voicemail.example.com/c-erased.mp3"}
+	mustAccept(t, env, callEnded("c-erased"))
+	mustAccept(t, env, map[string]any{"event": "disposition_set", "call_id": "c-twin", "contact_external_id": twin.ID, "contact_phone": maria.FormattedPhone, "disposition": "Twin kept"})
+	settled(t, env, 2, 20*time.Second)
+	if n := len(callRecords(env, maria.ID, "c-erased.mp3")); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+
+	ws.DeleteContact(maria.ID)
+	notifyContact(t, env, "contact.deleted", map[string]any{"item": map[string]any{"type": "contact", "id": maria.ID, "phone": maria.FormattedPhone}})
+	mustAccept(t, env, callEnded("c-erased"))
+	mustAccept(t, env, voicemail)
+	twinEnded := callEnded("c-twin")
+	twinEnded["contact_external_id"] = twin.ID
+	mustAccept(t, env, twinEnded)
+	settled(t, env, 5, 20*time.Second)
+	if got := contactsWithPhone(env, maria.FormattedPhone); len(got) != 1 || got[0].ID != twin.ID {
+		t.Fatalf("contacts with the deleted contact's number: %+v, want only the other contact", got)
+	}
+	for _, effect := range []string{"lead", "callback_ticket", "follow_up"} {
+		if got := metricSum(t, env, "call_events_effects_total", effect); got != 0 {
+			t.Fatalf("%v %s effects, want none", got, effect)
+		}
+	}
+	if got := metricSum(t, env, "call_events_effects_total", "call_record"); got != 2 {
+		t.Fatalf("%v call records written, want 2 (the erased call's first, the other contact's)", got)
+	}
+	if st := adminCallStatus(t, env); len(st.DeadLetters) != 0 {
+		t.Fatalf("status %+v: want no dead letter", st)
+	}
+	records := callRecords(env, twin.ID, "c-twin.mp3")
+	if len(records) != 1 || !strings.Contains(records[0].Body, "Twin kept") {
+		t.Fatalf("the other contact's records %+v: want 1 with its disposition", records)
+	}
+}
+
+// The idempotency records of a call's effects last a day, its state two:
+// an event a day late (here: the records deleted, and the replica that
+// mirrored them in its memory gone) finds what its call's state says is
+// written, and writes it not again. A redelivered call_ended
+// writes no second record; a redelivered call_missed and a late
+// transcription open no second ticket (the transcription is one follow-up
+// on the first).
+func TestCallEventsAfterTheIdempotencyRecordsExpired(t *testing.T) {
+	addr := os.Getenv("TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("deletes idempotency records in Redis: set TEST_REDIS_ADDR (scripts/test.sh does)")
+	}
+	first := callEventsEnv(t, emulator.Options{})
+	ws := first.Intercom.Workspace
+	maria, _ := ws.DemoCaller()
+	missed := map[string]any{"event": "call_missed", "call_id": "c-day-missed", "contact_phone": maria.FormattedPhone, "talkdesk_number": "+18005550100"}
+	mustAccept(t, first, callEnded("c-day-ended"))
+	mustAccept(t, first, missed)
+	settled(t, first, 2, 20*time.Second)
+	first.Server.Close()
+	first.App.Close()
+
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	ctx := context.Background()
+	keys, err := client.Keys(ctx, redis.IdempotencyKey(ws.App().IDCode, "*", "*")).Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("idempotency records: %v, %v; want some", keys, err)
+	}
+	client.Del(ctx, keys...)
+	env := newTestEnvOn(t, first.Intercom, "TALKDESK_EVENTS_SECRET", eventsSecret, "CALL_EVENTS_SETTLE", "300ms", "CALL_EVENTS_CLAIM_AFTER", "2s")
+
+	mustAccept(t, env, callEnded("c-day-ended"))
+	mustAccept(t, env, missed)
+	mustAccept(t, env, map[string]any{"event": "voicemail_transcribed", "call_id": "c-day-missed", "transcription": "Please call me back"})
+	settled(t, env, 3, 20*time.Second)
+	if n := len(callRecords(env, maria.ID, "c-day-ended.mp3")); n != 1 {
+		t.Fatalf("%d records of the call, want 1", n)
+	}
+	var tickets []emulator.Ticket
+	for _, tk := range ws.Tickets(maria.ID) {
+		if strings.Contains(tk.Title+tk.Description, "c-day-missed") {
+			tickets = append(tickets, tk)
+		}
+	}
+	if len(tickets) != 1 {
+		t.Fatalf("%d callback tickets of the call, want 1", len(tickets))
+	}
+	if got := metricSum(t, env, "call_events_effects_total", "follow_up"); got != 1 {
+		t.Fatalf("%v follow-ups, want 1 (the transcription)", got)
 	}
 }
