@@ -40,7 +40,9 @@ type queue interface {
 	read(ctx context.Context, max int) ([]Delivery, error)
 	keep(ctx context.Context, ids []string) error
 	claim(ctx context.Context) ([]Delivery, error)
-	done(ctx context.Context, d Delivery) error
+	// done acknowledges d; first is false when it had been acknowledged
+	// already (a delivery claimed again just as its first one finished).
+	done(ctx context.Context, d Delivery) (first bool, err error)
 	dead(ctx context.Context, dl DeadLetter) error
 	deadLetters(ctx context.Context, n int) ([]DeadLetter, error)
 	// expire drops the dead letters older than their retention.
@@ -254,14 +256,16 @@ func (q *redisQueue) claim(ctx context.Context) ([]Delivery, error) {
 	return deliveries(msgs), nil
 }
 
-func (q *redisQueue) done(ctx context.Context, d Delivery) error {
+func (q *redisQueue) done(ctx context.Context, d Delivery) (bool, error) {
 	ctx, cancel := q.ctx(ctx, q.opts.timeout)
 	defer cancel()
 	pipe := q.client.TxPipeline()
-	pipe.XAck(ctx, q.stream(), streamGroup, d.ID)
+	acked := pipe.XAck(ctx, q.stream(), streamGroup, d.ID)
 	pipe.XDel(ctx, q.stream(), d.ID)
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, err
+	}
+	return acked.Val() == 1, nil
 }
 
 func (q *redisQueue) dead(ctx context.Context, dl DeadLetter) error {
@@ -483,10 +487,10 @@ func (q *memoryQueue) read(ctx context.Context, max int) ([]Delivery, error) {
 	return out, nil
 }
 
-func (q *memoryQueue) keep(context.Context, []string) error      { return nil }
-func (q *memoryQueue) claim(context.Context) ([]Delivery, error) { return nil, nil }
-func (q *memoryQueue) done(context.Context, Delivery) error      { return nil }
-func (q *memoryQueue) backlog(context.Context) (int64, error)    { return int64(len(q.ch)), nil }
+func (q *memoryQueue) keep(context.Context, []string) error         { return nil }
+func (q *memoryQueue) claim(context.Context) ([]Delivery, error)    { return nil, nil }
+func (q *memoryQueue) done(context.Context, Delivery) (bool, error) { return true, nil }
+func (q *memoryQueue) backlog(context.Context) (int64, error)       { return int64(len(q.ch)), nil }
 func (q *memoryQueue) expire(context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -379,10 +379,16 @@ func (c *consumer) handle(ctx context.Context, d Delivery) {
 				m.Skipped.Inc()
 				c.s.cfg.Logger.Info("call events: nothing to write", "event", d.Event.String(), "reason", skip.reason)
 			}
-			if derr := c.q.done(ctx, d); derr != nil {
+			first, derr := c.q.done(ctx, d)
+			if derr != nil {
 				// Applied, but still queued: it is taken again later and
 				// replays (its actions are idempotent).
 				c.s.cfg.Logger.Warn("call events: applied but not acknowledged", "event", d.Event.String(), "error", derr)
+				return
+			}
+			if !first {
+				// Claimed again just as its first delivery finished: it
+				// replayed (nothing written twice) and was counted then.
 				return
 			}
 			m.Applied.WithLabelValues(d.Event.Event).Inc()
