@@ -96,15 +96,7 @@ func TestIdempotencyRecordsSurvivePressureOnTheCacheRedis(t *testing.T) {
 	b := newTestEnvOn(t, a.Intercom, settings...)
 	ws := a.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
-	ticket := func(env *testEnv, i int) string {
-		var out createTicketJSON
-		env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
-			"idempotencyKey": fmt.Sprintf("pressure-%d", i), "contactId": demo.ID, "title": fmt.Sprintf("Pressure %d", i), "ticketType": "Callback request"}}, &out)
-		if out.CreateTicket.Ticket == nil {
-			t.Fatalf("createTicket %d: %+v", i, out.CreateTicket.UserErrors)
-		}
-		return out.CreateTicket.Ticket.ID
-	}
+	ticket := func(env *testEnv, i int) string { return keyedTicket(t, env, demo.ID, fmt.Sprintf("pressure-%d", i)) }
 	first := make([]string, 5)
 	for i := range first {
 		first[i] = ticket(a, i)
@@ -123,7 +115,7 @@ func TestIdempotencyRecordsSurvivePressureOnTheCacheRedis(t *testing.T) {
 		if id := ticket(b, i); id != first[i] {
 			t.Errorf("retry %d on the other replica answered ticket %s, want %s", i, id, first[i])
 		}
-		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("Pressure %d", i)); n != 1 {
+		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("pressure-%d", i)); n != 1 {
 			t.Errorf("key %d: %d tickets, want 1", i, n)
 		}
 	}
@@ -229,20 +221,14 @@ func TestIdempotencyRecordsSurviveRegistrationsThroughTheService(t *testing.T) {
 	ws := a.Intercom.Workspace
 	demo, _ := ws.DemoCaller()
 	ticket := func(env *testEnv, i int) string {
-		var out createTicketJSON
-		env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
-			"idempotencyKey": fmt.Sprintf("service-pressure-%d", i), "contactId": demo.ID, "title": fmt.Sprintf("Service pressure %d", i), "ticketType": "Callback request"}}, &out)
-		if out.CreateTicket.Ticket == nil {
-			t.Fatalf("createTicket %d: %+v", i, out.CreateTicket.UserErrors)
-		}
-		return out.CreateTicket.Ticket.ID
+		return keyedTicket(t, env, demo.ID, fmt.Sprintf("service-pressure-%d", i))
 	}
 	for i := range 5 {
 		first := ticket(a, i)
 		if again := ticket(b, i); again != first {
 			t.Errorf("retry %d on the other replica answered ticket %s, want %s", i, again, first)
 		}
-		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("Service pressure %d", i)); n != 1 {
+		if n := ticketsTitled(ws, demo.ID, fmt.Sprintf("service-pressure-%d", i)); n != 1 {
 			t.Errorf("key %d: %d tickets, want 1", i, n)
 		}
 	}
@@ -252,4 +238,17 @@ func TestIdempotencyRecordsSurviveRegistrationsThroughTheService(t *testing.T) {
 	if oom := refusedWrites(); oom != "" {
 		t.Errorf("the Redis refused writes for want of memory (%s)", oom)
 	}
+}
+
+// keyedTicket opens a callback ticket for contactID under idempotencyKey
+// key (its title too) and returns the ticket's id.
+func keyedTicket(t *testing.T, env *testEnv, contactID, key string) string {
+	t.Helper()
+	var out createTicketJSON
+	env.mustQuery(t, createTicketMutation, map[string]any{"input": map[string]any{
+		"idempotencyKey": key, "contactId": contactID, "title": key, "ticketType": "Callback request"}}, &out)
+	if out.CreateTicket.Ticket == nil {
+		t.Fatalf("createTicket %s: %+v", key, out.CreateTicket.UserErrors)
+	}
+	return out.CreateTicket.Ticket.ID
 }
