@@ -86,15 +86,7 @@ func (b *bench) runCustomerDB(ctx context.Context, add func(row, error) error) e
 		urls = append(urls, url)
 	}
 	rows, err := measureCustomerDB(ctx, urls[0], urls[1])
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := add(r, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return addRows(add, rows, err)
 }
 
 // createBenchDB creates a database on the cluster, loads the contract and
@@ -171,20 +163,13 @@ func measureCustomerDB(ctx context.Context, small, million string) ([]row, error
 	}
 	queries[0].Store(0)
 	queries[1].Store(0)
-	lat := make([][]time.Duration, len(reqs))
-	busy := make([]time.Duration, len(reqs))
-	for from := 0; from < sqlLookups; from += 50 {
-		for k, req := range reqs {
-			for range 50 {
-				t0 := time.Now()
-				if err := req(); err != nil {
-					return nil, fmt.Errorf("%s: %w", names[k], err)
-				}
-				d := time.Since(t0)
-				lat[k] = append(lat[k], d)
-				busy[k] += d
-			}
-		}
+	inTurn := make([]func(int) error, len(reqs))
+	for k, req := range reqs {
+		inTurn[k] = func(int) error { return req() }
+	}
+	lat, busy, err := inTurns(names, inTurn, sqlLookups, 50)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]row, len(reqs))
 	for k, l := range lat {

@@ -10,8 +10,9 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 )
 
 // The response cache workload: warm W2 dashboards with the response cache
@@ -152,21 +153,8 @@ func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCo
 func (b *bench) profileDashboards(f *fleet, debugURL string) error {
 	const seconds = 5
 	ids := b.dashboardIDs(f.em.Workspace)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_ = f.instance(0).query(dashboardQuery, map[string]any{"ids": ids})
-			}
-		})
-	}
-	defer func() { close(stop); wg.Wait() }()
+	stop := loadtest.Run(8, func(int, int) { _ = f.instance(0).query(dashboardQuery, map[string]any{"ids": ids}) })
+	defer stop()
 	resp, err := benchClient.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, seconds))
 	if err != nil {
 		return fmt.Errorf("cpu profile: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -127,13 +126,8 @@ func (b *bench) runSources(ctx context.Context, add func(row, error) error) erro
 			}
 		}
 		rows, err := alternate(w1, []string{srcW1Row(srcAlone, state), srcW1Row(srcBoth, state)}, n, turn, lookup)
-		if err != nil {
+		if err := addRows(add, rows, err); err != nil {
 			return err
-		}
-		for _, r := range rows {
-			if err := add(r, nil); err != nil {
-				return err
-			}
 		}
 	}
 	for _, f := range w1 {
@@ -200,15 +194,7 @@ func (b *bench) runSources(ctx context.Context, add func(row, error) error) erro
 	}
 	rows, err := alternate(w2, []string{srcW2Row(srcAlone, "warm"), srcW2Row(srcBoth, "warm")}, b.opts.w2Warm, 5,
 		func(f *fleet, i int) error { return f.instance(i).query(query, vars) })
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := add(r, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return addRows(add, rows, err)
 }
 
 // seedFromWorkspace gives the customer database a contact for each of the
@@ -260,20 +246,13 @@ func alternate(fleets []*fleet, names []string, n, turn int, req func(f *fleet, 
 			return nil, err
 		}
 	}
-	lat := make([][]time.Duration, len(fleets))
-	busy := make([]time.Duration, len(fleets))
-	for from := 0; from < n; from += turn {
-		for k, f := range fleets {
-			for i := from; i < min(n, from+turn); i++ {
-				t0 := time.Now()
-				if err := req(f, i); err != nil {
-					return nil, fmt.Errorf("%s: %w", names[k], err)
-				}
-				d := time.Since(t0)
-				lat[k] = append(lat[k], d)
-				busy[k] += d
-			}
-		}
+	reqs := make([]func(i int) error, len(fleets))
+	for k, f := range fleets {
+		reqs[k] = func(i int) error { return req(f, i) }
+	}
+	lat, busy, err := inTurns(names, reqs, n, turn)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]row, len(fleets))
 	for k, f := range fleets {
@@ -281,17 +260,38 @@ func alternate(fleets []*fleet, names []string, n, turn int, req func(f *fleet, 
 		if err != nil {
 			return nil, err
 		}
-		l := lat[k]
-		slices.Sort(l)
+		p50, p99 := percentiles(lat[k])
 		up := after.upstream - before[k].upstream
 		out[k] = row{workload: names[k], path: "real", requests: n,
 			upstreamPerReq: float64(up) / float64(n), upstreamTotal: up,
 			sqlPerReq:     (after.sqlQueries - before[k].sqlQueries) / float64(n),
 			redisPerReq:   (after.redisRoundTrips - before[k].redisRoundTrips) / float64(n),
 			batchesPerReq: float64(after.loaderBatches-before[k].loaderBatches) / float64(n),
-			p50:           l[n/2], p99: l[min(n-1, n*99/100)], rps: float64(n) / busy[k].Seconds()}
+			p50:           p50, p99: p99, rps: float64(n) / busy[k].Seconds()}
 	}
 	return out, nil
+}
+
+// inTurns sends requests 0..n-1 of each of reqs, one at a time, in turns
+// of turn requests per req, and returns each one's latencies and the time
+// it was busy: what is measured side by side meets the same noise.
+func inTurns(names []string, reqs []func(i int) error, n, turn int) (lat [][]time.Duration, busy []time.Duration, err error) {
+	lat = make([][]time.Duration, len(reqs))
+	busy = make([]time.Duration, len(reqs))
+	for from := 0; from < n; from += turn {
+		for k, req := range reqs {
+			for i := from; i < min(n, from+turn); i++ {
+				t0 := time.Now()
+				if err := req(i); err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", names[k], err)
+				}
+				d := time.Since(t0)
+				lat[k] = append(lat[k], d)
+				busy[k] += d
+			}
+		}
+	}
+	return lat, busy, nil
 }
 
 // sourcesChecks are the targets of the sources workload: the database

@@ -549,6 +549,19 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 	return ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
 }
 
+// addRows adds rows measured together, or err when they could not be.
+func addRows(add func(row, error) error, rows []row, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := add(r, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // mergeRows combines single-request rows into one with percentiles.
 func mergeRows(rs []row) row {
 	out := rs[0]

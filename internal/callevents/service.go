@@ -446,32 +446,24 @@ func (c *consumer) process(ctx context.Context, d Delivery) error {
 		// The one place a ringing call is announced.
 		c.s.cfg.OnCallStarted(ctx, c.a.ws, d.Event)
 	}
-	switch next {
-	case stepFinish:
-		if !sleep(ctx, time.Until(d.Accepted.Add(c.s.cfg.Settle))) {
-			return ctx.Err()
-		}
-		release, err := c.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
-		return c.a.finish(ctx, d.Event)
-	case stepFollowUp:
-		// What comes late gathers for a settle window too: the first
-		// of a late generation to wake closes it and writes its one
-		// follow-up, the others replay it.
-		if !sleep(ctx, time.Until(d.Accepted.Add(c.s.cfg.Settle))) {
-			return ctx.Err()
-		}
-		release, err := c.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
-		return c.a.followUp(ctx, d.Event.CallID, late)
+	if next == stepNone {
+		return nil
 	}
-	return nil
+	// The record, and what comes late (the first of a late generation to
+	// wake closes it and writes its one follow-up, the others replay it),
+	// each wait for a settle window.
+	if !sleep(ctx, time.Until(d.Accepted.Add(c.s.cfg.Settle))) {
+		return ctx.Err()
+	}
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if next == stepFinish {
+		return c.a.finish(ctx, d.Event)
+	}
+	return c.a.followUp(ctx, d.Event.CallID, late)
 }
 
 func (c *consumer) acquire(ctx context.Context) (func(), error) {

@@ -194,7 +194,7 @@ func lostTerminal(e Event, has func(field string) bool) bool {
 	if !terminal(e.Event) {
 		return false
 	}
-	for _, f := range terminalMarkers() {
+	for _, f := range terminalMarkers {
 		if has(f) {
 			return false
 		}
@@ -205,7 +205,7 @@ func lostTerminal(e Event, has func(field string) bool) bool {
 // terminalMarkers are the fields that say an event that ends a call came:
 // its kind's marker, or its bare kind (the format before fields were
 // merged).
-func terminalMarkers() []string {
+var terminalMarkers = func() []string {
 	var out []string
 	for _, k := range kinds {
 		if terminal(k) {
@@ -213,7 +213,7 @@ func terminalMarkers() []string {
 		}
 	}
 	return out
-}
+}()
 
 // setField sets e's field name from a ranked value.
 func setField(e *Event, name, ranked string) error {
@@ -365,9 +365,8 @@ func (s redisState) merge(ctx context.Context, ws string, e Event) (bool, int, e
 	if terminal(e.Event) {
 		args[2] = 1
 	}
-	markers := terminalMarkers()
-	args = append(args, len(markers))
-	for _, m := range markers {
+	args = append(args, len(terminalMarkers))
+	for _, m := range terminalMarkers {
 		args = append(args, m)
 	}
 	for _, sl := range slots(e) {

@@ -23,9 +23,7 @@ import (
 func stores(t *testing.T) map[string]stateStore {
 	out := map[string]stateStore{"memory": newMemoryState()}
 	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
-		client := goredis.NewClient(&goredis.Options{Addr: addr})
-		t.Cleanup(func() { client.Close() })
-		out["redis"] = redisState{client: client, timeout: 5 * time.Second}
+		out["redis"] = redisState{client: redistest.Client(t, addr), timeout: 5 * time.Second}
 	}
 	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" {
 		out["cluster"] = redisState{client: redistest.ClusterClient(t, strings.Split(addrs, ",")), timeout: 5 * time.Second}

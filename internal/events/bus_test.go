@@ -29,7 +29,7 @@ import (
 // about how long it takes.
 const patience = 20 * time.Second
 
-// timeout bounds each publish: events.Calls as the server gives it, without
+// timeout bounds each publish: redis.Calls as the server gives it, without
 // the server's Redis watch.
 type timeout time.Duration
 

@@ -64,19 +64,12 @@ type Handler interface {
 // Bus publishes and receives events through Redis.
 type Bus struct {
 	client goredis.UniversalClient
-	calls  Calls
+	calls  redis.Calls
 	logger *slog.Logger
 }
 
-// Calls runs a Redis call within the service's Redis timeout, failing fast
-// while Redis is away (redis.Health): a change made while Redis is gone
-// costs no more than any other Redis call.
-type Calls interface {
-	Do(ctx context.Context, fn func(ctx context.Context) error) error
-}
-
 // New returns a bus over client, whose publishes go through calls.
-func New(client goredis.UniversalClient, calls Calls, logger *slog.Logger) *Bus {
+func New(client goredis.UniversalClient, calls redis.Calls, logger *slog.Logger) *Bus {
 	return &Bus{client: client, calls: calls, logger: logger}
 }
 

@@ -40,12 +40,12 @@ func (c LogConfig) withDefaults() LogConfig {
 // every replica's Bus receives.
 type RedisLog struct {
 	client goredis.UniversalClient
-	calls  Calls
+	calls  redis.Calls
 	cfg    LogConfig
 }
 
 // NewRedisLog returns the log over client, whose calls go through calls.
-func NewRedisLog(client goredis.UniversalClient, calls Calls, cfg LogConfig) *RedisLog {
+func NewRedisLog(client goredis.UniversalClient, calls redis.Calls, cfg LogConfig) *RedisLog {
 	return &RedisLog{client: client, calls: calls, cfg: cfg.withDefaults()}
 }
 

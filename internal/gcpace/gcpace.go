@@ -22,7 +22,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // defaultPercent is GOGC's default, the least Start ever sets.
@@ -42,8 +41,8 @@ func Start(headroom int64, gogcSet bool) (stop func()) {
 
 type pacer struct {
 	headroom int64
-	stopped  atomic.Bool
-	mu       sync.Mutex // percent, and SetGCPercent with stop's reset
+	mu       sync.Mutex // the fields below, and SetGCPercent
+	stopped  bool
 	percent  int
 }
 
@@ -56,27 +55,28 @@ func (p *pacer) arm() {
 
 // collected sets GOGC for the next cycle from what this one left live.
 func (p *pacer) collected() {
-	if p.stopped.Load() {
-		return
-	}
 	percent := defaultPercent
 	if live := liveHeap(); live > 0 {
 		percent = max(defaultPercent, int(p.headroom*100/live))
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
 	// A change under a tenth is not worth the runtime's bookkeeping.
-	if !p.stopped.Load() && (percent*10 < p.percent*9 || percent*10 > p.percent*11) {
+	if percent*10 < p.percent*9 || percent*10 > p.percent*11 {
 		p.percent = percent
 		debug.SetGCPercent(percent)
 	}
-	p.mu.Unlock()
 	p.arm()
 }
 
 func (p *pacer) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.stopped.Swap(true) {
+	if !p.stopped {
+		p.stopped = true
 		debug.SetGCPercent(defaultPercent)
 	}
 }

@@ -39,15 +39,9 @@ type DocumentStore interface {
 // that does not know the hash).
 type RedisDocuments struct {
 	client   goredis.UniversalClient
-	calls    Calls
+	calls    redis.Calls
 	maxBytes int64
 	results  *prometheus.CounterVec
-}
-
-// Calls runs a Redis call within the service's Redis timeout, skipping
-// Redis while it is away (redis.Health).
-type Calls interface {
-	Do(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // perDocumentOverhead is what Redis spends on a key beside its name and
@@ -56,7 +50,7 @@ const perDocumentOverhead = 96
 
 // NewRedisDocuments keeps documents in client's Redis, at most maxBytes
 // stored within any two days; m, when set, counts registrations by result.
-func NewRedisDocuments(client goredis.UniversalClient, calls Calls, maxBytes int64, m *metrics.Metrics) *RedisDocuments {
+func NewRedisDocuments(client goredis.UniversalClient, calls redis.Calls, maxBytes int64, m *metrics.Metrics) *RedisDocuments {
 	d := &RedisDocuments{client: client, calls: calls, maxBytes: maxBytes}
 	d.results = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "persisted_queries_redis_total",

@@ -54,6 +54,15 @@ func (h *Health) AwaySince() time.Time {
 	return time.Unix(0, h.downSince.Load())
 }
 
+// Calls is what Health does, as the packages that call Redis through it
+// take it: each call within the service's Redis timeout, failing fast while
+// Redis is away (their tests run calls as they come).
+type Calls interface {
+	Do(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+var _ Calls = (*Health)(nil)
+
 // Do runs fn with a context bounded by the timeout and detached from ctx's
 // cancellation (a write-back must not be cut short because the client went
 // away, and the timeout is ours to choose), or fails fast while Redis is

@@ -61,7 +61,7 @@ type SharedConfig struct {
 	Client goredis.UniversalClient
 	// Calls bounds every call by REDIS_TIMEOUT and skips Redis while it is
 	// away (redis.Health).
-	Calls Calls
+	Calls redis.Calls
 	// MaxBytes bounds what the fleet keeps in Redis: the bytes stored
 	// within the current and the last window of TTL (every answer expires
 	// within one).
@@ -70,15 +70,10 @@ type SharedConfig struct {
 	Metrics  *metrics.Metrics
 }
 
-// Calls runs a Redis call within the service's Redis timeout.
-type Calls interface {
-	Do(ctx context.Context, fn func(ctx context.Context) error) error
-}
-
 // Shared is the response cache's level in Redis.
 type Shared struct {
 	client   goredis.UniversalClient
-	calls    Calls
+	calls    redis.Calls
 	maxBytes int64
 	ttl      time.Duration
 	counts   *prometheus.CounterVec

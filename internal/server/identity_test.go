@@ -9,11 +9,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/talkdesk-intercom/api/internal/loadtest"
 	"github.com/talkdesk-intercom/api/internal/webhooks"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
@@ -168,46 +168,39 @@ func TestJunkToTheBridgeLeavesProbesAndValidCallsAlone(t *testing.T) {
 		t.Fatalf("auth_validation of the account's token: HTTP %d %s", a.Status, a.Body)
 	}
 	junk := []string{`{"auth": {"token": "junk-%d"}}`, `{"auth": {}}`, `not json %d`, `{"auth": {"token": ""}}`}
-	stop := make(chan struct{})
 	var sent, refused atomic.Int64
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				body := junk[i%len(junk)]
-				if strings.Contains(body, "%d") {
-					body = fmt.Sprintf(body, w*1_000_000+i)
-				}
-				// Not send: a failure here is not the test goroutine's to end.
-				resp, err := client.Post(env.URL+"/talkdesk/auth_validation", "application/json", strings.NewReader(body))
-				if err != nil {
-					t.Errorf("junk: %v", err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
-					refused.Add(1)
-				}
-				sent.Add(1)
+	var failed atomic.Bool // a junk request could not be sent: the junk has stopped
+	stop := loadtest.Run(4, func(w, i int) {
+		if failed.Load() {
+			runtime.Gosched()
+			return
+		}
+		body := junk[i%len(junk)]
+		if strings.Contains(body, "%d") {
+			body = fmt.Sprintf(body, w*1_000_000+i)
+		}
+		// Not send: a failure here is not the test goroutine's to end.
+		resp, err := client.Post(env.URL+"/talkdesk/auth_validation", "application/json", strings.NewReader(body))
+		if err != nil {
+			if failed.CompareAndSwap(false, true) {
+				t.Errorf("junk: %v", err)
 			}
-		})
-	}
-	quit := make(chan struct{}) // every junk sender has stopped
-	go func() { wg.Wait(); close(quit) }()
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			refused.Add(1)
+		}
+		sent.Add(1)
+	})
+	defer stop()
 	junkSent := func(n int64) {
 		for sent.Load() < n {
-			select {
-			case <-quit:
+			if failed.Load() {
 				t.Fatalf("the junk stopped after %d requests", sent.Load())
-			default:
-				runtime.Gosched()
 			}
+			runtime.Gosched()
 		}
 	}
 	junkSent(200) // the junk is flowing before the checks start
@@ -222,8 +215,6 @@ func TestJunkToTheBridgeLeavesProbesAndValidCallsAlone(t *testing.T) {
 		}
 	}
 	junkSent(1000) // about a second of junk under the race detector
-	close(stop)
-	<-quit
 	if refused.Load() == 0 {
 		t.Errorf("%d junk requests from one address: none refused, want the new tokens and failures past their allowances answered 429", sent.Load())
 	}

@@ -3,14 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/internal/redis"
@@ -248,8 +245,7 @@ func TestSharedResponseCacheIsPerCaller(t *testing.T) {
 		t.Errorf("another workspace with the same token and document was served the first one's answer: %s", r.Body)
 	}
 	// Keys hold no credentials.
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer client.Close()
+	client := redistest.Client(t, addr)
 	keys, _ := client.Keys(context.Background(), "tdi:v2:*:answer:*").Result()
 	if len(keys) == 0 {
 		t.Fatal("no answer in Redis")
@@ -268,9 +264,7 @@ func TestSharedResponseCacheIsBoundedByBytes(t *testing.T) {
 	redis := redistest.Start(t) // private: its memory is counted
 	env := newTestEnvWith(t, emulator.Options{}, "REDIS_URL", "redis://"+redis.Addr, "RESPONSE_CACHE_REDIS_MAX_BYTES", strconv.Itoa(max))
 	demo, _ := env.Intercom.Workspace.DemoCaller()
-	fields := strings.Repeat("id name email phone phones emails title role updatedAt ", 4)
-	client := goredis.NewClient(&goredis.Options{Addr: redis.Addr})
-	defer client.Close()
+	client := redistest.Client(t, redis.Addr)
 	held := func() int64 {
 		keys, err := client.Keys(context.Background(), "tdi:v2:*:answer:*").Result()
 		if err != nil {
@@ -286,13 +280,7 @@ func TestSharedResponseCacheIsBoundedByBytes(t *testing.T) {
 		return n
 	}
 	for i := range 400 {
-		var q strings.Builder
-		fmt.Fprintf(&q, "query Q%d($id: ID!) {", i)
-		for j := range 12 {
-			fmt.Fprintf(&q, " c%d_%d: contact(id: $id) { %s }", i, j, fields)
-		}
-		q.WriteString(" }")
-		r := askGQL(t, env, q.String(), map[string]any{"id": demo.ID})
+		r := askGQL(t, env, distinctDocument(i, 12), map[string]any{"id": demo.ID})
 		if r.Status != http.StatusOK || len(r.Errors) > 0 {
 			t.Fatalf("query %d: HTTP %d %s", i, r.Status, r.Body)
 		}
@@ -358,8 +346,7 @@ func TestSharedResponseCacheCountsAnEventItsPublisherDidNot(t *testing.T) {
 	if r := askGQL(t, b, nameQuery, vars); !r.Cached {
 		t.Fatalf("B does not serve A's answer from Redis: %s", r.Body)
 	}
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer client.Close()
+	client := redistest.Client(t, addr)
 	wsID := ws.App().IDCode
 	ev, _ := json.Marshal(map[string]any{"w": wsID, "k": []string{redis.CacheKey(wsID, "contact", demo.ID)}})
 	if err := client.Publish(context.Background(), redis.EventsChannel(wsID), ev).Err(); err != nil {

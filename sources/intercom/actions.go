@@ -295,13 +295,11 @@ func (c *Client) TicketsSince(ctx context.Context, contactID string, from time.T
 // wireTicketPart is a ticket_part: a reply's answer, and each of the parts
 // GET /tickets/{id} lists.
 type wireTicketPart struct {
-	ID        flexString `json:"id"`
-	PartType  string     `json:"part_type"`
-	Body      *string    `json:"body"`
-	CreatedAt flexInt    `json:"created_at"`
-	Author    *struct {
-		ID flexString `json:"id"`
-	} `json:"author"`
+	ID        flexString  `json:"id"`
+	PartType  string      `json:"part_type"`
+	Body      *string     `json:"body"`
+	CreatedAt flexInt     `json:"created_at"`
+	Author    *wireAuthor `json:"author"`
 }
 
 func toTicketNote(w wireTicketPart, ticketID string) *sources.TicketNote {

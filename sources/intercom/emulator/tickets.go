@@ -400,23 +400,7 @@ func (w *Workspace) ticketBodyLocked(t *Ticket) ticketBody {
 		b.TicketType = &ttb
 	}
 	for _, p := range t.Parts {
-		authorType := p.Author.Type
-		if authorType == "lead" || authorType == "contact" {
-			authorType = "user" // ticket_part_author knows admin, bot, team and user
-		}
-		b.TicketParts.TicketParts = append(b.TicketParts.TicketParts, ticketPartBody{
-			Type:          "ticket_part",
-			ID:            p.ID,
-			PartType:      p.PartType,
-			Body:          strPtr(p.Body),
-			PreviousState: p.PreviousState,
-			State:         p.State,
-			CreatedAt:     p.CreatedAt.Unix(),
-			UpdatedAt:     p.CreatedAt.Unix(),
-			Author:        ticketPartAuthorBody{Type: authorType, ID: p.Author.ID, Name: strPtr(p.Author.Name), Email: strPtr(p.Author.Email)},
-			Attachments:   []any{},
-			Redacted:      false,
-		})
+		b.TicketParts.TicketParts = append(b.TicketParts.TicketParts, ticketPartBodyOf(p))
 		if p.PreviousState != "" && p.PreviousState != p.State {
 			id := w.ticketStateLocked(p.PreviousState).ID
 			b.PreviousTicketStateID = strPtr(id)
@@ -478,4 +462,25 @@ func (w *Workspace) handleTicketTypes(r *http.Request, _ map[string]string) (any
 		body.Data = append(body.Data, w.ticketTypeBodyLocked(t))
 	}
 	return body, nil
+}
+
+// ticketPartBodyOf is a ticket part as Intercom writes it.
+func ticketPartBodyOf(p TicketPart) ticketPartBody {
+	authorType := p.Author.Type
+	if authorType == "lead" || authorType == "contact" {
+		authorType = "user" // ticket_part_author knows admin, bot, team and user
+	}
+	return ticketPartBody{
+		Type:          "ticket_part",
+		ID:            p.ID,
+		PartType:      p.PartType,
+		Body:          strPtr(p.Body),
+		PreviousState: p.PreviousState,
+		State:         p.State,
+		CreatedAt:     p.CreatedAt.Unix(),
+		UpdatedAt:     p.CreatedAt.Unix(),
+		Author:        ticketPartAuthorBody{Type: authorType, ID: p.Author.ID, Name: strPtr(p.Author.Name), Email: strPtr(p.Author.Email)},
+		Attachments:   []any{},
+		Redacted:      false,
+	}
 }

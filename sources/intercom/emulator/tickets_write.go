@@ -257,12 +257,9 @@ func (w *Workspace) handleReplyTicket(r *http.Request, p map[string]string) (any
 	if params["type"].v != "admin" {
 		return nil, paramInvalid("type", "type must be admin, got %q", params["type"].v)
 	}
-	admin, apiErr := idParam(obj, "admin_id")
+	adminID, apiErr := requiredID(obj, "admin_id", "admin_id is required")
 	if apiErr != nil {
 		return nil, apiErr
-	}
-	if !admin.given() || admin.v == "" {
-		return nil, paramMissing("admin_id", "admin_id is required")
 	}
 	created, apiErr := timeParam(obj, "created_at")
 	if apiErr != nil {
@@ -275,7 +272,7 @@ func (w *Workspace) handleReplyTicket(r *http.Request, p map[string]string) (any
 	if !ok {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, "Ticket not found")
 	}
-	a, ok := w.adminLocked(admin.v)
+	a, ok := w.adminLocked(adminID)
 	if !ok {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 	}
@@ -285,6 +282,5 @@ func (w *Workspace) handleReplyTicket(r *http.Request, p map[string]string) (any
 	}
 	t.Parts = append(t.Parts, part)
 	t.UpdatedAt = now
-	b := w.ticketBodyLocked(t)
-	return b.TicketParts.TicketParts[len(b.TicketParts.TicketParts)-1], nil
+	return ticketPartBodyOf(part), nil
 }

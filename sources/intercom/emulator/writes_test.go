@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -547,18 +548,7 @@ func TestCreateTicket(t *testing.T) {
 	}
 	tickets := len(w.Tickets(""))
 	good := newTicketRequest(typeID, DemoCallerID, "t")
-	with := func(k string, v any) map[string]any {
-		m := map[string]any{}
-		for k, v := range good {
-			m[k] = v
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
+	with := func(k string, v any) map[string]any { return withField(good, k, v) }
 	runErrCases(t, s, []errCase{
 		{"unknown ticket type", "POST", "/tickets", newTicketRequest("999", DemoCallerID, "t"), 400, CodeParameterInvalid, "Ticket type 999 not found", "ticket_type_id"},
 		{"archived ticket type", "POST", "/tickets", newTicketRequest(archived.ID, DemoCallerID, "t"), 400, CodeParameterInvalid, "archived", "ticket_type_id"},
@@ -624,18 +614,7 @@ func TestReplyTicket(t *testing.T) {
 		t.Errorf("GET /tickets/%s parts: %+v, want the note", tk.ID, ps)
 	}
 	good := map[string]any{"message_type": "note", "type": "admin", "admin_id": admin.ID, "body": "b"}
-	with := func(k string, v any) map[string]any {
-		m := map[string]any{}
-		for k, v := range good {
-			m[k] = v
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
+	with := func(k string, v any) map[string]any { return withField(good, k, v) }
 	path := "/tickets/" + tk.ID + "/reply"
 	runErrCases(t, s, []errCase{
 		{"unknown ticket", "POST", "/tickets/999999/reply", good, 404, CodeNotFound, "Ticket not found", ""},
@@ -807,4 +786,16 @@ func TestConcurrentWrites(t *testing.T) {
 	if l := search(t, s, query(filter("email", "^", "parallel"))); len(l.Data) != 8 {
 		t.Errorf("%d parallel contacts, want 8", len(l.Data))
 	}
+}
+
+// withField is a copy of body with field k set to v, or left out when v is
+// nil: one bad field of an otherwise good request.
+func withField(body map[string]any, k string, v any) map[string]any {
+	m := maps.Clone(body)
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return m
 }
