@@ -1,3 +1,3 @@
 package main
 
-//go:generate go run ./cmd/gqlgen --config gqlgen.yml
+//go:generate go run ./cmd/gqlgen --config gqlgen.yml --in-order Contact

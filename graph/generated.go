@@ -10775,13 +10775,13 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "company":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInOrder(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_company(ctx, field, obj)
 				})
 		case "companies":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInOrder(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_companies(ctx, field, obj)
@@ -10802,7 +10802,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "interactions":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInOrder(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_interactions(ctx, field, obj)
@@ -12750,7 +12750,7 @@ func (ec *executionContext) marshalNCompany2ᚖgithubᚗcomᚋtalkdeskᚑinterco
 }
 
 func (ec *executionContext) marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOContact2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, sel, v[i])
@@ -12760,7 +12760,7 @@ func (ec *executionContext) marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑinte
 }
 
 func (ec *executionContext) marshalNContact2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Contact) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContact2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContact(ctx, sel, v[i])
@@ -12792,7 +12792,7 @@ func (ec *executionContext) marshalNContactConnection2ᚖgithubᚗcomᚋtalkdesk
 }
 
 func (ec *executionContext) marshalNContactEdge2ᚕᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContactEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContactEdge2ᚖgithubᚗcomᚋtalkdeskᚑintercomᚋapiᚋgraphᚋmodelᚐContactEdge(ctx, sel, v[i])

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -33,4 +34,45 @@ func marshalSliceInOrder(ctx context.Context, length int, _ int64, omitPanicHand
 		}()
 	}
 	return ret
+}
+
+// resolveInOrder resolves field i of an object that cmd/gqlgen was told to
+// resolve in order (-in-order), on the caller's goroutine, where gqlgen
+// would have given it a goroutine of its own: it takes the place of
+// out.ResolveConcurrently, with the same arguments after the object's
+// context and the collected field. A deferred field still goes to gqlgen,
+// to travel in a later payload. The field's result counts as gqlgen counts
+// it: a null it may not be nulls the object.
+func resolveInOrder(ctx context.Context, field graphql.CollectedField, out *graphql.FieldSet,
+	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
+	resolve func(ctx context.Context) graphql.Marshaler,
+) {
+	if field.IsDeferred() {
+		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
+		return
+	}
+	v := resolveRecovering(ctx, oc, recoverFromPanic, resolve)
+	out.Values[i] = v
+	invalid := graphql.RequiredNull
+	if nonNull {
+		invalid = graphql.Null
+	}
+	if v == invalid {
+		atomic.AddUint32(&out.Invalids, 1)
+	}
+}
+
+// resolveRecovering runs resolve; when recoverFromPanic is true, a panic is
+// the field's error and its null.
+func resolveRecovering(ctx context.Context, oc *graphql.OperationContext, recoverFromPanic bool,
+	resolve func(ctx context.Context) graphql.Marshaler) (res graphql.Marshaler) {
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				res = graphql.Null
+			}
+		}()
+	}
+	return resolve(ctx)
 }

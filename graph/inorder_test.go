@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -42,5 +43,39 @@ func TestMarshalSliceInOrder(t *testing.T) {
 	}
 	if empty := marshalSliceInOrder(ctx, 0, 0, false, nil); len(empty) != 0 {
 		t.Errorf("an empty list = %v", empty)
+	}
+}
+
+// resolveInOrder fills the field's place as gqlgen's ResolveConcurrently
+// does once dispatched: the value, a panic as the field's null and error,
+// and a null where the field may not be null counted invalid.
+func TestResolveInOrder(t *testing.T) {
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter,
+		func(ctx context.Context, err any) error { return fmt.Errorf("panic: %v", err) })
+	oc := &graphql.OperationContext{RecoverFunc: func(ctx context.Context, err any) error { return fmt.Errorf("panic: %v", err) }}
+	field := func(name string) graphql.CollectedField {
+		return graphql.CollectedField{Field: &ast.Field{Name: name, Alias: name}}
+	}
+	fields := []graphql.CollectedField{field("value"), field("panics"), field("required"), field("optional")}
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	resolveInOrder(ctx, fields[0], out, oc, &deferred, 0, true, true, func(context.Context) graphql.Marshaler { return graphql.MarshalInt(7) })
+	resolveInOrder(ctx, fields[1], out, oc, &deferred, 1, true, false, func(context.Context) graphql.Marshaler { panic("boom") })
+	if out.Invalids != 0 {
+		t.Errorf("a value and a nullable field's panic: %d invalid, want 0", out.Invalids)
+	}
+	resolveInOrder(ctx, fields[2], out, oc, &deferred, 2, true, true, func(context.Context) graphql.Marshaler { return graphql.Null })
+	if out.Invalids != 1 {
+		t.Errorf("a null where none may be: %d invalid, want 1", out.Invalids)
+	}
+	resolveInOrder(ctx, fields[3], out, oc, &deferred, 3, true, false, func(context.Context) graphql.Marshaler { return graphql.Null })
+	out.Dispatch(ctx) // nothing was left for it
+	var buf bytes.Buffer
+	out.MarshalGQL(&buf)
+	if got := buf.String(); got != `{"value":7,"panics":null,"required":null,"optional":null}` {
+		t.Errorf("fields = %s", got)
+	}
+	if errs := graphql.GetErrors(ctx); len(errs) != 1 || !strings.Contains(errs[0].Error(), "boom") {
+		t.Errorf("errors = %v, want the panic", errs)
 	}
 }

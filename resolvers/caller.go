@@ -14,6 +14,7 @@ import (
 
 	"github.com/talkdesk-intercom/api/graph/model"
 	"github.com/talkdesk-intercom/api/internal/identity"
+	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/workspace"
 	"github.com/talkdesk-intercom/api/sources"
 )
@@ -167,21 +168,33 @@ func (r *Resolver) personInteractions(ctx context.Context, p *model.Person, type
 // of types that source has.
 func readHistory(ctx context.Context, w *workspace.Workspace, ref sources.ContactRef, types []model.InteractionType,
 	since time.Time) ([]*sources.Interaction, error) {
-	loaders, supported := w.Loaders, sources.InteractionKinds()
+	loaders, kinds, ok := historySource(w, ref, types)
+	if !ok {
+		return nil, nil
+	}
+	return loaders.Interactions(ctx, ref, kinds, since)
+}
+
+// historySource is where a contact's history is read (the loaders of its
+// own source) and which kinds of types that source has; ok is false when it
+// has none of them, or the contact is the customer database's and there is
+// no database.
+func historySource(w *workspace.Workspace, ref sources.ContactRef, types []model.InteractionType) (
+	l *loaders.Loaders, kinds []sources.InteractionKind, ok bool) {
+	l, supported := w.Loaders, sources.InteractionKinds()
 	if isPeerID(ref.ID) {
 		if w.Customer == nil {
-			return nil, nil // a database contact id with no database: it has no history here
+			return nil, nil, false // a database contact id with no database: it has no history here
 		}
-		loaders, supported = w.Customer.Loaders, []sources.InteractionKind{sources.KindRecord}
+		l, supported = w.Customer.Loaders, []sources.InteractionKind{sources.KindRecord}
 	}
-	var kinds []sources.InteractionKind
 	for _, t := range types {
 		if k := kindOf(t); slices.Contains(supported, k) && !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
 		}
 	}
 	if len(types) > 0 && len(kinds) == 0 {
-		return nil, nil // none of the kinds asked for is this source's
+		return nil, nil, false // none of the kinds asked for is this source's
 	}
-	return loaders.Interactions(ctx, ref, kinds, since)
+	return l, kinds, true
 }

@@ -101,9 +101,26 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 		}
 	}
 	key := newHistoryKey(ref, kinds, since)
-	list, err := await(ctx, l.histories.load(ctx, key))
+	th := l.histories.load(ctx, key)
+	l.histories.beforeWait(ctx)
+	list, err := await(ctx, th)
 	if err != nil {
 		l.histories.Clear(ctx, key) // never keep a failure for the rest of the request
 	}
 	return list, err
+}
+
+// PrefetchInteractions queues a contact's history of kinds since a time,
+// unless memory holds it, without waiting: a later Interactions of it
+// waits on that batch.
+func (l *Loaders) PrefetchInteractions(ctx context.Context, ref sources.ContactRef, kinds []sources.InteractionKind, since time.Time) {
+	if l.history == nil {
+		return
+	}
+	if l.historyMemory != nil {
+		if _, ok := l.historyMemory.PeekHistory(ctx, ref, kinds, since); ok {
+			return
+		}
+	}
+	l.histories.load(ctx, newHistoryKey(ref, kinds, since))
 }

@@ -33,6 +33,12 @@ type Config struct {
 	// the request that started it (other requests' keys may be in it).
 	Timeout time.Duration
 	Metrics *metrics.Metrics
+	// Prefetch, when set, runs before a load waits for its batch. It may
+	// queue, without waiting, the loads that other fields are about to
+	// make, so that they join the batches already collecting keys: the
+	// executor resolves a list of contacts one contact after another, and
+	// resolvers.Prefetch queues there what the whole list will ask for.
+	Prefetch func(ctx context.Context)
 
 	// request is the context of the request the loaders serve (set by
 	// Middleware): when it ends, nobody waits for its batches any more.
@@ -62,6 +68,8 @@ type Loaders struct {
 	// the source has none.
 	memory        memory
 	historyMemory historyMemory
+	// prefetched holds the keys FirstPrefetch has seen.
+	prefetched sync.Map
 }
 
 // memory is a source that can answer some reads at once from process
@@ -97,7 +105,7 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 	if history != nil {
 		clock := newBatchClock(cfg.Waits, "interactions_by_contact")
 		l.histories = loader[historyKey, []*sources.Interaction]{
-			dataloader.NewBatchedLoader(historyBatch(cfg, clock, history), options[historyKey, []*sources.Interaction](cfg, clock)...), clock}
+			dataloader.NewBatchedLoader(historyBatch(cfg, clock, history), options[historyKey, []*sources.Interaction](cfg, clock)...), clock, cfg.Prefetch}
 	}
 	l.history = history
 	l.memory, _ = source.(memory)
@@ -122,10 +130,19 @@ func (l *Loaders) TagName(ctx context.Context, id string) (string, error) {
 	return names[id], err
 }
 
-// loader is a dataloader and the clock that adapts its wait.
+// loader is a dataloader, the clock that adapts its wait, and the hook
+// that runs before a load of it waits (Config.Prefetch).
 type loader[K comparable, V any] struct {
 	*dataloader.Loader[K, V]
-	clock *batchClock
+	clock    *batchClock
+	prefetch func(context.Context)
+}
+
+// beforeWait runs the prefetch hook, if any: a load is about to wait.
+func (l loader[K, V]) beforeWait(ctx context.Context) {
+	if l.prefetch != nil {
+		l.prefetch(ctx)
+	}
 }
 
 // load queues key, telling the clock.
@@ -136,7 +153,7 @@ func (l loader[K, V]) load(ctx context.Context, key K) dataloader.Thunk[V] {
 
 func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) loader[string, V] {
 	clock := newBatchClock(cfg.Waits, name)
-	return loader[string, V]{dataloader.NewBatchedLoader(batchFunc(cfg, clock, name, fetch), options[string, V](cfg, clock)...), clock}
+	return loader[string, V]{dataloader.NewBatchedLoader(batchFunc(cfg, clock, name, fetch), options[string, V](cfg, clock)...), clock, cfg.Prefetch}
 }
 
 // options are every loader's wait and batch capacity.
@@ -199,7 +216,9 @@ func batchFunc[V any](cfg Config, clock *batchClock, name string, fetch func(con
 // none. A transient error is dropped from the loader's cache so that a later
 // load in the same request tries again.
 func load[V any](ctx context.Context, l loader[string, V], key string) (V, error) {
-	v, err := await(ctx, l.load(ctx, key))
+	th := l.load(ctx, key)
+	l.beforeWait(ctx)
+	v, err := await(ctx, th)
 	switch {
 	case sources.IsNotFound(err):
 		var zero V
@@ -261,6 +280,7 @@ func loadMany[V any](ctx context.Context, l loader[string, V], keys []string,
 	peek func(context.Context, string) (V, bool)) ([]V, error) {
 	out := make([]V, len(keys))
 	thunks := make([]dataloader.Thunk[V], len(keys))
+	waits := false
 	for i, k := range keys {
 		if peek != nil {
 			if v, ok := peek(ctx, k); ok {
@@ -269,6 +289,10 @@ func loadMany[V any](ctx context.Context, l loader[string, V], keys []string,
 			}
 		}
 		thunks[i] = l.load(ctx, k)
+		waits = true
+	}
+	if waits {
+		l.beforeWait(ctx)
 	}
 	var firstErr error
 	for i, th := range thunks {
@@ -348,6 +372,26 @@ func (l *Loaders) Companies(ctx context.Context, ids []string) ([]*sources.Compa
 		}
 	}
 	return out, err
+}
+
+// PrefetchCompanies queues the companies with ids that memory does not
+// hold, without waiting: a later Companies of them waits on that batch.
+func (l *Loaders) PrefetchCompanies(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		if l.memory != nil {
+			if _, ok := l.memory.PeekCompany(ctx, id); ok {
+				continue
+			}
+		}
+		l.companyByID.load(ctx, id)
+	}
+}
+
+// FirstPrefetch tells whether key is new to this request's prefetches, and
+// remembers it: a prefetch hook runs before every wait, its work once.
+func (l *Loaders) FirstPrefetch(key any) bool {
+	_, seen := l.prefetched.LoadOrStore(key, struct{}{})
+	return !seen
 }
 
 // ForRequest returns fresh loaders for the request whose context is ctx: their

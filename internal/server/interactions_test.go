@@ -268,21 +268,8 @@ func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
 	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
 	ws := env.Intercom.Workspace
 	var ids []string
-	conversations, tickets, withNotes := 0, 0, 0
-	phoneConversations := 0
 	for _, c := range ws.Contacts()[:50] {
 		ids = append(ids, c.ID)
-		h := emulatorHistory(ws, c.ID)
-		conversations += len(h["CONVERSATION"])
-		tickets += len(h["TICKET"])
-		if len(h["NOTE"]) > 0 {
-			withNotes++
-		}
-		for _, conv := range ws.Conversations(c.ID) {
-			if conv.SourceType == "phone_call" || conv.SourceType == "phone_switch" {
-				phoneConversations++
-			}
-		}
 	}
 	ws.ResetCalls()
 	var data struct {
@@ -293,15 +280,99 @@ func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
 	}
 	env.mustQuery(t, dashboardWithHistory, map[string]any{"ids": ids}, &data)
 	for _, c := range data.ContactsByIds {
-		want := emulatorHistory(ws, c.ID)
-		total := 0
-		for _, v := range want {
-			total += len(v)
+		checkHistory(t, ws, c.ID, c.Interactions)
+	}
+	checkHistoryCalls(t, ws, ids)
+	t.Logf("cold dashboard with histories: %d upstream calls %v", ws.TotalCalls(), ws.CallCounts())
+
+	ws.ResetCalls()
+	env.mustQuery(t, dashboardWithHistory, map[string]any{"ids": ids}, &data)
+	if n := ws.TotalCalls(); n != 0 {
+		t.Errorf("warm dashboard: %d upstream calls %v, want 0", n, ws.CallCounts())
+	}
+}
+
+// The executor resolves contacts one after another; the loads their lazy
+// fields wait on are queued for the whole list first, so a page of the
+// contacts connection costs what a list does, through its edges' nodes and
+// through its nodes alike (the same contacts: each read once).
+func TestContactsConnectionHistoriesCostOneCallPerKind(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	ws := env.Intercom.Workspace
+	ws.ResetCalls()
+	var data struct {
+		Contacts struct {
+			Edges []struct {
+				Node struct {
+					ID           string
+					Company      *struct{ ID string }
+					Interactions historyJSON
+				}
+			}
+			Nodes []struct {
+				ID        string
+				Companies []struct{ ID string }
+			}
 		}
-		if c.Interactions.TotalCount != total || len(c.Interactions.Nodes) != min(5, total) {
-			t.Errorf("contact %s: %d of %d interactions, want %d of %d", c.ID, len(c.Interactions.Nodes), c.Interactions.TotalCount, min(5, total), total)
+	}
+	env.mustQuery(t, `{ contacts(first: 40) {
+		edges { node { id company { id } interactions(first: 5) { totalCount nodes { id type date subject status priority } } } }
+		nodes { id companies { id } } } }`, nil, &data)
+	var ids []string
+	companies := map[string]bool{}
+	for i, e := range data.Contacts.Edges {
+		ids = append(ids, e.Node.ID)
+		checkHistory(t, ws, e.Node.ID, e.Node.Interactions)
+		want, _ := ws.Contact(e.Node.ID)
+		var got []string
+		for _, co := range data.Contacts.Nodes[i].Companies {
+			got = append(got, co.ID)
+			companies[co.ID] = true
 		}
-		newestFirst(t, c.Interactions.Nodes)
+		if !slices.Equal(got, want.CompanyIDs) || (e.Node.Company == nil) != (len(want.CompanyIDs) == 0) {
+			t.Errorf("contact %s: companies %v and company %+v, want %v", e.Node.ID, got, e.Node.Company, want.CompanyIDs)
+		}
+	}
+	if len(ids) != 40 || len(companies) == 0 {
+		t.Fatalf("%d contacts with %d companies, want 40 with some", len(ids), len(companies))
+	}
+	checkHistoryCalls(t, ws, ids)
+	if got := ws.CallCounts()[emulator.EndpointCompany]; got != len(companies) {
+		t.Errorf("%d company reads, want one per company: %d", got, len(companies))
+	}
+}
+
+// checkHistory compares a contact's first 5 interactions with the emulator's.
+func checkHistory(t *testing.T, ws *emulator.Workspace, id string, got historyJSON) {
+	t.Helper()
+	total := 0
+	for _, v := range emulatorHistory(ws, id) {
+		total += len(v)
+	}
+	if got.TotalCount != total || len(got.Nodes) != min(5, total) {
+		t.Errorf("contact %s: %d of %d interactions, want %d of %d", id, len(got.Nodes), got.TotalCount, min(5, total), total)
+	}
+	newestFirst(t, got.Nodes)
+}
+
+// checkHistoryCalls says whether the histories of the contacts with ids
+// cost one upstream call per batchable kind (and page of it), and one notes
+// read per contact with notes.
+func checkHistoryCalls(t *testing.T, ws *emulator.Workspace, ids []string) {
+	t.Helper()
+	conversations, tickets, withNotes, phoneConversations := 0, 0, 0, 0
+	for _, id := range ids {
+		h := emulatorHistory(ws, id)
+		conversations += len(h["CONVERSATION"])
+		tickets += len(h["TICKET"])
+		if len(h["NOTE"]) > 0 {
+			withNotes++
+		}
+		for _, conv := range ws.Conversations(id) {
+			if conv.SourceType == "phone_call" || conv.SourceType == "phone_switch" {
+				phoneConversations++
+			}
+		}
 	}
 	pages := func(n, per int) int { return max(1, (n+per-1)/per) }
 	counts := ws.CallCounts()
@@ -315,12 +386,5 @@ func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
 		if counts[endpoint] != want {
 			t.Errorf("%s: %d calls, want %d", endpoint, counts[endpoint], want)
 		}
-	}
-	t.Logf("cold dashboard with histories: %d upstream calls %v", ws.TotalCalls(), counts)
-
-	ws.ResetCalls()
-	env.mustQuery(t, dashboardWithHistory, map[string]any{"ids": ids}, &data)
-	if n := ws.TotalCalls(); n != 0 {
-		t.Errorf("warm dashboard: %d upstream calls %v, want 0", n, ws.CallCounts())
 	}
 }

@@ -210,10 +210,12 @@ func (s *Server) graphql(keys *access.Keys, workspaces *workspace.Resolver) http
 func (s *Server) loaderConfig() loaders.Config {
 	cfg := s.cfg.Loaders
 	if !cfg.Enabled {
-		return loaders.Unbatched(s.svc.metrics)
+		naive := loaders.Unbatched(s.svc.metrics)
+		naive.Prefetch = resolvers.Prefetch // each its own call, all at once
+		return naive
 	}
 	return loaders.Config{Wait: cfg.Wait, Waits: loaders.NewWaits(cfg.MinWait, cfg.Wait),
-		MaxBatch: cfg.MaxBatch, Metrics: s.svc.metrics}
+		MaxBatch: cfg.MaxBatch, Metrics: s.svc.metrics, Prefetch: resolvers.Prefetch}
 }
 
 // graphqlExtensions are the GraphQL handler's optional extensions.

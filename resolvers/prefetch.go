@@ -1,0 +1,119 @@
+package resolvers
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/talkdesk-intercom/api/graph/model"
+	"github.com/talkdesk-intercom/api/internal/workspace"
+	"github.com/talkdesk-intercom/api/sources"
+)
+
+// contactImplementors are the types a selection on a contact may name.
+var contactImplementors = []string{"Contact"}
+
+// Prefetch is the loaders' hook before a load waits (loaders.Config's
+// Prefetch). The executor resolves a list of contacts one contact after
+// another, and each contact's fields in order (cmd/gqlgen's -in-order
+// Contact): without it, a cold list would wait for the first contact's
+// company alone, then its history, then the next contact's. So when a lazy
+// field of a contact is about to wait, this queues, once per list, every
+// lazy field the query selects on every contact of the list: company,
+// companies and interactions. They join the batches already collecting
+// keys, and the list waits once per kind, as it did when each contact had
+// goroutines of its own. A warm list never waits, and never comes here.
+func Prefetch(ctx context.Context) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Contact" || fc.Parent == nil {
+		return
+	}
+	list, sel, contacts := contactsBeside(fc.Parent)
+	w, err := workspace.From(ctx)
+	if list == nil || err != nil || !w.Loaders.FirstPrefetch(list) {
+		return
+	}
+	oc := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFields(oc, sel.Field.Selections, contactImplementors) {
+		switch f.Name {
+		case "company", "companies":
+			var ids []string
+			for _, c := range contacts {
+				if f.Name == "company" {
+					ids = append(ids, c.CompanyIDs[:min(1, len(c.CompanyIDs))]...)
+				} else {
+					ids = append(ids, c.CompanyIDs...)
+				}
+			}
+			w.Loaders.PrefetchCompanies(ctx, ids)
+		case "interactions":
+			types, since, ok := historyFieldArgs(ctx, sel, f)
+			if !ok {
+				continue // the field itself says what is wrong with them
+			}
+			for _, c := range contacts {
+				ref := sources.ContactRef{ID: c.ID, NotesCount: c.NotesCount}
+				if l, kinds, ok := historySource(w, ref, types); ok {
+					l.PrefetchInteractions(ctx, ref, kinds, since)
+				}
+			}
+		}
+	}
+}
+
+// contactsBeside finds, from the position of a contact in the answer, the
+// list it belongs to (nil when none is known), the field whose selection
+// applies to each of its contacts, and the contacts (nils left out). A
+// contact alone (contact(id:), a payload's) is a list of one.
+func contactsBeside(at *graphql.FieldContext) (list, sel *graphql.FieldContext, contacts []*model.Contact) {
+	switch {
+	case at.Index != nil && at.Parent != nil: // an element of a list of contacts
+		if v, ok := at.Parent.Result.([]*model.Contact); ok {
+			return at.Parent, at.Parent, present(v)
+		}
+	case at.Parent != nil && at.Parent.Index != nil && at.Parent.Parent != nil: // the node of a connection's edge
+		if edges, ok := at.Parent.Parent.Result.([]*model.ContactEdge); ok {
+			nodes := make([]*model.Contact, 0, len(edges))
+			for _, e := range edges {
+				nodes = append(nodes, e.Node)
+			}
+			return at.Parent.Parent, at, present(nodes)
+		}
+	}
+	if c, ok := at.Result.(*model.Contact); ok && c != nil {
+		return at, at, []*model.Contact{c}
+	}
+	return nil, nil, nil
+}
+
+func present(list []*model.Contact) []*model.Contact {
+	out := make([]*model.Contact, 0, len(list))
+	for _, c := range list {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// historyFieldArgs reads the types and since of an interactions field
+// through gqlgen's own argument parsing. A parsing error is not reported
+// here (its field reports it when it runs): ok is false.
+func historyFieldArgs(ctx context.Context, sel *graphql.FieldContext, f graphql.CollectedField) (
+	types []model.InteractionType, since time.Time, ok bool) {
+	if sel.Child == nil {
+		return nil, time.Time{}, false
+	}
+	quiet := graphql.WithResponseContext(ctx, func(context.Context, error) *gqlerror.Error { return nil }, graphql.DefaultRecover)
+	child, err := sel.Child(quiet, f)
+	if err != nil || child == nil {
+		return nil, time.Time{}, false
+	}
+	types, _ = child.Args["types"].([]model.InteractionType)
+	if t, _ := child.Args["since"].(*time.Time); t != nil {
+		since = *t
+	}
+	return types, since, true
+}
