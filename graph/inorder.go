@@ -41,13 +41,18 @@ func marshalSliceInOrder(ctx context.Context, length int, _ int64, omitPanicHand
 // would have given it a goroutine of its own: it takes the place of
 // out.ResolveConcurrently, with the same arguments after the object's
 // context and the collected field. A deferred field still goes to gqlgen,
-// to travel in a later payload. The field's result counts as gqlgen counts
-// it: a null it may not be nulls the object.
+// to travel in a later payload, in the object's group of deferred fields,
+// made then (cmd/gqlgen leaves it empty until a field is deferred). The
+// field's result counts as gqlgen counts it: a null it may not be nulls the
+// object.
 func resolveInOrder(ctx context.Context, field graphql.CollectedField, out *graphql.FieldSet,
 	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
 	resolve func(ctx context.Context) graphql.Marshaler,
 ) {
 	if field.IsDeferred() {
+		if deferred.Defers == nil {
+			*deferred = graphql.NewDeferredGroup(ctx)
+		}
 		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
 		return
 	}
