@@ -10382,7 +10382,7 @@ func (ec *executionContext) _ActionDefinition(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var actionInputImplementors = []string{"ActionInput"}
@@ -10425,7 +10425,7 @@ func (ec *executionContext) _ActionInput(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var addNotePayloadImplementors = []string{"AddNotePayload"}
@@ -10463,7 +10463,7 @@ func (ec *executionContext) _AddNotePayload(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var agentImplementors = []string{"Agent"}
@@ -10521,7 +10521,7 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var attributeImplementors = []string{"Attribute"}
@@ -10569,7 +10569,7 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var callerImplementors = []string{"Caller"}
@@ -10607,7 +10607,7 @@ func (ec *executionContext) _Caller(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var companyImplementors = []string{"Company"}
@@ -10685,7 +10685,7 @@ func (ec *executionContext) _Company(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var contactImplementors = []string{"Contact"}
@@ -10836,7 +10836,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var contactConnectionImplementors = []string{"ContactConnection"}
@@ -10884,7 +10884,7 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var contactEdgeImplementors = []string{"ContactEdge"}
@@ -10922,7 +10922,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var contactEventImplementors = []string{"ContactEvent"}
@@ -10975,7 +10975,7 @@ func (ec *executionContext) _ContactEvent(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var createContactPayloadImplementors = []string{"CreateContactPayload"}
@@ -11018,7 +11018,7 @@ func (ec *executionContext) _CreateContactPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var createTicketPayloadImplementors = []string{"CreateTicketPayload"}
@@ -11056,7 +11056,7 @@ func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var incomingCallImplementors = []string{"IncomingCall"}
@@ -11116,7 +11116,7 @@ func (ec *executionContext) _IncomingCall(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var interactionImplementors = []string{"Interaction"}
@@ -11239,7 +11239,7 @@ func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var interactionConnectionImplementors = []string{"InteractionConnection"}
@@ -11287,7 +11287,7 @@ func (ec *executionContext) _InteractionConnection(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var interactionEdgeImplementors = []string{"InteractionEdge"}
@@ -11325,7 +11325,7 @@ func (ec *executionContext) _InteractionEdge(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var interactionEventImplementors = []string{"InteractionEvent"}
@@ -11373,7 +11373,7 @@ func (ec *executionContext) _InteractionEvent(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var locationImplementors = []string{"Location"}
@@ -11421,7 +11421,7 @@ func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var logCallPayloadImplementors = []string{"LogCallPayload"}
@@ -11474,7 +11474,7 @@ func (ec *executionContext) _LogCallPayload(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var matchImplementors = []string{"Match"}
@@ -11527,7 +11527,7 @@ func (ec *executionContext) _Match(ctx context.Context, sel ast.SelectionSet, ob
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -11660,7 +11660,7 @@ func (ec *executionContext) _Note(ctx context.Context, sel ast.SelectionSet, obj
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -11698,7 +11698,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var participantImplementors = []string{"Participant"}
@@ -11746,7 +11746,7 @@ func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var personImplementors = []string{"Person"}
@@ -11810,7 +11810,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var queryImplementors = []string{"Query"}
@@ -11989,7 +11989,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var tagContactPayloadImplementors = []string{"TagContactPayload"}
@@ -12032,7 +12032,7 @@ func (ec *executionContext) _TagContactPayload(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var ticketImplementors = []string{"Ticket"}
@@ -12090,7 +12090,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var updateContactPayloadImplementors = []string{"UpdateContactPayload"}
@@ -12128,7 +12128,7 @@ func (ec *executionContext) _UpdateContactPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var userErrorImplementors = []string{"UserError"}
@@ -12171,7 +12171,7 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var workspaceImplementors = []string{"Workspace"}
@@ -12219,7 +12219,7 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -12272,7 +12272,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -12320,7 +12320,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -12378,7 +12378,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -12436,7 +12436,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -12494,7 +12494,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -12577,7 +12577,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return fieldsInOrder{fields, out.Values}
 }
 
 // endregion **************************** object.gotpl ****************************

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"io"
+	"slices"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -80,4 +82,33 @@ func resolveRecovering(ctx context.Context, oc *graphql.OperationContext, recove
 		}()
 	}
 	return resolve(ctx)
+}
+
+// fieldsInOrder is an object's answer: its fields' values in the order of
+// its selection, each response key once (the first). cmd/gqlgen has object
+// functions return it where gqlgen returns the *graphql.FieldSet, whose
+// MarshalGQL writes the same bytes but builds a map of the keys written for
+// every object (350 maps on a warm 50-contact dashboard). A key is a
+// GraphQL name (letters, digits, underscores): it needs no escaping.
+type fieldsInOrder struct {
+	fields []graphql.CollectedField
+	values []graphql.Marshaler
+}
+
+func (o fieldsInOrder) MarshalGQL(w io.Writer) {
+	io.WriteString(w, "{")
+	for i, f := range o.fields {
+		if slices.ContainsFunc(o.fields[:i], func(g graphql.CollectedField) bool { return g.Alias == f.Alias }) {
+			continue
+		}
+		if i > 0 {
+			io.WriteString(w, `,"`)
+		} else {
+			io.WriteString(w, `"`)
+		}
+		io.WriteString(w, f.Alias)
+		io.WriteString(w, `":`)
+		o.values[i].MarshalGQL(w)
+	}
+	io.WriteString(w, "}")
 }

@@ -79,3 +79,27 @@ func TestResolveInOrder(t *testing.T) {
 		t.Errorf("errors = %v, want the panic", errs)
 	}
 }
+
+// fieldsInOrder writes what gqlgen's FieldSet writes, a repeated response
+// key once, the first.
+func TestFieldsInOrderWritesAsFieldSet(t *testing.T) {
+	field := func(alias string) graphql.CollectedField {
+		return graphql.CollectedField{Field: &ast.Field{Name: "f", Alias: alias}}
+	}
+	for _, aliases := range [][]string{{}, {"a"}, {"a", "b_2", "C"}, {"a", "a", "b"}, {"a", "b", "a"}} {
+		fields := make([]graphql.CollectedField, len(aliases))
+		for i, a := range aliases {
+			fields[i] = field(a)
+		}
+		set := graphql.NewFieldSet(fields)
+		for i := range fields {
+			set.Values[i] = graphql.MarshalInt(i)
+		}
+		var want, got bytes.Buffer
+		set.MarshalGQL(&want)
+		fieldsInOrder{fields, set.Values}.MarshalGQL(&got)
+		if got.String() != want.String() {
+			t.Errorf("%v: %s, gqlgen writes %s", aliases, got.String(), want.String())
+		}
+	}
+}

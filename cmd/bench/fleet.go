@@ -97,6 +97,20 @@ func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[st
 // startFleetOn is startFleet on a workspace already started; the fleet
 // closes it.
 func (b *bench) startFleetOn(ctx context.Context, em *emulator.Server, n int, path string, extra map[string]string) (*fleet, error) {
+	return b.startFleetBinary(ctx, b.server, em, n, path, extra)
+}
+
+// startFleetOf is startFleet on the server binary bin.
+func (b *bench) startFleetOf(ctx context.Context, bin string, n int, path string, extra map[string]string) (*fleet, error) {
+	em, err := b.startEmulator()
+	if err != nil {
+		return nil, err
+	}
+	return b.startFleetBinary(ctx, bin, em, n, path, extra)
+}
+
+// startFleetBinary is startFleetOn with the server binary bin.
+func (b *bench) startFleetBinary(ctx context.Context, bin string, em *emulator.Server, n int, path string, extra map[string]string) (*fleet, error) {
 	f := &fleet{em: em}
 	settings := map[string]string{
 		"INTERCOM_TOKEN": benchToken, "INTERCOM_BASE_URL": em.URL,
@@ -113,7 +127,7 @@ func (b *bench) startFleetOn(ctx context.Context, em *emulator.Server, n int, pa
 	maps.Copy(settings, b.pathSettings(path))
 	maps.Copy(settings, extra)
 	for range n {
-		in, err := startInstance(ctx, b.server, settings)
+		in, err := startInstance(ctx, bin, settings)
 		if err != nil {
 			f.close()
 			return nil, err
@@ -204,20 +218,64 @@ func startInstance(ctx context.Context, bin string, settings map[string]string) 
 }
 
 // counters are what a measurement subtracts: the calls the workspace
-// received, and the fleet's own counters from /metrics.
+// received, and the fleet's own counters from /metrics, all read in one
+// scrape of each server.
 type counters struct {
 	upstream        int
 	sqlQueries      float64
 	redisRoundTrips float64
 	loaderBatches   uint64
+	cpuSeconds      float64            // process_cpu_seconds_total
+	mallocs         float64            // go_memstats_mallocs_total: heap allocations
+	results         map[string]float64 // the response cache's levels' counts, by "counter/result"
+}
+
+// minus is c since an earlier reading.
+func (c counters) minus(earlier counters) counters {
+	d := counters{upstream: c.upstream - earlier.upstream, sqlQueries: c.sqlQueries - earlier.sqlQueries,
+		redisRoundTrips: c.redisRoundTrips - earlier.redisRoundTrips, loaderBatches: c.loaderBatches - earlier.loaderBatches,
+		cpuSeconds: c.cpuSeconds - earlier.cpuSeconds, mallocs: c.mallocs - earlier.mallocs, results: map[string]float64{}}
+	for k, v := range c.results {
+		d.results[k] = v - earlier.results[k]
+	}
+	return d
+}
+
+// plus is two deltas of counters added up.
+func (c counters) plus(d counters) counters {
+	s := counters{upstream: c.upstream + d.upstream, sqlQueries: c.sqlQueries + d.sqlQueries,
+		redisRoundTrips: c.redisRoundTrips + d.redisRoundTrips, loaderBatches: c.loaderBatches + d.loaderBatches,
+		cpuSeconds: c.cpuSeconds + d.cpuSeconds, mallocs: c.mallocs + d.mallocs, results: maps.Clone(c.results)}
+	if s.results == nil {
+		s.results = map[string]float64{}
+	}
+	for k, v := range d.results {
+		s.results[k] += v
+	}
+	return s
 }
 
 func (f *fleet) counters() (counters, error) {
-	c := counters{upstream: f.em.Workspace.TotalCalls()}
+	c := counters{upstream: f.em.Workspace.TotalCalls(), results: map[string]float64{}}
 	for _, in := range f.instances {
 		families, err := in.scrape()
 		if err != nil {
 			return counters{}, err
+		}
+		if mf := families["process_cpu_seconds_total"]; mf != nil && len(mf.GetMetric()) > 0 {
+			c.cpuSeconds += mf.GetMetric()[0].GetCounter().GetValue()
+		}
+		if mf := families["go_memstats_mallocs_total"]; mf != nil && len(mf.GetMetric()) > 0 {
+			c.mallocs += mf.GetMetric()[0].GetCounter().GetValue()
+		}
+		for _, name := range []string{"response_cache_total", "response_cache_redis_total"} {
+			for _, m := range families[name].GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "result" {
+						c.results[name+"/"+l.GetValue()] += m.GetCounter().GetValue()
+					}
+				}
+			}
 		}
 		if mf := families[metricRedisRoundTrips]; mf != nil {
 			for _, m := range mf.GetMetric() {

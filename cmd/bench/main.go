@@ -81,6 +81,7 @@ type options struct {
 	w9Subscribers []int
 	// The response cache workload.
 	rcWarm     int
+	before     string
 	cpuProfile string
 	workloads  []string
 	paths      []string
@@ -119,6 +120,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&o.w8Outage, "w8-outage", 30*time.Second, "how long W8 runs its load with every upstream answer a 503")
 	fs.DurationVar(&o.w8Recovery, "w8-recovery", 20*time.Second, "how long W8 waits, once Intercom heals, for every request to be answered fresh")
 	fs.IntVar(&o.rcWarm, "respcache-warm", 400, "warm W2 dashboards per row of the response cache workload (with and without it, at c=1 and c=8)")
+	fs.StringVar(&o.before, "before", "e23d4a1", "git revision whose server the executor's CPU target is set against, built from the module's history and measured beside this code in turns (the code the issue measured at about 4 ms of CPU a warm W2; empty: against those 4 ms)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write to this file a CPU profile of the server serving warm W2 dashboards without the response cache (5 s at c=8, after that workload's rows; read it with go tool pprof -top FILE)")
 	fs.DurationVar(&o.w7For, "w7-for", 10*time.Second, "how long W7 measures W1 warm alone, then again while another caller sends the costliest query at its full cost allowance")
 	fs.IntVar(&o.w7Workers, "w7-workers", 100, "W7's costly caller's concurrent requests (MAX_CONCURRENT_REQUESTS_PER_CALLER's default)")
@@ -214,7 +216,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer rs.Close()
 		o.redisURL = redisURL(rs)
 	}
-	b := &bench{opts: o, getenv: getenv, server: o.server}
+	b := &bench{opts: o, getenv: getenv, server: o.server, out: stdout}
 	if b.server == "" {
 		dir, err := os.MkdirTemp("", "bench-server-")
 		if err != nil {

@@ -58,6 +58,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	}
 	for _, workload := range []string{w5Alone, w5With, coherence, "W1 caller lookup, c=1, Redis only, warm", callsAccept1, callsAccept, callsRecord, callsBurst, w9DeferFirst, w9DeferLast, w9Fanout(5),
 		rcRow(1, false), rcRow(8, false), rcRow(1, true), rcRow(8, true), rcRedisRow(1), rcRedisRow(8), rcCoherence,
+		rcRevisionRow(1, "e23d4a1"), rcRevisionRow(8, "e23d4a1"), // the code the executor's target is set against, built from git
 		srcW1Row(srcAlone, "cold"), srcW1Row(srcBoth, "cold"), srcW1Row(srcAlone, "warm"), srcW1Row(srcBoth, "warm"),
 		srcW2Row(srcAlone, "cold"), srcW2Row(srcBoth, "cold"), srcW2Row(srcAlone, "warm"), srcW2Row(srcBoth, "warm"),
 		sqlSmall, sqlMillion, sqlFloor} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -8,11 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/loadtest"
+	"github.com/talkdesk-intercom/api/internal/process"
 )
 
 // The response cache workload: warm W2 dashboards with the response cache
@@ -74,6 +78,11 @@ func (f *fleet) serverCounter(name, label, value string) (float64, error) {
 
 func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error) (err error) {
 	b.rc = map[string]rcStats{}
+	before, dir, err := b.buildBefore(ctx)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	for _, mode := range []struct {
 		settings map[string]string
 		name     func(conc int) string
@@ -83,7 +92,8 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 		{map[string]string{"RESPONSE_CACHE_ENABLED": "true"}, func(c int) string { return rcRow(c, true) }, "response_cache_total"},
 		{map[string]string{"RESPONSE_CACHE_ENABLED": "true", "RESPONSE_CACHE_MAX_BYTES": "0"}, rcRedisRow, "response_cache_redis_total"},
 	} {
-		profile := b.opts.cpuProfile != "" && mode.settings["RESPONSE_CACHE_ENABLED"] == "false"
+		off := mode.settings["RESPONSE_CACHE_ENABLED"] == "false"
+		profile := b.opts.cpuProfile != "" && off
 		settings := mode.settings
 		if profile {
 			settings = maps.Clone(settings)
@@ -95,7 +105,19 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 		if err != nil {
 			return err
 		}
-		err = b.measureResponseCache(f, mode.name, mode.hits, add)
+		measured := []rcMeasured{{f, mode.name}}
+		if off && before != "" {
+			// The server of the revision the target is set against, on the
+			// same settings (those it does not know, it ignores).
+			fb, err := b.startFleetOf(ctx, before, 1, "real", mode.settings)
+			if err != nil {
+				f.close()
+				return err
+			}
+			defer fb.close()
+			measured = append(measured, rcMeasured{fb, b.rcBeforeRow})
+		}
+		err = b.measureResponseCache(measured, mode.hits, add)
 		if err == nil && profile {
 			err = b.profileDashboards(f, "http://"+settings["DEBUG_ADDR"])
 		}
@@ -107,43 +129,72 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 	return b.responseCacheCoherence(ctx, add)
 }
 
-func (b *bench) measureResponseCache(f *fleet, name func(conc int) string, hitCounter string, add func(row, error) error) error {
-	ids := b.dashboardIDs(f.em.Workspace)
-	dashboard := func(i int) error { return f.instance(i).query(dashboardQuery, map[string]any{"ids": ids}) }
-	// Warm: the entity cache first, then (a request later, once the
-	// workspace id is known) the answer.
-	for i := range 3 {
-		if err := dashboard(i); err != nil {
-			return err
+// rcMeasured is a fleet measured by a response cache row, and the row's name.
+type rcMeasured struct {
+	f    *fleet
+	name func(conc int) string
+}
+
+// rcBeforeRow is the row of the server of rcBeforeRev.
+func (b *bench) rcBeforeRow(conc int) string { return rcRevisionRow(conc, b.rcBeforeRev) }
+
+func rcRevisionRow(conc int, rev string) string {
+	return fmt.Sprintf("W2 warm, c=%d, response cache off, the code of %s", conc, rev)
+}
+
+// rcTurns is how many turns the fleets measured side by side take: each
+// row's requests are sent in that many parts, the fleets' parts in turn, so
+// that the machine's noise (it moves by a quarter from minute to minute on a
+// shared host) falls on both alike.
+const rcTurns = 4
+
+// measureResponseCache measures each fleet's warm W2 row at c=1 and at c=8;
+// fleets side by side (more than one) are measured in turns.
+func (b *bench) measureResponseCache(fleets []rcMeasured, hitCounter string, add func(row, error) error) error {
+	reqs := make([]func(i int) error, len(fleets))
+	for k, m := range fleets {
+		ids := b.dashboardIDs(m.f.em.Workspace)
+		reqs[k] = func(i int) error { return m.f.instance(i).query(dashboardQuery, map[string]any{"ids": ids}) }
+		// Warm: the entity cache first, then (a request later, once the
+		// workspace id is known) the answer.
+		for i := range 3 {
+			if err := reqs[k](i); err != nil {
+				return err
+			}
 		}
 	}
+	turns := 1
+	if len(fleets) > 1 {
+		turns = rcTurns
+	}
 	for _, conc := range []int{1, 8} {
-		cpu0, err := f.serverCounter("process_cpu_seconds_total", "", "")
-		if err != nil {
-			return err
+		seen := make([]counted, len(fleets))
+		for range turns {
+			for k, m := range fleets {
+				n := max(1, b.opts.rcWarm/turns)
+				_, c, err := m.f.measureCounted(m.name(conc), "real", n, conc, reqs[k])
+				if err != nil {
+					return err
+				}
+				seen[k] = seen[k].add(c)
+			}
 		}
-		hits0, _ := f.serverCounter(hitCounter, "result", "hit")
-		miss0, _ := f.serverCounter(hitCounter, "result", "miss")
-		allocs0, _ := f.serverCounter("go_memstats_mallocs_total", "", "")
-		r, err := f.measure(name(conc), "real", b.opts.rcWarm, conc, dashboard)
-		if err := add(r, err); err != nil {
-			return err
+		for k, m := range fleets {
+			c := seen[k]
+			if err := add(c.row(m.name(conc), "real"), nil); err != nil {
+				return err
+			}
+			n := float64(len(c.lat))
+			s := rcStats{
+				cpuPerReq:    time.Duration(c.delta.cpuSeconds / n * float64(time.Second)),
+				allocsPerReq: c.delta.mallocs / n,
+			}
+			hits, misses := c.delta.results[hitCounter+"/hit"], c.delta.results[hitCounter+"/miss"]
+			if hits+misses > 0 {
+				s.hitRatio = hits / (hits + misses)
+			}
+			b.rc[m.name(conc)] = s
 		}
-		cpu1, err := f.serverCounter("process_cpu_seconds_total", "", "")
-		if err != nil {
-			return err
-		}
-		hits1, _ := f.serverCounter(hitCounter, "result", "hit")
-		miss1, _ := f.serverCounter(hitCounter, "result", "miss")
-		allocs1, _ := f.serverCounter("go_memstats_mallocs_total", "", "")
-		s := rcStats{
-			cpuPerReq:    time.Duration((cpu1 - cpu0) / float64(r.requests) * float64(time.Second)),
-			allocsPerReq: (allocs1 - allocs0) / float64(r.requests),
-		}
-		if asked := (hits1 - hits0) + (miss1 - miss0); asked > 0 {
-			s.hitRatio = (hits1 - hits0) / asked
-		}
-		b.rc[name(conc)] = s
 	}
 	return nil
 }
@@ -244,8 +295,19 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 	}
 	s := func(conc int, on bool) rcStats { return b.rc[rcRow(conc, on)] }
 	// Before the response cache, a warm W2 cost the server about 4 ms of
-	// CPU (measured for the issue); the target for the executor is half.
+	// CPU on the machine the issue measured: the target for the executor
+	// is half of that. Machines differ by twice that much, so the target is
+	// half of what the code the issue measured costs here, beside this
+	// code in the same run, when it could be built.
 	const before = 4 * time.Millisecond
+	before1, before8 := before, before
+	beforeName := before.String()
+	if b.rcBeforeWhy == "" && b.rcBeforeRev != "" {
+		before1, before8 = b.rc[b.rcBeforeRow(1)].cpuPerReq, b.rc[b.rcBeforeRow(8)].cpuPerReq
+		beforeName = fmt.Sprintf("the code of %s, measured beside it in turns", b.rcBeforeRev)
+	} else if b.rcBeforeRev != "" {
+		beforeName += fmt.Sprintf(" (the code of %s could not be measured here: %s)", b.rcBeforeRev, b.rcBeforeWhy)
+	}
 	coh := find(rcCoherence, "real")
 	us := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	return []check{
@@ -257,10 +319,12 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 			s(1, true).hitRatio >= 0.99 && s(8, true).hitRatio >= 0.99 && on1.upstreamTotal+on8.upstreamTotal == 0,
 			fmt.Sprintf("hit ratio %.3f at c=1, %.3f at c=8; %d upstream calls", s(1, true).hitRatio, s(8, true).hitRatio, on1.upstreamTotal+on8.upstreamTotal)},
 		b.responseCacheRedisCheck(find, before),
-		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", before),
-			s(1, false).cpuPerReq <= before/2 && s(8, false).cpuPerReq <= before/2,
-			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req; c=8: p50 %s, %.0f req/s, CPU %s/req; %.0f allocations/req",
-				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(off8.p50), off8.rps, us(s(8, false).cpuPerReq), s(1, false).allocsPerReq)},
+		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", beforeName),
+			s(1, false).cpuPerReq <= before1/2 && s(8, false).cpuPerReq <= before8/2,
+			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); c=8: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); %.0f allocations/req against %.0f",
+				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(before1), ratio(s(1, false).cpuPerReq, before1),
+				us(off8.p50), off8.rps, us(s(8, false).cpuPerReq), us(before8), ratio(s(8, false).cpuPerReq, before8),
+				s(1, false).allocsPerReq, b.rc[b.rcBeforeRow(1)].allocsPerReq)},
 		{"coherence with the response cache: a change on A is served by A and B within 1 s, each having answered from its cache",
 			coh.requests > 0 && coh.p99 <= time.Second && b.rcCoherenceHits >= 4*coh.requests,
 			fmt.Sprintf("p50 %s, p99 %s over %d changes; %d response cache hits before the changes", us(coh.p50), us(coh.p99), coh.requests, b.rcCoherenceHits)},
@@ -283,4 +347,102 @@ func (b *bench) responseCacheRedisCheck(find func(workload, path string) row, be
 		fmt.Sprintf("c=1: p50 %s, p99 %s, %.0f req/s, CPU %s/req, %.2f Redis round trips/req; c=8: p50 %s, p99 %s, %.0f req/s, CPU %s/req, %.2f Redis round trips/req; hit ratio %.3f and %.3f; %d upstream calls",
 			us(r1.p50), us(r1.p99), r1.rps, us(s1.cpuPerReq), r1.redisPerReq, us(r8.p50), us(r8.p99), r8.rps, us(s8.cpuPerReq), r8.redisPerReq,
 			s1.hitRatio, s8.hitRatio, r1.upstreamTotal+r8.upstreamTotal)}
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// buildBefore builds the server of -before (the code the executor's target
+// is set against) from the module's git history, without touching the
+// checkout: its files come out of git archive (dir holds them, and the
+// binary: the caller removes it). It gives "" when -before is
+// empty, or when the revision cannot be built here (no git, a shallow
+// clone): the target then falls back to the 4 ms the issue measured, and
+// the check says why.
+func (b *bench) buildBefore(ctx context.Context) (bin, dir string, err error) {
+	b.rcBeforeRev = b.opts.before
+	if b.opts.before == "" {
+		return "", "", nil
+	}
+	if dir, err = os.MkdirTemp("", "bench-before-"); err != nil {
+		return "", "", err
+	}
+	t0 := time.Now()
+	if bin, err = buildRevision(ctx, b.opts.before, dir); err != nil {
+		b.rcBeforeWhy = err.Error()
+		return "", dir, nil
+	}
+	fmt.Fprintf(b.out, "Built the server of %s in %s.\n", b.opts.before, time.Since(t0).Round(100*time.Millisecond))
+	return bin, dir, nil
+}
+
+// buildRevision extracts the module at rev into dir/src and builds its
+// server into dir.
+func buildRevision(ctx context.Context, rev, dir string) (string, error) {
+	root, err := process.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(dir, "src")
+	cmd := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", rev)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("git archive %s: %w", rev, err)
+	}
+	untarErr := untar(out, src)
+	if err := cmd.Wait(); err != nil {
+		return "", fmt.Errorf("git archive %s: %v: %s", rev, err, strings.TrimSpace(stderr.String()))
+	}
+	if untarErr != nil {
+		return "", untarErr
+	}
+	return process.Build(ctx, src, dir, false)
+}
+
+// untar writes a tar stream of the repository's own files under dir.
+func untar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !filepath.IsLocal(h.Name) {
+			return fmt.Errorf("untar: %q is not a path inside the module", h.Name)
+		}
+		path := filepath.Join(dir, h.Name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(path, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 }

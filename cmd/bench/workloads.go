@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ type bench struct {
 	opts            options
 	getenv          func(string) string
 	server          string        // the server binary
+	out             io.Writer     // where the benchmark says what it does
 	uniqueCompanies int           // among the W2 dashboard's contacts
 	withNotes       int           // W2 contacts with notes: one notes read each
 	w2Budget        int           // the most upstream calls a cold W2 may cost
@@ -42,6 +44,10 @@ type bench struct {
 	// just before the coherence row's changes.
 	rc              map[string]rcStats
 	rcCoherenceHits int
+	// respcache: the executor's CPU target is measured against the server
+	// of this revision, or (when it could not be built) against rcBefore.
+	rcBeforeRev string
+	rcBeforeWhy string // why rcBeforeRev was not measured
 }
 
 // row is one line of the table.
@@ -61,9 +67,16 @@ type row struct {
 // measure runs n requests with the given concurrency and records latencies
 // and the upstream calls and Redis round trips they caused, over the fleet.
 func (f *fleet) measure(workload, path string, n, concurrency int, req func(i int) error) (row, error) {
+	r, _, err := f.measureCounted(workload, path, n, concurrency, req)
+	return r, err
+}
+
+// measureCounted is measure, which also gives what it counted: the
+// latencies, the wall time and the fleet's counters' deltas.
+func (f *fleet) measureCounted(workload, path string, n, concurrency int, req func(i int) error) (row, counted, error) {
 	before, err := f.counters()
 	if err != nil {
-		return row{}, err
+		return row{}, counted{}, err
 	}
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
@@ -89,23 +102,42 @@ func (f *fleet) measure(workload, path string, n, concurrency int, req func(i in
 	wg.Wait()
 	wall := time.Since(start)
 	if firstErr != nil {
-		return row{}, fmt.Errorf("%s %s: %w", workload, path, firstErr)
+		return row{}, counted{}, fmt.Errorf("%s %s: %w", workload, path, firstErr)
 	}
 	after, err := f.counters()
 	if err != nil {
-		return row{}, err
+		return row{}, counted{}, err
 	}
-	slices.Sort(lat)
-	up := after.upstream - before.upstream
+	c := counted{lat: lat, wall: wall, delta: after.minus(before)}
+	return c.row(workload, path), c, nil
+}
+
+// counted is what one or more measurements of a workload saw.
+type counted struct {
+	lat   []time.Duration
+	wall  time.Duration
+	delta counters
+}
+
+// add is c and d measured one after the other.
+func (c counted) add(d counted) counted {
+	return counted{lat: append(slices.Clone(c.lat), d.lat...), wall: c.wall + d.wall, delta: c.delta.plus(d.delta)}
+}
+
+// row is the table's line of what c saw.
+func (c counted) row(workload, path string) row {
+	n := len(c.lat)
+	lat := slices.Sorted(slices.Values(c.lat))
+	d := c.delta
 	return row{
 		workload: workload, path: path, requests: n,
-		upstreamPerReq: float64(up) / float64(n),
-		sqlPerReq:      (after.sqlQueries - before.sqlQueries) / float64(n),
-		redisPerReq:    (after.redisRoundTrips - before.redisRoundTrips) / float64(n),
+		upstreamPerReq: float64(d.upstream) / float64(n),
+		sqlPerReq:      d.sqlQueries / float64(n),
+		redisPerReq:    d.redisRoundTrips / float64(n),
 		p50:            lat[n/2], p99: lat[min(n-1, n*99/100)],
-		rps: float64(n) / wall.Seconds(), upstreamTotal: up,
-		batchesPerReq: float64(after.loaderBatches-before.loaderBatches) / float64(n),
-	}, nil
+		rps: float64(n) / c.wall.Seconds(), upstreamTotal: d.upstream,
+		batchesPerReq: float64(d.loaderBatches) / float64(n),
+	}
 }
 
 const (

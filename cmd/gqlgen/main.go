@@ -82,6 +82,9 @@ type inOrderLists struct {
 	// emptyGroups are the functions of objects that no field of runs
 	// concurrently: their group of deferred fields starts empty.
 	emptyGroups map[string]bool
+	// objects are the functions of the non-root objects: each answers
+	// with fieldsInOrder.
+	objectAnswers map[string]bool
 }
 
 func (*inOrderLists) Name() string { return "inorderlists" }
@@ -105,7 +108,11 @@ func (p *inOrderLists) GenerateCode(data *codegen.Data) error {
 	}
 	p.plainFields = map[string]map[string]string{}
 	p.emptyGroups = map[string]bool{}
+	p.objectAnswers = map[string]bool{}
 	for _, obj := range data.Objects {
+		if !obj.Root {
+			p.objectAnswers["_"+obj.Name] = true
+		}
 		if !obj.Root && (inOrder[obj.Name] || !slices.ContainsFunc(obj.Fields, (*codegen.Field).IsConcurrent)) {
 			p.emptyGroups["_"+obj.Name] = true
 		}
@@ -218,6 +225,13 @@ func rewrite(file string, lists *inOrderLists) error {
 					return fmt.Errorf("%s: %w", file, err)
 				}
 				spans = append(spans, found...)
+			}
+			if lists.objectAnswers[fn.Name.Name] {
+				found, err := objectAnswer(fset, fn)
+				if err != nil {
+					return fmt.Errorf("%s: %w", file, err)
+				}
+				spans = append(spans, found)
 			}
 			if lists.emptyGroups[fn.Name.Name] {
 				found, err := emptyGroup(fset, fn)
@@ -360,4 +374,21 @@ func emptyGroup(fset *token.FileSet, fn *ast.FuncDecl) (span, error) {
 		return span{}, fmt.Errorf("%s calls graphql.NewDeferredGroup %d times, not once", fn.Name.Name, len(found))
 	}
 	return found[0], nil
+}
+
+// objectAnswer finds in an object's function its last statement, return
+// out, and gives the span that makes it return fieldsInOrder{fields,
+// out.Values}: the same bytes as the *graphql.FieldSet, whose MarshalGQL
+// builds a map of the keys it wrote for every object it writes.
+func objectAnswer(fset *token.FileSet, fn *ast.FuncDecl) (span, error) {
+	last := len(fn.Body.List) - 1
+	if last >= 0 {
+		if ret, ok := fn.Body.List[last].(*ast.ReturnStmt); ok && len(ret.Results) == 1 {
+			if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == "out" {
+				return span{fset.Position(id.Pos()).Offset, fset.Position(id.End()).Offset, "fieldsInOrder{fields, out.Values}"}, nil
+			}
+		}
+	}
+	// gqlgen now writes objects otherwise: this rewrite needs a look.
+	return span{}, fmt.Errorf("%s does not end with return out", fn.Name.Name)
 }
