@@ -1,26 +1,31 @@
 // Command gqlgen generates graph/ from schema.graphqls as gqlgen does (go
-// generate ./... runs it), with two changes to the code it writes: a list of
-// objects that never wait is marshalled in order, on the caller's
-// goroutine; and so are the objects named by -in-order, field after field,
-// and lists of them.
+// generate ./... runs it), then rewrites parts of what gqlgen wrote so that
+// a warm dashboard walks its answer without what gqlgen spends around each
+// field and object (see docs/benchmarks.md, the executor):
 //
-// gqlgen marshals every list of objects with a goroutine per element, so
-// that elements whose resolvers wait (on a loader, say) wait together. An
-// element none of whose fields, nor their children's, has a resolver never
-// waits: its goroutine costs more than its work (on a warm 50-contact
-// dashboard, 250 goroutines and their stack growth a request). gqlgen has
-// no setting for this (its issues #3202 and #4321 ask for one), so this
-// command finds those lists from gqlgen's own model of the schema and, once
-// gqlgen has written graph/generated.go, points their marshal functions at
-// graph's marshalSliceInOrder instead of graphql.MarshalSliceConcurrently.
+//   - A list of objects that never wait is marshalled in order, on the
+//     caller's goroutine (graph's marshalSliceInOrder). gqlgen marshals
+//     every list of objects with a goroutine per element, so that elements
+//     whose resolvers wait (on a loader, say) wait together; an element none
+//     of whose fields, nor their children's, has a resolver never waits,
+//     and its goroutine and the stack growth that follows cost more than
+//     its work. gqlgen has no setting for this (its issues #3202 and #4321
+//     ask for one).
+//   - The objects named by -in-order are resolved in order too, field after
+//     field (graph's resolveInOrder; a deferred field still goes to gqlgen),
+//     and lists of them. Their resolvers wait only on loaders, whose
+//     prefetch hook queues what the rest of the list will ask for before a
+//     load waits (resolvers.Prefetch): a cold list still waits once per
+//     kind, and a warm one runs on one goroutine instead of 150.
+//   - A plain field (see plainField) is marshalled in its object's function
+//     instead of through graphql.ResolveField.
+//   - An object answers with graph's fieldsInOrder instead of gqlgen's
+//     FieldSet, and one with no concurrent field starts with an empty group
+//     of deferred fields.
 //
-// An object whose resolvers wait only on loaders, and whose loaders queue
-// what the rest of its list will ask for before they wait (a prefetch hook:
-// see resolvers.Prefetch), can run in order too: -in-order names it. Its
-// fields are resolved by graph's resolveInOrder instead of
-// FieldSet.ResolveConcurrently (a deferred field still goes to gqlgen), and
-// lists of it are marshalled in order. A warm dashboard of 50 contacts
-// then runs on one goroutine instead of 150.
+// It finds what to rewrite in gqlgen's own model of the schema (a plugin
+// that only reads), and fails when the code gqlgen wrote is not of the
+// shape it expects: a new gqlgen needs a look, not a silent half-rewrite.
 package main
 
 import (
@@ -60,73 +65,70 @@ func run(configFile string, inOrder []string) error {
 	if err != nil {
 		return err
 	}
-	lists := &inOrderLists{objects: inOrder}
-	if err := api.Generate(cfg, api.AddPlugin(lists)); err != nil {
+	p := &plan{inOrder: inOrder}
+	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
 		return err
 	}
-	return rewrite(cfg.Exec.Filename, lists)
+	return rewrite(cfg.Exec.Filename, p)
 }
 
-// inOrderLists is a gqlgen plugin that only reads: it names the marshal
-// functions of lists whose elements never wait (objects, and enums) or are
-// in order, the functions of the in-order objects, each with how many
-// fields gqlgen resolves concurrently in it, and the plain fields of every
-// object.
-type inOrderLists struct {
-	objects      []string
-	marshalFuncs map[string]bool
-	objectFuncs  map[string]int
-	// plainFields maps an object's function to the calls of its plain
-	// fields' functions and the code that marshals each value directly.
-	plainFields map[string]map[string]string
-	// emptyGroups are the functions of objects that no field of runs
-	// concurrently: their group of deferred fields starts empty.
-	emptyGroups map[string]bool
-	// objects are the functions of the non-root objects: each answers
-	// with fieldsInOrder.
-	objectAnswers map[string]bool
+// plan is a gqlgen plugin that only reads: it tells what of the code gqlgen
+// writes is to be rewritten.
+type plan struct {
+	inOrder []string
+	// lists are the marshal functions of lists marshalled in order.
+	lists map[string]bool
+	// objects are the functions of the non-root objects, by name.
+	objects map[string]objectPlan
 }
 
-func (*inOrderLists) Name() string { return "inorderlists" }
+// objectPlan is what is rewritten in one object's function.
+type objectPlan struct {
+	// inOrder is how many fields gqlgen resolves concurrently in an
+	// in-order object (each then resolveInOrder); -1 for another object.
+	inOrder int
+	// emptyGroup: no field of the object runs concurrently (or it is in
+	// order), so its group of deferred fields starts empty.
+	emptyGroup bool
+	// plain maps the functions of its plain fields to the code that
+	// marshals each value in their place.
+	plain map[string]string
+}
 
-func (p *inOrderLists) GenerateCode(data *codegen.Data) error {
-	p.objectFuncs = map[string]int{}
+func (*plan) Name() string { return "executorplan" }
+
+func (p *plan) GenerateCode(data *codegen.Data) error {
 	inOrder := map[string]bool{}
-	for _, name := range p.objects {
+	for _, name := range p.inOrder {
 		i := slices.IndexFunc(data.Objects, func(o *codegen.Object) bool { return o.Name == name })
 		if i < 0 || data.Objects[i].Root {
 			return fmt.Errorf("-in-order %s: not an object of the schema other than a root", name)
 		}
+		inOrder[name] = true
+	}
+	p.objects = map[string]objectPlan{}
+	for _, obj := range data.Objects {
+		if obj.Root {
+			continue
+		}
+		op := objectPlan{inOrder: -1, plain: map[string]string{}}
 		concurrent := 0
-		for _, f := range data.Objects[i].Fields {
+		for _, f := range obj.Fields {
 			if f.IsConcurrent() {
 				concurrent++
 			}
-		}
-		inOrder[name] = true
-		p.objectFuncs["_"+name] = concurrent
-	}
-	p.plainFields = map[string]map[string]string{}
-	p.emptyGroups = map[string]bool{}
-	p.objectAnswers = map[string]bool{}
-	for _, obj := range data.Objects {
-		if !obj.Root {
-			p.objectAnswers["_"+obj.Name] = true
-		}
-		if !obj.Root && (inOrder[obj.Name] || !slices.ContainsFunc(obj.Fields, (*codegen.Field).IsConcurrent)) {
-			p.emptyGroups["_"+obj.Name] = true
-		}
-		for _, f := range obj.Fields {
 			if code, ok := plainField(f); ok {
-				if p.plainFields["_"+obj.Name] == nil {
-					p.plainFields["_"+obj.Name] = map[string]string{}
-				}
-				p.plainFields["_"+obj.Name]["_"+obj.Name+"_"+f.Name] = code
+				op.plain["_"+obj.Name+"_"+f.Name] = code
 			}
 		}
+		if inOrder[obj.Name] {
+			op.inOrder = concurrent
+		}
+		op.emptyGroup = concurrent == 0 || inOrder[obj.Name]
+		p.objects["_"+obj.Name] = op
 	}
 	waits := mayWait(data.Objects, inOrder)
-	p.marshalFuncs = map[string]bool{}
+	p.lists = map[string]bool{}
 	for _, ref := range data.ReferencedTypes {
 		if !ref.IsSlice() || ref.Definition == nil {
 			continue
@@ -134,7 +136,7 @@ func (p *inOrderLists) GenerateCode(data *codegen.Data) error {
 		// gqlgen marshals lists of enums concurrently too.
 		kind := ref.Definition.Kind
 		if kind == gqlast.Enum || (kind == gqlast.Object && !waits[ref.Definition.Name]) {
-			p.marshalFuncs[ref.MarshalFunc()] = true
+			p.lists[ref.MarshalFunc()] = true
 		}
 	}
 	return nil
@@ -196,13 +198,9 @@ func mayWait(objects codegen.Objects, inOrder map[string]bool) map[string]bool {
 	return waits
 }
 
-// rewrite makes the named marshal functions of file call
-// marshalSliceInOrder where gqlgen wrote graphql.MarshalSliceConcurrently
-// (the two take the same arguments), makes the functions of in-order
-// objects (with how many fields gqlgen resolves concurrently in each) call
-// resolveInOrder(ctx, field, out, ...) where gqlgen wrote
-// out.ResolveConcurrently(...), and leaves every other byte as gqlgen wrote it.
-func rewrite(file string, lists *inOrderLists) error {
+// rewrite makes in file the changes p plans, and leaves every other byte as
+// gqlgen wrote it.
+func rewrite(file string, p *plan) error {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -212,60 +210,23 @@ func rewrite(file string, lists *inOrderLists) error {
 	if err != nil {
 		return err
 	}
-	var spans []span // in order
+	var spans []span
 	for _, decl := range f.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
-		if !ok {
+		if !ok || fn.Recv == nil {
 			continue
 		}
-		if fn.Recv != nil {
-			if plain, ok := lists.plainFields[fn.Name.Name]; ok {
-				found, err := plainFieldCalls(fset, fn, plain)
-				if err != nil {
-					return fmt.Errorf("%s: %w", file, err)
-				}
-				spans = append(spans, found...)
-			}
-			if lists.objectAnswers[fn.Name.Name] {
-				found, err := objectAnswer(fset, fn)
-				if err != nil {
-					return fmt.Errorf("%s: %w", file, err)
-				}
-				spans = append(spans, found)
-			}
-			if lists.emptyGroups[fn.Name.Name] {
-				found, err := emptyGroup(fset, fn)
-				if err != nil {
-					return fmt.Errorf("%s: %w", file, err)
-				}
-				spans = append(spans, found)
-			}
-			if want, ok := lists.objectFuncs[fn.Name.Name]; ok {
-				found, err := inOrderFields(fset, fn, want)
-				if err != nil {
-					return fmt.Errorf("%s: %w", file, err)
-				}
-				spans = append(spans, found...)
-			}
+		var found []span
+		if p.lists[fn.Name.Name] {
+			found, err = listInOrder(fset, fn)
+		} else if op, ok := p.objects[fn.Name.Name]; ok {
+			found, err = objectRewrite(fset, fn, op)
 		}
-		if !lists.marshalFuncs[fn.Name.Name] {
-			continue
+		if err != nil {
+			// gqlgen now writes this otherwise: the rewrite needs a look.
+			return fmt.Errorf("%s: %s: %w", file, fn.Name.Name, err)
 		}
-		calls := 0
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			sel, ok := n.(*ast.SelectorExpr)
-			if ok && sel.Sel.Name == "MarshalSliceConcurrently" {
-				if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "graphql" {
-					spans = append(spans, span{fset.Position(sel.Pos()).Offset, fset.Position(sel.End()).Offset, "marshalSliceInOrder"})
-					calls++
-				}
-			}
-			return true
-		})
-		if calls != 1 {
-			// gqlgen now writes lists otherwise: this rewrite needs a look.
-			return fmt.Errorf("%s: %s calls graphql.MarshalSliceConcurrently %d times, not once", file, fn.Name.Name, calls)
-		}
+		spans = append(spans, found...)
 	}
 	if len(spans) == 0 {
 		return nil
@@ -292,103 +253,86 @@ type span struct {
 	text       string
 }
 
-// inOrderFields finds in an in-order object's function the want calls of
-// out.ResolveConcurrently(args) and gives the spans that make each
-// resolveInOrder(ctx, field, out, args): the same arguments, after the
-// function's context, the collected field and the field set.
-func inOrderFields(fset *token.FileSet, fn *ast.FuncDecl, want int) ([]span, error) {
-	var found []span
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "ResolveConcurrently" {
-			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "out" {
-				found = append(found, span{fset.Position(sel.Pos()).Offset, fset.Position(call.Lparen).Offset + 1,
-					"resolveInOrder(ctx, field, out, "})
-			}
-		}
-		return true
-	})
-	if len(found) != want {
-		// gqlgen now writes objects otherwise: this rewrite needs a look.
-		return nil, fmt.Errorf("%s calls out.ResolveConcurrently %d times, not once for each of its %d concurrent fields", fn.Name.Name, len(found), want)
+// listInOrder makes a list's marshal function call marshalSliceInOrder
+// where gqlgen wrote graphql.MarshalSliceConcurrently: the two take the
+// same arguments.
+func listInOrder(fset *token.FileSet, fn *ast.FuncDecl) ([]span, error) {
+	calls, err := callsOf(fn, "graphql", "MarshalSliceConcurrently", 1)
+	if err != nil {
+		return nil, err
 	}
-	return found, nil
+	sel := calls[0].Fun
+	return []span{{offset(fset, sel.Pos()), offset(fset, sel.End()), "marshalSliceInOrder"}}, nil
 }
 
-// plainFieldCalls finds in an object's function the call of each of its
-// plain fields' functions, ec._Object_field(ctx, field, obj), once each,
-// and gives the spans that marshal the value there instead.
-func plainFieldCalls(fset *token.FileSet, fn *ast.FuncDecl, plain map[string]string) ([]span, error) {
-	var found []span
-	seen := map[string]int{}
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
-			if code, ok := plain[sel.Sel.Name]; ok {
-				found = append(found, span{fset.Position(call.Pos()).Offset, fset.Position(call.End()).Offset, code})
-				seen[sel.Sel.Name]++
-			}
-		}
-		return true
-	})
-	for name := range plain {
-		if seen[name] != 1 {
-			// gqlgen now writes objects otherwise: this rewrite needs a look.
-			return nil, fmt.Errorf("%s calls %s %d times, not once", fn.Name.Name, name, seen[name])
-		}
-	}
-	return found, nil
-}
-
-// emptyGroup finds in an object's function the one call
-// graphql.NewDeferredGroup(ctx) and gives the span that makes it an empty
-// graphql.DeferredGroup{}. gqlgen makes a group for every object it
-// marshals, with the object's path, a field set and a map (the path alone
-// walks every parent): on a warm 50-contact dashboard, 400 groups, a tenth
-// of its CPU. Only a field gqlgen resolves concurrently can be deferred
-// into it; an object with none (or in order: resolveInOrder makes the
-// group when a field is deferred) leaves it empty, and an empty group is
-// one with no Defers.
-func emptyGroup(fset *token.FileSet, fn *ast.FuncDecl) (span, error) {
-	var found []span
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewDeferredGroup" {
-			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "graphql" {
-				found = append(found, span{fset.Position(call.Pos()).Offset, fset.Position(call.End()).Offset, "graphql.DeferredGroup{}"})
-			}
-		}
-		return true
-	})
-	if len(found) != 1 {
-		// gqlgen now writes objects otherwise: this rewrite needs a look.
-		return span{}, fmt.Errorf("%s calls graphql.NewDeferredGroup %d times, not once", fn.Name.Name, len(found))
-	}
-	return found[0], nil
-}
-
-// objectAnswer finds in an object's function its last statement, return
-// out, and gives the span that makes it return fieldsInOrder{fields,
-// out.Values}: the same bytes as the *graphql.FieldSet, whose MarshalGQL
-// builds a map of the keys it wrote for every object it writes.
-func objectAnswer(fset *token.FileSet, fn *ast.FuncDecl) (span, error) {
+// objectRewrite makes an object's function
+//   - return fieldsInOrder{fields, out.Values} where gqlgen wrote return out
+//     (its last statement): the same bytes, without the map of written keys
+//     FieldSet.MarshalGQL builds for every object;
+//   - start with an empty graphql.DeferredGroup{} where gqlgen made one with
+//     graphql.NewDeferredGroup(ctx), when no field of it runs concurrently or
+//     it is in order (resolveInOrder makes it when a field is deferred): a
+//     group holds the object's path (GetPath walks every parent), a field
+//     set and a map, for every object marshalled, and only a field run
+//     concurrently can be deferred into it;
+//   - call resolveInOrder(ctx, field, out, args) where gqlgen wrote
+//     out.ResolveConcurrently(args), when it is in order;
+//   - marshal each plain field's value where gqlgen called its function.
+func objectRewrite(fset *token.FileSet, fn *ast.FuncDecl, op objectPlan) ([]span, error) {
+	var spans []span
 	last := len(fn.Body.List) - 1
-	if last >= 0 {
-		if ret, ok := fn.Body.List[last].(*ast.ReturnStmt); ok && len(ret.Results) == 1 {
-			if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == "out" {
-				return span{fset.Position(id.Pos()).Offset, fset.Position(id.End()).Offset, "fieldsInOrder{fields, out.Values}"}, nil
-			}
+	ret, ok := fn.Body.List[max(last, 0)].(*ast.ReturnStmt)
+	if last < 0 || !ok || len(ret.Results) != 1 || !isIdent(ret.Results[0], "out") {
+		return nil, fmt.Errorf("it does not end with return out")
+	}
+	spans = append(spans, span{offset(fset, ret.Results[0].Pos()), offset(fset, ret.Results[0].End()), "fieldsInOrder{fields, out.Values}"})
+	if op.emptyGroup {
+		calls, err := callsOf(fn, "graphql", "NewDeferredGroup", 1)
+		if err != nil {
+			return nil, err
+		}
+		spans = append(spans, span{offset(fset, calls[0].Pos()), offset(fset, calls[0].End()), "graphql.DeferredGroup{}"})
+	}
+	if op.inOrder >= 0 {
+		calls, err := callsOf(fn, "out", "ResolveConcurrently", op.inOrder)
+		if err != nil {
+			return nil, err
+		}
+		for _, call := range calls {
+			spans = append(spans, span{offset(fset, call.Pos()), offset(fset, call.Lparen) + 1, "resolveInOrder(ctx, field, out, "})
 		}
 	}
-	// gqlgen now writes objects otherwise: this rewrite needs a look.
-	return span{}, fmt.Errorf("%s does not end with return out", fn.Name.Name)
+	for name, code := range op.plain {
+		calls, err := callsOf(fn, "ec", name, 1)
+		if err != nil {
+			return nil, err
+		}
+		spans = append(spans, span{offset(fset, calls[0].Pos()), offset(fset, calls[0].End()), code})
+	}
+	return spans, nil
 }
+
+// callsOf finds the calls recv.name(...) in fn, and fails unless there are
+// want of them.
+func callsOf(fn *ast.FuncDecl, recv, name string, want int) ([]*ast.CallExpr, error) {
+	var calls []*ast.CallExpr
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == name && isIdent(sel.X, recv) {
+				calls = append(calls, call)
+			}
+		}
+		return true
+	})
+	if len(calls) != want {
+		return nil, fmt.Errorf("it calls %s.%s %d times, not %d", recv, name, len(calls), want)
+	}
+	return calls, nil
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
+}
+
+func offset(fset *token.FileSet, pos token.Pos) int { return fset.Position(pos).Offset }
