@@ -308,6 +308,10 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 	} else if b.rcBeforeRev != "" {
 		beforeName += fmt.Sprintf(" (the code of %s could not be measured here: %s)", b.rcBeforeRev, b.rcBeforeWhy)
 	}
+	allocs := fmt.Sprintf("%.0f allocations/req", s(1, false).allocsPerReq)
+	if before, ok := b.rc[b.rcBeforeRow(1)]; ok {
+		allocs += fmt.Sprintf(" against %.0f", before.allocsPerReq)
+	}
 	coh := find(rcCoherence, "real")
 	us := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	return []check{
@@ -321,10 +325,9 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 		b.responseCacheRedisCheck(find, before),
 		{fmt.Sprintf("W2 warm without the response cache: CPU per request at least halved from %s", beforeName),
 			s(1, false).cpuPerReq <= before1/2 && s(8, false).cpuPerReq <= before8/2,
-			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); c=8: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); %.0f allocations/req against %.0f",
+			fmt.Sprintf("c=1: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); c=8: p50 %s, %.0f req/s, CPU %s/req against %s (%.2f×); %s",
 				us(off1.p50), off1.rps, us(s(1, false).cpuPerReq), us(before1), ratio(s(1, false).cpuPerReq, before1),
-				us(off8.p50), off8.rps, us(s(8, false).cpuPerReq), us(before8), ratio(s(8, false).cpuPerReq, before8),
-				s(1, false).allocsPerReq, b.rc[b.rcBeforeRow(1)].allocsPerReq)},
+				us(off8.p50), off8.rps, us(s(8, false).cpuPerReq), us(before8), ratio(s(8, false).cpuPerReq, before8), allocs)},
 		{"coherence with the response cache: a change on A is served by A and B within 1 s, each having answered from its cache",
 			coh.requests > 0 && coh.p99 <= time.Second && b.rcCoherenceHits >= 4*coh.requests,
 			fmt.Sprintf("p50 %s, p99 %s over %d changes; %d response cache hits before the changes", us(coh.p50), us(coh.p99), coh.requests, b.rcCoherenceHits)},
