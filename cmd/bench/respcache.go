@@ -309,8 +309,8 @@ func (b *bench) responseCacheChecks(find func(workload, path string) row) []chec
 		beforeName += fmt.Sprintf(" (the code of %s could not be measured here: %s)", b.rcBeforeRev, b.rcBeforeWhy)
 	}
 	allocs := fmt.Sprintf("%.0f allocations/req", s(1, false).allocsPerReq)
-	if before, ok := b.rc[b.rcBeforeRow(1)]; ok {
-		allocs += fmt.Sprintf(" against %.0f", before.allocsPerReq)
+	if ref, ok := b.rc[b.rcBeforeRow(1)]; ok {
+		allocs += fmt.Sprintf(" against %.0f", ref.allocsPerReq)
 	}
 	coh := find(rcCoherence, "real")
 	us := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
