@@ -105,7 +105,7 @@ func (l *Loaders) Interactions(ctx context.Context, ref sources.ContactRef, kind
 	l.histories.beforeWait(ctx)
 	list, err := await(ctx, th)
 	if err != nil {
-		l.histories.Clear(ctx, key) // never keep a failure for the rest of the request
+		l.histories.forget(ctx, key) // never keep a failure for the rest of the request
 	}
 	return list, err
 }

@@ -104,8 +104,7 @@ func New(source sources.Source, history sources.InteractionFinder, cfg Config) *
 	}
 	if history != nil {
 		clock := newBatchClock(cfg.Waits, "interactions_by_contact")
-		l.histories = loader[historyKey, []*sources.Interaction]{
-			dataloader.NewBatchedLoader(historyBatch(cfg, clock, history), options[historyKey, []*sources.Interaction](cfg, clock)...), clock, cfg.Prefetch}
+		l.histories = newLoaderOf(cfg, clock, historyBatch(cfg, clock, history))
 	}
 	l.history = history
 	l.memory, _ = source.(memory)
@@ -130,12 +129,26 @@ func (l *Loaders) TagName(ctx context.Context, id string) (string, error) {
 	return names[id], err
 }
 
-// loader is a dataloader, the clock that adapts its wait, and the hook
-// that runs before a load of it waits (Config.Prefetch).
+// loader is a dataloader, the clock that adapts its wait, the hook that
+// runs before a load of it waits (Config.Prefetch), and the keys queued in
+// it so far: a key loaded again (a prefetched one, say, once its field
+// asks for it) joins no batch, so it is no arrival for the clock.
 type loader[K comparable, V any] struct {
 	*dataloader.Loader[K, V]
 	clock    *batchClock
 	prefetch func(context.Context)
+	queued   *sync.Map
+}
+
+func newLoaderOf[K comparable, V any](cfg Config, clock *batchClock, batch dataloader.BatchFunc[K, V]) loader[K, V] {
+	return loader[K, V]{dataloader.NewBatchedLoader(batch, options[K, V](cfg, clock)...), clock, cfg.Prefetch, &sync.Map{}}
+}
+
+// forget drops key from the loader's cache (a transient failure), so that
+// a later load in the request queues it again.
+func (l loader[K, V]) forget(ctx context.Context, key K) {
+	l.Clear(ctx, key)
+	l.queued.Delete(key)
 }
 
 // beforeWait runs the prefetch hook, if any: a load is about to wait.
@@ -145,15 +158,17 @@ func (l loader[K, V]) beforeWait(ctx context.Context) {
 	}
 }
 
-// load queues key, telling the clock.
+// load queues key, telling the clock when it is new to the request.
 func (l loader[K, V]) load(ctx context.Context, key K) dataloader.Thunk[V] {
-	l.clock.arrived()
+	if _, again := l.queued.LoadOrStore(key, struct{}{}); !again {
+		l.clock.arrived()
+	}
 	return l.Load(ctx, key)
 }
 
 func newLoader[V any](cfg Config, name string, fetch func(context.Context, []string) (map[string]V, error)) loader[string, V] {
 	clock := newBatchClock(cfg.Waits, name)
-	return loader[string, V]{dataloader.NewBatchedLoader(batchFunc(cfg, clock, name, fetch), options[string, V](cfg, clock)...), clock, cfg.Prefetch}
+	return newLoaderOf(cfg, clock, batchFunc(cfg, clock, name, fetch))
 }
 
 // options are every loader's wait and batch capacity.
@@ -224,7 +239,7 @@ func load[V any](ctx context.Context, l loader[string, V], key string) (V, error
 		var zero V
 		return zero, nil
 	case err != nil:
-		l.Clear(ctx, key)
+		l.forget(ctx, key)
 	}
 	return v, err
 }
@@ -305,7 +320,7 @@ func loadMany[V any](ctx context.Context, l loader[string, V], keys []string,
 			out[i] = v
 		case sources.IsNotFound(err):
 		default:
-			l.Clear(ctx, keys[i]) // transient: let a later load retry
+			l.forget(ctx, keys[i]) // transient: let a later load retry
 			if firstErr == nil {
 				firstErr = err
 			}
