@@ -52,6 +52,10 @@ func normalizeEmail(raw string) (string, error) {
 	return email, nil
 }
 
+// firstCompany is the id of a contact's first company, if any: what its
+// company field reads.
+func firstCompany(c *model.Contact) []string { return c.CompanyIDs[:min(1, len(c.CompanyIDs))] }
+
 // companies loads companies by id, in the order of ids, skipping unknown ones.
 func (r *Resolver) companies(ctx context.Context, ids []string) ([]*model.Company, error) {
 	w, err := workspace.From(ctx)

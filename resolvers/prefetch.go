@@ -15,6 +15,13 @@ import (
 // contactImplementors are the types a selection on a contact may name.
 var contactImplementors = []string{"Contact"}
 
+// prefetchKey is a list of contacts (the field that returned it) and the
+// alias of the field whose selection was prefetched for it.
+type prefetchKey struct {
+	list  *graphql.FieldContext
+	alias string
+}
+
 // Prefetch is the loaders' hook before a load waits (loaders.Config's
 // Prefetch). The executor resolves a list of contacts one contact after
 // another, and each contact's fields in order (cmd/gqlgen's -in-order
@@ -32,7 +39,9 @@ func Prefetch(ctx context.Context) {
 	}
 	list, sel, contacts := contactsBeside(fc.Parent)
 	w, err := workspace.From(ctx)
-	if list == nil || err != nil || !w.Loaders.FirstPrefetch(list) {
+	// Once per list and selection: a connection's edges may name their
+	// node twice, under two aliases, with other fields under each.
+	if list == nil || err != nil || !w.Loaders.FirstPrefetch(prefetchKey{list, sel.Field.Alias}) {
 		return
 	}
 	oc := graphql.GetOperationContext(ctx)
@@ -42,7 +51,7 @@ func Prefetch(ctx context.Context) {
 			var ids []string
 			for _, c := range contacts {
 				if f.Name == "company" {
-					ids = append(ids, c.CompanyIDs[:min(1, len(c.CompanyIDs))]...)
+					ids = append(ids, firstCompany(c)...)
 				} else {
 					ids = append(ids, c.CompanyIDs...)
 				}
@@ -66,7 +75,10 @@ func Prefetch(ctx context.Context) {
 // contactsBeside finds, from the position of a contact in the answer, the
 // list it belongs to (nil when none is known), the field whose selection
 // applies to each of its contacts, and the contacts (nils left out). A
-// contact alone (contact(id:), a payload's) is a list of one.
+// contact alone (contact(id:), a payload's) is a list of one. The lists
+// known are lists of contacts and a connection's edges: a new list of
+// objects that hold a contact needs a case here, or its contacts are
+// each a list of one (right, but one wait each when cold).
 func contactsBeside(at *graphql.FieldContext) (list, sel *graphql.FieldContext, contacts []*model.Contact) {
 	switch {
 	case at.Index != nil && at.Parent != nil: // an element of a list of contacts
@@ -99,8 +111,10 @@ func present(list []*model.Contact) []*model.Contact {
 }
 
 // historyFieldArgs reads the types and since of an interactions field
-// through gqlgen's own argument parsing. A parsing error is not reported
-// here (its field reports it when it runs): ok is false.
+// through gqlgen's own argument parsing, and checks its other arguments as
+// its resolver does. An error is not reported here (its field reports it
+// when it runs, before reading anything): ok is false, and nothing is
+// prefetched for it.
 func historyFieldArgs(ctx context.Context, sel *graphql.FieldContext, f graphql.CollectedField) (
 	types []model.InteractionType, since time.Time, ok bool) {
 	if sel.Child == nil {
@@ -112,8 +126,11 @@ func historyFieldArgs(ctx context.Context, sel *graphql.FieldContext, f graphql.
 		return nil, time.Time{}, false
 	}
 	types, _ = child.Args["types"].([]model.InteractionType)
-	if t, _ := child.Args["since"].(*time.Time); t != nil {
-		since = *t
+	first, _ := child.Args["first"].(*int)
+	after, _ := child.Args["after"].(*string)
+	t, _ := child.Args["since"].(*time.Time)
+	if _, _, since, err = historyArgs(first, after, t); err != nil {
+		return nil, time.Time{}, false
 	}
 	return types, since, true
 }

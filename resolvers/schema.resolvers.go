@@ -22,7 +22,7 @@ import (
 
 // Company is the resolver for the company field.
 func (r *contactResolver) Company(ctx context.Context, obj *model.Contact) (*model.Company, error) {
-	companies, err := r.companies(ctx, obj.CompanyIDs[:min(1, len(obj.CompanyIDs))])
+	companies, err := r.companies(ctx, firstCompany(obj))
 	if err != nil || len(companies) == 0 {
 		return nil, err
 	}

@@ -342,6 +342,56 @@ func TestContactsConnectionHistoriesCostOneCallPerKind(t *testing.T) {
 	}
 }
 
+// A connection's edges may name their node twice, under two aliases with
+// other lazy fields under each: each is queued for the whole page. And a
+// history whose arguments its resolver refuses is not queued at all: the
+// field fails before it reads, so nothing of it may reach Intercom.
+func TestPrefetchFollowsAliasesAndRefusedArguments(t *testing.T) {
+	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	ws := env.Intercom.Workspace
+	ws.ResetCalls()
+	var data struct {
+		Contacts struct {
+			Edges []struct {
+				A struct{ ID string }
+				B struct {
+					ID           string
+					Interactions historyJSON
+				}
+			}
+		}
+	}
+	env.mustQuery(t, `{ contacts(first: 30) { edges {
+		a: node { id company { id } }
+		b: node { id interactions(first: 5) { totalCount nodes { id type date subject status priority } } } } } }`, nil, &data)
+	var ids []string
+	for _, e := range data.Contacts.Edges {
+		ids = append(ids, e.B.ID)
+		checkHistory(t, ws, e.B.ID, e.B.Interactions)
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d contacts, want 30", len(ids))
+	}
+	checkHistoryCalls(t, ws, ids)
+
+	env2 := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	ws2 := env2.Intercom.Workspace
+	ws2.ResetCalls()
+	r := env2.query(t, `{ contacts(first: 30) { nodes { id company { id } interactions(first: 500) { totalCount } } } }`, nil, nil)
+	if r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("first: 500 answered %+v, want BAD_USER_INPUT", r.Errors)
+	}
+	counts := ws2.CallCounts()
+	for _, endpoint := range []string{emulator.EndpointSearchConversations, emulator.EndpointSearchTickets, emulator.EndpointContactNotes, emulator.EndpointSearchPhoneCalls} {
+		if counts[endpoint] != 0 {
+			t.Errorf("%s: %d calls for histories the query may not read, want 0 (%v)", endpoint, counts[endpoint], counts)
+		}
+	}
+	if counts[emulator.EndpointCompany] == 0 {
+		t.Errorf("no company read: the companies should still be queued (%v)", counts)
+	}
+}
+
 // checkHistory compares a contact's first 5 interactions with the emulator's.
 func checkHistory(t *testing.T, ws *emulator.Workspace, id string, got historyJSON) {
 	t.Helper()
