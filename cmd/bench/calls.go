@@ -48,10 +48,12 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 
 	// Acceptance: call_started events, which write nothing in Intercom:
 	// one sender (latency), then 32 (throughput).
+	sent := 0 // events sent before the burst
 	for _, conc := range []struct {
 		name string
 		n, c int
 	}{{callsAccept1, max(4, b.opts.callEvents*3/10), 1}, {callsAccept, b.opts.callEvents, 32}} {
+		sent += conc.n
 		if err := add(f.measure(conc.name, "real", conc.n, conc.c, func(i int) error {
 			return postCallEvent(in.url, map[string]any{"event": "call_started", "call_id": fmt.Sprintf("accept-%d-%d", conc.c, i),
 				"contact_phone": callers[i%len(callers)].FormattedPhone, "talkdesk_number": "+18005550100"})
@@ -86,7 +88,7 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	// record is in Intercom a moment before its event is acknowledged and
 	// counted, and the last one counted during the burst would be the
 	// burst's (1001 applied of 1000).
-	sent := max(4, b.opts.callEvents*3/10) + b.opts.callEvents + len(lat)
+	sent += len(lat)
 	before, err := callsSettled(in, sent)
 	if err != nil {
 		return err
@@ -115,15 +117,11 @@ func (b *bench) runCallEvents(ctx context.Context, add func(row, error) error) e
 	}
 	res.accepted = burst.requests
 	for {
-		applied, err := callsMetric(in, "call_events_applied_total")
+		now, err := callsCount(in)
 		if err != nil {
 			return err
 		}
-		dead, err := callsMetric(in, "call_events_dead_letters_total")
-		if err != nil {
-			return err
-		}
-		res.applied, res.deadLetters = int(applied-before), int(dead)
+		res.applied, res.deadLetters = int(now.applied-before.applied), int(now.dead-before.dead)
 		if res.applied+res.deadLetters >= res.accepted || time.Since(t0) > 3*time.Minute {
 			break
 		}
@@ -193,28 +191,36 @@ func postCallEvent(url string, event map[string]any) error {
 	return nil
 }
 
-// callsMetric sums a counter of the instance's /metrics.
-// callsSettled waits until the server has counted n events applied (or
-// dead), and gives its count of applied events.
-func callsSettled(in *instance, n int) (float64, error) {
+// callsCounted is the server's count of events applied and dead.
+type callsCounted struct{ applied, dead float64 }
+
+func callsCount(in *instance) (callsCounted, error) {
+	applied, err := callsMetric(in, "call_events_applied_total")
+	if err != nil {
+		return callsCounted{}, err
+	}
+	dead, err := callsMetric(in, "call_events_dead_letters_total")
+	return callsCounted{applied, dead}, err
+}
+
+// callsSettled waits until the server has counted n events applied or
+// dead, and gives its counts.
+func callsSettled(in *instance, n int) (callsCounted, error) {
 	for t0 := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		applied, err := callsMetric(in, "call_events_applied_total")
+		c, err := callsCount(in)
 		if err != nil {
-			return 0, err
+			return callsCounted{}, err
 		}
-		dead, err := callsMetric(in, "call_events_dead_letters_total")
-		if err != nil {
-			return 0, err
-		}
-		if int(applied+dead) >= n {
-			return applied, nil
+		if int(c.applied+c.dead) >= n {
+			return c, nil
 		}
 		if time.Since(t0) > time.Minute {
-			return 0, fmt.Errorf("calls: %.0f of the %d events sent before the burst applied after a minute", applied+dead, n)
+			return callsCounted{}, fmt.Errorf("calls: %.0f of the %d events sent before the burst applied after a minute", c.applied+c.dead, n)
 		}
 	}
 }
 
+// callsMetric sums a counter of the instance's /metrics.
 func callsMetric(in *instance, name string) (float64, error) {
 	families, err := in.scrape()
 	if err != nil {

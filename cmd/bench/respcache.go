@@ -114,10 +114,12 @@ func (b *bench) runResponseCache(ctx context.Context, add func(row, error) error
 				f.close()
 				return err
 			}
-			defer fb.close()
 			measured = append(measured, rcMeasured{fb, b.rcBeforeRow})
 		}
 		err = b.measureResponseCache(measured, mode.hits, add)
+		for _, m := range measured[1:] {
+			m.f.close()
+		}
 		if err == nil && profile {
 			err = b.profileDashboards(f, "http://"+settings["DEBUG_ADDR"])
 		}
@@ -409,6 +411,7 @@ func buildRevision(ctx context.Context, rev, dir string) (string, error) {
 		return "", fmt.Errorf("git archive %s: %w", rev, err)
 	}
 	untarErr := untar(out, src)
+	_, _ = io.Copy(io.Discard, out) // what untar left: git archive must finish writing before Wait
 	if err := cmd.Wait(); err != nil {
 		return "", fmt.Errorf("git archive %s: %v: %s", rev, err, strings.TrimSpace(stderr.String()))
 	}
@@ -418,7 +421,8 @@ func buildRevision(ctx context.Context, rev, dir string) (string, error) {
 	return process.Build(ctx, src, dir, false)
 }
 
-// untar writes a tar stream of the repository's own files under dir.
+// untar writes a tar stream of the repository's own files (directories and
+// regular files: the module has no other kind) under dir.
 func untar(r io.Reader, dir string) error {
 	tr := tar.NewReader(r)
 	for {
