@@ -13,10 +13,13 @@
 //     ask for one).
 //   - The objects named by -in-order are resolved in order too, field after
 //     field (graph's resolveInOrder; a deferred field still goes to gqlgen),
-//     and lists of them. Their resolvers wait only on loaders, whose
-//     prefetch hook queues what the rest of the list will ask for before a
-//     load waits (resolvers.Prefetch): a cold list still waits once per
-//     kind, and a warm one runs on one goroutine instead of 150.
+//     and lists of them, and lists of objects that hold them. Their
+//     resolvers wait only on loaders, whose prefetch hook queues what the
+//     rest of the list will ask for before a load waits (resolvers.Prefetch):
+//     a cold list still waits once per kind, and a warm one runs on one
+//     goroutine instead of 150. The hook must know every list that holds
+//     them (for contacts: lists of contacts and a connection's edges); a
+//     list it does not know is still right, but waits once per element.
 //   - A plain field (see plainField) is marshalled in its object's function
 //     instead of through graphql.ResolveField.
 //   - An object answers with graph's fieldsInOrder instead of gqlgen's
@@ -151,9 +154,11 @@ func (p *plan) GenerateCode(data *codegen.Data) error {
 // chain, a panic guard and a boxed value, about eight allocations, for what
 // is one read of a struct field (a warm 50-contact dashboard has 1,800 such
 // fields). Nothing of that can matter to such a field: its value cannot be
-// a null it may not be, nor fail to marshal, so no error or path is made,
-// and field middleware (the tracer) only looks at fields with resolvers.
-// Its value is marshalled directly, as ResolveField would.
+// a null it may not be, nor fail to marshal, so no error or path is made.
+// Field middleware does not see it: the server's only one, the tracer,
+// looks at fields with resolvers alone (graphqlhttp.Options says so to
+// whoever adds another). Its value is marshalled directly, as
+// ResolveField would.
 func plainField(f *codegen.Field) (string, bool) {
 	ref := f.TypeReference
 	def := ref.Definition
@@ -280,9 +285,11 @@ func listInOrder(fset *token.FileSet, fn *ast.FuncDecl) ([]span, error) {
 //   - marshal each plain field's value where gqlgen called its function.
 func objectRewrite(fset *token.FileSet, fn *ast.FuncDecl, op objectPlan) ([]span, error) {
 	var spans []span
-	last := len(fn.Body.List) - 1
-	ret, ok := fn.Body.List[max(last, 0)].(*ast.ReturnStmt)
-	if last < 0 || !ok || len(ret.Results) != 1 || !isIdent(ret.Results[0], "out") {
+	var ret *ast.ReturnStmt
+	if n := len(fn.Body.List); n > 0 {
+		ret, _ = fn.Body.List[n-1].(*ast.ReturnStmt)
+	}
+	if ret == nil || len(ret.Results) != 1 || !isIdent(ret.Results[0], "out") {
 		return nil, fmt.Errorf("it does not end with return out")
 	}
 	spans = append(spans, span{offset(fset, ret.Results[0].Pos()), offset(fset, ret.Results[0].End()), "fieldsInOrder{fields, out.Values}"})

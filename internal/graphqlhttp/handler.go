@@ -57,6 +57,9 @@ type Options struct {
 	InFlight *access.InFlight
 	// Streams are transports tried before GET and POST (package streams:
 	// WebSocket, SSE, multipart/mixed), and Extensions what they need.
+	// A field interceptor among them (or the Tracer) sees the fields that
+	// have resolvers, not the plain struct fields, which the generated
+	// code marshals in place (cmd/gqlgen's plainField).
 	Streams    []graphql.Transport
 	Extensions []graphql.HandlerExtension
 }
