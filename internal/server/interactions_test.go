@@ -265,7 +265,7 @@ const dashboardWithHistory = `query Dashboard($ids: [ID!]!) {
 // interactions. Histories are correct and the upstream cost is one call per
 // batchable kind (and per page of it), not one per contact.
 func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env := historyEnv(t)
 	ws := env.Intercom.Workspace
 	var ids []string
 	for _, c := range ws.Contacts()[:50] {
@@ -297,7 +297,7 @@ func TestDashboardHistoriesCostOneCallPerKind(t *testing.T) {
 // contacts connection costs what a list does, through its edges' nodes and
 // through its nodes alike (the same contacts: each read once).
 func TestContactsConnectionHistoriesCostOneCallPerKind(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env := historyEnv(t)
 	ws := env.Intercom.Workspace
 	ws.ResetCalls()
 	var data struct {
@@ -347,7 +347,7 @@ func TestContactsConnectionHistoriesCostOneCallPerKind(t *testing.T) {
 // history whose arguments its resolver refuses is not queued at all: the
 // field fails before it reads, so nothing of it may reach Intercom.
 func TestPrefetchFollowsAliasesAndRefusedArguments(t *testing.T) {
-	env := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env := historyEnv(t)
 	ws := env.Intercom.Workspace
 	ws.ResetCalls()
 	var data struct {
@@ -374,7 +374,7 @@ func TestPrefetchFollowsAliasesAndRefusedArguments(t *testing.T) {
 	}
 	checkHistoryCalls(t, ws, ids)
 
-	env2 := newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
+	env2 := historyEnv(t)
 	ws2 := env2.Intercom.Workspace
 	ws2.ResetCalls()
 	r := env2.query(t, `{ contacts(first: 30) { nodes { id company { id } interactions(first: 500) { totalCount } } } }`, nil, nil)
@@ -390,6 +390,13 @@ func TestPrefetchFollowsAliasesAndRefusedArguments(t *testing.T) {
 	if counts[emulator.EndpointCompany] == 0 {
 		t.Errorf("no company read: the companies should still be queued (%v)", counts)
 	}
+}
+
+// historyEnv is a workspace with phone calls, cached in Redis, whose loaders
+// wait long enough that how many batches form does not depend on how fast
+// this machine runs the resolvers (-race slows them down).
+func historyEnv(t *testing.T) *testEnv {
+	return newTestEnvWith(t, emulator.Options{Phone: true}, "REDIS_URL", "redis://"+redistest.Addr(t), "LOADER_WAIT", "50ms")
 }
 
 // checkHistory compares a contact's first 5 interactions with the emulator's.
