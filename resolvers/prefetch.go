@@ -37,13 +37,14 @@ func Prefetch(ctx context.Context) {
 	if fc == nil || fc.Object != "Contact" || fc.Parent == nil {
 		return
 	}
-	list, sel, contacts := contactsBeside(fc.Parent)
+	list, sel := contactsBeside(fc.Parent)
 	w, err := workspace.From(ctx)
 	// Once per list and selection: a connection's edges may name their
 	// node twice, under two aliases, with other fields under each.
 	if list == nil || err != nil || !w.Loaders.FirstPrefetch(prefetchKey{list, sel.Field.Alias}) {
 		return
 	}
+	contacts := contactsIn(list.Result)
 	oc := graphql.GetOperationContext(ctx)
 	for _, f := range graphql.CollectFields(oc, sel.Field.Selections, contactImplementors) {
 		switch f.Name {
@@ -73,36 +74,45 @@ func Prefetch(ctx context.Context) {
 }
 
 // contactsBeside finds, from the position of a contact in the answer, the
-// list it belongs to (nil when none is known), the field whose selection
-// applies to each of its contacts, and the contacts (nils left out). A
-// contact alone (contact(id:), a payload's) is a list of one. The lists
-// known are lists of contacts and a connection's edges: a new list of
-// objects that hold a contact needs a case here, or its contacts are
-// each a list of one (right, but one wait each when cold).
-func contactsBeside(at *graphql.FieldContext) (list, sel *graphql.FieldContext, contacts []*model.Contact) {
+// list it belongs to (nil when none is known: its Result holds the
+// contacts, see contactsIn) and the field whose selection applies to each
+// of them. A contact alone (contact(id:), a payload's) is a list of one.
+// The lists known are lists of contacts and a connection's edges: a new
+// list of objects that hold a contact needs a case here and in contactsIn,
+// or its contacts are each a list of one (right, but one wait each when
+// cold).
+func contactsBeside(at *graphql.FieldContext) (list, sel *graphql.FieldContext) {
 	switch {
 	case at.Index != nil && at.Parent != nil: // an element of a list of contacts
-		if v, ok := at.Parent.Result.([]*model.Contact); ok {
-			return at.Parent, at.Parent, present(v)
+		if _, ok := at.Parent.Result.([]*model.Contact); ok {
+			return at.Parent, at.Parent
 		}
 	case at.Parent != nil && at.Parent.Index != nil && at.Parent.Parent != nil: // the node of a connection's edge
-		if edges, ok := at.Parent.Parent.Result.([]*model.ContactEdge); ok {
-			nodes := make([]*model.Contact, 0, len(edges))
-			for _, e := range edges {
-				nodes = append(nodes, e.Node)
-			}
-			return at.Parent.Parent, at, present(nodes)
+		if _, ok := at.Parent.Parent.Result.([]*model.ContactEdge); ok {
+			return at.Parent.Parent, at
 		}
 	}
-	if c, ok := at.Result.(*model.Contact); ok && c != nil {
-		return at, at, []*model.Contact{c}
+	if _, ok := at.Result.(*model.Contact); ok {
+		return at, at
 	}
-	return nil, nil, nil
+	return nil, nil
 }
 
-func present(list []*model.Contact) []*model.Contact {
-	out := make([]*model.Contact, 0, len(list))
-	for _, c := range list {
+// contactsIn are the contacts of a list contactsBeside found, nils left out.
+func contactsIn(result any) []*model.Contact {
+	var all []*model.Contact
+	switch v := result.(type) {
+	case []*model.Contact:
+		all = v
+	case []*model.ContactEdge:
+		for _, e := range v {
+			all = append(all, e.Node)
+		}
+	case *model.Contact:
+		all = []*model.Contact{v}
+	}
+	out := make([]*model.Contact, 0, len(all))
+	for _, c := range all {
 		if c != nil {
 			out = append(out, c)
 		}

@@ -87,11 +87,7 @@ func (b *bench) startEmulator() (*emulator.Server, error) {
 // startFleet starts a fresh workspace and n server instances for it with the
 // path's settings, then extra (which wins; an empty value removes a setting).
 func (b *bench) startFleet(ctx context.Context, n int, path string, extra map[string]string) (*fleet, error) {
-	em, err := b.startEmulator()
-	if err != nil {
-		return nil, err
-	}
-	return b.startFleetOn(ctx, em, n, path, extra)
+	return b.startFleetOf(ctx, b.server, n, path, extra)
 }
 
 // startFleetOn is startFleet on a workspace already started; the fleet

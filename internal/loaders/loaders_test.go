@@ -9,28 +9,13 @@ import (
 	"github.com/talkdesk-intercom/api/internal/loaders"
 	"github.com/talkdesk-intercom/api/internal/metrics"
 	"github.com/talkdesk-intercom/api/sources"
-	"github.com/talkdesk-intercom/api/sources/intercom"
 	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
-
-func setup(t *testing.T) (*intercom.Client, *emulator.Workspace) {
-	t.Helper()
-	em, err := emulator.Start(emulator.Options{Token: "loader-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
-	c, err := intercom.New(intercom.Config{Token: "loader-test", BaseURL: em.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, em.Workspace
-}
 
 // Concurrent loads within the wait window become one batch, and each caller
 // gets its own key's result, in whatever order the source returned them.
 func TestConcurrentLoadsShareOneBatchInKeyOrder(t *testing.T) {
-	client, ws := setup(t)
+	client, ws := loaders.Emulated(t)
 	m := metrics.New()
 	l := loaders.New(client, nil, loaders.Config{Wait: 20 * time.Millisecond, Metrics: m})
 	all := ws.Contacts()
@@ -61,7 +46,7 @@ func TestConcurrentLoadsShareOneBatchInKeyOrder(t *testing.T) {
 }
 
 func TestLoadManyIsOneBatchAndDeduplicates(t *testing.T) {
-	client, ws := setup(t)
+	client, ws := loaders.Emulated(t)
 	l := loaders.New(client, nil, loaders.DefaultConfig)
 	var ids []string
 	for _, co := range ws.Companies()[:5] {
@@ -85,7 +70,7 @@ func TestLoadManyIsOneBatchAndDeduplicates(t *testing.T) {
 // A transient failure is not remembered: the next load in the same request
 // asks again and succeeds.
 func TestTransientErrorsAreNotCached(t *testing.T) {
-	client, ws := setup(t)
+	client, ws := loaders.Emulated(t)
 	l := loaders.New(client, nil, loaders.DefaultConfig)
 	demo, _ := ws.DemoCaller()
 	ws.SetFaults(emulator.Faults{ErrorRate: 1, ErrorStatus: 503})
@@ -102,7 +87,7 @@ func TestTransientErrorsAreNotCached(t *testing.T) {
 // The batch runs detached from the first caller's cancellation: another
 // request waiting on the same batch still gets its result.
 func TestCancelledFirstCallerDoesNotFailTheBatch(t *testing.T) {
-	client, ws := setup(t)
+	client, ws := loaders.Emulated(t)
 	ws.SetLatency(100 * time.Millisecond)
 	l := loaders.New(client, nil, loaders.Config{Wait: 20 * time.Millisecond})
 	all := ws.Contacts()
@@ -130,7 +115,7 @@ func TestCancelledFirstCallerDoesNotFailTheBatch(t *testing.T) {
 }
 
 func TestUnbatchedLoadersCallTheSourcePerKey(t *testing.T) {
-	client, ws := setup(t)
+	client, ws := loaders.Emulated(t)
 	l := loaders.New(client, nil, loaders.Unbatched(nil))
 	all := ws.Contacts()
 	ws.ResetCalls()

@@ -6,25 +6,15 @@ import (
 	"time"
 
 	"github.com/talkdesk-intercom/api/internal/metrics"
-	"github.com/talkdesk-intercom/api/sources/intercom"
-	"github.com/talkdesk-intercom/api/sources/intercom/emulator"
 )
 
 // A key loaded again in the same request (a prefetched company, once its
 // field asks for it) joins no batch: it is no late key, and the loader's
 // wait still shrinks request after request when every key comes at once.
 func TestKeysLoadedAgainAreNotLate(t *testing.T) {
-	em, err := emulator.Start(emulator.Options{Token: "waits-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
-	client, err := intercom.New(intercom.Config{Token: "waits-test", BaseURL: em.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, ws := Emulated(t)
 	var ids []string
-	for _, c := range em.Workspace.Contacts() {
+	for _, c := range ws.Contacts() {
 		ids = append(ids, c.CompanyIDs...)
 		if len(ids) >= 5 {
 			break

@@ -199,13 +199,20 @@ func (s *syncWriter) String() string {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
+	_, body := getStatus(t, url)
+	return body
+}
+
+// getStatus GETs url and gives the status code and the body.
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return resp.StatusCode, string(b)
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -228,26 +228,16 @@ func TestRunServesRuntimeProfilesOnDebugAddr(t *testing.T) {
 		}
 	}()
 	waitReady(t, "http://"+addr+"/healthz")
-	status := func(url string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	if code, body := status("http://" + debug + "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+	if code, body := getStatus(t, "http://"+debug+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("GET /debug/pprof/ on DEBUG_ADDR = %d %.200s", code, body)
 	}
-	if code, _ := status("http://" + debug + "/debug/pprof/heap?debug=1"); code != 200 {
+	if code, _ := getStatus(t, "http://"+debug+"/debug/pprof/heap?debug=1"); code != 200 {
 		t.Errorf("GET /debug/pprof/heap on DEBUG_ADDR = %d, want 200", code)
 	}
-	if code, body := status("http://" + debug + "/debug/pprof/cmdline"); code != 404 || strings.Contains(body, "secret-key") {
+	if code, body := getStatus(t, "http://"+debug+"/debug/pprof/cmdline"); code != 404 || strings.Contains(body, "secret-key") {
 		t.Errorf("GET /debug/pprof/cmdline on DEBUG_ADDR = %d %.200s, want 404 without the flags", code, body)
 	}
-	if code, _ := status("http://" + addr + "/debug/pprof/"); code == 200 {
+	if code, _ := getStatus(t, "http://"+addr+"/debug/pprof/"); code == 200 {
 		t.Errorf("the API's listener serves /debug/pprof/")
 	}
 }
